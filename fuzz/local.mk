@@ -1,0 +1,1 @@
+# fuzz — owned by its part; see Makefile.am

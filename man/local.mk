@@ -1,0 +1,2 @@
+# man — owned by its part; see Makefile.am
+dist_man_MANS += man/cmk.1

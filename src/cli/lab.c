@@ -1,0 +1,430 @@
+/*
+ * lab.c - `cmk lab`: a SoftHSMv2 token and a vault on it, in one directory,
+ * for trying cmk and for tests.
+ *
+ *   DIR/softhsm2.conf   SoftHSMv2 configuration (tokendir = DIR/tokens)
+ *   DIR/tokens/         the token
+ *   DIR/pin, so-pin     random PINs, mode 0600
+ *   DIR/cmk.conf        vault "lab" on token "cmk-lab", PIN from DIR/pin
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
+
+#include "cli/cli.h"
+
+enum { OPT_TOKEN = 256, OPT_VAULT, OPT_FORCE, OPT_RETENTION, OPT_PP };
+
+#define PIN_BYTES 16 /* 32 hex characters */
+
+static const char *const lab_files[] = {
+	"cmk.conf", "softhsm2.conf", "pin", "so-pin",
+};
+
+struct lab {
+	char dir[PATH_MAX];
+	char path[PATH_MAX + 32];
+	int made_dir;
+	int made[4];        /* lab_files written */
+	int made_tokens;
+};
+
+static const char *
+lab_path(struct lab *l, const char *name)
+{
+	snprintf(l->path, sizeof(l->path), "%s/%s", l->dir, name);
+	return l->path;
+}
+
+static int
+unlink_cb(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st; (void)flag; (void)f;
+	return remove(path);
+}
+
+static int
+remove_tree(const char *path)
+{
+	return nftw(path, unlink_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Undo a failed init: remove what this run made. */
+static void
+lab_cleanup(struct lab *l)
+{
+	size_t i;
+
+	if (l->made_tokens)
+		remove_tree(lab_path(l, "tokens"));
+	for (i = 0; i < 4; i++)
+		if (l->made[i])
+			unlink(lab_path(l, lab_files[i]));
+	if (l->made_dir)
+		rmdir(l->dir);
+}
+
+/* Characters a path in cmk.conf (NCONF) and softhsm2.conf can hold. */
+static int
+path_ok(struct cli *c, const char *what, const char *s)
+{
+	const char *p;
+
+	for (p = s; *p; p++)
+		if ((unsigned char)*p < 0x20 || strchr("#$\\\"'", *p) != NULL)
+			return cli_usage_fail(c, "%s '%s' holds '%c', which a "
+			                      "configuration file cannot hold",
+			                      what, s, *p >= 0x20 ? *p : '?');
+	return CMK_OK;
+}
+
+static int
+name_ok(struct cli *c, const char *what, const char *s, size_t max, int label)
+{
+	const char *p;
+	size_t n = strlen(s);
+
+	if (n == 0 || n > max)
+		return cli_usage_fail(c, "%s '%s' must be 1-%zu characters", what,
+		                      s, max);
+	for (p = s; *p; p++) {
+		int ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		         (*p >= '0' && *p <= '9') || *p == '-' ||
+		         (label && (*p == '_' || *p == '.'));
+		if (!ok)
+			return cli_usage_fail(c, "%s '%s' may hold only letters, "
+			                      "digits and -%s", what, s,
+			                      label ? " _ ." : "");
+	}
+	return CMK_OK;
+}
+
+/* Write a whole file, new (O_EXCL), with `mode`. */
+static int
+write_file(struct lab *l, size_t idx, const char *text, mode_t mode)
+{
+	const char *path = lab_path(l, lab_files[idx]);
+	size_t len = strlen(text);
+	ssize_t w;
+	int fd, e;
+
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	               mode)) < 0)
+		return cli_fail(CMK_E_IO, "cannot create %s: %s", path,
+		                strerror(errno));
+	l->made[idx] = 1;
+	while (len > 0) {
+		w = write(fd, text, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			e = errno;
+			close(fd);
+			return cli_fail(CMK_E_IO, "cannot write %s: %s", path,
+			                strerror(e));
+		}
+		text += w;
+		len -= (size_t)w;
+	}
+	if (fchmod(fd, mode) != 0 || close(fd) != 0)
+		return cli_fail(CMK_E_IO, "cannot write %s: %s", path,
+		                strerror(errno));
+	return CMK_OK;
+}
+
+/* A random PIN, hex, in secure memory of PIN_BYTES * 2 + 1 bytes. */
+static int
+make_pin(char **pin)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char raw[PIN_BYTES];
+	size_t i;
+
+	if ((*pin = cmk_secure_alloc(PIN_BYTES * 2 + 1)) == NULL)
+		return cli_fail(CMK_E_NOMEM, "out of secure memory");
+	if (RAND_bytes(raw, sizeof(raw)) != 1) {
+		cmk_secure_free(*pin, PIN_BYTES * 2 + 1);
+		*pin = NULL;
+		return cli_fail(CMK_E_INTERNAL, "cannot make a random PIN");
+	}
+	for (i = 0; i < PIN_BYTES; i++) {
+		(*pin)[2 * i] = hex[raw[i] >> 4];
+		(*pin)[2 * i + 1] = hex[raw[i] & 15];
+	}
+	(*pin)[2 * PIN_BYTES] = '\0';
+	cmk_wipe(raw, sizeof(raw));
+	return CMK_OK;
+}
+
+static void
+free_pin(char *pin)
+{
+	if (pin != NULL)
+		cmk_secure_free(pin, PIN_BYTES * 2 + 1);
+}
+
+/* Print a value for the shell, quoted when it needs to be. */
+static void
+print_export(const char *var, const char *dir, const char *file)
+{
+	const char *p;
+	int plain = 1;
+
+	for (p = dir; *p; p++)
+		if (strchr("/._-+,:@%=~", *p) == NULL &&
+		    !((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9')))
+			plain = 0;
+	if (plain)
+		printf("export %s=%s/%s\n", var, dir, file);
+	else
+		printf("export %s='%s/%s'\n", var, dir, file);
+}
+
+static void
+print_exports(const char *dir)
+{
+	print_export("SOFTHSM2_CONF", dir, "softhsm2.conf");
+	print_export("CMK_CONF", dir, "cmk.conf");
+}
+
+/* Does DIR hold (part of) a lab?  Returns the first item found. */
+static const char *
+lab_present(struct lab *l)
+{
+	struct stat st;
+	size_t i;
+
+	for (i = 0; i < 4; i++)
+		if (lstat(lab_path(l, lab_files[i]), &st) == 0)
+			return lab_files[i];
+	if (lstat(lab_path(l, "tokens"), &st) == 0)
+		return "tokens";
+	return NULL;
+}
+
+static int
+lab_remove(struct lab *l)
+{
+	struct stat st;
+	size_t i;
+
+	if (lstat(lab_path(l, "tokens"), &st) == 0 &&
+	    remove_tree(l->path) != 0)
+		return cli_fail(CMK_E_IO, "cannot remove %s: %s", l->path,
+		                strerror(errno));
+	for (i = 0; i < 4; i++)
+		if (unlink(lab_path(l, lab_files[i])) != 0 && errno != ENOENT)
+			return cli_fail(CMK_E_IO, "cannot remove %s: %s",
+			                l->path, strerror(errno));
+	return CMK_OK;
+}
+
+/* Create DIR if needed and make l->dir its absolute path. */
+static int
+lab_dir(struct cli *c, struct lab *l, const char *dir)
+{
+	if (mkdir(dir, 0700) == 0)
+		l->made_dir = 1;
+	else if (errno != EEXIST)
+		return cli_fail(CMK_E_IO, "cannot create lab directory %s: %s",
+		                dir, strerror(errno));
+	if (realpath(dir, l->dir) == NULL) {
+		int e = errno;
+
+		if (l->made_dir)
+			rmdir(dir);
+		return cli_fail(CMK_E_IO, "lab directory %s: %s", dir,
+		                strerror(e));
+	}
+	return path_ok(c, "lab directory", l->dir);
+}
+
+struct lab_opts {
+	const char *token;
+	const char *vault;
+	int force;
+	cmk_vault_params vp;
+};
+
+static int
+lab_make(struct cli *c, struct lab *l, const struct lab_opts *o)
+{
+	char text[3 * PATH_MAX], sect[80], *pin = NULL, *so_pin = NULL;
+	cmk_ctx *ctx = NULL;
+	size_t i;
+	int rc;
+
+	snprintf(text, sizeof(text),
+	         "# SoftHSMv2 token of a cmk lab, made by cmk lab init\n"
+	         "directories.tokendir = %s/tokens\n"
+	         "objectstore.backend = file\n"
+	         "log.level = ERROR\n"
+	         "slots.removable = false\n", l->dir);
+	if ((rc = write_file(l, 1, text, 0644)) != CMK_OK)
+		return rc;
+	if (mkdir(lab_path(l, "tokens"), 0700) != 0)
+		return cli_fail(CMK_E_IO, "cannot create %s: %s", l->path,
+		                strerror(errno));
+	l->made_tokens = 1;
+	if ((rc = make_pin(&pin)) != CMK_OK || (rc = make_pin(&so_pin)) != CMK_OK)
+		goto out;
+	if ((rc = write_file(l, 2, pin, 0600)) != CMK_OK ||
+	    (rc = write_file(l, 3, so_pin, 0600)) != CMK_OK)
+		goto out;
+	if (setenv("SOFTHSM2_CONF", lab_path(l, "softhsm2.conf"), 1) != 0) {
+		rc = cli_fail(CMK_E_INTERNAL, "cannot set SOFTHSM2_CONF");
+		goto out;
+	}
+	rc = cmk_token_init(CMK_SOFTHSM_MODULE, o->token, so_pin, pin);
+	if (rc != CMK_OK) {
+		rc = cli_lib_fail(rc);
+		goto out;
+	}
+	snprintf(sect, sizeof(sect), "vault_%s", o->vault);
+	for (i = 0; sect[i]; i++)
+		if (sect[i] == '-')
+			sect[i] = '_';
+	snprintf(text, sizeof(text),
+	         "# cmk lab, made by cmk lab init; see cmk.conf(5)\n"
+	         "[cmk]\n"
+	         "default_vault = %s\n"
+	         "identity = admin\n"
+	         "\n"
+	         "[vaults]\n"
+	         "%s = %s\n"
+	         "\n"
+	         "[%s]\n"
+	         "module = %s\n"
+	         "token = %s\n"
+	         "pin_source = file:%s/pin\n",
+	         o->vault, o->vault, sect, sect, CMK_SOFTHSM_MODULE, o->token,
+	         l->dir);
+	if ((rc = write_file(l, 0, text, 0644)) != CMK_OK)
+		goto out;
+	if ((rc = cmk_open(&ctx, lab_path(l, "cmk.conf"), o->vault,
+	                   c->identity)) != CMK_OK ||
+	    (rc = cmk_vault_init(ctx, &o->vp)) != CMK_OK)
+		rc = cli_lib_fail(rc);
+out:
+	if (ctx != NULL)
+		cmk_close(ctx);
+	free_pin(pin);
+	free_pin(so_pin);
+	return rc;
+}
+
+static int
+run_init(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "token", required_argument, NULL, OPT_TOKEN },
+		{ "vault", required_argument, NULL, OPT_VAULT },
+		{ "retention", required_argument, NULL, OPT_RETENTION },
+		{ "purge-protection", no_argument, NULL, OPT_PP },
+		{ "force", no_argument, NULL, OPT_FORCE },
+		CLI_OPT_HELP, CLI_OPT_END,
+	};
+	struct lab_opts lo = { "cmk-lab", "lab", 0, { 0, 0, NULL } };
+	struct lab l;
+	const char *found;
+	int o, rc;
+
+	while ((o = cli_next_opt(c, argc, argv, opts)) != -1) {
+		switch (o) {
+		case CLI_OPT_STOP: return c->rc;
+		case OPT_TOKEN: lo.token = optarg; break;
+		case OPT_VAULT: lo.vault = optarg; break;
+		case OPT_FORCE: lo.force = 1; break;
+		case OPT_PP: lo.vp.purge_protection = 1; break;
+		case OPT_RETENTION:
+			if ((rc = cli_parse_uint(c, "--retention", optarg,
+			                         &lo.vp.retention_days)) != CMK_OK)
+				return rc;
+			if (lo.vp.retention_days < 7 || lo.vp.retention_days > 90)
+				return cli_usage_fail(c, "--retention %u is not "
+				                      "between 7 and 90 days",
+				                      lo.vp.retention_days);
+			break;
+		}
+	}
+	if ((rc = cli_operands(c, argc, argv, 1, 1, "lab DIR")) != CMK_OK)
+		return rc;
+	if ((rc = name_ok(c, "--token", lo.token, 32, 1)) != CMK_OK ||
+	    (rc = name_ok(c, "--vault", lo.vault, 63, 0)) != CMK_OK)
+		return rc;
+	memset(&l, 0, sizeof(l));
+	if ((rc = lab_dir(c, &l, argv[optind])) != CMK_OK)
+		return rc;
+	if ((found = lab_present(&l)) != NULL) {
+		if (!lo.force)
+			return cli_fail(CMK_E_EXISTS, "%s already holds a cmk lab "
+			                "(%s/%s); give --force to replace it",
+			                l.dir, l.dir, found);
+		if ((rc = lab_remove(&l)) != CMK_OK)
+			return rc;
+	}
+	if ((rc = lab_make(c, &l, &lo)) != CMK_OK) {
+		lab_cleanup(&l);
+		return rc;
+	}
+	print_exports(l.dir);
+	return CMK_OK;
+}
+
+static int
+run_show(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = { CLI_OPT_HELP, CLI_OPT_END };
+	struct lab l;
+	struct stat st;
+	int o, rc;
+
+	while ((o = cli_next_opt(c, argc, argv, opts)) != -1)
+		if (o == CLI_OPT_STOP)
+			return c->rc;
+	if ((rc = cli_operands(c, argc, argv, 1, 1, "lab DIR")) != CMK_OK)
+		return rc;
+	memset(&l, 0, sizeof(l));
+	if (realpath(argv[optind], l.dir) == NULL)
+		return cli_fail(CMK_E_NOT_FOUND, "lab directory %s: %s",
+		                argv[optind], strerror(errno));
+	if (stat(lab_path(&l, "cmk.conf"), &st) != 0 ||
+	    stat(lab_path(&l, "softhsm2.conf"), &st) != 0)
+		return cli_fail(CMK_E_NOT_FOUND, "%s is not a cmk lab: %s is "
+		                "missing (make one with cmk lab init)", l.dir,
+		                l.path);
+	print_exports(l.dir);
+	return CMK_OK;
+}
+
+const struct cli_group cli_group_lab = {
+	"lab", "make a SoftHSMv2 lab: a token and a vault in one directory",
+	(const struct cli_cmd[]){
+		{ "init", run_init,
+		  "DIR [--token LABEL] [--vault NAME] [--retention DAYS] "
+		  "[--purge-protection] [--force]",
+		  "Make a lab in DIR: a SoftHSMv2 token with random PINs and an "
+		  "initialised\nvault, then print the export lines that select "
+		  "it.",
+		  "  --token LABEL      token label (default cmk-lab)\n"
+		  "  --vault NAME       vault name (default lab)\n"
+		  "  --retention DAYS   soft-delete retention, 7-90 days "
+		  "(default 90)\n"
+		  "  --purge-protection turn purge protection on (for ever)\n"
+		  "  --force            replace a lab already in DIR "
+		  "(destroys its keys)\n" },
+		{ "show", run_show, "DIR",
+		  "Print the export lines that select the lab in DIR.", NULL },
+		{ NULL, NULL, NULL, NULL, NULL },
+	},
+};

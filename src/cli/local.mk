@@ -1,0 +1,16 @@
+# src/cli — the `cmk` command, on the public API (cmk.h) only.
+bin_PROGRAMS += src/cli/cmk
+src_cli_cmk_SOURCES = \
+	src/cli/cli.h \
+	src/cli/main.c \
+	src/cli/opts.c \
+	src/cli/ctx.c \
+	src/cli/io.c \
+	src/cli/time.c \
+	src/cli/vault.c \
+	src/cli/key.c \
+	src/cli/keyshow.c \
+	src/cli/wrap.c \
+	src/cli/lab.c
+src_cli_cmk_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS) $(JSONC_CFLAGS)
+src_cli_cmk_LDADD = src/lib/libcmk.la $(LIBCRYPTO_LIBS) $(JSONC_LIBS)

@@ -1,0 +1,257 @@
+/*
+ * vault.c - `cmk vault`: initialise, list and show vaults.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+#include <openssl/conf.h>
+
+#include "cli/cli.h"
+
+enum { OPT_RETENTION = 256, OPT_PURGE_PROTECTION, OPT_ADMIN };
+
+/* ---------------------------------------------------------------- init */
+
+static int
+run_init(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "retention", required_argument, NULL, OPT_RETENTION },
+		{ "purge-protection", no_argument, NULL, OPT_PURGE_PROTECTION },
+		{ "admin", required_argument, NULL, OPT_ADMIN },
+		CLI_OPT_HELP, CLI_OPT_END,
+	};
+	cmk_vault_params p;
+	cmk_vault_info info;
+	cmk_ctx *ctx;
+	int o, rc;
+
+	memset(&p, 0, sizeof(p));
+	while ((o = cli_next_opt(c, argc, argv, opts)) != -1) {
+		switch (o) {
+		case CLI_OPT_STOP:
+			return c->rc;
+		case OPT_RETENTION:
+			if ((rc = cli_parse_uint(c, "--retention", optarg,
+			                         &p.retention_days)) != CMK_OK)
+				return rc;
+			if (p.retention_days < 7 || p.retention_days > 90)
+				return cli_usage_fail(c, "--retention %u is not "
+				                      "between 7 and 90 days",
+				                      p.retention_days);
+			break;
+		case OPT_PURGE_PROTECTION:
+			p.purge_protection = 1;
+			break;
+		case OPT_ADMIN:
+			p.admin = optarg;
+			break;
+		}
+	}
+	if ((rc = cli_operands(c, argc, argv, 0, 0, "")) != CMK_OK)
+		return rc;
+	if ((rc = cli_open(c, NULL, &ctx)) != CMK_OK)
+		return rc;
+	if ((rc = cmk_vault_init(ctx, &p)) != CMK_OK ||
+	    (rc = cmk_vault_info_get(ctx, &info)) != CMK_OK) {
+		rc = cli_lib_fail(rc);
+	} else {
+		printf("vault %s initialised on token %s: retention %u days, "
+		       "purge protection %s, administrator %s\n", info.name,
+		       info.token_label, info.retention_days,
+		       info.purge_protection ? "on" : "off", info.admin);
+	}
+	cmk_close(ctx);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- list */
+
+/* The configuration file the library reads (cmk_open's rule). */
+static const char *
+config_path(const struct cli *c)
+{
+	const char *env;
+
+	if (c->config != NULL)
+		return c->config;
+	env = getenv("CMK_CONF");
+	if (env != NULL && *env != '\0')
+		return env;
+	return SYSCONFDIR "/cmk/cmk.conf";
+}
+
+static const char *
+conf_get(CONF *conf, const char *section, const char *name)
+{
+	const char *v;
+
+	if (conf == NULL || section == NULL)
+		return NULL;
+	v = NCONF_get_string(conf, section, name);
+	return v != NULL && *v != '\0' ? v : NULL;
+}
+
+static int
+run_list(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = { CLI_OPT_HELP, CLI_OPT_END };
+	struct json_object *arr = NULL, *o;
+	const char *path = config_path(c), *dflt, *sect, *module, *token;
+	char **names = NULL;
+	size_t n = 0, i;
+	CONF *conf;
+	long eline = 0;
+	int opt, rc;
+
+	while ((opt = cli_next_opt(c, argc, argv, opts)) != -1)
+		if (opt == CLI_OPT_STOP)
+			return c->rc;
+	if ((rc = cli_operands(c, argc, argv, 0, 0, "")) != CMK_OK)
+		return rc;
+	if ((rc = cmk_config_vaults(path, &names, &n)) != CMK_OK)
+		return cli_lib_fail(rc);
+	/* Names come from the library; module and token are read here,
+	 * from the same file, for display only. */
+	conf = NCONF_new(NULL);
+	if (conf != NULL && NCONF_load(conf, path, &eline) <= 0) {
+		NCONF_free(conf);
+		conf = NULL;
+	}
+	dflt = conf_get(conf, "cmk", "default_vault");
+	if (c->json)
+		arr = json_object_new_array();
+	for (i = 0; i < n; i++) {
+		sect = conf_get(conf, "vaults", names[i]);
+		module = conf_get(conf, sect, "module");
+		token = conf_get(conf, sect, "token");
+		if (!c->json) {
+			printf("%-12s %s %s%s\n", names[i],
+			       module ? module : "-", token ? token : "-",
+			       dflt && strcmp(dflt, names[i]) == 0
+			               ? " default" : "");
+			continue;
+		}
+		o = json_object_new_object();
+		json_object_object_add(o, "name",
+		                       json_object_new_string(names[i]));
+		json_object_object_add(o, "module", module
+		                       ? json_object_new_string(module) : NULL);
+		json_object_object_add(o, "token", token
+		                       ? json_object_new_string(token) : NULL);
+		json_object_object_add(o, "default", json_object_new_boolean(
+		                       dflt && strcmp(dflt, names[i]) == 0));
+		json_object_array_add(arr, o);
+	}
+	if (c->json)
+		rc = cli_json_print(arr);
+	NCONF_free(conf);
+	cmk_strv_free(names, n);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- show */
+
+static int
+show_json(cmk_ctx *ctx, const cmk_vault_info *v)
+{
+	struct json_object *o = json_object_new_object();
+	char t[32];
+
+	cli_time_format(v->created, t);
+	json_object_object_add(o, "name", json_object_new_string(v->name));
+	json_object_object_add(o, "identity",
+	                       json_object_new_string(cmk_ctx_identity(ctx)));
+	json_object_object_add(o, "token_label",
+	                       json_object_new_string(v->token_label));
+	json_object_object_add(o, "token_model",
+	                       json_object_new_string(v->token_model));
+	json_object_object_add(o, "token_manufacturer",
+	                       json_object_new_string(v->token_manufacturer));
+	json_object_object_add(o, "module", json_object_new_string(v->module));
+	json_object_object_add(o, "admin", json_object_new_string(v->admin));
+	json_object_object_add(o, "retention_days",
+	                       json_object_new_int64(v->retention_days));
+	json_object_object_add(o, "purge_protection",
+	                       json_object_new_boolean(v->purge_protection));
+	json_object_object_add(o, "created", v->created
+	                       ? json_object_new_string(t) : NULL);
+	json_object_object_add(o, "oaep256_native",
+	                       json_object_new_boolean(v->oaep256_native));
+	json_object_object_add(o, "oaep1_native",
+	                       json_object_new_boolean(v->oaep1_native));
+	json_object_object_add(o, "raw_rsa", json_object_new_boolean(v->raw_rsa));
+	json_object_object_add(o, "unwrap_path",
+	                       json_object_new_string(v->unwrap_path));
+	return cli_json_print(o);
+}
+
+static int
+run_show(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = { CLI_OPT_HELP, CLI_OPT_END };
+	cmk_vault_info v;
+	cmk_ctx *ctx;
+	char t[32];
+	int o, rc;
+
+	while ((o = cli_next_opt(c, argc, argv, opts)) != -1)
+		if (o == CLI_OPT_STOP)
+			return c->rc;
+	if ((rc = cli_operands(c, argc, argv, 0, 0, "")) != CMK_OK)
+		return rc;
+	if ((rc = cli_open(c, NULL, &ctx)) != CMK_OK)
+		return rc;
+	if ((rc = cmk_vault_info_get(ctx, &v)) != CMK_OK) {
+		rc = cli_lib_fail(rc);
+	} else if (c->json) {
+		rc = show_json(ctx, &v);
+	} else {
+		cli_time_format(v.created, t);
+		printf("vault:              %s\n", v.name);
+		printf("identity:           %s\n", cmk_ctx_identity(ctx));
+		printf("administrator:      %s\n", v.admin);
+		printf("retention:          %u days\n", v.retention_days);
+		printf("purge protection:   %s\n",
+		       v.purge_protection ? "on" : "off");
+		printf("created:            %s\n", t);
+		printf("module:             %s\n", v.module);
+		printf("token:              %s\n", v.token_label);
+		printf("token model:        %s\n", v.token_model);
+		printf("token manufacturer: %s\n", v.token_manufacturer);
+		printf("OAEP-SHA256 native: %s\n", v.oaep256_native ? "yes" : "no");
+		printf("OAEP-SHA1 native:   %s\n", v.oaep1_native ? "yes" : "no");
+		printf("raw RSA:            %s\n", v.raw_rsa ? "yes" : "no");
+		printf("OAEP-256 unwrap:    %s\n", v.unwrap_path);
+	}
+	cmk_close(ctx);
+	return rc;
+}
+
+/* --------------------------------------------------------------- group */
+
+const struct cli_group cli_group_vault = {
+	"vault", "initialise, list and show vaults",
+	(const struct cli_cmd[]){
+		{ "init", run_init,
+		  "[--retention DAYS] [--purge-protection] [--admin ID]",
+		  "Write the vault's settings to its token (once).",
+		  "  --retention DAYS   soft-delete retention, 7-90 days "
+		  "(default 90)\n"
+		  "  --purge-protection turn purge protection on; it can never "
+		  "be turned off\n"
+		  "  --admin ID         administrator identity (default: the "
+		  "caller's identity)\n" },
+		{ "list", run_list, "",
+		  "List the configuration's vaults, one a line: name, module, "
+		  "token, and\n\"default\" on the default vault.  Reads the "
+		  "configuration only.", NULL },
+		{ "show", run_show, "",
+		  "Show the vault's settings, its token, and how OAEP-256 "
+		  "unwrap is done.", NULL },
+		{ NULL, NULL, NULL, NULL, NULL },
+	},
+};

@@ -1,0 +1,349 @@
+/*
+ * cmk.h - customer-managed keys on PKCS#11 tokens.
+ *
+ * The public API of libcmk.  It holds no PKCS#11 and no OpenSSL types: a
+ * context is opened for one vault (one token) under one caller identity;
+ * keys are named, versioned RSA key pairs whose private halves never leave
+ * the token.
+ *
+ * Conventions
+ *  - Every function returns a cmk_rc; CMK_OK (0) is success.
+ *  - On failure, cmk_last_error() gives a sentence naming the object and
+ *    the reason ("key cmk://lab/keys/db-kek/... is disabled").  It is kept
+ *    per thread and stays valid until the next libcmk call on that thread.
+ *  - Output buffers: the caller passes a buffer and its size in *len; on
+ *    success *len is the number of bytes written.  When the buffer is too
+ *    small the call returns CMK_E_BUFFER and sets *len to the size needed.
+ *  - A cmk_ctx and the cmk_key handles opened from it may be used from many
+ *    threads at once, and keep working in a child after fork().
+ *  - Memory returned through a pointer-to-pointer is freed with cmk_free().
+ */
+#ifndef CMK_H
+#define CMK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CMK_VERSION_STRING "0.1.0"
+
+/* Return codes.  The `cmk` command exits with the same number (see cmk(1)). */
+typedef enum cmk_rc {
+	CMK_OK = 0,
+	CMK_E_INTERNAL = 1,       /* a bug or an unexpected failure */
+	CMK_E_USAGE = 2,          /* bad argument or malformed input */
+	CMK_E_CONFIG = 3,         /* configuration missing or malformed */
+	CMK_E_NOT_FOUND = 4,      /* unknown vault, key or version */
+	CMK_E_EXISTS = 5,         /* name already taken (also by a deleted key) */
+	CMK_E_DISABLED = 6,       /* key or version disabled */
+	CMK_E_NOT_VALID = 7,      /* before not-before or after expires */
+	CMK_E_OP_NOT_ALLOWED = 8, /* the key's key-ops lack the operation */
+	CMK_E_ACCESS_DENIED = 9,  /* the identity lacks the permission */
+	CMK_E_DELETED = 10,       /* key is soft-deleted */
+	CMK_E_PIN = 11,           /* wrong PIN, PIN source unreadable, PIN locked */
+	CMK_E_TOKEN = 12,         /* token absent or not usable */
+	CMK_E_MODULE = 13,        /* PKCS#11 module cannot be loaded */
+	CMK_E_DECRYPT = 14,       /* ciphertext does not open with this key */
+	CMK_E_TOO_LARGE = 15,     /* input larger than the operation allows */
+	CMK_E_BUFFER = 16,        /* output buffer too small; *len is set */
+	CMK_E_PURGE_PROTECTED = 17, /* purge refused by purge protection */
+	CMK_E_AUDIT = 18,         /* audit record cannot be written (fail-closed) */
+	CMK_E_IO = 19,            /* file read or write failed */
+	CMK_E_P11 = 20,           /* other PKCS#11 failure */
+	CMK_E_NOMEM = 21,
+	CMK_E_CONFLICT = 22,      /* concurrent change; retry */
+	CMK_E_INTEGRITY = 23,     /* metadata or log fails authentication */
+	CMK_E_FORMAT = 24,        /* malformed wrapped key or envelope */
+} cmk_rc;
+
+const char *cmk_rc_name(cmk_rc rc);     /* "CMK_E_DISABLED" */
+const char *cmk_last_error(void);       /* this thread's last error text */
+void cmk_free(void *p);
+
+/* ---------------------------------------------------------------- context */
+
+typedef struct cmk_ctx cmk_ctx;
+
+/*
+ * Open the vault `vault` (NULL: the configuration's default vault) described
+ * by the configuration file `config` (NULL: $CMK_CONF, then
+ * SYSCONFDIR/cmk/cmk.conf).  `identity` is the caller's name for access
+ * policies and audit (NULL: the configuration's identity, else $USER).
+ * Loads the module, finds the token, logs in with the vault's PIN source.
+ */
+cmk_rc cmk_open(cmk_ctx **ctx, const char *config, const char *vault,
+                const char *identity);
+void cmk_close(cmk_ctx *ctx);
+
+/* Names of the vaults in a configuration file, in file order. */
+cmk_rc cmk_config_vaults(const char *config, char ***names, size_t *n);
+void cmk_strv_free(char **v, size_t n);
+
+#define CMK_NAME_MAX 128       /* key name: 1-127 of [A-Za-z0-9-] */
+#define CMK_VERSION_LEN 32     /* version id: 32 lowercase hex */
+#define CMK_KID_MAX 320        /* "cmk://VAULT/keys/NAME/VERSION" */
+#define CMK_TAGS_MAX 15
+#define CMK_IDENTITY_MAX 128
+
+typedef struct cmk_vault_info {
+	char name[64];
+	char token_label[33];
+	char token_model[17];
+	char token_manufacturer[33];
+	char module[256];
+	char admin[CMK_IDENTITY_MAX];
+	unsigned retention_days;
+	int purge_protection;
+	int64_t created;          /* unix seconds */
+	int oaep256_native;       /* token does OAEP-SHA256 itself */
+	int oaep1_native;         /* token does OAEP-SHA1 itself */
+	int raw_rsa;              /* token offers CKM_RSA_X_509 */
+	char unwrap_path[96];     /* how OAEP-256 unwrap is done, in words */
+} cmk_vault_info;
+
+/* Write the vault's settings to the token (once; CMK_E_EXISTS after). */
+typedef struct cmk_vault_params {
+	unsigned retention_days;  /* 7-90; 0 means 90 */
+	int purge_protection;
+	const char *admin;        /* NULL: the context's identity */
+} cmk_vault_params;
+
+cmk_rc cmk_vault_init(cmk_ctx *ctx, const cmk_vault_params *p);
+cmk_rc cmk_vault_info_get(cmk_ctx *ctx, cmk_vault_info *out);
+const char *cmk_ctx_vault(const cmk_ctx *ctx);
+const char *cmk_ctx_identity(const cmk_ctx *ctx);
+
+/* ------------------------------------------------------------------- keys */
+
+/* Key operations (the JSON Web Key "key_ops" words). */
+enum {
+	CMK_OP_WRAP = 1 << 0,     /* wrapKey */
+	CMK_OP_UNWRAP = 1 << 1,   /* unwrapKey */
+	CMK_OP_ENCRYPT = 1 << 2,  /* encrypt */
+	CMK_OP_DECRYPT = 1 << 3,  /* decrypt */
+	CMK_OP_SIGN = 1 << 4,     /* sign */
+	CMK_OP_VERIFY = 1 << 5,   /* verify */
+	CMK_OP_ALL = 0x3f,
+};
+/* "wrapKey,unwrapKey" <-> mask; separators: comma or space. */
+cmk_rc cmk_ops_parse(const char *s, unsigned *ops);
+void cmk_ops_format(unsigned ops, char *buf, size_t len);
+
+typedef struct cmk_tag {
+	char key[64];
+	char value[256];
+} cmk_tag;
+
+typedef struct cmk_key_params {
+	unsigned bits;            /* 2048, 3072 or 4096; 0 means 2048 */
+	unsigned ops;             /* 0 means all: CMK_OP_ALL */
+	int64_t not_before;       /* unix seconds, 0: none */
+	int64_t expires;          /* unix seconds, 0: none */
+	const cmk_tag *tags;
+	size_t ntags;
+} cmk_key_params;
+
+typedef struct cmk_version_info {
+	char name[CMK_NAME_MAX];
+	char version[CMK_VERSION_LEN + 1];
+	char kid[CMK_KID_MAX];
+	unsigned bits;
+	unsigned ops;
+	int enabled;              /* the version's own flag */
+	int usable;               /* enabled, key enabled, not deleted */
+	int current;              /* the key's current version */
+	int token_enforced;       /* private key refuses decrypt on the token */
+	int imported;             /* brought in with key import */
+	int64_t created;          /* unix microseconds */
+	int64_t updated;          /* unix microseconds */
+	int64_t not_before;       /* 0: none */
+	int64_t expires;          /* 0: none */
+	cmk_tag tags[CMK_TAGS_MAX];
+	size_t ntags;
+} cmk_version_info;
+
+typedef struct cmk_key_info {
+	char name[CMK_NAME_MAX];
+	char kid[CMK_KID_MAX];    /* versionless id */
+	char current[CMK_VERSION_LEN + 1]; /* "" when no version is current */
+	int enabled;              /* key-level flag */
+	int deleted;
+	int64_t created;          /* unix microseconds */
+	int64_t deleted_on;       /* unix seconds, 0 unless deleted */
+	int64_t purge_on;         /* unix seconds, 0 unless deleted */
+	size_t nversions;
+	unsigned bits;            /* of the newest version */
+} cmk_key_info;
+
+/* Names: NAME for a key, NAME/VERSION or a full cmk:// id for a version. */
+cmk_rc cmk_key_create(cmk_ctx *ctx, const char *name, const cmk_key_params *p,
+                      char version[CMK_VERSION_LEN + 1]);
+/* Bring your own key: PEM or DER RSA private key.  Creates the key, or a
+ * new version of an existing key.  The key is stored sensitive and
+ * non-extractable; the caller's buffer is not modified. */
+cmk_rc cmk_key_import(cmk_ctx *ctx, const char *name, const uint8_t *pem,
+                      size_t len, const cmk_key_params *p,
+                      char version[CMK_VERSION_LEN + 1]);
+/* New version; p NULL: inherit bits, ops and tags from the newest version. */
+cmk_rc cmk_key_rotate(cmk_ctx *ctx, const char *name, const cmk_key_params *p,
+                      char version[CMK_VERSION_LEN + 1]);
+/* Enable or disable a key (version NULL) or one version. */
+cmk_rc cmk_key_set_enabled(cmk_ctx *ctx, const char *name,
+                           const char *version, int enabled);
+
+/* Attribute changes for `key set`; a field applies when its flag is set. */
+typedef struct cmk_key_update {
+	int set_ops; unsigned ops;
+	int set_not_before; int64_t not_before;   /* 0 clears */
+	int set_expires; int64_t expires;         /* 0 clears */
+	int set_tags; const cmk_tag *tags; size_t ntags; /* replaces all */
+} cmk_key_update;
+cmk_rc cmk_key_update_attrs(cmk_ctx *ctx, const char *name,
+                            const char *version, const cmk_key_update *u);
+
+cmk_rc cmk_key_list(cmk_ctx *ctx, int deleted, cmk_key_info **keys, size_t *n);
+cmk_rc cmk_key_info_get(cmk_ctx *ctx, const char *name, int deleted,
+                        cmk_key_info *out);
+/* Versions, oldest first. */
+cmk_rc cmk_key_versions(cmk_ctx *ctx, const char *name, int deleted,
+                        cmk_version_info **v, size_t *n);
+
+/* Soft delete, recover, purge (SEMANTICS section 2). */
+cmk_rc cmk_key_delete(cmk_ctx *ctx, const char *name);
+cmk_rc cmk_key_recover(cmk_ctx *ctx, const char *name);
+cmk_rc cmk_key_purge(cmk_ctx *ctx, const char *name);
+
+/* --------------------------------------------------- key handles and crypto */
+
+/*
+ * A resolved key version: the id is looked up once (a versionless id picks
+ * the current version now) and the handle can then be used from any thread.
+ * Lifecycle state is checked on every operation: disable is enforced by the
+ * token at once; the cached metadata is re-read after the context's
+ * metadata_cache_ms (cmk.conf(5)).
+ */
+typedef struct cmk_key cmk_key;
+
+cmk_rc cmk_key_open(cmk_ctx *ctx, const char *keyid, cmk_key **key);
+void cmk_key_close(cmk_key *key);
+const char *cmk_key_kid(const cmk_key *key);   /* full versioned id */
+unsigned cmk_key_bits(const cmk_key *key);
+unsigned cmk_key_ops(const cmk_key *key);
+/* SubjectPublicKeyInfo, DER or PEM (cmk_free the result). */
+cmk_rc cmk_key_public_der(const cmk_key *key, uint8_t **der, size_t *len);
+cmk_rc cmk_key_public_pem(const cmk_key *key, char **pem, size_t *len);
+
+/* Key-wrapping algorithms (JWA names). */
+typedef enum cmk_alg {
+	CMK_ALG_RSA_OAEP_256 = 1, /* "RSA-OAEP-256": SHA-256, MGF1-SHA-256 (default) */
+	CMK_ALG_RSA_OAEP = 2,     /* "RSA-OAEP": SHA-1, MGF1-SHA-1 */
+	CMK_ALG_RSA_OAEP_384 = 3,
+	CMK_ALG_RSA_OAEP_512 = 4,
+	CMK_ALG_RSA1_5 = 5,       /* "RSA1_5": only when asked for by name */
+} cmk_alg;
+const char *cmk_alg_name(cmk_alg alg);
+cmk_rc cmk_alg_parse(const char *name, cmk_alg *alg);
+
+/* Full control over OAEP for the OpenSSL provider.  Digest names as OpenSSL
+ * spells them ("SHA256"); label may be NULL. */
+typedef struct cmk_oaep {
+	const char *md;
+	const char *mgf1_md;      /* NULL: same as md */
+	const uint8_t *label;
+	size_t label_len;
+} cmk_oaep;
+
+/* Operation flags for audit and checks: wrap/unwrap vs encrypt/decrypt. */
+typedef enum cmk_purpose { CMK_PURPOSE_KEY = 0, CMK_PURPOSE_DATA = 1 } cmk_purpose;
+
+/* Public-key (software) and private-key (token) operations on a handle.
+ * `out` for decrypt must hold at least the modulus size. */
+cmk_rc cmk_key_encrypt(cmk_key *key, cmk_purpose purpose, cmk_alg alg,
+                       const cmk_oaep *oaep, const uint8_t *in, size_t inlen,
+                       uint8_t *out, size_t *outlen);
+cmk_rc cmk_key_decrypt(cmk_key *key, cmk_purpose purpose, cmk_alg alg,
+                       const cmk_oaep *oaep, const uint8_t *in, size_t inlen,
+                       uint8_t *out, size_t *outlen);
+
+/* Signatures over a precomputed digest. */
+typedef enum cmk_sig_pad { CMK_SIG_PKCS1 = 1, CMK_SIG_PSS = 2 } cmk_sig_pad;
+typedef struct cmk_sig {
+	cmk_sig_pad pad;
+	const char *md;           /* "SHA256", "SHA384", "SHA512" */
+	const char *mgf1_md;      /* PSS; NULL: md */
+	int salt_len;             /* PSS; -1: digest length */
+} cmk_sig;
+cmk_rc cmk_key_sign(cmk_key *key, const cmk_sig *sig, const uint8_t *digest,
+                    size_t dlen, uint8_t *out, size_t *outlen);
+
+/* Convenience: wrap with a (possibly versionless) id into the bare RSA
+ * ciphertext; `kid` receives the exact versioned id used.  Unwrap takes a
+ * versioned id. */
+cmk_rc cmk_wrap_raw(cmk_ctx *ctx, const char *keyid, cmk_alg alg,
+                    const uint8_t *dek, size_t deklen, uint8_t *out,
+                    size_t *outlen, char kid[CMK_KID_MAX]);
+cmk_rc cmk_unwrap_raw(cmk_ctx *ctx, const char *keyid, cmk_alg alg,
+                      const uint8_t *in, size_t inlen, uint8_t *dek,
+                      size_t *deklen);
+
+/*
+ * The wrapped-key format (docs/wrapped-key-format.md): a small binary record
+ * holding the algorithm, the versioned key id and the RSA ciphertext, so it
+ * unwraps with no other input.
+ */
+typedef struct cmk_wrapped {
+	cmk_alg alg;
+	const char *kid;          /* NUL-terminated copy inside the struct */
+	size_t kid_len;
+	const uint8_t *ct;        /* points into the parsed buffer */
+	size_t ct_len;
+	char kid_buf[CMK_KID_MAX];
+} cmk_wrapped;
+
+cmk_rc cmk_wrapped_parse(const uint8_t *buf, size_t len, cmk_wrapped *out);
+cmk_rc cmk_wrapped_encode(cmk_alg alg, const char *kid, const uint8_t *ct,
+                          size_t ctlen, uint8_t *out, size_t *outlen);
+cmk_rc cmk_wrap(cmk_ctx *ctx, const char *keyid, cmk_alg alg,
+                const uint8_t *dek, size_t deklen, uint8_t *out,
+                size_t *outlen);
+cmk_rc cmk_unwrap(cmk_ctx *ctx, const uint8_t *wrapped, size_t len,
+                  uint8_t *dek, size_t *deklen, char kid[CMK_KID_MAX]);
+
+/* Key ids: parse "cmk://VAULT/keys/NAME[/VERSION]" (version may be ""). */
+cmk_rc cmk_kid_parse(const char *kid, char vault[64], char name[CMK_NAME_MAX],
+                     char version[CMK_VERSION_LEN + 1]);
+
+/* ----------------------------------------------------------------- secrets */
+
+/* Wipe memory in a way the compiler keeps. */
+void cmk_wipe(void *p, size_t len);
+/* Locked, non-dumpable allocation for secrets; free wipes. */
+void *cmk_secure_alloc(size_t len);
+void cmk_secure_free(void *p, size_t len);
+
+
+/* ------------------------------------------------------------ provisioning */
+
+/*
+ * Initialise a fresh token in the first uninitialised slot of `module` (a
+ * module path or a p11-kit module name) with C_InitToken and C_InitPIN.
+ * Used by `cmk lab init`; PINs are passed in memory, never on a command line.
+ */
+cmk_rc cmk_token_init(const char *module, const char *label,
+                      const char *so_pin, const char *user_pin);
+
+/* Read a PIN from a source: "file:PATH", "env:VAR" or "prompt" (no echo, on
+ * the controlling terminal).  The result is in cmk_secure_alloc() memory of
+ * `*cap` bytes; free with cmk_secure_free(pin, cap). */
+cmk_rc cmk_pin_read(const char *source, const char *what, char **pin,
+                    size_t *cap);
+
+#include <cmk_envelope.h>
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CMK_H */

@@ -1,0 +1,161 @@
+/* config.c - reading cmk.conf with OpenSSL's NCONF. */
+#include "config.h"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/conf.h>
+#include <openssl/err.h>
+#include "conffile.h"
+#include "util/err.h"
+
+#define CMK_DEFAULT_CONF SYSCONFDIR "/cmk/cmk.conf"
+
+const char *cmk_config_path(const char *explicit_path)
+{
+	if (explicit_path && *explicit_path)
+		return explicit_path;
+	const char *env = getenv("CMK_CONF");
+	if (env && *env)
+		return env;
+	return CMK_DEFAULT_CONF;
+}
+
+static cmk_rc conf_open(const char *path, CONF **out)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return cmk_err(CMK_E_CONFIG, "configuration %s: %s", path, strerror(errno));
+	fclose(f);
+	CONF *conf = NCONF_new(NULL);
+	long eline = 0;
+	if (!conf)
+		return cmk_err(CMK_E_NOMEM, "out of memory");
+	if (NCONF_load(conf, path, &eline) <= 0) {
+		unsigned long e = ERR_peek_last_error();
+		const char *why = ERR_reason_error_string(e);
+		ERR_clear_error();
+		NCONF_free(conf);
+		return cmk_err(CMK_E_CONFIG, "configuration %s is malformed at line %ld: %s",
+		               path, eline, why ? why : "syntax error");
+	}
+	*out = conf;
+	return CMK_OK;
+}
+
+static const char *conf_str(CONF *conf, const char *section, const char *name)
+{
+	const char *v = NCONF_get_string(conf, section, name);
+	ERR_clear_error();          /* a missing key is not an error here */
+	return v;
+}
+
+static cmk_rc copy_value(char *dst, size_t cap, const char *v, const char *path,
+                         const char *section, const char *name)
+{
+	if (strlen(v) >= cap)
+		return cmk_err(CMK_E_CONFIG, "configuration %s: [%s] %s is too long",
+		               path, section, name);
+	strcpy(dst, v);
+	return CMK_OK;
+}
+
+cmk_rc cmk_config_vaults(const char *config, char ***names, size_t *n)
+{
+	return_if_fail(names && n);
+	const char *path = cmk_config_path(config);
+	CONF *conf;
+	CMK_TRY(conf_open(path, &conf));
+	STACK_OF(CONF_VALUE) *sec = NCONF_get_section(conf, "vaults");
+	ERR_clear_error();
+	int count = sec ? sk_CONF_VALUE_num(sec) : 0;
+	char **v = calloc((size_t)count + 1, sizeof *v);
+	if (!v) {
+		NCONF_free(conf);
+		return cmk_err(CMK_E_NOMEM, "out of memory");
+	}
+	for (int i = 0; i < count; i++) {
+		v[i] = strdup(sk_CONF_VALUE_value(sec, i)->name);
+		if (!v[i]) {
+			cmk_strv_free(v, (size_t)i);
+			NCONF_free(conf);
+			return cmk_err(CMK_E_NOMEM, "out of memory");
+		}
+	}
+	NCONF_free(conf);
+	*names = v;
+	*n = (size_t)count;
+	return CMK_OK;
+}
+
+cmk_rc cmk_config_load_vault(const char *path, const char *vault,
+                             cmk_vault_conf *out)
+{
+	CONF *conf;
+	cmk_rc rc;
+	memset(out, 0, sizeof *out);
+	CMK_TRY(conf_open(path, &conf));
+	snprintf(out->path, sizeof out->path, "%s", path);
+
+	if (!vault || !*vault)
+		vault = getenv("CMK_VAULT");
+	if (!vault || !*vault)
+		vault = conf_str(conf, "cmk", "default_vault");
+	if (!vault || !*vault) {
+		rc = cmk_err(CMK_E_CONFIG, "configuration %s names no vault: set [cmk] default_vault or give --vault", path);
+		goto out;
+	}
+	if (strlen(vault) >= sizeof out->name) {
+		rc = cmk_err(CMK_E_USAGE, "vault name '%s' is too long", vault);
+		goto out;
+	}
+	strcpy(out->name, vault);
+
+	const char *section = conf_str(conf, "vaults", vault);
+	if (!section) {
+		rc = cmk_err(CMK_E_NOT_FOUND, "vault %s is not in configuration %s ([vaults] has no '%s')",
+		             vault, path, vault);
+		goto out;
+	}
+	const char *module = conf_str(conf, section, "module");
+	const char *token = conf_str(conf, section, "token");
+	if (!module || !token) {
+		rc = cmk_err(CMK_E_CONFIG, "configuration %s: vault %s ([%s]) needs module and token",
+		             path, vault, section);
+		goto out;
+	}
+	if ((rc = copy_value(out->module, sizeof out->module, module, path, section, "module")) ||
+	    (rc = copy_value(out->token, sizeof out->token, token, path, section, "token")))
+		goto out;
+	const char *pin = conf_str(conf, section, "pin_source");
+	if ((rc = copy_value(out->pin_source, sizeof out->pin_source, pin ? pin : "prompt",
+	                     path, section, "pin_source")))
+		goto out;
+	const char *ir = conf_str(conf, section, "init_reserved");
+	if (ir && (rc = copy_value(out->init_reserved, sizeof out->init_reserved, ir,
+	                           path, section, "init_reserved")))
+		goto out;
+	const char *id = conf_str(conf, section, "identity");
+	if (!id)
+		id = conf_str(conf, "cmk", "identity");
+	if (id && (rc = copy_value(out->identity, sizeof out->identity, id, path, "cmk", "identity")))
+		goto out;
+
+	out->metadata_cache_ms = 1000;
+	const char *mc = conf_str(conf, "cmk", "metadata_cache_ms");
+	if (mc) {
+		char *end;
+		errno = 0;
+		unsigned long v = strtoul(mc, &end, 10);
+		if (errno || *end || v > 300000) {
+			rc = cmk_err(CMK_E_CONFIG, "configuration %s: metadata_cache_ms '%s' is not a number of milliseconds up to 300000",
+			             path, mc);
+			goto out;
+		}
+		out->metadata_cache_ms = (unsigned)v;
+	}
+	rc = CMK_OK;
+out:
+	NCONF_free(conf);
+	return rc;
+}

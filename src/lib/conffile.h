@@ -1,0 +1,24 @@
+/* conffile.h - cmk.conf (OpenSSL NCONF syntax), see cmk.conf(5). */
+#ifndef CMK_CONFFILE_H
+#define CMK_CONFFILE_H
+
+#include "cmk.h"
+
+typedef struct cmk_vault_conf {
+	char name[64];
+	char module[512];        /* path or p11-kit module name */
+	char token[512];         /* label or pkcs11: URI */
+	char pin_source[512];    /* file:PATH | env:VAR | prompt */
+	char init_reserved[1024];
+	char identity[CMK_IDENTITY_MAX];
+	unsigned metadata_cache_ms;
+	char path[1024];         /* the file it came from */
+} cmk_vault_conf;
+
+/* Path of the configuration: explicit, $CMK_CONF, or the system one. */
+const char *cmk_config_path(const char *explicit_path);
+/* Read vault `vault` (NULL: $CMK_VAULT, then [cmk] default_vault). */
+cmk_rc cmk_config_load_vault(const char *path, const char *vault,
+                             cmk_vault_conf *out);
+
+#endif

@@ -1,0 +1,10 @@
+# Envelope and resource sources (issue 4). Append to libcmk_envelope_sources.
+libcmk_envelope_sources = \
+	src/lib/crypto/envelope.h \
+	src/lib/crypto/envelope_codec.c \
+	src/lib/crypto/envelope_crypto.c \
+	src/lib/crypto/envelope_seal.c \
+	src/lib/crypto/envelope_unseal.c \
+	src/lib/crypto/envelope_aeskw.c \
+	src/lib/crypto/envelope_vault.c \
+	src/lib/crypto/dekcache.c

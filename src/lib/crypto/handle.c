@@ -1,0 +1,468 @@
+/* handle.c - cmk_key: a resolved key version, and the operations on it.
+ *
+ * Public-key operations run in OpenSSL from the public key read once from
+ * the token; private-key operations run on the token.  Before each
+ * operation the handle's view of the key's metadata is refreshed when older
+ * than the vault's metadata_cache_ms; disabling is enforced by the token at
+ * once regardless (CKA_DECRYPT/CKA_SIGN). */
+#include "config.h"
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/param_build.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include "crypto/oaep.h"
+#include "vault/keys.h"
+#include "util/err.h"
+
+struct cmk_key {
+	cmk_ctx *ctx;
+	char kid[CMK_KID_MAX];
+	char name[CMK_NAME_MAX];
+	char ver[CMK_VERSION_LEN + 1];
+	uint8_t id[P11_ID_LEN];
+	unsigned bits;
+	size_t k;                /* modulus bytes */
+	EVP_PKEY *pub;
+	pthread_mutex_t lock;    /* guards the fields below */
+	CK_OBJECT_HANDLE priv;
+	unsigned priv_gen;
+	unsigned ops;
+	int usable, deleted;
+	int64_t not_before, expires;
+	int64_t loaded_ms;
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Copy the version's metadata into the handle (lock held). */
+static void snapshot(cmk_key *key, key_state *st, meta_version *v)
+{
+	key->ops = v->ops;
+	key->usable = keys_version_usable(st, v);
+	key->deleted = st->ks.deleted_on != 0;
+	key->not_before = v->not_before;
+	key->expires = v->expires;
+	key->loaded_ms = now_ms();
+}
+
+static cmk_rc refresh(cmk_key *key)
+{
+	key_state st;
+	cmk_rc rc = keys_load(key->ctx, key->name, &st);
+	if (rc != CMK_OK)
+		return rc;
+	meta_version *v = keys_find_version(&st, key->ver);
+	if (!v) {
+		key_state_free(&st);
+		return cmk_err(CMK_E_NOT_FOUND, "key %s no longer exists", key->kid);
+	}
+	pthread_mutex_lock(&key->lock);
+	snapshot(key, &st, v);
+	pthread_mutex_unlock(&key->lock);
+	key_state_free(&st);
+	return CMK_OK;
+}
+
+static EVP_PKEY *pkey_from_parts(const uint8_t *n, size_t nlen, const uint8_t *e, size_t elen)
+{
+	OSSL_PARAM_BLD *b = OSSL_PARAM_BLD_new();
+	BIGNUM *bn = BN_bin2bn(n, (int)nlen, NULL), *be = BN_bin2bn(e, (int)elen, NULL);
+	OSSL_PARAM *params = NULL;
+	EVP_PKEY *pk = NULL;
+	EVP_PKEY_CTX *c = NULL;
+	if (b && bn && be && OSSL_PARAM_BLD_push_BN(b, OSSL_PKEY_PARAM_RSA_N, bn) &&
+	    OSSL_PARAM_BLD_push_BN(b, OSSL_PKEY_PARAM_RSA_E, be) &&
+	    (params = OSSL_PARAM_BLD_to_param(b)) &&
+	    (c = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL)) && EVP_PKEY_fromdata_init(c) > 0)
+		EVP_PKEY_fromdata(c, &pk, EVP_PKEY_PUBLIC_KEY, params);
+	EVP_PKEY_CTX_free(c);
+	OSSL_PARAM_free(params);
+	OSSL_PARAM_BLD_free(b);
+	BN_free(bn);
+	BN_free(be);
+	ERR_clear_error();
+	return pk;
+}
+
+cmk_rc cmk_key_open(cmk_ctx *ctx, const char *keyid, cmk_key **out)
+{
+	return_if_fail(ctx && keyid && out);
+	char name[CMK_NAME_MAX], ver[CMK_VERSION_LEN + 1];
+	CMK_TRY(names_resolve(ctx, keyid, name, ver));
+	key_state st;
+	CMK_TRY(keys_load_live(ctx, name, &st));
+	meta_version *v;
+	cmk_rc rc = CMK_OK;
+	char kid[CMK_KID_MAX];
+	names_kid(cmk_ctx_vault(ctx), name, NULL, kid);
+	if (ver[0]) {
+		if (!(v = keys_find_version(&st, ver)))
+			rc = cmk_err(CMK_E_NOT_FOUND, "key %s has no version %s", kid, ver);
+	} else if (!(v = keys_current(&st, (int64_t)time(NULL)))) {
+		int any = 0;
+		for (size_t i = 0; i < st.nv; i++)
+			any |= keys_version_usable(&st, &st.v[i]);
+		rc = any ? cmk_err(CMK_E_NOT_VALID, "key %s has no current version: every enabled version is outside its not-before/expires dates", kid)
+		         : cmk_err(CMK_E_DISABLED, "key %s is disabled (no enabled version)", kid);
+	}
+	if (rc != CMK_OK) {
+		key_state_free(&st);
+		return rc;
+	}
+	cmk_key *key = calloc(1, sizeof *key);
+	if (!key) {
+		key_state_free(&st);
+		return cmk_err(CMK_E_NOMEM, "out of memory");
+	}
+	key->ctx = ctx;
+	pthread_mutex_init(&key->lock, NULL);
+	strcpy(key->name, name);
+	strcpy(key->ver, v->ver);
+	names_kid(cmk_ctx_vault(ctx), name, v->ver, key->kid);
+	names_unhex(v->ver, key->id, sizeof key->id);
+	key->bits = v->bits;
+	snapshot(key, &st, v);
+	key_state_free(&st);
+
+	CK_OBJECT_HANDLE pub;
+	uint8_t *n = NULL, *e = NULL;
+	size_t nlen, elen;
+	key->priv_gen = p11_tok_gen(ctx->tok);
+	rc = p11_rsa_find(ctx->tok, key->id, &key->priv, &pub);
+	if (rc == CMK_OK && (key->priv == CK_INVALID_HANDLE || pub == CK_INVALID_HANDLE))
+		rc = cmk_err(CMK_E_INTEGRITY, "key %s: the key pair is missing from token '%s'",
+		             key->kid, p11_tok_label(ctx->tok));
+	if (rc == CMK_OK)
+		rc = p11_rsa_public(ctx->tok, pub, &n, &nlen, &e, &elen);
+	if (rc == CMK_OK && !(key->pub = pkey_from_parts(n, nlen, e, elen)))
+		rc = cmk_err(CMK_E_INTEGRITY, "key %s: the public key on the token is not a valid RSA key", key->kid);
+	free(n);
+	free(e);
+	if (rc != CMK_OK) {
+		cmk_key_close(key);
+		return rc;
+	}
+	key->k = (size_t)EVP_PKEY_get_size(key->pub);
+	*out = key;
+	return CMK_OK;
+}
+
+void cmk_key_close(cmk_key *key)
+{
+	if (!key)
+		return;
+	EVP_PKEY_free(key->pub);
+	pthread_mutex_destroy(&key->lock);
+	free(key);
+}
+
+const char *cmk_key_kid(const cmk_key *key) { return key->kid; }
+unsigned cmk_key_bits(const cmk_key *key) { return key->bits; }
+unsigned cmk_key_ops(const cmk_key *key) { return key->ops; }
+
+cmk_rc cmk_key_public_der(const cmk_key *key, uint8_t **der, size_t *len)
+{
+	return_if_fail(key && der && len);
+	unsigned char *p = NULL;
+	int n = i2d_PUBKEY(key->pub, &p);
+	if (n <= 0)
+		return cmk_err(CMK_E_INTERNAL, "cannot encode the public key of %s", key->kid);
+	*der = malloc((size_t)n);
+	if (!*der) {
+		OPENSSL_free(p);
+		return cmk_err(CMK_E_NOMEM, "out of memory");
+	}
+	memcpy(*der, p, (size_t)n);
+	OPENSSL_free(p);
+	*len = (size_t)n;
+	return CMK_OK;
+}
+
+cmk_rc cmk_key_public_pem(const cmk_key *key, char **pem, size_t *len)
+{
+	return_if_fail(key && pem && len);
+	BIO *b = BIO_new(BIO_s_mem());
+	char *data;
+	if (!b || !PEM_write_bio_PUBKEY(b, key->pub)) {
+		BIO_free(b);
+		return cmk_err(CMK_E_INTERNAL, "cannot encode the public key of %s", key->kid);
+	}
+	long n = BIO_get_mem_data(b, &data);
+	*pem = malloc((size_t)n + 1);
+	if (!*pem) {
+		BIO_free(b);
+		return cmk_err(CMK_E_NOMEM, "out of memory");
+	}
+	memcpy(*pem, data, (size_t)n);
+	(*pem)[n] = '\0';
+	*len = (size_t)n;
+	BIO_free(b);
+	return CMK_OK;
+}
+
+/* ---------------------------------------------------------------- checks */
+
+static const char *op_word(unsigned op)
+{
+	switch (op) {
+	case CMK_OP_WRAP: return "wrapKey";
+	case CMK_OP_UNWRAP: return "unwrapKey";
+	case CMK_OP_ENCRYPT: return "encrypt";
+	case CMK_OP_DECRYPT: return "decrypt";
+	case CMK_OP_SIGN: return "sign";
+	default: return "verify";
+	}
+}
+
+/* Lifecycle rules of SEMANTICS section 2 for operation `op`. */
+static cmk_rc check(cmk_key *key, unsigned op)
+{
+	pthread_mutex_lock(&key->lock);
+	int stale = now_ms() - key->loaded_ms >= (int64_t)key->ctx->conf.metadata_cache_ms;
+	pthread_mutex_unlock(&key->lock);
+	if (stale)
+		CMK_TRY(refresh(key));
+	pthread_mutex_lock(&key->lock);
+	unsigned ops = key->ops;
+	int usable = key->usable, deleted = key->deleted;
+	int64_t nbf = key->not_before, exp = key->expires;
+	pthread_mutex_unlock(&key->lock);
+	if (deleted)
+		return cmk_err(CMK_E_DELETED, "key %s is deleted", key->kid);
+	if (!usable)
+		return cmk_err(CMK_E_DISABLED, "key %s is disabled", key->kid);
+	if (!(ops & op))
+		return cmk_err(CMK_E_OP_NOT_ALLOWED, "key %s does not allow %s (key-ops)", key->kid, op_word(op));
+	/* Dates stop wrap, encrypt and sign only: expiry never strands data. */
+	if (op == CMK_OP_WRAP || op == CMK_OP_ENCRYPT || op == CMK_OP_SIGN) {
+		int64_t now = (int64_t)time(NULL);
+		if (nbf && now < nbf)
+			return cmk_err(CMK_E_NOT_VALID, "key %s is not valid yet (not-before)", key->kid);
+		if (exp && now >= exp)
+			return cmk_err(CMK_E_NOT_VALID, "key %s has expired", key->kid);
+	}
+	return CMK_OK;
+}
+
+static CK_OBJECT_HANDLE priv_handle(cmk_key *key, cmk_rc *rc)
+{
+	unsigned gen = p11_tok_gen(key->ctx->tok);
+	pthread_mutex_lock(&key->lock);
+	CK_OBJECT_HANDLE h = key->priv;
+	int fresh = key->priv_gen == gen;
+	pthread_mutex_unlock(&key->lock);
+	*rc = CMK_OK;
+	if (fresh)
+		return h;
+	*rc = p11_rsa_find(key->ctx->tok, key->id, &h, NULL);
+	if (*rc == CMK_OK && h == CK_INVALID_HANDLE)
+		*rc = cmk_err(CMK_E_NOT_FOUND, "key %s: the private key is gone from the token", key->kid);
+	if (*rc != CMK_OK)
+		return CK_INVALID_HANDLE;
+	pthread_mutex_lock(&key->lock);
+	key->priv = h;
+	key->priv_gen = gen;
+	pthread_mutex_unlock(&key->lock);
+	return h;
+}
+
+static p11_hash hash_of(const char *md)
+{
+	if (!md)
+		return 0;
+	if (!OPENSSL_strcasecmp(md, "SHA1") || !OPENSSL_strcasecmp(md, "SHA-1")) return P11_SHA1;
+	if (!OPENSSL_strcasecmp(md, "SHA256") || !OPENSSL_strcasecmp(md, "SHA2-256") || !OPENSSL_strcasecmp(md, "SHA-256")) return P11_SHA256;
+	if (!OPENSSL_strcasecmp(md, "SHA384") || !OPENSSL_strcasecmp(md, "SHA2-384") || !OPENSSL_strcasecmp(md, "SHA-384")) return P11_SHA384;
+	if (!OPENSSL_strcasecmp(md, "SHA512") || !OPENSSL_strcasecmp(md, "SHA2-512") || !OPENSSL_strcasecmp(md, "SHA-512")) return P11_SHA512;
+	return 0;
+}
+
+/* Map a token refusal to the key's words.  A token that refuses while the
+ * metadata says usable had an interrupted enable: reconcile. */
+static cmk_rc token_fail(cmk_key *key, CK_RV rv, const char *what)
+{
+	cmk_rc rc = p11_rv_rc(rv);
+	if (rc == CMK_E_DISABLED)
+		return cmk_err(rc, "key %s is disabled (the token refuses to %s)", key->kid, what);
+	if (rc == CMK_E_DECRYPT)
+		return cmk_err(rc, "the data does not %s with key %s", what, key->kid);
+	return p11_fail(rv, key->kid, what);
+}
+
+static int native_refused(CK_RV rv)
+{
+	return rv == CKR_ARGUMENTS_BAD || rv == CKR_MECHANISM_PARAM_INVALID ||
+	       rv == CKR_MECHANISM_INVALID;
+}
+
+/* ------------------------------------------------------------ operations */
+
+cmk_rc cmk_key_encrypt(cmk_key *key, cmk_purpose purpose, cmk_alg alg, const cmk_oaep *oaep,
+                       const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen)
+{
+	return_if_fail(key && in && out && outlen);
+	CMK_TRY(check(key, purpose == CMK_PURPOSE_KEY ? CMK_OP_WRAP : CMK_OP_ENCRYPT));
+	const char *md, *mgf1;
+	const uint8_t *label;
+	size_t llen;
+	CMK_TRY(oaep_params(alg, oaep, &md, &mgf1, &label, &llen));
+	cmk_rc rc = oaep_encrypt(key->pub, alg, md, mgf1, label, llen, in, inlen, out, outlen);
+	if (rc != CMK_OK && rc != CMK_E_BUFFER)
+		cmk_err_prefix(rc, "key %s", key->kid);
+	return rc;
+}
+
+/* Private RSA on the token; OAEP natively when the token does that hash,
+ * else raw RSA plus OpenSSL's decoding.  What the token refuses is
+ * remembered per context. */
+static CK_RV decrypt_on_token(cmk_key *key, CK_OBJECT_HANDLE priv, cmk_alg alg, const char *md,
+                              const char *mgf1, const uint8_t *label, size_t llen,
+                              const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen,
+                              int *need_decode)
+{
+	cmk_ctx *ctx = key->ctx;
+	*need_decode = 0;
+	if (alg == CMK_ALG_RSA1_5 && !md)
+		return p11_rsa_decrypt_raw(ctx->tok, priv, CKM_RSA_PKCS, in, inlen, out, outlen);
+	p11_hash h = hash_of(md), g = hash_of(mgf1);
+	int state = h && h == g ? atomic_load(&ctx->oaep_native[h]) : 0;
+	if (state >= 0 && h && h == g) {
+		CK_RV rv = p11_rsa_decrypt_oaep(ctx->tok, priv, h, label, llen, in, inlen, out, outlen);
+		if (!native_refused(rv)) {
+			if (state == -1 && rv == CKR_OK)
+				atomic_store(&ctx->oaep_native[h], 1);
+			return rv;
+		}
+		atomic_store(&ctx->oaep_native[h], 0);
+	}
+	*need_decode = 1;
+	return p11_rsa_decrypt_raw(ctx->tok, priv, CKM_RSA_X_509, in, inlen, out, outlen);
+}
+
+cmk_rc cmk_key_decrypt(cmk_key *key, cmk_purpose purpose, cmk_alg alg, const cmk_oaep *oaep,
+                       const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen)
+{
+	return_if_fail(key && in && out && outlen);
+	const char *what = purpose == CMK_PURPOSE_KEY ? "unwrap" : "decrypt";
+	CMK_TRY(check(key, purpose == CMK_PURPOSE_KEY ? CMK_OP_UNWRAP : CMK_OP_DECRYPT));
+	const char *md, *mgf1;
+	const uint8_t *label;
+	size_t llen;
+	CMK_TRY(oaep_params(alg, oaep, &md, &mgf1, &label, &llen));
+	if (inlen != key->k)
+		return cmk_err(CMK_E_DECRYPT, "the data does not %s with key %s: %zu bytes, the key takes %zu",
+		               what, key->kid, inlen, key->k);
+	cmk_rc rc;
+	CK_OBJECT_HANDLE priv = priv_handle(key, &rc);
+	if (rc != CMK_OK)
+		return rc;
+	uint8_t em[1024];
+	size_t emlen = sizeof em;
+	int decode;
+	CK_RV rv = CKR_OK;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		emlen = sizeof em;
+		rv = decrypt_on_token(key, priv, alg, md, mgf1, label, llen, in, inlen, em, &emlen, &decode);
+		if (rv == CKR_OK || attempt)
+			break;
+		if (p11_rv_rc(rv) == CMK_E_DISABLED) {
+			/* metadata says usable: finish an interrupted enable */
+			key_state st;
+			if (keys_load_live(key->ctx, key->name, &st) != CMK_OK)
+				break;
+			meta_version *v = keys_find_version(&st, key->ver);
+			int fix = v && keys_version_usable(&st, v);
+			if (fix)
+				keys_reconcile(key->ctx, &st);
+			key_state_free(&st);
+			if (!fix)
+				break;
+		} else if (p11_rv_dead(rv)) {
+			if (p11_tok_recover(key->ctx->tok, key->priv_gen) != CMK_OK)
+				break;
+			priv = priv_handle(key, &rc);
+			if (rc != CMK_OK)
+				return rc;
+		} else {
+			break;
+		}
+	}
+	if (rv != CKR_OK) {
+		cmk_wipe(em, sizeof em);
+		return token_fail(key, rv, what);
+	}
+	if (!decode) {
+		rc = CMK_OK;
+		if (emlen > *outlen) {
+			*outlen = emlen;
+			rc = cmk_err(CMK_E_BUFFER, "output buffer too small: %zu bytes needed", emlen);
+		} else {
+			memcpy(out, em, emlen);
+			*outlen = emlen;
+		}
+		cmk_wipe(em, sizeof em);
+		return rc;
+	}
+	/* Raw RSA output is k bytes; a token may drop leading zeros. */
+	if (emlen < key->k) {
+		memmove(em + (key->k - emlen), em, emlen);
+		memset(em, 0, key->k - emlen);
+	}
+	rc = oaep_decode(em, key->k, md, mgf1, label, llen, out, outlen);
+	cmk_wipe(em, sizeof em);
+	if (rc == CMK_E_DECRYPT)
+		return cmk_err(rc, "the data does not %s with key %s (%s)", what, key->kid,
+		               oaep ? "OAEP" : cmk_alg_name(alg));
+	return rc;
+}
+
+cmk_rc cmk_key_sign(cmk_key *key, const cmk_sig *sig, const uint8_t *digest, size_t dlen,
+                    uint8_t *out, size_t *outlen)
+{
+	return_if_fail(key && sig && sig->md && digest && out && outlen);
+	CMK_TRY(check(key, CMK_OP_SIGN));
+	if (*outlen < key->k) {
+		*outlen = key->k;
+		return cmk_err(CMK_E_BUFFER, "output buffer too small: %zu bytes needed", key->k);
+	}
+	cmk_rc rc;
+	CK_OBJECT_HANDLE priv = priv_handle(key, &rc);
+	if (rc != CMK_OK)
+		return rc;
+	CK_RV rv;
+	size_t len = *outlen;
+	if (sig->pad == CMK_SIG_PKCS1) {
+		uint8_t di[128];
+		size_t dil = sizeof di;
+		CMK_TRY(digest_info(sig->md, digest, dlen, di, &dil));
+		rv = p11_rsa_sign_raw(key->ctx->tok, priv, CKM_RSA_PKCS, di, dil, out, &len);
+	} else {
+		const char *mgf1 = sig->mgf1_md ? sig->mgf1_md : sig->md;
+		p11_hash h = hash_of(sig->md), g = hash_of(mgf1);
+		int salt = sig->salt_len < 0 ? (int)dlen : sig->salt_len;
+		if (!h || !g)
+			return cmk_err(CMK_E_USAGE, "PSS with %s/%s is not supported", sig->md, mgf1);
+		rv = p11_rsa_sign_pss(key->ctx->tok, priv, h, g, (unsigned long)salt, digest, dlen, out, &len);
+		if (native_refused(rv)) {
+			uint8_t em[1024];
+			CMK_TRY(pss_encode(key->pub, sig->md, mgf1, salt, digest, dlen, em, key->k));
+			len = *outlen;
+			rv = p11_rsa_sign_raw(key->ctx->tok, priv, CKM_RSA_X_509, em, key->k, out, &len);
+			cmk_wipe(em, sizeof em);
+		}
+	}
+	if (rv != CKR_OK)
+		return token_fail(key, rv, "sign");
+	*outlen = len;
+	return CMK_OK;
+}

@@ -1,0 +1,46 @@
+# libcmk: the only part of cmk that knows PKCS#11.
+libcmk_core_sources = \
+	src/lib/util/err.c src/lib/util/err.h \
+	src/lib/util/secmem.c src/lib/util/secmem.h \
+	src/lib/util/strv.c \
+	src/lib/conffile.c src/lib/conffile.h \
+	src/lib/pin.c \
+	src/lib/p11/p11.h src/lib/p11/p11_int.h \
+	src/lib/p11/module.c \
+	src/lib/p11/token.c \
+	src/lib/p11/session.c \
+	src/lib/p11/object.c \
+	src/lib/p11/mech.c \
+	src/lib/p11/rsa.c \
+	src/lib/p11/ckr.c \
+	src/lib/p11/provision.c \
+	src/lib/ctx.c src/lib/ctx.h \
+	src/lib/vault/meta.c src/lib/vault/meta.h \
+	src/lib/vault/vault.c \
+	src/lib/vault/keys.c src/lib/vault/keys.h \
+	src/lib/vault/names.c \
+	src/lib/vault/lifecycle.c \
+	src/lib/vault/listing.c \
+	src/lib/crypto/import.c \
+	src/lib/crypto/handle.c \
+	src/lib/crypto/oaep.c src/lib/crypto/oaep.h \
+	src/lib/crypto/wrap.c \
+	src/lib/crypto/wrapped.c
+
+include src/lib/crypto/envelope.mk
+
+LIBCMK_CFLAGS_ = $(LIBCRYPTO_CFLAGS) $(P11KIT_CFLAGS) $(JSONC_CFLAGS) -DCMK_BUILD
+LIBCMK_LIBS_ = $(LIBCRYPTO_LIBS) $(P11KIT_LIBS) $(JSONC_LIBS) $(PTHREAD_LIBS)
+
+lib_LTLIBRARIES += src/lib/libcmk.la
+src_lib_libcmk_la_SOURCES = $(libcmk_core_sources) $(libcmk_envelope_sources)
+src_lib_libcmk_la_CFLAGS = $(AM_CFLAGS) $(LIBCMK_CFLAGS_)
+src_lib_libcmk_la_LIBADD = $(LIBCMK_LIBS_)
+src_lib_libcmk_la_LDFLAGS = $(AM_LDFLAGS) -version-info 0:0:0 \
+	-export-symbols-regex '^cmk_'
+
+# Same code, all symbols visible: tests, fuzzers and the bench baselines link it.
+noinst_LTLIBRARIES += src/lib/libcmk-internal.la
+src_lib_libcmk_internal_la_SOURCES = $(libcmk_core_sources) $(libcmk_envelope_sources)
+src_lib_libcmk_internal_la_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS) $(P11KIT_CFLAGS) $(JSONC_CFLAGS)
+src_lib_libcmk_internal_la_LIBADD = $(LIBCMK_LIBS_)

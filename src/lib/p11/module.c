@@ -1,0 +1,209 @@
+/* module.c - loading and initialising PKCS#11 modules through p11-kit.
+ *
+ * A module is loaded once per process and shared (reference counted) by
+ * every vault that names it, so one vault closing never finalizes a module
+ * another still uses.  C_Initialize always asks for OS locking. */
+#include "config.h"
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <p11-kit/p11-kit.h>
+#include "p11/p11.h"
+#include "util/err.h"
+
+struct p11_mod {
+	CK_FUNCTION_LIST *fn;
+	char spec[512];
+	char init_reserved[1024];
+	int refs;
+	pid_t pid;               /* process that ran C_Initialize */
+	unsigned gen;            /* bumped by each re-initialisation */
+	struct p11_mod *next;
+};
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static p11_mod *registry;
+
+static CK_RV mod_initialize(p11_mod *m)
+{
+	CK_C_INITIALIZE_ARGS args;
+	memset(&args, 0, sizeof args);
+	args.flags = CKF_OS_LOCKING_OK;
+	args.pReserved = m->init_reserved[0] ? m->init_reserved : NULL;
+	CK_RV rv = m->fn->C_Initialize(&args);
+	if (rv == CKR_CRYPTOKI_ALREADY_INITIALIZED)
+		rv = CKR_OK;       /* another part of this process did it */
+	if (rv == CKR_OK)
+		m->pid = getpid();
+	return rv;
+}
+
+static cmk_rc load_by_path(const char *path, CK_FUNCTION_LIST **fn)
+{
+	struct stat st;
+	if (stat(path, &st) != 0)
+		return cmk_err(CMK_E_MODULE, "PKCS#11 module %s: %s", path, strerror(errno));
+	*fn = p11_kit_module_load(path, P11_KIT_MODULE_UNMANAGED | P11_KIT_MODULE_CRITICAL);
+	if (!*fn)
+		return cmk_err(CMK_E_MODULE, "PKCS#11 module %s cannot be loaded: %s",
+		               path, p11_kit_message() ? p11_kit_message() : "not a PKCS#11 module");
+	return CMK_OK;
+}
+
+/* A p11-kit module name from its configuration (p11-kit(8) pkcs11.conf). */
+static cmk_rc load_by_name(const char *name, CK_FUNCTION_LIST **fn, char *init_reserved,
+                           size_t cap)
+{
+	CK_FUNCTION_LIST **all = p11_kit_modules_load(NULL, P11_KIT_MODULE_UNMANAGED);
+	if (!all)
+		return cmk_err(CMK_E_MODULE, "PKCS#11 module '%s': p11-kit cannot load its modules: %s",
+		               name, p11_kit_message() ? p11_kit_message() : "unknown error");
+	*fn = NULL;
+	for (size_t i = 0; all[i]; i++) {
+		char *n = p11_kit_module_get_name(all[i]);
+		int match = n && strcmp(n, name) == 0;
+		free(n);
+		if (match && !*fn) {
+			*fn = all[i];
+			if (!init_reserved[0]) {
+				char *opt = p11_kit_config_option(all[i], "x-init-reserved");
+				if (opt && strlen(opt) < cap)
+					strcpy(init_reserved, opt);
+				free(opt);
+			}
+		} else {
+			p11_kit_module_release(all[i]);
+		}
+	}
+	free(all);
+	if (!*fn)
+		return cmk_err(CMK_E_MODULE, "PKCS#11 module '%s' is neither a file nor a p11-kit module name", name);
+	return CMK_OK;
+}
+
+cmk_rc p11_mod_load(const char *spec, const char *init_reserved, p11_mod **out)
+{
+	return_if_fail(spec && *spec && out);
+	if (!init_reserved)
+		init_reserved = "";
+	if (strlen(spec) >= sizeof ((p11_mod *)0)->spec ||
+	    strlen(init_reserved) >= sizeof ((p11_mod *)0)->init_reserved)
+		return cmk_err(CMK_E_CONFIG, "PKCS#11 module name or init string too long");
+
+	pthread_mutex_lock(&registry_lock);
+	for (p11_mod *m = registry; m; m = m->next) {
+		if (strcmp(m->spec, spec) == 0 && strcmp(m->init_reserved, init_reserved) == 0) {
+			m->refs++;
+			pthread_mutex_unlock(&registry_lock);
+			*out = m;
+			return CMK_OK;
+		}
+	}
+	p11_mod *m = calloc(1, sizeof *m);
+	cmk_rc rc;
+	if (!m) {
+		rc = cmk_err(CMK_E_NOMEM, "out of memory");
+		goto fail;
+	}
+	strcpy(m->spec, spec);
+	strcpy(m->init_reserved, init_reserved);
+	rc = strchr(spec, '/') ? load_by_path(spec, &m->fn)
+	                       : load_by_name(spec, &m->fn, m->init_reserved, sizeof m->init_reserved);
+	if (rc != CMK_OK)
+		goto fail;
+	CK_RV rv = mod_initialize(m);
+	if (rv != CKR_OK) {
+		rc = cmk_err(CMK_E_MODULE, "PKCS#11 module %s: C_Initialize failed: %s",
+		             spec, p11_rv_name(rv));
+		p11_kit_module_release(m->fn);
+		goto fail;
+	}
+	m->refs = 1;
+	m->next = registry;
+	registry = m;
+	pthread_mutex_unlock(&registry_lock);
+	*out = m;
+	return CMK_OK;
+fail:
+	pthread_mutex_unlock(&registry_lock);
+	free(m);
+	return rc;
+}
+
+void p11_mod_unref(p11_mod *m)
+{
+	if (!m)
+		return;
+	pthread_mutex_lock(&registry_lock);
+	if (--m->refs > 0) {
+		pthread_mutex_unlock(&registry_lock);
+		return;
+	}
+	for (p11_mod **pp = &registry; *pp; pp = &(*pp)->next) {
+		if (*pp == m) {
+			*pp = m->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&registry_lock);
+	if (m->pid == getpid())
+		m->fn->C_Finalize(NULL);
+	p11_kit_module_release(m->fn);
+	free(m);
+}
+
+CK_FUNCTION_LIST *p11_mod_fn(p11_mod *m)
+{
+	return m->fn;
+}
+
+const char *p11_mod_name(const p11_mod *m)
+{
+	return m->spec;
+}
+
+/* After fork() the child must initialise the module again (PKCS#11 v3.0
+ * section 5.4: the child's state is undefined until then); a dead remote
+ * connection needs the same.  `seen` is the generation the caller worked
+ * with: if another token sharing the module already re-initialised it, this
+ * is a no-op, so two vaults on one module never undo each other. */
+static cmk_rc mod_reinit_locked(p11_mod *m)
+{
+	m->fn->C_Finalize(NULL);
+	CK_RV rv = mod_initialize(m);
+	m->gen++;
+	if (rv != CKR_OK)
+		return cmk_err(CMK_E_MODULE, "PKCS#11 module %s: C_Initialize failed on re-initialisation: %s",
+		               m->spec, p11_rv_name(rv));
+	return CMK_OK;
+}
+
+cmk_rc p11_mod_reinit(p11_mod *m, unsigned seen)
+{
+	cmk_rc rc = CMK_OK;
+	pthread_mutex_lock(&registry_lock);
+	if (m->gen == seen || m->pid != getpid())
+		rc = mod_reinit_locked(m);
+	pthread_mutex_unlock(&registry_lock);
+	return rc;
+}
+
+cmk_rc p11_mod_check_fork(p11_mod *m)
+{
+	cmk_rc rc = CMK_OK;
+	pthread_mutex_lock(&registry_lock);
+	if (m->pid != getpid())
+		rc = mod_reinit_locked(m);
+	pthread_mutex_unlock(&registry_lock);
+	return rc;
+}
+
+unsigned p11_mod_gen(p11_mod *m)
+{
+	pthread_mutex_lock(&registry_lock);
+	unsigned g = m->gen;
+	pthread_mutex_unlock(&registry_lock);
+	return g;
+}

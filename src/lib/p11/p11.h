@@ -1,0 +1,155 @@
+/*
+ * p11.h - the PKCS#11 layer: the only part of cmk that talks PKCS#11.
+ *
+ * p11_mod   a loaded, initialised module (through p11-kit)
+ * p11_tok   one token of a module: slot, login, a pool of sessions
+ * p11_sess  a session borrowed from the pool for one operation
+ *
+ * Ownership: a p11_tok holds a reference on its p11_mod.  Sessions are
+ * borrowed with p11_sess_get() and given back with p11_sess_put(), which
+ * closes them when the last return value says the session is dead.
+ * Object handles stay valid while p11_tok_gen() is unchanged; after a
+ * re-initialisation (fork, lost connection) they must be looked up again.
+ */
+#ifndef CMK_P11_H
+#define CMK_P11_H
+
+#include <stdint.h>
+#include <pthread.h>
+#include <sys/types.h>
+#include <p11-kit/pkcs11.h>
+#include "cmk.h"
+
+typedef struct p11_mod p11_mod;
+typedef struct p11_tok p11_tok;
+
+typedef struct p11_sess {
+	CK_SESSION_HANDLE h;
+	unsigned gen;
+	struct p11_sess *next;
+} p11_sess;
+
+/* ckr.c */
+const char *p11_rv_name(CK_RV rv);
+/* Map by meaning: wrong PIN, token gone, key refuses the function, ... */
+cmk_rc p11_rv_rc(CK_RV rv);
+/* Set the error text "<what>: <call> failed: CKR_X" and return its cmk_rc. */
+cmk_rc p11_fail(CK_RV rv, const char *what, const char *call);
+/* True when a return value means the session or connection is gone. */
+int p11_rv_dead(CK_RV rv);
+
+/* module.c */
+cmk_rc p11_mod_load(const char *spec, const char *init_reserved, p11_mod **out);
+void p11_mod_unref(p11_mod *m);
+CK_FUNCTION_LIST *p11_mod_fn(p11_mod *m);
+const char *p11_mod_name(const p11_mod *m);
+/* Finalize and initialise again, unless another user of the module already
+ * did since generation `seen` (after a dead connection). */
+cmk_rc p11_mod_reinit(p11_mod *m, unsigned seen);
+/* Re-initialise when this process is a child of the one that initialised. */
+cmk_rc p11_mod_check_fork(p11_mod *m);
+unsigned p11_mod_gen(p11_mod *m);
+
+/* token.c */
+cmk_rc p11_tok_open(p11_mod *m, const char *token, const char *what, p11_tok **out);
+/* Log in as user.  The PIN is kept in locked memory for re-login after a
+ * re-initialisation; a wrong PIN is never retried. */
+cmk_rc p11_tok_login(p11_tok *t, const char *pin);
+void p11_tok_close(p11_tok *t);
+CK_FUNCTION_LIST *p11_tok_fn(p11_tok *t);
+unsigned p11_tok_gen(p11_tok *t);
+const char *p11_tok_what(const p11_tok *t);
+cmk_rc p11_tok_info(p11_tok *t, CK_TOKEN_INFO *info);
+/* Check the process is still the one that opened the token; re-initialise
+ * after fork.  Called by p11_sess_get(). */
+cmk_rc p11_tok_check_fork(p11_tok *t);
+/* A call failed with a dead-session code under generation `seen_gen`:
+ * re-initialise, re-login, bump the generation (once per failure). */
+cmk_rc p11_tok_recover(p11_tok *t, unsigned seen_gen);
+const char *p11_tok_label(const p11_tok *t);
+
+/* session.c */
+cmk_rc p11_sess_get(p11_tok *t, p11_sess **s);
+void p11_sess_put(p11_tok *t, p11_sess *s, CK_RV last);
+void p11_sess_drain(p11_tok *t);   /* close every pooled session */
+
+/* object.c: each borrows a session for the call. */
+cmk_rc p11_find(p11_tok *t, CK_ATTRIBUTE *tmpl, CK_ULONG n,
+                CK_OBJECT_HANDLE **objs, size_t *count);
+cmk_rc p11_get_attrs(p11_tok *t, CK_OBJECT_HANDLE o, CK_ATTRIBUTE *tmpl, CK_ULONG n);
+/* Read one variable-length attribute into malloc'd memory (NUL added). */
+cmk_rc p11_get_bytes(p11_tok *t, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type,
+                     uint8_t **val, size_t *len);
+cmk_rc p11_set_attrs(p11_tok *t, CK_OBJECT_HANDLE o, CK_ATTRIBUTE *tmpl, CK_ULONG n);
+cmk_rc p11_create(p11_tok *t, CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_HANDLE *o);
+cmk_rc p11_destroy(p11_tok *t, CK_OBJECT_HANDLE o);
+
+/* Token data objects (CKO_DATA, token, private) grouped by application. */
+typedef struct p11_data {
+	CK_OBJECT_HANDLE h;
+	char *app;               /* CKA_APPLICATION */
+	uint8_t *value;          /* CKA_VALUE, NUL-terminated */
+	size_t len;
+} p11_data;
+cmk_rc p11_data_create(p11_tok *t, const char *app, const char *label,
+                       const uint8_t *value, size_t len, CK_OBJECT_HANDLE *o);
+/* app NULL: every data object; prefix match is done by the caller. */
+cmk_rc p11_data_find(p11_tok *t, const char *app, p11_data **out, size_t *n);
+void p11_data_free(p11_data *d, size_t n);
+
+/* mech.c */
+typedef struct p11_mechs {
+	int oaep;                /* CKM_RSA_PKCS_OAEP listed */
+	int x509;                /* CKM_RSA_X_509 */
+	int pkcs;                /* CKM_RSA_PKCS */
+	int pss;                 /* CKM_RSA_PKCS_PSS */
+	int keygen;              /* CKM_RSA_PKCS_KEY_PAIR_GEN */
+	int oaep256;             /* OAEP SHA-256/MGF1-SHA-256 works (probed) */
+	int oaep1;               /* OAEP SHA-1 works (probed) */
+} p11_mechs;
+cmk_rc p11_mechs_probe(p11_tok *t, p11_mechs *m);
+
+/* rsa.c */
+#define P11_ID_LEN 16
+typedef struct p11_rsa_flags {
+	int decrypt;             /* CKA_DECRYPT and CKA_UNWRAP */
+	int sign;                /* CKA_SIGN */
+} p11_rsa_flags;
+
+cmk_rc p11_rsa_generate(p11_tok *t, unsigned bits, const uint8_t id[P11_ID_LEN],
+                        const char *label, p11_rsa_flags f,
+                        CK_OBJECT_HANDLE *priv, CK_OBJECT_HANDLE *pub);
+/* Components big-endian; public key object made too. */
+typedef struct p11_rsa_parts {
+	const uint8_t *n, *e, *d, *p, *q, *dp, *dq, *qinv;
+	size_t n_len, e_len, d_len, p_len, q_len, dp_len, dq_len, qinv_len;
+} p11_rsa_parts;
+cmk_rc p11_rsa_import(p11_tok *t, const p11_rsa_parts *k, const uint8_t id[P11_ID_LEN],
+                      const char *label, p11_rsa_flags f,
+                      CK_OBJECT_HANDLE *priv, CK_OBJECT_HANDLE *pub);
+/* Find the key pair with CKA_ID id: either handle may be 0 if absent. */
+cmk_rc p11_rsa_find(p11_tok *t, const uint8_t id[P11_ID_LEN],
+                    CK_OBJECT_HANDLE *priv, CK_OBJECT_HANDLE *pub);
+cmk_rc p11_rsa_public(p11_tok *t, CK_OBJECT_HANDLE pub, uint8_t **n, size_t *nlen,
+                      uint8_t **e, size_t *elen);
+cmk_rc p11_rsa_get_flags(p11_tok *t, CK_OBJECT_HANDLE priv, p11_rsa_flags *f);
+cmk_rc p11_rsa_set_flags(p11_tok *t, CK_OBJECT_HANDLE priv, p11_rsa_flags f);
+
+typedef enum p11_hash { P11_SHA1 = 1, P11_SHA256, P11_SHA384, P11_SHA512 } p11_hash;
+/* Private-key operations.  CKR returned in *rv for the caller's mapping. */
+CK_RV p11_rsa_decrypt_oaep(p11_tok *t, CK_OBJECT_HANDLE priv, p11_hash h,
+                           const uint8_t *label, size_t label_len,
+                           const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen);
+CK_RV p11_rsa_decrypt_raw(p11_tok *t, CK_OBJECT_HANDLE priv, CK_MECHANISM_TYPE mech,
+                          const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen);
+CK_RV p11_rsa_sign_raw(p11_tok *t, CK_OBJECT_HANDLE priv, CK_MECHANISM_TYPE mech,
+                       const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen);
+CK_RV p11_rsa_sign_pss(p11_tok *t, CK_OBJECT_HANDLE priv, p11_hash h, p11_hash mgf,
+                       unsigned long salt, const uint8_t *dig, size_t dlen,
+                       uint8_t *out, size_t *outlen);
+CK_RV p11_rsa_encrypt_oaep(p11_tok *t, CK_OBJECT_HANDLE pub, p11_hash h,
+                           const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen);
+
+/* provision.c: see cmk_token_init() in cmk.h */
+
+#endif

@@ -1,0 +1,303 @@
+/* token.c - finding a token by label or RFC 7512 URI, logging in, and
+ * coming back after fork() or a re-initialisation. */
+#include "config.h"
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <p11-kit/uri.h>
+#include "p11/p11_int.h"
+#include "util/err.h"
+
+#define PIN_CAP 256
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL);
+}
+
+/* "label   " (space padded, not NUL-terminated) -> C string. */
+static void padded_to_str(char *dst, const CK_UTF8CHAR *src, size_t n)
+{
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+	while (n && dst[n - 1] == ' ')
+		dst[--n] = '\0';
+}
+
+static int token_matches(const char *spec, P11KitUri *uri, CK_TOKEN_INFO *info)
+{
+	if (uri)
+		return p11_kit_uri_match_token_info(uri, info) == 1;
+	char label[33];
+	padded_to_str(label, info->label, sizeof info->label);
+	return strcmp(label, spec) == 0;
+}
+
+/* One pass over the slots.  *rv reports a token that answered badly. */
+static cmk_rc find_slot(p11_tok *t, P11KitUri *uri, CK_SLOT_ID *slot, CK_RV *bad,
+                        char *seen, size_t seen_cap)
+{
+	CK_ULONG n = 0;
+	CK_RV rv = t->fn->C_GetSlotList(CK_TRUE, NULL, &n);
+	*bad = CKR_OK;
+	seen[0] = '\0';
+	if (rv != CKR_OK)
+		return p11_fail(rv, t->what, "C_GetSlotList");
+	CK_SLOT_ID *slots = calloc(n ? n : 1, sizeof *slots);
+	if (!slots)
+		return cmk_err(CMK_E_NOMEM, "out of memory");
+	rv = t->fn->C_GetSlotList(CK_TRUE, slots, &n);
+	if (rv != CKR_OK) {
+		free(slots);
+		return p11_fail(rv, t->what, "C_GetSlotList");
+	}
+	cmk_rc rc = CMK_E_TOKEN;
+	for (CK_ULONG i = 0; i < n; i++) {
+		CK_TOKEN_INFO info;
+		rv = t->fn->C_GetTokenInfo(slots[i], &info);
+		if (rv != CKR_OK) {
+			*bad = rv;
+			continue;
+		}
+		if (!(info.flags & CKF_TOKEN_INITIALIZED))
+			continue;
+		char label[33];
+		padded_to_str(label, info.label, sizeof info.label);
+		size_t used = strlen(seen);
+		snprintf(seen + used, seen_cap - used, "%s'%s'", used ? ", " : "", label);
+		if (token_matches(t->spec, uri, &info)) {
+			*slot = slots[i];
+			memcpy(t->label, label, sizeof t->label);
+			rc = CMK_OK;
+			break;
+		}
+	}
+	free(slots);
+	return rc;
+}
+
+/* SoftHSM 2.6 with several processes on one token directory sometimes hides
+ * the token or answers CKR_GENERAL_ERROR; C_Finalize + C_Initialize recovers
+ * (SOFTHSM-NOTES.md).  So a failed lookup re-initialises and tries again a
+ * few times before saying the token is absent. */
+static cmk_rc locate(p11_tok *t)
+{
+	P11KitUri *uri = NULL;
+	if (strncmp(t->spec, "pkcs11:", 7) == 0) {
+		uri = p11_kit_uri_new();
+		int r = uri ? p11_kit_uri_parse(t->spec, P11_KIT_URI_FOR_TOKEN, uri) : P11_KIT_URI_NO_MEMORY;
+		if (r != P11_KIT_URI_OK) {
+			p11_kit_uri_free(uri);
+			return cmk_err(CMK_E_CONFIG, "%s: token URI '%s' is not a valid PKCS#11 URI: %s",
+			               t->what, t->spec, p11_kit_uri_message(r));
+		}
+	}
+	cmk_rc rc = CMK_E_TOKEN;
+	char seen[512];
+	CK_RV bad = CKR_OK;
+	for (int attempt = 0; attempt < 4; attempt++) {
+		if (attempt) {
+			sleep_ms(20u << attempt);
+			if ((rc = p11_mod_reinit(t->mod, p11_mod_gen(t->mod))) != CMK_OK)
+				break;
+		}
+		rc = find_slot(t, uri, &t->slot, &bad, seen, sizeof seen);
+		if (rc == CMK_OK || (rc == CMK_E_TOKEN && bad == CKR_OK && attempt >= 1))
+			break;
+		if (rc != CMK_E_TOKEN && rc != CMK_E_P11)
+			break;
+	}
+	p11_kit_uri_free(uri);
+	if (rc == CMK_E_TOKEN)
+		return cmk_err(CMK_E_TOKEN, "%s: token %s is not present on module %s (tokens seen: %s)",
+		               t->what, t->spec, p11_mod_name(t->mod), seen[0] ? seen : "none");
+	return rc;
+}
+
+cmk_rc p11_tok_open(p11_mod *m, const char *token, const char *what, p11_tok **out)
+{
+	return_if_fail(m && token && out);
+	p11_tok *t = calloc(1, sizeof *t);
+	if (!t)
+		return cmk_err(CMK_E_NOMEM, "out of memory");
+	pthread_mutex_init(&t->lock, NULL);
+	t->mod = m;
+	t->fn = p11_mod_fn(m);
+	t->pid = getpid();
+	t->mod_gen = p11_mod_gen(m);
+	snprintf(t->spec, sizeof t->spec, "%s", token);
+	snprintf(t->what, sizeof t->what, "%s", what ? what : token);
+	cmk_rc rc = locate(t);
+	if (rc != CMK_OK) {
+		pthread_mutex_destroy(&t->lock);
+		free(t);
+		return rc;
+	}
+	t->mod_gen = p11_mod_gen(m);
+	*out = t;
+	return CMK_OK;
+}
+
+/* Log in on a fresh session (login state is per token, shared by all of
+ * this application's sessions).  Exactly one C_Login per attempt: a wrong
+ * PIN is reported, never retried, so cmk itself never spends the token's
+ * retry counter. */
+static cmk_rc login_once(p11_tok *t, const char *pin)
+{
+	CK_SESSION_HANDLE h;
+	CK_RV rv = t->fn->C_OpenSession(t->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &h);
+	if (rv != CKR_OK)
+		return p11_fail(rv, t->what, "C_OpenSession");
+	rv = t->fn->C_Login(h, CKU_USER, (CK_UTF8CHAR *)pin, strlen(pin));
+	if (rv == CKR_USER_ALREADY_LOGGED_IN)
+		rv = CKR_OK;
+	if (rv != CKR_OK) {
+		t->fn->C_CloseSession(h);
+		if (rv == CKR_PIN_INCORRECT)
+			return cmk_err(CMK_E_PIN, "%s: the PIN for token '%s' is incorrect", t->what, t->label);
+		if (rv == CKR_PIN_LOCKED)
+			return cmk_err(CMK_E_PIN, "%s: the PIN of token '%s' is locked", t->what, t->label);
+		return p11_fail(rv, t->what, "C_Login");
+	}
+	/* Keep the session: the pool starts with it, and SoftHSM logs out
+	 * when an application's last session closes. */
+	p11_sess *s = calloc(1, sizeof *s);
+	if (!s) {
+		t->fn->C_CloseSession(h);
+		return cmk_err(CMK_E_NOMEM, "out of memory");
+	}
+	s->h = h;
+	s->gen = t->gen;
+	s->next = t->pool;
+	t->pool = s;
+	t->nopen++;
+	return CMK_OK;
+}
+
+cmk_rc p11_tok_login(p11_tok *t, const char *pin)
+{
+	return_if_fail(t && pin);
+	if (strlen(pin) >= PIN_CAP)
+		return cmk_err(CMK_E_PIN, "%s: PIN too long", t->what);
+	pthread_mutex_lock(&t->lock);
+	cmk_rc rc = login_once(t, pin);
+	if (rc == CMK_E_P11) {
+		/* CKR_GENERAL_ERROR from a token another process is rewriting:
+		 * re-initialise once and try again (the PIN was not judged). */
+		if (p11_mod_reinit(t->mod, t->mod_gen) == CMK_OK) {
+			t->mod_gen = p11_mod_gen(t->mod);
+			t->gen++;
+			t->pool = NULL;
+			rc = locate(t);
+			if (rc == CMK_OK)
+				rc = login_once(t, pin);
+		}
+	}
+	if (rc == CMK_OK && !t->pin) {
+		t->pin = cmk_secure_alloc(PIN_CAP);
+		if (t->pin)
+			strcpy(t->pin, pin);
+	}
+	pthread_mutex_unlock(&t->lock);
+	return rc;
+}
+
+/* Called with t->lock held: the module was re-initialised (by us or by a
+ * token sharing it); sessions and object handles are gone. */
+static cmk_rc tok_reopen_locked(p11_tok *t)
+{
+	for (p11_sess *s = t->pool, *n; s; s = n) {
+		n = s->next;
+		free(s);
+	}
+	t->pool = NULL;
+	t->nopen = 0;
+	t->gen++;
+	t->mod_gen = p11_mod_gen(t->mod);
+	cmk_rc rc = locate(t);
+	if (rc == CMK_OK && t->pin)
+		rc = login_once(t, t->pin);
+	return rc;
+}
+
+cmk_rc p11_tok_check_fork(p11_tok *t)
+{
+	if (atomic_load_explicit((_Atomic pid_t *)&t->pid, memory_order_acquire) == getpid())
+		return CMK_OK;
+	pthread_mutex_lock(&t->lock);
+	cmk_rc rc = CMK_OK;
+	if (t->pid != getpid()) {
+		rc = p11_mod_check_fork(t->mod);
+		if (rc == CMK_OK)
+			rc = tok_reopen_locked(t);
+		if (rc == CMK_OK)
+			atomic_store_explicit((_Atomic pid_t *)&t->pid, getpid(), memory_order_release);
+	}
+	pthread_mutex_unlock(&t->lock);
+	return rc;
+}
+
+cmk_rc p11_tok_recover(p11_tok *t, unsigned seen_gen)
+{
+	pthread_mutex_lock(&t->lock);
+	cmk_rc rc = CMK_OK;
+	if (t->gen == seen_gen) {
+		rc = p11_mod_reinit(t->mod, t->mod_gen);
+		if (rc == CMK_OK)
+			rc = tok_reopen_locked(t);
+	}
+	pthread_mutex_unlock(&t->lock);
+	return rc;
+}
+
+void p11_tok_close(p11_tok *t)
+{
+	if (!t)
+		return;
+	if (t->pid == getpid()) {
+		for (p11_sess *s = t->pool; s; s = s->next)
+			t->fn->C_CloseSession(s->h);
+	}
+	for (p11_sess *s = t->pool, *n; s; s = n) {
+		n = s->next;
+		free(s);
+	}
+	cmk_secure_free(t->pin, PIN_CAP);
+	pthread_mutex_destroy(&t->lock);
+	free(t);
+}
+
+CK_FUNCTION_LIST *p11_tok_fn(p11_tok *t)
+{
+	return t->fn;
+}
+
+unsigned p11_tok_gen(p11_tok *t)
+{
+	pthread_mutex_lock(&t->lock);
+	unsigned g = t->gen;
+	pthread_mutex_unlock(&t->lock);
+	return g;
+}
+
+const char *p11_tok_what(const p11_tok *t)
+{
+	return t->what;
+}
+
+const char *p11_tok_label(const p11_tok *t)
+{
+	return t->label;
+}
+
+cmk_rc p11_tok_info(p11_tok *t, CK_TOKEN_INFO *info)
+{
+	CK_RV rv = t->fn->C_GetTokenInfo(t->slot, info);
+	if (rv != CKR_OK)
+		return p11_fail(rv, t->what, "C_GetTokenInfo");
+	return CMK_OK;
+}

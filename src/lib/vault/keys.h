@@ -1,0 +1,51 @@
+/* keys.h - a key's state as read from the token, and the rules on it. */
+#ifndef CMK_KEYS_H
+#define CMK_KEYS_H
+
+#include "ctx.h"
+#include "vault/meta.h"
+
+typedef struct key_state {
+	char name[CMK_NAME_MAX];
+	meta_keystate ks;        /* ks.gen == 0: no state record (live, enabled) */
+	meta_version *v;         /* newest generation of each version, by seq */
+	size_t nv;
+	CK_OBJECT_HANDLE *stale; /* superseded records left by an interrupted change */
+	size_t nstale;
+} key_state;
+
+/* Read every record of key `name`.  CMK_E_NOT_FOUND when it has none. */
+cmk_rc keys_load(cmk_ctx *ctx, const char *name, key_state *st);
+void key_state_free(key_state *st);
+/* Live key (not deleted): NOT_FOUND / DELETED errors otherwise. */
+cmk_rc keys_load_live(cmk_ctx *ctx, const char *name, key_state *st);
+
+meta_version *keys_find_version(key_state *st, const char *ver);
+/* The version the token should let decrypt/sign. */
+int keys_version_usable(const key_state *st, const meta_version *v);
+/* Newest usable version whose dates admit `now` (seconds); NULL if none. */
+meta_version *keys_current(key_state *st, int64_t now);
+p11_rsa_flags keys_token_flags(const key_state *st, const meta_version *v);
+
+void keys_fill_version_info(cmk_ctx *ctx, key_state *st, meta_version *v,
+                            cmk_version_info *out);
+
+/* Apply a change: `ks` (new key state) and/or `v` (new record of one
+ * version; nothing else changes).  Lowers token flags before the commit,
+ * raises them after, then destroys superseded records. */
+cmk_rc keys_commit(cmk_ctx *ctx, key_state *st, const meta_keystate *ks,
+                   const meta_version *v);
+/* Bring the token's flags in line with the metadata (an interrupted
+ * change, or an edit behind cmk's back). */
+cmk_rc keys_reconcile(cmk_ctx *ctx, key_state *st);
+
+/* names.c */
+int names_key_valid(const char *name);
+int names_version_valid(const char *v);
+void names_hex(const uint8_t *b, size_t n, char *out);
+void names_unhex(const char *hex, uint8_t *out, size_t n);
+void names_kid(const char *vault, const char *name, const char *ver, char out[CMK_KID_MAX]);
+cmk_rc names_resolve(const cmk_ctx *ctx, const char *id, char name[CMK_NAME_MAX],
+                     char version[CMK_VERSION_LEN + 1]);
+
+#endif

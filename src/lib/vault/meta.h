@@ -1,0 +1,69 @@
+/* meta.h - vault metadata records kept as token data objects.
+ *
+ * Every record is one CKO_DATA object (token, private, not modifiable):
+ *   CKA_APPLICATION "cmk/vault"        the vault's settings
+ *                   "cmk/key/NAME"     a key's versions and state
+ *   CKA_VALUE       the record as JSON
+ * Data objects cannot be changed (SoftHSM refuses CKA_VALUE updates), so a
+ * change writes a record with the next generation and then destroys the old
+ * one; readers take the highest generation.  Writing one object is the
+ * commit point of every change (see docs/design.md). */
+#ifndef CMK_META_H
+#define CMK_META_H
+
+#include <stdint.h>
+#include "p11/p11.h"
+
+#define META_APP_VAULT "cmk/vault"
+#define META_APP_KEY_PREFIX "cmk/key/"
+
+typedef struct meta_vault {
+	uint64_t gen;
+	unsigned retention_days;
+	int purge_protection;
+	char admin[CMK_IDENTITY_MAX];
+	int64_t created;         /* unix seconds */
+	CK_OBJECT_HANDLE h;
+} meta_vault;
+
+typedef struct meta_version {
+	char name[CMK_NAME_MAX];
+	char ver[CMK_VERSION_LEN + 1];
+	uint64_t gen;
+	uint64_t seq;            /* order of creation within the key */
+	int64_t created, updated;  /* unix microseconds */
+	unsigned bits, ops;
+	int enabled, imported;
+	int64_t not_before, expires;  /* unix seconds, 0 none */
+	cmk_tag tags[CMK_TAGS_MAX];
+	size_t ntags;
+	CK_OBJECT_HANDLE h;
+} meta_version;
+
+typedef struct meta_keystate {
+	char name[CMK_NAME_MAX];
+	uint64_t gen;            /* 0: no record yet (enabled, live) */
+	int enabled;
+	int64_t deleted_on;      /* unix seconds, 0: live */
+	int64_t purge_on;
+	int purging;             /* purge started: objects being destroyed */
+	CK_OBJECT_HANDLE h;
+} meta_keystate;
+
+typedef enum meta_kind { META_NONE, META_VAULT, META_VERSION, META_KEYSTATE } meta_kind;
+
+/* Decode a record; kind says which of the outputs was filled. */
+cmk_rc meta_decode(const uint8_t *json, size_t len, meta_kind *kind, meta_vault *v,
+                   meta_version *ver, meta_keystate *ks);
+/* Encode into malloc'd JSON text. */
+char *meta_encode_vault(const meta_vault *v);
+char *meta_encode_version(const meta_version *v);
+char *meta_encode_keystate(const meta_keystate *ks);
+
+/* Write a record as a new token object. */
+cmk_rc meta_write(p11_tok *t, const char *app, const char *label, char *json,
+                  CK_OBJECT_HANDLE *h);
+
+int64_t meta_now_us(void);
+
+#endif

@@ -1,0 +1,1 @@
+# src/provider — owned by its part; see Makefile.am

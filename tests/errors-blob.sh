@@ -1,0 +1,74 @@
+#!/bin/bash
+# Bad wrapped input: truncated, extra bytes, bit flips, another key's
+# ciphertext, garbage (CMK_E_DECRYPT 14 or CMK_E_FORMAT 24), and DEKs larger
+# than OAEP allows (CMK_E_TOO_LARGE 15).  Never any output.
+. "${srcdir:-.}/tests/lib.sh"
+lab_new
+rand_file "$T/dek" 32
+ok "key create a" cmk key create a
+ok "key create b" cmk key create b
+va=$(key_versions a | tail -n 1)
+vb=$(key_versions b | tail -n 1)
+ok "wrap with a" cmk wrap a --in "$T/dek" --out "$T/w"
+ok "wrap --raw with a" cmk wrap a --raw --in "$T/dek" --out "$T/r"
+size=$(stat -c %s "$T/w")
+
+bad() { # CODES DESC FILE [unwrap args...]
+	local codes=$1 desc=$2 f=$3
+	shift 3
+	rm -f "$T/out"
+	expect_fail "$codes" "$desc" cmk unwrap "$@" --in "$f" --out "$T/out"
+	no_file "$T/out" "no output file: $desc"
+}
+
+# --- the wrapped-key format
+head -c $((size - 1)) "$T/w" >"$T/w.trunc1"
+bad "14|24" "wrapped key truncated by one byte" "$T/w.trunc1"
+head -c 3 "$T/w" >"$T/w.trunc3"
+bad 24 "wrapped key truncated to 3 bytes" "$T/w.trunc3"
+: >"$T/w.empty"
+bad 24 "empty wrapped key" "$T/w.empty"
+{ cat "$T/w"; printf 'X'; } >"$T/w.extra"
+bad "14|24" "wrapped key with one extra byte" "$T/w.extra"
+cp "$T/w" "$T/w.flip-last"; flip_byte "$T/w.flip-last" -1
+bad 14 "wrapped key with a flipped bit in the ciphertext" "$T/w.flip-last"
+cp "$T/w" "$T/w.flip-first"; flip_byte "$T/w.flip-first" 0
+bad 24 "wrapped key with a flipped bit in the first byte" "$T/w.flip-first"
+rand_file "$T/garbage" 300
+bad 24 "300 random bytes" "$T/garbage"
+head -c $((size - 256)) "$T/w" >"$T/w.noct"
+bad "14|24" "wrapped key with its ciphertext cut off" "$T/w.noct"
+# a record saying key b around key a's ciphertext
+if grep -qF "$va" "$T/w"; then
+	sed "s/$va/$vb/; s#/keys/a/#/keys/b/#" "$T/w" >"$T/w.other"
+	bad "14|24" "wrapped key whose id names another key" "$T/w.other"
+else
+	skip "wrapped key whose id names another key" "the version id is not stored as text"
+fi
+
+# --- raw ciphertexts
+head -c 255 "$T/r" >"$T/r.trunc"
+bad "14|24" "raw ciphertext truncated by one byte" "$T/r.trunc" "cmk://lab/keys/a/$va" --raw
+{ cat "$T/r"; printf 'X'; } >"$T/r.extra"
+bad "14|24" "raw ciphertext with one extra byte" "$T/r.extra" "cmk://lab/keys/a/$va" --raw
+cp "$T/r" "$T/r.flip"; flip_byte "$T/r.flip" 100
+bad 14 "raw ciphertext with a flipped bit" "$T/r.flip" "cmk://lab/keys/a/$va" --raw
+bad 14 "raw ciphertext for key a unwrapped with key b" "$T/r" "cmk://lab/keys/b/$vb" --raw
+printf '\377%.0s' $(seq 256) >"$T/r.big"
+bad "14|24" "raw ciphertext larger than the modulus" "$T/r.big" "cmk://lab/keys/a/$va" --raw
+bad 14 "raw RSA-OAEP-256 ciphertext unwrapped as RSA-OAEP" "$T/r" "cmk://lab/keys/a/$va" --raw --alg RSA-OAEP
+printf 'not base64 at all!!!\n' >"$T/not.b64"
+bad "2|24" "--base64 input that is not base64" "$T/not.b64" --base64
+
+# --- DEK too large for OAEP (RSA-2048: 190 bytes for SHA-256, 214 for SHA-1)
+rand_file "$T/dek191" 191
+expect_fail_msg 15 "190|191" "a 191-byte DEK with RSA-OAEP-256: CMK_E_TOO_LARGE" cmk wrap a --in "$T/dek191" --out "$T/o1"
+no_file "$T/o1" "no output file (too large)"
+rand_file "$T/dek215" 215
+expect_fail 15 "a 215-byte DEK with RSA-OAEP: CMK_E_TOO_LARGE" cmk wrap a --alg RSA-OAEP --in "$T/dek215" --out "$T/o2"
+no_file "$T/o2" "no output file (too large, RSA-OAEP)"
+expect_fail 15 "a 191-byte DEK with --raw: CMK_E_TOO_LARGE" cmk wrap a --raw --in "$T/dek191"
+rand_file "$T/dek4k" 4096
+expect_fail 15 "a 4 KiB DEK: CMK_E_TOO_LARGE" cmk wrap a --in "$T/dek4k"
+ok "a 190-byte DEK with RSA-OAEP-256 is fine" cmk wrap a --in <(head -c 190 "$T/dek191") --out "$T/w190"
+done_testing

@@ -1,0 +1,339 @@
+# tests/lib.sh - TAP helpers for cmk's shell tests (bash).
+#
+# Sourced by every tests/*.sh.  The Makefile (tests/local.mk) exports:
+#   CMK_BIN          the cmk command (a libtool wrapper in the build tree)
+#   CMK_TESTS_BIN    the build directory of tests/ (C test programs)
+#   CMK_LIBTOOL      libtool, to run wrappers under valgrind
+#   SOFTHSM_MODULE   the SoftHSMv2 PKCS#11 module
+#   CMK_VALGRIND=1   run every cmk invocation under valgrind
+#
+# Every test makes its own temp dir $T (removed at exit unless CMK_KEEP=1)
+# and its own SoftHSM token directory, so tests run in parallel.
+#
+# TAP:
+#   plan N | done_testing        the plan, first or last
+#   pass DESC | fail DESC        a bare result
+#   ok DESC CMD...               CMD exits 0
+#   is GOT WANT DESC             string equality
+#   like GOT ERE DESC            extended regex match
+#   same_file A B DESC           byte-identical files
+#   expect_fail CODE DESC CMD... CMD exits with exactly CODE ("14|24": one of),
+#                                says something on stderr, prints nothing on stdout
+#   expect_fail_msg CODE ERE DESC CMD...   as above, and stderr matches ERE
+#   no_file PATH DESC            PATH was not created
+#   skip DESC REASON             a skipped test point
+#   diag TEXT | bail TEXT
+# After `run CMD...` (and ok/expect_fail): $RC, files $OUT and $ERR.
+
+set -u
+
+: "${CMK_BIN:?run the tests with make check}"
+: "${SOFTHSM_MODULE:=/usr/lib/softhsm/libsofthsm2.so}"
+: "${CMK_VALGRIND:=0}"
+: "${VALGRIND:=valgrind}"
+: "${CMK_KILL_SECONDS:=60}"
+
+# The tests must not see the caller's cmk or SoftHSM setup.
+unset CMK_CONF CMK_VAULT CMK_IDENTITY SOFTHSM2_CONF PKCS11SPY PKCS11SPY_OUTPUT
+export LC_ALL=C
+# fd 9: the TAP stream, for diagnostics from inside redirected commands;
+# stdin is /dev/null unless a test redirects it (nothing may wait on a tty).
+exec 9>&1 </dev/null
+
+_tap_n=0
+_tap_failed=0
+_tap_planned=
+
+plan() { _tap_planned=$1; echo "1..$1"; }
+
+done_testing() {
+	[ -n "$_tap_planned" ] || echo "1..$_tap_n"
+}
+
+diag() {
+	local line
+	printf '%s\n' "$*" | while IFS= read -r line; do printf '# %s\n' "$line"; done
+}
+
+# diag the contents of a file (first lines), for failure context
+diag_file() {
+	[ -s "$2" ] || return 0
+	diag "$1:"
+	head -c 2000 "$2" | diag "$(cat)"
+}
+
+bail() {
+	echo "Bail out! $*"
+	exit 1
+}
+
+pass() { _tap_n=$((_tap_n + 1)); echo "ok $_tap_n - $1"; }
+
+fail() {
+	_tap_n=$((_tap_n + 1))
+	_tap_failed=$((_tap_failed + 1))
+	echo "not ok $_tap_n - $1"
+	shift
+	[ $# -gt 0 ] && diag "$@"
+	return 0
+}
+
+skip() { _tap_n=$((_tap_n + 1)); echo "ok $_tap_n - $1 # SKIP $2"; }
+
+# ------------------------------------------------------------ temp dir
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/cmk-test.XXXXXXXX") || bail "cannot make a temp dir"
+export T
+_tap_cleanup() {
+	local rc=$?
+	if [ "${CMK_KEEP:-0}" = 1 ]; then
+		echo "# kept $T"
+	else
+		rm -rf "$T"
+	fi
+	exit $rc
+}
+trap _tap_cleanup EXIT
+trap 'exit 130' INT TERM
+OUT=$T/.out
+ERR=$T/.err
+RC=0
+
+# ------------------------------------------------------------ running cmk
+
+_vg_n=0
+# cmk ARGS...: the command under test (valgrind when CMK_VALGRIND=1).
+# Valgrind writes to its own log, never to cmk's stderr, so "says something on
+# stderr" stays a check on cmk; valgrind errors exit 99, which no cmk_rc is.
+cmk() {
+	if [ "$CMK_VALGRIND" = 1 ]; then
+		_vg_n=$((_vg_n + 1))
+		local log=$T/valgrind.$_vg_n.log rc=0
+		local supp=
+		[ -f "${CMK_VALGRIND_SUPP:-}" ] && supp=--suppressions=$CMK_VALGRIND_SUPP
+		$CMK_LIBTOOL --mode=execute "$VALGRIND" -q --error-exitcode=99 \
+			--leak-check=full --errors-for-leak-kinds=definite \
+			--show-leak-kinds=definite --track-fds=no $supp \
+			--log-file="$log" "$CMK_BIN" "$@" || rc=$?
+		if [ $rc = 99 ] || [ -s "$log" ]; then
+			echo "# valgrind (cmk $*):" >&9
+			sed 's/^/# /' "$log" | head -60 >&9
+		fi
+		return $rc
+	fi
+	"$CMK_BIN" "$@"
+}
+
+# run CMD...: run with stdin from /dev/null unless redirected by the caller
+# (`run cmd < file` keeps the caller's stdin); sets RC, OUT, ERR.
+run() {
+	RC=0
+	"$@" >"$OUT" 2>"$ERR" || RC=$?
+	_tap_sanitizer_check
+}
+
+_tap_sanitizer_check() {
+	case $RC in
+	97 | 98 | 99) diag "exit $RC: sanitizer or valgrind report"; diag_file stderr "$ERR" ;;
+	esac
+	if grep -qE '^(==[0-9]+==ERROR|SUMMARY: (Address|Leak|UndefinedBehavior)Sanitizer)|runtime error:' "$ERR" 2>/dev/null; then
+		diag "sanitizer report in stderr"
+		diag_file stderr "$ERR"
+	fi
+}
+
+# ------------------------------------------------------------ assertions
+
+ok() {
+	local desc=$1
+	shift
+	run "$@"
+	if [ "$RC" = 0 ]; then
+		pass "$desc"
+	else
+		fail "$desc" "command: $*" "exit $RC"
+		diag_file stderr "$ERR"
+	fi
+}
+
+is() {
+	if [ "$1" = "$2" ]; then
+		pass "$3"
+	else
+		fail "$3" "got:  '$1'" "want: '$2'"
+	fi
+}
+
+isnt() {
+	if [ "$1" != "$2" ]; then
+		pass "$3"
+	else
+		fail "$3" "got '$1', wanted anything else"
+	fi
+}
+
+like() {
+	if printf '%s' "$1" | grep -qE -- "$2"; then
+		pass "$3"
+	else
+		fail "$3" "got:  '$1'" "want: /$2/"
+	fi
+}
+
+same_file() {
+	if [ -f "$1" ] && [ -f "$2" ] && cmp -s "$1" "$2"; then
+		pass "$3"
+	else
+		fail "$3" "$1 and $2 differ (or one is missing)"
+	fi
+}
+
+no_file() {
+	if [ -e "$1" ]; then
+		fail "$2" "$1 exists ($(wc -c <"$1") bytes)"
+	else
+		pass "$2"
+	fi
+}
+
+# _code_in RC "14|24"
+_code_in() {
+	local c
+	local IFS='|'
+	for c in $2; do [ "$1" = "$c" ] && return 0; done
+	return 1
+}
+
+expect_fail_msg() {
+	local code=$1 re=$2 desc=$3
+	shift 3
+	run "$@"
+	local why=
+	_code_in "$RC" "$code" || why="exit $RC, want $code"
+	if [ ! -s "$ERR" ]; then
+		why="${why:+$why; }no error message on stderr"
+	elif [ -n "$re" ] && ! grep -qE -- "$re" "$ERR"; then
+		why="${why:+$why; }stderr does not match /$re/"
+	fi
+	[ -s "$OUT" ] && why="${why:+$why; }printed $(wc -c <"$OUT") bytes on stdout"
+	if [ -z "$why" ]; then
+		pass "$desc"
+	else
+		fail "$desc" "command: $*" "$why"
+		diag_file stderr "$ERR"
+	fi
+}
+
+expect_fail() {
+	local code=$1 desc=$2
+	shift 2
+	expect_fail_msg "$code" "" "$desc" "$@"
+}
+
+# ------------------------------------------------------------ labs and tokens
+
+# lab_new [DIR]: `cmk lab init DIR` (default $T/lab); exports SOFTHSM2_CONF,
+# CMK_CONF, LAB.  Bails out when the lab cannot be made: nothing else can run.
+lab_new() {
+	LAB=${1:-$T/lab}
+	local out=$T/.lab.out err=$T/.lab.err rc=0
+	# lab init is checked under valgrind in tests/vault.sh; elsewhere it is setup
+	CMK_VALGRIND=0 cmk lab init "$LAB" >"$out" 2>"$err" </dev/null || rc=$?
+	if [ $rc != 0 ]; then
+		diag_file "cmk lab init stderr" "$err"
+		bail "cmk lab init $LAB failed with exit $rc"
+	fi
+	export SOFTHSM2_CONF=$LAB/softhsm2.conf CMK_CONF=$LAB/cmk.conf LAB
+	[ -f "$SOFTHSM2_CONF" ] && [ -f "$CMK_CONF" ] && [ -s "$LAB/pin" ] ||
+		bail "cmk lab init did not make $LAB/{softhsm2.conf,cmk.conf,pin}"
+	LAB_OUT=$out
+}
+
+# The lab's token, for pkcs11-tool (test PIN on its argv: tests only).
+LAB_TOKEN=cmk-lab
+p11tool() {
+	pkcs11-tool --module "$SOFTHSM_MODULE" --token-label "$LAB_TOKEN" "$@"
+}
+p11tool_login() {
+	p11tool --login --pin "$(cat "$LAB/pin")" "$@"
+}
+
+# write_conf FILE [KEY=VALUE...]: a cmk.conf for vault "lab" on the lab's
+# token, with the [vault_lab] values overridden by the arguments.
+write_conf() {
+	local file=$1
+	shift
+	local module=$SOFTHSM_MODULE token=$LAB_TOKEN pin_source=file:$LAB/pin kv extra=
+	for kv in "$@"; do
+		case $kv in
+		module=*) module=${kv#module=} ;;
+		token=*) token=${kv#token=} ;;
+		pin_source=*) pin_source=${kv#pin_source=} ;;
+		*) extra="$extra$kv"$'\n' ;;
+		esac
+	done
+	cat >"$file" <<EOF
+[cmk]
+default_vault = lab
+
+[vaults]
+lab = vault_lab
+
+[vault_lab]
+module = $module
+token = $token
+pin_source = $pin_source
+$extra
+EOF
+}
+
+# ------------------------------------------------------------ data helpers
+
+# rand_file FILE BYTES
+rand_file() { head -c "$2" /dev/urandom >"$1"; }
+
+# key_json NAME: `cmk key show NAME --json` into $OUT; returns its exit code.
+key_json() {
+	run cmk --json key show "$1"
+	return "$RC"
+}
+
+# key_versions NAME [all|enabled]: version ids of a key, oldest first.
+key_versions() {
+	local which=${2:-all}
+	cmk --json key show "$1" 2>/dev/null | if [ "$which" = enabled ]; then
+		jq -r '.version_list[] | select(.enabled == true) | .version'
+	else
+		jq -r '.version_list[].version'
+	fi
+}
+
+# current_version NAME
+current_version() {
+	cmk --json key show "$1" 2>/dev/null | jq -r '.current // empty'
+}
+
+# flip_byte FILE OFFSET: xor one byte of FILE (negative OFFSET counts from the end)
+flip_byte() {
+	local f=$1 off=$2 size b
+	size=$(wc -c <"$f")
+	[ "$off" -lt 0 ] && off=$((size + off))
+	b=$(od -An -tu1 -j "$off" -N1 "$f" | tr -d ' ')
+	printf "$(printf '\\%03o' $((b ^ 1)))" |
+		dd of="$f" bs=1 seek="$off" count=1 conv=notrunc status=none
+}
+
+# need PROG...: skip the whole test (TAP "1..0 # SKIP") when a tool is missing
+need() {
+	local p
+	for p in "$@"; do
+		command -v "$p" >/dev/null 2>&1 || {
+			echo "1..0 # SKIP $p not installed"
+			exit 0
+		}
+	done
+}
+
+need jq
+[ -x "$CMK_BIN" ] || bail "$CMK_BIN not built"
+[ -f "$SOFTHSM_MODULE" ] || bail "SoftHSM module $SOFTHSM_MODULE not found"

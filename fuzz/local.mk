@@ -1,1 +1,63 @@
-# fuzz — owned by its part; see Makefile.am
+# fuzz: libFuzzer targets for the parsers of untrusted bytes.
+#
+#   ./configure --enable-fuzz CC=clang && make fuzz-run
+#       builds fuzz/fuzz-envelope and fuzz/fuzz-wrapped (clang,
+#       -fsanitize=fuzzer,address) and runs each for FUZZ_SECONDS (30) on
+#       its corpus fuzz/corpus/<target>/ (new inputs go to a scratch dir;
+#       copy good ones into the corpus by hand).
+#
+# `make check` replays the corpus through the same targets with a plain
+# main() (fuzz/replay.c) whatever the compiler, and with --enable-fuzz also
+# runs each libFuzzer target for a few seconds (tests/envelope-fuzz.sh).
+
+fuzz_corpus = \
+	fuzz/corpus/envelope/vector-1 fuzz/corpus/envelope/vector-2 \
+	fuzz/corpus/envelope/vector-3 fuzz/corpus/envelope/frames-4 \
+	fuzz/corpus/envelope/big-frame fuzz/corpus/envelope/many-keys \
+	fuzz/corpus/wrapped/oaep256 fuzz/corpus/wrapped/oaep1 \
+	fuzz/corpus/wrapped/rsa4096
+EXTRA_DIST += $(fuzz_corpus) fuzz/envelope.c fuzz/wrapped.c fuzz/replay.c
+
+# The parser sources are compiled into each target (instrumented for
+# coverage with libFuzzer); everything else comes from libcmk-internal.
+fuzz_envelope_srcs = fuzz/envelope.c $(libcmk_envelope_sources)
+fuzz_wrapped_srcs = fuzz/wrapped.c src/lib/crypto/wrapped.c
+fuzz_cflags = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS)
+fuzz_ldadd = src/lib/libcmk-internal.la $(LIBCRYPTO_LIBS) $(PTHREAD_LIBS)
+
+check_PROGRAMS += fuzz/replay-envelope fuzz/replay-wrapped
+fuzz_replay_envelope_SOURCES = fuzz/replay.c $(fuzz_envelope_srcs)
+fuzz_replay_envelope_CFLAGS = $(fuzz_cflags)
+fuzz_replay_envelope_LDADD = $(fuzz_ldadd)
+fuzz_replay_wrapped_SOURCES = fuzz/replay.c $(fuzz_wrapped_srcs)
+fuzz_replay_wrapped_CFLAGS = $(fuzz_cflags)
+fuzz_replay_wrapped_LDADD = $(fuzz_ldadd)
+
+FUZZ_SECONDS = 30
+FUZZ_TARGETS = envelope wrapped
+
+if FUZZ
+FUZZ_FLAGS = -fsanitize=fuzzer,address -fno-omit-frame-pointer
+noinst_PROGRAMS += fuzz/fuzz-envelope fuzz/fuzz-wrapped
+fuzz_fuzz_envelope_SOURCES = $(fuzz_envelope_srcs)
+fuzz_fuzz_envelope_CFLAGS = $(fuzz_cflags) $(FUZZ_FLAGS)
+fuzz_fuzz_envelope_LDFLAGS = $(FUZZ_FLAGS)
+fuzz_fuzz_envelope_LDADD = $(fuzz_ldadd)
+fuzz_fuzz_wrapped_SOURCES = $(fuzz_wrapped_srcs)
+fuzz_fuzz_wrapped_CFLAGS = $(fuzz_cflags) $(FUZZ_FLAGS)
+fuzz_fuzz_wrapped_LDFLAGS = $(FUZZ_FLAGS)
+fuzz_fuzz_wrapped_LDADD = $(fuzz_ldadd)
+
+fuzz-run: fuzz/fuzz-envelope fuzz/fuzz-wrapped
+	@set -e; work=`mktemp -d`; trap 'rm -rf "$$work"' EXIT; \
+	for t in $(FUZZ_TARGETS); do \
+		mkdir -p $$work/$$t; \
+		echo "fuzz-$$t: $(FUZZ_SECONDS) s on $(srcdir)/fuzz/corpus/$$t"; \
+		ASAN_OPTIONS=detect_leaks=1 fuzz/fuzz-$$t -max_total_time=$(FUZZ_SECONDS) \
+			-max_len=200000 -print_final_stats=1 $$work/$$t $(srcdir)/fuzz/corpus/$$t; \
+	done
+else
+fuzz-run:
+	@echo "fuzz-run: configure with --enable-fuzz CC=clang first" >&2; exit 2
+endif
+.PHONY: fuzz-run

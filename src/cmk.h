@@ -102,6 +102,11 @@ typedef struct cmk_vault_info {
 	int oaep1_native;         /* token does OAEP-SHA1 itself */
 	int raw_rsa;              /* token offers CKM_RSA_X_509 */
 	char unwrap_path[96];     /* how OAEP-256 unwrap is done, in words */
+	char recovery_level[40];  /* "Recoverable+Purgeable", "Recoverable", ... */
+	int audit_fail_closed;    /* operations refused when audit cannot be written */
+	char audit_log[512];      /* path of the vault's audit log */
+	unsigned policy_cache_ms; /* the revocation delay bound */
+	unsigned metadata_cache_ms;
 } cmk_vault_info;
 
 /* Write the vault's settings to the token (once; CMK_E_EXISTS after). */
@@ -112,6 +117,13 @@ typedef struct cmk_vault_params {
 } cmk_vault_params;
 
 cmk_rc cmk_vault_init(cmk_ctx *ctx, const cmk_vault_params *p);
+/* Purge protection can be turned on, never off (CMK_E_USAGE for off). */
+cmk_rc cmk_vault_set_purge_protection(cmk_ctx *ctx, int on);
+/* Fail closed: refuse every operation whose audit record cannot be written. */
+cmk_rc cmk_vault_set_audit_fail_closed(cmk_ctx *ctx, int on);
+/* Purge every deleted key past its scheduled purge date, and finish
+ * interrupted purges.  Idempotent; safe from cron. */
+cmk_rc cmk_vault_sweep(cmk_ctx *ctx, size_t *purged);
 cmk_rc cmk_vault_info_get(cmk_ctx *ctx, cmk_vault_info *out);
 const char *cmk_ctx_vault(const cmk_ctx *ctx);
 const char *cmk_ctx_identity(const cmk_ctx *ctx);
@@ -324,6 +336,47 @@ void cmk_wipe(void *p, size_t len);
 void *cmk_secure_alloc(size_t len);
 void cmk_secure_free(void *p, size_t len);
 
+
+
+/* --------------------------------------------------------- access policies */
+
+/* Key permissions of an identity (SEMANTICS section 3). */
+enum {
+	CMK_PERM_GET = 1 << 0, CMK_PERM_LIST = 1 << 1, CMK_PERM_CREATE = 1 << 2,
+	CMK_PERM_UPDATE = 1 << 3, CMK_PERM_DELETE = 1 << 4, CMK_PERM_RECOVER = 1 << 5,
+	CMK_PERM_PURGE = 1 << 6, CMK_PERM_ROTATE = 1 << 7, CMK_PERM_WRAP = 1 << 8,
+	CMK_PERM_UNWRAP = 1 << 9, CMK_PERM_ENCRYPT = 1 << 10, CMK_PERM_DECRYPT = 1 << 11,
+	CMK_PERM_SIGN = 1 << 12, CMK_PERM_VERIFY = 1 << 13,
+	CMK_PERM_ALL = 0x3fff,
+	/* what `vault init` grants the admin, and "all" without purge */
+	CMK_PERM_DEFAULT = CMK_PERM_ALL & ~CMK_PERM_PURGE,
+};
+/* "get,list,wrapKey" (comma or space separated); "all" = every permission
+ * but purge, which must always be named. */
+cmk_rc cmk_perms_parse(const char *s, unsigned *perms);
+void cmk_perms_format(unsigned perms, char *buf, size_t len);
+const char *cmk_perm_name(unsigned perm);
+
+typedef struct cmk_policy {
+	char identity[CMK_IDENTITY_MAX];
+	unsigned perms;
+	int64_t updated;          /* unix seconds */
+} cmk_policy;
+
+/* Only the vault's admin identity may change policies. */
+cmk_rc cmk_policy_set(cmk_ctx *ctx, const char *identity, unsigned perms);
+cmk_rc cmk_policy_remove(cmk_ctx *ctx, const char *identity);
+cmk_rc cmk_policy_list(cmk_ctx *ctx, cmk_policy **out, size_t *n);
+cmk_rc cmk_policy_get(cmk_ctx *ctx, const char *identity, cmk_policy *out);
+
+/* ------------------------------------------------------------------ audit */
+
+/* Records are JSON lines (docs/audit.md).  cmk_audit_verify checks the MAC
+ * chain with the token's audit key; on failure it returns CMK_E_INTEGRITY
+ * and cmk_last_error() names the first bad record (line and sequence). */
+cmk_rc cmk_audit_verify(cmk_ctx *ctx, const char *path, uint64_t *records);
+/* Path of the vault's audit log. */
+const char *cmk_audit_log_path(const cmk_ctx *ctx);
 
 /* ------------------------------------------------------------ provisioning */
 

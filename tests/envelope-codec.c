@@ -443,6 +443,81 @@ static void test_vectors(const char *dir, int write)
 	}
 }
 
+static void write_file(const char *dir, const char *name, const uint8_t *p,
+                       size_t n)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	FILE *f = fopen(path, "wb");
+	if (!f || fwrite(p, 1, n, f) != n || fclose(f) != 0) {
+		fprintf(stderr, "cannot write %s\n", path);
+		exit(1);
+	}
+}
+
+/* fuzz/corpus/{envelope,wrapped}: valid inputs for the fuzzers to mutate. */
+static void write_corpus(const char *dir)
+{
+	char d[4096];
+	uint8_t *ct, *pt = pattern(5000, 1);
+	size_t len;
+	snprintf(d, sizeof d, "%s/envelope", dir);
+	const size_t vl[] = { 0, 5, 2500 };
+	for (int i = 0; i < 3; i++) {
+		char name[32];
+		seal(kek, ctx2, i ? 2 : 0, 1024, fixed_msgid, fixed_dek, pt, vl[i],
+		     &ct, &len);
+		snprintf(name, sizeof name, "vector-%d", i + 1);
+		write_file(d, name, ct, len);
+		free(ct);
+	}
+	seal(kek, NULL, 0, 1024, NULL, NULL, pt, 4096, &ct, &len);
+	write_file(d, "frames-4", ct, len);
+	free(ct);
+	seal(kek, ctx2, 2, 4096, NULL, NULL, pt, 5000, &ct, &len);
+	write_file(d, "big-frame", ct, len);
+	free(ct);
+	/* three recipients, the test key last */
+	uint8_t *rec[3];
+	size_t rlen[3];
+	env_recip r[3];
+	for (int i = 0; i < 3; i++) {
+		env_aeskw_wrap(NULL, i == 2 ? kek : kek2, i == 2 ? "test-kek" :
+		               i ? "other-2" : "other-1", fixed_dek, &rec[i],
+		               &rlen[i]);
+		r[i] = (env_recip){ ENV_RECIP_AESKW, rec[i], rlen[i] };
+	}
+	env_seal_cfg cfg = { .recip = r, .nrecip = 3, .context = ctx2,
+	                     .ncontext = 2, .frame_size = 1024 };
+	cmk_sealer *s;
+	env_seal_init(&cfg, fixed_dek, &s);
+	env_seal_buf(s, pt, 1500, &ct, &len);
+	cmk_seal_free(s);
+	write_file(d, "many-keys", ct, len);
+	free(ct);
+	for (int i = 0; i < 3; i++)
+		free(rec[i]);
+
+	snprintf(d, sizeof d, "%s/wrapped", dir);
+	struct { const char *name; cmk_alg alg; size_t ctlen; } w[] = {
+		{ "oaep256", CMK_ALG_RSA_OAEP_256, 256 },
+		{ "oaep1", CMK_ALG_RSA_OAEP, 256 },
+		{ "rsa4096", CMK_ALG_RSA_OAEP_256, 512 },
+	};
+	for (int i = 0; i < 3; i++) {
+		uint8_t out[2048];
+		size_t n = sizeof out;
+		if (cmk_wrapped_encode(w[i].alg, "cmk://lab/keys/db-kek/"
+		                       "0123456789abcdef0123456789abcdef", pt,
+		                       w[i].ctlen, out, &n) != CMK_OK) {
+			fprintf(stderr, "encode: %s\n", cmk_last_error());
+			exit(1);
+		}
+		write_file(d, w[i].name, out, n);
+	}
+	free(pt);
+}
+
 int main(int argc, char **argv)
 {
 	for (int i = 0; i < 32; i++) {
@@ -454,6 +529,10 @@ int main(int argc, char **argv)
 	const char *dir = argc > 1 ? argv[1] : "tests/data";
 	if (argc > 2 && strcmp(argv[2], "--write-vectors") == 0) {
 		test_vectors(dir, 1);
+		return 0;
+	}
+	if (argc > 2 && strcmp(argv[2], "--write-corpus") == 0) {
+		write_corpus(dir);
 		return 0;
 	}
 	TPT = pattern(TPTLEN, 9);

@@ -115,6 +115,19 @@ def main():
         fail += not good
         print("%s %d - vector %d (%d bytes) opens with an independent "
               "reader%s" % ("ok" if good else "not ok", n, i, length, why))
+    doc = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                       "docs", "envelope-format.md")
+    if os.path.exists(doc):
+        import re
+        with open(doc) as f:
+            blocks = re.findall(r"```\n(434d4b45[0-9a-f\n]+)```", f.read())
+        for i, b in enumerate(blocks, 1):
+            with open(os.path.join(d, "envelope-v1-%d.hex" % i)) as f:
+                good = b.replace("\n", "") == f.read().strip()
+            n += 1
+            fail += not good
+            print("%s %d - vector %d printed in docs/envelope-format.md is "
+                  "the tested one" % ("ok" if good else "not ok", n, i))
     print("1..%d" % n)
     return 1 if fail else 0
 

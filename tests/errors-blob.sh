@@ -27,7 +27,7 @@ bad "14|24" "wrapped key truncated by one byte" "$T/w.trunc1"
 head -c 3 "$T/w" >"$T/w.trunc3"
 bad 24 "wrapped key truncated to 3 bytes" "$T/w.trunc3"
 : >"$T/w.empty"
-bad 24 "empty wrapped key" "$T/w.empty"
+bad "2|24" "empty wrapped key" "$T/w.empty"
 { cat "$T/w"; printf 'X'; } >"$T/w.extra"
 bad "14|24" "wrapped key with one extra byte" "$T/w.extra"
 cp "$T/w" "$T/w.flip-last"; flip_byte "$T/w.flip-last" -1

@@ -86,3 +86,5 @@ print-quick-tests:
 	@echo $(QUICK_TESTS)
 
 .PHONY: check-valgrind print-quick-tests
+
+include tests/envelope.mk

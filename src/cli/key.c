@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -147,6 +148,37 @@ print_new_version(struct cli *c, cmk_ctx *ctx, const char *name,
 	json_object_object_add(o, "name", json_object_new_string(kname));
 	json_object_object_add(o, "version", json_object_new_string(version));
 	json_object_object_add(o, "action", json_object_new_string(verb));
+	return cli_json_print(o);
+}
+
+/* Report a change: a sentence, or with --json {"kid", "action", ...}. */
+static int
+print_action(struct cli *c, const char *kid, const char *action,
+             int64_t purge_on, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+static int
+print_action(struct cli *c, const char *kid, const char *action,
+             int64_t purge_on, const char *fmt, ...)
+{
+	struct json_object *o;
+	char when[32];
+	va_list ap;
+
+	if (!c->json) {
+		va_start(ap, fmt);
+		vprintf(fmt, ap);
+		va_end(ap);
+		return CMK_OK;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "kid", json_object_new_string(kid));
+	json_object_object_add(o, "action", json_object_new_string(action));
+	if (purge_on != 0) {
+		cli_time_format(purge_on, when);
+		json_object_object_add(o, "scheduled_purge_on",
+		                       json_object_new_string(when));
+	}
 	return cli_json_print(o);
 }
 
@@ -298,8 +330,9 @@ set_enabled(struct cli *c, int argc, char **argv, int enabled)
 	if (rc != CMK_OK)
 		rc = cli_lib_fail(rc);
 	else
-		printf("%s %s %s\n", *version ? "version" : "key", kid,
-		       enabled ? "enabled" : "disabled");
+		rc = print_action(c, kid, enabled ? "enabled" : "disabled", 0,
+		                  "%s %s %s\n", *version ? "version" : "key",
+		                  kid, enabled ? "enabled" : "disabled");
 	cmk_close(ctx);
 	return rc;
 }
@@ -362,7 +395,8 @@ run_set(struct cli *c, int argc, char **argv)
 	if (rc != CMK_OK)
 		rc = cli_lib_fail(rc);
 	else
-		printf("%s %s updated\n", *version ? "version" : "key", kid);
+		rc = print_action(c, kid, "updated", 0, "%s %s updated\n",
+		                  *version ? "version" : "key", kid);
 	cmk_close(ctx);
 	return rc;
 }
@@ -397,10 +431,11 @@ run_delete(struct cli *c, int argc, char **argv)
 	} else if (cmk_key_info_get(ctx, name, 1, &info) == CMK_OK &&
 	           info.purge_on != 0) {
 		cli_time_format(info.purge_on, when);
-		printf("key %s deleted; it can be recovered until it is purged, "
-		       "at the earliest %s\n", kid, when);
+		rc = print_action(c, kid, "deleted", info.purge_on,
+		                  "key %s deleted; it can be recovered until it "
+		                  "is purged, at the earliest %s\n", kid, when);
 	} else {
-		printf("key %s deleted\n", kid);
+		rc = print_action(c, kid, "deleted", 0, "key %s deleted\n", kid);
 	}
 	cmk_close(ctx);
 	return rc;
@@ -428,7 +463,8 @@ run_recover(struct cli *c, int argc, char **argv)
 	else if ((rc = cmk_key_recover(ctx, name)) != CMK_OK)
 		rc = cli_lib_fail(rc);
 	else
-		printf("key %s recovered\n", kid);
+		rc = print_action(c, kid, "recovered", 0, "key %s recovered\n",
+		                  kid);
 	cmk_close(ctx);
 	return rc;
 }
@@ -513,8 +549,8 @@ run_purge(struct cli *c, int argc, char **argv)
 	if ((rc = cmk_key_purge(ctx, name)) != CMK_OK)
 		rc = cli_lib_fail(rc);
 	else
-		printf("key %s purged; data wrapped under it is lost for ever\n",
-		       kid);
+		rc = print_action(c, kid, "purged", 0, "key %s purged; data "
+		                  "wrapped under it is lost for ever\n", kid);
 	cmk_close(ctx);
 	return rc;
 }

@@ -246,7 +246,12 @@ lab_dir(struct cli *c, struct lab *l, const char *dir)
 		return cli_fail(CMK_E_IO, "lab directory %s: %s", dir,
 		                strerror(e));
 	}
-	return path_ok(c, "lab directory", l->dir);
+	if (path_ok(c, "lab directory", l->dir) != CMK_OK) {
+		if (l->made_dir)
+			rmdir(l->dir);
+		return CMK_E_USAGE;
+	}
+	return CMK_OK;
 }
 
 struct lab_opts {

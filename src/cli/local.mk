@@ -11,6 +11,9 @@ src_cli_cmk_SOURCES = \
 	src/cli/key.c \
 	src/cli/keyshow.c \
 	src/cli/wrap.c \
-	src/cli/lab.c
+	src/cli/lab.c \
+	src/cli/policy.c \
+	src/cli/audit.c
 src_cli_cmk_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS) $(JSONC_CFLAGS)
 src_cli_cmk_LDADD = src/lib/libcmk.la $(LIBCRYPTO_LIBS) $(JSONC_LIBS)
+src_cli_cmk_SOURCES += src/cli/envelope_io.h src/cli/encrypt.c

@@ -18,6 +18,9 @@
 	X(key) \
 	X(wrap) \
 	X(unwrap) \
+	X(encrypt) X(decrypt) \
+	X(policy) \
+	X(audit) \
 	X(lab) \
 	X(version) \
 	X(help)
@@ -41,7 +44,8 @@ static const char global_options[] =
 	"  --identity ID    caller identity for access policies and audit\n"
 	"                   (else $CMK_IDENTITY, else the configuration's "
 	"identity)\n"
-	"  --json           machine-readable output (list and show commands)\n"
+	"  --json           machine-readable output (vault, key and version\n"
+	"                   commands)\n"
 	"  --help, --version\n";
 
 static void
@@ -156,6 +160,7 @@ run_help(struct cli *c, int argc, char **argv)
 	const struct cli_group *g;
 	const struct cli_cmd *cmd;
 
+	(void)c;
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
 	    strcmp(argv[1], "-h") == 0) {
 		main_usage(stdout);

@@ -96,8 +96,8 @@ cli_print_group_help(FILE *f, const struct cli_group *g)
 	fprintf(f, "usage: cmk %s COMMAND [ARGS]\n\n%s\n\ncommands:\n",
 	        g->name, g->summary);
 	for (cmd = g->cmds; cmd->run != NULL; cmd++)
-		fprintf(f, "  %s %s\n      %s\n", cmd->name, cmd->synopsis,
-		        cmd->summary);
+		fprintf(f, "  %s %s\n      %.*s\n", cmd->name, cmd->synopsis,
+		        (int)strcspn(cmd->summary, "\n"), cmd->summary);
 	fprintf(f, "\nRun 'cmk %s COMMAND --help' for a command's options.\n",
 	        g->name);
 }

@@ -13,6 +13,8 @@
 
 enum { OPT_RETENTION = 256, OPT_PURGE_PROTECTION, OPT_ADMIN };
 
+static int show_json(cmk_ctx *ctx, const cmk_vault_info *v);
+
 /* ---------------------------------------------------------------- init */
 
 static int
@@ -58,6 +60,8 @@ run_init(struct cli *c, int argc, char **argv)
 	if ((rc = cmk_vault_init(ctx, &p)) != CMK_OK ||
 	    (rc = cmk_vault_info_get(ctx, &info)) != CMK_OK) {
 		rc = cli_lib_fail(rc);
+	} else if (c->json) {
+		rc = show_json(ctx, &info);
 	} else {
 		printf("vault %s initialised on token %s: retention %u days, "
 		       "purge protection %s, administrator %s\n", info.name,

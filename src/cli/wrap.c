@@ -35,6 +35,8 @@ static const struct option wrap_options[] = {
 	CLI_OPT_HELP, CLI_OPT_END,
 };
 
+/* 0 to go on; else the command is done and returns c->rc (after --help
+ * or an error). */
 static int
 parse_wrap_opts(struct cli *c, int argc, char **argv, struct wrap_opts *w)
 {
@@ -46,10 +48,12 @@ parse_wrap_opts(struct cli *c, int argc, char **argv, struct wrap_opts *w)
 	while ((o = cli_next_opt(c, argc, argv, wrap_options)) != -1) {
 		switch (o) {
 		case CLI_OPT_STOP:
-			return c->rc;
+			return 1;
 		case 'a':
-			if ((rc = cmk_alg_parse(optarg, &w->alg)) != CMK_OK)
-				return cli_lib_fail(rc);
+			if ((rc = cmk_alg_parse(optarg, &w->alg)) != CMK_OK) {
+				c->rc = cli_lib_fail(rc);
+				return 1;
+			}
 			w->has_alg = 1;
 			break;
 		case OPT_RAW: w->raw = 1; break;
@@ -58,7 +62,7 @@ parse_wrap_opts(struct cli *c, int argc, char **argv, struct wrap_opts *w)
 		case 'o': w->out = optarg; break;
 		}
 	}
-	return CMK_OK;
+	return 0;
 }
 
 static const char *
@@ -114,8 +118,9 @@ run_wrap(struct cli *c, int argc, char **argv)
 	cmk_ctx *ctx;
 	int rc;
 
-	if ((rc = parse_wrap_opts(c, argc, argv, &w)) != CMK_OK ||
-	    (rc = cli_operands(c, argc, argv, 1, 1, "KEYID")) != CMK_OK)
+	if (parse_wrap_opts(c, argc, argv, &w) != 0)
+		return c->rc;
+	if ((rc = cli_operands(c, argc, argv, 1, 1, "KEYID")) != CMK_OK)
 		return rc;
 	if ((rc = cli_read(w.in, "key to wrap", INPUT_MAX, 1, &dek)) != CMK_OK)
 		return rc;
@@ -224,8 +229,9 @@ run_unwrap(struct cli *c, int argc, char **argv)
 	cmk_ctx *ctx = NULL;
 	int rc;
 
-	if ((rc = parse_wrap_opts(c, argc, argv, &w)) != CMK_OK ||
-	    (rc = cli_operands(c, argc, argv, w.raw ? 1 : 0, 1,
+	if (parse_wrap_opts(c, argc, argv, &w) != 0)
+		return c->rc;
+	if ((rc = cli_operands(c, argc, argv, w.raw ? 1 : 0, 1,
 	                       "KEYID (needed with --raw)")) != CMK_OK)
 		return rc;
 	keyid = optind < argc ? argv[optind] : NULL;

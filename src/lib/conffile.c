@@ -88,6 +88,40 @@ cmk_rc cmk_config_vaults(const char *config, char ***names, size_t *n)
 	return CMK_OK;
 }
 
+static cmk_rc conf_ms(CONF *conf, const char *path, const char *name, unsigned dflt,
+                       unsigned *out)
+{
+	const char *v = conf_str(conf, "cmk", name);
+	*out = dflt;
+	if (!v)
+		return CMK_OK;
+	char *end;
+	errno = 0;
+	unsigned long n = strtoul(v, &end, 10);
+	if (errno || end == v || *end || n > 300000)
+		return cmk_err(CMK_E_CONFIG, "configuration %s: %s '%s' is not a number of milliseconds up to 300000 (5 minutes)",
+		               path, name, v);
+	*out = (unsigned)n;
+	return CMK_OK;
+}
+
+/* `server`: the p11-kit server address p11-kit-client.so connects to
+ * (unix:path=SOCKET or vsock:cid=N;port=N, as p11-kit server prints it). */
+static cmk_rc check_server(const char *path, const char *section, const char *module,
+                           const char *server, char *dst, size_t cap)
+{
+	const char *base = strrchr(module, '/');
+	base = base ? base + 1 : module;
+	if (strncmp(base, "p11-kit-client", 14) != 0)
+		return cmk_err(CMK_E_CONFIG, "configuration %s: [%s] server is only for module p11-kit-client.so, not %s",
+		               path, section, module);
+	if ((strncmp(server, "unix:path=", 10) != 0 || !server[10]) &&
+	    strncmp(server, "vsock:", 6) != 0)
+		return cmk_err(CMK_E_CONFIG, "configuration %s: [%s] server '%s' is not a p11-kit server address (unix:path=SOCKET or vsock:cid=N;port=N)",
+		               path, section, server);
+	return copy_value(dst, cap, server, path, section, "server");
+}
+
 cmk_rc cmk_config_load_vault(const char *path, const char *vault,
                              cmk_vault_conf *out)
 {
@@ -119,11 +153,17 @@ cmk_rc cmk_config_load_vault(const char *path, const char *vault,
 	}
 	const char *module = conf_str(conf, section, "module");
 	const char *token = conf_str(conf, section, "token");
+	const char *server = conf_str(conf, section, "server");
+	if (!module && server)
+		module = CMK_P11KIT_CLIENT;     /* a remote vault: docs/remote.md */
 	if (!module || !token) {
 		rc = cmk_err(CMK_E_CONFIG, "configuration %s: vault %s ([%s]) needs module and token",
 		             path, vault, section);
 		goto out;
 	}
+	if (server && (rc = check_server(path, section, module, server, out->server,
+	                                 sizeof out->server)))
+		goto out;
 	if ((rc = copy_value(out->module, sizeof out->module, module, path, section, "module")) ||
 	    (rc = copy_value(out->token, sizeof out->token, token, path, section, "token")))
 		goto out;
@@ -141,19 +181,29 @@ cmk_rc cmk_config_load_vault(const char *path, const char *vault,
 	if (id && (rc = copy_value(out->identity, sizeof out->identity, id, path, "cmk", "identity")))
 		goto out;
 
-	out->metadata_cache_ms = 1000;
-	const char *mc = conf_str(conf, "cmk", "metadata_cache_ms");
-	if (mc) {
-		char *end;
-		errno = 0;
-		unsigned long v = strtoul(mc, &end, 10);
-		if (errno || *end || v > 300000) {
-			rc = cmk_err(CMK_E_CONFIG, "configuration %s: metadata_cache_ms '%s' is not a number of milliseconds up to 300000",
-			             path, mc);
-			goto out;
-		}
-		out->metadata_cache_ms = (unsigned)v;
-	}
+	if ((rc = conf_ms(conf, path, "metadata_cache_ms", 1000, &out->metadata_cache_ms)) ||
+	    (rc = conf_ms(conf, path, "policy_cache_ms", 30000, &out->policy_cache_ms)))
+		goto out;
+	/* files of the vault default to the configuration's directory */
+	char dir[1024];
+	snprintf(dir, sizeof dir, "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+	else
+		strcpy(dir, ".");
+	const char *lock = conf_str(conf, section, "lock_file");
+	const char *audit = conf_str(conf, section, "audit_log");
+	if (lock)
+		rc = copy_value(out->lock_file, sizeof out->lock_file, lock, path, section, "lock_file");
+	else
+		snprintf(out->lock_file, sizeof out->lock_file, "%s/%s.lock", dir, out->name);
+	if (rc == CMK_OK && audit)
+		rc = copy_value(out->audit_log, sizeof out->audit_log, audit, path, section, "audit_log");
+	else if (rc == CMK_OK)
+		snprintf(out->audit_log, sizeof out->audit_log, "%s/%s.audit.log", dir, out->name);
+	if (rc)
+		goto out;
 	rc = CMK_OK;
 out:
 	NCONF_free(conf);

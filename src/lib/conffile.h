@@ -10,8 +10,12 @@ typedef struct cmk_vault_conf {
 	char token[512];         /* label or pkcs11: URI */
 	char pin_source[512];    /* file:PATH | env:VAR | prompt */
 	char init_reserved[1024];
+	char server[512];        /* p11-kit server address, "" for a local module */
 	char identity[CMK_IDENTITY_MAX];
 	unsigned metadata_cache_ms;
+	unsigned policy_cache_ms;
+	char lock_file[1024];    /* default: <config dir>/<vault>.lock */
+	char audit_log[1024];    /* default: <config dir>/<vault>.audit.log */
 	char path[1024];         /* the file it came from */
 } cmk_vault_conf;
 

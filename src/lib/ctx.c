@@ -3,7 +3,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <sys/file.h>
 #include "ctx.h"
+#include "vault/policy.h"
+#include "vault/audit.h"
 #include "util/err.h"
 
 static cmk_rc set_identity(cmk_ctx *ctx, const char *identity)
@@ -33,6 +39,8 @@ cmk_rc cmk_open(cmk_ctx **out, const char *config, const char *vault, const char
 	if (!ctx)
 		return cmk_err(CMK_E_NOMEM, "out of memory");
 	pthread_mutex_init(&ctx->lock, NULL);
+	pthread_mutex_init(&ctx->write_lock, NULL);
+	ctx->lock_fd = -1;
 	for (int i = 0; i < 5; i++)
 		atomic_init(&ctx->oaep_native[i], -1);
 	cmk_rc rc = cmk_config_load_vault(cmk_config_path(config), vault, &ctx->conf);
@@ -40,7 +48,7 @@ cmk_rc cmk_open(cmk_ctx **out, const char *config, const char *vault, const char
 		rc = set_identity(ctx, identity);
 	char what[96];
 	snprintf(what, sizeof what, "vault %s", ctx->conf.name);
-	if (rc == CMK_OK && (rc = p11_mod_load(ctx->conf.module, ctx->conf.init_reserved, &ctx->mod)))
+	if (rc == CMK_OK && (rc = p11_mod_load_at(ctx->conf.module, ctx->conf.init_reserved, ctx->conf.server, &ctx->mod)))
 		cmk_err_prefix(rc, "%s", what);
 	if (rc == CMK_OK)
 		rc = p11_tok_open(ctx->mod, ctx->conf.token, what, &ctx->tok);
@@ -64,8 +72,13 @@ void cmk_close(cmk_ctx *ctx)
 {
 	if (!ctx)
 		return;
+	audit_close(ctx);
+	policy_cache_free(ctx);
+	if (ctx->lock_fd >= 0)
+		close(ctx->lock_fd);
 	p11_tok_close(ctx->tok);
 	p11_mod_unref(ctx->mod);
+	pthread_mutex_destroy(&ctx->write_lock);
 	pthread_mutex_destroy(&ctx->lock);
 	cmk_wipe(ctx, sizeof *ctx);
 	free(ctx);
@@ -98,4 +111,65 @@ cmk_rc ctx_mechs(cmk_ctx *ctx, p11_mechs *out)
 	pthread_mutex_unlock(&ctx->lock);
 	*out = m;
 	return CMK_OK;
+}
+
+cmk_rc ctx_mac_key(cmk_ctx *ctx, int which, CK_OBJECT_HANDLE *h)
+{
+	unsigned gen = p11_tok_gen(ctx->tok);
+	pthread_mutex_lock(&ctx->lock);
+	struct ctx_keyref r = ctx->mac_key[which];
+	pthread_mutex_unlock(&ctx->lock);
+	if (r.known && r.gen == gen) {
+		*h = r.h;
+		return CMK_OK;
+	}
+	const char *label = which == CTX_MAC_META ? CTX_MAC_META_LABEL : CTX_MAC_AUDIT_LABEL;
+	CMK_TRY(p11_hmac_key_find(ctx->tok, label, &r.h));
+	if (r.h == CK_INVALID_HANDLE)
+		return cmk_err(CMK_E_NOT_FOUND, "%s is not initialised on token '%s' (no %s key): run `cmk vault init`",
+		               CTX_WHAT(ctx), p11_tok_label(ctx->tok), label);
+	r.gen = gen;
+	r.known = 1;
+	pthread_mutex_lock(&ctx->lock);
+	ctx->mac_key[which] = r;
+	pthread_mutex_unlock(&ctx->lock);
+	*h = r.h;
+	return CMK_OK;
+}
+
+cmk_rc ctx_mac(cmk_ctx *ctx, int which, const uint8_t *a, size_t alen, const uint8_t *b,
+               size_t blen, uint8_t mac[32])
+{
+	CK_OBJECT_HANDLE h;
+	CMK_TRY(ctx_mac_key(ctx, which, &h));
+	return p11_hmac(ctx->tok, h, a, alen, b, blen, mac);
+}
+
+/* The lock file sits next to the configuration unless lock_file says
+ * otherwise; every process changing the vault on this host takes it. */
+cmk_rc ctx_write_begin(cmk_ctx *ctx)
+{
+	pthread_mutex_lock(&ctx->write_lock);
+	if (ctx->lock_fd < 0) {
+		ctx->lock_fd = open(ctx->conf.lock_file, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (ctx->lock_fd < 0) {
+			pthread_mutex_unlock(&ctx->write_lock);
+			return cmk_err(CMK_E_IO, "%s: lock file %s: %s", CTX_WHAT(ctx), ctx->conf.lock_file,
+			               strerror(errno));
+		}
+	}
+	while (flock(ctx->lock_fd, LOCK_EX) != 0) {
+		if (errno != EINTR) {
+			pthread_mutex_unlock(&ctx->write_lock);
+			return cmk_err(CMK_E_IO, "%s: cannot lock %s: %s", CTX_WHAT(ctx), ctx->conf.lock_file,
+			               strerror(errno));
+		}
+	}
+	return CMK_OK;
+}
+
+void ctx_write_end(cmk_ctx *ctx)
+{
+	flock(ctx->lock_fd, LOCK_UN);
+	pthread_mutex_unlock(&ctx->write_lock);
 }

@@ -17,7 +17,26 @@ struct cmk_ctx {
 	int mechs_known;
 	p11_mechs mechs;
 	_Atomic int oaep_native[5]; /* by p11_hash: -1 unknown, 0 refused, 1 works */
+	struct ctx_keyref { CK_OBJECT_HANDLE h; unsigned gen; int known; } mac_key[2];
+	struct ctx_policy_cache *policies;  /* policy.c */
+	struct ctx_audit *audit;            /* audit.c */
+	int lock_fd;                        /* vault lock file, -1 if not open */
+	pthread_mutex_t write_lock;         /* one writer per process */
 };
+
+/* Token-held HMAC keys of the vault. */
+enum { CTX_MAC_META = 0, CTX_MAC_AUDIT = 1 };
+#define CTX_MAC_META_LABEL "cmk-metadata-mac"
+#define CTX_MAC_AUDIT_LABEL "cmk-audit-mac"
+cmk_rc ctx_mac_key(cmk_ctx *ctx, int which, CK_OBJECT_HANDLE *h);
+/* HMAC-SHA-256 over a || b with one of the vault's keys, on the token. */
+cmk_rc ctx_mac(cmk_ctx *ctx, int which, const uint8_t *a, size_t alen, const uint8_t *b,
+               size_t blen, uint8_t mac[32]);
+
+/* Serialise changes to the vault: a process mutex and an flock on the
+ * vault's lock file (docs/design.md, "Concurrency"). */
+cmk_rc ctx_write_begin(cmk_ctx *ctx);
+void ctx_write_end(cmk_ctx *ctx);
 
 /* The token's mechanisms, probed once per context. */
 cmk_rc ctx_mechs(cmk_ctx *ctx, p11_mechs *out);

@@ -21,6 +21,9 @@ libcmk_core_sources = \
 	src/lib/vault/names.c \
 	src/lib/vault/lifecycle.c \
 	src/lib/vault/listing.c \
+	src/lib/vault/policy.c src/lib/vault/policy.h \
+	src/lib/vault/audit.c src/lib/vault/audit.h \
+	src/lib/p11/hmac.c \
 	src/lib/crypto/import.c \
 	src/lib/crypto/handle.c \
 	src/lib/crypto/oaep.c src/lib/crypto/oaep.h \

@@ -4,10 +4,28 @@
  * are kept for the provider's lifetime; a failed open is not remembered
  * (a wrong PIN fixed in the PIN file works on the next load).
  */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/err.h>
+
 #include "prov.h"
+
+/*
+ * OpenSSL tears providers down from its own atexit handler, which runs
+ * after the destructors of the PKCS#11 modules loaded since: closing a
+ * session then crashes SoftHSM.  A handler registered after each module
+ * load runs before those destructors and marks the process as exiting;
+ * the contexts are then left to the exit.  (atexit() in a shared object is
+ * run at its dlclose() too, so the handler never outlives the provider.)
+ */
+static atomic_int exiting;
+
+static void mark_exiting(void)
+{
+	atomic_store(&exiting, 1);
+}
 
 static cmkp_vault *find(cmkp_prov *p, const char *name)
 {
@@ -52,12 +70,16 @@ cmk_ctx *cmkp_vault_ctx(cmkp_prov *p, const char *vault)
 		ctx = v->ctx;
 		goto out;
 	}
+	/* SoftHSM's C_Initialize leaves ENGINE errors behind: drop them */
+	ERR_set_mark();
 	rc = cmk_open(&ctx, p->conf, *name ? name : p->vault, p->identity);
+	ERR_pop_to_mark();
 	if (rc != CMK_OK) {
 		CMKP_ERR_RC(p, rc);
 		ctx = NULL;
 		goto out;
 	}
+	(void)atexit(mark_exiting);
 	if (!add(p, name, ctx)) {
 		cmk_close(ctx);
 		ctx = NULL;
@@ -74,7 +96,8 @@ void cmkp_vaults_close(cmkp_prov *p)
 
 	for (; v != NULL; v = next) {
 		next = v->next;
-		cmk_close(v->ctx);
+		if (!atomic_load(&exiting))
+			cmk_close(v->ctx);
 		OPENSSL_free(v->name);
 		OPENSSL_free(v);
 	}

@@ -16,7 +16,9 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include "crypto/oaep.h"
+#include "vault/audit.h"
 #include "vault/keys.h"
+#include "vault/policy.h"
 #include "util/err.h"
 
 struct cmk_key {
@@ -99,6 +101,11 @@ cmk_rc cmk_key_open(cmk_ctx *ctx, const char *keyid, cmk_key **out)
 	return_if_fail(ctx && keyid && out);
 	char name[CMK_NAME_MAX], ver[CMK_VERSION_LEN + 1];
 	CMK_TRY(names_resolve(ctx, keyid, name, ver));
+	char akid[CMK_KID_MAX];
+	names_kid(cmk_ctx_vault(ctx), name, ver, akid);
+	cmk_rc prc = policy_check(ctx, CMK_PERM_GET, akid);
+	if (prc != CMK_OK)
+		return audit_op(ctx, "get", akid, prc);
 	key_state st;
 	CMK_TRY(keys_load_live(ctx, name, &st));
 	meta_version *v;
@@ -225,8 +232,21 @@ static const char *op_word(unsigned op)
 }
 
 /* Lifecycle rules of SEMANTICS section 2 for operation `op`. */
+static unsigned perm_of(unsigned op)
+{
+	switch (op) {
+	case CMK_OP_WRAP: return CMK_PERM_WRAP;
+	case CMK_OP_UNWRAP: return CMK_PERM_UNWRAP;
+	case CMK_OP_ENCRYPT: return CMK_PERM_ENCRYPT;
+	case CMK_OP_DECRYPT: return CMK_PERM_DECRYPT;
+	case CMK_OP_SIGN: return CMK_PERM_SIGN;
+	default: return CMK_PERM_VERIFY;
+	}
+}
+
 static cmk_rc check(cmk_key *key, unsigned op)
 {
+	CMK_TRY(policy_check(key->ctx, perm_of(op), key->kid));
 	pthread_mutex_lock(&key->lock);
 	int stale = now_ms() - key->loaded_ms >= (int64_t)key->ctx->conf.metadata_cache_ms;
 	pthread_mutex_unlock(&key->lock);
@@ -307,7 +327,7 @@ static int native_refused(CK_RV rv)
 
 /* ------------------------------------------------------------ operations */
 
-cmk_rc cmk_key_encrypt(cmk_key *key, cmk_purpose purpose, cmk_alg alg, const cmk_oaep *oaep,
+static cmk_rc cmk_key_encrypt_impl(cmk_key *key, cmk_purpose purpose, cmk_alg alg, const cmk_oaep *oaep,
                        const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen)
 {
 	return_if_fail(key && in && out && outlen);
@@ -349,7 +369,7 @@ static CK_RV decrypt_on_token(cmk_key *key, CK_OBJECT_HANDLE priv, cmk_alg alg, 
 	return p11_rsa_decrypt_raw(ctx->tok, priv, CKM_RSA_X_509, in, inlen, out, outlen);
 }
 
-cmk_rc cmk_key_decrypt(cmk_key *key, cmk_purpose purpose, cmk_alg alg, const cmk_oaep *oaep,
+static cmk_rc cmk_key_decrypt_impl(cmk_key *key, cmk_purpose purpose, cmk_alg alg, const cmk_oaep *oaep,
                        const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen)
 {
 	return_if_fail(key && in && out && outlen);
@@ -426,7 +446,7 @@ cmk_rc cmk_key_decrypt(cmk_key *key, cmk_purpose purpose, cmk_alg alg, const cmk
 	return rc;
 }
 
-cmk_rc cmk_key_sign(cmk_key *key, const cmk_sig *sig, const uint8_t *digest, size_t dlen,
+static cmk_rc cmk_key_sign_impl(cmk_key *key, const cmk_sig *sig, const uint8_t *digest, size_t dlen,
                     uint8_t *out, size_t *outlen)
 {
 	return_if_fail(key && sig && sig->md && digest && out && outlen);
@@ -465,4 +485,53 @@ cmk_rc cmk_key_sign(cmk_key *key, const cmk_sig *sig, const uint8_t *digest, siz
 		return token_fail(key, rv, "sign");
 	*outlen = len;
 	return CMK_OK;
+}
+
+/* ---------------------------------------------------------- public calls */
+
+static const char *op_name(cmk_purpose p, int decrypt)
+{
+	if (p == CMK_PURPOSE_KEY)
+		return decrypt ? "unwrapKey" : "wrapKey";
+	return decrypt ? "decrypt" : "encrypt";
+}
+
+cmk_rc cmk_key_encrypt(cmk_key *key, cmk_purpose purpose, cmk_alg alg, const cmk_oaep *oaep,
+                       const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen)
+{
+	return_if_fail(key && in && out && outlen);
+	cmk_rc rc = audit_check_writable(key->ctx);
+	if (rc == CMK_OK)
+		rc = cmk_key_encrypt_impl(key, purpose, alg, oaep, in, inlen, out, outlen);
+	if (rc == CMK_E_BUFFER)    /* a size query, not an operation */
+		return rc;
+	return audit_op(key->ctx, op_name(purpose, 0), key->kid, rc);
+}
+
+cmk_rc cmk_key_decrypt(cmk_key *key, cmk_purpose purpose, cmk_alg alg, const cmk_oaep *oaep,
+                       const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen)
+{
+	return_if_fail(key && in && out && outlen);
+	size_t cap = *outlen;
+	cmk_rc rc = audit_check_writable(key->ctx);
+	if (rc == CMK_OK)
+		rc = cmk_key_decrypt_impl(key, purpose, alg, oaep, in, inlen, out, outlen);
+	if (rc == CMK_E_BUFFER)
+		return rc;
+	rc = audit_op(key->ctx, op_name(purpose, 1), key->kid, rc);
+	if (rc == CMK_E_AUDIT)     /* fail closed: the caller gets nothing */
+		cmk_wipe(out, cap);
+	return rc;
+}
+
+cmk_rc cmk_key_sign(cmk_key *key, const cmk_sig *sig, const uint8_t *digest, size_t dlen,
+                    uint8_t *out, size_t *outlen)
+{
+	return_if_fail(key && sig && digest && out && outlen);
+	cmk_rc rc = audit_check_writable(key->ctx);
+	if (rc == CMK_OK)
+		rc = cmk_key_sign_impl(key, sig, digest, dlen, out, outlen);
+	if (rc == CMK_E_BUFFER)
+		return rc;
+	return audit_op(key->ctx, "sign", key->kid, rc);
 }

@@ -2,9 +2,15 @@
  *
  * A module is loaded once per process and shared (reference counted) by
  * every vault that names it, so one vault closing never finalizes a module
- * another still uses.  C_Initialize always asks for OS locking. */
+ * another still uses.  C_Initialize always asks for OS locking.
+ *
+ * Remote tokens (docs/remote.md): p11-kit-client.so reads the server
+ * address from $P11_KIT_SERVER_ADDRESS once, in C_GetFunctionList, and each
+ * call makes a new connection state; so the variable is set just for the
+ * load, under the registry lock, and put back after. */
 #include "config.h"
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -17,6 +23,7 @@ struct p11_mod {
 	CK_FUNCTION_LIST *fn;
 	char spec[512];
 	char init_reserved[1024];
+	char server[512];        /* p11-kit server address; "" for a local module */
 	int refs;
 	pid_t pid;               /* process that ran C_Initialize */
 	unsigned gen;            /* bumped by each re-initialisation */
@@ -40,21 +47,61 @@ static CK_RV mod_initialize(p11_mod *m)
 	return rv;
 }
 
-static cmk_rc load_by_path(const char *path, CK_FUNCTION_LIST **fn)
+/* p11-kit's client writes its requests with write(2): a server that went
+ * away would kill the process with SIGPIPE instead of failing the call with
+ * CKR_DEVICE_ERROR.  A process that uses a remote token therefore ignores
+ * SIGPIPE, unless the application installed a handler of its own. */
+static void ignore_sigpipe(void)
+{
+	struct sigaction old, ign;
+	memset(&ign, 0, sizeof ign);
+	ign.sa_handler = SIG_IGN;
+	sigemptyset(&ign.sa_mask);
+	if (sigaction(SIGPIPE, NULL, &old) == 0 && !(old.sa_flags & SA_SIGINFO) &&
+	    old.sa_handler == SIG_DFL)
+		sigaction(SIGPIPE, &ign, NULL);
+}
+
+/* Called with the registry lock held, so no two loads race on the variable. */
+static CK_FUNCTION_LIST *load_client(const char *path, const char *server)
+{
+	const char *var = "P11_KIT_SERVER_ADDRESS";
+	const char *cur = getenv(var);
+	char *saved = cur ? strdup(cur) : NULL;
+	int change = !cur || strcmp(cur, server) != 0;
+	if (change && setenv(var, server, 1) != 0) {
+		free(saved);
+		return NULL;
+	}
+	CK_FUNCTION_LIST *fn = p11_kit_module_load(path, P11_KIT_MODULE_UNMANAGED | P11_KIT_MODULE_CRITICAL);
+	if (change) {
+		if (saved)
+			setenv(var, saved, 1);
+		else
+			unsetenv(var);
+	}
+	free(saved);
+	return fn;
+}
+
+static cmk_rc load_by_path(const char *path, const char *server, CK_FUNCTION_LIST **fn)
 {
 	struct stat st;
 	if (stat(path, &st) != 0)
 		return cmk_err(CMK_E_MODULE, "PKCS#11 module %s: %s", path, strerror(errno));
-	*fn = p11_kit_module_load(path, P11_KIT_MODULE_UNMANAGED | P11_KIT_MODULE_CRITICAL);
+	*fn = server[0] ? load_client(path, server)
+	                : p11_kit_module_load(path, P11_KIT_MODULE_UNMANAGED | P11_KIT_MODULE_CRITICAL);
 	if (!*fn)
 		return cmk_err(CMK_E_MODULE, "PKCS#11 module %s cannot be loaded: %s",
 		               path, p11_kit_message() ? p11_kit_message() : "not a PKCS#11 module");
 	return CMK_OK;
 }
 
-/* A p11-kit module name from its configuration (p11-kit(8) pkcs11.conf). */
+/* A p11-kit module name from its configuration (p11-kit(8) pkcs11.conf);
+ * a configuration with "remote:" is a remote token, its address kept in
+ * `server` for messages. */
 static cmk_rc load_by_name(const char *name, CK_FUNCTION_LIST **fn, char *init_reserved,
-                           size_t cap)
+                           size_t cap, char *server, size_t server_cap)
 {
 	CK_FUNCTION_LIST **all = p11_kit_modules_load(NULL, P11_KIT_MODULE_UNMANAGED);
 	if (!all)
@@ -73,6 +120,10 @@ static cmk_rc load_by_name(const char *name, CK_FUNCTION_LIST **fn, char *init_r
 					strcpy(init_reserved, opt);
 				free(opt);
 			}
+			char *remote = p11_kit_config_option(all[i], "remote");
+			if (remote)
+				snprintf(server, server_cap, "%s", remote);
+			free(remote);
 		} else {
 			p11_kit_module_release(all[i]);
 		}
@@ -85,16 +136,28 @@ static cmk_rc load_by_name(const char *name, CK_FUNCTION_LIST **fn, char *init_r
 
 cmk_rc p11_mod_load(const char *spec, const char *init_reserved, p11_mod **out)
 {
+	return p11_mod_load_at(spec, init_reserved, NULL, out);
+}
+
+cmk_rc p11_mod_load_at(const char *spec, const char *init_reserved, const char *server,
+                       p11_mod **out)
+{
 	return_if_fail(spec && *spec && out);
 	if (!init_reserved)
 		init_reserved = "";
+	if (!server)
+		server = "";
 	if (strlen(spec) >= sizeof ((p11_mod *)0)->spec ||
-	    strlen(init_reserved) >= sizeof ((p11_mod *)0)->init_reserved)
-		return cmk_err(CMK_E_CONFIG, "PKCS#11 module name or init string too long");
+	    strlen(init_reserved) >= sizeof ((p11_mod *)0)->init_reserved ||
+	    strlen(server) >= sizeof ((p11_mod *)0)->server)
+		return cmk_err(CMK_E_CONFIG, "PKCS#11 module name, init string or server address too long");
 
 	pthread_mutex_lock(&registry_lock);
 	for (p11_mod *m = registry; m; m = m->next) {
-		if (strcmp(m->spec, spec) == 0 && strcmp(m->init_reserved, init_reserved) == 0) {
+		/* a named module's server comes from its configuration */
+		int same_server = strcmp(m->server, server) == 0 || (!server[0] && !strchr(spec, '/'));
+		if (strcmp(m->spec, spec) == 0 && strcmp(m->init_reserved, init_reserved) == 0 &&
+		    same_server) {
 			m->refs++;
 			pthread_mutex_unlock(&registry_lock);
 			*out = m;
@@ -109,14 +172,19 @@ cmk_rc p11_mod_load(const char *spec, const char *init_reserved, p11_mod **out)
 	}
 	strcpy(m->spec, spec);
 	strcpy(m->init_reserved, init_reserved);
-	rc = strchr(spec, '/') ? load_by_path(spec, &m->fn)
-	                       : load_by_name(spec, &m->fn, m->init_reserved, sizeof m->init_reserved);
+	strcpy(m->server, server);
+	rc = strchr(spec, '/') ? load_by_path(spec, server, &m->fn)
+	                       : load_by_name(spec, &m->fn, m->init_reserved, sizeof m->init_reserved,
+	                                      m->server, sizeof m->server);
 	if (rc != CMK_OK)
 		goto fail;
+	if (m->server[0])
+		ignore_sigpipe();
 	CK_RV rv = mod_initialize(m);
 	if (rv != CKR_OK) {
-		rc = cmk_err(CMK_E_MODULE, "PKCS#11 module %s: C_Initialize failed: %s",
-		             spec, p11_rv_name(rv));
+		rc = cmk_err(CMK_E_MODULE, "PKCS#11 module %s%s%s: C_Initialize failed: %s",
+		             spec, m->server[0] ? " for p11-kit server " : "", m->server,
+		             p11_rv_name(rv));
 		p11_kit_module_release(m->fn);
 		goto fail;
 	}
@@ -162,6 +230,11 @@ CK_FUNCTION_LIST *p11_mod_fn(p11_mod *m)
 const char *p11_mod_name(const p11_mod *m)
 {
 	return m->spec;
+}
+
+const char *p11_mod_server(const p11_mod *m)
+{
+	return m->server;
 }
 
 /* After fork() the child must initialise the module again (PKCS#11 v3.0

@@ -119,7 +119,8 @@ cmk_rc p11_destroy(p11_tok *t, CK_OBJECT_HANDLE o)
 }
 
 cmk_rc p11_data_create(p11_tok *t, const char *app, const char *label,
-                       const uint8_t *value, size_t len, CK_OBJECT_HANDLE *o)
+                       const uint8_t *value, size_t len, int modifiable,
+                       CK_OBJECT_HANDLE *o)
 {
 	CK_OBJECT_CLASS cls = CKO_DATA;
 	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
@@ -127,7 +128,7 @@ cmk_rc p11_data_create(p11_tok *t, const char *app, const char *label,
 		{ CKA_CLASS, &cls, sizeof cls },
 		{ CKA_TOKEN, &yes, sizeof yes },
 		{ CKA_PRIVATE, &yes, sizeof yes },
-		{ CKA_MODIFIABLE, &no, sizeof no },
+		{ CKA_MODIFIABLE, modifiable ? &yes : &no, sizeof no },
 		{ CKA_APPLICATION, (void *)app, strlen(app) },
 		{ CKA_LABEL, (void *)label, strlen(label) },
 		{ CKA_VALUE, (void *)value, len },

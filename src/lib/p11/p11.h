@@ -40,6 +40,12 @@ int p11_rv_dead(CK_RV rv);
 
 /* module.c */
 cmk_rc p11_mod_load(const char *spec, const char *init_reserved, p11_mod **out);
+/* The same for a remote token: `server` is the p11-kit server address the
+ * client module (p11-kit-client.so) connects to; NULL or "" for none. */
+cmk_rc p11_mod_load_at(const char *spec, const char *init_reserved, const char *server,
+                       p11_mod **out);
+/* The p11-kit server address of a remote module ("" for a local one). */
+const char *p11_mod_server(const p11_mod *m);
 void p11_mod_unref(p11_mod *m);
 CK_FUNCTION_LIST *p11_mod_fn(p11_mod *m);
 const char *p11_mod_name(const p11_mod *m);
@@ -92,7 +98,8 @@ typedef struct p11_data {
 	size_t len;
 } p11_data;
 cmk_rc p11_data_create(p11_tok *t, const char *app, const char *label,
-                       const uint8_t *value, size_t len, CK_OBJECT_HANDLE *o);
+                       const uint8_t *value, size_t len, int modifiable,
+                       CK_OBJECT_HANDLE *o);
 /* app NULL: every data object; prefix match is done by the caller. */
 cmk_rc p11_data_find(p11_tok *t, const char *app, p11_data **out, size_t *n);
 void p11_data_free(p11_data *d, size_t n);
@@ -149,6 +156,13 @@ CK_RV p11_rsa_sign_pss(p11_tok *t, CK_OBJECT_HANDLE priv, p11_hash h, p11_hash m
                        uint8_t *out, size_t *outlen);
 CK_RV p11_rsa_encrypt_oaep(p11_tok *t, CK_OBJECT_HANDLE pub, p11_hash h,
                            const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen);
+
+/* hmac.c: HMAC-SHA-256 with a token key over a || b. */
+cmk_rc p11_hmac_key_find(p11_tok *t, const char *label, CK_OBJECT_HANDLE *h);
+cmk_rc p11_hmac_key_create(p11_tok *t, const char *label, CK_OBJECT_HANDLE *h);
+cmk_rc p11_hmac(p11_tok *t, CK_OBJECT_HANDLE key, const uint8_t *a, size_t alen,
+                const uint8_t *b, size_t blen, uint8_t mac[32]);
+cmk_rc p11_set_label(p11_tok *t, CK_OBJECT_HANDLE o, const char *label);
 
 /* provision.c: see cmk_token_init() in cmk.h */
 

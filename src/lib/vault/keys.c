@@ -8,7 +8,9 @@
 #include <string.h>
 #include <time.h>
 #include <openssl/rand.h>
+#include "vault/audit.h"
 #include "vault/keys.h"
+#include "vault/policy.h"
 #include "util/err.h"
 
 static void key_app(const char *name, char app[CMK_NAME_MAX + 16])
@@ -58,7 +60,11 @@ cmk_rc keys_load(cmk_ctx *ctx, const char *name, key_state *st)
 		meta_kind kind;
 		meta_version ver;
 		meta_keystate ks;
-		if (meta_decode(d[i].value, d[i].len, &kind, NULL, &ver, &ks) != CMK_OK ||
+		const uint8_t *json;
+		size_t jlen;
+		if ((rc = meta_open(ctx, &d[i], &json, &jlen)) != CMK_OK)
+			break;
+		if (meta_decode(json, jlen, &kind, NULL, &ver, &ks) != CMK_OK ||
 		    (kind == META_VERSION && strcmp(ver.name, name) != 0) ||
 		    (kind == META_KEYSTATE && strcmp(ks.name, name) != 0)) {
 			rc = cmk_err(CMK_E_INTEGRITY, "%s: a metadata record of key %s is malformed",
@@ -221,7 +227,7 @@ static cmk_rc new_version(cmk_ctx *ctx, key_state *st, const char *name, meta_ve
 	char app[CMK_NAME_MAX + 16], label[CMK_NAME_MAX + 64];
 	key_app(name, app);
 	snprintf(label, sizeof label, "cmk %s/%s #1", name, v->ver);
-	rc = meta_write(ctx->tok, app, label, meta_encode_version(v), NULL);
+	rc = meta_write(ctx, app, label, meta_encode_version(v), NULL);
 	if (rc != CMK_OK) {
 		p11_destroy(ctx->tok, priv);
 		p11_destroy(ctx->tok, pub);
@@ -248,8 +254,8 @@ static cmk_rc check_name_free(cmk_ctx *ctx, const char *name)
 {
 	key_state st;
 	cmk_rc rc = keys_load(ctx, name, &st);
-	if (rc == CMK_E_NOT_FOUND)
-		return CMK_OK;
+	if (rc == CMK_E_NOT_FOUND)   /* leftovers of an interrupted purge go first */
+		return keys_purge_objects(ctx, name);
 	if (rc != CMK_OK)
 		return rc;
 	int deleted = st.ks.deleted_on != 0;
@@ -260,7 +266,7 @@ static cmk_rc check_name_free(cmk_ctx *ctx, const char *name)
 	return cmk_err(CMK_E_EXISTS, "key cmk://%s/keys/%s already exists", cmk_ctx_vault(ctx), name);
 }
 
-cmk_rc cmk_key_create(cmk_ctx *ctx, const char *name, const cmk_key_params *p,
+static cmk_rc cmk_key_create_impl(cmk_ctx *ctx, const char *name, const cmk_key_params *p,
                       char version[CMK_VERSION_LEN + 1])
 {
 	return_if_fail(ctx && name && version);
@@ -276,7 +282,7 @@ cmk_rc cmk_key_create(cmk_ctx *ctx, const char *name, const cmk_key_params *p,
 	return new_version(ctx, NULL, name, &v, NULL, version);
 }
 
-cmk_rc cmk_key_rotate(cmk_ctx *ctx, const char *name, const cmk_key_params *p,
+static cmk_rc cmk_key_rotate_impl(cmk_ctx *ctx, const char *name, const cmk_key_params *p,
                       char version[CMK_VERSION_LEN + 1])
 {
 	return_if_fail(ctx && name && version);
@@ -312,7 +318,7 @@ cmk_rc cmk_key_rotate(cmk_ctx *ctx, const char *name, const cmk_key_params *p,
 cmk_rc import_parse(const uint8_t *pem, size_t len, p11_rsa_parts *parts, unsigned *bits,
                     uint8_t **mem, size_t *memlen);
 
-cmk_rc cmk_key_import(cmk_ctx *ctx, const char *name, const uint8_t *pem, size_t len,
+static cmk_rc cmk_key_import_impl(cmk_ctx *ctx, const char *name, const uint8_t *pem, size_t len,
                       const cmk_key_params *p, char version[CMK_VERSION_LEN + 1])
 {
 	return_if_fail(ctx && name && pem && version);
@@ -343,4 +349,47 @@ cmk_rc cmk_key_import(cmk_ctx *ctx, const char *name, const uint8_t *pem, size_t
 		key_state_free(&st);
 	cmk_secure_free(mem, memlen);
 	return rc;
+}
+
+/* ---------------------------------------------------------- public calls */
+
+static void audit_kid(cmk_ctx *ctx, const char *name, const char *ver, char out[CMK_KID_MAX])
+{
+	char n[CMK_NAME_MAX], v[CMK_VERSION_LEN + 1];
+	if (names_resolve(ctx, name, n, v) != CMK_OK) {
+		snprintf(out, CMK_KID_MAX, "%s", name);
+		return;
+	}
+	names_kid(cmk_ctx_vault(ctx), n, ver && *ver ? ver : v, out);
+}
+
+cmk_rc cmk_key_create(cmk_ctx *ctx, const char *name, const cmk_key_params *p,
+                      char version[CMK_VERSION_LEN + 1])
+{
+	return_if_fail(ctx && name && version);
+	char kid[CMK_KID_MAX];
+	version[0] = '\0';
+	VAULT_OP(ctx, CMK_PERM_CREATE, "create", name, 1, cmk_key_create_impl(ctx, name, p, version),
+	         (audit_kid(ctx, name, version, kid), kid));
+}
+
+cmk_rc cmk_key_rotate(cmk_ctx *ctx, const char *name, const cmk_key_params *p,
+                      char version[CMK_VERSION_LEN + 1])
+{
+	return_if_fail(ctx && name && version);
+	char kid[CMK_KID_MAX];
+	version[0] = '\0';
+	VAULT_OP(ctx, CMK_PERM_ROTATE, "rotate", name, 1, cmk_key_rotate_impl(ctx, name, p, version),
+	         (audit_kid(ctx, name, version, kid), kid));
+}
+
+cmk_rc cmk_key_import(cmk_ctx *ctx, const char *name, const uint8_t *pem, size_t len,
+                      const cmk_key_params *p, char version[CMK_VERSION_LEN + 1])
+{
+	return_if_fail(ctx && name && pem && version);
+	char kid[CMK_KID_MAX];
+	version[0] = '\0';
+	VAULT_OP(ctx, CMK_PERM_CREATE, "import", name, 1,
+	         cmk_key_import_impl(ctx, name, pem, len, p, version),
+	         (audit_kid(ctx, name, version, kid), kid));
 }

@@ -39,6 +39,12 @@ cmk_rc keys_commit(cmk_ctx *ctx, key_state *st, const meta_keystate *ks,
  * change, or an edit behind cmk's back). */
 cmk_rc keys_reconcile(cmk_ctx *ctx, key_state *st);
 
+/* listing.c, lifecycle.c: no permission check, no audit */
+cmk_rc keys_list_all(cmk_ctx *ctx, int deleted, cmk_key_info **keys, size_t *n);
+cmk_rc keys_finish_purges(cmk_ctx *ctx, size_t *count);
+/* Destroy every object of key `name` (its purge is committed). */
+cmk_rc keys_purge_objects(cmk_ctx *ctx, const char *name);
+
 /* names.c */
 int names_key_valid(const char *name);
 int names_version_valid(const char *v);

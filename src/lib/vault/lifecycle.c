@@ -11,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "vault/audit.h"
 #include "vault/keys.h"
+#include "vault/policy.h"
 #include "util/err.h"
 
 static cmk_rc set_version_flags(cmk_ctx *ctx, const meta_version *v, p11_rsa_flags f)
@@ -75,7 +77,7 @@ cmk_rc keys_commit(cmk_ctx *ctx, key_state *st, const meta_keystate *ks, const m
 		n.gen = st->ks.gen + 1;
 		old = st->ks.gen ? st->ks.h : CK_INVALID_HANDLE;
 		snprintf(label, sizeof label, "cmk %s #%llu", st->name, (unsigned long long)n.gen);
-		rc = meta_write(ctx->tok, app, label, meta_encode_keystate(&n), NULL);
+		rc = meta_write(ctx, app, label, meta_encode_keystate(&n), NULL);
 	} else if (rc == CMK_OK && target) {
 		meta_version n = *v;
 		const meta_version *prev = keys_find_version(st, v->ver);
@@ -83,7 +85,7 @@ cmk_rc keys_commit(cmk_ctx *ctx, key_state *st, const meta_keystate *ks, const m
 		n.updated = meta_now_us();
 		old = prev->h;
 		snprintf(label, sizeof label, "cmk %s/%s #%llu", st->name, n.ver, (unsigned long long)n.gen);
-		rc = meta_write(ctx->tok, app, label, meta_encode_version(&n), NULL);
+		rc = meta_write(ctx, app, label, meta_encode_version(&n), NULL);
 	}
 	/* 3. raise */
 	for (size_t i = 0; i < st->nv && rc == CMK_OK; i++) {
@@ -124,7 +126,7 @@ static cmk_rc load_target(cmk_ctx *ctx, const char *id, const char *version, key
 	return CMK_OK;
 }
 
-cmk_rc cmk_key_set_enabled(cmk_ctx *ctx, const char *name, const char *version, int enabled)
+static cmk_rc cmk_key_set_enabled_impl(cmk_ctx *ctx, const char *name, const char *version, int enabled)
 {
 	return_if_fail(ctx && name);
 	key_state st;
@@ -144,7 +146,7 @@ cmk_rc cmk_key_set_enabled(cmk_ctx *ctx, const char *name, const char *version, 
 	return rc;
 }
 
-cmk_rc cmk_key_update_attrs(cmk_ctx *ctx, const char *name, const char *version,
+static cmk_rc cmk_key_update_attrs_impl(cmk_ctx *ctx, const char *name, const char *version,
                             const cmk_key_update *u)
 {
 	return_if_fail(ctx && name && u);
@@ -181,7 +183,7 @@ cmk_rc cmk_key_update_attrs(cmk_ctx *ctx, const char *name, const char *version,
 
 /* ------------------------------------------------ soft delete and purge */
 
-cmk_rc cmk_key_delete(cmk_ctx *ctx, const char *name)
+static cmk_rc cmk_key_delete_impl(cmk_ctx *ctx, const char *name)
 {
 	return_if_fail(ctx && name);
 	meta_vault vr;
@@ -209,7 +211,7 @@ static cmk_rc load_deleted(cmk_ctx *ctx, const char *id, key_state *st)
 	return CMK_OK;
 }
 
-cmk_rc cmk_key_recover(cmk_ctx *ctx, const char *name)
+static cmk_rc cmk_key_recover_impl(cmk_ctx *ctx, const char *name)
 {
 	return_if_fail(ctx && name);
 	key_state st;
@@ -223,7 +225,7 @@ cmk_rc cmk_key_recover(cmk_ctx *ctx, const char *name)
 
 /* Destroy every object of a key whose purge is committed: key pairs
  * first, records last, so an interrupted purge is found and finished. */
-static cmk_rc purge_objects(cmk_ctx *ctx, const char *name)
+cmk_rc keys_purge_objects(cmk_ctx *ctx, const char *name)
 {
 	char app[CMK_NAME_MAX + 16];
 	snprintf(app, sizeof app, META_APP_KEY_PREFIX "%s", name);
@@ -234,7 +236,12 @@ static cmk_rc purge_objects(cmk_ctx *ctx, const char *name)
 	for (size_t i = 0; i < n && rc == CMK_OK; i++) {
 		meta_kind kind;
 		meta_version v;
-		if (meta_decode(d[i].value, d[i].len, &kind, NULL, &v, NULL) != CMK_OK || kind != META_VERSION)
+		const uint8_t *json;
+		size_t jlen;
+		/* a record failing authentication still names a key pair of
+		 * this key only if it decodes; purge what decodes */
+		if (meta_open(ctx, &d[i], &json, &jlen) != CMK_OK ||
+		    meta_decode(json, jlen, &kind, NULL, &v, NULL) != CMK_OK || kind != META_VERSION)
 			continue;
 		uint8_t id[P11_ID_LEN];
 		CK_OBJECT_HANDLE priv, pub;
@@ -251,7 +258,7 @@ static cmk_rc purge_objects(cmk_ctx *ctx, const char *name)
 	return rc;
 }
 
-cmk_rc cmk_key_purge(cmk_ctx *ctx, const char *name)
+static cmk_rc cmk_key_purge_impl(cmk_ctx *ctx, const char *name)
 {
 	return_if_fail(ctx && name);
 	meta_vault vr;
@@ -277,6 +284,100 @@ cmk_rc cmk_key_purge(cmk_ctx *ctx, const char *name)
 	snprintf(kname, sizeof kname, "%s", st.name);
 	key_state_free(&st);
 	if (rc == CMK_OK)
-		rc = purge_objects(ctx, kname);
+		rc = keys_purge_objects(ctx, kname);
+	return rc;
+}
+
+/* ---------------------------------------------------------- public calls */
+
+static const char *audit_name(cmk_ctx *ctx, const char *name, const char *version,
+                              char out[CMK_KID_MAX])
+{
+	char n[CMK_NAME_MAX], v[CMK_VERSION_LEN + 1];
+	if (names_resolve(ctx, name, n, v) != CMK_OK)
+		snprintf(out, CMK_KID_MAX, "%s", name);
+	else
+		names_kid(cmk_ctx_vault(ctx), n, version && *version ? version : v, out);
+	return out;
+}
+
+cmk_rc cmk_key_set_enabled(cmk_ctx *ctx, const char *name, const char *version, int enabled)
+{
+	return_if_fail(ctx && name);
+	char kid[CMK_KID_MAX];
+	audit_name(ctx, name, version, kid);
+	VAULT_OP(ctx, CMK_PERM_UPDATE, enabled ? "enable" : "disable", kid, 1,
+	         cmk_key_set_enabled_impl(ctx, name, version, enabled), kid);
+}
+
+cmk_rc cmk_key_update_attrs(cmk_ctx *ctx, const char *name, const char *version,
+                            const cmk_key_update *u)
+{
+	return_if_fail(ctx && name && u);
+	char kid[CMK_KID_MAX];
+	audit_name(ctx, name, version, kid);
+	VAULT_OP(ctx, CMK_PERM_UPDATE, "update", kid, 1,
+	         cmk_key_update_attrs_impl(ctx, name, version, u), kid);
+}
+
+cmk_rc cmk_key_delete(cmk_ctx *ctx, const char *name)
+{
+	return_if_fail(ctx && name);
+	char kid[CMK_KID_MAX];
+	audit_name(ctx, name, NULL, kid);
+	VAULT_OP(ctx, CMK_PERM_DELETE, "delete", kid, 1, cmk_key_delete_impl(ctx, name), kid);
+}
+
+cmk_rc cmk_key_recover(cmk_ctx *ctx, const char *name)
+{
+	return_if_fail(ctx && name);
+	char kid[CMK_KID_MAX];
+	audit_name(ctx, name, NULL, kid);
+	VAULT_OP(ctx, CMK_PERM_RECOVER, "recover", kid, 1, cmk_key_recover_impl(ctx, name), kid);
+}
+
+cmk_rc cmk_key_purge(cmk_ctx *ctx, const char *name)
+{
+	return_if_fail(ctx && name);
+	char kid[CMK_KID_MAX];
+	audit_name(ctx, name, NULL, kid);
+	VAULT_OP(ctx, CMK_PERM_PURGE, "purge", kid, 1, cmk_key_purge_impl(ctx, name), kid);
+}
+
+/* Purges whose records were committed but whose objects remain (a kill
+ * during purge): finish them.  Called by the sweep. */
+cmk_rc keys_finish_purges(cmk_ctx *ctx, size_t *count)
+{
+	p11_data *d;
+	size_t n;
+	CMK_TRY(p11_data_find(ctx->tok, NULL, &d, &n));
+	size_t plen = strlen(META_APP_KEY_PREFIX);
+	cmk_rc rc = CMK_OK;
+	for (size_t i = 0; i < n && rc == CMK_OK; i++) {
+		if (strncmp(d[i].app, META_APP_KEY_PREFIX, plen) != 0)
+			continue;
+		key_state st;
+		const char *name = d[i].app + plen;
+		cmk_rc lrc = keys_load(ctx, name, &st);
+		if (lrc == CMK_OK) {
+			key_state_free(&st);
+			continue;
+		}
+		if (lrc != CMK_E_NOT_FOUND)
+			continue;
+		/* records but no live view: a purge in progress, or orphans */
+		rc = ctx_write_begin(ctx);
+		if (rc == CMK_OK) {
+			rc = keys_purge_objects(ctx, name);
+			ctx_write_end(ctx);
+		}
+		if (rc == CMK_OK)
+			(*count)++;
+		/* later entries of the same key are gone now */
+		for (size_t j = i + 1; j < n; j++)
+			if (strcmp(d[j].app, d[i].app) == 0)
+				d[j].app[0] = '\0';
+	}
+	p11_data_free(d, n);
 	return rc;
 }

@@ -3,7 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "vault/audit.h"
 #include "vault/keys.h"
+#include "vault/policy.h"
 #include "util/err.h"
 
 static void fill_key_info(cmk_ctx *ctx, key_state *st, cmk_key_info *out)
@@ -28,9 +30,8 @@ static int by_name(const void *a, const void *b)
 	return strcmp(((const cmk_key_info *)a)->name, ((const cmk_key_info *)b)->name);
 }
 
-cmk_rc cmk_key_list(cmk_ctx *ctx, int deleted, cmk_key_info **keys, size_t *n)
+cmk_rc keys_list_all(cmk_ctx *ctx, int deleted, cmk_key_info **keys, size_t *n)
 {
-	return_if_fail(ctx && keys && n);
 	p11_data *d;
 	size_t count;
 	CMK_TRY(p11_data_find(ctx->tok, NULL, &d, &count));
@@ -88,7 +89,7 @@ static cmk_rc load_for_show(cmk_ctx *ctx, const char *id, int deleted, key_state
 	return CMK_OK;
 }
 
-cmk_rc cmk_key_info_get(cmk_ctx *ctx, const char *name, int deleted, cmk_key_info *out)
+static cmk_rc cmk_key_info_get_impl(cmk_ctx *ctx, const char *name, int deleted, cmk_key_info *out)
 {
 	return_if_fail(ctx && name && out);
 	key_state st;
@@ -98,7 +99,7 @@ cmk_rc cmk_key_info_get(cmk_ctx *ctx, const char *name, int deleted, cmk_key_inf
 	return CMK_OK;
 }
 
-cmk_rc cmk_key_versions(cmk_ctx *ctx, const char *name, int deleted, cmk_version_info **v,
+static cmk_rc cmk_key_versions_impl(cmk_ctx *ctx, const char *name, int deleted, cmk_version_info **v,
                         size_t *n)
 {
 	return_if_fail(ctx && name && v && n);
@@ -115,4 +116,27 @@ cmk_rc cmk_key_versions(cmk_ctx *ctx, const char *name, int deleted, cmk_version
 	*v = out;
 	key_state_free(&st);
 	return CMK_OK;
+}
+
+/* ---------------------------------------------------------- public calls */
+
+cmk_rc cmk_key_list(cmk_ctx *ctx, int deleted, cmk_key_info **keys, size_t *n)
+{
+	return_if_fail(ctx && keys && n);
+	VAULT_OP(ctx, CMK_PERM_LIST, deleted ? "list-deleted" : "list", NULL, 0,
+	         keys_list_all(ctx, deleted, keys, n), NULL);
+}
+
+cmk_rc cmk_key_info_get(cmk_ctx *ctx, const char *name, int deleted, cmk_key_info *out)
+{
+	return_if_fail(ctx && name && out);
+	VAULT_OP(ctx, CMK_PERM_GET, "get", name, 0, cmk_key_info_get_impl(ctx, name, deleted, out), name);
+}
+
+cmk_rc cmk_key_versions(cmk_ctx *ctx, const char *name, int deleted, cmk_version_info **v,
+                        size_t *n)
+{
+	return_if_fail(ctx && name && v && n);
+	VAULT_OP(ctx, CMK_PERM_GET, "get-versions", name, 0,
+	         cmk_key_versions_impl(ctx, name, deleted, v, n), name);
 }

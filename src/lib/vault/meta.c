@@ -4,6 +4,8 @@
 #include <string.h>
 #include <time.h>
 #include <json-c/json.h>
+#include <openssl/crypto.h>
+#include "ctx.h"
 #include "vault/meta.h"
 #include "util/err.h"
 
@@ -33,6 +35,7 @@ char *meta_encode_vault(const meta_vault *v)
 	add_i64(o, "gen", (int64_t)v->gen);
 	add_i64(o, "retention_days", v->retention_days);
 	json_object_object_add(o, "purge_protection", json_object_new_boolean(v->purge_protection));
+	json_object_object_add(o, "audit_fail_closed", json_object_new_boolean(v->audit_fail_closed));
 	json_object_object_add(o, "admin", json_object_new_string(v->admin));
 	add_i64(o, "created", v->created);
 	return finish(o);
@@ -111,6 +114,7 @@ static int decode_vault(json_object *o, meta_vault *v)
 	memset(v, 0, sizeof *v);
 	if (!get_i64(o, "gen", &gen) || !get_i64(o, "retention_days", &ret) ||
 	    !get_bool(o, "purge_protection", &v->purge_protection) ||
+	    !get_bool(o, "audit_fail_closed", &v->audit_fail_closed) ||
 	    !get_str(o, "admin", v->admin, sizeof v->admin) || !get_i64(o, "created", &created))
 		return 0;
 	v->gen = (uint64_t)gen;
@@ -189,12 +193,59 @@ cmk_rc meta_decode(const uint8_t *json, size_t len, meta_kind *kind, meta_vault 
 	return CMK_OK;
 }
 
-cmk_rc meta_write(p11_tok *t, const char *app, const char *label, char *json,
+static void hex32(const uint8_t mac[32], char out[65])
+{
+	static const char hx[] = "0123456789abcdef";
+	for (int i = 0; i < 32; i++) {
+		out[2 * i] = hx[mac[i] >> 4];
+		out[2 * i + 1] = hx[mac[i] & 15];
+	}
+	out[64] = '\0';
+}
+
+static cmk_rc record_mac(cmk_ctx *ctx, const char *app, const uint8_t *json, size_t len,
+                         char hex[65])
+{
+	size_t alen = strlen(app) + 1;           /* the NUL separates app from json */
+	uint8_t mac[32];
+	CMK_TRY(ctx_mac(ctx, CTX_MAC_META, (const uint8_t *)app, alen, json, len, mac));
+	hex32(mac, hex);
+	return CMK_OK;
+}
+
+cmk_rc meta_write(cmk_ctx *ctx, const char *app, const char *label, char *json,
                   CK_OBJECT_HANDLE *h)
 {
 	if (!json)
 		return cmk_err(CMK_E_NOMEM, "out of memory");
-	cmk_rc rc = p11_data_create(t, app, label, (const uint8_t *)json, strlen(json), h);
+	size_t len = strlen(json);
+	char hex[65];
+	cmk_rc rc = record_mac(ctx, app, (const uint8_t *)json, len, hex);
+	char *value = rc == CMK_OK ? malloc(len + 66) : NULL;
+	if (rc == CMK_OK && !value)
+		rc = cmk_err(CMK_E_NOMEM, "out of memory");
+	if (rc == CMK_OK) {
+		memcpy(value, hex, 64);
+		value[64] = '\n';
+		memcpy(value + 65, json, len);
+		rc = p11_data_create(ctx->tok, app, label, (const uint8_t *)value, len + 65, 0, h);
+	}
+	free(value);
 	free(json);
 	return rc;
+}
+
+cmk_rc meta_open(cmk_ctx *ctx, const p11_data *d, const uint8_t **json, size_t *len)
+{
+	if (d->len < 66 || d->value[64] != '\n')
+		return cmk_err(CMK_E_INTEGRITY, "%s: metadata record '%s' has no MAC: it was not written by cmk",
+		               CTX_WHAT(ctx), d->app);
+	char hex[65];
+	CMK_TRY(record_mac(ctx, d->app, d->value + 65, d->len - 65, hex));
+	if (CRYPTO_memcmp(hex, d->value, 64) != 0)
+		return cmk_err(CMK_E_INTEGRITY, "%s: metadata record '%s' fails authentication: it was changed behind cmk's back",
+		               CTX_WHAT(ctx), d->app);
+	*json = d->value + 65;
+	*len = d->len - 65;
+	return CMK_OK;
 }

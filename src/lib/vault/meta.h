@@ -21,6 +21,7 @@ typedef struct meta_vault {
 	uint64_t gen;
 	unsigned retention_days;
 	int purge_protection;
+	int audit_fail_closed;
 	char admin[CMK_IDENTITY_MAX];
 	int64_t created;         /* unix seconds */
 	CK_OBJECT_HANDLE h;
@@ -60,9 +61,14 @@ char *meta_encode_vault(const meta_vault *v);
 char *meta_encode_version(const meta_version *v);
 char *meta_encode_keystate(const meta_keystate *ks);
 
-/* Write a record as a new token object. */
-cmk_rc meta_write(p11_tok *t, const char *app, const char *label, char *json,
+/* Write a record as a new token object: "<HMAC hex>\n<json>", the MAC by
+ * the vault's token-held metadata key over app || NUL || json.  Takes
+ * ownership of json. */
+cmk_rc meta_write(cmk_ctx *ctx, const char *app, const char *label, char *json,
                   CK_OBJECT_HANDLE *h);
+/* Authenticate a record read from the token; *json points into d->value.
+ * A record edited or made behind cmk's back fails with CMK_E_INTEGRITY. */
+cmk_rc meta_open(cmk_ctx *ctx, const p11_data *d, const uint8_t **json, size_t *len);
 
 int64_t meta_now_us(void);
 

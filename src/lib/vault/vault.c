@@ -1,10 +1,15 @@
-/* vault.c - the vault's settings record, and what `vault show` tells. */
+/* vault.c - the vault's settings record, its one-way switches, the sweep,
+ * and what `vault show` tells. */
 #include "config.h"
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include "ctx.h"
+#include "vault/audit.h"
+#include "vault/keys.h"
 #include "vault/meta.h"
+#include "vault/policy.h"
 #include "util/err.h"
 
 cmk_rc ctx_vault_record(cmk_ctx *ctx, meta_vault *out)
@@ -17,7 +22,11 @@ cmk_rc ctx_vault_record(cmk_ctx *ctx, meta_vault *out)
 	for (size_t i = 0; i < n; i++) {
 		meta_kind kind;
 		meta_vault v;
-		if (meta_decode(d[i].value, d[i].len, &kind, &v, NULL, NULL) != CMK_OK || kind != META_VAULT) {
+		const uint8_t *json;
+		size_t jlen;
+		if ((rc = meta_open(ctx, &d[i], &json, &jlen)) != CMK_OK)
+			break;
+		if (meta_decode(json, jlen, &kind, &v, NULL, NULL) != CMK_OK || kind != META_VAULT) {
 			rc = cmk_err(CMK_E_INTEGRITY, "%s: the vault settings record is malformed", CTX_WHAT(ctx));
 			break;
 		}
@@ -33,32 +42,130 @@ cmk_rc ctx_vault_record(cmk_ctx *ctx, meta_vault *out)
 	return rc;
 }
 
+/* The MAC keys first, then the settings record (the commit), then the
+ * admin's grant: a kill before the record leaves an uninitialised vault
+ * whose keys the next init reuses. */
+static cmk_rc vault_init_locked(cmk_ctx *ctx, const cmk_vault_params *p)
+{
+	meta_vault v;
+	CK_OBJECT_HANDLE h;
+	CMK_TRY(p11_hmac_key_find(ctx->tok, CTX_MAC_META_LABEL, &h));
+	if (h != CK_INVALID_HANDLE) {
+		cmk_rc rc = ctx_vault_record(ctx, &v);
+		if (rc == CMK_OK)
+			return cmk_err(CMK_E_EXISTS, "%s is already initialised on token '%s'", CTX_WHAT(ctx),
+			               p11_tok_label(ctx->tok));
+		if (rc != CMK_E_NOT_FOUND)
+			return rc;
+	} else {
+		CMK_TRY(p11_hmac_key_create(ctx->tok, CTX_MAC_META_LABEL, &h));
+	}
+	CMK_TRY(p11_hmac_key_find(ctx->tok, CTX_MAC_AUDIT_LABEL, &h));
+	if (h == CK_INVALID_HANDLE)
+		CMK_TRY(p11_hmac_key_create(ctx->tok, CTX_MAC_AUDIT_LABEL, &h));
+
+	unsigned days = p->retention_days ? p->retention_days : 90;
+	const char *admin = p->admin && *p->admin ? p->admin : ctx->identity;
+	memset(&v, 0, sizeof v);
+	v.gen = 1;
+	v.retention_days = days;
+	v.purge_protection = p->purge_protection != 0;
+	snprintf(v.admin, sizeof v.admin, "%s", admin);
+	v.created = (int64_t)time(NULL);
+	CMK_TRY(meta_write(ctx, META_APP_VAULT, "cmk vault #1", meta_encode_vault(&v), NULL));
+	return policy_write(ctx, admin, CMK_PERM_DEFAULT);
+}
+
 cmk_rc cmk_vault_init(cmk_ctx *ctx, const cmk_vault_params *p)
 {
 	return_if_fail(ctx);
 	cmk_vault_params defaults = { 0 };
 	if (!p)
 		p = &defaults;
-	meta_vault v;
-	cmk_rc rc = ctx_vault_record(ctx, &v);
-	if (rc == CMK_OK)
-		return cmk_err(CMK_E_EXISTS, "%s is already initialised on token '%s'", CTX_WHAT(ctx),
-		               p11_tok_label(ctx->tok));
-	if (rc != CMK_E_NOT_FOUND)
-		return rc;
 	unsigned days = p->retention_days ? p->retention_days : 90;
 	if (days < 7 || days > 90)
 		return cmk_err(CMK_E_USAGE, "retention must be 7 to 90 days, not %u", days);
-	const char *admin = p->admin && *p->admin ? p->admin : ctx->identity;
-	if (strlen(admin) >= sizeof v.admin)
-		return cmk_err(CMK_E_USAGE, "admin identity is too long");
-	memset(&v, 0, sizeof v);
-	v.gen = 1;
-	v.retention_days = days;
-	v.purge_protection = p->purge_protection != 0;
-	strcpy(v.admin, admin);
-	v.created = (int64_t)time(NULL);
-	return meta_write(ctx->tok, META_APP_VAULT, "cmk vault #1", meta_encode_vault(&v), NULL);
+	if (p->admin && (strlen(p->admin) >= CMK_IDENTITY_MAX || !*p->admin))
+		return cmk_err(CMK_E_USAGE, "admin identity must be 1-%d characters", CMK_IDENTITY_MAX - 1);
+	CMK_TRY(ctx_write_begin(ctx));
+	cmk_rc rc = vault_init_locked(ctx, p);
+	ctx_write_end(ctx);
+	return audit_op(ctx, "vault-init", NULL, rc);
+}
+
+/* New settings record, then the old one goes. */
+static cmk_rc vault_update(cmk_ctx *ctx, int purge_protection, int fail_closed)
+{
+	meta_vault v;
+	CMK_TRY(ctx_vault_record(ctx, &v));
+	if (strcmp(ctx->identity, v.admin) != 0)
+		return cmk_err(CMK_E_ACCESS_DENIED, "access denied: only the administrator of %s (%s) changes its settings, not '%s'",
+		               CTX_WHAT(ctx), v.admin, ctx->identity);
+	if (v.purge_protection && !purge_protection)
+		return cmk_err(CMK_E_USAGE, "purge protection of %s cannot be turned off once on", CTX_WHAT(ctx));
+	if (v.purge_protection == purge_protection && v.audit_fail_closed == fail_closed)
+		return CMK_OK;
+	CK_OBJECT_HANDLE old = v.h;
+	v.purge_protection = purge_protection;
+	v.audit_fail_closed = fail_closed;
+	v.gen++;
+	char label[64];
+	snprintf(label, sizeof label, "cmk vault #%llu", (unsigned long long)v.gen);
+	CMK_TRY(meta_write(ctx, META_APP_VAULT, label, meta_encode_vault(&v), NULL));
+	p11_destroy(ctx->tok, old);
+	audit_settings_changed(ctx, fail_closed);
+	return CMK_OK;
+}
+
+static cmk_rc vault_set(cmk_ctx *ctx, const char *op, int which, int on)
+{
+	CMK_TRY(audit_check_writable(ctx));
+	CMK_TRY(ctx_write_begin(ctx));
+	meta_vault v;
+	cmk_rc rc = ctx_vault_record(ctx, &v);
+	if (rc == CMK_OK)
+		rc = vault_update(ctx, which == 0 ? on != 0 : v.purge_protection,
+		                  which == 1 ? on != 0 : v.audit_fail_closed);
+	ctx_write_end(ctx);
+	return audit_op(ctx, op, NULL, rc);
+}
+
+cmk_rc cmk_vault_set_purge_protection(cmk_ctx *ctx, int on)
+{
+	return_if_fail(ctx);
+	return vault_set(ctx, "vault-set-purge-protection", 0, on);
+}
+
+cmk_rc cmk_vault_set_audit_fail_closed(cmk_ctx *ctx, int on)
+{
+	return_if_fail(ctx);
+	return vault_set(ctx, "vault-set-audit-fail-closed", 1, on);
+}
+
+cmk_rc cmk_vault_sweep(cmk_ctx *ctx, size_t *purged)
+{
+	return_if_fail(ctx);
+	size_t count = 0;
+	cmk_key_info *keys;
+	size_t n;
+	CMK_TRY(keys_list_all(ctx, 1, &keys, &n));
+	int64_t now = (int64_t)time(NULL);
+	cmk_rc rc = CMK_OK;
+	for (size_t i = 0; i < n && rc == CMK_OK; i++) {
+		if (keys[i].purge_on > now)
+			continue;
+		rc = cmk_key_purge(ctx, keys[i].name);
+		if (rc == CMK_OK)
+			count++;
+		else if (rc == CMK_E_NOT_FOUND)    /* another sweep got there first */
+			rc = CMK_OK;
+	}
+	free(keys);
+	if (rc == CMK_OK)
+		rc = keys_finish_purges(ctx, &count);
+	if (purged)
+		*purged = count;
+	return rc;
 }
 
 static void padded(char *dst, size_t cap, const CK_UTF8CHAR *src, size_t n)
@@ -71,6 +178,14 @@ static void padded(char *dst, size_t cap, const CK_UTF8CHAR *src, size_t n)
 		dst[--n] = '\0';
 }
 
+/* Azure Key Vault's words for the recovery level. */
+static const char *recovery_level(const meta_vault *v)
+{
+	if (v->retention_days == 90)
+		return v->purge_protection ? "Recoverable" : "Recoverable+Purgeable";
+	return v->purge_protection ? "CustomizedRecoverable" : "CustomizedRecoverable+Purgeable";
+}
+
 cmk_rc cmk_vault_info_get(cmk_ctx *ctx, cmk_vault_info *out)
 {
 	return_if_fail(ctx && out);
@@ -80,8 +195,13 @@ cmk_rc cmk_vault_info_get(cmk_ctx *ctx, cmk_vault_info *out)
 	snprintf(out->name, sizeof out->name, "%s", ctx->conf.name);
 	snprintf(out->module, sizeof out->module, "%s", ctx->conf.module);
 	snprintf(out->admin, sizeof out->admin, "%s", v.admin);
+	snprintf(out->recovery_level, sizeof out->recovery_level, "%s", recovery_level(&v));
+	snprintf(out->audit_log, sizeof out->audit_log, "%s", ctx->conf.audit_log);
 	out->retention_days = v.retention_days;
 	out->purge_protection = v.purge_protection;
+	out->audit_fail_closed = v.audit_fail_closed;
+	out->policy_cache_ms = ctx->conf.policy_cache_ms;
+	out->metadata_cache_ms = ctx->conf.metadata_cache_ms;
 	out->created = v.created;
 	CK_TOKEN_INFO ti;
 	CMK_TRY(p11_tok_info(ctx->tok, &ti));

@@ -1,0 +1,139 @@
+/*
+ * cmk_bench.h - the benchmark behind `cmk bench` (docs/benchmarks.md).
+ *
+ * Not part of the public API (cmk.h does not include it, it is not
+ * installed): it is the interface between libcmk, where the measurements
+ * run because the raw PKCS#11 baselines need the token, and the `cmk`
+ * command, which parses the options and prints the report.
+ *
+ * A run measures each selected operation at each thread count and, in the
+ * same run, the limits it is compared with: the raw PKCS#11 calls on the
+ * same token ("hsm" class, the HSM limit) and the same operations in plain
+ * OpenSSL on a software key ("cpu" class, the CPU limit).
+ */
+#ifndef CMK_BENCH_H
+#define CMK_BENCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "cmk.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CMK_BENCH_THREADS_MAX 256
+#define CMK_BENCH_SIZES_MAX 8
+#define CMK_BENCH_PROCS_MAX 64
+
+typedef struct cmk_bench_opts {
+	unsigned threads[16];       /* thread counts, in order */
+	size_t nthreads;            /* 0: 1, 2, 4 */
+	double duration;            /* seconds per measurement; 0: 2 */
+	uint64_t count;             /* operations per measurement instead of a
+	                               duration (all threads and processes) */
+	double warmup;              /* seconds before each measurement; <0: 0.5 */
+	unsigned procs;             /* processes on the token; 0: 1 */
+	unsigned key_bits;          /* temporary key; 0: 2048 */
+	const char *hash;           /* OAEP digest; NULL: "SHA256" */
+	const char *key;            /* existing key to use (NAME, NAME/VERSION or
+	                               cmk:// id); NULL: a temporary key */
+	const char *ops;            /* comma-separated names or groups; NULL: all */
+	size_t sizes[CMK_BENCH_SIZES_MAX]; /* envelope object sizes */
+	size_t nsizes;              /* 0: 4 KiB and 16 MiB */
+	size_t object_size;         /* resource objects; 0: 4 KiB */
+	int no_limits;              /* skip the baselines */
+	const char *provider;       /* cmk.so or its directory; NULL: search */
+	const char *config;         /* cmk.conf for the provider; NULL: default */
+	const char *identity;       /* identity for the provider; NULL: default */
+	int progress;               /* -1: on a terminal for runs over 2 s */
+} cmk_bench_opts;
+
+typedef enum cmk_bench_class {
+	CMK_BENCH_CMK = 0,          /* an operation of cmk */
+	CMK_BENCH_HSM = 1,          /* raw PKCS#11 on the same token */
+	CMK_BENCH_CPU = 2,          /* plain OpenSSL in this process */
+} cmk_bench_class;
+
+/* One measurement: an operation at one thread count. */
+typedef struct cmk_bench_point {
+	unsigned threads;           /* per process */
+	unsigned procs;
+	uint64_t ops;
+	double seconds;             /* wall time of the measurement */
+	double ops_per_s;
+	double bytes_per_s;         /* 0 for operations without a size */
+	double p50_us, p90_us, p99_us, max_us;  /* latency of one operation */
+	double cpu_us_per_op;       /* user + system time of all processes */
+	double scaling;             /* speed-up over the first thread count,
+	                               divided by the ratio of thread counts */
+	double vs_hsm, vs_cpu;      /* this over the limit at the same thread
+	                               count; 0: no such limit */
+} cmk_bench_point;
+
+typedef struct cmk_bench_result {
+	char name[48];              /* "unwrap", "seal-16M", "p11-decrypt" */
+	cmk_bench_class cls;
+	char what[160];             /* what one operation is */
+	size_t bytes;               /* bytes per operation, 0: none */
+	char hsm_limit[48];         /* names of the limits, "" when none */
+	char cpu_limit[48];
+	int measured;               /* 0: skipped or failed, see note */
+	cmk_rc rc;                  /* CMK_OK unless it failed */
+	char note[320];             /* why it was skipped, or the error */
+	cmk_bench_point *points;
+	size_t npoints;
+} cmk_bench_result;
+
+typedef struct cmk_bench_report {
+	char vault[64];
+	char token[33];
+	char model[17];
+	char manufacturer[33];
+	char module[256];
+	char key[CMK_KID_MAX];      /* versioned id of the key measured */
+	int temporary_key;          /* made for the run and purged after */
+	unsigned key_bits;
+	char alg[16];               /* "RSA-OAEP-256" */
+	char hash[16];
+	char unwrap_mech[64];       /* what the token does for an unwrap */
+	char openssl[64];
+	unsigned cpus;
+	unsigned procs;
+	double duration, warmup;
+	uint64_t count;
+	unsigned threads[16];
+	size_t nthreads;
+	cmk_bench_result *results;
+	size_t nresults;
+	char leftover[320];         /* keys the run could not remove, "" */
+} cmk_bench_report;
+
+/* The names --ops accepts, for help texts: "wrap unwrap ...". */
+const char *cmk_bench_op_names(void);
+
+/*
+ * Run the benchmark on ctx's vault.  A failing operation does not stop the
+ * run: its result has rc and note set (cmk_bench_failed() gives the first).
+ * Errors before any measurement (no such key, bad option) return their rc.
+ */
+cmk_rc cmk_bench_run(cmk_ctx *ctx, const cmk_bench_opts *o,
+                     cmk_bench_report **out);
+/* CMK_OK, or the rc of the first failed operation. */
+cmk_rc cmk_bench_failed(const cmk_bench_report *r);
+void cmk_bench_report_free(cmk_bench_report *r);
+
+/* Output: a readable table, CSV (one row per point), SVG (throughput against
+ * threads for each operation next to its limits), and JSON (json-c). */
+cmk_rc cmk_bench_write_table(const cmk_bench_report *r, FILE *f);
+cmk_rc cmk_bench_write_csv(const cmk_bench_report *r, FILE *f);
+cmk_rc cmk_bench_write_svg(const cmk_bench_report *r, FILE *f);
+struct json_object;
+struct json_object *cmk_bench_json(const cmk_bench_report *r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CMK_BENCH_H */

@@ -1,0 +1,80 @@
+/* hmac.c - HMAC-SHA-256 keys kept on the token (sensitive, not
+ * extractable), for the metadata and audit MACs. */
+#include "config.h"
+#include <stdlib.h>
+#include <string.h>
+#include "p11/p11_int.h"
+#include "util/err.h"
+
+cmk_rc p11_hmac_key_find(p11_tok *t, const char *label, CK_OBJECT_HANDLE *h)
+{
+	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+	CK_ATTRIBUTE tmpl[] = {
+		{ CKA_CLASS, &cls, sizeof cls },
+		{ CKA_LABEL, (void *)label, strlen(label) },
+	};
+	CK_OBJECT_HANDLE *v;
+	size_t n;
+	CMK_TRY(p11_find(t, tmpl, 2, &v, &n));
+	/* vault init makes exactly one, under the vault lock */
+	*h = n ? v[0] : CK_INVALID_HANDLE;
+	free(v);
+	return CMK_OK;
+}
+
+cmk_rc p11_hmac_key_create(p11_tok *t, const char *label, CK_OBJECT_HANDLE *h)
+{
+	CK_MECHANISM mech = { CKM_GENERIC_SECRET_KEY_GEN, NULL, 0 };
+	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+	CK_KEY_TYPE kt = CKK_GENERIC_SECRET;
+	CK_ULONG len = 32;
+	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+	CK_ATTRIBUTE tmpl[] = {
+		{ CKA_CLASS, &cls, sizeof cls },
+		{ CKA_KEY_TYPE, &kt, sizeof kt },
+		{ CKA_VALUE_LEN, &len, sizeof len },
+		{ CKA_TOKEN, &yes, sizeof yes },
+		{ CKA_PRIVATE, &yes, sizeof yes },
+		{ CKA_SENSITIVE, &yes, sizeof yes },
+		{ CKA_EXTRACTABLE, &no, sizeof no },
+		{ CKA_SIGN, &yes, sizeof yes },
+		{ CKA_VERIFY, &yes, sizeof yes },
+		{ CKA_MODIFIABLE, &no, sizeof no },
+		{ CKA_LABEL, (void *)label, strlen(label) },
+	};
+	p11_sess *s;
+	CMK_TRY(p11_sess_get(t, &s));
+	CK_RV rv = t->fn->C_GenerateKey(s->h, &mech, tmpl, sizeof tmpl / sizeof tmpl[0], h);
+	p11_sess_put(t, s, rv);
+	if (rv != CKR_OK)
+		return p11_fail(rv, t->what, "C_GenerateKey (HMAC key)");
+	return CMK_OK;
+}
+
+cmk_rc p11_hmac(p11_tok *t, CK_OBJECT_HANDLE key, const uint8_t *a, size_t alen,
+                const uint8_t *b, size_t blen, uint8_t mac[32])
+{
+	CK_MECHANISM mech = { CKM_SHA256_HMAC, NULL, 0 };
+	p11_sess *s;
+	CMK_TRY(p11_sess_get(t, &s));
+	CK_RV rv = t->fn->C_SignInit(s->h, &mech, key);
+	if (rv == CKR_OK && alen)
+		rv = t->fn->C_SignUpdate(s->h, (CK_BYTE_PTR)a, alen);
+	if (rv == CKR_OK && blen)
+		rv = t->fn->C_SignUpdate(s->h, (CK_BYTE_PTR)b, blen);
+	CK_ULONG len = 32;
+	if (rv == CKR_OK)      /* a failed update has ended the operation */
+		rv = t->fn->C_SignFinal(s->h, mac, &len);
+	p11_sess_put(t, s, rv);
+	if (rv == CKR_OK && len != 32)
+		rv = CKR_GENERAL_ERROR;
+	if (rv != CKR_OK)
+		return p11_fail(rv, t->what, "C_Sign (HMAC)");
+	return CMK_OK;
+}
+
+cmk_rc p11_set_label(p11_tok *t, CK_OBJECT_HANDLE o, const char *label)
+{
+	CK_ATTRIBUTE a = { CKA_LABEL, (void *)label, strlen(label) };
+	return p11_set_attrs(t, o, &a, 1);
+}

@@ -1,0 +1,68 @@
+/*
+ * resource.h - internals of resources (docs/resources.md).
+ *
+ *   store.c    the directory: resource.json, locking, atomic replace
+ *   keyring.c  the root key: wrap under svc-NAME (and a CMK), unwrap,
+ *              re-wrap, key changes, the root-key cache
+ *   objects.c  objects: sealed with their own DEK under the root key
+ */
+#ifndef CMK_RESOURCE_INT_H
+#define CMK_RESOURCE_INT_H
+
+#include <stdint.h>
+
+#include "cmk.h"
+
+#define RES_FORMAT 1
+#define RES_ROOT_LEN 32
+#define RES_ROOTID_LEN 16
+
+/* What resource.json holds (no secrets: the root key only wrapped). */
+typedef struct res_state {
+	char name[CMK_RESOURCE_NAME_MAX];
+	char vault[64];
+	char root_id[2 * RES_ROOTID_LEN + 1];   /* hex */
+	char service_kid[CMK_KID_MAX];
+	char customer_key[CMK_KID_MAX];         /* as set; "" service-managed */
+	char customer_kid[CMK_KID_MAX];
+	char cmk_vault[64];
+	int64_t created, rewrapped;
+	uint8_t *keyring;       /* wrapped record, or an envelope under the CMK */
+	size_t keyring_len;
+} res_state;
+
+struct cmk_resource {
+	cmk_ctx *ctx;           /* the resource's vault (the caller's) */
+	cmk_ctx *kctx;          /* the CMK's vault when it is another one */
+	char *config;
+	char *propq;
+	cmk_dekcache *cache;
+	char dir[4096];         /* .../NAME */
+	res_state st;
+	int lockfd;
+};
+
+/* store.c */
+cmk_rc res_base_dir(const char *dir, char *out, size_t len);
+cmk_rc res_name_check(const char *name);
+cmk_rc res_state_load(const char *dir, res_state *st);
+cmk_rc res_state_save(const char *dir, const res_state *st);
+void res_state_clear(res_state *st);
+cmk_rc res_lock(cmk_resource *r);
+void res_unlock(cmk_resource *r);
+/* Write `len` bytes to dir/name through a temp file + fsync + rename. */
+cmk_rc res_write_atomic(const char *dir, const char *name, const uint8_t *p,
+                        size_t len, int mode);
+cmk_rc res_read_file(const char *path, size_t max, uint8_t **p, size_t *len);
+
+/* keyring.c */
+cmk_rc res_keyring_new(cmk_ctx *ctx, res_state *st, const uint8_t *root);
+/* The root key (from the cache, else unwrapped), in secure memory. */
+cmk_rc res_root_key(cmk_resource *r, uint8_t root[RES_ROOT_LEN]);
+cmk_rc res_kctx(cmk_resource *r, const char *vault, cmk_ctx **kctx);
+
+/* objects.c */
+cmk_rc res_object_id(const uint8_t root[RES_ROOT_LEN], const char *name,
+                     char id[33]);
+
+#endif

@@ -1,0 +1,33 @@
+/* audit.h - the vault's tamper-evident audit log (docs/audit.md). */
+#ifndef CMK_AUDIT_H
+#define CMK_AUDIT_H
+
+#include "ctx.h"
+
+/* Append one record for operation `op` on `key` (NULL: the vault) with
+ * result rc, and return rc -- or CMK_E_AUDIT if the vault fails closed and
+ * the record could not be written.  The thread's error text is kept. */
+cmk_rc audit_op(cmk_ctx *ctx, const char *op, const char *key, cmk_rc rc);
+/* Before an operation: when the vault fails closed, refuse if the log
+ * cannot be opened for appending. */
+cmk_rc audit_check_writable(cmk_ctx *ctx);
+void audit_settings_changed(cmk_ctx *ctx, int fail_closed);
+void audit_close(cmk_ctx *ctx);
+
+/* The checks, permission and audit around one public operation.
+ * `write` operations hold the vault lock (ctx_write_begin). */
+#define VAULT_OP(ctx, perm, op, polkey, write, expr, auditkey) do { \
+	cmk_rc rc_ = audit_check_writable(ctx); \
+	if (rc_ == CMK_OK) \
+		rc_ = policy_check((ctx), (perm), (polkey)); \
+	if (rc_ == CMK_OK && (write)) \
+		rc_ = ctx_write_begin(ctx); \
+	if (rc_ == CMK_OK) { \
+		rc_ = (expr); \
+		if (write) \
+			ctx_write_end(ctx); \
+	} \
+	return audit_op((ctx), (op), (auditkey), rc_); \
+} while (0)
+
+#endif

@@ -1,0 +1,370 @@
+/* policy.c - access policies kept on the token, one record per identity:
+ *   CKA_APPLICATION "cmk/policy", value {"t":"policy","identity":..,"perms":..}
+ * A grant writes the new record, then destroys the old ones; a removal
+ * destroys them.  Reads are cached per context for policy_cache_ms, which
+ * is the documented revocation delay; a change made through this context
+ * drops its cache at once. */
+#include "config.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <json-c/json.h>
+#include "vault/audit.h"
+#include "vault/meta.h"
+#include "vault/policy.h"
+#include "util/err.h"
+
+struct ctx_policy_cache {
+	int64_t loaded_ms;
+	cmk_policy *v;
+	size_t n;
+	int valid;
+};
+
+static const char *const perm_names[] = {
+	"get", "list", "create", "update", "delete", "recover", "purge", "rotate",
+	"wrapKey", "unwrapKey", "encrypt", "decrypt", "sign", "verify",
+};
+#define NPERMS (sizeof perm_names / sizeof perm_names[0])
+
+const char *cmk_perm_name(unsigned perm)
+{
+	for (unsigned i = 0; i < NPERMS; i++)
+		if (perm == 1u << i)
+			return perm_names[i];
+	return "unknown";
+}
+
+cmk_rc cmk_perms_parse(const char *s, unsigned *perms)
+{
+	return_if_fail(s && perms);
+	unsigned m = 0;
+	while (*s) {
+		size_t n = strcspn(s, ", ");
+		if (n == 3 && strncmp(s, "all", 3) == 0) {
+			m |= CMK_PERM_DEFAULT;
+		} else if (n) {
+			unsigned bit = 0;
+			for (unsigned i = 0; i < NPERMS; i++)
+				if (strlen(perm_names[i]) == n && strncmp(s, perm_names[i], n) == 0)
+					bit = 1u << i;
+			if (!bit)
+				return cmk_err(CMK_E_USAGE, "unknown permission '%.*s' (known: all get list create update delete recover purge rotate wrapKey unwrapKey encrypt decrypt sign verify)",
+				               (int)n, s);
+			m |= bit;
+		}
+		s += n;
+		if (*s)
+			s++;
+	}
+	*perms = m;
+	return CMK_OK;
+}
+
+void cmk_perms_format(unsigned perms, char *buf, size_t len)
+{
+	size_t used = 0;
+	if (len)
+		buf[0] = '\0';
+	for (unsigned i = 0; i < NPERMS; i++)
+		if (perms & (1u << i))
+			used += (size_t)snprintf(buf + used, used < len ? len - used : 0, "%s%s",
+			                         used ? "," : "", perm_names[i]);
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Every policy record on the token, newest generation per identity. */
+typedef struct pol_rec {
+	cmk_policy p;
+	uint64_t gen;
+	CK_OBJECT_HANDLE h;
+} pol_rec;
+
+static cmk_rc policy_read(cmk_ctx *ctx, pol_rec **out, size_t *n, CK_OBJECT_HANDLE **stale,
+                          size_t *nstale)
+{
+	p11_data *d;
+	size_t count;
+	CMK_TRY(p11_data_find(ctx->tok, META_APP_POLICY, &d, &count));
+	pol_rec *v = calloc(count ? count : 1, sizeof *v);
+	CK_OBJECT_HANDLE *st = calloc(count ? count : 1, sizeof *st);
+	size_t used = 0, ns = 0;
+	cmk_rc rc = v && st ? CMK_OK : cmk_err(CMK_E_NOMEM, "out of memory");
+	for (size_t i = 0; i < count && rc == CMK_OK; i++) {
+		const uint8_t *json;
+		size_t jlen;
+		if ((rc = meta_open(ctx, &d[i], &json, &jlen)) != CMK_OK)
+			break;
+		json_object *o = json_tokener_parse((const char *)json);
+		json_object *id, *perms, *gen, *upd;
+		if (!o || !json_object_object_get_ex(o, "identity", &id) ||
+		    !json_object_object_get_ex(o, "perms", &perms) ||
+		    !json_object_object_get_ex(o, "gen", &gen) ||
+		    !json_object_object_get_ex(o, "updated", &upd) ||
+		    strlen(json_object_get_string(id)) >= CMK_IDENTITY_MAX) {
+			json_object_put(o);
+			rc = cmk_err(CMK_E_INTEGRITY, "%s: an access policy record is malformed", CTX_WHAT(ctx));
+			break;
+		}
+		pol_rec r = { .gen = (uint64_t)json_object_get_int64(gen), .h = d[i].h };
+		strcpy(r.p.identity, json_object_get_string(id));
+		r.p.perms = (unsigned)json_object_get_int64(perms) & CMK_PERM_ALL;
+		r.p.updated = json_object_get_int64(upd);
+		json_object_put(o);
+		size_t j = 0;
+		while (j < used && strcmp(v[j].p.identity, r.p.identity) != 0)
+			j++;
+		if (j == used)
+			v[used++] = r;
+		else if (r.gen > v[j].gen) {
+			st[ns++] = v[j].h;
+			v[j] = r;
+		} else {
+			st[ns++] = r.h;
+		}
+	}
+	p11_data_free(d, count);
+	if (rc != CMK_OK) {
+		free(v);
+		free(st);
+		return rc;
+	}
+	*out = v;
+	*n = used;
+	if (stale) {
+		*stale = st;
+		*nstale = ns;
+	} else {
+		free(st);
+	}
+	return CMK_OK;
+}
+
+void policy_cache_free(cmk_ctx *ctx)
+{
+	if (!ctx->policies)
+		return;
+	free(ctx->policies->v);
+	free(ctx->policies);
+	ctx->policies = NULL;
+}
+
+void policy_cache_invalidate(cmk_ctx *ctx)
+{
+	pthread_mutex_lock(&ctx->lock);
+	if (ctx->policies)
+		ctx->policies->valid = 0;
+	pthread_mutex_unlock(&ctx->lock);
+}
+
+/* perms of the context's identity, through the cache */
+static cmk_rc own_perms(cmk_ctx *ctx, unsigned *perms)
+{
+	int64_t now = mono_ms();
+	pthread_mutex_lock(&ctx->lock);
+	struct ctx_policy_cache *c = ctx->policies;
+	int fresh = c && c->valid && now - c->loaded_ms < (int64_t)ctx->conf.policy_cache_ms;
+	if (fresh) {
+		*perms = 0;
+		for (size_t i = 0; i < c->n; i++)
+			if (strcmp(c->v[i].identity, ctx->identity) == 0)
+				*perms = c->v[i].perms;
+	}
+	pthread_mutex_unlock(&ctx->lock);
+	if (fresh)
+		return CMK_OK;
+	pol_rec *r;
+	size_t n;
+	CMK_TRY(policy_read(ctx, &r, &n, NULL, NULL));
+	cmk_policy *v = calloc(n ? n : 1, sizeof *v);
+	if (!v) {
+		free(r);
+		return cmk_err(CMK_E_NOMEM, "out of memory");
+	}
+	*perms = 0;
+	for (size_t i = 0; i < n; i++) {
+		v[i] = r[i].p;
+		if (strcmp(v[i].identity, ctx->identity) == 0)
+			*perms = v[i].perms;
+	}
+	free(r);
+	pthread_mutex_lock(&ctx->lock);
+	if (!ctx->policies)
+		ctx->policies = calloc(1, sizeof *ctx->policies);
+	if (ctx->policies) {
+		free(ctx->policies->v);
+		ctx->policies->v = v;
+		ctx->policies->n = n;
+		ctx->policies->loaded_ms = now;
+		ctx->policies->valid = 1;
+		v = NULL;
+	}
+	pthread_mutex_unlock(&ctx->lock);
+	free(v);
+	return CMK_OK;
+}
+
+cmk_rc policy_check(cmk_ctx *ctx, unsigned perm, const char *key)
+{
+	unsigned perms = 0;
+	CMK_TRY(own_perms(ctx, &perms));
+	if (perms & perm)
+		return CMK_OK;
+	char kid[CMK_KID_MAX];
+	if (key && strncmp(key, "cmk://", 6) != 0)
+		snprintf(kid, sizeof kid, "cmk://%s/keys/%s", ctx->conf.name, key);
+	else
+		snprintf(kid, sizeof kid, "%s", key ? key : "");
+	if (key)
+		return cmk_err(CMK_E_ACCESS_DENIED, "access denied: identity '%s' lacks permission '%s' on key %s",
+		               ctx->identity, cmk_perm_name(perm), kid);
+	return cmk_err(CMK_E_ACCESS_DENIED, "access denied: identity '%s' lacks permission '%s' in %s",
+	               ctx->identity, cmk_perm_name(perm), CTX_WHAT(ctx));
+}
+
+cmk_rc policy_write(cmk_ctx *ctx, const char *identity, unsigned perms)
+{
+	pol_rec *r;
+	size_t n, ns;
+	CK_OBJECT_HANDLE *stale;
+	CMK_TRY(policy_read(ctx, &r, &n, &stale, &ns));
+	uint64_t gen = 0;
+	CK_OBJECT_HANDLE old = CK_INVALID_HANDLE;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(r[i].p.identity, identity) == 0) {
+			gen = r[i].gen;
+			old = r[i].h;
+		}
+	free(r);
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "t", json_object_new_string("policy"));
+	json_object_object_add(o, "identity", json_object_new_string(identity));
+	json_object_object_add(o, "perms", json_object_new_int64(perms));
+	json_object_object_add(o, "gen", json_object_new_int64((int64_t)gen + 1));
+	json_object_object_add(o, "updated", json_object_new_int64((int64_t)time(NULL)));
+	char *json = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+	char label[CMK_IDENTITY_MAX + 32];
+	snprintf(label, sizeof label, "cmk policy %s #%llu", identity, (unsigned long long)gen + 1);
+	cmk_rc rc = meta_write(ctx, META_APP_POLICY, label, json, NULL);
+	if (rc == CMK_OK && old != CK_INVALID_HANDLE)
+		p11_destroy(ctx->tok, old);
+	for (size_t i = 0; rc == CMK_OK && i < ns; i++)
+		p11_destroy(ctx->tok, stale[i]);
+	free(stale);
+	policy_cache_invalidate(ctx);
+	return rc;
+}
+
+static cmk_rc check_admin(cmk_ctx *ctx)
+{
+	meta_vault v;
+	CMK_TRY(ctx_vault_record(ctx, &v));
+	if (strcmp(v.admin, ctx->identity) != 0)
+		return cmk_err(CMK_E_ACCESS_DENIED, "access denied: only the administrator of %s ('%s') edits access policies, not '%s'",
+		               CTX_WHAT(ctx), v.admin, ctx->identity);
+	return CMK_OK;
+}
+
+static cmk_rc check_identity(const char *identity)
+{
+	if (!identity || !*identity || strlen(identity) >= CMK_IDENTITY_MAX)
+		return cmk_err(CMK_E_USAGE, "identity must be 1-%d characters", CMK_IDENTITY_MAX - 1);
+	for (const char *p = identity; *p; p++)
+		if ((unsigned char)*p < 0x21 || *p == 0x7f)
+			return cmk_err(CMK_E_USAGE, "identity '%s' has spaces or control characters", identity);
+	return CMK_OK;
+}
+
+cmk_rc cmk_policy_set(cmk_ctx *ctx, const char *identity, unsigned perms)
+{
+	return_if_fail(ctx);
+	CMK_TRY(check_identity(identity));
+	if (perms & ~(unsigned)CMK_PERM_ALL)
+		return cmk_err(CMK_E_USAGE, "unknown permission bits 0x%x", perms);
+	CMK_TRY(audit_check_writable(ctx));
+	cmk_rc rc = check_admin(ctx);
+	if (rc == CMK_OK && (rc = ctx_write_begin(ctx)) == CMK_OK) {
+		rc = policy_write(ctx, identity, perms);
+		ctx_write_end(ctx);
+	}
+	char what[CMK_IDENTITY_MAX + 16];
+	snprintf(what, sizeof what, "identity:%s", identity);
+	return audit_op(ctx, "policy-set", what, rc);
+}
+
+cmk_rc cmk_policy_remove(cmk_ctx *ctx, const char *identity)
+{
+	return_if_fail(ctx);
+	CMK_TRY(check_identity(identity));
+	CMK_TRY(audit_check_writable(ctx));
+	cmk_rc rc = check_admin(ctx);
+	if (rc == CMK_OK && (rc = ctx_write_begin(ctx)) == CMK_OK) {
+		pol_rec *r;
+		size_t n, ns;
+		CK_OBJECT_HANDLE *stale;
+		rc = policy_read(ctx, &r, &n, &stale, &ns);
+		if (rc == CMK_OK) {
+			int found = 0;
+			for (size_t i = 0; i < n && rc == CMK_OK; i++)
+				if (strcmp(r[i].p.identity, identity) == 0) {
+					found = 1;
+					rc = p11_destroy(ctx->tok, r[i].h);
+				}
+			for (size_t i = 0; i < ns && rc == CMK_OK; i++)
+				p11_destroy(ctx->tok, stale[i]);
+			if (rc == CMK_OK && !found)
+				rc = cmk_err(CMK_E_NOT_FOUND, "%s has no access policy for identity '%s'",
+				             CTX_WHAT(ctx), identity);
+			free(r);
+			free(stale);
+		}
+		policy_cache_invalidate(ctx);
+		ctx_write_end(ctx);
+	}
+	char what[CMK_IDENTITY_MAX + 16];
+	snprintf(what, sizeof what, "identity:%s", identity);
+	return audit_op(ctx, "policy-remove", what, rc);
+}
+
+cmk_rc cmk_policy_list(cmk_ctx *ctx, cmk_policy **out, size_t *n)
+{
+	return_if_fail(ctx && out && n);
+	pol_rec *r;
+	size_t count;
+	CMK_TRY(policy_read(ctx, &r, &count, NULL, NULL));
+	cmk_policy *v = calloc(count ? count : 1, sizeof *v);
+	if (!v) {
+		free(r);
+		return cmk_err(CMK_E_NOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < count; i++)
+		v[i] = r[i].p;
+	free(r);
+	*out = v;
+	*n = count;
+	return CMK_OK;
+}
+
+cmk_rc cmk_policy_get(cmk_ctx *ctx, const char *identity, cmk_policy *out)
+{
+	return_if_fail(ctx && identity && out);
+	cmk_policy *v;
+	size_t n;
+	CMK_TRY(cmk_policy_list(ctx, &v, &n));
+	cmk_rc rc = cmk_err(CMK_E_NOT_FOUND, "%s has no access policy for identity '%s'", CTX_WHAT(ctx), identity);
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i].identity, identity) == 0) {
+			*out = v[i];
+			rc = CMK_OK;
+		}
+	free(v);
+	return rc;
+}

@@ -239,6 +239,9 @@ cmk_rc cmk_key_purge(cmk_ctx *ctx, const char *name);
  */
 typedef struct cmk_key cmk_key;
 
+/* keyid: NAME, NAME/VERSION, cmk://VAULT/keys/NAME[/VERSION], or an RFC 7512
+ * URI of the key pair on the vault's token: pkcs11:object=NAME[;id=%..]
+ * (CKA_LABEL is the key name, CKA_ID the 16 version bytes). */
 cmk_rc cmk_key_open(cmk_ctx *ctx, const char *keyid, cmk_key **key);
 void cmk_key_close(cmk_key *key);
 const char *cmk_key_kid(const cmk_key *key);   /* full versioned id */

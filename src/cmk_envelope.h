@@ -177,6 +177,9 @@ typedef struct cmk_resource_info {
 /* Create: makes the vault key svc-NAME, a root key, the directory. */
 cmk_rc cmk_resource_create(cmk_ctx *ctx, const cmk_resource_params *p,
                            const char *name);
+/* The vault a resource lives in (to open the right context). */
+cmk_rc cmk_resource_vault(const cmk_resource_params *p, const char *name,
+                          char vault[64]);
 /* Open an existing resource; ctx must be for the resource's vault. */
 cmk_rc cmk_resource_open(cmk_ctx *ctx, const cmk_resource_params *p,
                          const char *name, cmk_resource **r);

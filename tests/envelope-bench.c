@@ -202,7 +202,7 @@ int main(int argc, char **argv)
 				once(KW_SEAL, sizes[i], cap);
 			}
 			bps = measure((enum op)op, sizes[i], cap, &ops);
-			char obj[16];
+			char obj[32];
 			if (sizes[i] >= 1 << 20)
 				snprintf(obj, sizeof obj, "%zu MiB", sizes[i] >> 20);
 			else

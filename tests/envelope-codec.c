@@ -381,6 +381,14 @@ static void test_context_and_keys(void)
 	   cmk_last_error());
 	ok(seal(kek, NULL, 0, 3000, NULL, NULL, T, 10, &ct, &ctlen) ==
 	   CMK_E_USAGE, "a frame size that is no power of two is refused");
+	/* The property query reaches OpenSSL: nothing matches this one. */
+	env_kw_params pq = { .kek = kek, .id = "test-kek",
+	                     .propq = "provider=no-such-provider" };
+	cmk_sealer *s;
+	ok(env_kw_sealer(&pq, &s) == CMK_E_CONFIG &&
+	   strstr(cmk_last_error(), "no-such-provider"),
+	   "a property query no provider meets is refused: %s",
+	   cmk_last_error());
 
 	/* Commitment: a header whose wrapped key gives another data key. */
 	uint8_t dek2[32], *rec;

@@ -38,6 +38,11 @@ else
 	skip "exactly one C_Login attempt with a wrong PIN" "pkcs11-spy.so (opensc) not installed"
 fi
 
+# a PIN file is read up to its first newline
+{ cat "$LAB/pin"; printf '\nsecond line, not part of the PIN\n'; } >"$T/two-lines"
+write_conf "$T/two.conf" pin_source=file:$T/two-lines
+ok "a PIN file's first line is the PIN" cmk --config "$T/two.conf" key list
+
 # three failed commands do not lock the token: cmk only ever tries once
 for i in 1 2 3; do
 	run cmk --config "$C" key list

@@ -27,6 +27,12 @@ ok "pkcs11-tool decrypts while the version is enabled" p11_decrypt "$v" "$T/ct" 
 same_file "$T/pt" "$T/dek" "pkcs11-tool recovers the DEK"
 
 ok "cmk key disable k/VERSION" cmk key disable "k/$v"
+usage=$(p11tool_login -O --type privkey --id "$v" 2>&1 | grep 'Usage:')
+if [ -n "$usage" ] && ! grep -qE 'decrypt|unwrap' <<<"$usage"; then
+	pass "the disabled version's private key has CKA_DECRYPT and CKA_UNWRAP false"
+else
+	fail "the disabled version's private key has CKA_DECRYPT and CKA_UNWRAP false" "$usage"
+fi
 expect_fail 6 "cmk unwrap refuses the disabled version" cmk unwrap "cmk://lab/keys/k/$v" --raw --alg RSA-OAEP --in "$T/ct"
 run p11_decrypt "$v" "$T/ct" "$T/pt2"
 isnt "$RC" 0 "pkcs11-tool decrypt fails after a version disable (token-enforced)"

@@ -50,7 +50,8 @@ while [ $SECONDS -lt $deadline ]; do
 	rc=0
 	timeout -s KILL "$((ms / 1000)).$(printf %03d $((ms % 1000)))" "$CMK_BIN" "${cmd[@]}" >/dev/null 2>&1 || rc=$?
 	[ $rc = 137 ] && killed=$((killed + 1))
-	desc="#$i: cmk ${cmd[*]} (killed after ${ms} ms: $([ $rc = 137 ] && echo yes || echo "no, exit $rc")) leaves the vault consistent"
+	if [ $rc = 137 ]; then how="killed after $ms ms"; else how="exit $rc before the kill at $ms ms"; fi
+	desc="#$i: cmk ${cmd[*]} ($how) leaves the vault consistent"
 	why=
 	if [ "$name" != base ]; then
 		chk key show "$name" >/dev/null 2>&1

@@ -46,8 +46,23 @@ _tap_planned=
 
 plan() { _tap_planned=$1; echo "1..$1"; }
 
+# done_testing: checks that no cmk run of the test (helpers included) had a
+# sanitizer or valgrind report -- one more test point without a plan; with
+# a plan, a report makes the script exit 1 (an ERROR) -- then the plan.
+_tap_force_rc=0
 done_testing() {
-	[ -n "$_tap_planned" ] || echo "1..$_tap_n"
+	local what="no sanitizer or valgrind report from any cmk run"
+	if [ -z "$_tap_planned" ]; then
+		if [ -s "$T/.sanitizer-reports" ]; then
+			fail "$what" "$(head -20 "$T/.sanitizer-reports")"
+		else
+			pass "$what"
+		fi
+		echo "1..$_tap_n"
+	elif [ -s "$T/.sanitizer-reports" ]; then
+		diag "sanitizer or valgrind reports from:" "$(head -20 "$T/.sanitizer-reports")"
+		_tap_force_rc=1
+	fi
 }
 
 diag() {
@@ -86,6 +101,7 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/cmk-test.XXXXXXXX") || bail "cannot make a temp d
 export T
 _tap_cleanup() {
 	local rc=$?
+	[ "$_tap_force_rc" = 0 ] || rc=$_tap_force_rc
 	if [ "${CMK_KEEP:-0}" = 1 ]; then
 		echo "# kept $T"
 	else
@@ -118,10 +134,15 @@ cmk() {
 		if [ $rc = 99 ] || [ -s "$log" ]; then
 			echo "# valgrind (cmk $*):" >&9
 			sed 's/^/# /' "$log" | head -60 >&9
+			echo "cmk $*" >>"$T/.sanitizer-reports"
 		fi
 		return $rc
 	fi
-	"$CMK_BIN" "$@"
+	local rc=0
+	"$CMK_BIN" "$@" || rc=$?
+	# 97/98: UBSan/ASan reports (tests/local.mk), whatever the caller expected
+	case $rc in 97 | 98) echo "cmk $* (exit $rc)" >>"$T/.sanitizer-reports" ;; esac
+	return $rc
 }
 
 # run CMD...: run with stdin from /dev/null unless redirected by the caller

@@ -10,11 +10,15 @@
 
 TEST_EXTENSIONS = .sh
 SH_LOG_DRIVER = env AM_TAP_AWK='$(AWK)' $(SHELL) $(top_srcdir)/build-aux/tap-driver.sh
-SH_LOG_COMPILER = $(BASH_SHELL)
+# A hung test is killed (and reported as an ERROR) after CMK_TEST_TIMEOUT s.
+SH_LOG_COMPILER = timeout -k 10 $(CMK_TEST_TIMEOUT) bash
 LOG_DRIVER = $(SH_LOG_DRIVER)
-BASH_SHELL = bash
+
+# distcheck builds the tarball the way CI builds the tree.
+AM_DISTCHECK_CONFIGURE_FLAGS = --enable-werror
 
 # Overridable on the make command line.
+CMK_TEST_TIMEOUT = 900
 CMK_VALGRIND = 0
 VALGRIND = valgrind
 CMK_KILL_SECONDS = 60
@@ -88,3 +92,4 @@ print-quick-tests:
 .PHONY: check-valgrind print-quick-tests
 
 include tests/envelope.mk
+include tests/provider.mk

@@ -74,7 +74,7 @@ v2show=$(cat "$OUT")
 like "$v2show" "v2tok" "v2 is on token v2tok"
 like "$v2show" "[Rr]etention[^0-9]*7([^0-9]|$)" "v2 retention is 7 days"
 like "$v2show" "[Pp]urge[ -][Pp]rotection[^a-z]*(on|yes|true|enabled)" "v2 purge protection is on"
-like "$v2show" "ops" "v2 admin is ops"
+like "$v2show" "administrator: +ops" "v2 admin is ops"
 
 ok "vault list with two vaults" cmk --config "$T/two.conf" vault list
 is "$(awk '{print $1}' "$OUT" | tr '\n' ' ')" "lab v2 " "vault list names both vaults in file order"

@@ -65,8 +65,8 @@ void cli_print_group_help(FILE *f, const struct cli_group *g);
  * getopt_long over a command's options (which must include CLI_OPT_HELP);
  * the dispatcher resets getopt before a command runs.
  * Returns the option's val, -1 after the last option (optind is then the
- * first operand), or CLI_OPT_STOP after printing help (c->rc = 0) or an
- * error (c->rc = CMK_E_USAGE).
+ * first operand), or CLI_OPT_STOP after printing an error (c->rc is then
+ * CMK_E_USAGE).  --help prints the command's help and exits with 0.
  */
 int cli_next_opt(struct cli *c, int argc, char **argv,
                  const struct option *opts);
@@ -137,6 +137,14 @@ int cli_base64_decode(const char *what, const uint8_t *in, size_t len,
 /* keyshow.c: `cmk key list` and `cmk key show`. */
 int cli_key_list(struct cli *c, int argc, char **argv);
 int cli_key_show(struct cli *c, int argc, char **argv);
+
+/* lab_serve.c: `cmk lab serve` and `cmk lab stop` (docs/remote.md). */
+int cli_lab_serve(struct cli *c, int argc, char **argv);
+int cli_lab_stop(struct cli *c, int argc, char **argv);
+
+/* vault_admin.c: `cmk vault set` and `cmk vault sweep`. */
+int cli_vault_set(struct cli *c, int argc, char **argv);
+int cli_vault_sweep(struct cli *c, int argc, char **argv);
 
 /* ----------------------------------------------------------------- json */
 

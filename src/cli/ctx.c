@@ -32,10 +32,14 @@ cli_split_id(struct cli *c, const char *id, char vault[64],
 	name[n] = '\0';
 	if (slash == NULL)
 		return CMK_OK;
-	if (strchr(slash + 1, '/') != NULL || slash[1] == '\0' ||
-	    strlen(slash + 1) > CMK_VERSION_LEN)
+	if (strchr(slash + 1, '/') != NULL || slash[1] == '\0')
 		return cli_usage_fail(c, "key id '%s' is not NAME, NAME/VERSION "
 		                      "or cmk://VAULT/keys/NAME[/VERSION]", id);
+	if (strlen(slash + 1) != CMK_VERSION_LEN ||
+	    strspn(slash + 1, "0123456789abcdef") != CMK_VERSION_LEN)
+		return cli_usage_fail(c, "key id '%s': the version must be %d "
+		                      "lowercase hex characters", id,
+		                      CMK_VERSION_LEN);
 	strcpy(version, slash + 1);
 	return CMK_OK;
 }

@@ -204,21 +204,22 @@ static const struct option encrypt_options[] = {
 	CLI_OPT_HELP, CLI_OPT_END,
 };
 
-/* All keys of one envelope come from one vault (one context). */
+/* All keys of one envelope come from one vault (one context): explicit
+ * cmk://VAULT/ ids must name the vault that was opened. */
 static int
-same_vault(struct cli *c, const char *const *keys, size_t n)
+same_vault(struct cli *c, const char *const *keys, size_t n, cmk_ctx *ctx)
 {
-	char v0[64] = "", v[64], name[CMK_NAME_MAX], ver[CMK_VERSION_LEN + 1];
+	char v[64], name[CMK_NAME_MAX], ver[CMK_VERSION_LEN + 1];
 	for (size_t i = 0; i < n; i++) {
 		if (strncmp(keys[i], "cmk://", 6) != 0)
-			snprintf(v, sizeof(v), "%s", "");
-		else if (cli_split_id(c, keys[i], v, name, ver) != CMK_OK)
+			continue;
+		if (cli_split_id(c, keys[i], v, name, ver) != CMK_OK)
 			return CMK_E_USAGE;
-		if (i > 0 && strcmp(v, v0) != 0)
-			return cli_usage_fail(c, "--key %s is in another vault than "
+		if (strcmp(v, cmk_ctx_vault(ctx)) != 0)
+			return cli_usage_fail(c, "--key %s is not in vault %s of "
 			                      "--key %s: one envelope takes keys of "
-			                      "one vault", keys[i], keys[0]);
-		memcpy(v0, v, sizeof(v0));
+			                      "one vault", keys[i], cmk_ctx_vault(ctx),
+			                      keys[0]);
 	}
 	return CMK_OK;
 }
@@ -321,9 +322,9 @@ run_encrypt(struct cli *c, int argc, char **argv)
 		rc = cli_usage_fail(c, "--key KEYID is required");
 		goto done;
 	}
-	if ((rc = same_vault(c, keys, nkeys)) != CMK_OK ||
-	    (rc = cli_in_open(in, "input", &infd)) != CMK_OK ||
-	    (rc = cli_open(c, keys[0], &ctx)) != CMK_OK)
+	if ((rc = cli_in_open(in, "input", &infd)) != CMK_OK ||
+	    (rc = cli_open(c, keys[0], &ctx)) != CMK_OK ||
+	    (rc = same_vault(c, keys, nkeys, ctx)) != CMK_OK)
 		goto done;
 	p.keyids = keys;
 	p.nkeys = nkeys;

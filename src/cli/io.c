@@ -79,8 +79,7 @@ cli_read(const char *path, const char *what, size_t max, int secret,
 	if (is_std(path)) {
 		fd = STDIN_FILENO;
 	} else if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		return cli_fail(errno == ENOENT ? CMK_E_NOT_FOUND : CMK_E_IO,
-		                "cannot open %s %s: %s", what, path,
+		return cli_fail(CMK_E_IO, "cannot open %s %s: %s", what, path,
 		                strerror(errno));
 	}
 	for (;;) {

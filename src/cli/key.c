@@ -511,6 +511,7 @@ run_purge(struct cli *c, int argc, char **argv)
 	char name[CMK_NAME_MAX], version[CMK_VERSION_LEN + 1];
 	char kid[CMK_KID_MAX];
 	cmk_key_info info;
+	cmk_policy pol;
 	cmk_ctx *ctx;
 	int o, rc, yes = 0, ok;
 
@@ -537,6 +538,14 @@ run_purge(struct cli *c, int argc, char **argv)
 		if ((rc = cmk_key_info_get(ctx, name, 1, &info)) != CMK_OK) {
 			cmk_close(ctx);
 			return cli_lib_fail(rc);
+		}
+		/* Do not ask for a purge the identity may not do. */
+		if (cmk_policy_get(ctx, cmk_ctx_identity(ctx), &pol) == CMK_OK &&
+		    !(pol.perms & CMK_PERM_PURGE)) {
+			cmk_close(ctx);
+			return cli_fail(CMK_E_ACCESS_DENIED, "access denied: "
+			                "identity '%s' lacks permission 'purge' on "
+			                "key %s", pol.identity, kid);
 		}
 		ok = confirm_purge(kid, name, info.nversions);
 		if (ok != 1) {
@@ -613,7 +622,8 @@ const struct cli_group cli_group_key = {
 		{ "purge", run_purge, "NAME [--yes]",
 		  "Destroy a soft-deleted key on the token.  Data wrapped under "
 		  "it is lost for ever.\nOn a terminal, asks to type the key "
-		  "name; otherwise needs --yes.",
+		  "name; otherwise needs --yes.  Needs the 'purge'\npermission, "
+		  "which 'all' does not include (cmk policy set ID all,purge).",
 		  "  --yes              do not ask for confirmation\n" },
 		{ NULL, NULL, NULL, NULL, NULL },
 	},

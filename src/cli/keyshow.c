@@ -47,7 +47,7 @@ key_json(const cmk_key_info *k)
 	                       ? json_object_new_string(k->current) : NULL);
 	json_object_object_add(o, "enabled", json_object_new_boolean(k->enabled));
 	json_object_object_add(o, "deleted", json_object_new_boolean(k->deleted));
-	json_object_object_add(o, "nversions",
+	json_object_object_add(o, "versions",
 	                       json_object_new_int64((int64_t)k->nversions));
 	json_object_object_add(o, "size", json_object_new_int64(k->bits));
 	json_object_object_add(o, "created", json_time(k->created / 1000000));
@@ -236,7 +236,7 @@ show_json(const cmk_key_info *k, const cmk_version_info *v, size_t n,
 
 	for (i = 0; i < n; i++)
 		json_object_array_add(arr, version_json(&v[i]));
-	json_object_object_add(o, "versions", arr);
+	json_object_object_add(o, "version_list", arr);
 	json_object_object_add(o, "public_key_kid",
 	                       pem ? json_object_new_string(pem_kid) : NULL);
 	json_object_object_add(o, "public_key_pem",

@@ -430,6 +430,16 @@ const struct cli_group cli_group_lab = {
 		  "(destroys its keys)\n" },
 		{ "show", run_show, "DIR",
 		  "Print the export lines that select the lab in DIR.", NULL },
+		{ "serve", cli_lab_serve, "DIR [--vault NAME]",
+		  "Serve the lab's token with p11-kit server on DIR/p11-kit.sock "
+		  "and write\nDIR/remote.conf, which names vault NAME (default "
+		  "remote) on it; print\nthe address and the export line.",
+		  "  --vault NAME       name of the remote vault (default remote; "
+		  "the lab's own\n                     vault name makes "
+		  "remote.conf hold only the remote one)\n" },
+		{ "stop", cli_lab_stop, "DIR",
+		  "Stop the p11-kit server of the lab in DIR and its "
+		  "connections.", NULL },
 		{ NULL, NULL, NULL, NULL, NULL },
 	},
 };

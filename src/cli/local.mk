@@ -8,6 +8,7 @@ src_cli_cmk_SOURCES = \
 	src/cli/io.c \
 	src/cli/time.c \
 	src/cli/vault.c \
+	src/cli/vault_admin.c \
 	src/cli/key.c \
 	src/cli/keyshow.c \
 	src/cli/wrap.c \
@@ -16,4 +17,10 @@ src_cli_cmk_SOURCES = \
 	src/cli/audit.c
 src_cli_cmk_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS) $(JSONC_CFLAGS)
 src_cli_cmk_LDADD = src/lib/libcmk.la $(LIBCRYPTO_LIBS) $(JSONC_LIBS)
-src_cli_cmk_SOURCES += src/cli/envelope_io.h src/cli/encrypt.c
+src_cli_cmk_SOURCES += src/cli/envelope_io.h src/cli/encrypt.c src/cli/resource.c
+
+# lab serve/stop (issue 6, docs/remote.md)
+src_cli_cmk_SOURCES += src/cli/lab_serve.c
+
+# cmk bench (issue 7, docs/benchmarks.md)
+src_cli_cmk_SOURCES += src/cli/bench.c

@@ -18,10 +18,11 @@
 	X(key) \
 	X(wrap) \
 	X(unwrap) \
-	X(encrypt) X(decrypt) \
+	X(encrypt) X(decrypt) X(resource) \
 	X(policy) \
 	X(audit) \
 	X(lab) \
+	X(bench) \
 	X(version) \
 	X(help)
 

@@ -132,9 +132,12 @@ cli_next_opt(struct cli *c, int argc, char **argv,
 	o = getopt_long(argc, argv, sopts, opts, NULL);
 	switch (o) {
 	case 'h':
+		/* Help ends the command here, so that no caller can mistake
+		 * it for "go on". */
 		cli_print_cmd_help(stdout, c->group, c->cmd);
-		c->rc = CMK_OK;
-		return CLI_OPT_STOP;
+		if (fflush(stdout) != 0 || ferror(stdout))
+			exit(cli_fail(CMK_E_IO, "cannot write standard output"));
+		exit(CMK_OK);
 	case ':':
 		c->rc = cli_usage_fail(c, "option '%s' needs a value",
 		                       argv[optind - 1]);

@@ -190,6 +190,13 @@ show_json(cmk_ctx *ctx, const cmk_vault_info *v)
 	json_object_object_add(o, "raw_rsa", json_object_new_boolean(v->raw_rsa));
 	json_object_object_add(o, "unwrap_path",
 	                       json_object_new_string(v->unwrap_path));
+	json_object_object_add(o, "recovery_level",
+	                       json_object_new_string(v->recovery_level));
+	json_object_object_add(o, "audit_log", json_object_new_string(v->audit_log));
+	json_object_object_add(o, "audit_fail_closed",
+	                       json_object_new_boolean(v->audit_fail_closed));
+	json_object_object_add(o, "policy_cache_ms",
+	                       json_object_new_int64(v->policy_cache_ms));
 	return cli_json_print(o);
 }
 
@@ -230,6 +237,10 @@ run_show(struct cli *c, int argc, char **argv)
 		printf("OAEP-SHA1 native:   %s\n", v.oaep1_native ? "yes" : "no");
 		printf("raw RSA:            %s\n", v.raw_rsa ? "yes" : "no");
 		printf("OAEP-256 unwrap:    %s\n", v.unwrap_path);
+		printf("recovery level:     %s\n", v.recovery_level);
+		printf("audit log:          %s (%s)\n", v.audit_log,
+		       v.audit_fail_closed ? "fails closed" : "best effort");
+		printf("policy cache:       %u ms (revocation delay)\n", v.policy_cache_ms);
 	}
 	cmk_close(ctx);
 	return rc;
@@ -256,6 +267,19 @@ const struct cli_group cli_group_vault = {
 		{ "show", run_show, "",
 		  "Show the vault's settings, its token, and how OAEP-256 "
 		  "unwrap is done.", NULL },
+		{ "set", cli_vault_set,
+		  "[--purge-protection on] [--audit-fail-closed on|off]",
+		  "Change the vault's settings (administrator only).  Purge "
+		  "protection is\none-way: once on, it can never be turned off.",
+		  "  --purge-protection on    refuse purges before the retention "
+		  "has passed\n"
+		  "  --audit-fail-closed on|off\n"
+		  "                           refuse operations whose audit record "
+		  "cannot be written\n" },
+		{ "sweep", cli_vault_sweep, "",
+		  "Purge every deleted key past its scheduled purge date, and "
+		  "finish\ninterrupted purges.  Idempotent: safe to run from cron.",
+		  NULL },
 		{ NULL, NULL, NULL, NULL, NULL },
 	},
 };

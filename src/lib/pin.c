@@ -12,11 +12,13 @@
 
 #define PIN_CAP 256
 
+/* The PIN is the first line; a trailing CR (a file from Windows) goes too. */
 static void chomp(char *pin)
 {
+	pin[strcspn(pin, "\n")] = '\0';
 	size_t n = strlen(pin);
-	while (n && (pin[n - 1] == '\n' || pin[n - 1] == '\r'))
-		pin[--n] = '\0';
+	if (n && pin[n - 1] == '\r')
+		pin[n - 1] = '\0';
 }
 
 static cmk_rc pin_from_fd(int fd, char *pin, const char *what, const char *src)

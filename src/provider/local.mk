@@ -17,8 +17,9 @@ src_provider_cmk_la_SOURCES = \
 	src/provider/encoder.c
 src_provider_cmk_la_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS)
 src_provider_cmk_la_LIBADD = src/lib/libcmk.la $(LIBCRYPTO_LIBS)
+# -z nodelete: see src/provider/vaults.c (teardown at exit)
 src_provider_cmk_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared \
-	-export-symbols-regex '^OSSL_provider_init$$'
+	-Wl,-z,nodelete -export-symbols-regex '^OSSL_provider_init$$'
 
 # Not a test: EVP_PKEY_decrypt (RSA-OAEP-256) throughput through the provider.
 noinst_PROGRAMS += src/provider/bench-provider

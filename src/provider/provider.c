@@ -5,7 +5,8 @@
  * openssl.cnf parameters of the provider section (all optional; OpenSSL
  * itself takes "identity", "module" and "activate" there, hence the prefix):
  *   cmk_conf       = path of cmk.conf (default: $CMK_CONF, then the system one)
- *   cmk_identity   = caller identity for policies and audit
+ *   cmk_identity   = caller identity for policies and audit (default:
+ *                    $CMK_IDENTITY, cmk.conf's identity, $USER)
  *   cmk_vault      = default vault (cmk:///keys/NAME, pkcs11: searches)
  *   allow_pkcs1v15 = yes | no (default no): PKCS#1 v1.5 encryption padding
  *   purpose        = auto | key | data: EVP encrypt/decrypt as wrapKey/unwrapKey

@@ -205,7 +205,7 @@ static int sig_params(sig_ctx *c, cmk_sig *s, size_t *dlen, char *md, char *mgf1
 	if (s->salt_len < -1 || s->salt_len > max) {
 		CMKP_ERR(c->prov, CMKP_R_SALT_LENGTH,
 		         "%s: PSS salt length %d does not fit a %u-bit key with %s (at most %d)",
-		         kid, s->salt_len, c->key->bits, md, max);
+		         kid, s->salt_len, c->key->bits, s->md, max);
 		return 0;
 	}
 	return 1;
@@ -228,7 +228,7 @@ static int sig_sign(void *vctx, unsigned char *sig, size_t *siglen, size_t sigsi
 		return 0;
 	if (tbslen != dlen) {
 		CMKP_ERR(c->prov, CMKP_R_INPUT_LENGTH,
-		         "%s: a %s digest is %zu bytes, got %zu", cmkp_key_name(c->key), md, dlen,
+		         "%s: a %s digest is %zu bytes, got %zu", cmkp_key_name(c->key), s.md, dlen,
 		         tbslen);
 		return 0;
 	}

@@ -17,10 +17,14 @@
  * after the destructors of the PKCS#11 modules loaded since: closing a
  * session then crashes SoftHSM.  A handler registered after each module
  * load runs before those destructors and marks the process as exiting;
- * the contexts are then left to the exit.  (atexit() in a shared object is
- * run at its dlclose() too, so the handler never outlives the provider.)
+ * the contexts are then left to the exit, still reachable from `kept`
+ * (cmk.so is linked -z nodelete, so neither the handler nor `kept` goes
+ * away with OpenSSL's dlclose()).
  */
 static atomic_int exiting;
+static cmkp_vault *kept;
+static CRYPTO_ONCE kept_once = CRYPTO_ONCE_STATIC_INIT;
+static CRYPTO_RWLOCK *kept_lock;
 
 static void mark_exiting(void)
 {
@@ -90,10 +94,34 @@ out:
 	return ctx;
 }
 
+static void kept_init(void)
+{
+	kept_lock = CRYPTO_THREAD_lock_new();
+}
+
+/* At exit: keep the contexts, reachable. */
+static int keep(cmkp_vault *list)
+{
+	cmkp_vault *last = list;
+
+	if (!CRYPTO_THREAD_run_once(&kept_once, kept_init) || kept_lock == NULL
+	    || !CRYPTO_THREAD_write_lock(kept_lock))
+		return 0;
+	while (last->next != NULL)
+		last = last->next;
+	last->next = kept;
+	kept = list;
+	CRYPTO_THREAD_unlock(kept_lock);
+	return 1;
+}
+
 void cmkp_vaults_close(cmkp_prov *p)
 {
 	cmkp_vault *v = p->vaults, *next;
 
+	p->vaults = NULL;
+	if (v == NULL || (atomic_load(&exiting) && keep(v)))
+		return;
 	for (; v != NULL; v = next) {
 		next = v->next;
 		if (!atomic_load(&exiting))
@@ -101,5 +129,4 @@ void cmkp_vaults_close(cmkp_prov *p)
 		OPENSSL_free(v->name);
 		OPENSSL_free(v);
 	}
-	p->vaults = NULL;
 }

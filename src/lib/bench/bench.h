@@ -53,7 +53,8 @@ typedef struct bench_env {
 	int can_make_keys;           /* keys made by the run can be purged */
 	char tag[24];                /* "bench-1a2b3c4d": prefix of what it makes */
 	uint64_t t_start;            /* for the progress line */
-	int progress;
+	int progress;                /* 1: on, 0: off, -1: once the run is 2 s old */
+	int progress_shown;          /* a line to clear */
 	pthread_mutex_t lock;        /* guards the lazily made parts below */
 	void *soft;                  /* op_ossl.c: the software key */
 	void *res;                   /* op_resource.c: the resource */

@@ -56,6 +56,7 @@ struct run {
 	pthread_barrier_t bar;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
+	int gate;                    /* 0: wait, 1: all threads exist, 2: abort */
 	unsigned finished;
 };
 
@@ -115,6 +116,13 @@ static void *worker_main(void *arg)
 	run *r = w->r;
 	const bench_kind *k = r->c->k;
 	void *state = NULL;
+	pthread_mutex_lock(&r->mu);
+	while (r->gate == 0)
+		pthread_cond_wait(&r->cv, &r->mu);
+	int abort_ = r->gate == 2;
+	pthread_mutex_unlock(&r->mu);
+	if (abort_)
+		return NULL;
 	cmk_rc rc = k->thread_init ? k->thread_init(r->c, w->idx, &state) : CMK_OK;
 	if (rc != CMK_OK)
 		fail(w, rc);
@@ -179,11 +187,12 @@ cmk_rc bench_measure(bench_case *c, unsigned threads, uint64_t count,
 			break;
 		}
 	}
+	/* the barriers count on every thread: start all or none */
+	pthread_mutex_lock(&r.mu);
+	r.gate = rc == CMK_OK ? 1 : 2;
+	pthread_cond_broadcast(&r.cv);
+	pthread_mutex_unlock(&r.mu);
 	if (rc != CMK_OK) {
-		/* the barrier counts on all of them: nothing has waited yet */
-		atomic_store(&r.stop, 1);
-		for (unsigned i = 0; i < started; i++)
-			pthread_cancel(w[i].th);
 		for (unsigned i = 0; i < started; i++)
 			pthread_join(w[i].th, NULL);
 		goto out;
@@ -248,7 +257,7 @@ void bench_progress(bench_env *e, const char *fmt, ...)
 	if (!e->progress)
 		return;
 	if (e->progress < 0 && bench_now_ns() - e->t_start < 2000000000u)
-		return;
+		return;     /* short runs print nothing */
 	char line[160];
 	va_list ap;
 	va_start(ap, fmt);
@@ -256,14 +265,14 @@ void bench_progress(bench_env *e, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "\r\033[K  %s", line);
 	fflush(stderr);
-	e->progress = 2;             /* something to clear */
+	e->progress_shown = 1;
 }
 
 void bench_progress_clear(bench_env *e)
 {
-	if (e->progress == 2) {
+	if (e->progress_shown) {
 		fputs("\r\033[K", stderr);
 		fflush(stderr);
-		e->progress = -1;
+		e->progress_shown = 0;
 	}
 }

@@ -8,3 +8,8 @@ libcmk_envelope_sources = \
 	src/lib/crypto/envelope_aeskw.c \
 	src/lib/crypto/envelope_vault.c \
 	src/lib/crypto/dekcache.c
+libcmk_envelope_sources += \
+	src/lib/resource/resource.h \
+	src/lib/resource/store.c \
+	src/lib/resource/keyring.c \
+	src/lib/resource/objects.c

@@ -29,8 +29,11 @@ static cmk_rc kw(const char *propq, int enc, const uint8_t kek[32],
 	}
 	EVP_CIPHER_CTX_free(x);
 	EVP_CIPHER_free(c);
-	if (!c)
-		return env_ossl_err(CMK_E_CONFIG, "fetching AES-256-WRAP");
+	if (!c) {
+		ERR_clear_error();
+		return cmk_err(CMK_E_CONFIG, "OpenSSL offers no AES-256-WRAP for "
+		               "property query '%s'", propq ? propq : "");
+	}
 	if (!ok) {
 		ERR_clear_error();
 		return enc ? cmk_err(CMK_E_INTERNAL, "AES-256-WRAP failed")

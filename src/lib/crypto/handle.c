@@ -29,6 +29,7 @@ struct cmk_key {
 	uint8_t id[P11_ID_LEN];
 	unsigned bits;
 	size_t k;                /* modulus bytes */
+	uint8_t n[512];          /* the modulus, big-endian, k bytes */
 	EVP_PKEY *pub;
 	pthread_mutex_t lock;    /* guards the fields below */
 	CK_OBJECT_HANDLE priv;
@@ -153,6 +154,15 @@ cmk_rc cmk_key_open(cmk_ctx *ctx, const char *keyid, cmk_key **out)
 		rc = p11_rsa_public(ctx->tok, pub, &n, &nlen, &e, &elen);
 	if (rc == CMK_OK && !(key->pub = pkey_from_parts(n, nlen, e, elen)))
 		rc = cmk_err(CMK_E_INTEGRITY, "key %s: the public key on the token is not a valid RSA key", key->kid);
+	if (rc == CMK_OK) {
+		while (nlen && n[0] == 0) {        /* a token may pad the modulus */
+			memmove(n, n + 1, --nlen);
+		}
+		if (nlen > sizeof key->n)
+			rc = cmk_err(CMK_E_INTEGRITY, "key %s: modulus of %zu bytes is too large", key->kid, nlen);
+		else
+			memcpy(key->n, n, nlen);
+	}
 	free(n);
 	free(e);
 	if (rc != CMK_OK) {
@@ -382,6 +392,12 @@ static cmk_rc cmk_key_decrypt_impl(cmk_key *key, cmk_purpose purpose, cmk_alg al
 	if (inlen != key->k)
 		return cmk_err(CMK_E_DECRYPT, "the data does not %s with key %s: %zu bytes, the key takes %zu",
 		               what, key->kid, inlen, key->k);
+	/* RFC 8017 5.1.2: the ciphertext must be smaller than the modulus (tokens
+	 * answer that with anything from CKR_ENCRYPTED_DATA_INVALID to
+	 * CKR_GENERAL_ERROR).  Public values: no need for constant time. */
+	if (memcmp(in, key->n, key->k) >= 0)
+		return cmk_err(CMK_E_DECRYPT, "the data does not %s with key %s: it is not smaller than the modulus",
+		               what, key->kid);
 	cmk_rc rc;
 	CK_OBJECT_HANDLE priv = priv_handle(key, &rc);
 	if (rc != CMK_OK)

@@ -2,7 +2,7 @@
 #include "config.h"
 #include <stdio.h>
 #include <p11-kit/p11-kit.h>
-#include "p11/p11.h"
+#include "p11/p11_int.h"
 #include "util/err.h"
 
 #define R(x) { x, #x }
@@ -89,8 +89,15 @@ int p11_rv_dead(CK_RV rv)
 	}
 }
 
+int p11_rv_lost(CK_RV rv)
+{
+	return rv == CKR_DEVICE_ERROR || rv == CKR_DEVICE_REMOVED || rv == CKR_TOKEN_NOT_PRESENT ||
+	       rv == CKR_CRYPTOKI_NOT_INITIALIZED;
+}
+
 cmk_rc p11_fail(CK_RV rv, const char *what, const char *call)
 {
-	return cmk_err(p11_rv_rc(rv), "%s: %s failed: %s (%s)", what, call,
-	               p11_rv_name(rv), p11_kit_strerror(rv));
+	return cmk_err(p11_rv_rc(rv), "%s: %s failed: %s (%s)%s", what, call,
+	               p11_rv_name(rv), p11_kit_strerror(rv),
+	               p11_rv_lost(rv) ? "; the token or the connection to it is lost, the next call reconnects" : "");
 }

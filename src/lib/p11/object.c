@@ -118,12 +118,41 @@ cmk_rc p11_destroy(p11_tok *t, CK_OBJECT_HANDLE o)
 	return CMK_OK;
 }
 
-cmk_rc p11_data_create(p11_tok *t, const char *app, const char *label,
-                       const uint8_t *value, size_t len, int modifiable,
-                       CK_OBJECT_HANDLE *o)
+/*
+ * Records and tokens that refuse token data objects.  NSS softoken rejects
+ * every CKO_DATA object with CKA_TOKEN or CKA_PRIVATE true
+ * (CKR_ATTRIBUTE_VALUE_INVALID) and never reveals a token secret key's
+ * CKA_VALUE; it keeps any standard attribute on a secret key, though.  So on
+ * such a token a record is carried by an inert secret key (no usage flag,
+ * sensitive, not extractable, a zero value) holding the record's
+ * CKA_APPLICATION and CKA_LABEL, and its value in CKA_OBJECT_ID.  Which form
+ * a token takes is learnt from the token: the first C_CreateObject refused,
+ * or the first find that returns records (docs/tokens.md).
+ */
+enum { REC_UNKNOWN = 0, REC_DATA = 1, REC_KEY = 2 };
+
+static int rec_form(p11_tok *t)
 {
-	CK_OBJECT_CLASS cls = CKO_DATA;
+	pthread_mutex_lock(&t->lock);
+	int f = t->records;
+	pthread_mutex_unlock(&t->lock);
+	return f;
+}
+
+static void rec_learn(p11_tok *t, int form)
+{
+	pthread_mutex_lock(&t->lock);
+	t->records = form;
+	pthread_mutex_unlock(&t->lock);
+}
+
+static CK_RV rec_create(p11_tok *t, int form, const char *app, const char *label,
+                        const uint8_t *value, size_t len, int modifiable, CK_OBJECT_HANDLE *o)
+{
+	CK_OBJECT_CLASS cls = form == REC_KEY ? CKO_SECRET_KEY : CKO_DATA;
+	CK_KEY_TYPE kt = CKK_GENERIC_SECRET;
 	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+	CK_BYTE zero[16] = { 0 };
 	CK_ATTRIBUTE tmpl[] = {
 		{ CKA_CLASS, &cls, sizeof cls },
 		{ CKA_TOKEN, &yes, sizeof yes },
@@ -131,13 +160,43 @@ cmk_rc p11_data_create(p11_tok *t, const char *app, const char *label,
 		{ CKA_MODIFIABLE, modifiable ? &yes : &no, sizeof no },
 		{ CKA_APPLICATION, (void *)app, strlen(app) },
 		{ CKA_LABEL, (void *)label, strlen(label) },
-		{ CKA_VALUE, (void *)value, len },
+		{ form == REC_KEY ? CKA_OBJECT_ID : CKA_VALUE, (void *)value, len },
+		/* the carrier key: inert */
+		{ CKA_KEY_TYPE, &kt, sizeof kt },
+		{ CKA_VALUE, zero, sizeof zero },
+		{ CKA_SENSITIVE, &yes, sizeof yes },
+		{ CKA_EXTRACTABLE, &no, sizeof no },
+		{ CKA_ENCRYPT, &no, sizeof no }, { CKA_DECRYPT, &no, sizeof no },
+		{ CKA_SIGN, &no, sizeof no }, { CKA_VERIFY, &no, sizeof no },
+		{ CKA_WRAP, &no, sizeof no }, { CKA_UNWRAP, &no, sizeof no },
+		{ CKA_DERIVE, &no, sizeof no },
 	};
+	CK_ULONG n = form == REC_KEY ? sizeof tmpl / sizeof tmpl[0] : 7;
+	CK_RV rv = CKR_OK;
+	WITH_SESSION(t, s, rv, { rv = t->fn->C_CreateObject(s->h, tmpl, n, o); });
+	return rv;
+}
+
+cmk_rc p11_data_create(p11_tok *t, const char *app, const char *label,
+                       const uint8_t *value, size_t len, int modifiable,
+                       CK_OBJECT_HANDLE *o)
+{
 	CK_OBJECT_HANDLE h;
-	cmk_rc rc = p11_create(t, tmpl, sizeof tmpl / sizeof tmpl[0], &h);
-	if (rc == CMK_OK && o)
+	int form = rec_form(t);
+	CK_RV rv = rec_create(t, form == REC_KEY ? REC_KEY : REC_DATA, app, label, value, len,
+	                      modifiable, &h);
+	if (form == REC_UNKNOWN && (rv == CKR_ATTRIBUTE_VALUE_INVALID || rv == CKR_TEMPLATE_INCONSISTENT)) {
+		form = REC_KEY;
+		rv = rec_create(t, REC_KEY, app, label, value, len, modifiable, &h);
+	}
+	if (rv != CKR_OK)
+		return p11_fail(rv, t->what, "C_CreateObject");
+	if (form == REC_UNKNOWN)
+		form = REC_DATA;
+	rec_learn(t, form);
+	if (o)
 		*o = h;
-	return rc;
+	return CMK_OK;
 }
 
 void p11_data_free(p11_data *d, size_t n)
@@ -151,9 +210,10 @@ void p11_data_free(p11_data *d, size_t n)
 	free(d);
 }
 
-cmk_rc p11_data_find(p11_tok *t, const char *app, p11_data **out, size_t *n)
+static cmk_rc rec_find(p11_tok *t, int form, const char *app, p11_data **out, size_t *n)
 {
-	CK_OBJECT_CLASS cls = CKO_DATA;
+	CK_OBJECT_CLASS cls = form == REC_KEY ? CKO_SECRET_KEY : CKO_DATA;
+	CK_ATTRIBUTE_TYPE vtype = form == REC_KEY ? CKA_OBJECT_ID : CKA_VALUE;
 	CK_BBOOL yes = CK_TRUE;
 	CK_ATTRIBUTE tmpl[] = {
 		{ CKA_CLASS, &cls, sizeof cls },
@@ -175,9 +235,10 @@ cmk_rc p11_data_find(p11_tok *t, const char *app, p11_data **out, size_t *n)
 		size_t alen;
 		cmk_rc rc = p11_get_bytes(t, h[i], CKA_APPLICATION, (uint8_t **)&x->app, &alen);
 		if (rc == CMK_OK)
-			rc = p11_get_bytes(t, h[i], CKA_VALUE, &x->value, &x->len);
+			rc = p11_get_bytes(t, h[i], vtype, &x->value, &x->len);
 		if (rc == CMK_E_P11) {
-			/* destroyed by another process since the find: skip it */
+			/* destroyed by another process since the find (or, among
+			 * secret keys, not a record): skip it */
 			free(x->app);
 			free(x->value);
 			memset(x, 0, sizeof *x);
@@ -193,5 +254,22 @@ cmk_rc p11_data_find(p11_tok *t, const char *app, p11_data **out, size_t *n)
 	free(h);
 	*out = d;
 	*n = used;
+	return CMK_OK;
+}
+
+cmk_rc p11_data_find(p11_tok *t, const char *app, p11_data **out, size_t *n)
+{
+	int form = rec_form(t);
+	if (form != REC_UNKNOWN)
+		return rec_find(t, form, app, out, n);
+	CMK_TRY(rec_find(t, REC_DATA, app, out, n));
+	if (*n) {
+		rec_learn(t, REC_DATA);
+		return CMK_OK;
+	}
+	p11_data_free(*out, 0);
+	CMK_TRY(rec_find(t, REC_KEY, app, out, n));
+	if (*n)
+		rec_learn(t, REC_KEY);
 	return CMK_OK;
 }

@@ -10,7 +10,7 @@ struct p11_tok {
 	CK_SLOT_ID slot;
 	char spec[512];          /* label or pkcs11: URI from the configuration */
 	char label[33];
-	char what[160];          /* "vault lab", for error messages */
+	char what[256];          /* "vault lab", for error messages */
 	pthread_mutex_t lock;    /* guards everything below */
 	p11_sess *pool;          /* idle sessions */
 	unsigned nopen;
@@ -18,6 +18,13 @@ struct p11_tok {
 	unsigned mod_gen;
 	char *pin;               /* locked copy, for re-login after re-init */
 	pid_t pid;
+	int lost;                /* a call said the module lost the token or connection */
+	unsigned lost_gen;       /* ... under this generation: recover before the next call */
+	int records;             /* object.c: how records are kept, learnt from the token */
 };
+
+/* ckr.c: the module lost the token or its connection (a p11-kit server that
+ * went away gives CKR_DEVICE_ERROR): only C_Finalize + C_Initialize helps. */
+int p11_rv_lost(CK_RV rv);
 
 #endif

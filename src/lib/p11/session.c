@@ -12,6 +12,12 @@ cmk_rc p11_sess_get(p11_tok *t, p11_sess **out)
 {
 	CMK_TRY(p11_tok_check_fork(t));
 	pthread_mutex_lock(&t->lock);
+	int lost = t->lost;
+	unsigned lost_gen = t->lost_gen;
+	pthread_mutex_unlock(&t->lock);
+	if (lost)   /* an earlier call lost the connection: reconnect first */
+		CMK_TRY(p11_tok_recover(t, lost_gen));
+	pthread_mutex_lock(&t->lock);
 	p11_sess *s = t->pool;
 	if (s)
 		t->pool = s->next;
@@ -44,6 +50,10 @@ void p11_sess_put(p11_tok *t, p11_sess *s, CK_RV last)
 		return;
 	pthread_mutex_lock(&t->lock);
 	int stale = s->gen != t->gen;
+	if (!stale && p11_rv_lost(last) && !t->lost) {
+		t->lost = 1;
+		t->lost_gen = s->gen;
+	}
 	int keep = !stale && !p11_rv_dead(last) && t->nopen <= POOL_IDLE_MAX;
 	if (keep) {
 		s->next = t->pool;

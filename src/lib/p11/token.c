@@ -112,6 +112,9 @@ static cmk_rc locate(p11_tok *t)
 			break;
 	}
 	p11_kit_uri_free(uri);
+	if (rc == CMK_E_TOKEN && p11_mod_server(t->mod)[0] && !seen[0])
+		return cmk_err(CMK_E_TOKEN, "%s: token %s is not there: the p11-kit server does not answer or serves no token",
+		               t->what, t->spec);
 	if (rc == CMK_E_TOKEN)
 		return cmk_err(CMK_E_TOKEN, "%s: token %s is not present on module %s (tokens seen: %s)",
 		               t->what, t->spec, p11_mod_name(t->mod), seen[0] ? seen : "none");
@@ -130,7 +133,12 @@ cmk_rc p11_tok_open(p11_mod *m, const char *token, const char *what, p11_tok **o
 	t->pid = getpid();
 	t->mod_gen = p11_mod_gen(m);
 	snprintf(t->spec, sizeof t->spec, "%s", token);
-	snprintf(t->what, sizeof t->what, "%s", what ? what : token);
+	/* a remote vault's messages name the server it talks to */
+	if (p11_mod_server(m)[0])
+		snprintf(t->what, sizeof t->what, "%s (p11-kit server %s)", what ? what : token,
+		         p11_mod_server(m));
+	else
+		snprintf(t->what, sizeof t->what, "%s", what ? what : token);
 	cmk_rc rc = locate(t);
 	if (rc != CMK_OK) {
 		pthread_mutex_destroy(&t->lock);
@@ -221,6 +229,9 @@ static cmk_rc tok_reopen_locked(p11_tok *t)
 	cmk_rc rc = locate(t);
 	if (rc == CMK_OK && t->pin)
 		rc = login_once(t, t->pin);
+	/* still unreachable: the next call tries again */
+	t->lost = rc != CMK_OK;
+	t->lost_gen = t->gen;
 	return rc;
 }
 
@@ -276,8 +287,12 @@ CK_FUNCTION_LIST *p11_tok_fn(p11_tok *t)
 	return t->fn;
 }
 
+/* The generation is only meaningful in the process that owns the sessions:
+ * a child re-initialises first, so handles cached before fork are seen as
+ * stale. */
 unsigned p11_tok_gen(p11_tok *t)
 {
+	(void)p11_tok_check_fork(t);
 	pthread_mutex_lock(&t->lock);
 	unsigned g = t->gen;
 	pthread_mutex_unlock(&t->lock);

@@ -2,6 +2,7 @@
 #include "config.h"
 #include <stdio.h>
 #include <string.h>
+#include <p11-kit/uri.h>
 #include "vault/keys.h"
 #include "util/err.h"
 
@@ -87,10 +88,67 @@ cmk_rc cmk_kid_parse(const char *kid, char vault[64], char name[CMK_NAME_MAX],
 	return CMK_OK;
 }
 
+/* An RFC 7512 URI naming a cmk key pair on this vault's token:
+ * object= is the key name (CKA_LABEL), id= the version (CKA_ID), token=
+ * if given must be this vault's token. */
+static cmk_rc resolve_pkcs11_uri(const cmk_ctx *ctx, const char *id, char name[CMK_NAME_MAX],
+                                 char version[CMK_VERSION_LEN + 1])
+{
+	P11KitUri *uri = p11_kit_uri_new();
+	if (!uri)
+		return cmk_err(CMK_E_NOMEM, "out of memory");
+	int r = p11_kit_uri_parse(id, P11_KIT_URI_FOR_OBJECT_ON_TOKEN, uri);
+	cmk_rc rc = CMK_OK;
+	if (r != P11_KIT_URI_OK) {
+		rc = cmk_err(CMK_E_USAGE, "'%s' is not a valid PKCS#11 URI: %s", id, p11_kit_uri_message(r));
+		goto out;
+	}
+	CK_TOKEN_INFO *ti = p11_kit_uri_get_token_info(uri);
+	const char *label = p11_tok_label(((cmk_ctx *)ctx)->tok);
+	if (ti) {
+		char want[33];
+		size_t n = sizeof ti->label;
+		memcpy(want, ti->label, n);
+		want[n] = '\0';
+		while (n && want[n - 1] == ' ')
+			want[--n] = '\0';
+		if (want[0] && strcmp(want, label) != 0) {
+			rc = cmk_err(CMK_E_NOT_FOUND, "%s names token '%s'; %s is on token '%s'", id, want,
+			             CTX_WHAT(ctx), label);
+			goto out;
+		}
+	}
+	CK_ATTRIBUTE *obj = p11_kit_uri_get_attribute(uri, CKA_LABEL);
+	CK_ATTRIBUTE *cid = p11_kit_uri_get_attribute(uri, CKA_ID);
+	if (!obj || obj->ulValueLen == 0 || obj->ulValueLen >= CMK_NAME_MAX) {
+		rc = cmk_err(CMK_E_USAGE, "%s names no key: give object=NAME (and id=VERSION)", id);
+		goto out;
+	}
+	memcpy(name, obj->pValue, obj->ulValueLen);
+	name[obj->ulValueLen] = '\0';
+	if (!names_key_valid(name)) {
+		rc = cmk_err(CMK_E_NOT_FOUND, "%s: object '%s' is not a cmk key name", id, name);
+		goto out;
+	}
+	version[0] = '\0';
+	if (cid) {
+		if (cid->ulValueLen != P11_ID_LEN) {
+			rc = cmk_err(CMK_E_NOT_FOUND, "%s: id= is not a cmk version (16 bytes)", id);
+			goto out;
+		}
+		names_hex(cid->pValue, P11_ID_LEN, version);
+	}
+out:
+	p11_kit_uri_free(uri);
+	return rc;
+}
+
 /* Resolve an id given to the API against the context's vault. */
 cmk_rc names_resolve(const cmk_ctx *ctx, const char *id, char name[CMK_NAME_MAX],
                      char version[CMK_VERSION_LEN + 1])
 {
+	if (strncmp(id, "pkcs11:", 7) == 0)
+		return resolve_pkcs11_uri(ctx, id, name, version);
 	char vault[64];
 	CMK_TRY(cmk_kid_parse(id, vault, name, version));
 	if (vault[0] && strcmp(vault, cmk_ctx_vault(ctx)) != 0)

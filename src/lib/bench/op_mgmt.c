@@ -1,0 +1,87 @@
+/* op_mgmt.c - management operations per second: key create and rotate.
+ *
+ * Keys are named after the run's tag (bench-XXXXXXXX-...) and purged when
+ * the run ends, so these run only on a vault without purge protection.
+ * Each thread rotates a key of its own; a CMK_E_CONFLICT (another process
+ * changed the vault at the same moment) is retried, as a caller would. */
+#include "config.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include "bench/bench.h"
+#include "util/err.h"
+
+static _Atomic unsigned created;
+
+typedef struct mgmt_thread {
+	char name[CMK_NAME_MAX];
+} mgmt_thread;
+
+static cmk_rc mgmt_setup(bench_case *c)
+{
+	if (!c->env->can_make_keys)
+		bench_skip(c, "vault %s has purge protection: the keys it makes could not "
+		           "be removed after the run", cmk_ctx_vault(c->env->ctx));
+	return CMK_OK;
+}
+
+static cmk_rc create_one(bench_case *c, void *t)
+{
+	bench_env *e = c->env;
+	char name[CMK_NAME_MAX], ver[CMK_VERSION_LEN + 1];
+	snprintf(name, sizeof name, "%s-c%ld-%u", e->tag, (long)getpid(),
+	         atomic_fetch_add(&created, 1));
+	return bench_key_create(e, name, cmk_key_bits(e->key), ver);
+}
+
+static cmk_rc rotate_thread_init(bench_case *c, unsigned idx, void **out)
+{
+	bench_env *e = c->env;
+	mgmt_thread *t = calloc(1, sizeof *t);
+	char ver[CMK_VERSION_LEN + 1];
+	if (!t)
+		return cmk_err(CMK_E_NOMEM, "out of memory");
+	snprintf(t->name, sizeof t->name, "%s-r%ld-%u", e->tag, (long)getpid(), idx);
+	cmk_key_info info;
+	cmk_rc rc = cmk_key_info_get(e->ctx, t->name, 0, &info);
+	if (rc == CMK_E_NOT_FOUND)   /* made at the first thread count only */
+		rc = bench_key_create(e, t->name, cmk_key_bits(e->key), ver);
+	if (rc != CMK_OK) {
+		free(t);
+		return rc;
+	}
+	*out = t;
+	return CMK_OK;
+}
+
+static void rotate_thread_fini(bench_case *c, void *t)
+{
+	free(t);
+}
+
+static cmk_rc rotate_one(bench_case *c, void *vt)
+{
+	mgmt_thread *t = vt;
+	char ver[CMK_VERSION_LEN + 1];
+	cmk_rc rc;
+	for (int i = 0; i < 10; i++)
+		if ((rc = cmk_key_rotate(c->env->ctx, t->name, NULL, ver)) != CMK_E_CONFLICT)
+			break;
+	return rc;
+}
+
+const bench_kind bench_kind_key_create = {
+	.name = "key-create", .group = "mgmt", .cls = CMK_BENCH_CMK,
+	.what = "cmk_key_create: key pair generated on the token plus its metadata",
+	.hsm_limit = "p11-keygen", .slow = 1,
+	.setup = mgmt_setup, .one = create_one,
+};
+
+const bench_kind bench_kind_key_rotate = {
+	.name = "key-rotate", .group = "mgmt", .cls = CMK_BENCH_CMK,
+	.what = "cmk_key_rotate of a key per thread: new version generated on the token",
+	.hsm_limit = "p11-keygen", .slow = 1,
+	.setup = mgmt_setup,
+	.thread_init = rotate_thread_init, .thread_fini = rotate_thread_fini,
+	.one = rotate_one,
+};

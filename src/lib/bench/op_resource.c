@@ -1,0 +1,186 @@
+/* op_resource.c - resource put and get, with and without the data-key cache.
+ *
+ * One resource for the run ("bench-XXXXXXXX" in a temporary directory,
+ * removed at the end with its service key); two handles on it, one with a
+ * cmk_dekcache for the root key.  Each thread writes and reads its own
+ * object, so objects do not pile up.
+ *
+ * The resource API is declared in cmk_envelope.h; while libcmk lacks it the
+ * cases are reported as not available (weak references). */
+#include "config.h"
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <openssl/rand.h>
+#include "bench/bench.h"
+#include "util/err.h"
+
+#pragma weak cmk_resource_create
+#pragma weak cmk_resource_open
+#pragma weak cmk_resource_close
+#pragma weak cmk_resource_put
+#pragma weak cmk_resource_get
+#pragma weak cmk_dekcache_new
+#pragma weak cmk_dekcache_free
+
+typedef struct res_env {
+	char dir[4096];
+	char name[CMK_RESOURCE_NAME_MAX];
+	cmk_dekcache *cache;
+	cmk_resource *plain, *cached;
+	uint8_t *data;
+	size_t size;
+} res_env;
+
+typedef struct res_thread {
+	char object[64];
+} res_thread;
+
+static int available(void)
+{
+	return cmk_resource_create && cmk_resource_open && cmk_resource_close &&
+	       cmk_resource_put && cmk_resource_get && cmk_dekcache_new && cmk_dekcache_free;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	return remove(path);
+}
+
+void bench_resource_env_free(bench_env *e)
+{
+	res_env *r = e->res;
+	if (!r)
+		return;
+	if (r->plain)
+		cmk_resource_close(r->plain);
+	if (r->cached)
+		cmk_resource_close(r->cached);
+	if (r->cache)
+		cmk_dekcache_free(r->cache);
+	if (r->dir[0])
+		nftw(r->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	free(r->data);
+	free(r);
+	e->res = NULL;
+}
+
+static cmk_rc make(bench_env *e, res_env *r)
+{
+	const char *tmp = getenv("TMPDIR");
+	snprintf(r->dir, sizeof r->dir, "%s/cmk-bench-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(r->dir)) {
+		r->dir[0] = '\0';
+		return cmk_err(CMK_E_IO, "cannot make a temporary directory for the resource");
+	}
+	snprintf(r->name, sizeof r->name, "%s", e->tag);
+	r->size = e->o->object_size;
+	if (!(r->data = malloc(r->size ? r->size : 1)))
+		return cmk_err(CMK_E_NOMEM, "out of memory");
+	if (RAND_bytes(r->data, (int)r->size) != 1)
+		return cmk_err(CMK_E_INTERNAL, "no random bytes");
+	cmk_resource_params p = { .dir = r->dir };
+	CMK_TRY(cmk_resource_create(e->ctx, &p, r->name));
+	CMK_TRY(cmk_resource_open(e->ctx, &p, r->name, &r->plain));
+	cmk_dekcache_params cp = { 0 };
+	CMK_TRY(cmk_dekcache_new(e->ctx, &cp, &r->cache));
+	p.cache = r->cache;
+	return cmk_resource_open(e->ctx, &p, r->name, &r->cached);
+}
+
+static cmk_rc res_setup(bench_case *c)
+{
+	bench_env *e = c->env;
+	if (!available()) {
+		bench_skip(c, "not available in this build: libcmk has no resource API");
+		return CMK_OK;
+	}
+	if (!e->can_make_keys) {
+		bench_skip(c, "vault %s has purge protection: the resource's service key "
+		           "could not be removed after the run", cmk_ctx_vault(e->ctx));
+		return CMK_OK;
+	}
+	pthread_mutex_lock(&e->lock);
+	cmk_rc rc = CMK_OK;
+	if (!e->res) {
+		res_env *r = calloc(1, sizeof *r);
+		if (!r) {
+			rc = cmk_err(CMK_E_NOMEM, "out of memory");
+		} else {
+			e->res = r;
+			rc = make(e, r);
+		}
+	}
+	pthread_mutex_unlock(&e->lock);
+	c->state = e->res;
+	return rc;
+}
+
+static cmk_resource *handle(bench_case *c)
+{
+	res_env *r = c->state;
+	return c->k == &bench_kind_res_put_cache || c->k == &bench_kind_res_get_cache
+	       ? r->cached : r->plain;
+}
+
+static cmk_rc res_thread_init(bench_case *c, unsigned idx, void **out)
+{
+	res_env *r = c->state;
+	res_thread *t = calloc(1, sizeof *t);
+	if (!t)
+		return cmk_err(CMK_E_NOMEM, "out of memory");
+	snprintf(t->object, sizeof t->object, "bench-%ld-%u", (long)getpid(), idx);
+	/* the object a get reads */
+	cmk_rc rc = cmk_resource_put(handle(c), t->object, r->data, r->size);
+	if (rc != CMK_OK) {
+		free(t);
+		return rc;
+	}
+	*out = t;
+	return CMK_OK;
+}
+
+static void res_thread_fini(bench_case *c, void *t)
+{
+	free(t);
+}
+
+static cmk_rc put_one(bench_case *c, void *vt)
+{
+	res_env *r = c->state;
+	res_thread *t = vt;
+	return cmk_resource_put(handle(c), t->object, r->data, r->size);
+}
+
+static cmk_rc get_one(bench_case *c, void *vt)
+{
+	res_env *r = c->state;
+	res_thread *t = vt;
+	uint8_t *data = NULL;
+	size_t len = 0;
+	CMK_TRY(cmk_resource_get(handle(c), t->object, &data, &len));
+	cmk_rc rc = len == r->size ? CMK_OK
+	            : cmk_err(CMK_E_INTERNAL, "get gave %zu bytes, not %zu", len, r->size);
+	cmk_wipe(data, len);
+	cmk_free(data);
+	return rc;
+}
+
+#define RES_KIND(var, nm, fn, w) \
+	const bench_kind var = { \
+		.name = nm, .group = "resource", .cls = CMK_BENCH_CMK, .what = w, \
+		.hsm_limit = "p11-decrypt", .sized = 2, \
+		.setup = res_setup, .thread_init = res_thread_init, \
+		.thread_fini = res_thread_fini, .one = fn, \
+	}
+
+RES_KIND(bench_kind_res_put, "put", put_one,
+         "cmk_resource_put of one object (new DEK, root key unwrapped on the token)");
+RES_KIND(bench_kind_res_get, "get", get_one,
+         "cmk_resource_get of one object (root key unwrapped on the token)");
+RES_KIND(bench_kind_res_put_cache, "put-cached", put_one,
+         "cmk_resource_put with the root key from a cmk_dekcache");
+RES_KIND(bench_kind_res_get_cache, "get-cached", get_one,
+         "cmk_resource_get with the root key from a cmk_dekcache");

@@ -1,0 +1,424 @@
+/*
+ * keyring.c - a resource's root key and the keys that wrap it.
+ *
+ * Service-managed:  keyring = wrapped-key record of the root key under the
+ *                   vault key svc-NAME (RSA-OAEP-256).
+ * Customer-managed: keyring = envelope under the CMK (context
+ *                   cmk-resource=NAME, cmk-layer=customer) whose plaintext
+ *                   is that same service-layer record: both keys are needed
+ *                   (double encryption), and the CMK can revoke.
+ *
+ * Every change rewrites resource.json only; objects never change.  When a
+ * resource first gets a CMK, svc-NAME is rotated and its older versions
+ * disabled, so a copy of the old service-only keyring cannot bypass the CMK.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "crypto/envelope.h"
+#include "resource/resource.h"
+#include "util/err.h"
+
+#define LAYER_CONTEXT(name) { { "cmk-layer", "customer" }, \
+                              { "cmk-resource", (name) } }
+
+static void svc_name(const res_state *st, char out[CMK_NAME_MAX])
+{
+	snprintf(out, CMK_NAME_MAX, "svc-%s", st->name);
+}
+
+static int is_envelope(const res_state *st)
+{
+	return st->keyring_len >= 4 && memcmp(st->keyring, "CMKE", 4) == 0;
+}
+
+cmk_rc res_kctx(cmk_resource *r, const char *vault, cmk_ctx **kctx)
+{
+	if (!*vault || strcmp(vault, cmk_ctx_vault(r->ctx)) == 0) {
+		*kctx = r->ctx;
+		return CMK_OK;
+	}
+	if (r->kctx && strcmp(cmk_ctx_vault(r->kctx), vault) == 0) {
+		*kctx = r->kctx;
+		return CMK_OK;
+	}
+	cmk_close(r->kctx);
+	r->kctx = NULL;
+	cmk_rc rc = cmk_open(&r->kctx, r->config, vault,
+	                     cmk_ctx_identity(r->ctx));
+	if (rc != CMK_OK)
+		return cmk_err_prefix(rc, "resource %s: opening vault %s of its "
+		                      "customer-managed key", r->st.name, vault);
+	*kctx = r->kctx;
+	return CMK_OK;
+}
+
+/* The root key wrapped under svc-NAME (its current version). */
+static cmk_rc wrap_service(cmk_ctx *ctx, const res_state *st,
+                           const uint8_t *root, uint8_t **rec, size_t *len,
+                           char kid[CMK_KID_MAX])
+{
+	char svc[CMK_NAME_MAX];
+	size_t n = 2048;
+	cmk_wrapped w;
+	svc_name(st, svc);
+	uint8_t *b = malloc(n);
+	if (!b)
+		return cmk_err(CMK_E_NOMEM, "out of memory");
+	cmk_rc rc = cmk_wrap(ctx, svc, CMK_ALG_RSA_OAEP_256, root, RES_ROOT_LEN,
+	                     b, &n);
+	if (rc == CMK_OK)
+		rc = cmk_wrapped_parse(b, n, &w);
+	if (rc != CMK_OK) {
+		free(b);
+		return cmk_err_prefix(rc, "resource %s: service-managed key",
+		                      st->name);
+	}
+	snprintf(kid, CMK_KID_MAX, "%s", w.kid);
+	*rec = b;
+	*len = n;
+	return CMK_OK;
+}
+
+/* The service-layer record sealed under the CMK. */
+static cmk_rc seal_customer(cmk_ctx *kctx, const char *keyid,
+                            const res_state *st, const char *propq,
+                            const uint8_t *rec, size_t len, uint8_t **ring,
+                            size_t *rlen, char kid[CMK_KID_MAX])
+{
+	const char *keys[1] = { keyid };
+	const cmk_kv kv[] = LAYER_CONTEXT(st->name);
+	cmk_seal_params p = { .keyids = keys, .nkeys = 1, .context = kv,
+	                      .ncontext = 2, .frame_size = 1024,
+	                      .propq = propq };
+	cmk_sealer *s;
+	cmk_rc rc = cmk_seal_init(kctx, &p, &s);
+	if (rc == CMK_OK) {
+		snprintf(kid, CMK_KID_MAX, "%s", cmk_seal_kid(s, 0));
+		rc = env_seal_buf(s, rec, len, ring, rlen);
+		cmk_seal_free(s);
+	}
+	if (rc != CMK_OK)
+		return cmk_err_prefix(rc, "resource %s: customer-managed key %s",
+		                      st->name, keyid);
+	return CMK_OK;
+}
+
+/* Open the keyring of `st`: the root key, through both layers. */
+static cmk_rc open_keyring(cmk_resource *r, const res_state *st,
+                           uint8_t root[RES_ROOT_LEN])
+{
+	uint8_t *rec = st->keyring, *plain = NULL;
+	size_t len = st->keyring_len, n = RES_ROOT_LEN;
+	char kid[CMK_KID_MAX];
+	cmk_rc rc = CMK_OK;
+
+	if (is_envelope(st)) {
+		cmk_ctx *kctx;
+		const cmk_kv kv[] = LAYER_CONTEXT(st->name);
+		cmk_unseal_params p = { .context = kv, .ncontext = 2,
+		                        .propq = r->propq };
+		CMK_TRY(res_kctx(r, st->cmk_vault, &kctx));
+		if ((rc = cmk_unseal(kctx, &p, st->keyring, st->keyring_len, &plain,
+		                     &len)) != CMK_OK)
+			return cmk_err_prefix(rc, "resource %s: customer-managed key "
+			                      "%s", st->name, st->customer_kid);
+		rec = plain;
+	}
+	rc = cmk_unwrap(r->ctx, rec, len, root, &n, kid);
+	if (rc == CMK_OK && n != RES_ROOT_LEN)
+		rc = cmk_err(CMK_E_FORMAT, "root key of %zu bytes", n);
+	if (rc != CMK_OK) {
+		cmk_wipe(root, RES_ROOT_LEN);
+		rc = cmk_err_prefix(rc, "resource %s: service-managed key",
+		                    st->name);
+	}
+	if (plain) {
+		cmk_wipe(plain, len);
+		free(plain);
+	}
+	return rc;
+}
+
+cmk_rc res_keyring_new(cmk_ctx *ctx, res_state *st, const uint8_t *root)
+{
+	CMK_TRY(wrap_service(ctx, st, root, &st->keyring, &st->keyring_len,
+	                     st->service_kid));
+	st->rewrapped = (int64_t)time(NULL);
+	return CMK_OK;
+}
+
+/* Rotate svc-NAME and disable its older versions. */
+static cmk_rc rotate_service(cmk_ctx *ctx, const res_state *st)
+{
+	char svc[CMK_NAME_MAX], ver[CMK_VERSION_LEN + 1];
+	cmk_version_info *v = NULL;
+	size_t n = 0;
+	svc_name(st, svc);
+	cmk_rc rc = cmk_key_rotate(ctx, svc, NULL, ver);
+	if (rc == CMK_OK)
+		rc = cmk_key_versions(ctx, svc, 0, &v, &n);
+	for (size_t i = 0; rc == CMK_OK && i < n; i++)
+		if (strcmp(v[i].version, ver) != 0 && v[i].enabled)
+			rc = cmk_key_set_enabled(ctx, svc, v[i].version, 0);
+	cmk_free(v);
+	if (rc != CMK_OK)
+		return cmk_err_prefix(rc, "resource %s: rotating %s", st->name, svc);
+	return CMK_OK;
+}
+
+/*
+ * Re-wrap `root` for the state `st` under the service key and, when
+ * customer_key is not NULL, the CMK; then save.  Caller holds the lock.
+ */
+static cmk_rc rewrap(cmk_resource *r, const uint8_t root[RES_ROOT_LEN],
+                     const char *customer_key, const char *cmk_vault)
+{
+	res_state *st = &r->st;
+	uint8_t *rec = NULL, *ring = NULL, *back = NULL;
+	size_t reclen = 0, ringlen = 0, backlen = 0;
+	char svc_kid[CMK_KID_MAX], cust_kid[CMK_KID_MAX] = "";
+	cmk_rc rc;
+
+	if (customer_key && !st->customer_key[0] &&
+	    (rc = rotate_service(r->ctx, st)) != CMK_OK)
+		return rc;
+	if ((rc = wrap_service(r->ctx, st, root, &rec, &reclen, svc_kid)) !=
+	    CMK_OK)
+		return rc;
+	if (customer_key) {
+		cmk_ctx *kctx;
+		const cmk_kv kv[] = LAYER_CONTEXT(st->name);
+		cmk_unseal_params p = { .context = kv, .ncontext = 2,
+		                        .propq = r->propq };
+		if ((rc = res_kctx(r, cmk_vault, &kctx)) != CMK_OK ||
+		    (rc = seal_customer(kctx, customer_key, st, r->propq, rec,
+		                        reclen, &ring, &ringlen, cust_kid)) !=
+		    CMK_OK)
+			goto out;
+		/* Prove the CMK unwraps too before depending on it. */
+		if ((rc = cmk_unseal(kctx, &p, ring, ringlen, &back, &backlen)) !=
+		    CMK_OK) {
+			rc = cmk_err_prefix(rc, "resource %s: customer-managed key %s "
+			                    "cannot unwrap", st->name, cust_kid);
+			goto out;
+		}
+		if (backlen != reclen || memcmp(back, rec, reclen) != 0) {
+			rc = cmk_err(CMK_E_INTERNAL, "resource %s: the root key did not "
+			             "round-trip through %s", st->name, cust_kid);
+			goto out;
+		}
+		free(rec);
+		rec = NULL;
+	} else {
+		ring = rec;
+		ringlen = reclen;
+		rec = NULL;
+	}
+	if (r->cache) {
+		dekcache_forget_key(r->cache, st->customer_kid);
+		dekcache_forget_key(r->cache, st->service_kid);
+	}
+	res_state nst = *st;
+	nst.keyring = ring;
+	nst.keyring_len = ringlen;
+	snprintf(nst.service_kid, sizeof nst.service_kid, "%s", svc_kid);
+	snprintf(nst.customer_key, sizeof nst.customer_key, "%s",
+	         customer_key ? customer_key : "");
+	snprintf(nst.customer_kid, sizeof nst.customer_kid, "%s", cust_kid);
+	if (customer_key)
+		snprintf(nst.cmk_vault, sizeof nst.cmk_vault, "%s", cmk_vault);
+	nst.rewrapped = (int64_t)time(NULL);
+	if ((rc = res_state_save(r->dir, &nst)) == CMK_OK) {
+		free(st->keyring);
+		*st = nst;
+		ring = NULL;
+	}
+out:
+	free(rec);
+	free(ring);
+	if (back) {
+		cmk_wipe(back, backlen);
+		free(back);
+	}
+	return rc;
+}
+
+/* Whether a versionless CMK has a new current version; *cur gets it. */
+static cmk_rc current_moved(cmk_resource *r, int *moved,
+                            char cur[CMK_KID_MAX])
+{
+	char v[64], name[CMK_NAME_MAX], ver[CMK_VERSION_LEN + 1];
+	cmk_ctx *kctx;
+	cmk_key *k;
+	*moved = 0;
+	if (!r->st.customer_key[0] ||
+	    cmk_kid_parse(r->st.customer_key, v, name, ver) != CMK_OK || ver[0])
+		return CMK_OK;
+	CMK_TRY(res_kctx(r, r->st.cmk_vault, &kctx));
+	cmk_rc rc = cmk_key_open(kctx, r->st.customer_key, &k);
+	if (rc != CMK_OK)
+		return cmk_err_prefix(rc, "resource %s: customer-managed key",
+		                      r->st.name);
+	snprintf(cur, CMK_KID_MAX, "%s", cmk_key_kid(k));
+	cmk_key_close(k);
+	*moved = strcmp(cur, r->st.customer_kid) != 0;
+	return CMK_OK;
+}
+
+/* Under the lock: follow a versionless CMK to its current version. */
+static cmk_rc follow_rotation(cmk_resource *r, uint8_t root[RES_ROOT_LEN],
+                              int *changed)
+{
+	char cur[CMK_KID_MAX];
+	int moved;
+	*changed = 0;
+	CMK_TRY(res_lock(r));
+	cmk_rc rc = current_moved(r, &moved, cur);
+	if (rc == CMK_OK)
+		rc = open_keyring(r, &r->st, root);
+	if (rc == CMK_OK && moved) {
+		char key[CMK_KID_MAX], vault[64];
+		snprintf(key, sizeof key, "%s", r->st.customer_key);
+		snprintf(vault, sizeof vault, "%s", r->st.cmk_vault);
+		rc = rewrap(r, root, key, vault);
+		*changed = rc == CMK_OK;
+	}
+	res_unlock(r);
+	if (rc != CMK_OK)
+		cmk_wipe(root, RES_ROOT_LEN);
+	return rc;
+}
+
+cmk_rc res_root_key(cmk_resource *r, uint8_t root[RES_ROOT_LEN])
+{
+	char kid[CMK_KID_MAX];
+	int changed;
+	/* Pick up changes made by other processes. */
+	res_state st;
+	CMK_TRY(res_state_load(r->dir, &st));
+	res_state_clear(&r->st);
+	r->st = st;
+	if (r->cache && dekcache_get(r->cache, r->st.keyring,
+	                             r->st.keyring_len, root, RES_ROOT_LEN, kid))
+		return CMK_OK;
+	CMK_TRY(follow_rotation(r, root, &changed));
+	if (r->cache)
+		dekcache_put(r->cache, r->st.keyring, r->st.keyring_len, root,
+		             RES_ROOT_LEN, r->st.customer_kid[0] ?
+		             r->st.customer_kid : r->st.service_kid);
+	return CMK_OK;
+}
+
+cmk_rc cmk_resource_refresh(cmk_resource *r, int *changed)
+{
+	uint8_t *root = cmk_secure_alloc(RES_ROOT_LEN);
+	int ch = 0;
+	return_if_fail(r);
+	if (!root)
+		return cmk_err(CMK_E_NOMEM, "out of memory");
+	cmk_rc rc = follow_rotation(r, root, &ch);
+	cmk_secure_free(root, RES_ROOT_LEN);
+	if (changed)
+		*changed = ch;
+	return rc;
+}
+
+/* The checks a CMK must pass (SEMANTICS section 4). */
+static cmk_rc check_cmk(cmk_resource *r, cmk_ctx *kctx, const char *keyid,
+                        const char *vault)
+{
+	cmk_vault_info vi;
+	cmk_policy pol;
+	cmk_key *k;
+	const char *name = r->st.name;
+
+	if (r->st.cmk_vault[0] && strcmp(r->st.cmk_vault, vault) != 0)
+		return cmk_err(CMK_E_USAGE, "resource %s: key %s is in vault %s, "
+		               "but the resource's customer-managed keys must stay "
+		               "in vault %s", name, keyid, vault, r->st.cmk_vault);
+	cmk_rc rc = cmk_key_open(kctx, keyid, &k);
+	if (rc != CMK_OK)
+		return cmk_err_prefix(rc, "resource %s", name);
+	unsigned bits = cmk_key_bits(k), ops = cmk_key_ops(k);
+	char kid[CMK_KID_MAX];
+	snprintf(kid, sizeof kid, "%s", cmk_key_kid(k));
+	cmk_key_close(k);
+	if (bits != 2048)
+		return cmk_err(CMK_E_USAGE, "resource %s: key %s is RSA %u; a "
+		               "resource accepts only RSA 2048 keys", name, kid, bits);
+	if ((ops & (CMK_OP_WRAP | CMK_OP_UNWRAP)) != (CMK_OP_WRAP | CMK_OP_UNWRAP))
+		return cmk_err(CMK_E_OP_NOT_ALLOWED, "resource %s: key %s does not "
+		               "allow wrapKey and unwrapKey", name, kid);
+	if ((rc = cmk_vault_info_get(kctx, &vi)) != CMK_OK)
+		return cmk_err_prefix(rc, "resource %s", name);
+	if (!vi.purge_protection)
+		return cmk_err(CMK_E_USAGE, "resource %s: vault %s does not have "
+		               "purge protection on; a customer-managed key must "
+		               "live in a vault with purge protection (cmk vault set "
+		               "--purge-protection on)", name, vault);
+	/* The identity's permissions, when it may read its own policy; the
+	 * wrap and unwrap that follow check them on every path anyway. */
+	rc = cmk_policy_get(kctx, cmk_ctx_identity(kctx), &pol);
+	if (rc == CMK_OK) {
+		const unsigned need = CMK_PERM_GET | CMK_PERM_WRAP | CMK_PERM_UNWRAP;
+		if ((pol.perms & need) != need) {
+			char have[256];
+			cmk_perms_format(pol.perms, have, sizeof have);
+			return cmk_err(CMK_E_ACCESS_DENIED, "resource %s: identity %s "
+			               "needs get, wrapKey and unwrapKey on key %s "
+			               "(it has: %s)", name, cmk_ctx_identity(kctx),
+			               kid, *have ? have : "none");
+		}
+	} else if (rc == CMK_E_NOT_FOUND) {
+		return cmk_err(CMK_E_ACCESS_DENIED, "resource %s: identity %s has "
+		               "no access policy in vault %s (needs get, wrapKey, "
+		               "unwrapKey)", name, cmk_ctx_identity(kctx), vault);
+	}
+	return CMK_OK;
+}
+
+cmk_rc cmk_resource_set_key(cmk_resource *r, const char *keyid)
+{
+	char vault[64], name[CMK_NAME_MAX], ver[CMK_VERSION_LEN + 1];
+	cmk_ctx *kctx;
+	return_if_fail(r && keyid);
+	if (strncmp(keyid, "cmk://", 6) != 0 ||
+	    cmk_kid_parse(keyid, vault, name, ver) != CMK_OK)
+		return cmk_err(CMK_E_USAGE, "resource %s: '%s' is not a key id "
+		               "cmk://VAULT/keys/NAME[/VERSION]", r->st.name, keyid);
+	uint8_t *root = cmk_secure_alloc(RES_ROOT_LEN);
+	if (!root)
+		return cmk_err(CMK_E_NOMEM, "out of memory");
+	cmk_rc rc = res_lock(r);
+	if (rc != CMK_OK)
+		goto out;
+	if ((rc = res_kctx(r, vault, &kctx)) == CMK_OK &&
+	    (rc = check_cmk(r, kctx, keyid, vault)) == CMK_OK &&
+	    (rc = open_keyring(r, &r->st, root)) == CMK_OK)
+		rc = rewrap(r, root, keyid, vault);
+	res_unlock(r);
+out:
+	cmk_secure_free(root, RES_ROOT_LEN);
+	return rc;
+}
+
+cmk_rc cmk_resource_set_service_managed(cmk_resource *r)
+{
+	return_if_fail(r);
+	uint8_t *root = cmk_secure_alloc(RES_ROOT_LEN);
+	if (!root)
+		return cmk_err(CMK_E_NOMEM, "out of memory");
+	cmk_rc rc = res_lock(r);
+	if (rc == CMK_OK) {
+		if ((rc = open_keyring(r, &r->st, root)) == CMK_OK)
+			rc = rewrap(r, root, NULL, NULL);
+		res_unlock(r);
+	}
+	cmk_secure_free(root, RES_ROOT_LEN);
+	return rc;
+}

@@ -1,0 +1,82 @@
+# tests/lifecycle-lib.sh - helpers for the issue-3 tests (lifecycle, access
+# policies, audit).  Sourced after tests/lib.sh.
+
+# Every key permission, in the order cmk prints them.
+LC_PERMS="get list create update delete recover purge rotate wrapKey unwrapKey encrypt decrypt sign verify"
+
+# perms_without PERM: every permission (purge included) but PERM, comma-separated.
+perms_without() {
+	local p out=
+	for p in $LC_PERMS; do
+		[ "$p" = "$1" ] || out=${out:+$out,}$p
+	done
+	printf '%s\n' "$out"
+}
+
+# lc_show NAME [--deleted]: `cmk --json key show` on stdout, "" on failure.
+lc_show() {
+	"$CMK_BIN" --json key show "$@" 2>/dev/null
+}
+
+# lc_versions NAME [all|enabled|disabled] [--deleted]: version ids, oldest first.
+lc_versions() {
+	local name=$1 which=${2:-all}
+	shift
+	[ $# -gt 0 ] && shift
+	local sel='vl[]'
+	case $which in
+	enabled) sel='vl[] | select(.enabled == true)' ;;
+	disabled) sel='vl[] | select(.enabled == false)' ;;
+	esac
+	lc_show "$name" "$@" | jq -r "$LC_JQ $sel | .version"
+}
+
+# jq prelude: `vl` is the array of versions of `key show --json`.
+LC_JQ='def vl: (if (.version_list | type) == "array" then .version_list else .versions end);'
+
+# lc_field NAME JQ [--deleted]: one field of `key show --json` (JQ may use vl).
+lc_field() {
+	local name=$1 q=$2
+	shift 2
+	lc_show "$name" "$@" | jq -r "$LC_JQ $q"
+}
+
+# lc_conf_set KEY VALUE [FILE]: put KEY = VALUE in the [cmk] section of
+# cmk.conf (default $CMK_CONF), replacing an earlier value.
+lc_conf_set() {
+	local file=${3:-$CMK_CONF}
+	sed -i "/^$1[[:space:]]*=/d" "$file"
+	sed -i "s|^\[cmk\]\$|[cmk]\n$1 = $2|" "$file"
+	grep -q "^$1 = $2\$" "$file" || bail "could not set $1 in $file"
+}
+
+# lc_p11_decrypt VERSION CT OUT: a raw RSA-OAEP (SHA-1) decrypt on the token
+# with pkcs11-tool and the lab's test PIN (tests only), bypassing cmk.
+lc_p11_decrypt() {
+	rm -f "$3"
+	p11tool_login --decrypt -m RSA-PKCS-OAEP --hash-algorithm SHA-1 --mgf MGF1-SHA1 \
+		--id "$1" -i "$2" -o "$3"
+}
+
+# lc_token_objects: every object on the lab token (labels, ids, applications).
+lc_token_objects() {
+	p11tool_login --list-objects 2>/dev/null
+}
+
+# lc_roundtrip NAME/VERSION DEK: wrap (wrapped-key format) and unwrap with
+# exactly that version; prints why on failure.
+lc_roundtrip() {
+	local kv=$1 dek=$2 ct=$T/.rt.ct pt=$T/.rt.pt e=$T/.rt.err
+	rm -f "$ct" "$pt"
+	"$CMK_BIN" wrap "$kv" --in "$dek" --out "$ct" 2>"$e" ||
+		{ echo "wrap with $kv failed (exit $?): $(cat "$e")"; return 1; }
+	"$CMK_BIN" unwrap "cmk://lab/keys/$kv" --in "$ct" --out "$pt" 2>"$e" ||
+		{ echo "unwrap with $kv failed (exit $?): $(cat "$e")"; return 1; }
+	cmp -s "$pt" "$dek" || { echo "round trip with $kv gave another key"; return 1; }
+	return 0
+}
+
+# lc_audit_verify_rc [ARGS]: exit code of `cmk audit verify`, output in $OUT/$ERR.
+lc_audit_verify() {
+	run cmk audit verify "$@"
+}

@@ -1,0 +1,23 @@
+# tests/provider.mk - tests of the OpenSSL provider cmk.so (src/provider),
+# included from tests/local.mk.  The scripts use tests/provider-lib.sh.
+
+provider_tests = \
+	tests/provider-store.sh \
+	tests/provider-decrypt.sh \
+	tests/provider-sign.sh \
+	tests/provider-tls.sh \
+	tests/provider-threads.sh \
+	tests/provider-errors.sh
+
+TESTS += $(provider_tests)
+EXTRA_DIST += $(provider_tests) tests/provider-lib.sh
+
+AM_TESTS_ENVIRONMENT += \
+	CMK_PROVIDER_DIR='$(abs_top_builddir)/src/provider/.libs'; \
+	export CMK_PROVIDER_DIR;
+
+# An application that knows only OpenSSL: no cmk header, no libcmk.
+check_PROGRAMS += tests/provider-threads
+tests_provider_threads_SOURCES = tests/provider-threads.c
+tests_provider_threads_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS)
+tests_provider_threads_LDADD = $(LIBCRYPTO_LIBS) $(PTHREAD_LIBS)

@@ -1,0 +1,79 @@
+#!/bin/bash
+# cmk resource with its service-managed key: create, put, get, list, rm,
+# show; object names and metadata are not visible in the directory; errors.
+. "${srcdir:-.}/tests/lib.sh"
+lab_new
+export CMK_RESOURCE_DIR=$T/res
+ok "resource create r1" cmk resource create r1
+like "$(cat "$ERR")" "cmk://lab/keys/svc-r1" "create names its service-managed key"
+key_json svc-r1
+is "$(jq -r '(.version_list // .versions)[0].key_ops' "$OUT")" "wrapKey,unwrapKey" "svc-r1 may only wrap and unwrap"
+is "$(jq -r '.size' "$OUT")" 2048 "svc-r1 is RSA 2048"
+
+expect_fail 5 "creating r1 again is refused" cmk resource create r1
+expect_fail 2 "a bad resource name is refused" cmk resource create "bad/name"
+expect_fail 4 "an unknown resource is refused" cmk resource list nosuch
+
+rand_file "$T/big" 300000
+printf 'hello\n' >"$T/small"
+ok "put a small object from a file" cmk resource put r1 "greeting.txt" --in "$T/small"
+ok "put a 300 KB object from stdin" cmk resource put r1 "dir/secret report.bin" <"$T/big"
+: >"$T/empty"
+ok "put an empty object" cmk resource put r1 empty --in "$T/empty"
+ok "get to a file" cmk resource get r1 "dir/secret report.bin" --out "$T/big.out"
+same_file "$T/big.out" "$T/big" "300 KB round trip"
+is "$(stat -c %a "$T/big.out")" 600 "objects are written mode 0600"
+run cmk resource get r1 greeting.txt
+is "$(cat "$OUT")" "hello" "get to stdout"
+ok "get an empty object" cmk resource get r1 empty --out "$T/empty.out"
+is "$(stat -c %s "$T/empty.out")" 0 "the empty object is empty"
+run cmk resource list r1
+is "$(cat "$OUT" | tr '\n' '|')" "dir/secret report.bin|empty|greeting.txt|" "list gives the names, sorted"
+run cmk --json resource list r1
+is "$(jq -r 'length' "$OUT")" 3 "list --json"
+printf 'hello again\n' >"$T/small2"
+ok "put replaces an object" cmk resource put r1 greeting.txt --in "$T/small2"
+run cmk resource get r1 greeting.txt
+is "$(cat "$OUT")" "hello again" "the new contents are returned"
+run cmk --json resource show r1
+is "$(jq -r .objects "$OUT")" 3 "show counts 3 objects"
+is "$(jq -r .key_source "$OUT")" service-managed "show: service-managed"
+
+# what the directory reveals: count and sizes, not names or metadata
+is "$(ls "$T/res/r1/objects" | wc -l)" 3 "the directory holds one file per object"
+if grep -rqaE "greeting|secret report|dir/" "$T/res/r1"; then
+	fail "object names appear nowhere in the directory"
+else
+	pass "object names appear nowhere in the directory"
+fi
+if grep -rqa "hello" "$T/res/r1"; then fail "object data is not in clear"; else pass "object data is not in clear"; fi
+ls "$T/res/r1/objects" | grep -qvE '^[0-9a-f]{32}$' && fail "object files have opaque 32-hex names" ||
+	pass "object files have opaque 32-hex names"
+
+expect_fail_msg 4 "no object 'nothere'" "get of a missing object is refused" cmk resource get r1 nothere
+no_file "$T/nothere.out" "nothing written for a missing object"
+ok "rm an object" cmk resource rm r1 greeting.txt
+expect_fail 4 "rm again is refused" cmk resource rm r1 greeting.txt
+expect_fail 4 "the removed object is gone" cmk resource get r1 greeting.txt
+
+# tampering with object files
+f=$(ls -S "$T/res/r1/objects" | head -n 1)   # the 300 KB object
+cp "$T/res/r1/objects/$f" "$T/saved"
+flip_byte "$T/res/r1/objects/$f" -5
+expect_fail "14|24" "a modified object file is refused" cmk resource get r1 "dir/secret report.bin" --out "$T/t.out"
+no_file "$T/t.out" "and nothing is written"
+cp "$T/saved" "$T/res/r1/objects/$f"
+# swapping two object files is detected (each is bound to its id)
+g=$(ls "$T/res/r1/objects" | grep -v "$f" | head -n 1)
+cp "$T/res/r1/objects/$g" "$T/res/r1/objects/$f.swap"
+mv "$T/res/r1/objects/$f" "$T/res/r1/objects/$g.tmp"
+mv "$T/res/r1/objects/$f.swap" "$T/res/r1/objects/$f"
+expect_fail "14|24" "an object file copied under another object's name is refused" cmk resource list r1
+mv "$T/res/r1/objects/$g.tmp" "$T/res/r1/objects/$f"
+ok "everything opens once restored" cmk resource list r1
+
+# --dir, and a resource in another directory
+ok "create in --dir" cmk resource create r2 --dir "$T/other"
+[ -f "$T/other/r2/resource.json" ] && pass "--dir is used" || fail "--dir is used"
+ok "put with --dir" cmk resource put r2 x --dir "$T/other" --in "$T/small"
+done_testing

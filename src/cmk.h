@@ -127,6 +127,9 @@ cmk_rc cmk_vault_sweep(cmk_ctx *ctx, size_t *purged);
 cmk_rc cmk_vault_info_get(cmk_ctx *ctx, cmk_vault_info *out);
 const char *cmk_ctx_vault(const cmk_ctx *ctx);
 const char *cmk_ctx_identity(const cmk_ctx *ctx);
+/* The OpenSSL property query libcmk fetches with: cmk.conf's propquery
+ * plus "provider!=cmk" (so libcmk never recurses into the provider). */
+const char *cmk_ctx_propquery(const cmk_ctx *ctx);
 
 /* ------------------------------------------------------------------- keys */
 

@@ -16,7 +16,7 @@ p11tool_login --decrypt -m RSA-PKCS-OAEP --hash-algorithm SHA-1 --mgf MGF1-SHA1 
 same_file "$T/pt" "$T/dek" "pkcs11-tool --decrypt RSA-PKCS-OAEP SHA-1 opens cmk's RSA-OAEP wrap"
 
 ok "cmk wrap (formatted) --alg RSA-OAEP" cmk wrap k --alg RSA-OAEP --in "$T/dek" --out "$T/w"
-tail -c 256 "$T/w" >"$T/w.ct"
+tail -c 256 "$T/w" >"$T/w.ct" # format v1 ends with the ciphertext (docs/wrapped-key-format.md)
 p11tool_login --decrypt -m RSA-PKCS-OAEP --hash-algorithm SHA-1 --mgf MGF1-SHA1 \
 	--id "$v" -i "$T/w.ct" -o "$T/wpt" >/dev/null 2>&1
 same_file "$T/wpt" "$T/dek" "the wrapped-key format ends with the bare RSA ciphertext pkcs11-tool opens"

@@ -280,13 +280,17 @@ p11tool_login() {
 }
 
 # write_conf FILE [KEY=VALUE...]: a cmk.conf for vault "lab" on the lab's
-# token, with the [vault_lab] values overridden by the arguments.
+# token and with the lab's identity (its vault administrator), with the
+# [vault_lab] values (and identity) overridden by the arguments.
 write_conf() {
 	local file=$1
 	shift
 	local module=$SOFTHSM_MODULE token=$LAB_TOKEN pin_source=file:$LAB/pin kv extra=
+	local identity
+	identity=$(sed -n 's/^identity *= *//p' "$LAB/cmk.conf" | head -n 1)
 	for kv in "$@"; do
 		case $kv in
+		identity=*) identity=${kv#identity=} ;;
 		module=*) module=${kv#module=} ;;
 		token=*) token=${kv#token=} ;;
 		pin_source=*) pin_source=${kv#pin_source=} ;;
@@ -296,6 +300,7 @@ write_conf() {
 	cat >"$file" <<EOF
 [cmk]
 default_vault = lab
+${identity:+identity = $identity}
 
 [vaults]
 lab = vault_lab

@@ -9,6 +9,18 @@ need openssl
 export OPENSSL_MODULES=$CMK_PROVIDER_DIR
 # Nothing from the machine's openssl.cnf; tests choose their configuration.
 export OPENSSL_CONF=/dev/null
+# A sanitizer build of cmk.so needs the sanitizer runtime loaded first in
+# the uninstrumented openssl: run openssl through a wrapper that preloads it.
+_san=$(ldd "$CMK_PROVIDER_DIR/cmk.so" 2>/dev/null |
+	sed -n 's/^[[:space:]]*lib\(asan\|ubsan\)\.so[^ ]* => \([^ ]*\).*/\2/p' | tr '\n' ' ')
+if [ -n "$_san" ]; then
+	mkdir -p "$T/bin"
+	printf '#!/bin/sh\nLD_PRELOAD="%s${LD_PRELOAD:+ $LD_PRELOAD}" exec %s "$@"\n' \
+		"${_san% }" "$(command -v openssl)" >"$T/bin/openssl"
+	chmod +x "$T/bin/openssl"
+	PATH=$T/bin:$PATH
+fi
+
 # both providers on the command line (the default one first: see cmk-provider(7))
 PROV="-provider default -provider cmk"
 

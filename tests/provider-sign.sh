@@ -6,7 +6,7 @@
 . "${srcdir:-.}/tests/lib.sh"
 . "${srcdir:-.}/tests/provider-lib.sh"
 
-plan 33
+plan 35
 lab_new
 cmk key create signer --ops sign,verify >/dev/null && pub_pem signer "$T/pub.pem" ||
 	bail "cannot create a key"
@@ -36,6 +36,9 @@ for salt in digest:32 max:222 auto:auto 20:20 0:0; do
 	ok "verifies in software with salt length ${salt##*:}" \
 		sw_verify "$T/s.pss" $PSS -pkeyopt "rsa_pss_saltlen:${salt##*:}"
 done
+ok "PSS over SHA-256 with MGF1-SHA512" openssl pkeyutl $PROV -sign -inkey $KEY \
+	-in "$T/msg.sha256" -out "$T/s.mgf" $PSS -pkeyopt rsa_mgf1_md:sha512
+ok "verifies in software" sw_verify "$T/s.mgf" $PSS -pkeyopt rsa_mgf1_md:sha512
 expect_fail_msg 1 'PSS salt length 223 does not fit a 2048-bit key' \
 	"a PSS salt longer than the key allows is refused" \
 	openssl pkeyutl $PROV -sign -inkey $KEY -in "$T/msg.sha256" -out "$T/s.big" $PSS \

@@ -4,7 +4,7 @@
 . "${srcdir:-.}/tests/lib.sh"
 . "${srcdir:-.}/tests/provider-lib.sh"
 
-plan 18
+plan 20
 lab_new
 KID=$(cmk key create kek) && pub_pem kek "$T/kek.pub" || bail "cannot create a key"
 VER=${KID##*/}
@@ -23,6 +23,10 @@ ok "the versionless id resolves to the current version" \
 	openssl pkey $PROV -in cmk://lab/keys/kek -text -noout
 like "$(cat "$OUT")" "$KID" "versionless id -> $VER"
 
+ok "cmk:///keys/kek names the key in the default vault" \
+	openssl storeutl $PROV -noout -text cmk:///keys/kek
+like "$(cat "$OUT")" "$KID" "the default vault is cmk.conf's"
+
 ok "pkey -pubout (providers from openssl.cnf)" \
 	env OPENSSL_CONF="$T/openssl.cnf" openssl pkey -in cmk://lab/keys/kek -pubout -out "$T/p.pem"
 same_file "$T/p.pem" "$T/kek.pub" "the public key is the vault's"
@@ -40,12 +44,13 @@ ID=$(printf '%s' "$VER" | sed 's/../%&/g')
 ok "pkcs11:token=...;object=kek" \
 	openssl storeutl $PROV -noout -text "pkcs11:token=cmk-lab;object=kek;type=private"
 like "$(cat "$OUT")" "$KID" "object= is the key name"
-ok "pkcs11: URI with id= only (p11-kit style, with model, manufacturer, serial)" \
+cmk key rotate kek >/dev/null || bail "cannot rotate the key"
+ok "pkcs11: URI with object= and id= (p11-kit style, with model and manufacturer)" \
 	openssl storeutl $PROV -noout -text \
-	"pkcs11:model=SoftHSM%20v2;manufacturer=SoftHSM%20project;serial=0;token=cmk-lab;id=$ID"
-like "$(cat "$OUT")" "$KID" "id= is the version"
+	"pkcs11:model=SoftHSM%20v2;manufacturer=SoftHSM%20project;token=cmk-lab;object=kek;id=$ID;type=private"
+like "$(cat "$OUT")" "$KID" "id= is the version (the first, no longer current)"
 
 run openssl storeutl $PROV -noout "pkcs11:token=other-token;object=kek"
-like "$RC:$(cat "$ERR")" '^1:.*no vault of the cmk configuration is on that token' \
+like "$RC:$(cat "$ERR")" "^1:.*names token 'other-token'; vault lab is on token 'cmk-lab'" \
 	"a pkcs11: URI for another token is refused, saying why"
 done_testing

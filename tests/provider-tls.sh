@@ -20,6 +20,7 @@ stop_server() {
 	exec 7>&- 8>&-
 }
 trap 'rc=$?; stop_server; (exit $rc); _tap_cleanup' EXIT
+trap '' PIPE    # a peer that died makes a write fail, not the test
 
 # wait_for FILE ERE SECONDS: until FILE has a line matching ERE
 wait_for() {

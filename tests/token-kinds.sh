@@ -7,8 +7,8 @@
 #                      nss: a new NSS softoken database; remote: the lab's
 #                      token through `cmk lab serve` (stopped at exit)
 #   nss_vault DIR [NAME]   NSS database DIR/nss (password: DIR/pin) and
-#                      DIR/nss/cmk.conf with vault NAME (default lab) on it,
-#                      initialised; sets NSS_CONF
+#                      DIR/nss.conf with vault NAME (default lab) on it,
+#                      initialised (audit log DIR/NAME.audit.log); sets NSS_CONF
 #   remote_serve [NAME]    cmk lab serve $LAB --vault NAME; sets REMOTE_CONF,
 #                      REMOTE_ADDR; the server is stopped at exit
 #   remote_kill        SIGKILL the server and its connections (a crash)
@@ -37,7 +37,7 @@ nss_vault() {
 	mkdir -p "$dir/nss" || bail "cannot make $dir/nss"
 	certutil -N -d "sql:$dir/nss" -f "$dir/pin" >"$out" 2>&1 ||
 		{ diag_file certutil "$out"; bail "certutil -N -d sql:$dir/nss failed"; }
-	NSS_CONF=$dir/nss/cmk.conf
+	NSS_CONF=$dir/nss.conf
 	cat >"$NSS_CONF" <<EOC
 # vault $name on NSS softoken (tests/token-kinds.sh)
 [cmk]
@@ -68,13 +68,20 @@ remote_serve() {
 	REMOTE_NAME=$name
 }
 
+# proc_alive PID: the process exists and is not a zombie (the server is
+# init's child, which may reap it late)
+proc_alive() {
+	local st
+	st=$(awk '/^State:/ { print $2 }' "/proc/$1/status" 2>/dev/null)
+	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
+
 remote_kill() {
-	local pid
-	pid=$(cat "$LAB/p11-kit.pid" 2>/dev/null) && [ -n "$pid" ] && kill -KILL -- "-$pid" 2>/dev/null
-	# the daemon is init's child: wait until it is gone (or a zombie)
-	local i
-	for i in $(seq 50); do
-		[ -n "$pid" ] && grep -q '^State:[[:space:]]*[^Z]' "/proc/$pid/status" 2>/dev/null || break
+	local pid i
+	pid=$(cat "$LAB/p11-kit.pid" 2>/dev/null) && [ -n "$pid" ] || return 0
+	kill -KILL -- "-$pid" 2>/dev/null
+	for i in $(seq 100); do
+		proc_alive "$pid" || break
 		sleep 0.02
 	done
 }
@@ -91,6 +98,9 @@ lab_new() {
 	case $CMK_TEST_TOKEN in
 	softhsm) ;;
 	nss)
+		# the lab's SoftHSM vault is not used: its audit log and lock
+		# file make way for the NSS vault's (tests read $LAB/*.audit.log)
+		rm -f "$LAB/lab.audit.log" "$LAB/lab.lock"
 		nss_vault "$LAB" lab
 		export CMK_CONF=$NSS_CONF
 		LAB_TOKEN="NSS Certificate DB"

@@ -50,6 +50,7 @@ softhsm2-util --init-token --free --label v2tok --so-pin "$so" --pin "$up" >/dev
 cat >"$T/two.conf" <<CONF
 [cmk]
 default_vault = lab
+identity = admin
 
 [vaults]
 lab = vault_lab
@@ -68,7 +69,7 @@ CONF
 expect_fail 2 "vault init --retention 6 is refused" cmk --config "$T/two.conf" --vault v2 vault init --retention 6
 expect_fail 2 "vault init --retention 91 is refused" cmk --config "$T/two.conf" --vault v2 vault init --retention 91
 ok "vault init --retention 7 --purge-protection --admin ops" \
-	cmk --config "$T/two.conf" --vault v2 vault init --retention 7 --purge-protection --admin ops
+	cmk --config "$T/two.conf" --identity ops --vault v2 vault init --retention 7 --purge-protection --admin ops
 ok "vault show --vault v2" cmk --config "$T/two.conf" --vault v2 vault show
 v2show=$(cat "$OUT")
 like "$v2show" "v2tok" "v2 is on token v2tok"
@@ -87,7 +88,7 @@ CMK_CONF=/nonexistent/cmk.conf run cmk --config "$T/two.conf" vault show
 like "$(cat "$OUT")" "cmk-lab" "--config wins over CMK_CONF"
 
 # keys in one vault are not visible in the other
-ok "create a key in v2" cmk --config "$T/two.conf" --vault v2 key create only-v2
+ok "create a key in v2 (as its administrator)" cmk --config "$T/two.conf" --identity ops --vault v2 key create only-v2
 expect_fail 4 "the v2 key is unknown in lab" cmk --config "$T/two.conf" --vault lab key show only-v2
 
 done_testing

@@ -24,6 +24,16 @@ for alg in RSA-OAEP-256 RSA-OAEP; do
 	ok "unwrap KID --raw --alg $alg" cmk unwrap "$kid" --raw --alg "$alg" --in "$T/r.$alg" --out "$T/rd.$alg"
 	same_file "$T/rd.$alg" "$T/dek" "$alg: raw round trip"
 done
+# the record is the one docs/wrapped-key-format.md describes
+K=${#kid}
+for alg in RSA-OAEP-256:01 RSA-OAEP:02; do
+	f=$T/w.${alg%:*}
+	is "$(od -An -tx1 -N8 "$f" | tr -d ' \n')" "$(printf '434d4b5701%s%04x' "${alg#*:}" "$K")" \
+		"${alg%:*}: header is CMKW, version 1, algorithm ${alg#*:}, key id length $K"
+	is "$(dd if="$f" bs=1 skip=8 count="$K" status=none)" "$kid" "${alg%:*}: then the versioned key id"
+	is "$(od -An -tx1 -j $((8 + K)) -N2 "$f" | tr -d ' \n')" "0100" "${alg%:*}: then the ciphertext length 256"
+	is "$(stat -c %s "$f")" $((10 + K + 256)) "${alg%:*}: and the record ends with the ciphertext"
+done
 expect_fail 14 "a raw RSA-OAEP ciphertext does not open as RSA-OAEP-256" \
 	cmk unwrap "$kid" --raw --alg RSA-OAEP-256 --in "$T/r.RSA-OAEP"
 ok "default algorithm is RSA-OAEP-256 (raw)" cmk wrap k --raw --in "$T/dek" --out "$T/r.default"

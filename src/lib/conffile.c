@@ -27,6 +27,7 @@ static cmk_rc conf_open(const char *path, CONF **out)
 	if (!f)
 		return cmk_err(CMK_E_CONFIG, "configuration %s: %s", path, strerror(errno));
 	fclose(f);
+	ERR_set_mark();
 	CONF *conf = NCONF_new(NULL);
 	long eline = 0;
 	if (!conf)
@@ -34,19 +35,21 @@ static cmk_rc conf_open(const char *path, CONF **out)
 	if (NCONF_load(conf, path, &eline) <= 0) {
 		unsigned long e = ERR_peek_last_error();
 		const char *why = ERR_reason_error_string(e);
-		ERR_clear_error();
+		ERR_pop_to_mark();
 		NCONF_free(conf);
 		return cmk_err(CMK_E_CONFIG, "configuration %s is malformed at line %ld: %s",
 		               path, eline, why ? why : "syntax error");
 	}
+	ERR_pop_to_mark();
 	*out = conf;
 	return CMK_OK;
 }
 
 static const char *conf_str(CONF *conf, const char *section, const char *name)
 {
+	ERR_set_mark();
 	const char *v = NCONF_get_string(conf, section, name);
-	ERR_clear_error();          /* a missing key is not an error here */
+	ERR_pop_to_mark();          /* a missing key is not an error here */
 	return v;
 }
 
@@ -66,8 +69,9 @@ cmk_rc cmk_config_vaults(const char *config, char ***names, size_t *n)
 	const char *path = cmk_config_path(config);
 	CONF *conf;
 	CMK_TRY(conf_open(path, &conf));
+	ERR_set_mark();
 	STACK_OF(CONF_VALUE) *sec = NCONF_get_section(conf, "vaults");
-	ERR_clear_error();
+	ERR_pop_to_mark();
 	int count = sec ? sk_CONF_VALUE_num(sec) : 0;
 	char **v = calloc((size_t)count + 1, sizeof *v);
 	if (!v) {
@@ -184,6 +188,10 @@ cmk_rc cmk_config_load_vault(const char *path, const char *vault,
 	if ((rc = conf_ms(conf, path, "metadata_cache_ms", 1000, &out->metadata_cache_ms)) ||
 	    (rc = conf_ms(conf, path, "policy_cache_ms", 30000, &out->policy_cache_ms)))
 		goto out;
+	/* libcmk's own software crypto never goes back into the cmk provider */
+	const char *pq = conf_str(conf, "cmk", "propquery");
+	snprintf(out->propquery, sizeof out->propquery, "%s%sprovider!=cmk",
+	         pq && *pq ? pq : "", pq && *pq ? "," : "");
 	/* files of the vault default to the configuration's directory */
 	char dir[1024];
 	snprintf(dir, sizeof dir, "%s", path);

@@ -14,6 +14,7 @@ typedef struct cmk_vault_conf {
 	char identity[CMK_IDENTITY_MAX];
 	unsigned metadata_cache_ms;
 	unsigned policy_cache_ms;
+	char propquery[256];     /* OpenSSL property query, with provider!=cmk */
 	char lock_file[1024];    /* default: <config dir>/<vault>.lock */
 	char audit_log[1024];    /* default: <config dir>/<vault>.audit.log */
 	char path[1024];         /* the file it came from */

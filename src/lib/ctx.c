@@ -89,6 +89,11 @@ const char *cmk_ctx_vault(const cmk_ctx *ctx)
 	return ctx->conf.name;
 }
 
+const char *cmk_ctx_propquery(const cmk_ctx *ctx)
+{
+	return ctx->conf.propquery;
+}
+
 const char *cmk_ctx_identity(const cmk_ctx *ctx)
 {
 	return ctx->identity;
@@ -124,10 +129,14 @@ cmk_rc ctx_mac_key(cmk_ctx *ctx, int which, CK_OBJECT_HANDLE *h)
 		return CMK_OK;
 	}
 	const char *label = which == CTX_MAC_META ? CTX_MAC_META_LABEL : CTX_MAC_AUDIT_LABEL;
-	CMK_TRY(p11_hmac_key_find(ctx->tok, label, &r.h));
-	if (r.h == CK_INVALID_HANDLE)
+	CK_OBJECT_HANDLE tok;
+	CMK_TRY(p11_hmac_key_find(ctx->tok, label, &tok));
+	if (tok == CK_INVALID_HANDLE)
 		return cmk_err(CMK_E_NOT_FOUND, "%s is not initialised on token '%s' (no %s key): run `cmk vault init`",
 		               CTX_WHAT(ctx), p11_tok_label(ctx->tok), label);
+	/* use an in-token session copy when the token allows one */
+	if (p11_key_session_copy(ctx->tok, tok, &r.h) != CMK_OK)
+		r.h = tok;
 	r.gen = gen;
 	r.known = 1;
 	pthread_mutex_lock(&ctx->lock);
@@ -142,7 +151,16 @@ cmk_rc ctx_mac(cmk_ctx *ctx, int which, const uint8_t *a, size_t alen, const uin
 {
 	CK_OBJECT_HANDLE h;
 	CMK_TRY(ctx_mac_key(ctx, which, &h));
-	return p11_hmac(ctx->tok, h, a, alen, b, blen, mac);
+	cmk_rc rc = p11_hmac(ctx->tok, h, a, alen, b, blen, mac);
+	if (rc != CMK_OK) {
+		/* the session copy went with its session: find and copy again */
+		pthread_mutex_lock(&ctx->lock);
+		ctx->mac_key[which].known = 0;
+		pthread_mutex_unlock(&ctx->lock);
+		CMK_TRY(ctx_mac_key(ctx, which, &h));
+		rc = p11_hmac(ctx->tok, h, a, alen, b, blen, mac);
+	}
+	return rc;
 }
 
 /* The lock file sits next to the configuration unless lock_file says

@@ -51,6 +51,7 @@ typedef struct bench_env {
 	size_t ctlen;
 	int native;                  /* token does OAEP with md itself */
 	int can_make_keys;           /* keys made by the run can be purged */
+	char cannot_make_keys[200];  /* else why not */
 	char tag[24];                /* "bench-1a2b3c4d": prefix of what it makes */
 	uint64_t t_start;            /* for the progress line */
 	int progress;                /* 1: on, 0: off, -1: once the run is 2 s old */

@@ -20,8 +20,8 @@ typedef struct mgmt_thread {
 static cmk_rc mgmt_setup(bench_case *c)
 {
 	if (!c->env->can_make_keys)
-		bench_skip(c, "vault %s has purge protection: the keys it makes could not "
-		           "be removed after the run", cmk_ctx_vault(c->env->ctx));
+		bench_skip(c, "skipped: %s, so the keys it makes could not be removed after "
+		           "the run", c->env->cannot_make_keys);
 	return CMK_OK;
 }
 

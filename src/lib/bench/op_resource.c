@@ -1,9 +1,10 @@
 /* op_resource.c - resource put and get, with and without the data-key cache.
  *
  * One resource for the run ("bench-XXXXXXXX" in a temporary directory,
- * removed at the end with its service key); two handles on it, one with a
- * cmk_dekcache for the root key.  Each thread writes and reads its own
- * object, so objects do not pile up.
+ * removed at the end with its service key) and one cmk_dekcache for its
+ * root key, shared by the threads.  Each thread opens its own handle on
+ * the resource (a cmk_resource keeps its lock and state per handle) and
+ * writes and reads its own object, so objects do not pile up.
  *
  * The resource API is declared in cmk_envelope.h; while libcmk lacks it the
  * cases are reported as not available (weak references). */
@@ -29,12 +30,12 @@ typedef struct res_env {
 	char dir[4096];
 	char name[CMK_RESOURCE_NAME_MAX];
 	cmk_dekcache *cache;
-	cmk_resource *plain, *cached;
 	uint8_t *data;
 	size_t size;
 } res_env;
 
 typedef struct res_thread {
+	cmk_resource *r;
 	char object[64];
 } res_thread;
 
@@ -54,10 +55,6 @@ void bench_resource_env_free(bench_env *e)
 	res_env *r = e->res;
 	if (!r)
 		return;
-	if (r->plain)
-		cmk_resource_close(r->plain);
-	if (r->cached)
-		cmk_resource_close(r->cached);
 	if (r->cache)
 		cmk_dekcache_free(r->cache);
 	if (r->dir[0])
@@ -83,11 +80,8 @@ static cmk_rc make(bench_env *e, res_env *r)
 		return cmk_err(CMK_E_INTERNAL, "no random bytes");
 	cmk_resource_params p = { .dir = r->dir };
 	CMK_TRY(cmk_resource_create(e->ctx, &p, r->name));
-	CMK_TRY(cmk_resource_open(e->ctx, &p, r->name, &r->plain));
 	cmk_dekcache_params cp = { 0 };
-	CMK_TRY(cmk_dekcache_new(e->ctx, &cp, &r->cache));
-	p.cache = r->cache;
-	return cmk_resource_open(e->ctx, &p, r->name, &r->cached);
+	return cmk_dekcache_new(e->ctx, &cp, &r->cache);
 }
 
 static cmk_rc res_setup(bench_case *c)
@@ -98,8 +92,8 @@ static cmk_rc res_setup(bench_case *c)
 		return CMK_OK;
 	}
 	if (!e->can_make_keys) {
-		bench_skip(c, "vault %s has purge protection: the resource's service key "
-		           "could not be removed after the run", cmk_ctx_vault(e->ctx));
+		bench_skip(c, "skipped: %s, so the resource's service key could not be "
+		           "removed after the run", e->cannot_make_keys);
 		return CMK_OK;
 	}
 	pthread_mutex_lock(&e->lock);
@@ -118,11 +112,17 @@ static cmk_rc res_setup(bench_case *c)
 	return rc;
 }
 
-static cmk_resource *handle(bench_case *c)
+static int cached(bench_case *c)
 {
-	res_env *r = c->state;
-	return c->k == &bench_kind_res_put_cache || c->k == &bench_kind_res_get_cache
-	       ? r->cached : r->plain;
+	return c->k == &bench_kind_res_put_cache || c->k == &bench_kind_res_get_cache;
+}
+
+static void res_thread_fini(bench_case *c, void *vt)
+{
+	res_thread *t = vt;
+	if (t->r)
+		cmk_resource_close(t->r);
+	free(t);
 }
 
 static cmk_rc res_thread_init(bench_case *c, unsigned idx, void **out)
@@ -131,27 +131,24 @@ static cmk_rc res_thread_init(bench_case *c, unsigned idx, void **out)
 	res_thread *t = calloc(1, sizeof *t);
 	if (!t)
 		return cmk_err(CMK_E_NOMEM, "out of memory");
+	cmk_resource_params p = { .dir = r->dir, .cache = cached(c) ? r->cache : NULL };
 	snprintf(t->object, sizeof t->object, "bench-%ld-%u", (long)getpid(), idx);
-	/* the object a get reads */
-	cmk_rc rc = cmk_resource_put(handle(c), t->object, r->data, r->size);
+	cmk_rc rc = cmk_resource_open(c->env->ctx, &p, r->name, &t->r);
+	if (rc == CMK_OK)   /* the object a get reads */
+		rc = cmk_resource_put(t->r, t->object, r->data, r->size);
 	if (rc != CMK_OK) {
-		free(t);
+		res_thread_fini(c, t);
 		return rc;
 	}
 	*out = t;
 	return CMK_OK;
 }
 
-static void res_thread_fini(bench_case *c, void *t)
-{
-	free(t);
-}
-
 static cmk_rc put_one(bench_case *c, void *vt)
 {
 	res_env *r = c->state;
 	res_thread *t = vt;
-	return cmk_resource_put(handle(c), t->object, r->data, r->size);
+	return cmk_resource_put(t->r, t->object, r->data, r->size);
 }
 
 static cmk_rc get_one(bench_case *c, void *vt)
@@ -160,7 +157,7 @@ static cmk_rc get_one(bench_case *c, void *vt)
 	res_thread *t = vt;
 	uint8_t *data = NULL;
 	size_t len = 0;
-	CMK_TRY(cmk_resource_get(handle(c), t->object, &data, &len));
+	CMK_TRY(cmk_resource_get(t->r, t->object, &data, &len));
 	cmk_rc rc = len == r->size ? CMK_OK
 	            : cmk_err(CMK_E_INTERNAL, "get gave %zu bytes, not %zu", len, r->size);
 	cmk_wipe(data, len);
@@ -181,6 +178,6 @@ RES_KIND(bench_kind_res_put, "put", put_one,
 RES_KIND(bench_kind_res_get, "get", get_one,
          "cmk_resource_get of one object (root key unwrapped on the token)");
 RES_KIND(bench_kind_res_put_cache, "put-cached", put_one,
-         "cmk_resource_put with the root key from a cmk_dekcache");
+         "cmk_resource_put with the root key from a shared cmk_dekcache");
 RES_KIND(bench_kind_res_get_cache, "get-cached", get_one,
-         "cmk_resource_get with the root key from a cmk_dekcache");
+         "cmk_resource_get with the root key from a shared cmk_dekcache");

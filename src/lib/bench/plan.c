@@ -309,9 +309,9 @@ static cmk_rc open_key(bench_env *e)
 	else {
 		char ver[CMK_VERSION_LEN + 1];
 		if (!e->can_make_keys)
-			return cmk_err(CMK_E_USAGE, "vault %s has purge protection: a temporary key "
-			               "could not be removed after the run; give an existing key "
-			               "with --key", cmk_ctx_vault(e->ctx));
+			return cmk_err(CMK_E_USAGE, "%s: a temporary key could not be removed "
+			               "after the run; give an existing key with --key",
+			               e->cannot_make_keys);
 		bench_progress(e, "making the key %s", e->tag);
 		CMK_TRY(bench_key_create(e, e->tag, o->key_bits, ver));
 		rep->temporary_key = 1;
@@ -334,32 +334,55 @@ static cmk_rc open_key(bench_env *e)
 	return rc;
 }
 
-/* Delete and purge every key whose name starts with the run's tag (the
+/* Delete, then purge, every key whose name starts with the run's tag (the
  * resource's service key is svc-TAG). */
+static int ours(const bench_env *e, const char *name)
+{
+	return !strncmp(name, e->tag, strlen(e->tag)) ||
+	       (!strncmp(name, "svc-", 4) && !strncmp(name + 4, e->tag, strlen(e->tag)));
+}
+
+static void left_over(bench_env *e, const char *name)
+{
+	size_t used = strlen(e->rep->leftover);
+	snprintf(e->rep->leftover + used, sizeof e->rep->leftover - used, "%s%s",
+	         used ? ", " : "", name);
+}
+
 static void clean_up(bench_env *e)
 {
-	char svc[64];
-	snprintf(svc, sizeof svc, "svc-%s", e->tag);
 	for (int deleted = 0; deleted < 2; deleted++) {
 		cmk_key_info *keys = NULL;
 		size_t n = 0;
-		if (cmk_key_list(e->ctx, deleted, &keys, &n) != CMK_OK)
+		if (cmk_key_list(e->ctx, deleted, &keys, &n) != CMK_OK) {
+			left_over(e, deleted ? "(cannot list deleted keys)" : "(cannot list keys)");
 			continue;
-		for (size_t i = 0; i < n; i++) {
-			const char *name = keys[i].name;
-			if (strncmp(name, e->tag, strlen(e->tag)) && strncmp(name, svc, strlen(svc)))
-				continue;
-			cmk_rc rc = deleted ? CMK_OK : cmk_key_delete(e->ctx, name);
-			if (rc == CMK_OK)
-				rc = cmk_key_purge(e->ctx, name);
-			if (rc != CMK_OK) {
-				size_t used = strlen(e->rep->leftover);
-				snprintf(e->rep->leftover + used, sizeof e->rep->leftover - used, "%s%s",
-				         used ? ", " : "", name);
-			}
 		}
+		for (size_t i = 0; i < n; i++)
+			if (ours(e, keys[i].name) &&
+			    (deleted ? cmk_key_purge(e->ctx, keys[i].name)
+			             : cmk_key_delete(e->ctx, keys[i].name)) != CMK_OK)
+				left_over(e, keys[i].name);
 		cmk_free(keys);
 	}
+}
+
+/* The run may make keys when it can purge them afterwards. */
+static void may_make_keys(bench_env *e, const cmk_vault_info *vi, char *why, size_t len)
+{
+	cmk_policy pol;
+	const char *id = cmk_ctx_identity(e->ctx);
+	if (vi->purge_protection) {
+		snprintf(why, len, "vault %s has purge protection", vi->name);
+	} else if (cmk_policy_get(e->ctx, id, &pol) != CMK_OK || !(pol.perms & CMK_PERM_PURGE)) {
+		snprintf(why, len, "identity %s may not purge keys in vault %s (cmk policy set "
+		         "%s all,purge)", id, vi->name, id);
+	} else {
+		e->can_make_keys = 1;
+		return;
+	}
+	snprintf(e->cannot_make_keys, sizeof e->cannot_make_keys, "%s", why);
+	cmk_err_clear();
 }
 
 /* ------------------------------------------------------------ the run */
@@ -460,7 +483,8 @@ cmk_rc cmk_bench_run(cmk_ctx *ctx, const cmk_bench_opts *given, cmk_bench_report
 	size_t n = 0;
 	cmk_rc rc = cmk_vault_info_get(ctx, &vi);
 	if (rc == CMK_OK) {
-		e.can_make_keys = !vi.purge_protection;
+		char why[sizeof e.cannot_make_keys];
+		may_make_keys(&e, &vi, why, sizeof why);
 		fill_header(&e, &vi);
 		rc = open_key(&e);
 	}

@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,10 +16,29 @@
 
 #define KW_LEN (ENV_DEK_LEN + 8)
 
+/* AES-256-WRAP for the default query, fetched once per process. */
+static pthread_once_t wrap_once = PTHREAD_ONCE_INIT;
+static EVP_CIPHER *wrap_default;
+
+static void fetch_wrap(void)
+{
+	wrap_default = EVP_CIPHER_fetch(NULL, "AES-256-WRAP", NULL);
+}
+
+static EVP_CIPHER *wrap_cipher(const char *propq)
+{
+	if (!propq || !*propq) {
+		pthread_once(&wrap_once, fetch_wrap);
+		if (wrap_default && EVP_CIPHER_up_ref(wrap_default))
+			return wrap_default;
+	}
+	return EVP_CIPHER_fetch(NULL, "AES-256-WRAP", propq);
+}
+
 static cmk_rc kw(const char *propq, int enc, const uint8_t kek[32],
                  const uint8_t *in, size_t inlen, uint8_t *out, int *outlen)
 {
-	EVP_CIPHER *c = EVP_CIPHER_fetch(NULL, "AES-256-WRAP", propq);
+	EVP_CIPHER *c = wrap_cipher(propq);
 	EVP_CIPHER_CTX *x = EVP_CIPHER_CTX_new();
 	int n = 0, m = 0, ok = 0;
 	if (c && x) {

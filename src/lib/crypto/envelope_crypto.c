@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <pthread.h>
 #include <string.h>
 #include <openssl/core_names.h>
 #include <openssl/err.h>
@@ -25,7 +26,7 @@ cmk_rc env_ossl_err(cmk_rc rc, const char *what)
 	return cmk_err(rc, "%s failed%s%s", what, *buf ? ": " : "", buf);
 }
 
-cmk_rc env_algs_fetch(const char *propq, env_algs *a)
+static cmk_rc fetch(const char *propq, env_algs *a)
 {
 	memset(a, 0, sizeof *a);
 	a->gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", propq);
@@ -39,6 +40,30 @@ cmk_rc env_algs_fetch(const char *propq, env_algs *a)
 	ERR_clear_error();
 	return cmk_err(CMK_E_CONFIG, "OpenSSL offers no %s for property query "
 	               "'%s'", miss, propq ? propq : "");
+}
+
+/* The algorithms for the default query are fetched once per process. */
+static pthread_once_t default_once = PTHREAD_ONCE_INIT;
+static env_algs default_algs;
+static int default_ok;
+
+static void fetch_default(void)
+{
+	default_ok = fetch(NULL, &default_algs) == CMK_OK;
+}
+
+cmk_rc env_algs_fetch(const char *propq, env_algs *a)
+{
+	if (!propq || !*propq) {
+		pthread_once(&default_once, fetch_default);
+		if (default_ok && EVP_CIPHER_up_ref(default_algs.gcm) &&
+		    EVP_MD_up_ref(default_algs.sha256) &&
+		    EVP_KDF_up_ref(default_algs.hkdf)) {
+			*a = default_algs;
+			return CMK_OK;
+		}
+	}
+	return fetch(propq, a);
 }
 
 void env_algs_free(env_algs *a)

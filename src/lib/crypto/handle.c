@@ -76,8 +76,9 @@ static cmk_rc refresh(cmk_key *key)
 	return CMK_OK;
 }
 
-static EVP_PKEY *pkey_from_parts(const uint8_t *n, size_t nlen, const uint8_t *e, size_t elen)
+static EVP_PKEY *pkey_from_parts(const char *propq, const uint8_t *n, size_t nlen, const uint8_t *e, size_t elen)
 {
+	ERR_set_mark();
 	OSSL_PARAM_BLD *b = OSSL_PARAM_BLD_new();
 	BIGNUM *bn = BN_bin2bn(n, (int)nlen, NULL), *be = BN_bin2bn(e, (int)elen, NULL);
 	OSSL_PARAM *params = NULL;
@@ -86,14 +87,14 @@ static EVP_PKEY *pkey_from_parts(const uint8_t *n, size_t nlen, const uint8_t *e
 	if (b && bn && be && OSSL_PARAM_BLD_push_BN(b, OSSL_PKEY_PARAM_RSA_N, bn) &&
 	    OSSL_PARAM_BLD_push_BN(b, OSSL_PKEY_PARAM_RSA_E, be) &&
 	    (params = OSSL_PARAM_BLD_to_param(b)) &&
-	    (c = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL)) && EVP_PKEY_fromdata_init(c) > 0)
+	    (c = EVP_PKEY_CTX_new_from_name(NULL, "RSA", propq)) && EVP_PKEY_fromdata_init(c) > 0)
 		EVP_PKEY_fromdata(c, &pk, EVP_PKEY_PUBLIC_KEY, params);
 	EVP_PKEY_CTX_free(c);
 	OSSL_PARAM_free(params);
 	OSSL_PARAM_BLD_free(b);
 	BN_free(bn);
 	BN_free(be);
-	ERR_clear_error();
+	ERR_pop_to_mark();
 	return pk;
 }
 
@@ -152,7 +153,7 @@ cmk_rc cmk_key_open(cmk_ctx *ctx, const char *keyid, cmk_key **out)
 		             key->kid, p11_tok_label(ctx->tok));
 	if (rc == CMK_OK)
 		rc = p11_rsa_public(ctx->tok, pub, &n, &nlen, &e, &elen);
-	if (rc == CMK_OK && !(key->pub = pkey_from_parts(n, nlen, e, elen)))
+	if (rc == CMK_OK && !(key->pub = pkey_from_parts(ctx->conf.propquery, n, nlen, e, elen)))
 		rc = cmk_err(CMK_E_INTEGRITY, "key %s: the public key on the token is not a valid RSA key", key->kid);
 	if (rc == CMK_OK) {
 		while (nlen && n[0] == 0) {        /* a token may pad the modulus */
@@ -326,7 +327,10 @@ static cmk_rc token_fail(cmk_key *key, CK_RV rv, const char *what)
 		return cmk_err(rc, "key %s is disabled (the token refuses to %s)", key->kid, what);
 	if (rc == CMK_E_DECRYPT)
 		return cmk_err(rc, "the data does not %s with key %s", what, key->kid);
-	return p11_fail(rv, key->kid, what);
+	/* name the vault too: for a remote one, that names its server */
+	char where[CMK_KID_MAX + 300];
+	snprintf(where, sizeof where, "key %s in %s", key->kid, CTX_WHAT(key->ctx));
+	return p11_fail(rv, where, what);
 }
 
 static int native_refused(CK_RV rv)
@@ -346,7 +350,7 @@ static cmk_rc cmk_key_encrypt_impl(cmk_key *key, cmk_purpose purpose, cmk_alg al
 	const uint8_t *label;
 	size_t llen;
 	CMK_TRY(oaep_params(alg, oaep, &md, &mgf1, &label, &llen));
-	cmk_rc rc = oaep_encrypt(key->pub, alg, md, mgf1, label, llen, in, inlen, out, outlen);
+	cmk_rc rc = oaep_encrypt(key->ctx->conf.propquery, key->pub, alg, md, mgf1, label, llen, in, inlen, out, outlen);
 	if (rc != CMK_OK && rc != CMK_E_BUFFER)
 		cmk_err_prefix(rc, "key %s", key->kid);
 	return rc;
@@ -454,7 +458,7 @@ static cmk_rc cmk_key_decrypt_impl(cmk_key *key, cmk_purpose purpose, cmk_alg al
 		memmove(em + (key->k - emlen), em, emlen);
 		memset(em, 0, key->k - emlen);
 	}
-	rc = oaep_decode(em, key->k, md, mgf1, label, llen, out, outlen);
+	rc = oaep_decode(key->ctx->conf.propquery, em, key->k, md, mgf1, label, llen, out, outlen);
 	cmk_wipe(em, sizeof em);
 	if (rc == CMK_E_DECRYPT)
 		return cmk_err(rc, "the data does not %s with key %s (%s)", what, key->kid,
@@ -491,7 +495,7 @@ static cmk_rc cmk_key_sign_impl(cmk_key *key, const cmk_sig *sig, const uint8_t 
 		rv = p11_rsa_sign_pss(key->ctx->tok, priv, h, g, (unsigned long)salt, digest, dlen, out, &len);
 		if (native_refused(rv)) {
 			uint8_t em[1024];
-			CMK_TRY(pss_encode(key->pub, sig->md, mgf1, salt, digest, dlen, em, key->k));
+			CMK_TRY(pss_encode(key->ctx->conf.propquery, key->pub, sig->md, mgf1, salt, digest, dlen, em, key->k));
 			len = *outlen;
 			rv = p11_rsa_sign_raw(key->ctx->tok, priv, CKM_RSA_X_509, em, key->k, out, &len);
 			cmk_wipe(em, sizeof em);

@@ -12,23 +12,24 @@
 #include "p11/p11.h"
 #include "util/err.h"
 
-static EVP_PKEY *parse_key(const uint8_t *buf, size_t len)
+static EVP_PKEY *parse_key(const char *propq, const uint8_t *buf, size_t len)
 {
+	ERR_set_mark();
 	BIO *bio = BIO_new_mem_buf(buf, (int)len);
-	EVP_PKEY *pk = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, (void *)"") : NULL;
+	EVP_PKEY *pk = bio ? PEM_read_bio_PrivateKey_ex(bio, NULL, NULL, (void *)"", NULL, propq) : NULL;
 	BIO_free(bio);
 	if (!pk) {
 		const unsigned char *p = buf;
-		pk = d2i_AutoPrivateKey(NULL, &p, (long)len);
+		pk = d2i_AutoPrivateKey_ex(NULL, &p, (long)len, NULL, propq);
 	}
-	ERR_clear_error();
+	ERR_pop_to_mark();
 	return pk;
 }
 
-cmk_rc import_parse(const uint8_t *pem, size_t len, p11_rsa_parts *parts, unsigned *bits,
-                    uint8_t **mem, size_t *memlen);
+cmk_rc import_parse(const char *propq, const uint8_t *pem, size_t len, p11_rsa_parts *parts,
+                    unsigned *bits, uint8_t **mem, size_t *memlen);
 
-cmk_rc import_parse(const uint8_t *pem, size_t len, p11_rsa_parts *parts, unsigned *bits,
+cmk_rc import_parse(const char *propq, const uint8_t *pem, size_t len, p11_rsa_parts *parts, unsigned *bits,
                     uint8_t **mem, size_t *memlen)
 {
 	static const char *const names[8] = {
@@ -37,7 +38,7 @@ cmk_rc import_parse(const uint8_t *pem, size_t len, p11_rsa_parts *parts, unsign
 		OSSL_PKEY_PARAM_RSA_EXPONENT1, OSSL_PKEY_PARAM_RSA_EXPONENT2,
 		OSSL_PKEY_PARAM_RSA_COEFFICIENT1,
 	};
-	EVP_PKEY *pk = parse_key(pem, len);
+	EVP_PKEY *pk = parse_key(propq, pem, len);
 	if (!pk)
 		return cmk_err(CMK_E_FORMAT, "the key to import is not a PEM or DER private key (encrypted PEM is not supported)");
 	if (!EVP_PKEY_is_a(pk, "RSA")) {

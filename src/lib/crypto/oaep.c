@@ -20,13 +20,16 @@ cmk_rc oaep_params(cmk_alg alg, const cmk_oaep *o, const char **md, const char *
 	*label = NULL;
 	*label_len = 0;
 	if (o) {
-		if (!o->md || !EVP_get_digestbyname(o->md) || (o->mgf1_md && !EVP_get_digestbyname(o->mgf1_md)))
+		ERR_set_mark();
+		int known = o->md && EVP_get_digestbyname(o->md) &&
+		            (!o->mgf1_md || EVP_get_digestbyname(o->mgf1_md));
+		ERR_pop_to_mark();
+		if (!known)
 			return cmk_err(CMK_E_USAGE, "OAEP digest '%s' is unknown", o->md ? o->md : "(none)");
 		*md = o->md;
 		*mgf1 = o->mgf1_md ? o->mgf1_md : o->md;
 		*label = o->label;
 		*label_len = o->label_len;
-		ERR_clear_error();
 		return CMK_OK;
 	}
 	switch (alg) {
@@ -39,10 +42,12 @@ cmk_rc oaep_params(cmk_alg alg, const cmk_oaep *o, const char **md, const char *
 	return cmk_err(CMK_E_USAGE, "unknown key-wrapping algorithm %d", (int)alg);
 }
 
-cmk_rc oaep_decode(const uint8_t *em, size_t k, const char *md, const char *mgf1,
-                   const uint8_t *label, size_t label_len, uint8_t *out, size_t *outlen)
+cmk_rc oaep_decode(const char *propq, const uint8_t *em, size_t k, const char *md,
+                   const char *mgf1, const uint8_t *label, size_t label_len, uint8_t *out,
+                   size_t *outlen)
 {
-	EVP_MD *m = EVP_MD_fetch(NULL, md, NULL), *g = EVP_MD_fetch(NULL, mgf1, NULL);
+	ERR_set_mark();
+	EVP_MD *m = EVP_MD_fetch(NULL, md, propq), *g = EVP_MD_fetch(NULL, mgf1, propq);
 	cmk_rc rc = CMK_OK;
 	if (!m || !g) {
 		rc = cmk_err(CMK_E_USAGE, "OAEP digest %s/%s is unknown", md, mgf1);
@@ -56,15 +61,16 @@ cmk_rc oaep_decode(const uint8_t *em, size_t k, const char *md, const char *mgf1
 	}
 	EVP_MD_free(m);
 	EVP_MD_free(g);
-	ERR_clear_error();
+	ERR_pop_to_mark();
 	return rc;
 }
 
-cmk_rc oaep_encrypt(EVP_PKEY *pub, cmk_alg alg, const char *md, const char *mgf1,
+cmk_rc oaep_encrypt(const char *propq, EVP_PKEY *pub, cmk_alg alg, const char *md, const char *mgf1,
                     const uint8_t *label, size_t label_len, const uint8_t *in, size_t inlen,
                     uint8_t *out, size_t *outlen)
 {
-	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_pkey(NULL, pub, NULL);
+	ERR_set_mark();
+	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_pkey(NULL, pub, propq);
 	cmk_rc rc = CMK_OK;
 	if (!c || EVP_PKEY_encrypt_init(c) <= 0) {
 		rc = cmk_err(CMK_E_INTERNAL, "OpenSSL cannot set up RSA encryption");
@@ -79,8 +85,8 @@ cmk_rc oaep_encrypt(EVP_PKEY *pub, cmk_alg alg, const char *md, const char *mgf1
 			rc = cmk_err(CMK_E_NOMEM, "out of memory");
 		if (rc == CMK_OK &&
 		    (EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_OAEP_PADDING) <= 0 ||
-		     EVP_PKEY_CTX_set_rsa_oaep_md_name(c, md, NULL) <= 0 ||
-		     EVP_PKEY_CTX_set_rsa_mgf1_md_name(c, mgf1, NULL) <= 0 ||
+		     EVP_PKEY_CTX_set_rsa_oaep_md_name(c, md, propq) <= 0 ||
+		     EVP_PKEY_CTX_set_rsa_mgf1_md_name(c, mgf1, propq) <= 0 ||
 		     (l && EVP_PKEY_CTX_set0_rsa_oaep_label(c, l, (int)label_len) <= 0))) {
 			rc = cmk_err(CMK_E_USAGE, "OAEP with %s/%s is not available", md, mgf1);
 			OPENSSL_free(l);
@@ -105,15 +111,16 @@ cmk_rc oaep_encrypt(EVP_PKEY *pub, cmk_alg alg, const char *md, const char *mgf1
 		rc = cmk_err(CMK_E_INTERNAL, "OpenSSL RSA encryption failed");
 out:
 	EVP_PKEY_CTX_free(c);
-	ERR_clear_error();
+	ERR_pop_to_mark();
 	return rc;
 }
 
-cmk_rc pss_encode(EVP_PKEY *pub, const char *md, const char *mgf1, int salt,
+cmk_rc pss_encode(const char *propq, EVP_PKEY *pub, const char *md, const char *mgf1, int salt,
                   const uint8_t *dig, size_t dlen, uint8_t *em, size_t k)
 {
+	ERR_set_mark();
 	const RSA *rsa = EVP_PKEY_get0_RSA(pub);
-	EVP_MD *m = EVP_MD_fetch(NULL, md, NULL), *g = EVP_MD_fetch(NULL, mgf1, NULL);
+	EVP_MD *m = EVP_MD_fetch(NULL, md, propq), *g = EVP_MD_fetch(NULL, mgf1, propq);
 	cmk_rc rc = CMK_OK;
 	if (!rsa || !m || !g || (size_t)EVP_MD_get_size(m) != dlen)
 		rc = cmk_err(CMK_E_USAGE, "PSS with %s over a %zu-byte digest is not possible", md, dlen);
@@ -122,7 +129,7 @@ cmk_rc pss_encode(EVP_PKEY *pub, const char *md, const char *mgf1, int salt,
 		rc = cmk_err(CMK_E_USAGE, "PSS encoding failed (salt length %d)", salt);
 	EVP_MD_free(m);
 	EVP_MD_free(g);
-	ERR_clear_error();
+	ERR_pop_to_mark();
 	return rc;
 }
 

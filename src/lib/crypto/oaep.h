@@ -1,4 +1,6 @@
-/* oaep.h - RSA padding done in OpenSSL around raw token operations. */
+/* oaep.h - RSA padding done in OpenSSL around raw token operations.
+ * `propq` is the vault's OpenSSL property query (cmk.conf(5) propquery);
+ * none of these touch the caller's OpenSSL error queue. */
 #ifndef CMK_OAEP_H
 #define CMK_OAEP_H
 
@@ -9,14 +11,14 @@
 cmk_rc oaep_params(cmk_alg alg, const cmk_oaep *o, const char **md, const char **mgf1,
                    const uint8_t **label, size_t *label_len);
 /* Constant-time OAEP decoding of a raw RSA result of k bytes. */
-cmk_rc oaep_decode(const uint8_t *em, size_t k, const char *md, const char *mgf1,
+cmk_rc oaep_decode(const char *propq, const uint8_t *em, size_t k, const char *md, const char *mgf1,
                    const uint8_t *label, size_t label_len, uint8_t *out, size_t *outlen);
 /* Public-key encryption in software. */
-cmk_rc oaep_encrypt(EVP_PKEY *pub, cmk_alg alg, const char *md, const char *mgf1,
+cmk_rc oaep_encrypt(const char *propq, EVP_PKEY *pub, cmk_alg alg, const char *md, const char *mgf1,
                     const uint8_t *label, size_t label_len, const uint8_t *in, size_t inlen,
                     uint8_t *out, size_t *outlen);
 /* PSS encoding for a token that has raw RSA but no CKM_RSA_PKCS_PSS. */
-cmk_rc pss_encode(EVP_PKEY *pub, const char *md, const char *mgf1, int salt,
+cmk_rc pss_encode(const char *propq, EVP_PKEY *pub, const char *md, const char *mgf1, int salt,
                   const uint8_t *dig, size_t dlen, uint8_t *em, size_t k);
 /* DER DigestInfo for PKCS#1 v1.5 signatures. */
 cmk_rc digest_info(const char *md, const uint8_t *dig, size_t dlen, uint8_t *out, size_t *outlen);

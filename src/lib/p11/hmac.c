@@ -78,3 +78,22 @@ cmk_rc p11_set_label(p11_tok *t, CK_OBJECT_HANDLE o, const char *label)
 	CK_ATTRIBUTE a = { CKA_LABEL, (void *)label, strlen(label) };
 	return p11_set_attrs(t, o, &a, 1);
 }
+
+/* A session-object copy of a token key: still inside the token, still
+ * sensitive and not extractable, but SoftHSM need not re-check its object
+ * file on every use.  It lives as long as the session that made it, so
+ * callers keep the token key's handle to copy again. */
+cmk_rc p11_key_session_copy(p11_tok *t, CK_OBJECT_HANDLE key, CK_OBJECT_HANDLE *copy)
+{
+	CK_BBOOL no = CK_FALSE;
+	CK_ATTRIBUTE tmpl[] = { { CKA_TOKEN, &no, sizeof no } };
+	p11_sess *s;
+	CMK_TRY(p11_sess_get(t, &s));
+	CK_RV rv = t->fn->C_CopyObject(s->h, key, tmpl, 1, copy);
+	/* the copy dies with its session: keep that session out of the pool's
+	 * closing path by putting it back like any other */
+	p11_sess_put(t, s, rv);
+	if (rv != CKR_OK)
+		return p11_fail(rv, t->what, "C_CopyObject");
+	return CMK_OK;
+}

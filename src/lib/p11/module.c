@@ -16,6 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <stdatomic.h>
+#include <openssl/err.h>
 #include <p11-kit/p11-kit.h>
 #include "p11/p11.h"
 #include "util/err.h"
@@ -32,6 +34,29 @@ struct p11_mod {
 };
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* At process exit a module's own destructors (SoftHSM's C++ statics) may
+ * run before an application's atexit handler closes its cmk contexts; from
+ * then on no PKCS#11 call is safe.  A handler registered right after the
+ * first module load runs before those destructors (handlers run in reverse
+ * order) and tells the close paths to release memory only. */
+static atomic_int exiting;
+static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
+
+static void mark_exiting(void)
+{
+	atomic_store(&exiting, 1);
+}
+
+static void register_exit(void)
+{
+	atexit(mark_exiting);
+}
+
+int p11_exiting(void)
+{
+	return atomic_load(&exiting);
+}
 static p11_mod *registry;
 
 static CK_RV mod_initialize(p11_mod *m)
@@ -40,7 +65,10 @@ static CK_RV mod_initialize(p11_mod *m)
 	memset(&args, 0, sizeof args);
 	args.flags = CKF_OS_LOCKING_OK;
 	args.pReserved = m->init_reserved[0] ? m->init_reserved : NULL;
+	/* SoftHSM's C_Initialize leaves OpenSSL ENGINE errors behind */
+	ERR_set_mark();
 	CK_RV rv = m->fn->C_Initialize(&args);
+	ERR_pop_to_mark();
 	if (rv == CKR_CRYPTOKI_ALREADY_INITIALIZED)
 		rv = CKR_OK;       /* another part of this process did it */
 	if (rv == CKR_OK)
@@ -98,18 +126,12 @@ static cmk_rc load_by_path(const char *path, const char *server, CK_FUNCTION_LIS
 	return CMK_OK;
 }
 
-/* A p11-kit module name from its configuration (p11-kit(8) pkcs11.conf);
- * a configuration with "remote:" is a remote token, its address kept in
- * `server` for messages. */
-static cmk_rc load_by_name(const char *name, CK_FUNCTION_LIST **fn, char *init_reserved,
-                           size_t cap, char *server, size_t server_cap)
+/* One pass over p11-kit's configured modules, loaded with `flags`. */
+static void find_named(const char *name, int flags, CK_FUNCTION_LIST **fn, char *init_reserved,
+                       size_t cap, char *server, size_t server_cap)
 {
-	CK_FUNCTION_LIST **all = p11_kit_modules_load(NULL, P11_KIT_MODULE_UNMANAGED);
-	if (!all)
-		return cmk_err(CMK_E_MODULE, "PKCS#11 module '%s': p11-kit cannot load its modules: %s",
-		               name, p11_kit_message() ? p11_kit_message() : "unknown error");
-	*fn = NULL;
-	for (size_t i = 0; all[i]; i++) {
+	CK_FUNCTION_LIST **all = p11_kit_modules_load(NULL, flags);
+	for (size_t i = 0; all && all[i]; i++) {
 		char *n = p11_kit_module_get_name(all[i]);
 		int match = n && strcmp(n, name) == 0;
 		free(n);
@@ -130,8 +152,24 @@ static cmk_rc load_by_name(const char *name, CK_FUNCTION_LIST **fn, char *init_r
 		}
 	}
 	free(all);
+}
+
+/* A p11-kit module name from its configuration (p11-kit(8) pkcs11.conf).
+ * A configuration with "remote:" is a remote token, its address kept in
+ * `server` for messages; p11-kit offers those only as managed modules (its
+ * own RPC client behind the function list), so they are looked for in a
+ * second, managed pass.  (p11-kit reads no user module configuration in a
+ * process running as root: docs/remote.md.) */
+static cmk_rc load_by_name(const char *name, CK_FUNCTION_LIST **fn, char *init_reserved,
+                           size_t cap, char *server, size_t server_cap)
+{
+	*fn = NULL;
+	find_named(name, P11_KIT_MODULE_UNMANAGED, fn, init_reserved, cap, server, server_cap);
 	if (!*fn)
-		return cmk_err(CMK_E_MODULE, "PKCS#11 module '%s' is neither a file nor a p11-kit module name", name);
+		find_named(name, 0, fn, init_reserved, cap, server, server_cap);
+	if (!*fn)
+		return cmk_err(CMK_E_MODULE, "PKCS#11 module '%s' is neither a file nor a p11-kit module name%s%s",
+		               name, p11_kit_message() ? ": " : "", p11_kit_message() ? p11_kit_message() : "");
 	return CMK_OK;
 }
 
@@ -189,6 +227,7 @@ cmk_rc p11_mod_load_at(const char *spec, const char *init_reserved, const char *
 		p11_kit_module_release(m->fn);
 		goto fail;
 	}
+	pthread_once(&exit_once, register_exit);
 	m->refs = 1;
 	m->next = registry;
 	registry = m;
@@ -217,6 +256,10 @@ void p11_mod_unref(p11_mod *m)
 		}
 	}
 	pthread_mutex_unlock(&registry_lock);
+	if (p11_exiting()) {      /* the module may be half torn down: leave it */
+		free(m);
+		return;
+	}
 	if (m->pid == getpid())
 		m->fn->C_Finalize(NULL);
 	p11_kit_module_release(m->fn);

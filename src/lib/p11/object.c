@@ -21,7 +21,19 @@ cmk_rc p11_find(p11_tok *t, CK_ATTRIBUTE *tmpl, CK_ULONG n,
 	CK_OBJECT_HANDLE *v = malloc(cap * sizeof *v);
 	if (!v)
 		return cmk_err(CMK_E_NOMEM, "out of memory");
-	WITH_SESSION(t, s, rv, {
+	/* A search names no handle, so when the connection turns out to be
+	 * lost (a pooled session of a p11-kit server that went away) it runs
+	 * again once, on the module re-initialised by p11_sess_get(): the first
+	 * operation after the server is back works.  Handle-based calls are
+	 * never retried: their handles belong to the lost generation. */
+	for (int attempt = 0; attempt < 2; attempt++) {
+		p11_sess *s;
+		cmk_rc rc = p11_sess_get(t, &s);
+		if (rc != CMK_OK) {
+			free(v);
+			return rc;
+		}
+		used = 0;
 		rv = t->fn->C_FindObjectsInit(s->h, tmpl, n);
 		while (rv == CKR_OK) {
 			CK_ULONG got = 0;
@@ -42,7 +54,10 @@ cmk_rc p11_find(p11_tok *t, CK_ATTRIBUTE *tmpl, CK_ULONG n,
 		CK_RV frv = t->fn->C_FindObjectsFinal(s->h);
 		if (rv == CKR_OK)
 			rv = frv == CKR_OPERATION_NOT_INITIALIZED ? CKR_OK : frv;
-	});
+		p11_sess_put(t, s, rv);
+		if (!p11_rv_lost(rv))
+			break;
+	}
 	if (rv != CKR_OK) {
 		free(v);
 		return p11_fail(rv, t->what, "C_FindObjects");

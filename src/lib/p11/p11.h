@@ -55,6 +55,8 @@ cmk_rc p11_mod_reinit(p11_mod *m, unsigned seen);
 /* Re-initialise when this process is a child of the one that initialised. */
 cmk_rc p11_mod_check_fork(p11_mod *m);
 unsigned p11_mod_gen(p11_mod *m);
+/* The process is exiting: close paths make no PKCS#11 call. */
+int p11_exiting(void);
 
 /* token.c */
 cmk_rc p11_tok_open(p11_mod *m, const char *token, const char *what, p11_tok **out);
@@ -163,6 +165,7 @@ cmk_rc p11_hmac_key_create(p11_tok *t, const char *label, CK_OBJECT_HANDLE *h);
 cmk_rc p11_hmac(p11_tok *t, CK_OBJECT_HANDLE key, const uint8_t *a, size_t alen,
                 const uint8_t *b, size_t blen, uint8_t mac[32]);
 cmk_rc p11_set_label(p11_tok *t, CK_OBJECT_HANDLE o, const char *label);
+cmk_rc p11_key_session_copy(p11_tok *t, CK_OBJECT_HANDLE key, CK_OBJECT_HANDLE *copy);
 
 /* provision.c: see cmk_token_init() in cmk.h */
 

@@ -269,7 +269,7 @@ void p11_tok_close(p11_tok *t)
 {
 	if (!t)
 		return;
-	if (t->pid == getpid()) {
+	if (t->pid == getpid() && !p11_exiting()) {
 		for (p11_sess *s = t->pool; s; s = s->next)
 			t->fn->C_CloseSession(s->h);
 	}

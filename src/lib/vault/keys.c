@@ -315,8 +315,8 @@ static cmk_rc cmk_key_rotate_impl(cmk_ctx *ctx, const char *name, const cmk_key_
 }
 
 /* The import parser is in crypto/import.c; it fills `parts` and wipes. */
-cmk_rc import_parse(const uint8_t *pem, size_t len, p11_rsa_parts *parts, unsigned *bits,
-                    uint8_t **mem, size_t *memlen);
+cmk_rc import_parse(const char *propq, const uint8_t *pem, size_t len, p11_rsa_parts *parts,
+                    unsigned *bits, uint8_t **mem, size_t *memlen);
 
 static cmk_rc cmk_key_import_impl(cmk_ctx *ctx, const char *name, const uint8_t *pem, size_t len,
                       const cmk_key_params *p, char version[CMK_VERSION_LEN + 1])
@@ -332,7 +332,7 @@ static cmk_rc cmk_key_import_impl(cmk_ctx *ctx, const char *name, const uint8_t 
 	unsigned bits;
 	uint8_t *mem;
 	size_t memlen;
-	CMK_TRY(import_parse(pem, len, &parts, &bits, &mem, &memlen));
+	CMK_TRY(import_parse(ctx->conf.propquery, pem, len, &parts, &bits, &mem, &memlen));
 	key_state st;
 	cmk_rc rc = keys_load(ctx, name, &st);
 	int exists = rc == CMK_OK;

@@ -80,6 +80,16 @@ void cmk_close(cmk_ctx *ctx);
 
 /* Names of the vaults in a configuration file, in file order. */
 cmk_rc cmk_config_vaults(const char *config, char ***names, size_t *n);
+
+/* What the configuration says of one vault (no token is touched). */
+typedef struct cmk_vault_conf_info {
+	char name[64];
+	char module[512];         /* path or p11-kit module name */
+	char token[512];          /* label or pkcs11: URI */
+	int is_default;           /* [cmk] default_vault */
+} cmk_vault_conf_info;
+cmk_rc cmk_config_vault_get(const char *config, const char *name,
+                            cmk_vault_conf_info *out);
 void cmk_strv_free(char **v, size_t n);
 
 #define CMK_NAME_MAX 128       /* key name: 1-127 of [A-Za-z0-9-] */
@@ -130,6 +140,11 @@ const char *cmk_ctx_identity(const cmk_ctx *ctx);
 /* The OpenSSL property query libcmk fetches with: cmk.conf's propquery
  * plus "provider!=cmk" (so libcmk never recurses into the provider). */
 const char *cmk_ctx_propquery(const cmk_ctx *ctx);
+/* A counter that grows each time this context changes a key or version
+ * (enable/disable, delete, recover, purge, rotate, attribute update), a
+ * policy, or the vault settings.  Caches of secrets drop everything when
+ * it moves. */
+uint64_t cmk_ctx_changes(const cmk_ctx *ctx);
 
 /* ------------------------------------------------------------------- keys */
 

@@ -4,6 +4,7 @@
  *
  *   envelope-bench [-s SECONDS] [-k KEYID]
  *
+ * Each row is the best of three rounds of SECONDS/3. *
  * Needs a vault ($CMK_CONF, e.g. a lab) for the vault-key rows; creates key
  * "bench" there if -k is not given.  Rows, for 1 KiB, 64 KiB and 16 MiB
  * objects:
@@ -117,17 +118,24 @@ static void once(enum op op, size_t len, size_t cap)
 	}
 }
 
+/* The best of three rounds of seconds/3 each: on a shared machine the
+ * best round is the one least disturbed by other load. */
 static double measure(enum op op, size_t len, size_t cap, double *ops)
 {
-	size_t n = 0;
+	double best = 0;
 	once(op, len, cap);          /* warm up (and fill the cache) */
-	double t0 = now(), t;
-	do {
-		once(op, len, cap);
-		n++;
-	} while ((t = now() - t0) < seconds);
-	*ops = (double)n / t;
-	return (double)n * (double)len / t;
+	for (int round = 0; round < 3; round++) {
+		size_t n = 0;
+		double t0 = now(), t;
+		do {
+			once(op, len, cap);
+			n++;
+		} while ((t = now() - t0) < seconds / 3);
+		if ((double)n / t > best)
+			best = (double)n / t;
+	}
+	*ops = best;
+	return best * (double)len;
 }
 
 static double openssl_speed(void)
@@ -185,7 +193,7 @@ int main(int argc, char **argv)
 	memset(pt, 0, max);
 	memset(ct, 0, max + max / 1024 + 65536);
 
-	double ossl = openssl_speed();
+	double ossl = openssl_speed(), o2;
 	printf("openssl speed -evp aes-256-gcm, 16 KiB blocks: %.0f MB/s\n",
 	       ossl / 1e6);
 	printf("%-12s %10s %12s %10s %8s\n", "operation", "object", "objects/s",
@@ -212,6 +220,9 @@ int main(int argc, char **argv)
 			fflush(stdout);
 		}
 	}
+	o2 = openssl_speed();
+	printf("openssl speed again at the end: %.0f MB/s (%% columns use the "
+	       "first)\n", o2 / 1e6);
 	cmk_dekcache_free(cache);
 	cmk_close(ctx);
 	free(in);

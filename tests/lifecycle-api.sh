@@ -12,7 +12,7 @@ lc_conf_set policy_cache_ms 1500
 export CMK_BIN
 if [ "$CMK_VALGRIND" = 1 ]; then
 	rc=0
-	$CMK_LIBTOOL --mode=execute "$VALGRIND" -q --error-exitcode=99 \
+	CMK_TIME_MARGIN_MS=3000 $CMK_LIBTOOL --mode=execute "$VALGRIND" -q --error-exitcode=99 \
 		--leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite \
 		${CMK_VALGRIND_SUPP:+--suppressions=$CMK_VALGRIND_SUPP} --log-file="$T/vg.log" \
 		"$prog" || rc=$?

@@ -35,6 +35,7 @@ same_file "$T/p1" "$T/dek" "and gets the DEK"
 ok "pkcs11-tool decrypts with version 3 before the delete" lc_p11_decrypt "$v3" "$T/ct3" "$T/p3"
 run lc_p11_decrypt "$v2" "$T/ct2" "$T/p2"
 isnt "$RC" 0 "pkcs11-tool cannot decrypt with the disabled version 2"
+like "$(lc_priv_usage "$v1")" "decrypt" "before the delete, version 1's private key may decrypt (control)"
 
 # ------------------------------------------------------------ delete
 ok "key delete k" cmk key delete k
@@ -49,12 +50,14 @@ for i in 1 3; do
 		pass "no DEK from the token with version $i after the delete"
 	fi
 done
-usage=$(p11tool_login -O --type privkey --id "$v1" 2>/dev/null | grep 'Usage:')
-if [ -n "$usage" ] && ! grep -qE 'decrypt|unwrap|sign' <<<"$usage"; then
-	pass "a deleted key's private key has CKA_DECRYPT, CKA_UNWRAP, CKA_SIGN false"
-else
-	fail "a deleted key's private key has CKA_DECRYPT, CKA_UNWRAP, CKA_SIGN false" "$usage"
-fi
+for i in 1 2 3; do
+	usage=$(lc_priv_usage "${V[$((i - 1))]}")
+	if [ -n "$usage" ] && ! grep -qE 'decrypt|unwrap|sign' <<<"$usage"; then
+		pass "after the delete, version $i's private key has CKA_DECRYPT, CKA_UNWRAP, CKA_SIGN false"
+	else
+		fail "after the delete, version $i's private key has CKA_DECRYPT, CKA_UNWRAP, CKA_SIGN false" "Usage: $usage"
+	fi
+done
 
 # what still works on a deleted key
 ok "key list works" cmk key list
@@ -129,6 +132,13 @@ for i in 1 3; do
 	ok "version $i unwraps what it wrapped before the delete" cmk unwrap --in "$T/w$i" --out "$T/u$i"
 	same_file "$T/u$i" "$T/dek" "the DEK wrapped before the delete (version $i)"
 done
+like "$(lc_priv_usage "$v1")" "decrypt" "after recover, version 1's private key may decrypt again"
+usage=$(lc_priv_usage "$v2")
+if [ -n "$usage" ] && ! grep -qE 'decrypt|unwrap' <<<"$usage"; then
+	pass "after recover, version 2's private key still has CKA_DECRYPT, CKA_UNWRAP false"
+else
+	fail "after recover, version 2's private key still has CKA_DECRYPT, CKA_UNWRAP false" "Usage: $usage"
+fi
 run lc_p11_decrypt "$v2" "$T/ct2" "$T/pr2"
 isnt "$RC" 0 "pkcs11-tool still cannot decrypt with version 2 (disabled before the delete)"
 if [ -s "$T/pr2" ] && cmp -s "$T/pr2" "$T/dek"; then fail "no DEK from version 2 on the token"; else pass "no DEK from version 2 on the token"; fi

@@ -121,7 +121,8 @@ ok "set-key again" cmk resource set-key r --key cmk://lab/keys/cmk1
 check_objects "after every change"
 
 # a first CMK may be in another vault (with purge protection)
-ok "resource create r2" cmk resource create r2
+expect_fail 4 "resource create --vault with an unknown vault is refused" cmk resource create r9 --vault nosuch
+ok "resource create r2 --vault lab" cmk resource create r2 --vault lab
 ok "put" cmk resource put r2 a --in "$T/o1"
 expect_fail_msg 2 "purge protection" "lab2 has no purge protection" \
 	cmk resource set-key r2 --key cmk://lab2/keys/other

@@ -2,6 +2,7 @@
 # Vaults: cmk lab init, vault init, vault list, vault show; choosing a vault
 # by --vault, CMK_VAULT and --config.
 . "${srcdir:-.}/tests/lib.sh"
+export CMK_VALGRIND_KEYGEN=1 # the one key generation of the quick tests under valgrind
 
 # --- lab init (the setup every other test uses), checked here
 run cmk lab init "$T/lab"

@@ -16,7 +16,7 @@
 
 #define OBJECT_IN_MAX ((size_t)1 << 32)
 
-enum { OPT_DIR = 256, OPT_SERVICE };
+enum { OPT_DIR = 256, OPT_SERVICE, OPT_VAULT };
 
 static const struct option res_options[] = {
 	{ "dir", required_argument, NULL, OPT_DIR },
@@ -24,11 +24,12 @@ static const struct option res_options[] = {
 	{ "out", required_argument, NULL, 'o' },
 	{ "key", required_argument, NULL, 'k' },
 	{ "service-managed", no_argument, NULL, OPT_SERVICE },
+	{ "vault", required_argument, NULL, OPT_VAULT },
 	CLI_OPT_HELP, CLI_OPT_END,
 };
 
 struct res_opts {
-	const char *dir, *in, *out, *key;
+	const char *dir, *in, *out, *key, *vault;
 	int service;
 };
 
@@ -49,6 +50,7 @@ parse(struct cli *c, int argc, char **argv, struct res_opts *o, int nops,
 		case 'o': o->out = optarg; name = "out"; break;
 		case 'k': o->key = optarg; name = "key"; break;
 		case OPT_SERVICE: o->service = 1; name = "service-managed"; break;
+		case OPT_VAULT: o->vault = optarg; name = "vault"; break;
 		}
 		if (name && strcmp(name, "dir") != 0 &&
 		    !strstr(allowed, name))
@@ -102,8 +104,16 @@ run_create(struct cli *c, int argc, char **argv)
 	cmk_rc r;
 	int rc;
 
-	if ((rc = parse(c, argc, argv, &o, 1, "NAME", "")) != CMK_OK ||
-	    (rc = cli_open(c, NULL, &ctx)) != CMK_OK)
+	if ((rc = parse(c, argc, argv, &o, 1, "NAME", "vault")) != CMK_OK)
+		return rc;
+	if (o.vault) {
+		if (c->vault_explicit && strcmp(c->vault, o.vault) != 0)
+			return cli_usage_fail(c, "--vault %s and --vault %s disagree",
+			                      c->vault, o.vault);
+		c->vault = o.vault;
+		c->vault_explicit = 1;
+	}
+	if ((rc = cli_open(c, NULL, &ctx)) != CMK_OK)
 		return rc;
 	cmk_resource_params p = { .dir = o.dir, .config = c->config };
 	r = cmk_resource_create(ctx, &p, argv[optind]);
@@ -323,10 +333,12 @@ const struct cli_group cli_group_resource = {
 	"resource", "encrypted stores of objects (service- or customer-managed "
 	"keys)",
 	(const struct cli_cmd[]){
-		{ "create", run_create, "NAME [--dir DIR]",
-		  "Create resource NAME in the vault (--vault): a root key "
-		  "wrapped from the first\nbyte by a new service-managed vault "
-		  "key svc-NAME.", DIR_HELP },
+		{ "create", run_create, "NAME [--vault V] [--dir DIR]",
+		  "Create resource NAME in vault V (else the default vault): a "
+		  "root key wrapped\nfrom the first byte by a new service-managed "
+		  "vault key svc-NAME.",
+		  "  --vault V        the vault (as the global --vault)\n"
+		  DIR_HELP },
 		{ "put", run_put, "NAME OBJECT [--in FILE]",
 		  "Store OBJECT (read from --in, default standard input), sealed "
 		  "with its own\ndata key under the root key.",

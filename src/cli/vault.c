@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include <json-c/json.h>
-#include <openssl/conf.h>
 
 #include "cli/cli.h"
 
@@ -74,41 +73,14 @@ run_init(struct cli *c, int argc, char **argv)
 
 /* ---------------------------------------------------------------- list */
 
-/* The configuration file the library reads (cmk_open's rule). */
-static const char *
-config_path(const struct cli *c)
-{
-	const char *env;
-
-	if (c->config != NULL)
-		return c->config;
-	env = getenv("CMK_CONF");
-	if (env != NULL && *env != '\0')
-		return env;
-	return SYSCONFDIR "/cmk/cmk.conf";
-}
-
-static const char *
-conf_get(CONF *conf, const char *section, const char *name)
-{
-	const char *v;
-
-	if (conf == NULL || section == NULL)
-		return NULL;
-	v = NCONF_get_string(conf, section, name);
-	return v != NULL && *v != '\0' ? v : NULL;
-}
-
 static int
 run_list(struct cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = { CLI_OPT_HELP, CLI_OPT_END };
 	struct json_object *arr = NULL, *o;
-	const char *path = config_path(c), *dflt, *sect, *module, *token;
+	cmk_vault_conf_info vi;
 	char **names = NULL;
 	size_t n = 0, i;
-	CONF *conf;
-	long eline = 0;
 	int opt, rc;
 
 	while ((opt = cli_next_opt(c, argc, argv, opts)) != -1)
@@ -116,43 +88,31 @@ run_list(struct cli *c, int argc, char **argv)
 			return c->rc;
 	if ((rc = cli_operands(c, argc, argv, 0, 0, "")) != CMK_OK)
 		return rc;
-	if ((rc = cmk_config_vaults(path, &names, &n)) != CMK_OK)
+	if ((rc = cmk_config_vaults(c->config, &names, &n)) != CMK_OK)
 		return cli_lib_fail(rc);
-	/* Names come from the library; module and token are read here,
-	 * from the same file, for display only. */
-	conf = NCONF_new(NULL);
-	if (conf != NULL && NCONF_load(conf, path, &eline) <= 0) {
-		NCONF_free(conf);
-		conf = NULL;
-	}
-	dflt = conf_get(conf, "cmk", "default_vault");
 	if (c->json)
 		arr = json_object_new_array();
-	for (i = 0; i < n; i++) {
-		sect = conf_get(conf, "vaults", names[i]);
-		module = conf_get(conf, sect, "module");
-		token = conf_get(conf, sect, "token");
+	for (i = 0; i < n && rc == CMK_OK; i++) {
+		if ((rc = cmk_config_vault_get(c->config, names[i], &vi)) != CMK_OK) {
+			rc = cli_lib_fail(rc);
+			break;
+		}
 		if (!c->json) {
-			printf("%-12s %s %s%s\n", names[i],
-			       module ? module : "-", token ? token : "-",
-			       dflt && strcmp(dflt, names[i]) == 0
-			               ? " default" : "");
+			printf("%-12s %s %s%s\n", vi.name, vi.module, vi.token,
+			       vi.is_default ? " default" : "");
 			continue;
 		}
 		o = json_object_new_object();
-		json_object_object_add(o, "name",
-		                       json_object_new_string(names[i]));
-		json_object_object_add(o, "module", module
-		                       ? json_object_new_string(module) : NULL);
-		json_object_object_add(o, "token", token
-		                       ? json_object_new_string(token) : NULL);
-		json_object_object_add(o, "default", json_object_new_boolean(
-		                       dflt && strcmp(dflt, names[i]) == 0));
+		json_object_object_add(o, "name", json_object_new_string(vi.name));
+		json_object_object_add(o, "module", json_object_new_string(vi.module));
+		json_object_object_add(o, "token", json_object_new_string(vi.token));
+		json_object_object_add(o, "default", json_object_new_boolean(vi.is_default));
 		json_object_array_add(arr, o);
 	}
-	if (c->json)
+	if (c->json && rc == CMK_OK)
 		rc = cli_json_print(arr);
-	NCONF_free(conf);
+	else
+		json_object_put(arr);
 	cmk_strv_free(names, n);
 	return rc;
 }

@@ -217,3 +217,28 @@ out:
 	NCONF_free(conf);
 	return rc;
 }
+
+cmk_rc cmk_config_vault_get(const char *config, const char *name, cmk_vault_conf_info *out)
+{
+	return_if_fail(name && *name && out);
+	const char *path = cmk_config_path(config);
+	cmk_vault_conf *vc = malloc(sizeof *vc);
+	if (!vc)
+		return cmk_err(CMK_E_NOMEM, "out of memory");
+	cmk_rc rc = cmk_config_load_vault(path, name, vc);
+	if (rc == CMK_OK) {
+		memset(out, 0, sizeof *out);
+		snprintf(out->name, sizeof out->name, "%s", vc->name);
+		snprintf(out->module, sizeof out->module, "%s", vc->module);
+		snprintf(out->token, sizeof out->token, "%s", vc->token);
+		CONF *conf;
+		if (conf_open(path, &conf) == CMK_OK) {
+			const char *d = conf_str(conf, "cmk", "default_vault");
+			out->is_default = d && strcmp(d, name) == 0;
+			NCONF_free(conf);
+		}
+	}
+	cmk_wipe(vc, sizeof *vc);
+	free(vc);
+	return rc;
+}

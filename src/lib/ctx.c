@@ -89,6 +89,11 @@ const char *cmk_ctx_vault(const cmk_ctx *ctx)
 	return ctx->conf.name;
 }
 
+uint64_t cmk_ctx_changes(const cmk_ctx *ctx)
+{
+	return atomic_load(&((cmk_ctx *)ctx)->changes);
+}
+
 const char *cmk_ctx_propquery(const cmk_ctx *ctx)
 {
 	return ctx->conf.propquery;
@@ -188,6 +193,7 @@ cmk_rc ctx_write_begin(cmk_ctx *ctx)
 
 void ctx_write_end(cmk_ctx *ctx)
 {
+	atomic_fetch_add(&ctx->changes, 1);
 	flock(ctx->lock_fd, LOCK_UN);
 	pthread_mutex_unlock(&ctx->write_lock);
 }

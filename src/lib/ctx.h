@@ -22,6 +22,7 @@ struct cmk_ctx {
 	struct ctx_audit *audit;            /* audit.c */
 	int lock_fd;                        /* vault lock file, -1 if not open */
 	pthread_mutex_t write_lock;         /* one writer per process */
+	_Atomic uint64_t changes;           /* bumped by every change made here */
 };
 
 /* Token-held HMAC keys of the vault. */

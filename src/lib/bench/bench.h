@@ -86,6 +86,8 @@ struct bench_case {
 	size_t size;                 /* bytes per op, 0: none */
 	void *state;
 	int skip;                    /* set by setup: res->note says why */
+	int as_limit;                /* only there as the limit of another case */
+	int dropped;                 /* as_limit, but no case was measured */
 };
 
 /* The outcome of one measurement, in one process. */

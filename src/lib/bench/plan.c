@@ -191,11 +191,14 @@ static cmk_rc make_cases(bench_env *e, bench_case **cs_out, size_t *n_out)
 			pick = wanted_as_limit(cs, n, k);
 		if (!pick)
 			continue;
+		size_t first = n;
 		if (k->sized == 1)
 			for (size_t s = 0; s < o->nsizes; s++)
 				add_case(cs, rs, &n, e, k, o->sizes[s]);
 		else
 			add_case(cs, rs, &n, e, k, k->sized == 2 ? o->object_size : k->bytes);
+		for (size_t j = first; j < n; j++)
+			cs[j].as_limit = !selected(o, k);
 	}
 	e->rep->results = rs;
 	e->rep->nresults = n;
@@ -221,6 +224,26 @@ static void to_point(const bench_sample *s, unsigned threads, unsigned procs, si
 	p->p99_us = (double)hist_quantile(&s->hist, 0.99) / 1e3;
 	p->max_us = (double)s->hist.max / 1e3;
 	p->cpu_us_per_op = s->ops ? (double)s->cpu_ns / 1e3 / (double)s->ops : 0;
+}
+
+/* A limit is measured when a case that needs it was. */
+static int needed(bench_case *cs, size_t n, const bench_case *lim)
+{
+	for (size_t i = 0; i < n; i++)
+		if (cs[i].res->measured && (!strcmp(cs[i].res->hsm_limit, lim->res->name) ||
+		                            !strcmp(cs[i].res->cpu_limit, lim->res->name)))
+			return 1;
+	return 0;
+}
+
+/* Remove the dropped limits from the report. */
+static void compact(cmk_bench_report *rep, bench_case *cs, size_t n)
+{
+	size_t j = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!cs[i].dropped)
+			rep->results[j++] = rep->results[i];
+	rep->nresults = j;
 }
 
 static void run_case(bench_case *c)
@@ -496,10 +519,16 @@ cmk_rc cmk_bench_run(cmk_ctx *ctx, const cmk_bench_opts *given, cmk_bench_report
 		         : "CKM_RSA_X_509 on the token, OAEP-%s decoding in OpenSSL", e.md);
 		rc = make_cases(&e, &cs, &n);
 	}
-	for (size_t i = 0; rc == CMK_OK && i < n; i++)
-		run_case(&cs[i]);
-	if (rc == CMK_OK)
+	for (size_t i = 0; rc == CMK_OK && i < n; i++) {
+		if (cs[i].as_limit && !needed(cs, i, &cs[i]))
+			cs[i].dropped = 1;
+		else
+			run_case(&cs[i]);
+	}
+	if (rc == CMK_OK) {
+		compact(rep, cs, n);
 		derive(rep);
+	}
 	char err[512] = "";
 	if (rc != CMK_OK)
 		snprintf(err, sizeof err, "%s", cmk_last_error());

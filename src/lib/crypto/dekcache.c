@@ -25,9 +25,6 @@
 
 #define SECRET_MAX 64
 
-/* Provided by the context (cmk.h proposal); weak until it exists. */
-uint64_t cmk_ctx_changes(const cmk_ctx *ctx) __attribute__((weak));
-
 struct entry {
 	int used;
 	uint8_t id[32];
@@ -81,7 +78,7 @@ static void drop_all(cmk_dekcache *c)
 static uint64_t sweep(cmk_dekcache *c)
 {
 	uint64_t t = now_ms(), next = 0;
-	uint64_t ch = cmk_ctx_changes && c->ctx ? cmk_ctx_changes(c->ctx) : 0;
+	uint64_t ch = c->ctx ? cmk_ctx_changes(c->ctx) : 0;
 	if (ch != c->changes) {
 		c->changes = ch;
 		drop_all(c);
@@ -177,7 +174,7 @@ cmk_rc cmk_dekcache_new(cmk_ctx *ctx, const cmk_dekcache_params *p,
 		return cmk_err(CMK_E_NOMEM, "out of memory for the data-key cache");
 	}
 	c->ctx = ctx;
-	c->changes = cmk_ctx_changes && ctx ? cmk_ctx_changes(ctx) : 0;
+	c->changes = ctx ? cmk_ctx_changes(ctx) : 0;
 	c->pid = getpid();
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_condattr_t ca;

@@ -94,6 +94,7 @@ typedef struct env_keys {
 /* Fetched algorithms for one property query. */
 typedef struct env_algs {
 	EVP_CIPHER *gcm;
+	EVP_CIPHER *wrap;             /* AES-256-WRAP */
 	EVP_MD *sha256;
 	EVP_KDF *hkdf;
 } env_algs;

@@ -5,7 +5,6 @@
  */
 #include "config.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,44 +15,21 @@
 
 #define KW_LEN (ENV_DEK_LEN + 8)
 
-/* AES-256-WRAP for the default query, fetched once per process. */
-static pthread_once_t wrap_once = PTHREAD_ONCE_INIT;
-static EVP_CIPHER *wrap_default;
-
-static void fetch_wrap(void)
-{
-	wrap_default = EVP_CIPHER_fetch(NULL, "AES-256-WRAP", NULL);
-}
-
-static EVP_CIPHER *wrap_cipher(const char *propq)
-{
-	if (!propq || !*propq) {
-		pthread_once(&wrap_once, fetch_wrap);
-		if (wrap_default && EVP_CIPHER_up_ref(wrap_default))
-			return wrap_default;
-	}
-	return EVP_CIPHER_fetch(NULL, "AES-256-WRAP", propq);
-}
-
 static cmk_rc kw(const char *propq, int enc, const uint8_t kek[32],
                  const uint8_t *in, size_t inlen, uint8_t *out, int *outlen)
 {
-	EVP_CIPHER *c = wrap_cipher(propq);
+	env_algs a;
+	CMK_TRY(env_algs_fetch(propq, &a));
 	EVP_CIPHER_CTX *x = EVP_CIPHER_CTX_new();
 	int n = 0, m = 0, ok = 0;
-	if (c && x) {
+	if (x) {
 		EVP_CIPHER_CTX_set_flags(x, EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
-		ok = EVP_CipherInit_ex2(x, c, kek, NULL, enc, NULL) == 1 &&
+		ok = EVP_CipherInit_ex2(x, a.wrap, kek, NULL, enc, NULL) == 1 &&
 		     EVP_CipherUpdate(x, out, &n, in, (int)inlen) == 1 &&
 		     EVP_CipherFinal_ex(x, out + n, &m) == 1;
 	}
 	EVP_CIPHER_CTX_free(x);
-	EVP_CIPHER_free(c);
-	if (!c) {
-		ERR_clear_error();
-		return cmk_err(CMK_E_CONFIG, "OpenSSL offers no AES-256-WRAP for "
-		               "property query '%s'", propq ? propq : "");
-	}
+	env_algs_free(&a);
 	if (!ok) {
 		ERR_clear_error();
 		return enc ? cmk_err(CMK_E_INTERNAL, "AES-256-WRAP failed")

@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <openssl/core_names.h>
 #include <openssl/err.h>
@@ -30,45 +31,62 @@ static cmk_rc fetch(const char *propq, env_algs *a)
 {
 	memset(a, 0, sizeof *a);
 	a->gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", propq);
+	a->wrap = EVP_CIPHER_fetch(NULL, "AES-256-WRAP", propq);
 	a->sha256 = EVP_MD_fetch(NULL, "SHA256", propq);
 	a->hkdf = EVP_KDF_fetch(NULL, "HKDF", propq);
-	if (a->gcm && a->sha256 && a->hkdf)
+	if (a->gcm && a->wrap && a->sha256 && a->hkdf)
 		return CMK_OK;
-	const char *miss = !a->gcm ? "AES-256-GCM" : !a->sha256 ? "SHA256"
-	                   : "HKDF";
+	const char *miss = !a->gcm ? "AES-256-GCM" : !a->wrap ? "AES-256-WRAP"
+	                   : !a->sha256 ? "SHA256" : "HKDF";
 	env_algs_free(a);
 	ERR_clear_error();
 	return cmk_err(CMK_E_CONFIG, "OpenSSL offers no %s for property query "
 	               "'%s'", miss, propq ? propq : "");
 }
 
-/* The algorithms for the default query are fetched once per process. */
-static pthread_once_t default_once = PTHREAD_ONCE_INIT;
-static env_algs default_algs;
-static int default_ok;
-
-static void fetch_default(void)
+static int up_ref(const env_algs *a)
 {
-	default_ok = fetch(NULL, &default_algs) == CMK_OK;
+	return EVP_CIPHER_up_ref(a->gcm) && EVP_CIPHER_up_ref(a->wrap) &&
+	       EVP_MD_up_ref(a->sha256) && EVP_KDF_up_ref(a->hkdf);
 }
+
+/* Fetched algorithms are kept per property query (a few per process):
+ * fetching costs more than sealing a small object. */
+#define ALG_CACHE 8
+static pthread_mutex_t alg_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct { char *propq; env_algs a; } alg_cache[ALG_CACHE];
 
 cmk_rc env_algs_fetch(const char *propq, env_algs *a)
 {
-	if (!propq || !*propq) {
-		pthread_once(&default_once, fetch_default);
-		if (default_ok && EVP_CIPHER_up_ref(default_algs.gcm) &&
-		    EVP_MD_up_ref(default_algs.sha256) &&
-		    EVP_KDF_up_ref(default_algs.hkdf)) {
-			*a = default_algs;
+	const char *q = propq ? propq : "";
+	pthread_mutex_lock(&alg_lock);
+	for (int i = 0; i < ALG_CACHE && alg_cache[i].propq; i++)
+		if (strcmp(alg_cache[i].propq, q) == 0 && up_ref(&alg_cache[i].a)) {
+			*a = alg_cache[i].a;
+			pthread_mutex_unlock(&alg_lock);
 			return CMK_OK;
 		}
-	}
-	return fetch(propq, a);
+	pthread_mutex_unlock(&alg_lock);
+	CMK_TRY(fetch(propq, a));
+	pthread_mutex_lock(&alg_lock);
+	for (int i = 0; i < ALG_CACHE; i++)
+		if (!alg_cache[i].propq) {
+			if ((alg_cache[i].propq = strdup(q)) && up_ref(a))
+				alg_cache[i].a = *a;
+			else {
+				free(alg_cache[i].propq);
+				alg_cache[i].propq = NULL;
+			}
+			break;
+		}
+	pthread_mutex_unlock(&alg_lock);
+	return CMK_OK;
 }
 
 void env_algs_free(env_algs *a)
 {
 	EVP_CIPHER_free(a->gcm);
+	EVP_CIPHER_free(a->wrap);
 	EVP_MD_free(a->sha256);
 	EVP_KDF_free(a->hkdf);
 	memset(a, 0, sizeof *a);

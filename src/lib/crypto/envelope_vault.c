@@ -79,7 +79,7 @@ cmk_rc cmk_seal_init(cmk_ctx *ctx, const cmk_seal_params *p, cmk_sealer **s)
 	env_seal_cfg cfg = {
 		.recip = r, .nrecip = n, .context = p->context,
 		.ncontext = p->ncontext, .frame_size = p->frame_size,
-		.propq = p->propq,
+		.propq = p->propq ? p->propq : cmk_ctx_propquery(ctx),
 	};
 	if ((rc = env_seal_init(&cfg, dek, s)) == CMK_OK) {
 		env_seal_set_kids(*s, kids, n);
@@ -170,7 +170,7 @@ cmk_rc cmk_unseal_init(cmk_ctx *ctx, const cmk_unseal_params *p,
 	env_unseal_cfg cfg = {
 		.context = p ? p->context : NULL,
 		.ncontext = p ? p->ncontext : 0,
-		.propq = p ? p->propq : NULL,
+		.propq = p && p->propq ? p->propq : cmk_ctx_propquery(ctx),
 		.unwrap = vault_unwrap,
 		.arg = a,
 		.arg_free = free,

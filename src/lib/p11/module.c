@@ -19,7 +19,7 @@
 #include <stdatomic.h>
 #include <openssl/err.h>
 #include <p11-kit/p11-kit.h>
-#include "p11/p11.h"
+#include "p11/p11_int.h"
 #include "util/err.h"
 
 struct p11_mod {
@@ -31,6 +31,13 @@ struct p11_mod {
 	pid_t pid;               /* process that ran C_Initialize */
 	unsigned gen;            /* bumped by each re-initialisation */
 	struct p11_mod *next;
+	/* the gate (p11_mod_enter): calls in flight, and a re-initialisation
+	 * that waits for them or runs alone */
+	pthread_mutex_t gate_mu;
+	pthread_cond_t gate_cv;
+	unsigned calls;
+	int closed;
+	_Atomic pid_t gate_pid;  /* process the gate's state belongs to */
 };
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -212,6 +219,9 @@ cmk_rc p11_mod_load_at(const char *spec, const char *init_reserved, const char *
 	strcpy(m->spec, spec);
 	strcpy(m->init_reserved, init_reserved);
 	strcpy(m->server, server);
+	pthread_mutex_init(&m->gate_mu, NULL);
+	pthread_cond_init(&m->gate_cv, NULL);
+	atomic_init(&m->gate_pid, getpid());
 	rc = strchr(spec, '/') ? load_by_path(spec, server, &m->fn)
 	                       : load_by_name(spec, &m->fn, m->init_reserved, sizeof m->init_reserved,
 	                                      m->server, sizeof m->server);
@@ -297,7 +307,73 @@ static cmk_rc mod_reinit_locked(p11_mod *m)
 	return CMK_OK;
 }
 
-cmk_rc p11_mod_reinit(p11_mod *m, unsigned seen)
+/*
+ * The gate.  Every PKCS#11 call on a module runs between p11_mod_enter()
+ * and p11_mod_leave() (a borrowed session holds it: p11_sess_get/put); a
+ * re-initialisation closes the gate, waits until no call is in flight, and
+ * runs alone.  C_Finalize while another thread is inside a call is
+ * undefined (PKCS#11 3.0 section 5.4), and p11-kit's client then hangs for
+ * ever in the other thread's call.  Lock order: gate, token lock, registry
+ * lock; nobody waits at the gate while holding a token or registry lock.
+ * A child after fork() starts with an open, empty gate.
+ */
+static void gate_child(p11_mod *m)
+{
+	if (atomic_load(&m->gate_pid) == getpid())
+		return;
+	pthread_mutex_lock(&registry_lock);
+	if (atomic_load(&m->gate_pid) != getpid()) {
+		/* the parent's threads in flight do not exist here */
+		pthread_mutex_init(&m->gate_mu, NULL);
+		pthread_cond_init(&m->gate_cv, NULL);
+		m->calls = 0;
+		m->closed = 0;
+		atomic_store(&m->gate_pid, getpid());
+	}
+	pthread_mutex_unlock(&registry_lock);
+}
+
+void p11_mod_enter(p11_mod *m)
+{
+	gate_child(m);
+	pthread_mutex_lock(&m->gate_mu);
+	while (m->closed)
+		pthread_cond_wait(&m->gate_cv, &m->gate_mu);
+	m->calls++;
+	pthread_mutex_unlock(&m->gate_mu);
+}
+
+void p11_mod_leave(p11_mod *m)
+{
+	pthread_mutex_lock(&m->gate_mu);
+	if (m->calls)
+		m->calls--;
+	if (!m->calls && m->closed)
+		pthread_cond_broadcast(&m->gate_cv);
+	pthread_mutex_unlock(&m->gate_mu);
+}
+
+void p11_mod_exclusive_begin(p11_mod *m)
+{
+	gate_child(m);
+	pthread_mutex_lock(&m->gate_mu);
+	while (m->closed)
+		pthread_cond_wait(&m->gate_cv, &m->gate_mu);
+	m->closed = 1;
+	while (m->calls)
+		pthread_cond_wait(&m->gate_cv, &m->gate_mu);
+	pthread_mutex_unlock(&m->gate_mu);
+}
+
+void p11_mod_exclusive_end(p11_mod *m)
+{
+	pthread_mutex_lock(&m->gate_mu);
+	m->closed = 0;
+	pthread_cond_broadcast(&m->gate_cv);
+	pthread_mutex_unlock(&m->gate_mu);
+}
+
+cmk_rc p11_mod_reinit_excl(p11_mod *m, unsigned seen)
 {
 	cmk_rc rc = CMK_OK;
 	pthread_mutex_lock(&registry_lock);
@@ -307,9 +383,18 @@ cmk_rc p11_mod_reinit(p11_mod *m, unsigned seen)
 	return rc;
 }
 
+cmk_rc p11_mod_reinit(p11_mod *m, unsigned seen)
+{
+	p11_mod_exclusive_begin(m);
+	cmk_rc rc = p11_mod_reinit_excl(m, seen);
+	p11_mod_exclusive_end(m);
+	return rc;
+}
+
 cmk_rc p11_mod_check_fork(p11_mod *m)
 {
 	cmk_rc rc = CMK_OK;
+	gate_child(m);
 	pthread_mutex_lock(&registry_lock);
 	if (m->pid != getpid())
 		rc = mod_reinit_locked(m);

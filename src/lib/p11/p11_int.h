@@ -23,6 +23,16 @@ struct p11_tok {
 	int records;             /* object.c: how records are kept, learnt from the token */
 };
 
+/* module.c: the gate.  Every PKCS#11 call runs entered (a borrowed session
+ * is entered); a re-initialisation runs exclusive, with no call in flight.
+ * Never wait at the gate holding a token lock; never enter twice. */
+void p11_mod_enter(p11_mod *m);
+void p11_mod_leave(p11_mod *m);
+void p11_mod_exclusive_begin(p11_mod *m);
+void p11_mod_exclusive_end(p11_mod *m);
+/* p11_mod_reinit() for a caller that holds the module exclusive. */
+cmk_rc p11_mod_reinit_excl(p11_mod *m, unsigned seen);
+
 /* ckr.c: the module lost the token or its connection (a p11-kit server that
  * went away gives CKR_DEVICE_ERROR): only C_Finalize + C_Initialize helps. */
 int p11_rv_lost(CK_RV rv);

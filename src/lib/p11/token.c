@@ -84,7 +84,7 @@ static cmk_rc find_slot(p11_tok *t, P11KitUri *uri, CK_SLOT_ID *slot, CK_RV *bad
  * the token or answers CKR_GENERAL_ERROR; C_Finalize + C_Initialize recovers
  * (SOFTHSM-NOTES.md).  So a failed lookup re-initialises and tries again a
  * few times before saying the token is absent. */
-static cmk_rc locate(p11_tok *t)
+static cmk_rc locate(p11_tok *t, int excl)
 {
 	P11KitUri *uri = NULL;
 	if (strncmp(t->spec, "pkcs11:", 7) == 0) {
@@ -102,10 +102,16 @@ static cmk_rc locate(p11_tok *t)
 	for (int attempt = 0; attempt < 4; attempt++) {
 		if (attempt) {
 			sleep_ms(20u << attempt);
-			if ((rc = p11_mod_reinit(t->mod, p11_mod_gen(t->mod))) != CMK_OK)
+			rc = excl ? p11_mod_reinit_excl(t->mod, p11_mod_gen(t->mod))
+			          : p11_mod_reinit(t->mod, p11_mod_gen(t->mod));
+			if (rc != CMK_OK)
 				break;
 		}
+		if (!excl)
+			p11_mod_enter(t->mod);
 		rc = find_slot(t, uri, &t->slot, &bad, seen, sizeof seen);
+		if (!excl)
+			p11_mod_leave(t->mod);
 		if (rc == CMK_OK || (rc == CMK_E_TOKEN && bad == CKR_OK && attempt >= 1))
 			break;
 		if (rc != CMK_E_TOKEN && rc != CMK_E_P11)
@@ -139,7 +145,7 @@ cmk_rc p11_tok_open(p11_mod *m, const char *token, const char *what, p11_tok **o
 		         p11_mod_server(m));
 	else
 		snprintf(t->what, sizeof t->what, "%s", what ? what : token);
-	cmk_rc rc = locate(t);
+	cmk_rc rc = locate(t, 0);
 	if (rc != CMK_OK) {
 		pthread_mutex_destroy(&t->lock);
 		free(t);
@@ -191,20 +197,28 @@ cmk_rc p11_tok_login(p11_tok *t, const char *pin)
 	return_if_fail(t && pin);
 	if (strlen(pin) >= PIN_CAP)
 		return cmk_err(CMK_E_PIN, "%s: PIN too long", t->what);
+	p11_mod_enter(t->mod);
 	pthread_mutex_lock(&t->lock);
 	cmk_rc rc = login_once(t, pin);
+	pthread_mutex_unlock(&t->lock);
+	p11_mod_leave(t->mod);
 	if (rc == CMK_E_P11) {
 		/* CKR_GENERAL_ERROR from a token another process is rewriting:
 		 * re-initialise once and try again (the PIN was not judged). */
-		if (p11_mod_reinit(t->mod, t->mod_gen) == CMK_OK) {
+		p11_mod_exclusive_begin(t->mod);
+		pthread_mutex_lock(&t->lock);
+		if (p11_mod_reinit_excl(t->mod, t->mod_gen) == CMK_OK) {
 			t->mod_gen = p11_mod_gen(t->mod);
 			t->gen++;
 			t->pool = NULL;
-			rc = locate(t);
+			rc = locate(t, 1);
 			if (rc == CMK_OK)
 				rc = login_once(t, pin);
 		}
+		pthread_mutex_unlock(&t->lock);
+		p11_mod_exclusive_end(t->mod);
 	}
+	pthread_mutex_lock(&t->lock);
 	if (rc == CMK_OK && !t->pin) {
 		t->pin = cmk_secure_alloc(PIN_CAP);
 		if (t->pin)
@@ -214,8 +228,9 @@ cmk_rc p11_tok_login(p11_tok *t, const char *pin)
 	return rc;
 }
 
-/* Called with t->lock held: the module was re-initialised (by us or by a
- * token sharing it); sessions and object handles are gone. */
+/* Called with the module exclusive and t->lock held: the module was
+ * re-initialised (by us or by a token sharing it); sessions and object
+ * handles are gone. */
 static cmk_rc tok_reopen_locked(p11_tok *t)
 {
 	for (p11_sess *s = t->pool, *n; s; s = n) {
@@ -226,7 +241,7 @@ static cmk_rc tok_reopen_locked(p11_tok *t)
 	t->nopen = 0;
 	t->gen++;
 	t->mod_gen = p11_mod_gen(t->mod);
-	cmk_rc rc = locate(t);
+	cmk_rc rc = locate(t, 1);
 	if (rc == CMK_OK && t->pin)
 		rc = login_once(t, t->pin);
 	/* still unreachable: the next call tries again */
@@ -239,29 +254,34 @@ cmk_rc p11_tok_check_fork(p11_tok *t)
 {
 	if (atomic_load_explicit((_Atomic pid_t *)&t->pid, memory_order_acquire) == getpid())
 		return CMK_OK;
+	cmk_rc rc = p11_mod_check_fork(t->mod);
+	p11_mod_exclusive_begin(t->mod);
 	pthread_mutex_lock(&t->lock);
-	cmk_rc rc = CMK_OK;
 	if (t->pid != getpid()) {
-		rc = p11_mod_check_fork(t->mod);
 		if (rc == CMK_OK)
 			rc = tok_reopen_locked(t);
 		if (rc == CMK_OK)
 			atomic_store_explicit((_Atomic pid_t *)&t->pid, getpid(), memory_order_release);
 	}
 	pthread_mutex_unlock(&t->lock);
+	p11_mod_exclusive_end(t->mod);
 	return rc;
 }
 
+/* Runs with the module exclusive: no call of any thread is in flight while
+ * the module is finalized and initialised again (docs/remote.md). */
 cmk_rc p11_tok_recover(p11_tok *t, unsigned seen_gen)
 {
+	p11_mod_exclusive_begin(t->mod);
 	pthread_mutex_lock(&t->lock);
 	cmk_rc rc = CMK_OK;
 	if (t->gen == seen_gen) {
-		rc = p11_mod_reinit(t->mod, t->mod_gen);
+		rc = p11_mod_reinit_excl(t->mod, t->mod_gen);
 		if (rc == CMK_OK)
 			rc = tok_reopen_locked(t);
 	}
 	pthread_mutex_unlock(&t->lock);
+	p11_mod_exclusive_end(t->mod);
 	return rc;
 }
 
@@ -270,8 +290,10 @@ void p11_tok_close(p11_tok *t)
 	if (!t)
 		return;
 	if (t->pid == getpid() && !p11_exiting()) {
+		p11_mod_enter(t->mod);
 		for (p11_sess *s = t->pool; s; s = s->next)
 			t->fn->C_CloseSession(s->h);
+		p11_mod_leave(t->mod);
 	}
 	for (p11_sess *s = t->pool, *n; s; s = n) {
 		n = s->next;
@@ -311,7 +333,9 @@ const char *p11_tok_label(const p11_tok *t)
 
 cmk_rc p11_tok_info(p11_tok *t, CK_TOKEN_INFO *info)
 {
+	p11_mod_enter(t->mod);
 	CK_RV rv = t->fn->C_GetTokenInfo(t->slot, info);
+	p11_mod_leave(t->mod);
 	if (rv != CKR_OK)
 		return p11_fail(rv, t->what, "C_GetTokenInfo");
 	return CMK_OK;

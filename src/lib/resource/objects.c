@@ -13,6 +13,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,12 +40,12 @@ static cmk_rc name_check(const cmk_resource *r, const char *object)
 	return CMK_OK;
 }
 
-cmk_rc res_object_id(const uint8_t root[RES_ROOT_LEN], const char *name,
-                     char id[33])
+cmk_rc res_object_id(const char *propq, const uint8_t root[RES_ROOT_LEN],
+                     const char *name, char id[33])
 {
 	uint8_t k[32], mac[32];
 	size_t maclen = 0;
-	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", propq);
 	EVP_KDF_CTX *kc = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
 	OSSL_PARAM p[] = {
 		OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, "SHA256", 0),
@@ -55,7 +56,7 @@ cmk_rc res_object_id(const uint8_t root[RES_ROOT_LEN], const char *name,
 		OSSL_PARAM_construct_end(),
 	};
 	int ok = kc && EVP_KDF_derive(kc, k, sizeof k, p) == 1 &&
-	         EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, k, sizeof k,
+	         EVP_Q_mac(NULL, "HMAC", propq, "SHA256", NULL, k, sizeof k,
 	                   (const uint8_t *)name, strlen(name), mac, sizeof mac,
 	                   &maclen) != NULL;
 	EVP_KDF_CTX_free(kc);
@@ -82,8 +83,9 @@ static cmk_rc resource_new(cmk_ctx *ctx, const cmk_resource_params *p,
 	r->ctx = ctx;
 	r->lockfd = -1;
 	r->cache = p ? p->cache : NULL;
+	const char *q = p && p->propq ? p->propq : cmk_ctx_propquery(ctx);
 	if ((p && p->config && !(r->config = strdup(p->config))) ||
-	    (p && p->propq && !(r->propq = strdup(p->propq)))) {
+	    (q && !(r->propq = strdup(q)))) {
 		cmk_resource_close(r);
 		return cmk_err(CMK_E_NOMEM, "out of memory");
 	}
@@ -276,7 +278,7 @@ cmk_rc cmk_resource_put(cmk_resource *r, const char *object,
 	if (!(root = cmk_secure_alloc(RES_ROOT_LEN)))
 		return cmk_err(CMK_E_NOMEM, "out of memory");
 	if ((rc = res_root_key(r, root)) != CMK_OK ||
-	    (rc = res_object_id(root, object, id)) != CMK_OK)
+	    (rc = res_object_id(r->propq, root, object, id)) != CMK_OK)
 		goto out;
 	size_t nl = strlen(object), pl = 2 + nl + 8;
 	prefix[0] = (uint8_t)(nl >> 8);
@@ -319,23 +321,24 @@ static cmk_rc open_object(cmk_resource *r, const uint8_t *root,
 	env_kw_params kp;
 	cmk_unsealer *u;
 	uint8_t *ct;
-	size_t ctlen;
+	size_t ctlen, total;
+	const size_t head_max = CMK_ENVELOPE_HEADER_MAX +
+	                        CMK_ENVELOPE_FRAME_MAX + 64;
 
 	snprintf(path, sizeof path, "%s/objects/%s", r->dir, id);
-	CMK_TRY(res_read_file(path, OBJECT_MAX + (OBJECT_MAX >> 10) + 65536,
-	                      &ct, &ctlen));
+	CMK_TRY(res_read_head(path, OBJECT_MAX + (OBJECT_MAX >> 10) + 65536,
+	                      head ? head_max : SIZE_MAX, &ct, &ctlen, &total));
 	kw_params(r, root, id, kwid, kv, &kp);
 	cmk_rc rc = env_kw_unsealer(&kp, 0, &u);
 	if (rc == CMK_OK) {
 		if (head) {
 			/* Header and the first frame are enough for the name. */
-			size_t n = ctlen < CMK_ENVELOPE_HEADER_MAX + (1u << 20) + 64 ?
-			           ctlen : CMK_ENVELOPE_HEADER_MAX + (1u << 20) + 64;
+			size_t n = ctlen;
 			uint8_t *b = malloc(n + 1);
 			size_t o = n;
 			rc = b ? cmk_unseal_update(u, ct, n, b, &o)
 			       : cmk_err(CMK_E_NOMEM, "out of memory");
-			if (rc == CMK_OK && n == ctlen)
+			if (rc == CMK_OK && n == total)
 				rc = cmk_unseal_final(u);
 			if (rc == CMK_OK) {
 				*plain = b;
@@ -382,7 +385,7 @@ cmk_rc cmk_resource_get(cmk_resource *r, const char *object, uint8_t **data,
 	if (!(root = cmk_secure_alloc(RES_ROOT_LEN)))
 		return cmk_err(CMK_E_NOMEM, "out of memory");
 	if ((rc = res_root_key(r, root)) != CMK_OK ||
-	    (rc = res_object_id(root, object, id)) != CMK_OK)
+	    (rc = res_object_id(r->propq, root, object, id)) != CMK_OK)
 		goto out;
 	rc = open_object(r, root, id, 0, &plain, &plen);
 	if (rc == CMK_E_NOT_FOUND) {
@@ -421,7 +424,7 @@ cmk_rc cmk_resource_rm(cmk_resource *r, const char *object)
 		return cmk_err(CMK_E_NOMEM, "out of memory");
 	cmk_rc rc = res_root_key(r, root);
 	if (rc == CMK_OK)
-		rc = res_object_id(root, object, id);
+		rc = res_object_id(r->propq, root, object, id);
 	cmk_secure_free(root, RES_ROOT_LEN);
 	if (rc != CMK_OK)
 		return rc;
@@ -477,7 +480,7 @@ cmk_rc cmk_resource_list(cmk_resource *r, char ***names, size_t *n)
 			                                         sizeof *v)))) {
 				free(s);
 				rc = cmk_err(CMK_E_NOMEM, "out of memory");
-			} else if ((rc = res_object_id(root, s, id)) == CMK_OK &&
+			} else if ((rc = res_object_id(r->propq, root, s, id)) == CMK_OK &&
 			           strcmp(id, e->d_name) != 0) {
 				free(s);
 				rc = cmk_err(CMK_E_INTEGRITY, "resource %s: object file "

@@ -54,6 +54,9 @@ void res_unlock(cmk_resource *r);
 cmk_rc res_write_atomic(const char *dir, const char *name, const uint8_t *p,
                         size_t len, int mode);
 cmk_rc res_read_file(const char *path, size_t max, uint8_t **p, size_t *len);
+/* The first `head` bytes of a file; *total gets its size. */
+cmk_rc res_read_head(const char *path, size_t max, size_t head, uint8_t **p,
+                     size_t *len, size_t *total);
 
 /* keyring.c */
 cmk_rc res_keyring_new(cmk_ctx *ctx, res_state *st, const uint8_t *root);
@@ -62,7 +65,7 @@ cmk_rc res_root_key(cmk_resource *r, uint8_t root[RES_ROOT_LEN]);
 cmk_rc res_kctx(cmk_resource *r, const char *vault, cmk_ctx **kctx);
 
 /* objects.c */
-cmk_rc res_object_id(const uint8_t root[RES_ROOT_LEN], const char *name,
-                     char id[33]);
+cmk_rc res_object_id(const char *propq, const uint8_t root[RES_ROOT_LEN],
+                     const char *name, char id[33]);
 
 #endif

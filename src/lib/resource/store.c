@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +78,12 @@ cmk_rc res_name_check(const char *name)
 
 cmk_rc res_read_file(const char *path, size_t max, uint8_t **p, size_t *len)
 {
+	return res_read_head(path, max, SIZE_MAX, p, len, NULL);
+}
+
+cmk_rc res_read_head(const char *path, size_t max, size_t head, uint8_t **p,
+                     size_t *len, size_t *total)
+{
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
 	if (fd < 0)
@@ -88,6 +95,10 @@ cmk_rc res_read_file(const char *path, size_t max, uint8_t **p, size_t *len)
 		               max);
 	}
 	size_t n = (size_t)st.st_size, got = 0;
+	if (total)
+		*total = n;
+	if (n > head)
+		n = head;
 	uint8_t *b = malloc(n ? n : 1);
 	if (!b) {
 		close(fd);

@@ -385,7 +385,7 @@ cmk_rc cmk_audit_verify(cmk_ctx *ctx, const char *path, uint64_t *records)
 	size_t nd;
 	CMK_TRY(p11_data_find(ctx->tok, META_APP_ANCHOR, &d, &nd));
 	if (nd) {
-		uint8_t *label;
+		uint8_t *label = NULL;
 		size_t llen;
 		rc = p11_get_bytes(ctx->tok, d[0].h, CKA_LABEL, &label, &llen);
 		unsigned long long aseq = 0;
@@ -393,8 +393,7 @@ cmk_rc cmk_audit_verify(cmk_ctx *ctx, const char *path, uint64_t *records)
 		if (rc == CMK_OK && sscanf((char *)label, "seq %llu mac %64s", &aseq, amac) >= 1 && aseq > seq)
 			rc = cmk_err(CMK_E_INTEGRITY, "audit log %s ends at record %llu but the token saw record %llu: records were cut off the end",
 			             path, (unsigned long long)seq, aseq);
-		if (rc == CMK_OK)
-			free(label);
+		free(label);
 	}
 	p11_data_free(d, nd);
 	if (rc == CMK_OK && records)

@@ -1,0 +1,111 @@
+#!/bin/bash
+# cmk bench: a very short run of every operation checked for a complete,
+# well-formed report (JSON, CSV, table, SVG), the clean-up of what it made,
+# --procs, and bad options.  No speed is asserted.
+. "${srcdir:-.}/tests/lib.sh"
+need python3
+lab_new
+ok "key create k" cmk key create k
+
+# Without the purge permission the run cannot remove a temporary key.
+expect_fail_msg 2 "may not purge.*--key" "no temporary key without the purge permission" \
+	cmk bench --ops wrap --duration 0.1 --threads 1 --warmup 0
+ok "with --key it runs, and skips what would make keys" \
+	cmk bench --key k --ops wrap,key-create --duration 0.1 --threads 1 --warmup 0 --json
+python3 - "$OUT" <<'EOF' && pass "key-create is skipped, with the reason" || fail "key-create is skipped, with the reason"
+import json, sys
+r = json.load(open(sys.argv[1]))
+sk = {s["op"]: s["reason"] for s in r["skipped"]}
+assert "purge" in sk["key-create"], sk
+assert [x["op"] for x in r["results"]] == ["wrap", "p11-encrypt", "ossl-encrypt"], r["results"]
+assert r["key"].startswith("cmk://lab/keys/k/") and not r["temporary_key"]
+EOF
+
+ok "grant purge" cmk policy set admin all,purge
+ok "bench --json of every operation" \
+	cmk bench --json --duration 0.2 --threads 1,2 --warmup 0 --sizes 4K --plot "$T/b.svg"
+cp "$OUT" "$T/all.json"
+python3 - "$T/all.json" <<'EOF' >"$T/check.out" 2>&1 && pass "every figure is present and positive" || { fail "every figure is present and positive"; diag_file check "$T/check.out"; }
+import json, sys
+r = json.load(open(sys.argv[1]))
+for k in ("vault", "token", "module", "key", "alg", "hash", "unwrap_mechanism", "openssl"):
+    assert isinstance(r[k], str) and r[k], k
+assert r["vault"] == "lab" and r["token"] == "cmk-lab" and r["temporary_key"] is True
+assert r["key_bits"] == 2048 and r["alg"] == "RSA-OAEP-256" and r["hash"] == "SHA256"
+assert r["threads"] == [1, 2] and r["procs"] == 1 and r["cpus"] >= 1
+assert r["duration_s"] == 0.2 and r["warmup_s"] == 0
+assert r["failed"] == [], r["failed"]
+res = {x["op"]: x for x in r["results"]}
+core = ["wrap", "unwrap", "key-create", "key-rotate", "p11-decrypt", "p11-encrypt",
+        "p11-keygen", "ossl-decrypt", "ossl-encrypt", "ossl-aes-gcm-16K"]
+optional = ["unwrap-provider", "seal-4K", "open-4K", "put-4K", "get-4K",
+            "put-cached-4K", "get-cached-4K"]
+skipped = {s["op"]: s["reason"] for s in r["skipped"]}
+for op in core:
+    assert op in res, "missing " + op
+for op in optional:
+    assert op in res or "not available in this build" in skipped.get(op, ""), op
+assert set(res) | set(skipped) == set(core + optional), sorted(set(res) | set(skipped))
+for op, x in res.items():
+    assert x["class"] in ("cmk", "hsm", "cpu") and x["what"], op
+    assert [p["threads"] for p in x["points"]] == [1, 2], op
+    for p in x["points"]:
+        for f in ("ops", "seconds", "ops_per_s", "p50_us", "p90_us", "p99_us", "max_us",
+                  "cpu_us_per_op", "scaling"):
+            assert isinstance(p[f], (int, float)) and p[f] > 0, (op, f, p)
+        assert p["p50_us"] <= p["p90_us"] <= p["p99_us"] <= p["max_us"], (op, p)
+        assert p["procs"] == 1
+        assert abs(p["ops_per_s"] - p["ops"] / p["seconds"]) <= 1e-6 * p["ops_per_s"] + 1e-9
+        if x["bytes"]:
+            assert p["mb_per_s"] > 0, (op, p)
+        for lim, f in (("hsm_limit", "vs_hsm"), ("cpu_limit", "vs_cpu")):
+            if lim in x:
+                assert x[lim] in res, (op, x[lim])
+                assert p[f] > 0, (op, f, p)
+            else:
+                assert f not in p, (op, f)
+    assert x["points"][0]["scaling"] == 1, op
+assert res["unwrap"]["hsm_limit"] == "p11-decrypt" and res["unwrap"]["cpu_limit"] == "ossl-decrypt"
+assert res["wrap"]["cpu_limit"] == "ossl-encrypt"
+EOF
+
+run cmk key list
+is "$(grep -c bench- "$OUT")" 0 "the run's keys are gone"
+run cmk key list --deleted
+is "$(grep -c bench- "$OUT")" 0 "and purged, not only deleted"
+python3 -c 'import sys, xml.etree.ElementTree as E; t = E.parse(sys.argv[1]).getroot(); assert t.tag.endswith("svg"); assert len(t.findall(".//{http://www.w3.org/2000/svg}polyline")) >= 2' "$T/b.svg" &&
+	pass "--plot writes an SVG with the curves" || fail "--plot writes an SVG with the curves"
+
+ok "bench --csv" cmk bench --csv --ops unwrap --duration 0.1 --threads 1 --warmup 0
+is "$(head -n 1 "$OUT" | tr ',' '\n' | wc -l)" 19 "CSV header has 19 columns"
+is "$(cut -d, -f1 "$OUT" | tail -n +2 | tr '\n' ' ')" "unwrap p11-decrypt ossl-decrypt " \
+	"one CSV row per point: unwrap and its two limits"
+is "$(awk -F, 'NR > 1 && NF != 19' "$OUT" | wc -l)" 0 "every CSV row has 19 fields"
+
+ok "bench table" cmk bench --ops wrap --duration 0.1 --threads 1 --warmup 0 --key-size 3072 --hash SHA1
+like "$(cat "$OUT")" "RSA-3072, RSA-OAEP" "the table names the key size and algorithm"
+like "$(cat "$OUT")" "vs ossl-encrypt" "and the limit each figure is compared with"
+
+ok "bench --procs 2" cmk bench --json --ops unwrap --procs 2 --threads 1 --duration 0.2 --warmup 0
+python3 - "$OUT" <<'EOF' && pass "--procs 2: the points are of 2 processes" || fail "--procs 2: the points are of 2 processes"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["procs"] == 2 and r["failed"] == []
+for x in r["results"]:
+    for p in x["points"]:
+        assert p["procs"] == 2 and p["ops"] > 0 and p["ops_per_s"] > 0 and p["cpu_us_per_op"] > 0
+EOF
+run cmk key list
+is "$(grep -c bench- "$OUT")" 0 "no key left after the --procs run"
+
+expect_fail_msg 2 "--threads: 0" "--threads 0 is refused" cmk bench --threads 0
+expect_fail_msg 2 "not a number" "--threads x is refused" cmk bench --threads 1,x
+expect_fail_msg 2 "not both" "--duration and --count together are refused" cmk bench --duration 1 --count 5
+expect_fail_msg 2 "--hash: 'MD5'" "--hash MD5 is refused" cmk bench --hash MD5
+expect_fail_msg 2 "unknown operation 'nope'" "--ops nope is refused" cmk bench --ops wrap,nope
+expect_fail_msg 2 "2048, 3072 or 4096" "--key-size 1024 is refused" cmk bench --key-size 1024
+expect_fail_msg 2 "not both" "--json with --csv is refused" cmk bench --json --csv
+expect_fail_msg 2 "not a size" "--sizes 4Q is refused" cmk bench --sizes 4Q
+expect_fail_msg 2 "unit must be" "--duration 2h is refused" cmk bench --duration 2h
+expect_fail_msg 4 "nope" "--key of a missing key fails with not found" cmk bench --key nope --ops wrap
+done_testing

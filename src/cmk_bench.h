@@ -36,6 +36,7 @@ typedef struct cmk_bench_opts {
 	                               duration (all threads and processes) */
 	double warmup;              /* seconds before each measurement; <0: 0.5 */
 	unsigned procs;             /* processes on the token; 0: 1 */
+	unsigned repeat;            /* rounds; each point keeps its fastest; 0: 1 */
 	unsigned key_bits;          /* temporary key; 0: 2048 */
 	const char *hash;           /* OAEP digest; NULL: "SHA256" */
 	const char *key;            /* existing key to use (NAME, NAME/VERSION or
@@ -102,6 +103,7 @@ typedef struct cmk_bench_report {
 	char openssl[64];
 	unsigned cpus;
 	unsigned procs;
+	unsigned repeat;
 	double duration, warmup;
 	uint64_t count;
 	unsigned threads[16];

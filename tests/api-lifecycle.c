@@ -128,7 +128,8 @@ static int run_cmk(const char *a1, const char *a2, const char *a3, const char *a
 		bail("fork");
 	if (pid == 0) {
 		const char *argv[] = { bin, a1, a2, a3, a4, NULL };
-		freopen("/dev/null", "w", stdout);
+		if (!freopen("/dev/null", "w", stdout))
+			_exit(126);
 		execv(bin, (char *const *)argv);
 		_exit(127);
 	}

@@ -62,16 +62,16 @@ secret_in() {
 for f in "$log" "$T/stderr.all"; do
 	what=$([ "$f" = "$log" ] && echo "the audit log" || echo "cmk's stderr")
 	for i in 1 2 3 4; do
-		enc=$(secret_in "$f" "$T/dek$i") && fail "$what holds DEK $i ($enc)" || pass "$what does not hold DEK $i"
+		if enc=$(secret_in "$f" "$T/dek$i"); then fail "$what holds DEK $i ($enc)"; else pass "$what does not hold DEK $i"; fi
 	done
-	enc=$(secret_in "$f" "$LAB/pin") && fail "$what holds the user PIN ($enc)" || pass "$what does not hold the user PIN"
+	if enc=$(secret_in "$f" "$LAB/pin"); then fail "$what holds the user PIN ($enc)"; else pass "$what does not hold the user PIN"; fi
 	if grep -qF -- "$(cat "$LAB/pin")" "$f"; then fail "$what holds the user PIN text"; else pass "$what does not hold the user PIN text"; fi
 	if grep -qF -- "$(cat "$LAB/so-pin")" "$f"; then fail "$what holds the SO PIN"; else pass "$what does not hold the SO PIN"; fi
 done
 # the checks can fail: a file that does hold them is caught
 cat "$T/dek2" "$LAB/pin" >"$T/control"
 od -An -tx1 -v "$T/dek3" | tr -d ' \n' >>"$T/control"
-enc=$(secret_in "$T/control" "$T/dek2") && pass "(control) raw DEK found by the check ($enc)" || fail "(control) raw DEK found by the check"
-enc=$(secret_in "$T/control" "$T/dek3") && pass "(control) hex DEK found by the check ($enc)" || fail "(control) hex DEK found by the check"
-grep -qF -- "$(cat "$LAB/pin")" "$T/control" && pass "(control) PIN found by the check" || fail "(control) PIN found by the check"
+if enc=$(secret_in "$T/control" "$T/dek2"); then pass "(control) raw DEK found by the check ($enc)"; else fail "(control) raw DEK found by the check"; fi
+if enc=$(secret_in "$T/control" "$T/dek3"); then pass "(control) hex DEK found by the check ($enc)"; else fail "(control) hex DEK found by the check"; fi
+if grep -qF -- "$(cat "$LAB/pin")" "$T/control"; then pass "(control) PIN found by the check"; else fail "(control) PIN found by the check"; fi
 done_testing

@@ -76,7 +76,7 @@ is "$(grep -c bench- "$OUT")" 0 "and purged, not only deleted"
 python3 -c 'import sys, xml.etree.ElementTree as E; t = E.parse(sys.argv[1]).getroot(); assert t.tag.endswith("svg"); assert len(t.findall(".//{http://www.w3.org/2000/svg}polyline")) >= 2' "$T/b.svg" &&
 	pass "--plot writes an SVG with the curves" || fail "--plot writes an SVG with the curves"
 
-ok "bench --csv" cmk bench --csv --ops unwrap --duration 0.1 --threads 1 --warmup 0
+ok "bench --csv --repeat 2" cmk bench --csv --ops unwrap --duration 0.1 --threads 1 --warmup 0 --repeat 2
 is "$(head -n 1 "$OUT" | tr ',' '\n' | wc -l)" 19 "CSV header has 19 columns"
 is "$(cut -d, -f1 "$OUT" | tail -n +2 | tr '\n' ' ')" "unwrap p11-decrypt ossl-decrypt " \
 	"one CSV row per point: unwrap and its two limits"

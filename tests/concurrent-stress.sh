@@ -3,7 +3,8 @@
 # changes (SEMANTICS 2, docs/design.md "Concurrency").  For
 # $CMK_STRESS_SECONDS (default 20) one loop rotates key A and disables and
 # enables its versions, while the other deletes and recovers key B and
-# edits access policies.  Then every change is there: A has 1 + rotations
+# edits access policies, and a third only reads (unwrap, list) and must
+# never fail.  Then every change is there: A has 1 + rotations
 # versions with exactly the enabled flags last written, B is deleted or
 # live as last written, every policy is as last written, each successful
 # command left its audit record, and audit verify passes.
@@ -17,12 +18,14 @@ rand_file "$T/dek" 32
 ok "key create A" cmk key create A
 ok "key create B" cmk key create B
 ok "wrap with B" cmk wrap B --in "$T/dek" --out "$T/wb"
+ok "key create R (only read)" cmk key create R
+ok "wrap with R" cmk wrap R --in "$T/dek" --out "$T/wr"
 a0=$(lc_versions A)
 
 # c CMD...: cmk, retrying a documented CMK_E_CONFLICT (22); logs other failures
 c() {
-	local rc try
-	for try in 1 2 3 4 5; do
+	local rc _
+	for _ in 1 2 3 4 5; do
 		rc=0
 		timeout 60 "$CMK_BIN" "$@" >"$T/$me.out" 2>"$T/$me.err" || rc=$?
 		[ $rc = 22 ] || break
@@ -40,7 +43,7 @@ deadline=$((SECONDS + CMK_STRESS_SECONDS))
 # itself is disabled and enabled again in between
 loop_a() {
 	local me=a
-	local i=0 out v
+	local i=0 v
 	: >"$T/a.expect"
 	while [ $SECONDS -lt $deadline ]; do
 		i=$((i + 1))
@@ -78,7 +81,7 @@ loop_b() {
 			fi
 		else
 			perms=$(for p in $LC_PERMS; do [ $((RANDOM % 2)) = 0 ] && echo "$p"; done | paste -sd, -)
-			[ -n "$perms" ] || perms=get
+			[ -n "$perms" ] || perms="get"
 			c policy set "$id" "$perms" && pol[$id]=$perms
 		fi
 	done
@@ -87,15 +90,31 @@ loop_b() {
 	echo "$i" >"$T/b.iters"
 }
 
+# loop 3: a reader; with the lock, readers take none and never fail
+loop_r() {
+	local me=r n=0
+	while [ $SECONDS -lt $deadline ]; do
+		n=$((n + 1))
+		c unwrap --in "$T/wr" --out "$T/ur" && ! cmp -s "$T/ur" "$T/dek" &&
+			echo "unwrap with R gave another DEK" >>"$T/failures"
+		c key list >/dev/null
+		sleep 0.2
+	done
+	echo "$n" >"$T/r.iters"
+}
+
 : >"$T/failures"
 : >"$T/conflicts"
 loop_a &
 pa=$!
 loop_b &
 pb=$!
+loop_r &
+pr=$!
 wait $pa
 wait $pb
-diag "loop A: $(cat "$T/a.iters") iterations, $(wc -l <"$T/a.expect") rotations; loop B: $(cat "$T/b.iters") iterations; $(wc -l <"$T/conflicts") conflicts retried"
+wait $pr
+diag "loop A: $(cat "$T/a.iters") iterations, $(wc -l <"$T/a.expect") rotations; loop B: $(cat "$T/b.iters") iterations; reader: $(cat "$T/r.iters") iterations; $(wc -l <"$T/conflicts") conflicts retried"
 if [ -s "$T/failures" ]; then
 	fail "no command failed in either loop" "$(head -20 "$T/failures")"
 else

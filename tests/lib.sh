@@ -377,3 +377,24 @@ need() {
 need jq
 [ -x "$CMK_BIN" ] || bail "$CMK_BIN not built"
 [ -f "$SOFTHSM_MODULE" ] || bail "SoftHSM module $SOFTHSM_MODULE not found"
+
+# SoftHSM 2.6 (file store) rewrites token.object in place on every C_Login
+# (Token::loginUser -> setTokenFlags), so a SIGKILL at that instant leaves it
+# empty and the token is gone: a SoftHSM fault no caller can prevent (cmk
+# never changes an object in place itself).  The file holds only the token's
+# label, flags and PIN blobs -- objects are files of their own -- so the kill
+# loops keep a copy and put it back when a kill emptied it, and say so.
+# softhsm_guard_init: after lab_new; softhsm_guard_check: after each kill.
+softhsm_guard_init() {
+	SOFTHSM_TOKOBJ=$(echo "$LAB"/tokens/*/token.object)
+	[ -s "$SOFTHSM_TOKOBJ" ] || bail "no token.object in $LAB/tokens"
+	cp "$SOFTHSM_TOKOBJ" "$T/token.object.copy"
+	SOFTHSM_FAULTS=0
+}
+softhsm_guard_check() {
+	if [ ! -s "$SOFTHSM_TOKOBJ" ]; then
+		SOFTHSM_FAULTS=$((SOFTHSM_FAULTS + 1))
+		diag "SoftHSM left token.object empty after the kill (its known in-place rewrite); restored"
+		cp "$T/token.object.copy" "$SOFTHSM_TOKOBJ"
+	fi
+}

@@ -53,6 +53,17 @@ is "$(lc_versions p1 all --deleted | wc -l)" 2 "with both versions"
 ok "key recover still works after the refused purge" cmk key recover p1
 ok "key delete p1 again" cmk key delete p1
 
+# on a terminal (script(1) gives it one) purge asks for the key's name
+if command -v script >/dev/null 2>&1; then
+	run sh -c 'printf "wrong\n" | script -qec "\"$0\" key purge p1" /dev/null' "$CMK_BIN"
+	is "$RC" 2 "on a terminal, purge with the wrong name typed exits 2"
+	like "$(cat "$OUT")" "LOST FOR EVER" "the prompt says data is lost for ever"
+	like "$(cat "$OUT")" "p1.*not purged" "and says p1 was not purged"
+	ok "p1 is still deleted" cmk key show p1 --deleted
+else
+	skip "purge on a terminal" "script(1) not installed"
+fi
+
 ok "key purge p1 --yes" cmk key purge p1 --yes
 like "$(cat "$OUT")" "cmk://lab/keys/p1.*purged.*lost" "purge says the key is purged and data lost"
 expect_fail_msg 4 "cmk://lab/keys/p1" "show --deleted of a purged key exits 4" cmk key show p1 --deleted

@@ -21,6 +21,7 @@ enum {
 	OPT_THREADS = 256, OPT_DURATION, OPT_COUNT, OPT_WARMUP, OPT_KEY_SIZE,
 	OPT_HASH, OPT_PROCS, OPT_KEY, OPT_OPS, OPT_SIZES, OPT_OBJECT_SIZE,
 	OPT_NO_LIMITS, OPT_PROVIDER, OPT_VAULT, OPT_JSON, OPT_CSV, OPT_PLOT,
+	OPT_REPEAT,
 };
 
 static const struct option bench_options[] = {
@@ -31,6 +32,7 @@ static const struct option bench_options[] = {
 	{ "key-size", required_argument, NULL, OPT_KEY_SIZE },
 	{ "hash", required_argument, NULL, OPT_HASH },
 	{ "procs", required_argument, NULL, OPT_PROCS },
+	{ "repeat", required_argument, NULL, OPT_REPEAT },
 	{ "key", required_argument, NULL, OPT_KEY },
 	{ "ops", required_argument, NULL, OPT_OPS },
 	{ "sizes", required_argument, NULL, OPT_SIZES },
@@ -210,6 +212,12 @@ parse_bench_opts(struct cli *c, int argc, char **argv, struct bench_args *a)
 				                    "1 and %d", optarg,
 				                    CMK_BENCH_PROCS_MAX);
 			break;
+		case OPT_REPEAT:
+			rc = cli_parse_uint(c, "--repeat", optarg, &a->o.repeat);
+			if (rc == CMK_OK && (a->o.repeat < 1 || a->o.repeat > 100))
+				rc = cli_usage_fail(c, "--repeat %s is not between "
+				                    "1 and 100", optarg);
+			break;
 		case OPT_KEY: a->o.key = optarg; break;
 		case OPT_OPS: a->o.ops = optarg; break;
 		case OPT_SIZES: rc = parse_sizes(c, optarg, &a->o); break;
@@ -309,11 +317,9 @@ const struct cli_group cli_group_bench = {
 	"bench", "measure cmk's speed against the token's and the CPU's",
 	(const struct cli_cmd[]){
 		{ NULL, run_bench,
-		  "[--threads LIST] [--duration S | --count N] [--warmup S] "
-		  "[--key KEYID | --key-size BITS] [--hash MD] [--procs N] "
-		  "[--ops LIST] [--sizes LIST] [--object-size SIZE] "
-		  "[--no-limits] [--provider PATH] [--vault NAME] "
-		  "[--json | --csv] [--plot FILE.svg]",
+		  "[--threads LIST] [--duration S | --count N] [--ops LIST] "
+		  "[--key KEYID] [--procs N] [--json | --csv] [--plot FILE.svg] "
+		  "[OPTION]...",
 		  "Measure operations per second, latency (p50/p90/p99/max), CPU "
 		  "time per\noperation and scaling over thread counts, of cmk's "
 		  "operations and, in the\nsame run, of raw PKCS#11 on the same "
@@ -334,6 +340,8 @@ const struct cli_group cli_group_bench = {
 		  "SHA384, SHA512\n"
 		  "  --procs N          N processes on the token, each with the "
 		  "threads\n"
+		  "  --repeat N         N rounds; each figure is the fastest "
+		  "round's (busy hosts)\n"
 		  "  --ops LIST         what to measure (default all): wrap unwrap\n"
 		  "                     unwrap-provider seal open put get "
 		  "put-cached get-cached\n"

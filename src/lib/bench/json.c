@@ -84,6 +84,7 @@ struct json_object *cmk_bench_json(const cmk_bench_report *r)
 	add_str(o, "openssl", r->openssl);
 	add_int(o, "cpus", r->cpus);
 	add_int(o, "procs", r->procs);
+	add_int(o, "repeat", r->repeat);
 	if (r->count)
 		add_int(o, "count", (int64_t)r->count);
 	else

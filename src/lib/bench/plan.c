@@ -18,14 +18,15 @@
 #include "vault/keys.h"
 #include "util/err.h"
 
+/* Measuring order: each limit soon after the first operation using it. */
 const bench_kind *const bench_kinds[] = {
-	&bench_kind_wrap, &bench_kind_unwrap, &bench_kind_provider,
-	&bench_kind_seal, &bench_kind_open,
+	&bench_kind_wrap, &bench_kind_p11_encrypt, &bench_kind_ossl_encrypt,
+	&bench_kind_unwrap, &bench_kind_provider, &bench_kind_p11_decrypt,
+	&bench_kind_ossl_decrypt,
+	&bench_kind_seal, &bench_kind_open, &bench_kind_ossl_aes_gcm,
 	&bench_kind_res_put, &bench_kind_res_get,
 	&bench_kind_res_put_cache, &bench_kind_res_get_cache,
-	&bench_kind_key_create, &bench_kind_key_rotate,
-	&bench_kind_p11_decrypt, &bench_kind_p11_encrypt, &bench_kind_p11_keygen,
-	&bench_kind_ossl_decrypt, &bench_kind_ossl_encrypt, &bench_kind_ossl_aes_gcm,
+	&bench_kind_key_create, &bench_kind_key_rotate, &bench_kind_p11_keygen,
 };
 const size_t bench_nkinds = sizeof bench_kinds / sizeof bench_kinds[0];
 
@@ -33,8 +34,8 @@ const char *cmk_bench_op_names(void)
 {
 	return "wrap unwrap unwrap-provider seal open put get put-cached get-cached "
 	       "key-create key-rotate p11-decrypt p11-encrypt p11-keygen ossl-decrypt "
-	       "ossl-encrypt ossl-aes-gcm-16K; groups: key provider envelope resource "
-	       "mgmt limits all";
+	       "ossl-encrypt ossl-aes-gcm-16K, or the groups key provider envelope "
+	       "resource mgmt limits all";
 }
 
 /* ------------------------------------------------------------ helpers */
@@ -164,12 +165,16 @@ static void add_case(bench_case *cs, cmk_bench_result *rs, size_t *n, bench_env 
 	(*n)++;
 }
 
-/* The limits a selected case is compared with are measured too. */
-static int wanted_as_limit(bench_case *cs, size_t n, const bench_kind *k)
+/* The limits of the selected operations are measured too. */
+static int referenced(const cmk_bench_opts *o, const bench_kind *lim)
 {
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(cs[i].res->hsm_limit, k->name) || !strcmp(cs[i].res->cpu_limit, k->name))
+	for (size_t i = 0; i < bench_nkinds; i++) {
+		const bench_kind *k = bench_kinds[i];
+		if (k->cls == CMK_BENCH_CMK && selected(o, k) &&
+		    ((k->hsm_limit && !strcmp(k->hsm_limit, lim->name)) ||
+		     (k->cpu_limit && !strcmp(k->cpu_limit, lim->name))))
 			return 1;
+	}
 	return 0;
 }
 
@@ -188,7 +193,7 @@ static cmk_rc make_cases(bench_env *e, bench_case **cs_out, size_t *n_out)
 		const bench_kind *k = bench_kinds[i];
 		int pick = selected(o, k);
 		if (!pick && k->cls != CMK_BENCH_CMK && !o->no_limits)
-			pick = wanted_as_limit(cs, n, k);
+			pick = referenced(o, k);
 		if (!pick)
 			continue;
 		size_t first = n;
@@ -226,12 +231,26 @@ static void to_point(const bench_sample *s, unsigned threads, unsigned procs, si
 	p->cpu_us_per_op = s->ops ? (double)s->cpu_ns / 1e3 / (double)s->ops : 0;
 }
 
-/* A limit is measured when a case that needs it was. */
+static int live(const bench_case *c)
+{
+	return !c->skip && !c->dropped && c->res->rc == CMK_OK;
+}
+
+static void fail_case(bench_case *c, cmk_rc rc, const char *why)
+{
+	cmk_bench_result *r = c->res;
+	r->rc = rc;
+	snprintf(r->note, sizeof r->note, "%s", why && *why ? why : cmk_last_error());
+	r->npoints = 0;
+}
+
+/* A limit is measured when a case that needs it can be. */
 static int needed(bench_case *cs, size_t n, const bench_case *lim)
 {
 	for (size_t i = 0; i < n; i++)
-		if (cs[i].res->measured && (!strcmp(cs[i].res->hsm_limit, lim->res->name) ||
-		                            !strcmp(cs[i].res->cpu_limit, lim->res->name)))
+		if (cs[i].k->cls == CMK_BENCH_CMK && live(&cs[i]) &&
+		    (!strcmp(cs[i].res->hsm_limit, lim->res->name) ||
+		     !strcmp(cs[i].res->cpu_limit, lim->res->name)))
 			return 1;
 	return 0;
 }
@@ -246,41 +265,78 @@ static void compact(cmk_bench_report *rep, bench_case *cs, size_t n)
 	rep->nresults = j;
 }
 
-static void run_case(bench_case *c)
+static void set_up(bench_case *c)
 {
 	bench_env *e = c->env;
-	const cmk_bench_opts *o = e->o;
 	cmk_bench_result *r = c->res;
 	bench_progress(e, "%s: setting up", r->name);
 	cmk_rc rc = c->k->setup ? c->k->setup(c) : CMK_OK;
-	if (rc == CMK_OK && !c->skip && !(r->points = calloc(o->nthreads, sizeof *r->points)))
+	if (rc == CMK_OK && !c->skip && !(r->points = calloc(e->o->nthreads, sizeof *r->points)))
 		rc = cmk_err(CMK_E_NOMEM, "out of memory");
-	bench_sample *s = rc == CMK_OK && !c->skip ? malloc(sizeof *s) : NULL;
-	if (rc == CMK_OK && !c->skip && !s)
-		rc = cmk_err(CMK_E_NOMEM, "out of memory");
-	for (size_t i = 0; rc == CMK_OK && !c->skip && i < o->nthreads; i++) {
-		unsigned t = o->threads[i];
-		rc = o->procs > 1 ? bench_measure_procs(c, t, o->procs, s)
-		                  : bench_measure(c, t, o->count, NULL, NULL, s);
-		if (rc == CMK_OK && s->rc != CMK_OK) {
-			rc = s->rc;
-			snprintf(r->note, sizeof r->note, "%s", s->err);
-		} else if (rc == CMK_OK && s->ops == 0) {
-			rc = cmk_err(CMK_E_INTERNAL, "no operation finished");
-		}
-		if (rc == CMK_OK)
-			to_point(s, t, o->procs, c->size, &r->points[r->npoints++]);
+	if (rc != CMK_OK)
+		fail_case(c, rc, NULL);
+}
+
+/* Measure point i of case c; of several rounds, the fastest is kept. */
+static void measure_point(bench_case *c, size_t i, bench_sample *s)
+{
+	const cmk_bench_opts *o = c->env->o;
+	cmk_bench_result *r = c->res;
+	unsigned t = o->threads[i];
+	cmk_rc rc = o->procs > 1 ? bench_measure_procs(c, t, o->procs, s)
+	                         : bench_measure(c, t, o->count, NULL, NULL, s);
+	const char *why = NULL;
+	if (rc == CMK_OK && s->rc != CMK_OK) {
+		rc = s->rc;
+		why = s->err;
+	} else if (rc == CMK_OK && s->ops == 0) {
+		rc = cmk_err(CMK_E_INTERNAL, "no operation finished");
 	}
-	free(s);
 	if (rc != CMK_OK) {
-		r->rc = rc;
-		if (!r->note[0])
-			snprintf(r->note, sizeof r->note, "%s", cmk_last_error());
-		r->npoints = 0;
+		fail_case(c, rc, why);
+		return;
 	}
-	r->measured = rc == CMK_OK && !c->skip;
-	if (c->k->teardown)
-		c->k->teardown(c);
+	cmk_bench_point p;
+	to_point(s, t, o->procs, c->size, &p);
+	if (i >= r->npoints) {
+		r->points[i] = p;
+		r->npoints = i + 1;
+	} else if (p.ops_per_s > r->points[i].ops_per_s) {
+		r->points[i] = p;
+	}
+}
+
+/* Thread count by thread count, each case in turn, so an operation and
+ * its limits are measured close together in time. */
+static cmk_rc measure_all(bench_env *e, bench_case *cs, size_t n)
+{
+	const cmk_bench_opts *o = e->o;
+	for (size_t j = 0; j < n; j++)
+		if (!cs[j].as_limit)
+			set_up(&cs[j]);
+	for (size_t j = 0; j < n; j++) {
+		if (!cs[j].as_limit)
+			continue;
+		if (needed(cs, n, &cs[j]))
+			set_up(&cs[j]);
+		else
+			cs[j].dropped = 1;
+	}
+	bench_sample *s = malloc(sizeof *s);
+	if (!s)
+		return cmk_err(CMK_E_NOMEM, "out of memory");
+	for (unsigned round = 0; round < o->repeat; round++)
+		for (size_t i = 0; i < o->nthreads; i++)
+			for (size_t j = 0; j < n; j++)
+				if (live(&cs[j]))
+					measure_point(&cs[j], i, s);
+	free(s);
+	for (size_t j = 0; j < n; j++) {
+		cs[j].res->measured = live(&cs[j]) && cs[j].res->npoints == o->nthreads;
+		if (!cs[j].dropped && cs[j].k->teardown)
+			cs[j].k->teardown(&cs[j]);
+	}
+	return CMK_OK;
 }
 
 static const cmk_bench_result *find_result(const cmk_bench_report *rep, const char *name)
@@ -419,6 +475,8 @@ static cmk_rc check_opts(const cmk_bench_opts *o)
 		if (o->threads[i] < 1 || o->threads[i] > CMK_BENCH_THREADS_MAX)
 			return cmk_err(CMK_E_USAGE, "--threads: %u is not between 1 and %d",
 			               o->threads[i], CMK_BENCH_THREADS_MAX);
+	if (o->repeat > 100)
+		return cmk_err(CMK_E_USAGE, "--repeat: %u is more than 100", o->repeat);
 	if (o->procs > CMK_BENCH_PROCS_MAX)
 		return cmk_err(CMK_E_USAGE, "--procs: %u is more than %d", o->procs, CMK_BENCH_PROCS_MAX);
 	if (o->key_bits && o->key_bits != 2048 && o->key_bits != 3072 && o->key_bits != 4096)
@@ -451,6 +509,7 @@ static void fill_header(bench_env *e, const cmk_vault_info *vi)
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	rep->cpus = cpus > 0 ? (unsigned)cpus : 1;
 	rep->procs = o->procs;
+	rep->repeat = o->repeat;
 	rep->duration = o->count ? 0 : o->duration;
 	rep->count = o->count;
 	rep->warmup = o->warmup;
@@ -478,6 +537,8 @@ cmk_rc cmk_bench_run(cmk_ctx *ctx, const cmk_bench_opts *given, cmk_bench_report
 		o.object_size = 4096;
 	if (!o.procs)
 		o.procs = 1;
+	if (!o.repeat)
+		o.repeat = 1;
 	if (!o.count && o.duration == 0)
 		o.duration = 2;
 	if (o.warmup < 0)
@@ -519,12 +580,8 @@ cmk_rc cmk_bench_run(cmk_ctx *ctx, const cmk_bench_opts *given, cmk_bench_report
 		         : "CKM_RSA_X_509 on the token, OAEP-%s decoding in OpenSSL", e.md);
 		rc = make_cases(&e, &cs, &n);
 	}
-	for (size_t i = 0; rc == CMK_OK && i < n; i++) {
-		if (cs[i].as_limit && !needed(cs, i, &cs[i]))
-			cs[i].dropped = 1;
-		else
-			run_case(&cs[i]);
-	}
+	if (rc == CMK_OK)
+		rc = measure_all(&e, cs, n);
 	if (rc == CMK_OK) {
 		compact(rep, cs, n);
 		derive(rep);

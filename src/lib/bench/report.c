@@ -43,7 +43,10 @@ static void header(const cmk_bench_report *r, FILE *f)
 		fprintf(f, "%llu operations per measurement", (unsigned long long)r->count);
 	else
 		fprintf(f, "%g s per measurement", r->duration);
-	fprintf(f, " after %g s of warm-up (none for key generation)\n", r->warmup);
+	fprintf(f, " after %g s of warm-up (none for key generation)", r->warmup);
+	if (r->repeat > 1)
+		fprintf(f, "; the fastest of %u rounds", r->repeat);
+	fputc('\n', f);
 }
 
 static void table(const cmk_bench_result *res, FILE *f)

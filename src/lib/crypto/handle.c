@@ -34,6 +34,7 @@ struct cmk_key {
 	pthread_mutex_t lock;    /* guards the fields below */
 	CK_OBJECT_HANDLE priv;
 	unsigned priv_gen;
+	int priv_stale;          /* the object was replaced: find it again */
 	unsigned ops;
 	int usable, deleted;
 	int64_t not_before, expires;
@@ -290,7 +291,7 @@ static CK_OBJECT_HANDLE priv_handle(cmk_key *key, cmk_rc *rc)
 	unsigned gen = p11_tok_gen(key->ctx->tok);
 	pthread_mutex_lock(&key->lock);
 	CK_OBJECT_HANDLE h = key->priv;
-	int fresh = key->priv_gen == gen;
+	int fresh = key->priv_gen == gen && !key->priv_stale;
 	pthread_mutex_unlock(&key->lock);
 	*rc = CMK_OK;
 	if (fresh)
@@ -303,8 +304,23 @@ static CK_OBJECT_HANDLE priv_handle(cmk_key *key, cmk_rc *rc)
 	pthread_mutex_lock(&key->lock);
 	key->priv = h;
 	key->priv_gen = gen;
+	key->priv_stale = 0;
 	pthread_mutex_unlock(&key->lock);
 	return h;
+}
+
+/* Flag changes replace the private key object (copy, then destroy: see
+ * p11_rsa_set_flags), so a handle found earlier can go invalid. */
+static int handle_gone(CK_RV rv)
+{
+	return rv == CKR_KEY_HANDLE_INVALID || rv == CKR_OBJECT_HANDLE_INVALID;
+}
+
+static void forget_priv(cmk_key *key)
+{
+	pthread_mutex_lock(&key->lock);
+	key->priv_stale = 1;
+	pthread_mutex_unlock(&key->lock);
 }
 
 static p11_hash hash_of(const char *md)
@@ -410,12 +426,17 @@ static cmk_rc cmk_key_decrypt_impl(cmk_key *key, cmk_purpose purpose, cmk_alg al
 	size_t emlen = sizeof em;
 	int decode;
 	CK_RV rv = CKR_OK;
-	for (int attempt = 0; attempt < 2; attempt++) {
+	for (int attempt = 0; attempt < 3; attempt++) {
 		emlen = sizeof em;
 		rv = decrypt_on_token(key, priv, alg, md, mgf1, label, llen, in, inlen, em, &emlen, &decode);
-		if (rv == CKR_OK || attempt)
+		if (rv == CKR_OK || attempt == 2)
 			break;
-		if (p11_rv_rc(rv) == CMK_E_DISABLED) {
+		if (handle_gone(rv)) {
+			forget_priv(key);
+			priv = priv_handle(key, &rc);
+			if (rc != CMK_OK)
+				return rc;
+		} else if (p11_rv_rc(rv) == CMK_E_DISABLED) {
 			/* metadata says usable: finish an interrupted enable */
 			key_state st;
 			if (keys_load_live(key->ctx, key->name, &st) != CMK_OK)
@@ -476,11 +497,15 @@ static cmk_rc cmk_key_sign_impl(cmk_key *key, const cmk_sig *sig, const uint8_t 
 		return cmk_err(CMK_E_BUFFER, "output buffer too small: %zu bytes needed", key->k);
 	}
 	cmk_rc rc;
-	CK_OBJECT_HANDLE priv = priv_handle(key, &rc);
+	int retried = 0;
+	CK_OBJECT_HANDLE priv;
+	CK_RV rv;
+	size_t len;
+again:
+	priv = priv_handle(key, &rc);
 	if (rc != CMK_OK)
 		return rc;
-	CK_RV rv;
-	size_t len = *outlen;
+	len = *outlen;
 	if (sig->pad == CMK_SIG_PKCS1) {
 		uint8_t di[128];
 		size_t dil = sizeof di;
@@ -500,6 +525,11 @@ static cmk_rc cmk_key_sign_impl(cmk_key *key, const cmk_sig *sig, const uint8_t 
 			rv = p11_rsa_sign_raw(key->ctx->tok, priv, CKM_RSA_X_509, em, key->k, out, &len);
 			cmk_wipe(em, sizeof em);
 		}
+	}
+	if (handle_gone(rv) && !retried) {
+		forget_priv(key);
+		retried = 1;
+		goto again;
 	}
 	if (rv != CKR_OK)
 		return token_fail(key, rv, "sign");

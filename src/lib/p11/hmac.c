@@ -73,11 +73,6 @@ cmk_rc p11_hmac(p11_tok *t, CK_OBJECT_HANDLE key, const uint8_t *a, size_t alen,
 	return CMK_OK;
 }
 
-cmk_rc p11_set_label(p11_tok *t, CK_OBJECT_HANDLE o, const char *label)
-{
-	CK_ATTRIBUTE a = { CKA_LABEL, (void *)label, strlen(label) };
-	return p11_set_attrs(t, o, &a, 1);
-}
 
 /* A session-object copy of a token key: still inside the token, still
  * sensitive and not extractable, but SoftHSM need not re-check its object

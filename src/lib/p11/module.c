@@ -38,6 +38,9 @@ struct p11_mod {
 	unsigned calls;
 	int closed;
 	_Atomic pid_t gate_pid;  /* process the gate's state belongs to */
+	/* remote modules: one call at a time (p11_mod_enter) */
+	int serial;
+	pthread_mutex_t call_mu;
 };
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -221,14 +224,17 @@ cmk_rc p11_mod_load_at(const char *spec, const char *init_reserved, const char *
 	strcpy(m->server, server);
 	pthread_mutex_init(&m->gate_mu, NULL);
 	pthread_cond_init(&m->gate_cv, NULL);
+	pthread_mutex_init(&m->call_mu, NULL);
 	atomic_init(&m->gate_pid, getpid());
 	rc = strchr(spec, '/') ? load_by_path(spec, server, &m->fn)
 	                       : load_by_name(spec, &m->fn, m->init_reserved, sizeof m->init_reserved,
 	                                      m->server, sizeof m->server);
 	if (rc != CMK_OK)
 		goto fail;
-	if (m->server[0])
+	if (m->server[0]) {
 		ignore_sigpipe();
+		m->serial = 1;
+	}
 	CK_RV rv = mod_initialize(m);
 	if (rv != CKR_OK) {
 		rc = cmk_err(CMK_E_MODULE, "PKCS#11 module %s%s%s: C_Initialize failed: %s",
@@ -316,6 +322,13 @@ static cmk_rc mod_reinit_locked(p11_mod *m)
  * ever in the other thread's call.  Lock order: gate, token lock, registry
  * lock; nobody waits at the gate while holding a token or registry lock.
  * A child after fork() starts with an open, empty gate.
+ *
+ * On a remote module the gate also lets one call in at a time.  p11-kit's
+ * client multiplexes the threads of a process on one connection, which the
+ * server's p11-kit-remote serves one call at a time anyway; but when the
+ * connection breaks under several waiting threads, 0.24's client leaves
+ * some of them waiting for ever (rpc_socket_read returns with its read lock
+ * held on a failed first read).  With one call in flight that cannot happen.
  */
 static void gate_child(p11_mod *m)
 {
@@ -326,6 +339,7 @@ static void gate_child(p11_mod *m)
 		/* the parent's threads in flight do not exist here */
 		pthread_mutex_init(&m->gate_mu, NULL);
 		pthread_cond_init(&m->gate_cv, NULL);
+		pthread_mutex_init(&m->call_mu, NULL);
 		m->calls = 0;
 		m->closed = 0;
 		atomic_store(&m->gate_pid, getpid());
@@ -341,10 +355,14 @@ void p11_mod_enter(p11_mod *m)
 		pthread_cond_wait(&m->gate_cv, &m->gate_mu);
 	m->calls++;
 	pthread_mutex_unlock(&m->gate_mu);
+	if (m->serial)
+		pthread_mutex_lock(&m->call_mu);
 }
 
 void p11_mod_leave(p11_mod *m)
 {
+	if (m->serial)
+		pthread_mutex_unlock(&m->call_mu);
 	pthread_mutex_lock(&m->gate_mu);
 	if (m->calls)
 		m->calls--;

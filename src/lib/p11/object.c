@@ -104,15 +104,6 @@ cmk_rc p11_get_bytes(p11_tok *t, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type,
 	return CMK_OK;
 }
 
-cmk_rc p11_set_attrs(p11_tok *t, CK_OBJECT_HANDLE o, CK_ATTRIBUTE *tmpl, CK_ULONG n)
-{
-	CK_RV rv = CKR_OK;
-	WITH_SESSION(t, s, rv, { rv = t->fn->C_SetAttributeValue(s->h, o, tmpl, n); });
-	if (rv != CKR_OK)
-		return p11_fail(rv, t->what, "C_SetAttributeValue");
-	return CMK_OK;
-}
-
 cmk_rc p11_create(p11_tok *t, CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_HANDLE *o)
 {
 	CK_RV rv = CKR_OK;

@@ -88,7 +88,6 @@ cmk_rc p11_get_attrs(p11_tok *t, CK_OBJECT_HANDLE o, CK_ATTRIBUTE *tmpl, CK_ULON
 /* Read one variable-length attribute into malloc'd memory (NUL added). */
 cmk_rc p11_get_bytes(p11_tok *t, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type,
                      uint8_t **val, size_t *len);
-cmk_rc p11_set_attrs(p11_tok *t, CK_OBJECT_HANDLE o, CK_ATTRIBUTE *tmpl, CK_ULONG n);
 cmk_rc p11_create(p11_tok *t, CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_HANDLE *o);
 cmk_rc p11_destroy(p11_tok *t, CK_OBJECT_HANDLE o);
 
@@ -142,7 +141,10 @@ cmk_rc p11_rsa_find(p11_tok *t, const uint8_t id[P11_ID_LEN],
 cmk_rc p11_rsa_public(p11_tok *t, CK_OBJECT_HANDLE pub, uint8_t **n, size_t *nlen,
                       uint8_t **e, size_t *elen);
 cmk_rc p11_rsa_get_flags(p11_tok *t, CK_OBJECT_HANDLE priv, p11_rsa_flags *f);
-cmk_rc p11_rsa_set_flags(p11_tok *t, CK_OBJECT_HANDLE priv, p11_rsa_flags f);
+/* Settle the private key(s) with CKA_ID id to flags f: copy-then-destroy,
+ * never an in-place change (see rsa.c).  *out: the remaining handle. */
+cmk_rc p11_rsa_set_flags(p11_tok *t, const uint8_t id[P11_ID_LEN], p11_rsa_flags f,
+                         CK_OBJECT_HANDLE *out);
 
 typedef enum p11_hash { P11_SHA1 = 1, P11_SHA256, P11_SHA384, P11_SHA512 } p11_hash;
 /* Private-key operations.  CKR returned in *rv for the caller's mapping. */
@@ -164,7 +166,6 @@ cmk_rc p11_hmac_key_find(p11_tok *t, const char *label, CK_OBJECT_HANDLE *h);
 cmk_rc p11_hmac_key_create(p11_tok *t, const char *label, CK_OBJECT_HANDLE *h);
 cmk_rc p11_hmac(p11_tok *t, CK_OBJECT_HANDLE key, const uint8_t *a, size_t alen,
                 const uint8_t *b, size_t blen, uint8_t mac[32]);
-cmk_rc p11_set_label(p11_tok *t, CK_OBJECT_HANDLE o, const char *label);
 cmk_rc p11_key_session_copy(p11_tok *t, CK_OBJECT_HANDLE key, CK_OBJECT_HANDLE *copy);
 
 /* provision.c: see cmk_token_init() in cmk.h */

@@ -151,15 +151,63 @@ cmk_rc p11_rsa_get_flags(p11_tok *t, CK_OBJECT_HANDLE priv, p11_rsa_flags *f)
 	return CMK_OK;
 }
 
-cmk_rc p11_rsa_set_flags(p11_tok *t, CK_OBJECT_HANDLE priv, p11_rsa_flags f)
+/*
+ * Never change a private key in place: SoftHSM 2.6 rewrites the object's
+ * file on C_SetAttributeValue, and a kill (or power loss) in the middle
+ * leaves it empty -- the key is gone.  Instead the key is copied with the
+ * new flags (C_CopyObject writes a new file) and then the old copy is
+ * destroyed, so some copy of the key survives any interruption.  Two copies
+ * with one CKA_ID can therefore exist for a moment; this function settles
+ * any number of them: it keeps one copy with the wanted flags and destroys
+ * the rest.  Idempotent.
+ */
+cmk_rc p11_rsa_set_flags(p11_tok *t, const uint8_t id[P11_ID_LEN], p11_rsa_flags f,
+                         CK_OBJECT_HANDLE *out)
 {
-	CK_BBOOL dec = b(f.decrypt), sig = b(f.sign);
-	CK_ATTRIBUTE tmpl[] = {
-		{ CKA_DECRYPT, &dec, sizeof dec },
-		{ CKA_UNWRAP, &dec, sizeof dec },
-		{ CKA_SIGN, &sig, sizeof sig },
+	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+	CK_ATTRIBUTE find[] = {
+		{ CKA_CLASS, &cls, sizeof cls },
+		{ CKA_ID, (void *)id, P11_ID_LEN },
 	};
-	return p11_set_attrs(t, priv, tmpl, N_ELEMS(tmpl));
+	CK_OBJECT_HANDLE *h;
+	size_t n;
+	CMK_TRY(p11_find(t, find, N_ELEMS(find), &h, &n));
+	if (n == 0) {
+		free(h);
+		return cmk_err(CMK_E_NOT_FOUND, "%s: no private key with this id on the token", t->what);
+	}
+	cmk_rc rc = CMK_OK;
+	size_t keep = n;
+	for (size_t i = 0; i < n && keep == n && rc == CMK_OK; i++) {
+		p11_rsa_flags now;
+		rc = p11_rsa_get_flags(t, h[i], &now);
+		if (rc == CMK_OK && now.decrypt == f.decrypt && now.sign == f.sign)
+			keep = i;
+	}
+	CK_OBJECT_HANDLE kept = keep < n ? h[keep] : CK_INVALID_HANDLE;
+	if (rc == CMK_OK && keep == n) {
+		CK_BBOOL dec = b(f.decrypt), sig = b(f.sign);
+		CK_ATTRIBUTE tmpl[] = {
+			{ CKA_DECRYPT, &dec, sizeof dec },
+			{ CKA_UNWRAP, &dec, sizeof dec },
+			{ CKA_SIGN, &sig, sizeof sig },
+		};
+		p11_sess *s;
+		rc = p11_sess_get(t, &s);
+		if (rc == CMK_OK) {
+			CK_RV rv = t->fn->C_CopyObject(s->h, h[0], tmpl, N_ELEMS(tmpl), &kept);
+			p11_sess_put(t, s, rv);
+			if (rv != CKR_OK)
+				rc = p11_fail(rv, t->what, "C_CopyObject (private key with new flags)");
+		}
+	}
+	for (size_t i = 0; i < n && rc == CMK_OK; i++)
+		if (h[i] != kept)
+			rc = p11_destroy(t, h[i]);
+	free(h);
+	if (rc == CMK_OK && out)
+		*out = kept;
+	return rc;
 }
 
 static void hash_mech(p11_hash h, CK_MECHANISM_TYPE *hm, CK_RSA_PKCS_MGF_TYPE *mgf)

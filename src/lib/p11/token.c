@@ -112,7 +112,7 @@ static cmk_rc locate(p11_tok *t, int excl)
 		rc = find_slot(t, uri, &t->slot, &bad, seen, sizeof seen);
 		if (!excl)
 			p11_mod_leave(t->mod);
-		if (rc == CMK_OK || (rc == CMK_E_TOKEN && bad == CKR_OK && attempt >= 1))
+		if (rc == CMK_OK)
 			break;
 		if (rc != CMK_E_TOKEN && rc != CMK_E_P11)
 			break;
@@ -175,6 +175,10 @@ static cmk_rc login_once(p11_tok *t, const char *pin)
 			return cmk_err(CMK_E_PIN, "%s: the PIN for token '%s' is incorrect", t->what, t->label);
 		if (rv == CKR_PIN_LOCKED)
 			return cmk_err(CMK_E_PIN, "%s: the PIN of token '%s' is locked", t->what, t->label);
+		/* SoftHSM answers these while another process rewrites its
+		 * token.object: the PIN was not judged, worth another try */
+		if (rv == CKR_USER_PIN_NOT_INITIALIZED || rv == CKR_GENERAL_ERROR)
+			return cmk_err(CMK_E_P11, "%s: C_Login failed: %s", t->what, p11_rv_name(rv));
 		return p11_fail(rv, t->what, "C_Login");
 	}
 	/* Keep the session: the pool starts with it, and SoftHSM logs out
@@ -202,9 +206,10 @@ cmk_rc p11_tok_login(p11_tok *t, const char *pin)
 	cmk_rc rc = login_once(t, pin);
 	pthread_mutex_unlock(&t->lock);
 	p11_mod_leave(t->mod);
-	if (rc == CMK_E_P11) {
+	for (int attempt = 1; attempt < 4 && rc == CMK_E_P11; attempt++) {
 		/* CKR_GENERAL_ERROR from a token another process is rewriting:
-		 * re-initialise once and try again (the PIN was not judged). */
+		 * re-initialise and try again (the PIN was not judged). */
+		sleep_ms(20u << attempt);
 		p11_mod_exclusive_begin(t->mod);
 		pthread_mutex_lock(&t->lock);
 		if (p11_mod_reinit_excl(t->mod, t->mod_gen) == CMK_OK) {

@@ -37,6 +37,9 @@ struct ctx_audit {
 	int fail_closed;
 	int64_t settings_ms;     /* when fail_closed was read */
 	int64_t anchor_ms;
+	uint64_t high_seq;       /* highest seq this process has seen */
+	char high_mac[65];
+	int anchor_read;         /* the token's anchor was consulted */
 	CK_OBJECT_HANDLE anchor;
 	unsigned anchor_gen;
 };
@@ -185,27 +188,62 @@ static int is_crypto_op(const char *op)
 	       !strcmp(op, "get") || !strcmp(op, "list");
 }
 
-/* The anchor is a data object whose label holds "seq N mac HEX". */
+/* The anchor: a data object whose value is "seq N mac HEX".  Objects are
+ * never changed in place (SoftHSM rewrites files in place and a kill can
+ * empty them): each update writes a new anchor, then destroys the ones it
+ * supersedes.  Readers take the highest seq. */
+static int anchor_seq(const p11_data *d, unsigned long long *seq)
+{
+	return sscanf((const char *)d->value, "seq %llu", seq) == 1;
+}
+
+/* The newest anchor on the token (seq 0 if none). */
+static cmk_rc newest_anchor(cmk_ctx *ctx, uint64_t *seq, char mac[65])
+{
+	p11_data *d;
+	size_t nd;
+	CMK_TRY(p11_data_find(ctx->tok, META_APP_ANCHOR, &d, &nd));
+	*seq = 0;
+	mac[0] = '\0';
+	for (size_t i = 0; i < nd; i++) {
+		unsigned long long s;
+		char m[65];
+		if (sscanf((const char *)d[i].value, "seq %llu mac %64s", &s, m) == 2 && s > *seq) {
+			*seq = s;
+			memcpy(mac, m, sizeof m);
+		}
+	}
+	p11_data_free(d, nd);
+	return CMK_OK;
+}
+
 static void update_anchor(cmk_ctx *ctx, struct ctx_audit *a, uint64_t seq, const char *mac)
 {
-	unsigned gen = p11_tok_gen(ctx->tok);
-	if (a->anchor == CK_INVALID_HANDLE || a->anchor_gen != gen) {
-		p11_data *d;
-		size_t n;
-		if (p11_data_find(ctx->tok, META_APP_ANCHOR, &d, &n) != CMK_OK)
-			return;
-		a->anchor = n ? d[0].h : CK_INVALID_HANDLE;
-		p11_data_free(d, n);
-		if (a->anchor == CK_INVALID_HANDLE &&
-		    p11_data_create(ctx->tok, META_APP_ANCHOR, "seq 0", (const uint8_t *)"anchor", 6,
-		                    1, &a->anchor) != CMK_OK)
-			return;
-		a->anchor_gen = gen;
-	}
-	char label[128];
-	snprintf(label, sizeof label, "seq %llu mac %s", (unsigned long long)seq, mac);
-	p11_set_label(ctx->tok, a->anchor, label);
+	char value[128];
+	int n = snprintf(value, sizeof value, "seq %llu mac %s", (unsigned long long)seq, mac);
+	CK_OBJECT_HANDLE h;
+	if (p11_data_create(ctx->tok, META_APP_ANCHOR, "cmk audit anchor", (const uint8_t *)value,
+	                    (size_t)n, 0, &h) != CMK_OK)
+		return;
 	a->anchor_ms = mono_ms();
+	unsigned gen = p11_tok_gen(ctx->tok);
+	if (a->anchor != CK_INVALID_HANDLE && a->anchor_gen == gen) {
+		p11_destroy(ctx->tok, a->anchor);
+	} else {
+		/* first anchor of this process: drop every older one */
+		p11_data *d;
+		size_t nd;
+		if (p11_data_find(ctx->tok, META_APP_ANCHOR, &d, &nd) == CMK_OK) {
+			for (size_t i = 0; i < nd; i++) {
+				unsigned long long s;
+				if (d[i].h != h && (!anchor_seq(&d[i], &s) || s <= seq))
+					p11_destroy(ctx->tok, d[i].h);
+			}
+			p11_data_free(d, nd);
+		}
+	}
+	a->anchor = h;
+	a->anchor_gen = gen;
 }
 
 static cmk_rc append(cmk_ctx *ctx, struct ctx_audit *a, const char *op, const char *key,
@@ -224,10 +262,31 @@ static cmk_rc append(cmk_ctx *ctx, struct ctx_audit *a, const char *op, const ch
 		rc = cmk_err(CMK_E_AUDIT, "audit log %s: %s", ctx->conf.audit_log, strerror(errno));
 		goto out;
 	}
-	if (st.st_size != a->end && !read_tail(a->fd, st.st_size, &a->seq, a->mac)) {
-		rc = cmk_err(CMK_E_AUDIT, "audit log %s: its last record is unreadable; run `cmk audit verify`",
-		             ctx->conf.audit_log);
-		goto out;
+	if (st.st_size != a->end) {
+		if (!read_tail(a->fd, st.st_size, &a->seq, a->mac)) {
+			rc = cmk_err(CMK_E_AUDIT, "audit log %s: its last record is unreadable; run `cmk audit verify`",
+			             ctx->conf.audit_log);
+			goto out;
+		}
+		/* Records cut off the end must stay visible: if the token's
+		 * anchor (read once per process) or this process has seen a
+		 * later record, continue the chain from there, so that
+		 * `audit verify` reports the gap instead of a clean log. */
+		if (!a->anchor_read) {
+			uint64_t s;
+			char m[65];
+			if (newest_anchor(ctx, &s, m) == CMK_OK) {
+				a->anchor_read = 1;
+				if (s > a->high_seq) {
+					a->high_seq = s;
+					memcpy(a->high_mac, m, sizeof m);
+				}
+			}
+		}
+		if (a->high_seq > a->seq) {
+			a->seq = a->high_seq;
+			memcpy(a->mac, a->high_mac, sizeof a->mac);
+		}
 	}
 	char when[40];
 	struct timespec ts;
@@ -270,6 +329,8 @@ static cmk_rc append(cmk_ctx *ctx, struct ctx_audit *a, const char *op, const ch
 			} else {
 				a->seq++;
 				memcpy(a->mac, hex, sizeof hex);
+				a->high_seq = a->seq;
+				memcpy(a->high_mac, hex, sizeof hex);
 				a->end = st.st_size + (off_t)total;
 			}
 		}
@@ -320,12 +381,18 @@ cmk_rc cmk_audit_verify(cmk_ctx *ctx, const char *path, uint64_t *records)
 	FILE *f = fopen(path, "r");
 	if (!f)
 		return cmk_err(CMK_E_IO, "audit log %s: %s", path, strerror(errno));
+	uint64_t aseq;
+	char amac[65];
+	cmk_rc rc = newest_anchor(ctx, &aseq, amac);
+	if (rc != CMK_OK) {
+		fclose(f);
+		return rc;
+	}
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t n;
 	uint64_t lineno = 0, seq = 0;
 	char prev[65] = ZERO_MAC;
-	cmk_rc rc = CMK_OK;
 	while (rc == CMK_OK && (n = getline(&line, &cap, f)) > 0) {
 		lineno++;
 		if (line[n - 1] != '\n') {
@@ -373,6 +440,10 @@ cmk_rc cmk_audit_verify(cmk_ctx *ctx, const char *path, uint64_t *records)
 			rc = bad(lineno, path, "%s", "record does not chain to the one before (removed or reordered)");
 			break;
 		}
+		if (s == aseq && amac[0] && strcmp(hex, amac) != 0) {
+			rc = bad(lineno, path, "%s", "record is not the one the token saw at this sequence number: the log was rewritten");
+			break;
+		}
 		seq = s;
 		memcpy(prev, hex, sizeof prev);
 	}
@@ -380,22 +451,9 @@ cmk_rc cmk_audit_verify(cmk_ctx *ctx, const char *path, uint64_t *records)
 	fclose(f);
 	if (rc != CMK_OK)
 		return rc;
-	/* the anchor on the token must be covered by the file */
-	p11_data *d;
-	size_t nd;
-	CMK_TRY(p11_data_find(ctx->tok, META_APP_ANCHOR, &d, &nd));
-	if (nd) {
-		uint8_t *label = NULL;
-		size_t llen;
-		rc = p11_get_bytes(ctx->tok, d[0].h, CKA_LABEL, &label, &llen);
-		unsigned long long aseq = 0;
-		char amac[65] = "";
-		if (rc == CMK_OK && sscanf((char *)label, "seq %llu mac %64s", &aseq, amac) >= 1 && aseq > seq)
-			rc = cmk_err(CMK_E_INTEGRITY, "audit log %s ends at record %llu but the token saw record %llu: records were cut off the end",
-			             path, (unsigned long long)seq, aseq);
-		free(label);
-	}
-	p11_data_free(d, nd);
+	if (rc == CMK_OK && aseq > seq)
+		rc = cmk_err(CMK_E_INTEGRITY, "audit log %s ends at record %llu but the token saw record %llu: records were cut off the end",
+		             path, (unsigned long long)seq, (unsigned long long)aseq);
 	if (rc == CMK_OK && records)
 		*records = seq;
 	return rc;

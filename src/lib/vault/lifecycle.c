@@ -19,17 +19,12 @@
 static cmk_rc set_version_flags(cmk_ctx *ctx, const meta_version *v, p11_rsa_flags f)
 {
 	uint8_t id[P11_ID_LEN];
-	CK_OBJECT_HANDLE priv;
 	names_unhex(v->ver, id, sizeof id);
-	CMK_TRY(p11_rsa_find(ctx->tok, id, &priv, NULL));
-	if (priv == CK_INVALID_HANDLE)
+	cmk_rc rc = p11_rsa_set_flags(ctx->tok, id, f, NULL);
+	if (rc == CMK_E_NOT_FOUND)
 		return cmk_err(CMK_E_INTEGRITY, "%s: version %s/%s has a record but no private key on the token",
 		               CTX_WHAT(ctx), v->name, v->ver);
-	p11_rsa_flags now;
-	CMK_TRY(p11_rsa_get_flags(ctx->tok, priv, &now));
-	if (now.decrypt == f.decrypt && now.sign == f.sign)
-		return CMK_OK;
-	return p11_rsa_set_flags(ctx->tok, priv, f);
+	return rc;
 }
 
 static int flags_eq(p11_rsa_flags a, p11_rsa_flags b)

@@ -145,6 +145,7 @@ cmk_rc cmk_vault_set_audit_fail_closed(cmk_ctx *ctx, int on)
 cmk_rc cmk_vault_sweep(cmk_ctx *ctx, size_t *purged)
 {
 	return_if_fail(ctx);
+	CMK_TRY(policy_check(ctx, CMK_PERM_PURGE, NULL));
 	size_t count = 0;
 	cmk_key_info *keys;
 	size_t n;

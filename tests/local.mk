@@ -42,7 +42,7 @@ if SANITIZERS
 # pass for an expected failure.  Leaks inside SoftHSM, p11-kit and libcrypto
 # at exit are suppressed (tests/lsan.supp); cmk's own are not.
 AM_TESTS_ENVIRONMENT += \
-	ASAN_OPTIONS='detect_leaks=1:exitcode=98:abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=1'; \
+	ASAN_OPTIONS='detect_leaks=1:verify_asan_link_order=0:exitcode=98:abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=1'; \
 	LSAN_OPTIONS='suppressions=$(abs_top_srcdir)/tests/lsan.supp:print_suppressions=0'; \
 	UBSAN_OPTIONS='print_stacktrace=1:halt_on_error=1:exitcode=97'; \
 	export ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS;

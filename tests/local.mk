@@ -96,3 +96,5 @@ include tests/envelope.mk
 include tests/provider.mk
 include tests/bench.mk
 include tests/lifecycle.mk
+
+include tests/remote.mk

@@ -24,6 +24,7 @@ libcmk_core_sources = \
 	src/lib/vault/policy.c src/lib/vault/policy.h \
 	src/lib/vault/audit.c src/lib/vault/audit.h \
 	src/lib/p11/hmac.c \
+	src/lib/p11/gate.c \
 	src/lib/crypto/import.c \
 	src/lib/crypto/handle.c \
 	src/lib/crypto/oaep.c src/lib/crypto/oaep.h \

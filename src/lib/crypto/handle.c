@@ -345,7 +345,7 @@ static cmk_rc token_fail(cmk_key *key, CK_RV rv, const char *what)
 		return cmk_err(rc, "the data does not %s with key %s", what, key->kid);
 	/* name the vault too: for a remote one, that names its server */
 	char where[CMK_KID_MAX + 300];
-	snprintf(where, sizeof where, "key %s in %s", key->kid, CTX_WHAT(key->ctx));
+	snprintf(where, sizeof where, "key %s in %s", key->kid, p11_tok_where(key->ctx->tok));
 	return p11_fail(rv, where, what);
 }
 

@@ -23,7 +23,9 @@
 #include "util/err.h"
 
 struct p11_mod {
-	CK_FUNCTION_LIST *fn;
+	CK_FUNCTION_LIST *fn;    /* the gated copy (gate.c) that everyone calls */
+	CK_FUNCTION_LIST *real;  /* the module's own, for C_Initialize/C_Finalize */
+	int slot;                /* gate.c's wrapper set, -1 before */
 	char spec[512];
 	char init_reserved[1024];
 	char server[512];        /* p11-kit server address; "" for a local module */
@@ -38,8 +40,10 @@ struct p11_mod {
 	unsigned calls;
 	int closed;
 	_Atomic pid_t gate_pid;  /* process the gate's state belongs to */
+	pthread_t owner;         /* the thread holding it exclusive, when closed */
 	/* remote modules: one call at a time (p11_mod_enter) */
 	int serial;
+	int live;                /* the last C_Initialize succeeded */
 	pthread_mutex_t call_mu;
 };
 
@@ -77,12 +81,13 @@ static CK_RV mod_initialize(p11_mod *m)
 	args.pReserved = m->init_reserved[0] ? m->init_reserved : NULL;
 	/* SoftHSM's C_Initialize leaves OpenSSL ENGINE errors behind */
 	ERR_set_mark();
-	CK_RV rv = m->fn->C_Initialize(&args);
+	CK_RV rv = m->real->C_Initialize(&args);
 	ERR_pop_to_mark();
 	if (rv == CKR_CRYPTOKI_ALREADY_INITIALIZED)
 		rv = CKR_OK;       /* another part of this process did it */
 	if (rv == CKR_OK)
 		m->pid = getpid();
+	m->live = rv == CKR_OK;
 	return rv;
 }
 
@@ -226,11 +231,16 @@ cmk_rc p11_mod_load_at(const char *spec, const char *init_reserved, const char *
 	pthread_cond_init(&m->gate_cv, NULL);
 	pthread_mutex_init(&m->call_mu, NULL);
 	atomic_init(&m->gate_pid, getpid());
-	rc = strchr(spec, '/') ? load_by_path(spec, server, &m->fn)
-	                       : load_by_name(spec, &m->fn, m->init_reserved, sizeof m->init_reserved,
+	m->slot = -1;
+	rc = strchr(spec, '/') ? load_by_path(spec, server, &m->real)
+	                       : load_by_name(spec, &m->real, m->init_reserved, sizeof m->init_reserved,
 	                                      m->server, sizeof m->server);
 	if (rc != CMK_OK)
 		goto fail;
+	if ((rc = p11_gate_wrap(m, m->real, &m->fn, &m->slot)) != CMK_OK) {
+		p11_kit_module_release(m->real);
+		goto fail;
+	}
 	if (m->server[0]) {
 		ignore_sigpipe();
 		m->serial = 1;
@@ -240,7 +250,8 @@ cmk_rc p11_mod_load_at(const char *spec, const char *init_reserved, const char *
 		rc = cmk_err(CMK_E_MODULE, "PKCS#11 module %s%s%s: C_Initialize failed: %s",
 		             spec, m->server[0] ? " for p11-kit server " : "", m->server,
 		             p11_rv_name(rv));
-		p11_kit_module_release(m->fn);
+		p11_gate_unwrap(m->slot);
+		p11_kit_module_release(m->real);
 		goto fail;
 	}
 	pthread_once(&exit_once, register_exit);
@@ -272,13 +283,14 @@ void p11_mod_unref(p11_mod *m)
 		}
 	}
 	pthread_mutex_unlock(&registry_lock);
+	p11_gate_unwrap(m->slot);
 	if (p11_exiting()) {      /* the module may be half torn down: leave it */
 		free(m);
 		return;
 	}
-	if (m->pid == getpid())
-		m->fn->C_Finalize(NULL);
-	p11_kit_module_release(m->fn);
+	if (m->pid == getpid() && m->live)
+		m->real->C_Finalize(NULL);
+	p11_kit_module_release(m->real);
 	free(m);
 }
 
@@ -304,23 +316,27 @@ const char *p11_mod_server(const p11_mod *m)
  * is a no-op, so two vaults on one module never undo each other. */
 static cmk_rc mod_reinit_locked(p11_mod *m)
 {
-	m->fn->C_Finalize(NULL);
+	/* not after a failed C_Initialize (p11-kit's client complains) */
+	if (m->live || m->pid != getpid())
+		m->real->C_Finalize(NULL);
 	CK_RV rv = mod_initialize(m);
 	m->gen++;
 	if (rv != CKR_OK)
-		return cmk_err(CMK_E_MODULE, "PKCS#11 module %s: C_Initialize failed on re-initialisation: %s",
-		               m->spec, p11_rv_name(rv));
+		return cmk_err(p11_rv_lost(rv) ? CMK_E_TOKEN : CMK_E_MODULE,
+		               "PKCS#11 module %s%s%s: C_Initialize failed on re-initialisation: %s",
+		               m->spec, m->server[0] ? " for p11-kit server " : "", m->server,
+		               p11_rv_name(rv));
 	return CMK_OK;
 }
 
 /*
  * The gate.  Every PKCS#11 call on a module runs between p11_mod_enter()
- * and p11_mod_leave() (a borrowed session holds it: p11_sess_get/put); a
+ * and p11_mod_leave() (gate.c wraps the function list); a
  * re-initialisation closes the gate, waits until no call is in flight, and
- * runs alone.  C_Finalize while another thread is inside a call is
+ * runs alone; its own calls pass.  C_Finalize while another thread is inside a call is
  * undefined (PKCS#11 3.0 section 5.4), and p11-kit's client then hangs for
- * ever in the other thread's call.  Lock order: gate, token lock, registry
- * lock; nobody waits at the gate while holding a token or registry lock.
+ * ever in the other thread's call.  Lock order: exclusive gate, token lock,
+ * registry lock; no call is made holding the registry lock.
  * A child after fork() starts with an open, empty gate.
  *
  * On a remote module the gate also lets one call in at a time.  p11-kit's
@@ -347,20 +363,29 @@ static void gate_child(p11_mod *m)
 	pthread_mutex_unlock(&registry_lock);
 }
 
-void p11_mod_enter(p11_mod *m)
+/* Returns 0 for the thread holding the module exclusive: its calls (the
+ * re-initialisation's own) go straight through. */
+int p11_mod_enter(p11_mod *m)
 {
 	gate_child(m);
 	pthread_mutex_lock(&m->gate_mu);
+	if (m->closed && pthread_equal(m->owner, pthread_self())) {
+		pthread_mutex_unlock(&m->gate_mu);
+		return 0;
+	}
 	while (m->closed)
 		pthread_cond_wait(&m->gate_cv, &m->gate_mu);
 	m->calls++;
 	pthread_mutex_unlock(&m->gate_mu);
 	if (m->serial)
 		pthread_mutex_lock(&m->call_mu);
+	return 1;
 }
 
-void p11_mod_leave(p11_mod *m)
+void p11_mod_leave(p11_mod *m, int counted)
 {
+	if (!counted)
+		return;
 	if (m->serial)
 		pthread_mutex_unlock(&m->call_mu);
 	pthread_mutex_lock(&m->gate_mu);
@@ -378,6 +403,7 @@ void p11_mod_exclusive_begin(p11_mod *m)
 	while (m->closed)
 		pthread_cond_wait(&m->gate_cv, &m->gate_mu);
 	m->closed = 1;
+	m->owner = pthread_self();
 	while (m->calls)
 		pthread_cond_wait(&m->gate_cv, &m->gate_mu);
 	pthread_mutex_unlock(&m->gate_mu);
@@ -395,7 +421,7 @@ cmk_rc p11_mod_reinit_excl(p11_mod *m, unsigned seen)
 {
 	cmk_rc rc = CMK_OK;
 	pthread_mutex_lock(&registry_lock);
-	if (m->gen == seen || m->pid != getpid())
+	if (m->gen == seen || m->pid != getpid() || !m->live)
 		rc = mod_reinit_locked(m);
 	pthread_mutex_unlock(&registry_lock);
 	return rc;

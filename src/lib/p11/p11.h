@@ -67,6 +67,9 @@ void p11_tok_close(p11_tok *t);
 CK_FUNCTION_LIST *p11_tok_fn(p11_tok *t);
 unsigned p11_tok_gen(p11_tok *t);
 const char *p11_tok_what(const p11_tok *t);
+/* The same, and for a remote vault its p11-kit server: "vault lab
+ * (p11-kit server unix:path=...)", for errors of the token or connection. */
+const char *p11_tok_where(const p11_tok *t);
 cmk_rc p11_tok_info(p11_tok *t, CK_TOKEN_INFO *info);
 /* Check the process is still the one that opened the token; re-initialise
  * after fork.  Called by p11_sess_get(). */

@@ -132,8 +132,10 @@ cmk_rc p11_rsa_public(p11_tok *t, CK_OBJECT_HANDLE pub, uint8_t **n, size_t *nle
 {
 	CMK_TRY(p11_get_bytes(t, pub, CKA_MODULUS, n, nlen));
 	cmk_rc rc = p11_get_bytes(t, pub, CKA_PUBLIC_EXPONENT, e, elen);
-	if (rc != CMK_OK)
+	if (rc != CMK_OK) {
 		free(*n);
+		*n = NULL;      /* callers free both on failure too */
+	}
 	return rc;
 }
 

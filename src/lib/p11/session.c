@@ -1,8 +1,6 @@
 /* session.c - the session pool.  Each operation borrows one session, so
  * threads decrypt in parallel on as many sessions as they need, and gives
- * it back; sessions the token declared dead are closed, not pooled.  A
- * borrowed session holds the module's gate (p11_mod_enter), so no
- * re-initialisation runs while it is in use. */
+ * it back; sessions the token declared dead are closed, not pooled. */
 #include "config.h"
 #include <stdlib.h>
 #include "p11/p11_int.h"
@@ -19,7 +17,6 @@ cmk_rc p11_sess_get(p11_tok *t, p11_sess **out)
 	pthread_mutex_unlock(&t->lock);
 	if (lost)   /* an earlier call lost the connection: reconnect first */
 		CMK_TRY(p11_tok_recover(t, lost_gen));
-	p11_mod_enter(t->mod);
 	pthread_mutex_lock(&t->lock);
 	p11_sess *s = t->pool;
 	if (s)
@@ -31,15 +28,12 @@ cmk_rc p11_sess_get(p11_tok *t, p11_sess **out)
 		return CMK_OK;
 	}
 	s = calloc(1, sizeof *s);
-	if (!s) {
-		p11_mod_leave(t->mod);
+	if (!s)
 		return cmk_err(CMK_E_NOMEM, "out of memory");
-	}
 	CK_RV rv = t->fn->C_OpenSession(t->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION,
 	                                NULL, NULL, &s->h);
 	if (rv != CKR_OK) {
 		free(s);
-		p11_mod_leave(t->mod);
 		pthread_mutex_lock(&t->lock);
 		if (p11_rv_lost(rv) && gen == t->gen && !t->lost) {
 			t->lost = 1;
@@ -71,7 +65,6 @@ void p11_sess_put(p11_tok *t, p11_sess *s, CK_RV last)
 		s->next = t->pool;
 		t->pool = s;
 		pthread_mutex_unlock(&t->lock);
-		p11_mod_leave(t->mod);
 		return;
 	}
 	if (!stale)
@@ -79,7 +72,6 @@ void p11_sess_put(p11_tok *t, p11_sess *s, CK_RV last)
 	pthread_mutex_unlock(&t->lock);
 	if (!stale && !p11_rv_dead(last))
 		t->fn->C_CloseSession(s->h);
-	p11_mod_leave(t->mod);
 	free(s);
 }
 

@@ -107,11 +107,7 @@ static cmk_rc locate(p11_tok *t, int excl)
 			if (rc != CMK_OK)
 				break;
 		}
-		if (!excl)
-			p11_mod_enter(t->mod);
 		rc = find_slot(t, uri, &t->slot, &bad, seen, sizeof seen);
-		if (!excl)
-			p11_mod_leave(t->mod);
 		if (rc == CMK_OK)
 			break;
 		if (rc != CMK_E_TOKEN && rc != CMK_E_P11)
@@ -139,7 +135,8 @@ cmk_rc p11_tok_open(p11_mod *m, const char *token, const char *what, p11_tok **o
 	t->pid = getpid();
 	t->mod_gen = p11_mod_gen(m);
 	snprintf(t->spec, sizeof t->spec, "%s", token);
-	/* a remote vault's messages name the server it talks to */
+	/* a remote vault's PKCS#11 errors name the server it talks to */
+	snprintf(t->name, sizeof t->name, "%s", what ? what : token);
 	if (p11_mod_server(m)[0])
 		snprintf(t->what, sizeof t->what, "%s (p11-kit server %s)", what ? what : token,
 		         p11_mod_server(m));
@@ -201,11 +198,9 @@ cmk_rc p11_tok_login(p11_tok *t, const char *pin)
 	return_if_fail(t && pin);
 	if (strlen(pin) >= PIN_CAP)
 		return cmk_err(CMK_E_PIN, "%s: PIN too long", t->what);
-	p11_mod_enter(t->mod);
 	pthread_mutex_lock(&t->lock);
 	cmk_rc rc = login_once(t, pin);
 	pthread_mutex_unlock(&t->lock);
-	p11_mod_leave(t->mod);
 	for (int attempt = 1; attempt < 4 && rc == CMK_E_P11; attempt++) {
 		/* CKR_GENERAL_ERROR from a token another process is rewriting:
 		 * re-initialise and try again (the PIN was not judged). */
@@ -284,6 +279,8 @@ cmk_rc p11_tok_recover(p11_tok *t, unsigned seen_gen)
 		rc = p11_mod_reinit_excl(t->mod, t->mod_gen);
 		if (rc == CMK_OK)
 			rc = tok_reopen_locked(t);
+		else
+			cmk_err_prefix(rc, "%s", t->what);
 	}
 	pthread_mutex_unlock(&t->lock);
 	p11_mod_exclusive_end(t->mod);
@@ -295,10 +292,8 @@ void p11_tok_close(p11_tok *t)
 	if (!t)
 		return;
 	if (t->pid == getpid() && !p11_exiting()) {
-		p11_mod_enter(t->mod);
 		for (p11_sess *s = t->pool; s; s = s->next)
 			t->fn->C_CloseSession(s->h);
-		p11_mod_leave(t->mod);
 	}
 	for (p11_sess *s = t->pool, *n; s; s = n) {
 		n = s->next;
@@ -328,6 +323,11 @@ unsigned p11_tok_gen(p11_tok *t)
 
 const char *p11_tok_what(const p11_tok *t)
 {
+	return t->name;
+}
+
+const char *p11_tok_where(const p11_tok *t)
+{
 	return t->what;
 }
 
@@ -338,9 +338,7 @@ const char *p11_tok_label(const p11_tok *t)
 
 cmk_rc p11_tok_info(p11_tok *t, CK_TOKEN_INFO *info)
 {
-	p11_mod_enter(t->mod);
 	CK_RV rv = t->fn->C_GetTokenInfo(t->slot, info);
-	p11_mod_leave(t->mod);
 	if (rv != CKR_OK)
 		return p11_fail(rv, t->what, "C_GetTokenInfo");
 	return CMK_OK;

@@ -94,6 +94,8 @@ typedef struct cmk_bench_report {
 	char model[17];
 	char manufacturer[33];
 	char module[256];
+	size_t token_objects;       /* objects the session sees, at the start
+	                               (lookups slow down as they grow) */
 	char key[CMK_KID_MAX];      /* versioned id of the key measured */
 	int temporary_key;          /* made for the run and purged after */
 	unsigned key_bits;

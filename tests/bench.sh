@@ -38,7 +38,7 @@ assert r["failed"] == [], r["failed"]
 res = {x["op"]: x for x in r["results"]}
 core = ["wrap", "unwrap", "key-create", "key-rotate", "p11-decrypt", "p11-encrypt",
         "p11-keygen", "ossl-decrypt", "ossl-encrypt", "ossl-aes-gcm-16K"]
-optional = ["unwrap-provider", "seal-4K", "open-4K", "put-4K", "get-4K",
+optional = ["unwrap-provider", "seal-4K", "open-4K", "open-cached-4K", "put-4K", "get-4K",
             "put-cached-4K", "get-cached-4K"]
 skipped = {s["op"]: s["reason"] for s in r["skipped"]}
 for op in core:
@@ -108,4 +108,7 @@ expect_fail_msg 2 "not both" "--json with --csv is refused" cmk bench --json --c
 expect_fail_msg 2 "not a size" "--sizes 4Q is refused" cmk bench --sizes 4Q
 expect_fail_msg 2 "unit must be" "--duration 2h is refused" cmk bench --duration 2h
 expect_fail_msg 4 "nope" "--key of a missing key fails with not found" cmk bench --key nope --ops wrap
+expect_fail_msg 19 "cannot write in" "--plot into a missing directory fails before the run" \
+	cmk bench --ops wrap --plot "$T/none/b.svg"
+no_file "$T/none" "and makes nothing"
 done_testing

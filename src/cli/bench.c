@@ -9,10 +9,12 @@
 #include "config.h"
 
 #include <errno.h>
+#include <libgen.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cmk_bench.h"
@@ -165,6 +167,22 @@ parse_sizes(struct cli *c, const char *s, cmk_bench_opts *o)
 	return CMK_OK;
 }
 
+/* Before a long run: can the plot be written where it is asked for? */
+static int
+check_writable(const char *path)
+{
+	char buf[4096], *dir;
+
+	if (strlen(path) >= sizeof(buf))
+		return cli_fail(CMK_E_USAGE, "--plot: the file name is too long");
+	strcpy(buf, path);
+	dir = dirname(buf);
+	if (access(dir, W_OK) != 0)
+		return cli_fail(CMK_E_IO, "--plot %s: cannot write in %s: %s", path,
+		                dir, strerror(errno));
+	return CMK_OK;
+}
+
 static int
 parse_bench_opts(struct cli *c, int argc, char **argv, struct bench_args *a)
 {
@@ -247,6 +265,8 @@ parse_bench_opts(struct cli *c, int argc, char **argv, struct bench_args *a)
 		                      "key: not with --key");
 	if (a->plot != NULL && *a->plot == '\0')
 		return cli_usage_fail(c, "--plot needs a file name");
+	if (a->plot != NULL && (rc = check_writable(a->plot)) != CMK_OK)
+		return rc;
 	a->o.config = c->config;
 	a->o.identity = c->identity;
 	return cli_operands(c, argc, argv, 0, 0, "");
@@ -293,14 +313,14 @@ run_bench(struct cli *c, int argc, char **argv)
 		cmk_close(ctx);
 		return rc;
 	}
-	if (c->json)
+	/* the plot first: when it fails, nothing is printed */
+	rc = a.plot != NULL ? write_plot(a.plot, r) : CMK_OK;
+	if (rc == CMK_OK && c->json)
 		rc = cli_json_print(cmk_bench_json(r));
-	else if (a.csv)
+	else if (rc == CMK_OK && a.csv)
 		rc = cmk_bench_write_csv(r, stdout);
-	else
+	else if (rc == CMK_OK)
 		rc = cmk_bench_write_table(r, stdout);
-	if (rc == CMK_OK && a.plot != NULL)
-		rc = write_plot(a.plot, r);
 	failed = cmk_bench_failed(r);
 	for (size_t i = 0; i < r->nresults; i++)
 		if (r->results[i].rc != CMK_OK)
@@ -343,9 +363,10 @@ const struct cli_group cli_group_bench = {
 		  "  --repeat N         N rounds; each figure is the fastest "
 		  "round's (busy hosts)\n"
 		  "  --ops LIST         what to measure (default all): wrap unwrap\n"
-		  "                     unwrap-provider seal open put get "
-		  "put-cached get-cached\n"
-		  "                     key-create key-rotate, the limits "
+		  "                     unwrap-provider seal open open-cached put "
+		  "get put-cached\n"
+		  "                     get-cached "
+		  "key-create key-rotate, the limits "
 		  "p11-decrypt\n"
 		  "                     p11-encrypt p11-keygen ossl-decrypt "
 		  "ossl-encrypt\n"

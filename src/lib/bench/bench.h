@@ -76,6 +76,8 @@ typedef struct bench_kind {
 	cmk_rc (*thread_init)(bench_case *c, unsigned idx, void **t);
 	cmk_rc (*one)(bench_case *c, void *t);
 	void (*thread_fini)(bench_case *c, void *t);
+	/* After each measurement (outside it): undo what it left on the token. */
+	void (*after)(bench_case *c);
 	void (*teardown)(bench_case *c);
 } bench_kind;
 
@@ -122,18 +124,32 @@ void bench_skip(bench_case *c, const char *fmt, ...)
 /* Check an unwrapped key against env->dek. */
 cmk_rc bench_check_dek(bench_env *e, const uint8_t *got, size_t len,
                        const char *what);
-/* Make a key named env->tag + suffix, retrying on CMK_E_CONFLICT. */
+/* Delete and purge the keys whose names start with prefix; names that
+ * cannot be removed are listed in the report's leftover. */
+void bench_purge_prefix(bench_env *e, const char *prefix);
+/* Make a key, retrying on CMK_E_CONFLICT. */
 cmk_rc bench_key_create(bench_env *e, const char *name, unsigned bits,
                         char version[CMK_VERSION_LEN + 1]);
 
-/* The kinds, in report order (kinds.c). */
+/* cases.c: every word of --ops names something; the cases of a run. */
+cmk_rc bench_check_ops(const char *list);
+cmk_rc bench_make_cases(bench_env *e, bench_case **cs, size_t *n);
+/* sweep.c: measure them all, fill in the report's results. */
+cmk_rc bench_sweep(bench_env *e, bench_case *cs, size_t n);
+/* keys.c: may the run make keys (else why not); the key; the clean-up. */
+void bench_may_make_keys(bench_env *e, const cmk_vault_info *vi, char *why, size_t len);
+cmk_rc bench_open_key(bench_env *e);
+void bench_clean_up(bench_env *e);
+
+/* The kinds, in measuring order (cases.c). */
 extern const bench_kind *const bench_kinds[];
 extern const size_t bench_nkinds;
 
 /* Kinds by file. */
 extern const bench_kind bench_kind_wrap, bench_kind_unwrap;        /* op_key.c */
 extern const bench_kind bench_kind_provider;                        /* op_provider.c */
-extern const bench_kind bench_kind_seal, bench_kind_open;           /* op_envelope.c */
+extern const bench_kind bench_kind_seal, bench_kind_open,
+	bench_kind_open_cache;                                       /* op_envelope.c */
 extern const bench_kind bench_kind_res_put, bench_kind_res_get,
 	bench_kind_res_put_cache, bench_kind_res_get_cache;         /* op_resource.c */
 extern const bench_kind bench_kind_key_create, bench_kind_key_rotate; /* op_mgmt.c */

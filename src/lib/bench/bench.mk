@@ -8,6 +8,9 @@ libcmk_bench_sources = \
 	src/lib/bench/run.c \
 	src/lib/bench/procs.c \
 	src/lib/bench/plan.c \
+	src/lib/bench/cases.c \
+	src/lib/bench/sweep.c \
+	src/lib/bench/keys.c \
 	src/lib/bench/op_key.c \
 	src/lib/bench/op_provider.c \
 	src/lib/bench/op_envelope.c \

@@ -75,6 +75,7 @@ struct json_object *cmk_bench_json(const cmk_bench_report *r)
 	add_str(o, "model", r->model);
 	add_str(o, "manufacturer", r->manufacturer);
 	add_str(o, "module", r->module);
+	add_int(o, "token_objects", (int64_t)r->token_objects);
 	add_str(o, "key", r->key);
 	json_object_object_add(o, "temporary_key", json_object_new_boolean(r->temporary_key));
 	add_int(o, "key_bits", r->key_bits);

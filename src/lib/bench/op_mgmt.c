@@ -1,7 +1,9 @@
 /* op_mgmt.c - management operations per second: key create and rotate.
  *
- * Keys are named after the run's tag (bench-XXXXXXXX-...) and purged when
- * the run ends, so these run only on a vault without purge protection.
+ * Keys are named after the run's tag (bench-XXXXXXXX-c... and -r...) and
+ * purged after each measurement, so the token holds as many objects for
+ * every measurement as before the first (lookups on a token slow down with
+ * its object count); hence these run only where purging is allowed.
  * Each thread rotates a key of its own; a CMK_E_CONFLICT (another process
  * changed the vault at the same moment) is retried, as a caller would. */
 #include "config.h"
@@ -25,6 +27,15 @@ static cmk_rc mgmt_setup(bench_case *c)
 	return CMK_OK;
 }
 
+/* The keys of this kind: bench-XXXXXXXX-c or -r. */
+static void purge_made(bench_case *c)
+{
+	char prefix[64];
+	snprintf(prefix, sizeof prefix, "%s-%c", c->env->tag,
+	         c->k == &bench_kind_key_create ? 'c' : 'r');
+	bench_purge_prefix(c->env, prefix);
+}
+
 static cmk_rc create_one(bench_case *c, void *t)
 {
 	bench_env *e = c->env;
@@ -44,7 +55,7 @@ static cmk_rc rotate_thread_init(bench_case *c, unsigned idx, void **out)
 	snprintf(t->name, sizeof t->name, "%s-r%ld-%u", e->tag, (long)getpid(), idx);
 	cmk_key_info info;
 	cmk_rc rc = cmk_key_info_get(e->ctx, t->name, 0, &info);
-	if (rc == CMK_E_NOT_FOUND)   /* made at the first thread count only */
+	if (rc == CMK_E_NOT_FOUND)   /* purged after each measurement */
 		rc = bench_key_create(e, t->name, cmk_key_bits(e->key), ver);
 	if (rc != CMK_OK) {
 		free(t);
@@ -74,7 +85,7 @@ const bench_kind bench_kind_key_create = {
 	.name = "key-create", .group = "mgmt", .cls = CMK_BENCH_CMK,
 	.what = "cmk_key_create: key pair generated on the token plus its metadata",
 	.hsm_limit = "p11-keygen", .slow = 1,
-	.setup = mgmt_setup, .one = create_one,
+	.setup = mgmt_setup, .one = create_one, .after = purge_made,
 };
 
 const bench_kind bench_kind_key_rotate = {
@@ -83,5 +94,5 @@ const bench_kind bench_kind_key_rotate = {
 	.hsm_limit = "p11-keygen", .slow = 1,
 	.setup = mgmt_setup,
 	.thread_init = rotate_thread_init, .thread_fini = rotate_thread_fini,
-	.one = rotate_one,
+	.one = rotate_one, .after = purge_made,
 };

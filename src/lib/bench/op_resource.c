@@ -165,19 +165,20 @@ static cmk_rc get_one(bench_case *c, void *vt)
 	return rc;
 }
 
-#define RES_KIND(var, nm, fn, w) \
+/* Uncached, each operation unwraps the root key on the token: its limit. */
+#define RES_KIND(var, nm, fn, lim, w) \
 	const bench_kind var = { \
 		.name = nm, .group = "resource", .cls = CMK_BENCH_CMK, .what = w, \
-		.hsm_limit = "p11-decrypt", .sized = 2, \
+		.hsm_limit = lim, .sized = 2, \
 		.setup = res_setup, .thread_init = res_thread_init, \
 		.thread_fini = res_thread_fini, .one = fn, \
 	}
 
-RES_KIND(bench_kind_res_put, "put", put_one,
+RES_KIND(bench_kind_res_put, "put", put_one, "p11-decrypt",
          "cmk_resource_put of one object (new DEK, root key unwrapped on the token)");
-RES_KIND(bench_kind_res_get, "get", get_one,
+RES_KIND(bench_kind_res_get, "get", get_one, "p11-decrypt",
          "cmk_resource_get of one object (root key unwrapped on the token)");
-RES_KIND(bench_kind_res_put_cache, "put-cached", put_one,
+RES_KIND(bench_kind_res_put_cache, "put-cached", put_one, NULL,
          "cmk_resource_put with the root key from a shared cmk_dekcache");
-RES_KIND(bench_kind_res_get_cache, "get-cached", get_one,
+RES_KIND(bench_kind_res_get_cache, "get-cached", get_one, NULL,
          "cmk_resource_get with the root key from a shared cmk_dekcache");

@@ -60,7 +60,9 @@ static void child(bench_case *c, unsigned threads, uint64_t count, sync_fds *s, 
 		out->rc = rc;
 		snprintf(out->err, sizeof out->err, "%s", cmk_last_error());
 	}
-	_exit(write_all(res, out, sizeof *out) == 0 ? 0 : 4);
+	int bad = write_all(res, out, sizeof *out) != 0;
+	free(out);
+	_exit(bad ? 4 : 0);
 }
 
 /* Read what the children send, showing the progress meanwhile. */
@@ -136,6 +138,8 @@ cmk_rc bench_measure_procs(bench_case *c, unsigned threads, unsigned procs, benc
 			close(go[1]);
 			for (unsigned i = 0; i < forked; i++)
 				close(res[i]);
+			free(got);
+			free(have);
 			sync_fds s = { ready[1], go[0] };
 			child(c, threads, count, &s, p[1]);
 		}
@@ -166,9 +170,17 @@ cmk_rc bench_measure_procs(bench_case *c, unsigned threads, unsigned procs, benc
 		int st;
 		while (waitpid(pid[i], &st, 0) < 0 && errno == EINTR)
 			;
-		if (rc == CMK_OK && (have[i] != sizeof got[i] || !WIFEXITED(st) || WEXITSTATUS(st)))
-			rc = cmk_err(CMK_E_INTERNAL, "benchmark process %u of %u %s", i + 1, procs,
-			             WIFSIGNALED(st) ? strsignal(WTERMSIG(st)) : "did not report");
+		if (rc != CMK_OK)
+			continue;
+		if (WIFSIGNALED(st))
+			rc = cmk_err(CMK_E_INTERNAL, "benchmark process %u of %u: %s", i + 1, procs,
+			             strsignal(WTERMSIG(st)));
+		else if (WIFEXITED(st) && WEXITSTATUS(st))
+			rc = cmk_err(CMK_E_INTERNAL, "benchmark process %u of %u exited with status %d",
+			             i + 1, procs, WEXITSTATUS(st));
+		else if (have[i] != sizeof got[i])
+			rc = cmk_err(CMK_E_INTERNAL, "benchmark process %u of %u did not report", i + 1,
+			             procs);
 	}
 	if (rc != CMK_OK)
 		goto out;

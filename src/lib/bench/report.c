@@ -34,7 +34,7 @@ static void header(const cmk_bench_report *r, FILE *f)
 {
 	fprintf(f, "cmk bench: vault %s, token %s (%s, %s), %u CPU%s, %s\n", r->vault, r->token,
 	        r->model, r->manufacturer, r->cpus, r->cpus > 1 ? "s" : "", r->openssl);
-	fprintf(f, "module %s\n", r->module);
+	fprintf(f, "module %s; %zu objects on the token\n", r->module, r->token_objects);
 	fprintf(f, "key %s%s: RSA-%u, %s\n", r->key, r->temporary_key ? " (temporary)" : "",
 	        r->key_bits, r->alg);
 	fprintf(f, "unwrap: %s\n", r->unwrap_mech);

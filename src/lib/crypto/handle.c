@@ -386,11 +386,16 @@ static CK_RV decrypt_on_token(cmk_key *key, CK_OBJECT_HANDLE priv, cmk_alg alg, 
 		return p11_rsa_decrypt_raw(ctx->tok, priv, CKM_RSA_PKCS, in, inlen, out, outlen);
 	p11_hash h = hash_of(md), g = hash_of(mgf1);
 	int state = h && h == g ? atomic_load(&ctx->oaep_native[h]) : 0;
-	if (state >= 0 && h && h == g) {
+	if (state != 0) {        /* -1 not tried yet, 1 works */
 		CK_RV rv = p11_rsa_decrypt_oaep(ctx->tok, priv, h, label, llen, in, inlen, out, outlen);
 		if (!native_refused(rv)) {
 			if (state == -1 && rv == CKR_OK)
 				atomic_store(&ctx->oaep_native[h], 1);
+			/* the input is the right length and below the modulus (checked
+			 * before), so a failing native OAEP decryption is a padding
+			 * failure; SoftHSM reports it as CKR_GENERAL_ERROR */
+			if (rv == CKR_GENERAL_ERROR || rv == CKR_FUNCTION_FAILED)
+				rv = CKR_ENCRYPTED_DATA_INVALID;
 			return rv;
 		}
 		atomic_store(&ctx->oaep_native[h], 0);

@@ -1,0 +1,161 @@
+/* cases.c - what a run measures: the kinds of operation, in measuring
+ * order, and the cases chosen by --ops (the limits of the chosen operations
+ * come along unless --no-limits). */
+#include "config.h"
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include "bench/bench.h"
+#include "util/err.h"
+
+/* Measuring order: each limit soon after the first operation using it. */
+const bench_kind *const bench_kinds[] = {
+	&bench_kind_wrap, &bench_kind_p11_encrypt, &bench_kind_ossl_encrypt,
+	&bench_kind_unwrap, &bench_kind_provider, &bench_kind_p11_decrypt,
+	&bench_kind_ossl_decrypt,
+	&bench_kind_seal, &bench_kind_open, &bench_kind_open_cache, &bench_kind_ossl_aes_gcm,
+	&bench_kind_res_put, &bench_kind_res_get,
+	&bench_kind_res_put_cache, &bench_kind_res_get_cache,
+	&bench_kind_key_create, &bench_kind_key_rotate, &bench_kind_p11_keygen,
+};
+const size_t bench_nkinds = sizeof bench_kinds / sizeof bench_kinds[0];
+
+const char *cmk_bench_op_names(void)
+{
+	return "wrap unwrap unwrap-provider seal open open-cached put get put-cached get-cached "
+	       "key-create key-rotate p11-decrypt p11-encrypt p11-keygen ossl-decrypt "
+	       "ossl-encrypt ossl-aes-gcm-16K, or the groups key provider envelope "
+	       "resource mgmt limits all";
+}
+
+void bench_skip(bench_case *c, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(c->res->note, sizeof c->res->note, fmt, ap);
+	va_end(ap);
+	c->skip = 1;
+}
+
+static int in_list(const char *list, const char *word)
+{
+	size_t n = strlen(word);
+	for (const char *p = list; *p;) {
+		size_t m = strcspn(p, ", ");
+		if (m == n && !strncasecmp(p, word, n))
+			return 1;
+		p += m;
+		p += strspn(p, ", ");
+	}
+	return 0;
+}
+
+static int selected(const cmk_bench_opts *o, const bench_kind *k)
+{
+	if (!o->ops || in_list(o->ops, "all"))
+		return k->cls == CMK_BENCH_CMK || !o->no_limits;
+	return in_list(o->ops, k->name) || in_list(o->ops, k->group);
+}
+
+/* Every word of --ops must name something. */
+cmk_rc bench_check_ops(const char *list)
+{
+	for (const char *p = list; *p;) {
+		size_t m = strcspn(p, ", ");
+		int known = m == 3 && !strncasecmp(p, "all", 3);
+		for (size_t i = 0; i < bench_nkinds && !known; i++) {
+			const bench_kind *k = bench_kinds[i];
+			known = (strlen(k->name) == m && !strncasecmp(p, k->name, m)) ||
+			        (strlen(k->group) == m && !strncasecmp(p, k->group, m));
+		}
+		if (!known && m)
+			return cmk_err(CMK_E_USAGE, "--ops: unknown operation '%.*s' (known: %s)",
+			               (int)m, p, cmk_bench_op_names());
+		p += m;
+		p += strspn(p, ", ");
+	}
+	return CMK_OK;
+}
+
+void bench_fmt_size(size_t b, char *buf, size_t len)
+{
+	if (b && b % (1024 * 1024) == 0)
+		snprintf(buf, len, "%zuM", b / (1024 * 1024));
+	else if (b && b % 1024 == 0)
+		snprintf(buf, len, "%zuK", b / 1024);
+	else
+		snprintf(buf, len, "%zu", b);
+}
+
+static void add_case(bench_case *cs, cmk_bench_result *rs, size_t *n, bench_env *e,
+                     const bench_kind *k, size_t size)
+{
+	bench_case *c = &cs[*n];
+	cmk_bench_result *r = &rs[*n];
+	c->k = k;
+	c->env = e;
+	c->res = r;
+	c->size = size;
+	if (k->sized == 1 || k->sized == 2) {
+		char sz[32];
+		bench_fmt_size(size, sz, sizeof sz);
+		snprintf(r->name, sizeof r->name, "%s-%s", k->name, sz);
+	} else {
+		snprintf(r->name, sizeof r->name, "%s", k->name);
+	}
+	r->cls = k->cls;
+	snprintf(r->what, sizeof r->what, "%s", k->what);
+	r->bytes = size;
+	snprintf(r->hsm_limit, sizeof r->hsm_limit, "%s", k->hsm_limit && !e->o->no_limits ? k->hsm_limit : "");
+	snprintf(r->cpu_limit, sizeof r->cpu_limit, "%s", k->cpu_limit && !e->o->no_limits ? k->cpu_limit : "");
+	(*n)++;
+}
+
+/* The limits of the selected operations are measured too. */
+static int referenced(const cmk_bench_opts *o, const bench_kind *lim)
+{
+	for (size_t i = 0; i < bench_nkinds; i++) {
+		const bench_kind *k = bench_kinds[i];
+		if (k->cls == CMK_BENCH_CMK && selected(o, k) &&
+		    ((k->hsm_limit && !strcmp(k->hsm_limit, lim->name)) ||
+		     (k->cpu_limit && !strcmp(k->cpu_limit, lim->name))))
+			return 1;
+	}
+	return 0;
+}
+
+cmk_rc bench_make_cases(bench_env *e, bench_case **cs_out, size_t *n_out)
+{
+	const cmk_bench_opts *o = e->o;
+	size_t max = bench_nkinds * (CMK_BENCH_SIZES_MAX + 1), n = 0;
+	bench_case *cs = calloc(max, sizeof *cs);
+	cmk_bench_result *rs = calloc(max, sizeof *rs);
+	if (!cs || !rs) {
+		free(cs);
+		free(rs);
+		return cmk_err(CMK_E_NOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < bench_nkinds; i++) {
+		const bench_kind *k = bench_kinds[i];
+		int pick = selected(o, k);
+		if (!pick && k->cls != CMK_BENCH_CMK && !o->no_limits)
+			pick = referenced(o, k);
+		if (!pick)
+			continue;
+		size_t first = n;
+		if (k->sized == 1)
+			for (size_t s = 0; s < o->nsizes; s++)
+				add_case(cs, rs, &n, e, k, o->sizes[s]);
+		else
+			add_case(cs, rs, &n, e, k, k->sized == 2 ? o->object_size : k->bytes);
+		for (size_t j = first; j < n; j++)
+			cs[j].as_limit = !selected(o, k);
+	}
+	e->rep->results = rs;
+	e->rep->nresults = n;
+	*cs_out = cs;
+	*n_out = n;
+	return CMK_OK;
+}

@@ -26,30 +26,7 @@
 /* slack for the calls themselves (CMK_TIME_MARGIN_MS: wider under valgrind) */
 static int MARGIN_MS = 500;
 
-static int test_n;
-static int test_failed;
-
-static void ok(int cond, const char *fmt, ...)
-{
-	va_list ap;
-
-	test_n++;
-	if (!cond)
-		test_failed++;
-	printf("%sok %d - ", cond ? "" : "not ", test_n);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	if (!cond)
-		printf("# last error: %s\n", cmk_last_error() ? cmk_last_error() : "(null)");
-	fflush(stdout);
-}
-
-static void is_rc(cmk_rc got, cmk_rc want, const char *what)
-{
-	ok(got == want, "%s: %s (got %s)", what, cmk_rc_name(want), cmk_rc_name(got));
-}
+#include "tap.h"
 
 /* rc is want and the last error mentions every one of the NULL-ended words */
 static void is_rc_msg(cmk_rc got, cmk_rc want, const char *what, ...)

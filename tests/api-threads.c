@@ -14,30 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static int test_n;
-static int test_failed;
-
-static void ok(int cond, const char *fmt, ...)
-{
-	va_list ap;
-
-	test_n++;
-	if (!cond)
-		test_failed++;
-	printf("%sok %d - ", cond ? "" : "not ", test_n);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	if (!cond)
-		printf("# last error: %s\n", cmk_last_error() ? cmk_last_error() : "(null)");
-	fflush(stdout);
-}
-
-static void is_rc(cmk_rc got, cmk_rc want, const char *what)
-{
-	ok(got == want, "%s: %s (got %s)", what, cmk_rc_name(want), cmk_rc_name(got));
-}
+#include "tap.h"
 
 static void rand_bytes(uint8_t *p, size_t n)
 {

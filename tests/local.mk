@@ -77,7 +77,7 @@ QUICK_TESTS = \
 	tests/api.sh
 
 TESTS += $(foundation_tests)
-EXTRA_DIST += $(foundation_tests) tests/lib.sh tests/lsan.supp \
+EXTRA_DIST += $(foundation_tests) tests/lib.sh tests/tap.h tests/lsan.supp \
 	tests/valgrind.supp tests/run-all
 
 check_PROGRAMS += tests/api-threads

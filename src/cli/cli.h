@@ -70,6 +70,10 @@ void cli_print_group_help(FILE *f, const struct cli_group *g);
  */
 int cli_next_opt(struct cli *c, int argc, char **argv,
                  const struct option *opts);
+/* A command with no options but --help: parse them, then check the
+ * operand count (cli_operands).  Returns 0 or the exit status. */
+int cli_args(struct cli *c, int argc, char **argv, int min, int max,
+             const char *what);
 /* Check the operand count: between min and max; names for messages. */
 int cli_operands(struct cli *c, int argc, char **argv, int min, int max,
                  const char *what);

@@ -313,16 +313,12 @@ open_id(struct cli *c, const char *id, cmk_ctx **ctx, char name[CMK_NAME_MAX],
 static int
 set_enabled(struct cli *c, int argc, char **argv, int enabled)
 {
-	static const struct option opts[] = { CLI_OPT_HELP, CLI_OPT_END };
 	char name[CMK_NAME_MAX], version[CMK_VERSION_LEN + 1];
 	char kid[CMK_KID_MAX];
 	cmk_ctx *ctx;
-	int o, rc;
+	int rc;
 
-	while ((o = cli_next_opt(c, argc, argv, opts)) != -1)
-		if (o == CLI_OPT_STOP)
-			return c->rc;
-	if ((rc = cli_operands(c, argc, argv, 1, 1, "NAME[/VERSION]")) != CMK_OK)
+	if ((rc = cli_args(c, argc, argv, 1, 1, "NAME[/VERSION]")) != CMK_OK)
 		return rc;
 	if ((rc = open_id(c, argv[optind], &ctx, name, version, kid)) != CMK_OK)
 		return rc;
@@ -406,17 +402,13 @@ run_set(struct cli *c, int argc, char **argv)
 static int
 run_delete(struct cli *c, int argc, char **argv)
 {
-	static const struct option opts[] = { CLI_OPT_HELP, CLI_OPT_END };
 	char name[CMK_NAME_MAX], version[CMK_VERSION_LEN + 1];
 	char kid[CMK_KID_MAX], when[32];
 	cmk_key_info info;
 	cmk_ctx *ctx;
-	int o, rc;
+	int rc;
 
-	while ((o = cli_next_opt(c, argc, argv, opts)) != -1)
-		if (o == CLI_OPT_STOP)
-			return c->rc;
-	if ((rc = cli_operands(c, argc, argv, 1, 1, "key NAME")) != CMK_OK)
+	if ((rc = cli_args(c, argc, argv, 1, 1, "key NAME")) != CMK_OK)
 		return rc;
 	if ((rc = open_id(c, argv[optind], &ctx, name, version, kid)) != CMK_OK)
 		return rc;
@@ -444,16 +436,12 @@ run_delete(struct cli *c, int argc, char **argv)
 static int
 run_recover(struct cli *c, int argc, char **argv)
 {
-	static const struct option opts[] = { CLI_OPT_HELP, CLI_OPT_END };
 	char name[CMK_NAME_MAX], version[CMK_VERSION_LEN + 1];
 	char kid[CMK_KID_MAX];
 	cmk_ctx *ctx;
-	int o, rc;
+	int rc;
 
-	while ((o = cli_next_opt(c, argc, argv, opts)) != -1)
-		if (o == CLI_OPT_STOP)
-			return c->rc;
-	if ((rc = cli_operands(c, argc, argv, 1, 1, "key NAME")) != CMK_OK)
+	if ((rc = cli_args(c, argc, argv, 1, 1, "key NAME")) != CMK_OK)
 		return rc;
 	if ((rc = open_id(c, argv[optind], &ctx, name, version, kid)) != CMK_OK)
 		return rc;

@@ -389,15 +389,11 @@ run_init(struct cli *c, int argc, char **argv)
 static int
 run_show(struct cli *c, int argc, char **argv)
 {
-	static const struct option opts[] = { CLI_OPT_HELP, CLI_OPT_END };
 	struct lab l;
 	struct stat st;
-	int o, rc;
+	int rc;
 
-	while ((o = cli_next_opt(c, argc, argv, opts)) != -1)
-		if (o == CLI_OPT_STOP)
-			return c->rc;
-	if ((rc = cli_operands(c, argc, argv, 1, 1, "lab DIR")) != CMK_OK)
+	if ((rc = cli_args(c, argc, argv, 1, 1, "lab DIR")) != CMK_OK)
 		return rc;
 	memset(&l, 0, sizeof(l));
 	if (realpath(argv[optind], l.dir) == NULL)

@@ -144,13 +144,9 @@ print_version(struct cli *c)
 static int
 run_version(struct cli *c, int argc, char **argv)
 {
-	static const struct option opts[] = { CLI_OPT_HELP, CLI_OPT_END };
-	int o, rc;
+	int rc;
 
-	while ((o = cli_next_opt(c, argc, argv, opts)) != -1)
-		if (o == CLI_OPT_STOP)
-			return c->rc;
-	if ((rc = cli_operands(c, argc, argv, 0, 0, "")) != CMK_OK)
+	if ((rc = cli_args(c, argc, argv, 0, 0, "")) != CMK_OK)
 		return rc;
 	return print_version(c);
 }

@@ -185,3 +185,15 @@ cli_parse_uint(struct cli *c, const char *opt, const char *s, unsigned *out)
 	*out = (unsigned)v;
 	return CMK_OK;
 }
+
+int
+cli_args(struct cli *c, int argc, char **argv, int min, int max, const char *what)
+{
+	static const struct option opts[] = { CLI_OPT_HELP, CLI_OPT_END };
+	int o;
+
+	while ((o = cli_next_opt(c, argc, argv, opts)) != -1)
+		if (o == CLI_OPT_STOP)
+			return c->rc;
+	return cli_operands(c, argc, argv, min, max, what);
+}

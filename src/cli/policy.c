@@ -14,15 +14,11 @@
 static int
 run_set(struct cli *c, int argc, char **argv)
 {
-	static const struct option opts[] = { CLI_OPT_HELP, CLI_OPT_END };
 	unsigned perms;
 	cmk_ctx *ctx;
-	int o, rc;
+	int rc;
 
-	while ((o = cli_next_opt(c, argc, argv, opts)) != -1)
-		if (o == CLI_OPT_STOP)
-			return c->rc;
-	if ((rc = cli_operands(c, argc, argv, 2, 2, "IDENTITY PERMISSIONS")) != CMK_OK)
+	if ((rc = cli_args(c, argc, argv, 2, 2, "IDENTITY PERMISSIONS")) != CMK_OK)
 		return rc;
 	if ((rc = cmk_perms_parse(argv[optind + 1], &perms)) != CMK_OK)
 		return cli_usage_fail(c, "%s", cmk_last_error());
@@ -44,16 +40,12 @@ run_set(struct cli *c, int argc, char **argv)
 static int
 run_show(struct cli *c, int argc, char **argv)
 {
-	static const struct option opts[] = { CLI_OPT_HELP, CLI_OPT_END };
 	cmk_policy *v;
 	size_t n;
 	cmk_ctx *ctx;
-	int o, rc;
+	int rc;
 
-	while ((o = cli_next_opt(c, argc, argv, opts)) != -1)
-		if (o == CLI_OPT_STOP)
-			return c->rc;
-	if ((rc = cli_operands(c, argc, argv, 0, 1, "[IDENTITY]")) != CMK_OK)
+	if ((rc = cli_args(c, argc, argv, 0, 1, "[IDENTITY]")) != CMK_OK)
 		return rc;
 	const char *only = optind < argc ? argv[optind] : NULL;
 	if ((rc = cli_open(c, NULL, &ctx)) != CMK_OK)
@@ -100,14 +92,10 @@ run_show(struct cli *c, int argc, char **argv)
 static int
 run_remove(struct cli *c, int argc, char **argv)
 {
-	static const struct option opts[] = { CLI_OPT_HELP, CLI_OPT_END };
 	cmk_ctx *ctx;
-	int o, rc;
+	int rc;
 
-	while ((o = cli_next_opt(c, argc, argv, opts)) != -1)
-		if (o == CLI_OPT_STOP)
-			return c->rc;
-	if ((rc = cli_operands(c, argc, argv, 1, 1, "IDENTITY")) != CMK_OK)
+	if ((rc = cli_args(c, argc, argv, 1, 1, "IDENTITY")) != CMK_OK)
 		return rc;
 	if ((rc = cli_open(c, NULL, &ctx)) != CMK_OK)
 		return rc;

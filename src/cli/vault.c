@@ -76,17 +76,13 @@ run_init(struct cli *c, int argc, char **argv)
 static int
 run_list(struct cli *c, int argc, char **argv)
 {
-	static const struct option opts[] = { CLI_OPT_HELP, CLI_OPT_END };
 	struct json_object *arr = NULL, *o;
 	cmk_vault_conf_info vi;
 	char **names = NULL;
 	size_t n = 0, i;
-	int opt, rc;
+	int rc;
 
-	while ((opt = cli_next_opt(c, argc, argv, opts)) != -1)
-		if (opt == CLI_OPT_STOP)
-			return c->rc;
-	if ((rc = cli_operands(c, argc, argv, 0, 0, "")) != CMK_OK)
+	if ((rc = cli_args(c, argc, argv, 0, 0, "")) != CMK_OK)
 		return rc;
 	if ((rc = cmk_config_vaults(c->config, &names, &n)) != CMK_OK)
 		return cli_lib_fail(rc);
@@ -163,16 +159,12 @@ show_json(cmk_ctx *ctx, const cmk_vault_info *v)
 static int
 run_show(struct cli *c, int argc, char **argv)
 {
-	static const struct option opts[] = { CLI_OPT_HELP, CLI_OPT_END };
 	cmk_vault_info v;
 	cmk_ctx *ctx;
 	char t[32];
-	int o, rc;
+	int rc;
 
-	while ((o = cli_next_opt(c, argc, argv, opts)) != -1)
-		if (o == CLI_OPT_STOP)
-			return c->rc;
-	if ((rc = cli_operands(c, argc, argv, 0, 0, "")) != CMK_OK)
+	if ((rc = cli_args(c, argc, argv, 0, 0, "")) != CMK_OK)
 		return rc;
 	if ((rc = cli_open(c, NULL, &ctx)) != CMK_OK)
 		return rc;

@@ -74,14 +74,10 @@ cli_vault_set(struct cli *c, int argc, char **argv)
 int
 cli_vault_sweep(struct cli *c, int argc, char **argv)
 {
-	static const struct option opts[] = { CLI_OPT_HELP, CLI_OPT_END };
 	cmk_ctx *ctx;
-	int o, rc;
+	int rc;
 
-	while ((o = cli_next_opt(c, argc, argv, opts)) != -1)
-		if (o == CLI_OPT_STOP)
-			return c->rc;
-	if ((rc = cli_operands(c, argc, argv, 0, 0, "")) != CMK_OK)
+	if ((rc = cli_args(c, argc, argv, 0, 0, "")) != CMK_OK)
 		return rc;
 	if ((rc = cli_open(c, NULL, &ctx)) != CMK_OK)
 		return rc;

@@ -82,7 +82,6 @@ const char *p11_tok_label(const p11_tok *t);
 /* session.c */
 cmk_rc p11_sess_get(p11_tok *t, p11_sess **s);
 void p11_sess_put(p11_tok *t, p11_sess *s, CK_RV last);
-void p11_sess_drain(p11_tok *t);   /* close every pooled session */
 
 /* object.c: each borrows a session for the call. */
 cmk_rc p11_find(p11_tok *t, CK_ATTRIBUTE *tmpl, CK_ULONG n,

@@ -74,19 +74,3 @@ void p11_sess_put(p11_tok *t, p11_sess *s, CK_RV last)
 		t->fn->C_CloseSession(s->h);
 	free(s);
 }
-
-/* Forget every pooled session (taken as closed: no call is made). */
-void p11_sess_drain(p11_tok *t)
-{
-	pthread_mutex_lock(&t->lock);
-	p11_sess *s = t->pool;
-	t->pool = NULL;
-	while (s) {
-		p11_sess *n = s->next;
-		if (s->gen == t->gen)
-			t->nopen--;
-		free(s);
-		s = n;
-	}
-	pthread_mutex_unlock(&t->lock);
-}

@@ -41,25 +41,25 @@ check_closed() { # HOW
 	local how=$1
 	expect_fail_msg 18 "audit log" "$how: unwrap exits 18" cmk unwrap --in "$T/w" --out "$T/u-$how"
 	no_file "$T/u-$how" "$how: unwrap wrote no output file"
-	expect_fail 18 "$how: unwrap to stdout exits 18 and prints nothing" cmk unwrap --in "$T/w"
-	expect_fail 18 "$how: unwrap --raw exits 18 and prints nothing" \
+	expect_fail_msg 18 'vault lab fails closed and its audit log .*lab\.audit\.log cannot be written: ' "$how: unwrap to stdout exits 18 and prints nothing" cmk unwrap --in "$T/w"
+	expect_fail_msg 18 'vault lab fails closed and its audit log .*lab\.audit\.log cannot be written: ' "$how: unwrap --raw exits 18 and prints nothing" \
 		cmk unwrap "cmk://lab/keys/k/$v0" --raw --alg RSA-OAEP --in "$T/r"
-	expect_fail 18 "$how: wrap exits 18" cmk wrap k --in "$T/dek" --out "$T/w-$how"
+	expect_fail_msg 18 'vault lab fails closed and its audit log .*lab\.audit\.log cannot be written: ' "$how: wrap exits 18" cmk wrap k --in "$T/dek" --out "$T/w-$how"
 	no_file "$T/w-$how" "$how: wrap wrote no output file"
-	expect_fail 18 "$how: key create exits 18" cmk key create "new-$how"
-	expect_fail 18 "$how: key rotate exits 18" cmk key rotate k
-	expect_fail 18 "$how: key disable exits 18" cmk key disable k
-	expect_fail 18 "$how: key delete exits 18" cmk key delete k
-	expect_fail 18 "$how: policy set exits 18" cmk policy set "svc-$how" get
-	expect_fail 18 "$how: vault set --audit-fail-closed off exits 18" cmk vault set --audit-fail-closed off
+	expect_fail_msg 18 'vault lab fails closed and its audit log .*lab\.audit\.log cannot be written: ' "$how: key create exits 18" cmk key create "new-$how"
+	expect_fail_msg 18 'vault lab fails closed and its audit log .*lab\.audit\.log cannot be written: ' "$how: key rotate exits 18" cmk key rotate k
+	expect_fail_msg 18 'vault lab fails closed and its audit log .*lab\.audit\.log cannot be written: ' "$how: key disable exits 18" cmk key disable k
+	expect_fail_msg 18 'vault lab fails closed and its audit log .*lab\.audit\.log cannot be written: ' "$how: key delete exits 18" cmk key delete k
+	expect_fail_msg 18 'vault lab fails closed and its audit log .*lab\.audit\.log cannot be written: ' "$how: policy set exits 18" cmk policy set "svc-$how" get
+	expect_fail_msg 18 'vault lab fails closed and its audit log .*lab\.audit\.log cannot be written: ' "$how: vault set --audit-fail-closed off exits 18" cmk vault set --audit-fail-closed off
 }
 # after the log is writable again: nothing of check_closed happened
 check_unchanged() { # HOW
 	local how=$1
-	expect_fail 4 "$how: the refused create made no key" cmk key show "new-$how"
+	expect_fail_msg 4 "key cmk://lab/keys/new-$how does not exist" "$how: the refused create made no key" cmk key show "new-$how"
 	is "$(lc_versions k | tr '\n' ' ')" "$v0 " "$how: the refused rotate made no version"
 	is "$(lc_field k '.enabled, .deleted' | tr '\n' ' ')" "true false " "$how: k is neither disabled nor deleted"
-	expect_fail 4 "$how: the refused policy set made no policy" cmk policy show "svc-$how"
+	expect_fail_msg 4 "vault lab has no access policy for identity .svc-$how." "$how: the refused policy set made no policy" cmk policy show "svc-$how"
 	is "$(cmk --json vault show | jq -r .audit_fail_closed)" true "$how: fail-closed is still on"
 }
 ok "wrap --raw (for the unwrap --raw checks)" cmk wrap "k/$v0" --raw --alg RSA-OAEP --in "$T/dek" --out "$T/r"

@@ -30,17 +30,17 @@ for i in 1 2 3 4; do
 done
 ok "wrap DEK 1 as svc" cmk --identity svc wrap k --in "$T/dek1" --out "$T/sw"
 keep_err
-expect_fail 9 "unwrap as svc is denied" cmk --identity svc unwrap --in "$T/w1"
+expect_fail_msg 9 'access denied: identity .svc. lacks permission .unwrapKey. on key cmk://lab/keys/k/[0-9a-f]{32}' "unwrap as svc is denied" cmk --identity svc unwrap --in "$T/w1"
 keep_err
 ok "disable k" cmk key disable k
-expect_fail 6 "unwrap with the disabled key fails" cmk unwrap --in "$T/w2"
+expect_fail_msg 6 'key cmk://lab/keys/k/[0-9a-f]{32} is disabled' "unwrap with the disabled key fails" cmk unwrap --in "$T/w2"
 keep_err
 ok "enable k" cmk key enable k
 flip_byte "$T/r3" 40
 run cmk unwrap "$(jq -r 'select(.op == "wrapKey") | .key' "$log" | tail -1)" --raw --alg RSA-OAEP --in "$T/r3"
 isnt "$RC" 0 "a damaged raw ciphertext does not unwrap"
 keep_err
-expect_fail 14 "unwrapping k's blob with k2 fails 14" cmk unwrap "cmk://lab/keys/k2/$(lc_versions k2)" --raw --alg RSA-OAEP --in "$T/r4"
+expect_fail_msg 14 'the data does not unwrap with key cmk://lab/keys/k2/[0-9a-f]{32}' "unwrapping k's blob with k2 fails 14" cmk unwrap "cmk://lab/keys/k2/$(lc_versions k2)" --raw --alg RSA-OAEP --in "$T/r4"
 keep_err
 ok "key delete k2" cmk key delete k2
 ok "audit verify" cmk audit verify

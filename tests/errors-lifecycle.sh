@@ -16,25 +16,25 @@ expect_fail_msg 6 "disabled" "wrap with a disabled version: CMK_E_DISABLED" cmk 
 no_file "$T/o1" "no output file (disabled wrap)"
 expect_fail_msg 6 "k/$v" "unwrap with a disabled version: CMK_E_DISABLED naming the versioned id" cmk unwrap --in "$T/w" --out "$T/o2"
 no_file "$T/o2" "no output file (disabled unwrap)"
-expect_fail 6 "raw unwrap with a disabled version: CMK_E_DISABLED" cmk unwrap "$kid" --raw --in "$T/r"
-expect_fail "4|6" "versionless wrap with no enabled version fails" cmk wrap k --in "$T/dek"
+expect_fail_msg 6 'key cmk://lab/keys/k/[0-9a-f]{32} is disabled' "raw unwrap with a disabled version: CMK_E_DISABLED" cmk unwrap "$kid" --raw --in "$T/r"
+expect_fail_msg 6 'key cmk://lab/keys/k is disabled \(no enabled version\)' "versionless wrap with no enabled version fails" cmk wrap k --in "$T/dek"
 ok "enable the version" cmk key enable "k/$v"
 ok "disable the key" cmk key disable k
 expect_fail_msg 6 "disabled" "wrap with a disabled key: CMK_E_DISABLED" cmk wrap k --in "$T/dek"
-expect_fail 6 "unwrap with a disabled key: CMK_E_DISABLED" cmk unwrap --in "$T/w"
+expect_fail_msg 6 'key cmk://lab/keys/k/[0-9a-f]{32} is disabled' "unwrap with a disabled key: CMK_E_DISABLED" cmk unwrap --in "$T/w"
 ok "enable the key" cmk key enable k
 
 # --- expired: wrap refused, unwrap allowed (expiry never strands data)
 ok "key set --expires -1d" cmk key set k --expires -1d
 expect_fail_msg 7 "expire" "wrap with an expired key: CMK_E_NOT_VALID" cmk wrap k --in "$T/dek" --out "$T/o3"
 no_file "$T/o3" "no output file (expired wrap)"
-expect_fail 7 "wrap with the expired version by id: CMK_E_NOT_VALID" cmk wrap "k/$v" --in "$T/dek"
+expect_fail_msg 7 'key cmk://lab/keys/k/[0-9a-f]{32} has expired' "wrap with the expired version by id: CMK_E_NOT_VALID" cmk wrap "k/$v" --in "$T/dek"
 ok "unwrap with an expired key is still allowed" cmk unwrap --in "$T/w" --out "$T/d1"
 same_file "$T/d1" "$T/dek" "and gives the DEK"
 ok "raw unwrap with an expired key is still allowed" cmk unwrap "$kid" --raw --in "$T/r" --out "$T/d2"
 same_file "$T/d2" "$T/dek" "and gives the DEK"
 ok "key set --expires 2000-01-01T00:00:00Z (RFC 3339)" cmk key set k --expires 2000-01-01T00:00:00Z
-expect_fail 7 "wrap after an RFC 3339 expiry in the past: CMK_E_NOT_VALID" cmk wrap k --in "$T/dek"
+expect_fail_msg 7 'key cmk://lab/keys/k has no current version: every enabled version is outside its not-before/expires dates' "wrap after an RFC 3339 expiry in the past: CMK_E_NOT_VALID" cmk wrap k --in "$T/dek"
 ok "key set --expires none" cmk key set k --expires none
 ok "wrap works again once the expiry is cleared" cmk wrap k --in "$T/dek" --out "$T/w2"
 
@@ -60,5 +60,5 @@ ok "key set wrap-only --ops wrapKey,unwrapKey" cmk key set wrap-only --ops wrapK
 ok "unwrap works once unwrapKey is allowed" cmk unwrap --in "$T/w4" --out "$T/d4"
 same_file "$T/d4" "$T/dek" "and gives the DEK"
 ok "key set k --ops unwrapKey" cmk key set k --ops unwrapKey
-expect_fail 8 "wrap after removing wrapKey with key set: CMK_E_OP_NOT_ALLOWED" cmk wrap k --in "$T/dek"
+expect_fail_msg 8 'key cmk://lab/keys/k/[0-9a-f]{32} does not allow wrapKey \(key-ops\)' "wrap after removing wrapKey with key set: CMK_E_OP_NOT_ALLOWED" cmk wrap k --in "$T/dek"
 done_testing

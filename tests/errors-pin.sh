@@ -16,7 +16,7 @@ else
 	pass "the error message holds no PIN"
 fi
 rand_file "$T/dek" 32
-expect_fail 11 "wrap with a wrong PIN fails" cmk --config "$C" wrap k --in "$T/dek" --out "$T/o"
+expect_fail_msg 11 'vault lab: the PIN for token .cmk-lab. is incorrect' "wrap with a wrong PIN fails" cmk --config "$C" wrap k --in "$T/dek" --out "$T/o"
 no_file "$T/o" "and writes no output file"
 
 # count C_Login calls through OpenSC's PKCS#11 spy
@@ -27,7 +27,7 @@ done
 if [ -n "$spy" ]; then
 	write_conf "$T/spy.conf" module="$spy" pin_source=file:$T/bad-pin
 	PKCS11SPY=$SOFTHSM_MODULE PKCS11SPY_OUTPUT=$T/spy.log \
-		expect_fail 11 "wrong PIN through the PKCS#11 spy: CMK_E_PIN" cmk --config "$T/spy.conf" key list
+		expect_fail_msg 11 'vault lab: the PIN for token .cmk-lab. is incorrect' "wrong PIN through the PKCS#11 spy: CMK_E_PIN" cmk --config "$T/spy.conf" key list
 	is "$(grep -c 'C_Login$' "$T/spy.log" 2>/dev/null)" 1 "exactly one C_Login attempt with a wrong PIN (no retry)"
 	write_conf "$T/spy.conf" module="$spy"
 	rm -f "$T/spy.log"

@@ -33,7 +33,7 @@ if [ -n "$usage" ] && ! grep -qE 'decrypt|unwrap' <<<"$usage"; then
 else
 	fail "the disabled version's private key has CKA_DECRYPT and CKA_UNWRAP false" "$usage"
 fi
-expect_fail 6 "cmk unwrap refuses the disabled version" cmk unwrap "cmk://lab/keys/k/$v" --raw --alg RSA-OAEP --in "$T/ct"
+expect_fail_msg 6 'key cmk://lab/keys/k/[0-9a-f]{32} is disabled' "cmk unwrap refuses the disabled version" cmk unwrap "cmk://lab/keys/k/$v" --raw --alg RSA-OAEP --in "$T/ct"
 run p11_decrypt "$v" "$T/ct" "$T/pt2"
 isnt "$RC" 0 "pkcs11-tool decrypt fails after a version disable (token-enforced)"
 if [ -s "$T/pt2" ] && cmp -s "$T/pt2" "$T/dek"; then fail "no DEK from the token after disable"; else pass "no DEK from the token after disable"; fi

@@ -9,11 +9,11 @@ like "$(cat "$OUT")" "cmk://lab/keys/db-kek/[0-9a-f]{32}" "key create prints the
 expect_fail_msg 5 "db-kek" "key create of a taken name is refused" cmk key create db-kek
 
 for bad in "bad_name" "bad.name" "with space" "" "$(printf 'a%.0s' $(seq 128))"; do
-	expect_fail 2 "key create refuses the name '${bad:0:20}' (${#bad} chars)" cmk key create "$bad"
+	expect_fail_msg 2 "key (name|id) '.*' (must be 1-127 characters of A-Z a-z 0-9 -|has no valid key name)" "key create refuses the name '${bad:0:20}' (${#bad} chars)" cmk key create "$bad"
 done
 ok "a 127-character name is accepted" cmk key create "$(printf 'a%.0s' $(seq 127))"
-expect_fail 2 "key create --size 1024 is refused" cmk key create small --size 1024
-expect_fail 2 "key create --ops with an unknown op is refused" cmk key create badops --ops wrapKey,frobnicate
+expect_fail_msg 2 'key size 1024 is not 2048, 3072 or 4096' "key create --size 1024 is refused" cmk key create small --size 1024
+expect_fail_msg 2 'unknown key operation .frobnicate. \(known: wrapKey unwrapKey encrypt decrypt sign verify\)' "key create --ops with an unknown op is refused" cmk key create badops --ops wrapKey,frobnicate
 no_key_yet=$(cmk key list 2>/dev/null | grep -cE '^(small|badops)\b')
 is "$no_key_yet" 0 "refused creates left no key behind"
 

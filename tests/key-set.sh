@@ -30,10 +30,10 @@ else
 fi
 ok "key set --expires none again" cmk key set k --expires none
 
-expect_fail 2 "key set --expires with a bad time is refused" cmk key set k --expires tomorrow
-expect_fail 2 "key set --expires with a bad date is refused" cmk key set k --expires 2027-13-40
-expect_fail 2 "key set --ops with an unknown op is refused" cmk key set k --ops wrapKey,nope
-expect_fail 2 "key set with a not-before after expires is refused" \
+expect_fail_msg 2 'key set: --expires .tomorrow. is not a time: give [0-9T:-]+Z, 2027-01-31, now or \+90d \(units s m h d w\), or none \(see .cmk key set --help.\)' "key set --expires with a bad time is refused" cmk key set k --expires tomorrow
+expect_fail_msg 2 'key set: --expires .2027-13-40. is not a time: give [0-9T:-]+Z, 2027-01-31, now or \+90d \(units s m h d w\), or none \(see .cmk key set --help.\)' "key set --expires with a bad date is refused" cmk key set k --expires 2027-13-40
+expect_fail_msg 2 'unknown key operation .nope. \(known: wrapKey unwrapKey encrypt decrypt sign verify\)' "key set --ops with an unknown op is refused" cmk key set k --ops wrapKey,nope
+expect_fail_msg 2 'expires must be later than not-before' "key set with a not-before after expires is refused" \
 	cmk key set k --not-before 2030-01-01 --expires 2029-01-01
 
 ok "key set --ops wrapKey,unwrapKey" cmk key set k --ops wrapKey,unwrapKey

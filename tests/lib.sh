@@ -239,12 +239,18 @@ _code_in() {
 	return 1
 }
 
+# expect_fail_msg CODE ERE DESC CMD...: the one way to test an error.  CMD must
+# exit with exactly CODE (one cmk_rc, never a choice of two), say on stderr
+# something matching ERE (name the object and the reason), and print nothing
+# on stdout.
 expect_fail_msg() {
 	local code=$1 re=$2 desc=$3
 	shift 3
 	run "$@"
 	local why=
-	_code_in "$RC" "$code" || why="exit $RC, want $code"
+	case $code in *'|'*) why="test bug: one exit code, not '$code'" ;; esac
+	[ -n "$re" ] || why="${why:+$why; }test bug: no message pattern (name the object and the reason)"
+	_code_in "$RC" "$code" || why="${why:+$why; }exit $RC, want $code"
 	if [ ! -s "$ERR" ]; then
 		why="${why:+$why; }no error message on stderr"
 	elif [ -n "$re" ] && ! grep -qE -- "$re" "$ERR"; then
@@ -259,10 +265,9 @@ expect_fail_msg() {
 	fi
 }
 
+# expect_fail: gone (an error test without a message pattern proves little)
 expect_fail() {
-	local code=$1 desc=$2
-	shift 2
-	expect_fail_msg "$code" "" "$desc" "$@"
+	fail "$2" "expect_fail without a message pattern: use expect_fail_msg CODE ERE DESC CMD..."
 }
 
 # ------------------------------------------------------------ labs and tokens

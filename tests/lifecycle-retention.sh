@@ -91,7 +91,7 @@ for v in t7p:7 t30p:30; do
 		ok "$name: sweep at +31d" env CMK_CONF="$T/$name/cmk.conf" faketime -f '+31d' "$CMK_BIN" vault sweep
 		like "$(cat "$OUT")" "\b1 key purged" "$name: which purges k"
 	fi
-	expect_fail 4 "$name: k is gone" on "$name" key show k --deleted
+	expect_fail_msg 4 "key cmk://lab/keys/k does not exist" "$name: k is gone" on "$name" key show k --deleted
 	ok "$name: audit verify" on "$name" audit verify
 done
 done_testing

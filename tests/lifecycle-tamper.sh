@@ -88,7 +88,7 @@ ok "key show k is unaffected" cmk key show k
 ok "write a record for key ghost" forge cmk/key/ghost "cmk ghost/$vk #1" "$T/ghost"
 expect_fail_msg 23 "cmk/key/ghost" "key show ghost exits 23, not a key" cmk key show ghost
 ok "remove it" unforge "cmk ghost/$vk #1"
-expect_fail 4 "key show ghost is 4 again" cmk key show ghost
+expect_fail_msg 4 'key cmk://lab/keys/ghost does not exist' "key show ghost is 4 again" cmk key show ghost
 
 # 5. a policy giving an intruder every permission
 ok "read the admin's policy record" read_record "$(labels | grep -E '^cmk policy admin #[0-9]+$' | head -1)" "$T/pol"
@@ -96,15 +96,15 @@ ok "read the admin's policy record" read_record "$(labels | grep -E '^cmk policy
 	head -c -1 >"$T/pol-forged"
 ok "write a forged policy for mallory" forge cmk/policy "cmk policy mallory #1" "$T/pol-forged"
 expect_fail_msg 23 "cmk/policy" "mallory's key show exits 23" cmk --identity mallory key show k
-expect_fail 23 "mallory's unwrap exits 23" cmk --identity mallory unwrap --in "$T/w3" --out "$T/u-mallory"
+expect_fail_msg 23 'vault lab: metadata record .cmk/policy. fails authentication: it was changed behind cmk.s back' "mallory's unwrap exits 23" cmk --identity mallory unwrap --in "$T/w3" --out "$T/u-mallory"
 no_file "$T/u-mallory" "mallory gets no DEK"
-expect_fail 23 "mallory cannot purge either" cmk --identity mallory key delete k
+expect_fail_msg 23 'vault lab: metadata record .cmk/policy. fails authentication: it was changed behind cmk.s back' "mallory cannot purge either" cmk --identity mallory key delete k
 ok "remove the forged policy" unforge "cmk policy mallory #1"
 expect_fail_msg 9 "'mallory'" "mallory is just denied again" cmk --identity mallory key show k
 # with the real record's MAC copied: still refused
 { head -1 "$T/pol"; tail -n +2 "$T/pol-forged"; } | head -c -1 >"$T/pol-forged2"
 ok "write the forged policy with the admin record's MAC" forge cmk/policy "cmk policy mallory #1" "$T/pol-forged2"
-expect_fail 23 "mallory's key show still exits 23" cmk --identity mallory key show k
+expect_fail_msg 23 'vault lab: metadata record .cmk/policy. fails authentication: it was changed behind cmk.s back' "mallory's key show still exits 23" cmk --identity mallory key show k
 ok "remove it" unforge "cmk policy mallory #1"
 
 # 6. vault settings turning purge protection off again
@@ -123,6 +123,6 @@ expect_fail_msg 23 "cmk/vault" "purge of the deleted k2 exits 23, not 0" cmk key
 ok "remove the forged settings" unforge "cmk vault #99"
 is "$(cmk --json vault show | jq -r .purge_protection)" true "purge protection is on"
 ok "k2 is still there, deleted" cmk key show k2 --deleted
-expect_fail 17 "and purge of k2 exits 17 (protected)" cmk key purge k2 --yes
+expect_fail_msg 17 'key cmk://lab/keys/k2 cannot be purged before [0-9T:-]+Z: the vault has purge protection on' "and purge of k2 exits 17 (protected)" cmk key purge k2 --yes
 is "$(lc_field k3 .deleted)" false "k3 is live"
 done_testing

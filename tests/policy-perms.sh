@@ -43,7 +43,7 @@ denied get "key show k/VERSION" "cmk://lab/keys/k" key show "k/$v1"
 denied list "key list" "vault lab" key list
 denied list "key list --deleted" "vault lab" key list --deleted
 denied create "key create c1" "cmk://lab/keys/c1" key create c1
-expect_fail 4 "the denied create made no key" cmk key show c1
+expect_fail_msg 4 'key cmk://lab/keys/c1 does not exist' "the denied create made no key" cmk key show c1
 denied update "key set k --tag" "cmk://lab/keys/k" key set k --tag x=y
 denied update "key disable k" "cmk://lab/keys/k" key disable k
 denied update "key disable k/VERSION" "cmk://lab/keys/k" key disable "k/$v1"
@@ -91,7 +91,7 @@ same_file "$T/u2" "$T/dek" "full's round trip gives the DEK"
 ok "full: key recover d" cmk --identity full key recover d
 ok "full: key delete d" cmk --identity full key delete d
 ok "full: key purge d --yes" cmk --identity full key purge d --yes
-expect_fail 4 "d is purged" cmk key show d --deleted
+expect_fail_msg 4 'key cmk://lab/keys/d does not exist' "d is purged" cmk key show d --deleted
 
 # every denial is in the audit log, with its identity and result "denied"
 log=$LAB/lab.audit.log
@@ -107,7 +107,7 @@ is "$(jq -r 'select(.identity == "no-wrapKey" and .result == "denied") | .op' "$
 # only the administrator edits policies
 expect_fail_msg 9 "access denied.*administrator.*'admin'.*'full'" \
 	"a non-admin policy set exits 9, even with every key permission" cmk --identity full policy set full2 get
-expect_fail 4 "and makes no policy" cmk policy show full2
+expect_fail_msg 4 'vault lab has no access policy for identity .full2.' "and makes no policy" cmk policy show full2
 expect_fail_msg 9 "access denied.*'full'" "a non-admin policy remove exits 9" cmk --identity full policy remove no-get
 ok "and removes nothing" cmk policy show no-get
 expect_fail_msg 9 "access denied.*'full'" "a non-admin cannot raise its own permissions" \
@@ -123,10 +123,10 @@ expect_fail_msg 9 "'svc'.*'get'" "svc lost get at once (new process)" cmk --iden
 ok "svc can still list" cmk --identity svc key list
 ok "policy remove svc" cmk policy remove svc
 expect_fail_msg 9 "'svc'.*'list'" "after remove, svc cannot even list" cmk --identity svc key list
-expect_fail 4 "policy show svc exits 4 after remove" cmk policy show svc
-expect_fail 4 "a second policy remove svc exits 4" cmk policy remove svc
+expect_fail_msg 4 'vault lab has no access policy for identity .svc.' "policy show svc exits 4 after remove" cmk policy show svc
+expect_fail_msg 4 'vault lab has no access policy for identity .svc.' "a second policy remove svc exits 4" cmk policy remove svc
 expect_fail_msg 2 "unknown permission 'bogus'" "policy set with an unknown permission exits 2" cmk policy set svc get,bogus
-expect_fail 4 "and makes no policy" cmk policy show svc
+expect_fail_msg 4 'vault lab has no access policy for identity .svc.' "and makes no policy" cmk policy show svc
 ok "policy set svc all" cmk policy set svc all
 run cmk --json policy show svc
 perms=$(jq -r '(if type == "array" then .[0] else . end).permissions | join(",")' "$OUT")

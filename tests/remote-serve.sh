@@ -46,7 +46,7 @@ same_file "$T/d" "$T/dek" "remote round trip"
 ok "the lab's local vault (included in remote.conf) sees the key" cmk --vault lab key show r1
 ok "rotate through the server" cmk key rotate r1
 ok "disable through the server" cmk key disable r1
-expect_fail 6 "a disabled key does not unwrap through the server" cmk unwrap --in "$T/w"
+expect_fail_msg 6 'key cmk://remote/keys/r1/[0-9a-f]{32} is disabled' "a disabled key does not unwrap through the server" cmk unwrap --in "$T/w"
 ok "enable through the server" cmk key enable r1
 ok "and it unwraps again" cmk unwrap --in "$T/w" --out "$T/d2"
 same_file "$T/d2" "$T/dek" "round trip after enable"
@@ -68,7 +68,7 @@ expect_fail_msg 4 "no p11-kit server serves lab $LAB" "stop without a server say
 ok "serve --vault lab" cmk lab serve "$LAB" --vault lab
 ok "vault lab is now the remote one" cmk --vault lab vault show
 like "$(cat "$OUT")" "p11-kit-client.so" "vault lab in remote.conf goes through the server"
-expect_fail 4 "and remote.conf has no other vault" cmk --vault remote vault show
+expect_fail_msg 4 'vault remote is not in configuration .*/lab/remote\.conf \(\[vaults\] has no .remote.\)' "and remote.conf has no other vault" cmk --vault remote vault show
 ok "its key list" cmk --vault lab key list
 like "$(cat "$OUT")" "^r1 " "shows the key made through the other name"
 

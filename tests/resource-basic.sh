@@ -10,9 +10,9 @@ key_json svc-r1
 is "$(jq -r '(.version_list // .versions)[0].key_ops' "$OUT")" "wrapKey,unwrapKey" "svc-r1 may only wrap and unwrap"
 is "$(jq -r '.size' "$OUT")" 2048 "svc-r1 is RSA 2048"
 
-expect_fail 5 "creating r1 again is refused" cmk resource create r1
-expect_fail 2 "a bad resource name is refused" cmk resource create "bad/name"
-expect_fail 4 "an unknown resource is refused" cmk resource list nosuch
+expect_fail_msg 5 'resource r1: cannot create .*/res/r1: it already exists' "creating r1 again is refused" cmk resource create r1
+expect_fail_msg 2 'resource name .bad/name. may only hold A-Z a-z 0-9 and .-.' "a bad resource name is refused" cmk resource create "bad/name"
+expect_fail_msg 4 'resource nosuch does not exist \(in .*/res\)' "an unknown resource is refused" cmk resource list nosuch
 
 rand_file "$T/big" 300000
 printf 'hello\n' >"$T/small"
@@ -53,14 +53,14 @@ ls "$T/res/r1/objects" | grep -qvE '^[0-9a-f]{32}$' && fail "object files have o
 expect_fail_msg 4 "no object 'nothere'" "get of a missing object is refused" cmk resource get r1 nothere
 no_file "$T/nothere.out" "nothing written for a missing object"
 ok "rm an object" cmk resource rm r1 greeting.txt
-expect_fail 4 "rm again is refused" cmk resource rm r1 greeting.txt
-expect_fail 4 "the removed object is gone" cmk resource get r1 greeting.txt
+expect_fail_msg 4 'resource r1: no object .greeting\.txt.' "rm again is refused" cmk resource rm r1 greeting.txt
+expect_fail_msg 4 'resource r1 has no object .greeting\.txt.' "the removed object is gone" cmk resource get r1 greeting.txt
 
 # tampering with object files
 f=$(ls -S "$T/res/r1/objects" | head -n 1)   # the 300 KB object
 cp "$T/res/r1/objects/$f" "$T/saved"
 flip_byte "$T/res/r1/objects/$f" -5
-expect_fail "14|24" "a modified object file is refused" cmk resource get r1 "dir/secret report.bin" --out "$T/t.out"
+expect_fail_msg 14 'resource r1: object file [0-9a-f]{32}: envelope frame 5 does not authenticate \(modified, reordered, duplicated or from another message\)' "a modified object file is refused" cmk resource get r1 "dir/secret report.bin" --out "$T/t.out"
 no_file "$T/t.out" "and nothing is written"
 cp "$T/saved" "$T/res/r1/objects/$f"
 # swapping two object files is detected (each is bound to its id)
@@ -68,7 +68,7 @@ g=$(ls "$T/res/r1/objects" | grep -v "$f" | head -n 1)
 cp "$T/res/r1/objects/$g" "$T/res/r1/objects/$f.swap"
 mv "$T/res/r1/objects/$f" "$T/res/r1/objects/$g.tmp"
 mv "$T/res/r1/objects/$f.swap" "$T/res/r1/objects/$f"
-expect_fail "14|24" "an object file copied under another object's name is refused" cmk resource list r1
+expect_fail_msg 14 'resource r1: object file [0-9a-f]{32}: encryption context does not match: the value of .cmk-object. differs' "an object file copied under another object's name is refused" cmk resource list r1
 mv "$T/res/r1/objects/$g.tmp" "$T/res/r1/objects/$f"
 ok "everything opens once restored" cmk resource list r1
 

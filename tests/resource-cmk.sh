@@ -53,9 +53,9 @@ expect_fail_msg 2 "RSA 3072.*only RSA 2048" "an RSA 3072 key is refused" \
 	cmk resource set-key r --key cmk://lab/keys/big
 expect_fail_msg 8 "wrapKey and unwrapKey" "a key without wrapKey/unwrapKey is refused" \
 	cmk resource set-key r --key cmk://lab/keys/noops
-expect_fail 4 "an unknown key is refused" cmk resource set-key r --key cmk://lab/keys/nosuch
-expect_fail 2 "a bare name is refused (a full id is needed)" cmk resource set-key r --key cmk1
-expect_fail 2 "--key and --service-managed together are refused" \
+expect_fail_msg 4 'resource r: key cmk://lab/keys/nosuch does not exist' "an unknown key is refused" cmk resource set-key r --key cmk://lab/keys/nosuch
+expect_fail_msg 2 'resource r: .cmk1. is not a key id cmk://VAULT/keys/NAME\[/VERSION\]' "a bare name is refused (a full id is needed)" cmk resource set-key r --key cmk1
+expect_fail_msg 2 'resource set-key: give either --key cmk://VAULT/keys/NAME\[/VERSION\] or --service-managed \(see .cmk resource set-key --help.\)' "--key and --service-managed together are refused" \
 	cmk resource set-key r --key cmk://lab/keys/cmk1 --service-managed
 ok "policy: app may get, wrap and unwrap" cmk policy set app get,list,create,update,rotate,wrapKey,unwrapKey
 ok "policy: weak lacks unwrapKey" cmk policy set weak get,list,wrapKey
@@ -121,7 +121,7 @@ ok "set-key again" cmk resource set-key r --key cmk://lab/keys/cmk1
 check_objects "after every change"
 
 # a first CMK may be in another vault (with purge protection)
-expect_fail 4 "resource create --vault with an unknown vault is refused" cmk resource create r9 --vault nosuch
+expect_fail_msg 4 'vault nosuch is not in configuration .*/two\.conf \(\[vaults\] has no .nosuch.\)' "resource create --vault with an unknown vault is refused" cmk resource create r9 --vault nosuch
 ok "resource create r2 --vault lab" cmk resource create r2 --vault lab
 ok "put" cmk resource put r2 a --in "$T/o1"
 expect_fail_msg 2 "purge protection" "lab2 has no purge protection" \

@@ -30,7 +30,7 @@ else
 	fail "a second lab gets its own PIN" "exit $RC"
 fi
 pin2=$(cat "$T/lab2/pin")
-expect_fail 5 "lab init refuses an existing lab" cmk lab init "$T/lab2"
+expect_fail_msg 5 '.*/lab2 already holds a cmk lab \(.*/lab2/cmk\.conf\); give --force to replace it' "lab init refuses an existing lab" cmk lab init "$T/lab2"
 is "$(cat "$T/lab2/pin")" "$pin2" "the refused lab init left the existing PIN alone"
 
 # --- vault list / show
@@ -40,7 +40,7 @@ ok "vault show" cmk vault show
 like "$(cat "$OUT")" "cmk-lab" "vault show names the token"
 like "$(cat "$OUT")" "[Rr]etention[^0-9]*90" "default retention is 90 days"
 like "$(cat "$OUT")" "[Pp]urge[ -][Pp]rotection[^a-z]*(off|no|false|disabled)" "purge protection is off by default"
-expect_fail 5 "vault init twice is refused (CMK_E_EXISTS)" cmk vault init
+expect_fail_msg 5 'vault lab is already initialised on token .cmk-lab.' "vault init twice is refused (CMK_E_EXISTS)" cmk vault init
 
 # --- a second vault with explicit settings, on its own token
 so=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
@@ -67,8 +67,8 @@ module = $SOFTHSM_MODULE
 token = v2tok
 pin_source = file:$T/v2.pin
 CONF
-expect_fail 2 "vault init --retention 6 is refused" cmk --config "$T/two.conf" --vault v2 vault init --retention 6
-expect_fail 2 "vault init --retention 91 is refused" cmk --config "$T/two.conf" --vault v2 vault init --retention 91
+expect_fail_msg 2 'vault init: --retention 6 is not between 7 and 90 days \(see .cmk vault init --help.\)' "vault init --retention 6 is refused" cmk --config "$T/two.conf" --vault v2 vault init --retention 6
+expect_fail_msg 2 'vault init: --retention 91 is not between 7 and 90 days \(see .cmk vault init --help.\)' "vault init --retention 91 is refused" cmk --config "$T/two.conf" --vault v2 vault init --retention 91
 ok "vault init --retention 7 --purge-protection --admin ops" \
 	cmk --config "$T/two.conf" --identity ops --vault v2 vault init --retention 7 --purge-protection --admin ops
 ok "vault show --vault v2" cmk --config "$T/two.conf" --vault v2 vault show
@@ -90,6 +90,6 @@ like "$(cat "$OUT")" "cmk-lab" "--config wins over CMK_CONF"
 
 # keys in one vault are not visible in the other
 ok "create a key in v2 (as its administrator)" cmk --config "$T/two.conf" --identity ops --vault v2 key create only-v2
-expect_fail 4 "the v2 key is unknown in lab" cmk --config "$T/two.conf" --vault lab key show only-v2
+expect_fail_msg 4 'key cmk://lab/keys/only-v2 does not exist' "the v2 key is unknown in lab" cmk --config "$T/two.conf" --vault lab key show only-v2
 
 done_testing

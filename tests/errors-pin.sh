@@ -48,7 +48,10 @@ for i in 1 2 3; do
 	run cmk --config "$C" key list
 done
 is "$RC" 11 "the third wrong-PIN command still fails with CMK_E_PIN"
-flags=$(p11tool -T 2>&1 | sed -n '/token label *: cmk-lab/,/^Slot/p')
+run p11tool -T
+is "$RC" 0 "pkcs11-tool -T lists the token's flags"
+flags=$(sed -n '/token label *: cmk-lab/,/^Slot/p' "$OUT")
+like "$flags" "token label *: cmk-lab" "the listing holds the lab token"
 if printf '%s' "$flags" | grep -qiE 'user PIN (locked|final try)'; then
 	fail "the user PIN is neither locked nor on its final try" "$flags"
 else

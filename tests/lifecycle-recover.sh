@@ -158,8 +158,7 @@ ok "recover kd" cmk key recover kd
 is "$(lc_field kd '.enabled')" false "kd is still disabled (key level) after recover"
 is "$(lc_field kd 'vl[0].enabled')" true "and its version's own flag is still enabled"
 expect_fail_msg 6 "cmk://lab/keys/kd.*disabled" "unwrap with the disabled kd exits 6" cmk unwrap --in "$T/wd"
-run cmk wrap kd --raw --alg RSA-OAEP --in "$T/dek" --out "$T/ctd"
-isnt "$RC" 0 "wrap with the disabled kd fails"
+expect_fail_msg 6 "key cmk://lab/keys/kd is disabled" "wrap with the disabled kd fails" cmk wrap kd --raw --alg RSA-OAEP --in "$T/dek" --out "$T/ctd"
 ok "enable kd" cmk key enable kd
 why=$(lc_roundtrip "kd/$vd" "$T/dek")
 is "$why" "" "kd round-trips once enabled"

@@ -32,6 +32,7 @@ like "$(cat "$OUT")" "^model NSS 3 +max_sessions 0 max_rw_sessions 0$" \
 ok "key create k" cmk key create k
 v=$(key_versions k | tail -n 1)
 run probe records
+is "$RC" 0 "p11-probe lists the records"
 grep -q '^data ' "$OUT" && fail "no record is a CKO_DATA object (softokn refuses them)" "$(cat "$OUT")" ||
 	pass "no record is a CKO_DATA object (softokn refuses them)"
 like "$(cat "$OUT")" "^key cmk/vault usage=0 sensitive=1 extractable=0$" \
@@ -88,6 +89,8 @@ ok "delete it" cmk key delete gone
 ok "the admin may purge (policy)" cmk policy set admin all,purge
 ok "purge it" cmk key purge gone --yes
 run probe records
+is "$RC" 0 "p11-probe lists the records after the purge"
+like "$(cat "$OUT")" "cmk/vault" "and still sees the vault record"
 grep -q 'cmk/key/gone' "$OUT" && fail "purge destroys the key's carriers" || pass "purge destroys the key's carriers"
 
 # several processes on one softokn database (sqlite)

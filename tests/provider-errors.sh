@@ -4,7 +4,7 @@
 . "${srcdir:-.}/tests/lib.sh"
 . "${srcdir:-.}/tests/provider-lib.sh"
 
-plan 32
+plan 37
 lab_new
 KID=$(cmk key create kek) && LATER=$(cmk key create later --not-before +1d) &&
 	cmk key create signer --ops sign,verify >/dev/null && pub_pem kek "$T/kek.pub" ||
@@ -27,13 +27,13 @@ fails "$KID/extra" 'cmk://lab/keys/kek/' "malformed version"
 fails "pkcs11:token=cmk-lab;object=nope" 'key cmk://lab/keys/nope does not exist' "unknown pkcs11: object"
 nothing_written "$T/pt" "no output after any of these"
 
-cmk key disable kek >/dev/null
+ok "key disable kek" cmk key disable kek
 fails cmk://lab/keys/kek 'key cmk://lab/keys/kek is disabled' "disabled key (versionless)"
 fails "$KID" "key $KID is disabled" "disabled key (versioned)"
-cmk key enable kek >/dev/null
-cmk key delete kek >/dev/null
+ok "key enable kek" cmk key enable kek
+ok "key delete kek" cmk key delete kek
 fails "$KID" 'key cmk://lab/keys/kek is deleted' "deleted key"
-cmk key recover kek >/dev/null
+ok "key recover kek" cmk key recover kek
 ok "recovered, the key decrypts again" openssl pkeyutl $PROV -decrypt -inkey "$KID" \
 	-in "$T/ct" -out "$T/pt" $(oaep sha256)
 
@@ -57,7 +57,7 @@ prov_conf "$T/mallory.cnf" "cmk_identity = mallory"
 expect_fail_msg 1 "access denied: identity 'mallory' lacks permission 'get'" \
 	"an identity without permissions cannot load the key" env OPENSSL_CONF="$T/mallory.cnf" \
 	openssl pkeyutl -decrypt -inkey "$KID" -in "$T/ct" -out "$T/pt2" $(oaep sha256)
-cmk policy set mallory get,wrapKey >/dev/null
+ok "policy set mallory get,wrapKey" cmk policy set mallory get,wrapKey
 expect_fail_msg 1 "access denied: identity 'mallory' lacks permission 'unwrapKey'" \
 	"an identity without unwrapKey cannot decrypt" env OPENSSL_CONF="$T/mallory.cnf" \
 	openssl pkeyutl -decrypt -inkey "$KID" -in "$T/ct" -out "$T/pt2" $(oaep sha256)

@@ -29,11 +29,20 @@ ok "resource create r" cmk resource create r
 ok "key create cmk1" cmk key create cmk1
 ok "key create big (RSA 3072)" cmk key create big --size 3072
 ok "key create noops (encrypt only)" cmk key create noops --ops encrypt,decrypt
+stored=0
 for i in $(seq 1 40); do
 	head -c $((i * 997)) /dev/urandom >"$T/o$i"
-	cmk resource put r "object-$i" --in "$T/o$i" || fail "put object-$i"
+	run cmk resource put r "object-$i" --in "$T/o$i"
+	if [ "$RC" = 0 ]; then
+		stored=$((stored + 1))
+	else
+		diag "put object-$i: exit $RC: $(head -n 1 "$ERR")"
+	fi
 done
-pass "40 objects stored"
+is "$stored" 40 "40 objects stored"
+run cmk resource list r
+is "$RC" 0 "resource list r"
+is "$(grep -c '^object-' "$OUT")" 40 "and it lists the 40 objects"
 sums() { (cd "$T/res/r/objects" && sha256sum * | sort); }
 sums >"$T/sums.0"
 is "$(wc -l <"$T/sums.0")" 40 "40 object files"

@@ -78,7 +78,7 @@ QUICK_TESTS = \
 
 TESTS += $(foundation_tests)
 EXTRA_DIST += $(foundation_tests) tests/lib.sh tests/tap.h tests/lsan.supp \
-	tests/valgrind.supp tests/run-all
+	tests/valgrind.supp tests/run-all tests/mutate tests/mutations.txt
 
 check_PROGRAMS += tests/api-threads
 tests_api_threads_SOURCES = tests/api-threads.c

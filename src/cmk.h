@@ -241,7 +241,7 @@ cmk_rc cmk_key_info_get(cmk_ctx *ctx, const char *name, int deleted,
 cmk_rc cmk_key_versions(cmk_ctx *ctx, const char *name, int deleted,
                         cmk_version_info **v, size_t *n);
 
-/* Soft delete, recover, purge (SEMANTICS section 2). */
+/* Soft delete, recover, purge (docs/semantics.md §2). */
 cmk_rc cmk_key_delete(cmk_ctx *ctx, const char *name);
 cmk_rc cmk_key_recover(cmk_ctx *ctx, const char *name);
 cmk_rc cmk_key_purge(cmk_ctx *ctx, const char *name);
@@ -361,7 +361,7 @@ void cmk_secure_free(void *p, size_t len);
 
 /* --------------------------------------------------------- access policies */
 
-/* Key permissions of an identity (SEMANTICS section 3). */
+/* Key permissions of an identity (docs/semantics.md §3). */
 enum {
 	CMK_PERM_GET = 1 << 0, CMK_PERM_LIST = 1 << 1, CMK_PERM_CREATE = 1 << 2,
 	CMK_PERM_UPDATE = 1 << 3, CMK_PERM_DELETE = 1 << 4, CMK_PERM_RECOVER = 1 << 5,

@@ -1,5 +1,5 @@
 #!/bin/bash
-# The audit trail is tamper-evident (SEMANTICS 3, docs/audit.md): every
+# The audit trail is tamper-evident (docs/semantics.md §3, docs/audit.md): every
 # allowed or denied operation appends one record; `cmk audit verify` passes
 # on the untouched log and exits 23 naming the first bad line when one field
 # of one line is edited, a middle line is removed, two lines are swapped, a

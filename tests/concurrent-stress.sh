@@ -1,6 +1,6 @@
 #!/bin/bash
 # Two processes acting on one vault at once lose none of each other's
-# changes (SEMANTICS 2, docs/design.md "Concurrency").  For
+# changes (docs/semantics.md §2, docs/design.md "Concurrency").  For
 # $CMK_STRESS_SECONDS (default 20) one loop rotates key A and disables and
 # enables its versions, while the other deletes and recovers key B and
 # edits access policies, and a third only reads (unwrap, list) and must

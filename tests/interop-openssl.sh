@@ -1,5 +1,5 @@
 #!/bin/bash
-# Interop with OpenSSL (SEMANTICS 5): a key made by `openssl genpkey` and
+# Interop with OpenSSL (docs/semantics.md §5): a key made by `openssl genpkey` and
 # imported with `cmk key import`; cmk's raw wrap opens with `openssl pkeyutl`,
 # and a DEK wrapped by `openssl pkeyutl -encrypt` under the public key from
 # `cmk key show` opens with `cmk unwrap --raw`.  Both RSA-OAEP-256 and RSA-OAEP.

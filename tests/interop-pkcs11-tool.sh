@@ -51,7 +51,7 @@ else
 	fail "pkcs11-tool reads the version's public key object from the token"
 fi
 
-# SoftHSM has no OAEP-SHA256 (SOFTHSM-NOTES): cmk's default still works there
+# SoftHSM has no OAEP-SHA256 (docs/softhsm.md): cmk's default still works there
 ok "cmk wrap --raw (RSA-OAEP-256) on SoftHSM" cmk wrap k --raw --in "$T/dek" --out "$T/ct256"
 ok "cmk unwrap --raw RSA-OAEP-256 on SoftHSM" cmk unwrap "cmk://lab/keys/k/$v" --raw --in "$T/ct256" --out "$T/pt256"
 same_file "$T/pt256" "$T/dek" "RSA-OAEP-256 round trip on a token without native OAEP-SHA256"

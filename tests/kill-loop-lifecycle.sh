@@ -1,5 +1,5 @@
 #!/bin/bash
-# Crash safety of the lifecycle and policy changes (SEMANTICS 2): `cmk key
+# Crash safety of the lifecycle and policy changes (docs/semantics.md §2): `cmk key
 # create/rotate/enable/disable/delete/recover/purge` and `cmk policy
 # set/remove`, killed with SIGKILL after a random 0-300 ms, leave the vault
 # as before or as after, never half-way.  After each kill: key list, key

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Crash safety (SEMANTICS 2): `cmk key create/rotate/enable/disable` killed
+# Crash safety (docs/semantics.md §2): `cmk key create/rotate/enable/disable` killed
 # with SIGKILL after a random 0-300 ms leave the vault as before or as after,
 # never half-way: after each kill `cmk key show` works, every listed version
 # has its private key on the token, and every usable version wraps and

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Purge, purge protection, retention and the sweep (SEMANTICS 2), across
+# Purge, purge protection, retention and the sweep (docs/semantics.md §2), across
 # real days without waiting: later commands run under libfaketime
 # (`faketime -f +91d`), never a test-only clock in cmk.
 #  - purge needs the purge permission (not in the admin's default "all"),

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Soft delete and recover (SEMANTICS 2): delete disables every version on
+# Soft delete and recover (docs/semantics.md §2): delete disables every version on
 # the token (a raw pkcs11-tool decrypt works before and fails after), a
 # deleted key answers only list --deleted, show --deleted, recover and purge
 # (everything else exits 10), its name stays reserved (create exits 5), and

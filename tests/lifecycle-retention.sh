@@ -1,5 +1,5 @@
 #!/bin/bash
-# Soft-delete retention (SEMANTICS 1, 2): 7..90 days, enforced at init
+# Soft-delete retention (docs/semantics.md §1, §2): 7..90 days, enforced at init
 # (6 and 91 exit 2, and leave the token uninitialised); the recovery level
 # words of `vault show` for 90/30 days with purge protection on/off; the
 # scheduled purge date is deleted-on + retention, and purge protection

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Access policies (SEMANTICS 3).  For each of get list create update delete
+# Access policies (docs/semantics.md §3).  For each of get list create update delete
 # recover purge rotate wrapKey unwrapKey: an identity holding every
 # permission but that one gets exit 9 on the matching command, with a
 # message naming the identity, the permission and the key, the command

@@ -243,7 +243,7 @@ static const char *op_word(unsigned op)
 	}
 }
 
-/* Lifecycle rules of SEMANTICS section 2 for operation `op`. */
+/* Lifecycle rules of docs/semantics.md §2 for operation `op`. */
 static unsigned perm_of(unsigned op)
 {
 	switch (op) {

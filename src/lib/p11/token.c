@@ -82,7 +82,7 @@ static cmk_rc find_slot(p11_tok *t, P11KitUri *uri, CK_SLOT_ID *slot, CK_RV *bad
 
 /* SoftHSM 2.6 with several processes on one token directory sometimes hides
  * the token or answers CKR_GENERAL_ERROR; C_Finalize + C_Initialize recovers
- * (SOFTHSM-NOTES.md).  So a failed lookup re-initialises and tries again a
+ * (docs/softhsm.md).  So a failed lookup re-initialises and tries again a
  * few times before saying the token is absent. */
 static cmk_rc locate(p11_tok *t, int excl)
 {

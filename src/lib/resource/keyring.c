@@ -328,7 +328,7 @@ cmk_rc cmk_resource_refresh(cmk_resource *r, int *changed)
 	return rc;
 }
 
-/* The checks a CMK must pass (SEMANTICS section 4). */
+/* The checks a CMK must pass (docs/semantics.md §4). */
 static cmk_rc check_cmk(cmk_resource *r, cmk_ctx *kctx, const char *keyid,
                         const char *vault)
 {

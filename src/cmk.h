@@ -30,6 +30,14 @@ extern "C" {
 
 #define CMK_VERSION_STRING "0.1.0"
 
+/* A result that is a verdict (authentic, unwrapped, verified): ignoring it
+ * is a bug the compiler reports. */
+#if defined(__GNUC__) || defined(__clang__)
+#define CMK_MUST_CHECK __attribute__((warn_unused_result))
+#else
+#define CMK_MUST_CHECK
+#endif
+
 /* Return codes.  The `cmk` command exits with the same number (see cmk(1)). */
 typedef enum cmk_rc {
 	CMK_OK = 0,
@@ -297,7 +305,7 @@ typedef enum cmk_purpose { CMK_PURPOSE_KEY = 0, CMK_PURPOSE_DATA = 1 } cmk_purpo
 cmk_rc cmk_key_encrypt(cmk_key *key, cmk_purpose purpose, cmk_alg alg,
                        const cmk_oaep *oaep, const uint8_t *in, size_t inlen,
                        uint8_t *out, size_t *outlen);
-cmk_rc cmk_key_decrypt(cmk_key *key, cmk_purpose purpose, cmk_alg alg,
+CMK_MUST_CHECK cmk_rc cmk_key_decrypt(cmk_key *key, cmk_purpose purpose, cmk_alg alg,
                        const cmk_oaep *oaep, const uint8_t *in, size_t inlen,
                        uint8_t *out, size_t *outlen);
 
@@ -318,7 +326,7 @@ cmk_rc cmk_key_sign(cmk_key *key, const cmk_sig *sig, const uint8_t *digest,
 cmk_rc cmk_wrap_raw(cmk_ctx *ctx, const char *keyid, cmk_alg alg,
                     const uint8_t *dek, size_t deklen, uint8_t *out,
                     size_t *outlen, char kid[CMK_KID_MAX]);
-cmk_rc cmk_unwrap_raw(cmk_ctx *ctx, const char *keyid, cmk_alg alg,
+CMK_MUST_CHECK cmk_rc cmk_unwrap_raw(cmk_ctx *ctx, const char *keyid, cmk_alg alg,
                       const uint8_t *in, size_t inlen, uint8_t *dek,
                       size_t *deklen);
 
@@ -329,20 +337,19 @@ cmk_rc cmk_unwrap_raw(cmk_ctx *ctx, const char *keyid, cmk_alg alg,
  */
 typedef struct cmk_wrapped {
 	cmk_alg alg;
-	const char *kid;          /* NUL-terminated copy inside the struct */
+	char kid[CMK_KID_MAX];    /* NUL-terminated; the struct is safe to copy */
 	size_t kid_len;
 	const uint8_t *ct;        /* points into the parsed buffer */
 	size_t ct_len;
-	char kid_buf[CMK_KID_MAX];
 } cmk_wrapped;
 
-cmk_rc cmk_wrapped_parse(const uint8_t *buf, size_t len, cmk_wrapped *out);
+CMK_MUST_CHECK cmk_rc cmk_wrapped_parse(const uint8_t *buf, size_t len, cmk_wrapped *out);
 cmk_rc cmk_wrapped_encode(cmk_alg alg, const char *kid, const uint8_t *ct,
                           size_t ctlen, uint8_t *out, size_t *outlen);
 cmk_rc cmk_wrap(cmk_ctx *ctx, const char *keyid, cmk_alg alg,
                 const uint8_t *dek, size_t deklen, uint8_t *out,
                 size_t *outlen);
-cmk_rc cmk_unwrap(cmk_ctx *ctx, const uint8_t *wrapped, size_t len,
+CMK_MUST_CHECK cmk_rc cmk_unwrap(cmk_ctx *ctx, const uint8_t *wrapped, size_t len,
                   uint8_t *dek, size_t *deklen, char kid[CMK_KID_MAX]);
 
 /* Key ids: parse "cmk://VAULT/keys/NAME[/VERSION]" (version may be ""). */
@@ -395,7 +402,7 @@ cmk_rc cmk_policy_get(cmk_ctx *ctx, const char *identity, cmk_policy *out);
 /* Records are JSON lines (docs/audit.md).  cmk_audit_verify checks the MAC
  * chain with the token's audit key; on failure it returns CMK_E_INTEGRITY
  * and cmk_last_error() names the first bad record (line and sequence). */
-cmk_rc cmk_audit_verify(cmk_ctx *ctx, const char *path, uint64_t *records);
+CMK_MUST_CHECK cmk_rc cmk_audit_verify(cmk_ctx *ctx, const char *path, uint64_t *records);
 /* Path of the vault's audit log. */
 const char *cmk_audit_log_path(const cmk_ctx *ctx);
 

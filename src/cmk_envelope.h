@@ -86,7 +86,7 @@ cmk_rc cmk_unseal_init(cmk_ctx *ctx, const cmk_unseal_params *p,
 size_t cmk_unseal_out_max(const cmk_unsealer *u, size_t inlen);
 cmk_rc cmk_unseal_update(cmk_unsealer *u, const uint8_t *in, size_t inlen,
                          uint8_t *out, size_t *outlen);
-cmk_rc cmk_unseal_final(cmk_unsealer *u);
+CMK_MUST_CHECK cmk_rc cmk_unseal_final(cmk_unsealer *u);
 /* After the header: the versioned id that unwrapped the DEK, the context. */
 const char *cmk_unseal_kid(const cmk_unsealer *u);
 size_t cmk_unseal_context(const cmk_unsealer *u, const cmk_kv **kv);
@@ -189,7 +189,7 @@ cmk_rc cmk_resource_info_get(cmk_resource *r, cmk_resource_info *out);
 /* Objects: data is sealed whole (put) or opened whole (get, malloc'd). */
 cmk_rc cmk_resource_put(cmk_resource *r, const char *object,
                         const uint8_t *data, size_t len);
-cmk_rc cmk_resource_get(cmk_resource *r, const char *object, uint8_t **data,
+CMK_MUST_CHECK cmk_rc cmk_resource_get(cmk_resource *r, const char *object, uint8_t **data,
                         size_t *len);
 cmk_rc cmk_resource_rm(cmk_resource *r, const char *object);
 /* Names, sorted; cmk_strv_free. */

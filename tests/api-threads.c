@@ -258,6 +258,13 @@ int main(int argc, char **argv)
 	is_rc(cmk_wrapped_encode(parsed.alg, parsed.kid, parsed.ct, parsed.ct_len, w2, &w2len), CMK_OK,
 	      "cmk_wrapped_encode of the parsed parts");
 	ok(w2len == wlen && memcmp(w2, w, wlen) == 0, "encode(parse(x)) == x");
+	{
+		/* a parsed record is a value: a copy outlives the original */
+		cmk_wrapped copy = parsed;
+		memset(&parsed, 0x5a, sizeof parsed);
+		ok(strcmp(copy.kid, want_kid) == 0 && copy.ct == w + wlen - copy.ct_len,
+		   "a copy of a cmk_wrapped keeps its key id after the original is overwritten");
+	}
 	for (i = 0; i < (int)wlen; i += (int)wlen / 7 + 1)
 		ok(cmk_wrapped_parse(w, (size_t)i, &parsed) == CMK_E_FORMAT,
 		   "cmk_wrapped_parse of the first %d bytes: CMK_E_FORMAT", i);

@@ -35,13 +35,13 @@ cmk_rc cmk_wrapped_parse(const uint8_t *buf, size_t len, cmk_wrapped *out)
 		return cmk_err(CMK_E_FORMAT, "wrapped key has a key id of %zu bytes", kl);
 	if (len < 8 + kl + 2)
 		return cmk_err(CMK_E_FORMAT, "wrapped key is truncated (%zu bytes)", len);
-	memcpy(out->kid_buf, buf + 8, kl);
-	out->kid_buf[kl] = '\0';
-	if (strlen(out->kid_buf) != kl)
+	memcpy(out->kid, buf + 8, kl);
+	out->kid[kl] = '\0';
+	if (strlen(out->kid) != kl)
 		return cmk_err(CMK_E_FORMAT, "wrapped key id contains a NUL byte");
 	char vault[64], name[CMK_NAME_MAX], ver[CMK_VERSION_LEN + 1];
-	if (strncmp(out->kid_buf, "cmk://", 6) != 0 ||
-	    cmk_kid_parse(out->kid_buf, vault, name, ver) != CMK_OK || !ver[0])
+	if (strncmp(out->kid, "cmk://", 6) != 0 ||
+	    cmk_kid_parse(out->kid, vault, name, ver) != CMK_OK || !ver[0])
 		return cmk_err(CMK_E_FORMAT, "wrapped key id is not a versioned cmk:// key id");
 	size_t cl = (size_t)buf[8 + kl] << 8 | buf[9 + kl];
 	if (cl == 0 || cl > CT_MAX)
@@ -50,7 +50,6 @@ cmk_rc cmk_wrapped_parse(const uint8_t *buf, size_t len, cmk_wrapped *out)
 		return cmk_err(CMK_E_FORMAT, "wrapped key is %s (%zu bytes, expected %zu)",
 		               len < 10 + kl + cl ? "truncated" : "followed by extra bytes", len, 10 + kl + cl);
 	out->alg = (cmk_alg)buf[5];
-	out->kid = out->kid_buf;
 	out->kid_len = kl;
 	out->ct = buf + 10 + kl;
 	out->ct_len = cl;

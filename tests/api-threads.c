@@ -4,9 +4,11 @@
  * promises that a context and key handles work from many threads at once
  * and in a child after fork().  Prints TAP.  Needs CMK_CONF (tests/api.sh).
  */
+#define _POSIX_C_SOURCE 200809L
 #include <cmk.h>
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +60,31 @@ static void test_helpers(void)
 	};
 
 	ok(strcmp(cmk_rc_name(CMK_OK), "CMK_OK") == 0, "cmk_rc_name(CMK_OK)");
+
+	/* a precondition is a caller's bug: CMK_E_INTERNAL naming the function
+	 * and the expression, not bad input; CMK_STRICT=1 makes it abort */
+	{
+		cmk_wrapped w;
+		int st = 0;
+		pid_t pid;
+		cmk_rc prc = cmk_wrapped_parse(NULL, 0, &w);
+		char msg[512];
+		snprintf(msg, sizeof msg, "%s", cmk_last_error());
+		ok(prc == CMK_E_INTERNAL && strstr(msg, "cmk_wrapped_parse: precondition failed") != NULL,
+		   "a NULL argument is a precondition failure (CMK_E_INTERNAL, named): %s", msg);
+		fflush(stdout);
+		pid = fork();
+		if (pid == 0) {
+			cmk_rc rc;
+			setenv("CMK_STRICT", "1", 1);
+			if (!freopen("/dev/null", "w", stderr))
+				_exit(2);
+			rc = cmk_wrapped_parse(NULL, 0, &w);
+			_exit(rc == CMK_E_INTERNAL ? 3 : 4);
+		}
+		ok(pid > 0 && waitpid(pid, &st, 0) == pid && WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT,
+		   "with CMK_STRICT=1 a precondition failure aborts");
+	}
 	ok(strcmp(cmk_rc_name(CMK_E_DISABLED), "CMK_E_DISABLED") == 0, "cmk_rc_name(CMK_E_DISABLED)");
 	ok(strcmp(cmk_rc_name(CMK_E_FORMAT), "CMK_E_FORMAT") == 0, "cmk_rc_name(CMK_E_FORMAT)");
 

@@ -2,6 +2,7 @@
 #include "config.h"
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "util/err.h"
 
@@ -70,4 +71,15 @@ const char *cmk_rc_name(cmk_rc rc)
 	if ((unsigned)rc < sizeof names / sizeof names[0] && names[rc])
 		return names[rc];
 	return "CMK_E_UNKNOWN";
+}
+
+cmk_rc cmk_precond_fail(const char *func, const char *expr)
+{
+	cmk_err(CMK_E_INTERNAL, "%s: precondition failed: %s (a bug in the calling program)", func, expr);
+	const char *strict = getenv("CMK_STRICT");
+	if (strict && strcmp(strict, "1") == 0) {
+		fprintf(stderr, "libcmk: %s\n", last_error);
+		abort();
+	}
+	return CMK_E_INTERNAL;
 }

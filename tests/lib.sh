@@ -101,6 +101,9 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/cmk-test.XXXXXXXX") || bail "cannot make a temp d
 export T
 _tap_cleanup() {
 	local rc=$?
+	# a subshell or a forked copy of this script about to exec (a kill loop's
+	# SIGTERM/SIGINT can land between fork and exec) must not remove $T
+	[ "$BASHPID" = "$$" ] || exit $rc
 	[ "$_tap_force_rc" = 0 ] || rc=$_tap_force_rc
 	if [ "${CMK_KEEP:-0}" = 1 ]; then
 		echo "# kept $T"

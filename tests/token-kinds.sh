@@ -22,6 +22,7 @@ export CMK_TEST_TOKEN
 _kind_served=
 _kind_exit() {
 	local rc=$? d
+	[ "$BASHPID" = "$$" ] || exit $rc   # not in a subshell (see _tap_cleanup)
 	for d in $_kind_served; do
 		CMK_VALGRIND=0 cmk lab stop "$d" >/dev/null 2>&1
 	done

@@ -40,9 +40,15 @@ struct cli_group {
 	const struct cli_cmd *cmds; /* terminated by an entry with run NULL */
 };
 
+/* The command groups, in `cmk help` order (main.c). */
+const struct cli_group *const *cli_groups(size_t *n);
+
 /* ------------------------------------------------------------ messages */
 
-/* Print "cmk: " + the text and return rc. */
+/* Start of a command line: errors follow c->json from then on. */
+void cli_begin(const struct cli *c);
+/* Print "cmk: " + the text and return rc; with --json, a JSON object
+ * {"error": TEXT, "code": RC, "name": "CMK_E_..."} on one line. */
 int cli_fail(cmk_rc rc, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* Print "cmk: " + cmk_last_error() (or the rc name) and return rc. */
@@ -59,11 +65,18 @@ void cli_print_group_help(FILE *f, const struct cli_group *g);
 /* ------------------------------------------------------------- options */
 
 #define CLI_OPT_STOP (-2)
+/* The global options, accepted before the command and among its own
+ * options (cli_next_opt); vals outside any command's range. */
+enum { CLI_G_CONFIG = 0x4001, CLI_G_VAULT, CLI_G_IDENTITY, CLI_G_JSON };
+extern const struct option cli_global_opts[];
+/* Apply global option `o` (CMK_OK), or -1 when o is not one. */
+int cli_global_opt(struct cli *c, int o, const char *arg);
 #define CLI_OPT_HELP { "help", no_argument, NULL, 'h' }
 #define CLI_OPT_END { NULL, 0, NULL, 0 }
 /*
- * getopt_long over a command's options (which must include CLI_OPT_HELP);
- * the dispatcher resets getopt before a command runs.
+ * getopt_long over a command's options (which must include CLI_OPT_HELP)
+ * and the global options it does not define itself, which are applied to
+ * c and not returned; the dispatcher resets getopt before a command runs.
  * Returns the option's val, -1 after the last option (optind is then the
  * first operand), or CLI_OPT_STOP after printing an error (c->rc is then
  * CMK_E_USAGE).  --help prints the command's help and exits with 0.

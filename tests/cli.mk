@@ -1,0 +1,6 @@
+# The cmk command's conventions, labs and output files (issues 10 and 11).
+# Included from tests/local.mk.
+cli_tests = \
+	tests/cli-conventions.sh
+TESTS += $(cli_tests)
+EXTRA_DIST += $(cli_tests)

@@ -136,10 +136,36 @@ int cli_read(const char *path, const char *what, size_t max, int secret,
 /* Free (and wipe) a buffer. */
 void cli_buf_free(struct cli_buf *b);
 /*
- * Write `len` bytes to `path` ("-" or NULL: stdout).  A file is written to
- * a temporary file next to it and renamed into place, so it either holds
- * the whole output or is left as it was.  Secret output gets mode 0600.
+ * An output named by --out (io.c, cmk(1) "OUTPUT FILES"):
+ *  - "-" or NULL: standard output;
+ *  - a character or block device or a FIFO (also through a symbolic
+ *    link): opened and written as such (direct = 1), never replaced;
+ *  - a regular file, missing or existing (also the existing target of a
+ *    symbolic link, which stays a link): written to an unnamed O_TMPFILE
+ *    in the file's directory and linked into place when complete, so a
+ *    kill at any instant leaves no file behind; where the filesystem has
+ *    no O_TMPFILE, to a named temporary file renamed into place;
+ *  - a directory, socket, or symbolic link to a missing file: refused.
+ * Secret output gets mode 0600, other output 0666 & ~umask.
  */
+struct cli_out {
+	int fd;
+	const char *path;         /* as given; NULL: standard output */
+	const char *what;
+	size_t written;
+	int direct;               /* stdout, a device or a FIFO */
+	int anon;                 /* fd is an unnamed O_TMPFILE */
+	int dirfd;                /* the target's directory */
+	char *dir, *base;         /* the target: dir/base */
+	char *tmp;                /* the named temporary (fallback), base name */
+};
+int cli_out_begin(struct cli_out *o, const char *path, const char *what,
+                  int secret);
+int cli_out_write(struct cli_out *o, const uint8_t *p, size_t len);
+/* ok: fsync and put into place; else drop what was written (a device or
+ * FIFO has then got part of it only if the caller wrote before the end). */
+int cli_out_end(struct cli_out *o, int ok);
+/* Write `len` bytes to `path` as one cli_out: all or nothing. */
 int cli_write(const char *path, const char *what, const void *p, size_t len,
               int secret);
 /* Base64 (one line, then "\n") of in; cmk_free-able malloc memory. */

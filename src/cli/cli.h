@@ -103,6 +103,25 @@ int cli_parse_uint(struct cli *c, const char *opt, const char *s,
  */
 int cli_open(struct cli *c, const char *keyid, cmk_ctx **ctx);
 
+/* lab_token.c: a lab's SoftHSM token file, kept and restored. */
+struct cli_lab {
+	char dir[1024];        /* [lab] dir of the lab's cmk.conf */
+	char token_dir[1100];  /* [lab] token_dir: DIR/tokens/<uuid> */
+};
+struct tokfile_view {
+	const uint8_t *p;
+	size_t len;
+};
+/* 1 when the configuration (NULL: $CMK_CONF, else the default) is a lab's. */
+int cli_lab_conf(const char *config, struct cli_lab *lab);
+/* Check the lab's token file; restore it from the copy when damaged
+ * (*restored = 1, said on stderr), renew the copy when the file changed. */
+int cli_lab_check(const struct cli_lab *lab, int *restored);
+/* cli_lab_check for the configuration of the command, if it is a lab's. */
+int cli_lab_guard(struct cli *c, int *restored);
+/* Write DIR/token.object.saved (read-only) from the bytes given. */
+int cli_lab_save_copy(const struct cli_lab *lab, const struct tokfile_view *v);
+
 /* Split NAME, NAME/VERSION or cmk://VAULT/keys/NAME[/VERSION]. */
 int cli_split_id(struct cli *c, const char *id, char vault[64],
                  char name[CMK_NAME_MAX], char version[CMK_VERSION_LEN + 1]);

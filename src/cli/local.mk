@@ -33,3 +33,6 @@ CLEANFILES += src/cli/completion/cmk
 src/cli/completion/cmk: src/cli/cmk$(EXEEXT)
 	$(AM_V_GEN)$(MKDIR_P) src/cli/completion && \
 	src/cli/cmk$(EXEEXT) completion bash >$@.tmp && mv $@.tmp $@
+
+# a lab's token survives an interrupted C_Login (issue 10 item 7)
+src_cli_cmk_SOURCES += src/cli/lab_token.c

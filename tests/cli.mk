@@ -2,6 +2,7 @@
 # Included from tests/local.mk.
 cli_tests = \
 	tests/cli-conventions.sh \
-	tests/cli-out.sh
+	tests/cli-out.sh \
+	tests/cli-lab-token.sh
 TESTS += $(cli_tests)
 EXTRA_DIST += $(cli_tests)

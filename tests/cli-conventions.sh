@@ -72,7 +72,7 @@ fi
 
 # --- exit codes: src/cmk.h, README.md and cmk(1) agree on 0-24
 top=${abs_top_srcdir:-$srcdir}
-codes=$(sed -n 's/^[[:space:]]*\(CMK_OK\|CMK_E_[A-Z_]*\) = \([0-9]*\),.*/\2 \1/p' "$top/src/cmk.h")
+codes=$(sed -n 's/^[[:space:]]*\(CMK_OK\|CMK_E_[A-Z0-9_]*\) = \([0-9]*\),.*/\2 \1/p' "$top/src/cmk.h")
 is "$(echo "$codes" | wc -l)" 25 "cmk.h has 25 result codes (0-24)"
 missing=
 while read -r n name; do

@@ -3,6 +3,7 @@
 cli_tests = \
 	tests/cli-conventions.sh \
 	tests/cli-out.sh \
-	tests/cli-lab-token.sh
+	tests/cli-lab-token.sh \
+	tests/cli-lab-group.sh
 TESTS += $(cli_tests)
 EXTRA_DIST += $(cli_tests)

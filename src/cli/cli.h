@@ -107,6 +107,7 @@ int cli_open(struct cli *c, const char *keyid, cmk_ctx **ctx);
 struct cli_lab {
 	char dir[1024];        /* [lab] dir of the lab's cmk.conf */
 	char token_dir[1100];  /* [lab] token_dir: DIR/tokens/<uuid> */
+	char group[64];        /* [lab] group: shared with it (lab init --group) */
 };
 struct tokfile_view {
 	const uint8_t *p;
@@ -119,6 +120,12 @@ int cli_lab_conf(const char *config, struct cli_lab *lab);
 int cli_lab_check(const struct cli_lab *lab, int *restored);
 /* cli_lab_check for the configuration of the command, if it is a lab's. */
 int cli_lab_guard(struct cli *c, int *restored);
+/* After a command on a lab shared with a group: give the token files,
+ * audit logs and lock files this user made to the group (SoftHSM 2.6
+ * makes new object files 0600 whatever the umask). */
+void cli_lab_after(const struct cli *c);
+/* "user NAME (uid N)" of the effective user, for permission errors. */
+void cli_user_desc(char *out, size_t cap);
 /* Write DIR/token.object.saved (read-only) from the bytes given. */
 int cli_lab_save_copy(const struct cli_lab *lab, const struct tokfile_view *v);
 

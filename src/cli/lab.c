@@ -9,7 +9,7 @@
  *                       its [lab] section marks it as a lab (lab_token.c)
  *   DIR/token.object.saved  read-only copy of the token's token.object,
  *                       which SoftHSM can lose (lab_token.c)
- *   DIR/lab.lock        taken while a token file is restored
+ *   DIR/token-repair.lock  taken while a token file is restored
  */
 #include "config.h"
 
@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <grp.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,13 +28,14 @@
 
 #include "cli/cli.h"
 
-enum { OPT_TOKEN = 256, OPT_VAULT, OPT_FORCE, OPT_RETENTION, OPT_PP };
+enum { OPT_TOKEN = 256, OPT_VAULT, OPT_FORCE, OPT_RETENTION, OPT_PP,
+       OPT_GROUP };
 
 #define PIN_BYTES 16 /* 32 hex characters */
 
 static const char *const lab_files[] = {
 	"cmk.conf", "softhsm2.conf", "pin", "so-pin", "token.object.saved",
-	"lab.lock",
+	"token-repair.lock",
 };
 #define NFILES (sizeof(lab_files) / sizeof(lab_files[0]))
 
@@ -316,7 +318,79 @@ struct lab_opts {
 	const char *vault;
 	int force;
 	cmk_vault_params vp;
+	const char *group;  /* --group: shared with this group */
+	gid_t gid;
 };
+
+/* Give `path` to the lab's group with `mode` (no world access). */
+static int
+share(const char *path, gid_t gid, mode_t mode)
+{
+	if (chown(path, (uid_t)-1, gid) != 0 || chmod(path, mode) != 0)
+		return cli_fail(CMK_E_IO, "cannot share %s with its group: %s",
+		                path, strerror(errno));
+	return CMK_OK;
+}
+
+static gid_t share_gid;
+
+static int
+share_cb(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)f;
+	if (flag == FTW_D)
+		return share(path, share_gid, 02770) != CMK_OK;
+	if (flag == FTW_F)
+		return share(path, share_gid, 0660) != CMK_OK;
+	(void)st;
+	return 0;
+}
+
+/*
+ * --group: members of the group use the lab as its owner does (a service
+ * whose workers run as another user, cmk(1)): setgid directories 2770,
+ * the token's files 0660 (SoftHSM rewrites token.object at every login),
+ * the configurations and the PIN 0640, the vault's lock file and audit
+ * log 0660; the SO PIN stays the owner's; nothing for others.  SoftHSM
+ * 2.6 makes every new object file 0600 whatever the umask, so each cmk
+ * command on a shared lab gives new token files to the group when it ends
+ * (cli_lab_after).
+ */
+static int
+lab_share(struct lab *l, const struct lab_opts *o)
+{
+	char path[PATH_MAX + 80];
+	int fd, rc;
+
+	share_gid = o->gid;
+	if ((rc = share(l->dir, o->gid, 02770)) != CMK_OK)
+		return rc;
+	if (nftw(lab_path(l, "tokens"), share_cb, 16, FTW_PHYS) != 0)
+		return CMK_E_IO;
+	if ((rc = share(lab_path(l, "softhsm2.conf"), o->gid, 0640)) ||
+	    (rc = share(lab_path(l, "cmk.conf"), o->gid, 0640)) ||
+	    (rc = share(lab_path(l, "pin"), o->gid, 0640)) ||
+	    (rc = share(lab_path(l, "token.object.saved"), o->gid, 0440)))
+		return rc;
+	/* the vault's lock file and audit log (cmk.conf(5) defaults, next
+	 * to the configuration) and the repair lock */
+	snprintf(path, sizeof(path), "%s/%s.lock", l->dir, o->vault);
+	const char *more[] = { path, NULL, NULL };
+	char audit[PATH_MAX + 80], repair[PATH_MAX + 80];
+	snprintf(audit, sizeof(audit), "%s/%s.audit.log", l->dir, o->vault);
+	snprintf(repair, sizeof(repair), "%s/token-repair.lock", l->dir);
+	more[1] = audit;
+	more[2] = repair;
+	for (size_t i = 0; i < 3; i++) {
+		if ((fd = open(more[i], O_RDWR | O_CREAT | O_CLOEXEC, 0660)) < 0)
+			return cli_fail(CMK_E_IO, "cannot create %s: %s", more[i],
+			                strerror(errno));
+		close(fd);
+		if ((rc = share(more[i], o->gid, 0660)) != CMK_OK)
+			return rc;
+	}
+	return CMK_OK;
+}
 
 static int
 lab_make(struct cli *c, struct lab *l, const struct lab_opts *o)
@@ -377,9 +451,11 @@ lab_make(struct cli *c, struct lab *l, const struct lab_opts *o)
 	         "# dir/token.object.saved when SoftHSM lost it (cmk lab repair)\n"
 	         "[lab]\n"
 	         "dir = %s\n"
-	         "token_dir = %s\n",
+	         "token_dir = %s\n"
+	         "%s%s%s",
 	         o->vault, o->vault, sect, sect, CMK_SOFTHSM_MODULE, o->token,
-	         l->dir, l->dir, tokdir);
+	         l->dir, l->dir, tokdir, o->group ? "group = " : "",
+	         o->group ? o->group : "", o->group ? "\n" : "");
 	if ((rc = write_file(l, 0, text, 0644)) != CMK_OK)
 		goto out;
 	if ((rc = cmk_open(&ctx, lab_path(l, "cmk.conf"), o->vault,
@@ -391,6 +467,8 @@ out:
 		cmk_close(ctx);
 	if (rc == CMK_OK)
 		rc = save_token_copy(l, tokdir);
+	if (rc == CMK_OK && o->group != NULL)
+		rc = lab_share(l, o);
 	free_pin(pin);
 	free_pin(so_pin);
 	return rc;
@@ -405,9 +483,11 @@ run_init(struct cli *c, int argc, char **argv)
 		{ "retention", required_argument, NULL, OPT_RETENTION },
 		{ "purge-protection", no_argument, NULL, OPT_PP },
 		{ "force", no_argument, NULL, OPT_FORCE },
+		{ "group", required_argument, NULL, OPT_GROUP },
 		CLI_OPT_HELP, CLI_OPT_END,
 	};
-	struct lab_opts lo = { "cmk-lab", "lab", 0, { 0, 0, NULL } };
+	struct lab_opts lo = { "cmk-lab", "lab", 0, { 0, 0, NULL }, NULL, 0 };
+	struct group *gr;
 	struct lab l;
 	const char *found;
 	int o, rc;
@@ -419,6 +499,7 @@ run_init(struct cli *c, int argc, char **argv)
 		case OPT_VAULT: lo.vault = optarg; break;
 		case OPT_FORCE: lo.force = 1; break;
 		case OPT_PP: lo.vp.purge_protection = 1; break;
+		case OPT_GROUP: lo.group = optarg; break;
 		case OPT_RETENTION:
 			if ((rc = cli_parse_uint(c, "--retention", optarg,
 			                         &lo.vp.retention_days)) != CMK_OK)
@@ -435,6 +516,16 @@ run_init(struct cli *c, int argc, char **argv)
 	if ((rc = name_ok(c, "--token", lo.token, 32, 1)) != CMK_OK ||
 	    (rc = name_ok(c, "--vault", lo.vault, 63, 0)) != CMK_OK)
 		return rc;
+	if (lo.group != NULL) {
+		if ((rc = name_ok(c, "--group", lo.group, 32, 1)) != CMK_OK)
+			return rc;
+		errno = 0;
+		if ((gr = getgrnam(lo.group)) == NULL)
+			return cli_usage_fail(c, "--group %s: no such group%s%s",
+			                      lo.group, errno ? ": " : "",
+			                      errno ? strerror(errno) : "");
+		lo.gid = gr->gr_gid;
+	}
 	memset(&l, 0, sizeof(l));
 	if ((rc = lab_dir(c, &l, argv[optind])) != CMK_OK)
 		return rc;
@@ -510,7 +601,7 @@ const struct cli_group cli_group_lab = {
 	(const struct cli_cmd[]){
 		{ "init", run_init,
 		  "DIR [--token LABEL] [--vault NAME] [--retention DAYS] "
-		  "[--purge-protection] [--force]",
+		  "[--purge-protection] [--group GROUP] [--force]",
 		  "Make a lab in DIR: a SoftHSMv2 token with random PINs and an "
 		  "initialised\nvault, then print the export lines that select "
 		  "it.",
@@ -519,6 +610,9 @@ const struct cli_group cli_group_lab = {
 		  "  --retention DAYS   soft-delete retention, 7-90 days "
 		  "(default 90)\n"
 		  "  --purge-protection turn purge protection on (for ever)\n"
+		  "  --group GROUP      share the lab with GROUP (for services "
+		  "whose workers run\n                     as another user): "
+		  "group read/write, no world access\n"
 		  "  --force            replace a lab already in DIR "
 		  "(destroys its keys)\n" },
 		{ "repair", run_repair, "DIR",

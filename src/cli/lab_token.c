@@ -16,7 +16,7 @@
  * its rewrite):
  *  - whole and equal to the copy (the generation aside): nothing to do;
  *  - whole but different (the PIN was changed, say): the copy is renewed;
- *  - missing, empty, or not a whole token file: under DIR/lab.lock and a
+ *  - missing, empty, or not a whole token file: under DIR/token-repair.lock and a
  *    write lock on the token file, checked again, and restored from the
  *    copy, saying so on standard error.
  * Only configurations with a [lab] section are touched; other tokens get
@@ -31,6 +31,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ftw.h>
+#include <glob.h>
+#include <grp.h>
+#include <pwd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -199,6 +203,20 @@ same_token(const struct tokfile *a, const struct tokfile *b)
 	       memcmp(a->p + 8, b->p + 8, a->len - 8) == 0;
 }
 
+void
+cli_user_desc(char *out, size_t cap)
+{
+	uid_t uid = geteuid();
+	struct passwd pw, *res = NULL;
+	char buf[1024];
+
+	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) == 0 && res != NULL)
+		snprintf(out, cap, "user %s (uid %u)", res->pw_name,
+		         (unsigned)uid);
+	else
+		snprintf(out, cap, "uid %u", (unsigned)uid);
+}
+
 /* ------------------------------------------------------------ the lab */
 
 int
@@ -222,8 +240,12 @@ cli_lab_conf(const char *config, struct cli_lab *lab)
 	    (tok = NCONF_get_string(conf, "lab", "token_dir")) != NULL &&
 	    strlen(dir) < sizeof(lab->dir) &&
 	    strlen(tok) < sizeof(lab->token_dir)) {
+		const char *g = NCONF_get_string(conf, "lab", "group");
+
 		strcpy(lab->dir, dir);
 		strcpy(lab->token_dir, tok);
+		if (g != NULL && strlen(g) < sizeof(lab->group))
+			strcpy(lab->group, g);
 		found = 1;
 	}
 	ERR_clear_error();
@@ -291,14 +313,14 @@ cli_lab_save_copy(const struct cli_lab *lab, const struct tokfile_view *v)
 	return CMK_OK;
 }
 
-/* Take DIR/lab.lock (blocks while another process repairs). */
+/* Take DIR/token-repair.lock (blocks while another process repairs). */
 static int
 lab_lock(const struct cli_lab *lab)
 {
 	char path[PATH_MAX + 64];
 	int fd;
 
-	lab_file(path, sizeof(path), lab->dir, "lab.lock");
+	lab_file(path, sizeof(path), lab->dir, "token-repair.lock");
 	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC,
 	               lab_mode(lab, 0600))) < 0) {
 		cli_fail(CMK_E_IO, "lab %s: cannot open its lock file %s: %s",
@@ -416,10 +438,19 @@ cli_lab_check(const struct cli_lab *lab, int *restored)
 
 	*restored = 0;
 	lab_file(tokpath, sizeof(tokpath), lab->token_dir, "token.object");
-	if (read_token(tokpath, &tok) != 0)
-		return cli_fail(CMK_E_TOKEN, "lab %s: cannot read the token "
-		                "file %s: %s", lab->dir, tokpath,
-		                strerror(errno));
+	if (read_token(tokpath, &tok) != 0) {
+		char who[300];
+
+		if (errno != EACCES)
+			return cli_fail(CMK_E_TOKEN, "lab %s: cannot read the "
+			                "token file %s: %s", lab->dir, tokpath,
+			                strerror(errno));
+		cli_user_desc(who, sizeof(who));
+		return cli_fail(CMK_E_TOKEN, "lab %s: the token file %s is not "
+		                "readable by %s: %s (a lab used by another "
+		                "user is made with cmk lab init --group)",
+		                lab->dir, tokpath, who, strerror(EACCES));
+	}
 	why = damage(&tok);
 	if (why == NULL) {
 		/* whole: keep the copy current (a changed PIN, say) */
@@ -463,4 +494,59 @@ cli_lab_guard(struct cli *c, int *restored)
 	if (!cli_lab_conf(c->config, &lab))
 		return CMK_OK;
 	return cli_lab_check(&lab, restored);
+}
+
+/* ------------------------------------------------------ shared labs */
+
+static gid_t after_gid;
+
+static void
+give_to_group(const char *path, const struct stat *st, mode_t want)
+{
+	if (st->st_uid != geteuid())
+		return;
+	if (st->st_gid != after_gid)
+		(void)chown(path, (uid_t)-1, after_gid);
+	if ((st->st_mode & 07777) != want)
+		(void)chmod(path, want);
+}
+
+static int
+after_cb(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)f;
+	if (flag == FTW_D)
+		give_to_group(path, st, 02770);
+	else if (flag == FTW_F)
+		give_to_group(path, st, 0660);
+	return 0;
+}
+
+void
+cli_lab_after(const struct cli *c)
+{
+	struct cli_lab lab;
+	struct group *gr;
+	struct stat st;
+	char pat[1100];
+	glob_t g;
+	size_t i, k;
+	static const char *const pats[] = { "%s/*.audit.log*", "%s/*.lock" };
+
+	if (!cli_lab_conf(c->config, &lab) || lab.group[0] == '\0' ||
+	    (gr = getgrnam(lab.group)) == NULL)
+		return;
+	after_gid = gr->gr_gid;
+	snprintf(pat, sizeof(pat), "%s/tokens", lab.dir);
+	(void)nftw(pat, after_cb, 16, FTW_PHYS);
+	for (k = 0; k < sizeof(pats) / sizeof(pats[0]); k++) {
+		snprintf(pat, sizeof(pat), pats[k], lab.dir);
+		if (glob(pat, 0, NULL, &g) != 0)
+			continue;
+		for (i = 0; i < g.gl_pathc; i++)
+			if (lstat(g.gl_pathv[i], &st) == 0 &&
+			    S_ISREG(st.st_mode))
+				give_to_group(g.gl_pathv[i], &st, 0660);
+		globfree(&g);
+	}
 }

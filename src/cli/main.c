@@ -287,6 +287,8 @@ main(int argc, char **argv)
 		return cli_fail(CMK_E_USAGE, "unknown command '%s' "
 		                "(see 'cmk help')", argv[optind]);
 	rc = run_group(&c, g, argc - optind, argv + optind);
+	if (g != find_group("lab"))
+		cli_lab_after(&c); /* a lab shared with a group (lab init --group) */
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		if (rc == CMK_OK)
 			rc = cli_fail(CMK_E_IO, "cannot write standard output");

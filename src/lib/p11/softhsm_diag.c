@@ -6,7 +6,10 @@
  * and the slot then shows no token at all.  When a configured token is
  * missing, token.c asks this file for the reason: the token directory from
  * SOFTHSM2_CONF's directories.tokendir, and in it every token.object that is
- * missing, empty, cut short or unreadable by this process's user.
+ * missing, empty, cut short or unreadable by this process's user (a
+ * service's worker after it dropped privileges).  Also called when
+ * SoftHSM's C_Initialize fails (module.c): an unreadable token directory
+ * or configuration makes it fail with CKR_GENERAL_ERROR.
  *
  * token.object is SoftHSM's ObjectFile: an 8-byte big-endian generation,
  * then records of (8-byte attribute type, 8-byte kind, value): kind 1 a
@@ -111,7 +114,7 @@ static int tokendir_of(char *dir, size_t cap, char *conf, size_t ccap)
 	snprintf(conf, ccap, "%s", path);
 	FILE *f = fopen(path, "re");
 	if (!f)
-		return 0;
+		return errno == EACCES ? -1 : 0;
 	char line[1200];
 	int found = 0, db = 0;
 	while (fgets(line, sizeof line, f)) {
@@ -174,9 +177,14 @@ void p11_softhsm_diag(const char *module, char *out, size_t cap)
 {
 	char dir[1024], conf[1024], who[300], repair[1400];
 	out[0] = '\0';
-	if (!module || !strstr(module, "softhsm") || !tokendir_of(dir, sizeof dir, conf, sizeof conf))
+	if (!module || !strstr(module, "softhsm"))
 		return;
+	int where = tokendir_of(dir, sizeof dir, conf, sizeof conf);
 	user_desc(who, sizeof who);
+	if (where < 0)
+		append(out, cap, "; the SoftHSM configuration %s is not readable by %s", conf, who);
+	if (where <= 0)
+		return;
 	/* a cmk lab (DIR/tokens) keeps a copy of its token file */
 	repair[0] = '\0';
 	char parent[1024];

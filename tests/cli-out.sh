@@ -17,6 +17,14 @@ if [ -c /dev/null ]; then pass "/dev/null is still a character device"; else
 is "$(stat -c %t,%T /dev/null)" "1,3" "/dev/null is still device 1,3"
 is "$(head -c 10 /dev/null | wc -c)" 0 "/dev/null still reads empty"
 
+# --- /dev/stdout and /dev/fd/N are the descriptors, even with a file behind
+run cmk unwrap --in "$T/w" -o /dev/stdout
+is "$RC" 0 "unwrap -o /dev/stdout with stdout on a file"
+same_file "$OUT" "$T/dek" "the file behind /dev/stdout got the DEK (not replaced under the shell)"
+ok "unwrap -o /dev/fd/5" sh -c '"$CMK_BIN" unwrap --in "$T/w" -o /dev/fd/5 5>"$T/fd5"'
+same_file "$T/fd5" "$T/dek" "the file behind /dev/fd/5 got the DEK"
+expect_fail_msg 19 "/dev/fd/7.*Bad file descriptor" "a closed /dev/fd/N is an error" cmk unwrap --in "$T/w" -o /dev/fd/7
+
 # --- a FIFO with a reader gets the DEK; the FIFO stays a FIFO
 mkfifo "$T/fifo"
 cat "$T/fifo" >"$T/from-fifo" &

@@ -222,6 +222,33 @@ cli_out_begin(struct cli_out *o, const char *path, const char *what,
 		return CMK_OK;
 	}
 	o->path = path;
+	/* a descriptor by name (/dev/stdout, /dev/fd/N, /proc/self/fd/N):
+	 * that descriptor, even when a regular file is behind it */
+	if (strcmp(path, "/dev/stdout") == 0 || strcmp(path, "/dev/stderr") == 0 ||
+	    strncmp(path, "/dev/fd/", 8) == 0 ||
+	    strncmp(path, "/proc/self/fd/", 14) == 0) {
+		const char *n = path[5] == 's' ? (path[8] == 'o' ? "1" : "2")
+		                               : strrchr(path, '/') + 1;
+		char *end;
+		long fd;
+
+		errno = 0;
+		fd = strtol(n, &end, 10);
+
+		if (*n == '\0' || *end != '\0' || fd < 0 || fd > 65535 ||
+		    (o->fd = fcntl((int)fd, F_DUPFD_CLOEXEC, 3)) < 0)
+			return out_fail(o, errno ? errno : EBADF, NULL);
+		o->direct = 1;
+		return CMK_OK;
+	}
+	if (strncmp(path, "/dev/", 5) == 0 || strncmp(path, "/proc/", 6) == 0) {
+		/* never replace a file under /dev or /proc */
+		o->direct = 1;
+		o->fd = open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+		if (o->fd < 0)
+			return out_fail(o, errno, NULL);
+		return CMK_OK;
+	}
 	if (lstat(path, &st) != 0) {
 		if (errno != ENOENT)
 			return out_fail(o, errno, NULL);

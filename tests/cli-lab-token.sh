@@ -89,6 +89,9 @@ same_file "$T/dek3" "$T/dek" "unwrap works with the restored token and the new P
 
 # --- kill loop: cmk key list killed at 0-30 ms; the token is never lost
 restores=0 lost=0 killed=0
+# a signal that lands between fork and exec would run this script's traps
+# (exit, then the EXIT trap removes $T) in the child: none during the loop
+trap - INT TERM
 for sig in KILL TERM INT; do
 	for i in $(seq "$CMK_LAB_KILLS"); do
 		# a background job of a script ignores SIGINT: give cmk the
@@ -106,6 +109,7 @@ for sig in KILL TERM INT; do
 		grep -q restored "$T/kl.err" && restores=$((restores + 1))
 	done
 done
+trap 'exit 130' INT TERM
 diag "kill loop: $((3 * CMK_LAB_KILLS)) runs, $killed signals delivered, token file restored $restores times"
 is "$lost" 0 "the lab's token is never lost: every command after a kill works"
 ok "unwrap after the kill loop" cmk unwrap --in "$T/w" --out "$T/dek4"

@@ -67,7 +67,7 @@ main_usage(FILE *f)
 	fprintf(f, "usage: cmk [GLOBAL OPTIONS] COMMAND [ARGS]\n\n"
 	        "Customer-managed keys on PKCS#11 tokens.\n\ncommands:\n");
 	for (i = 0; i < NGROUPS; i++)
-		fprintf(f, "  %-9s %s\n", groups[i]->name, groups[i]->summary);
+		fprintf(f, "  %-10s %s\n", groups[i]->name, groups[i]->summary);
 	fprintf(f, "\nglobal options:\n%s\n"
 	        "Run 'cmk help COMMAND' or 'cmk COMMAND --help' for more; "
 	        "see cmk(1).\n", global_options);

@@ -40,9 +40,15 @@ struct cli_group {
 	const struct cli_cmd *cmds; /* terminated by an entry with run NULL */
 };
 
+/* The command groups, in `cmk help` order (main.c). */
+const struct cli_group *const *cli_groups(size_t *n);
+
 /* ------------------------------------------------------------ messages */
 
-/* Print "cmk: " + the text and return rc. */
+/* Start of a command line: errors follow c->json from then on. */
+void cli_begin(const struct cli *c);
+/* Print "cmk: " + the text and return rc; with --json, a JSON object
+ * {"error": TEXT, "code": RC, "name": "CMK_E_..."} on one line. */
 int cli_fail(cmk_rc rc, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* Print "cmk: " + cmk_last_error() (or the rc name) and return rc. */
@@ -59,11 +65,18 @@ void cli_print_group_help(FILE *f, const struct cli_group *g);
 /* ------------------------------------------------------------- options */
 
 #define CLI_OPT_STOP (-2)
+/* The global options, accepted before the command and among its own
+ * options (cli_next_opt); vals outside any command's range. */
+enum { CLI_G_CONFIG = 0x4001, CLI_G_VAULT, CLI_G_IDENTITY, CLI_G_JSON };
+extern const struct option cli_global_opts[];
+/* Apply global option `o` (CMK_OK), or -1 when o is not one. */
+int cli_global_opt(struct cli *c, int o, const char *arg);
 #define CLI_OPT_HELP { "help", no_argument, NULL, 'h' }
 #define CLI_OPT_END { NULL, 0, NULL, 0 }
 /*
- * getopt_long over a command's options (which must include CLI_OPT_HELP);
- * the dispatcher resets getopt before a command runs.
+ * getopt_long over a command's options (which must include CLI_OPT_HELP)
+ * and the global options it does not define itself, which are applied to
+ * c and not returned; the dispatcher resets getopt before a command runs.
  * Returns the option's val, -1 after the last option (optind is then the
  * first operand), or CLI_OPT_STOP after printing an error (c->rc is then
  * CMK_E_USAGE).  --help prints the command's help and exits with 0.
@@ -89,6 +102,32 @@ int cli_parse_uint(struct cli *c, const char *opt, const char *s,
  * with --vault if that was given.
  */
 int cli_open(struct cli *c, const char *keyid, cmk_ctx **ctx);
+
+/* lab_token.c: a lab's SoftHSM token file, kept and restored. */
+struct cli_lab {
+	char dir[1024];        /* [lab] dir of the lab's cmk.conf */
+	char token_dir[1100];  /* [lab] token_dir: DIR/tokens/<uuid> */
+	char group[64];        /* [lab] group: shared with it (lab init --group) */
+};
+struct tokfile_view {
+	const uint8_t *p;
+	size_t len;
+};
+/* 1 when the configuration (NULL: $CMK_CONF, else the default) is a lab's. */
+int cli_lab_conf(const char *config, struct cli_lab *lab);
+/* Check the lab's token file; restore it from the copy when damaged
+ * (*restored = 1, said on stderr), renew the copy when the file changed. */
+int cli_lab_check(const struct cli_lab *lab, int *restored);
+/* cli_lab_check for the configuration of the command, if it is a lab's. */
+int cli_lab_guard(struct cli *c, int *restored);
+/* After a command on a lab shared with a group: give the token files,
+ * audit logs and lock files this user made to the group (SoftHSM 2.6
+ * makes new object files 0600 whatever the umask). */
+void cli_lab_after(const struct cli *c);
+/* "user NAME (uid N)" of the effective user, for permission errors. */
+void cli_user_desc(char *out, size_t cap);
+/* Write DIR/token.object.saved (read-only) from the bytes given. */
+int cli_lab_save_copy(const struct cli_lab *lab, const struct tokfile_view *v);
 
 /* Split NAME, NAME/VERSION or cmk://VAULT/keys/NAME[/VERSION]. */
 int cli_split_id(struct cli *c, const char *id, char vault[64],
@@ -123,10 +162,36 @@ int cli_read(const char *path, const char *what, size_t max, int secret,
 /* Free (and wipe) a buffer. */
 void cli_buf_free(struct cli_buf *b);
 /*
- * Write `len` bytes to `path` ("-" or NULL: stdout).  A file is written to
- * a temporary file next to it and renamed into place, so it either holds
- * the whole output or is left as it was.  Secret output gets mode 0600.
+ * An output named by --out (io.c, cmk(1) "OUTPUT FILES"):
+ *  - "-" or NULL: standard output;
+ *  - a character or block device or a FIFO (also through a symbolic
+ *    link): opened and written as such (direct = 1), never replaced;
+ *  - a regular file, missing or existing (also the existing target of a
+ *    symbolic link, which stays a link): written to an unnamed O_TMPFILE
+ *    in the file's directory and linked into place when complete, so a
+ *    kill at any instant leaves no file behind; where the filesystem has
+ *    no O_TMPFILE, to a named temporary file renamed into place;
+ *  - a directory, socket, or symbolic link to a missing file: refused.
+ * Secret output gets mode 0600, other output 0666 & ~umask.
  */
+struct cli_out {
+	int fd;
+	const char *path;         /* as given; NULL: standard output */
+	const char *what;
+	size_t written;
+	int direct;               /* stdout, a device or a FIFO */
+	int anon;                 /* fd is an unnamed O_TMPFILE */
+	int dirfd;                /* the target's directory */
+	char *dir, *base;         /* the target: dir/base */
+	char *tmp;                /* the named temporary (fallback), base name */
+};
+int cli_out_begin(struct cli_out *o, const char *path, const char *what,
+                  int secret);
+int cli_out_write(struct cli_out *o, const uint8_t *p, size_t len);
+/* ok: fsync and put into place; else drop what was written (a device or
+ * FIFO has then got part of it only if the caller wrote before the end). */
+int cli_out_end(struct cli_out *o, int ok);
+/* Write `len` bytes to `path` as one cli_out: all or nothing. */
 int cli_write(const char *path, const char *what, const void *p, size_t len,
               int secret);
 /* Base64 (one line, then "\n") of in; cmk_free-able malloc memory. */

@@ -58,6 +58,7 @@ cli_open(struct cli *c, const char *keyid, cmk_ctx **ctx)
 {
 	char vault[64], name[CMK_NAME_MAX], version[CMK_VERSION_LEN + 1];
 	const char *use = c->vault;
+	int restored;
 	cmk_rc rc;
 
 	*ctx = NULL;
@@ -70,7 +71,15 @@ cli_open(struct cli *c, const char *keyid, cmk_ctx **ctx)
 			                      "--vault", keyid, vault, c->vault);
 		use = vault;
 	}
+	/* a lab's token file, lost by a process killed in C_Login, is put
+	 * back first (lab_token.c); and once more if this open finds the
+	 * token gone (a kill between the check and our login) */
+	if ((rc = cli_lab_guard(c, &restored)) != CMK_OK)
+		return rc;
 	rc = cmk_open(ctx, c->config, use, c->identity);
+	if (rc == CMK_E_TOKEN && cli_lab_guard(c, &restored) == CMK_OK &&
+	    restored)
+		rc = cmk_open(ctx, c->config, use, c->identity);
 	if (rc != CMK_OK) {
 		*ctx = NULL;
 		return cli_lib_fail(rc);

@@ -108,68 +108,6 @@ cli_in_open(const char *path, const char *what, int *fd)
 	return CMK_OK;
 }
 
-int
-cli_out_begin(struct cli_out *o, const char *path, const char *what,
-              int secret)
-{
-	memset(o, 0, sizeof(*o));
-	o->what = what;
-	if (is_std(path)) {
-		o->fd = STDOUT_FILENO;
-		return CMK_OK;
-	}
-	o->path = path;
-	size_t n = strlen(path) + sizeof(".cmk-XXXXXX");
-	if ((o->tmp = malloc(n)) == NULL)
-		return cli_fail(CMK_E_NOMEM, "out of memory");
-	snprintf(o->tmp, n, "%s.cmk-XXXXXX", path);
-	if ((o->fd = mkostemp(o->tmp, O_CLOEXEC)) < 0) {
-		int e = errno;
-		free(o->tmp);
-		o->tmp = NULL;
-		return cli_fail(CMK_E_IO, "cannot create %s %s: %s", what, path,
-		                strerror(e));
-	}
-	if (!secret) {
-		mode_t mask = umask(0);
-		umask(mask);
-		(void)fchmod(o->fd, 0666 & ~mask);
-	}
-	return CMK_OK;
-}
-
-int
-cli_out_write(struct cli_out *o, const uint8_t *p, size_t len)
-{
-	if (len && cli_write_fd(o->fd, p, len) != 0)
-		return cli_fail(CMK_E_IO, "cannot write %s %s: %s", o->what,
-		                o->path ? o->path : "to standard output",
-		                strerror(errno));
-	o->written += len;
-	return CMK_OK;
-}
-
-int
-cli_out_end(struct cli_out *o, int ok)
-{
-	int rc = CMK_OK;
-	if (o->tmp == NULL)
-		return CMK_OK;
-	if (ok && (fsync(o->fd) != 0 || close(o->fd) != 0 ||
-	           rename(o->tmp, o->path) != 0)) {
-		rc = cli_fail(CMK_E_IO, "cannot write %s %s: %s", o->what,
-		              o->path, strerror(errno));
-		ok = 0;
-	} else if (!ok) {
-		close(o->fd);
-	}
-	if (!ok)
-		unlink(o->tmp);
-	free(o->tmp);
-	o->tmp = NULL;
-	return rc;
-}
-
 /* "64M", "1G", "4096": bytes. */
 static int
 parse_size(struct cli *c, const char *opt, const char *s, size_t *out)
@@ -605,7 +543,7 @@ run_decrypt(struct cli *c, int argc, char **argv)
 		goto done;
 	begun = 1;
 	m.max = d.buffer_max;
-	int buffered = is_std(outp) && !d.stream;
+	int buffered = (is_std(outp) || out.direct) && !d.stream;
 	rc = unseal_stream(u, infd, hdr, hlen, buffered ? &m : NULL, &out);
 	if (rc == CMK_OK && buffered)
 		rc = cli_out_write(&out, m.p, m.len);

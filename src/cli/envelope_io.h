@@ -9,20 +9,7 @@
 
 #include "cli/cli.h"
 
-/* An output: stdout, or a temporary file renamed over `path` at the end. */
-struct cli_out {
-	int fd;
-	const char *path;         /* NULL: standard output */
-	char *tmp;
-	const char *what;
-	size_t written;
-};
-
-int cli_out_begin(struct cli_out *o, const char *path, const char *what,
-                  int secret);
-int cli_out_write(struct cli_out *o, const uint8_t *p, size_t len);
-/* ok: fsync and rename into place; else remove the temporary file. */
-int cli_out_end(struct cli_out *o, int ok);
+/* struct cli_out and cli_out_begin/write/end are in cli.h (io.c). */
 
 int cli_in_open(const char *path, const char *what, int *fd);
 ssize_t cli_read_fd(int fd, uint8_t *p, size_t len);

@@ -2,8 +2,9 @@
  * io.c - input and output of the `cmk` command.
  *
  * Input is read whole before anything is done; output is written only
- * after the operation succeeded, and a file is replaced atomically
- * (temporary file + rename), so an error never leaves partial output.
+ * after the operation succeeded, and a file appears only when complete
+ * (an unnamed O_TMPFILE linked into place), so neither an error nor a
+ * kill leaves partial output or a stray copy of a secret.
  */
 #include "config.h"
 
@@ -16,6 +17,7 @@
 
 #include <json-c/json.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include "cli/cli.h"
 
@@ -142,14 +144,293 @@ write_all(int fd, const uint8_t *p, size_t len)
 	return 0;
 }
 
+/* ------------------------------------------------------------ outputs */
+
+static int
+out_fail(struct cli_out *o, int e, const char *how)
+{
+	return cli_fail(CMK_E_IO, "cannot write %s %s: %s", o->what, o->path,
+	                how != NULL ? how : strerror(e));
+}
+
+static void
+out_free(struct cli_out *o)
+{
+	if (o->dirfd >= 0)
+		close(o->dirfd);
+	free(o->dir);
+	free(o->base);
+	free(o->tmp);
+	o->dirfd = -1;
+	o->dir = o->base = o->tmp = NULL;
+}
+
+/* o->dir and o->base of the regular file `target`. */
+static int
+out_split(struct cli_out *o, const char *target)
+{
+	const char *slash = strrchr(target, '/');
+
+	if (slash == NULL) {
+		o->dir = strdup(".");
+		o->base = strdup(target);
+	} else {
+		o->dir = slash == target ? strdup("/")
+		                         : strndup(target, (size_t)(slash - target));
+		o->base = strdup(slash + 1);
+	}
+	if (o->dir == NULL || o->base == NULL)
+		return cli_fail(CMK_E_NOMEM, "out of memory");
+	if (*o->base == '\0' || strcmp(o->base, ".") == 0 ||
+	    strcmp(o->base, "..") == 0)
+		return out_fail(o, EISDIR, NULL);
+	return CMK_OK;
+}
+
+/* A fresh temporary name next to the target: BASE.cmk-XXXXXXXX. */
+static char *
+tmp_name(const char *base)
+{
+	unsigned char r[4];
+	size_t n = strlen(base) + sizeof(".cmk-12345678");
+	char *t = malloc(n);
+
+	if (t == NULL)
+		return NULL;
+	if (RAND_bytes(r, sizeof(r)) != 1)
+		memset(r, 0, sizeof(r));
+	snprintf(t, n, "%s.cmk-%02x%02x%02x%02x", base, r[0], r[1], r[2], r[3]);
+	return t;
+}
+
+int
+cli_out_begin(struct cli_out *o, const char *path, const char *what,
+              int secret)
+{
+	struct stat st, tst;
+	char *target = NULL;
+	mode_t mode = secret ? 0600 : 0666;
+	int rc, e, i;
+
+	memset(o, 0, sizeof(*o));
+	o->what = what;
+	o->dirfd = -1;
+	o->fd = -1;
+	if (is_std(path)) {
+		o->fd = STDOUT_FILENO;
+		o->direct = 1;
+		return CMK_OK;
+	}
+	o->path = path;
+	/* a descriptor by name (/dev/stdout, /dev/fd/N, /proc/self/fd/N):
+	 * that descriptor, even when a regular file is behind it */
+	if (strcmp(path, "/dev/stdout") == 0 || strcmp(path, "/dev/stderr") == 0 ||
+	    strncmp(path, "/dev/fd/", 8) == 0 ||
+	    strncmp(path, "/proc/self/fd/", 14) == 0) {
+		const char *n = path[5] == 's' ? (path[8] == 'o' ? "1" : "2")
+		                               : strrchr(path, '/') + 1;
+		char *end;
+		long fd;
+
+		errno = 0;
+		fd = strtol(n, &end, 10);
+
+		if (*n == '\0' || *end != '\0' || fd < 0 || fd > 65535 ||
+		    (o->fd = fcntl((int)fd, F_DUPFD_CLOEXEC, 3)) < 0)
+			return out_fail(o, errno ? errno : EBADF, NULL);
+		o->direct = 1;
+		return CMK_OK;
+	}
+	if (strncmp(path, "/dev/", 5) == 0 || strncmp(path, "/proc/", 6) == 0) {
+		/* never replace a file under /dev or /proc */
+		o->direct = 1;
+		o->fd = open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+		if (o->fd < 0)
+			return out_fail(o, errno, NULL);
+		return CMK_OK;
+	}
+	if (lstat(path, &st) != 0) {
+		if (errno != ENOENT)
+			return out_fail(o, errno, NULL);
+		st.st_mode = S_IFREG; /* a new file */
+	} else if (S_ISLNK(st.st_mode)) {
+		if (stat(path, &tst) != 0) {
+			e = errno;
+			return cli_fail(CMK_E_IO, "cannot write %s %s: it is a "
+			                "symbolic link to a file that %s; give "
+			                "the file's own path to create it", what,
+			                path, e == ENOENT ? "does not exist"
+			                                  : strerror(e));
+		}
+		st = tst;
+		if (S_ISREG(st.st_mode) &&
+		    (target = realpath(path, NULL)) == NULL)
+			return out_fail(o, errno, NULL);
+	}
+	if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ||
+	    S_ISFIFO(st.st_mode)) {
+		/* written as such: /dev/null stays /dev/null, a FIFO's
+		 * reader gets the data */
+		o->direct = 1;
+		o->fd = open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+		if (o->fd < 0)
+			return out_fail(o, errno, NULL);
+		return CMK_OK;
+	}
+	if (S_ISDIR(st.st_mode))
+		return out_fail(o, 0, "it is a directory");
+	if (!S_ISREG(st.st_mode))
+		return out_fail(o, 0, "it is neither a regular file, a "
+		                "device nor a FIFO");
+	rc = out_split(o, target != NULL ? target : path);
+	free(target);
+	if (rc != CMK_OK) {
+		out_free(o);
+		return rc;
+	}
+	if ((o->dirfd = open(o->dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		e = errno;
+		out_free(o);
+		return out_fail(o, e, NULL);
+	}
+#ifdef O_TMPFILE
+	o->fd = openat(o->dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, mode);
+	if (o->fd >= 0) {
+		o->anon = 1;
+		return CMK_OK;
+	}
+	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL &&
+	    errno != ENOENT) {
+		e = errno;
+		out_free(o);
+		return out_fail(o, e, NULL);
+	}
+#endif
+	/* No O_TMPFILE here: a named temporary file, removed on error (a
+	 * SIGKILL can leave it: cmk(1) says so). */
+	for (i = 0; i < 16; i++) {
+		free(o->tmp);
+		if ((o->tmp = tmp_name(o->base)) == NULL) {
+			out_free(o);
+			return cli_fail(CMK_E_NOMEM, "out of memory");
+		}
+		o->fd = openat(o->dirfd, o->tmp, O_WRONLY | O_CREAT | O_EXCL |
+		               O_NOFOLLOW | O_CLOEXEC, mode);
+		if (o->fd >= 0 || errno != EEXIST)
+			break;
+	}
+	if (o->fd < 0) {
+		e = errno;
+		out_free(o);
+		return out_fail(o, e, NULL);
+	}
+	return CMK_OK;
+}
+
+int
+cli_out_write(struct cli_out *o, const uint8_t *p, size_t len)
+{
+	if (len && write_all(o->fd, p, len) != 0)
+		return cli_fail(CMK_E_IO, "cannot write %s %s: %s", o->what,
+		                o->path ? o->path : "to standard output",
+		                strerror(errno));
+	o->written += len;
+	return CMK_OK;
+}
+
+/* Give the unnamed file the name `name` in the target's directory. */
+static int
+link_anon(struct cli_out *o, const char *name)
+{
+	char proc[64];
+
+	if (linkat(o->fd, "", o->dirfd, name, AT_EMPTY_PATH) == 0)
+		return 0;
+	if (errno == EEXIST)
+		return -1;
+	/* AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH; /proc does not */
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", o->fd);
+	return linkat(AT_FDCWD, proc, o->dirfd, name, AT_SYMLINK_FOLLOW);
+}
+
+static int
+out_place(struct cli_out *o)
+{
+	int i, e;
+
+	if (o->anon) {
+		/* a new file: linked under its final name in one step */
+		if (link_anon(o, o->base) == 0)
+			return 0;
+		if (errno != EEXIST)
+			return -1;
+		/* replacing a file: a name of our own, then rename over it
+		 * (the only moment a kill could leave the temporary name) */
+		for (i = 0; i < 16; i++) {
+			free(o->tmp);
+			if ((o->tmp = tmp_name(o->base)) == NULL) {
+				errno = ENOMEM;
+				return -1;
+			}
+			if (link_anon(o, o->tmp) == 0)
+				break;
+			if (errno != EEXIST)
+				return -1;
+		}
+		if (i == 16)
+			return -1;
+	}
+	if (renameat(o->dirfd, o->tmp, o->dirfd, o->base) != 0) {
+		e = errno;
+		unlinkat(o->dirfd, o->tmp, 0);
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+int
+cli_out_end(struct cli_out *o, int ok)
+{
+	int rc = CMK_OK, e;
+
+	if (o->direct) {
+		if (o->fd != STDOUT_FILENO && o->fd >= 0 && close(o->fd) != 0 &&
+		    ok)
+			rc = out_fail(o, errno, NULL);
+		o->fd = -1;
+		return rc;
+	}
+	if (o->fd < 0)
+		return CMK_OK;
+	if (ok && (fsync(o->fd) != 0 || out_place(o) != 0)) {
+		e = errno;
+		rc = out_fail(o, e, NULL);
+		ok = 0;
+	}
+	if (ok) {
+		int dfd = openat(o->dirfd, ".", O_RDONLY | O_DIRECTORY |
+		                 O_CLOEXEC);
+
+		if (dfd >= 0) {
+			(void)fsync(dfd);
+			close(dfd);
+		}
+	} else if (!o->anon && o->tmp != NULL) {
+		unlinkat(o->dirfd, o->tmp, 0);
+	}
+	close(o->fd);
+	o->fd = -1;
+	out_free(o);
+	return rc;
+}
+
 int
 cli_write(const char *path, const char *what, const void *p, size_t len,
           int secret)
 {
-	char *tmp;
-	size_t n;
-	int fd, e;
-	mode_t mask;
+	struct cli_out o;
+	int rc;
 
 	if (is_std(path)) {
 		if (fflush(stdout) != 0 || write_all(STDOUT_FILENO, p, len) != 0)
@@ -157,39 +438,11 @@ cli_write(const char *path, const char *what, const void *p, size_t len,
 			                "output: %s", what, strerror(errno));
 		return CMK_OK;
 	}
-	n = strlen(path) + sizeof(".cmk-XXXXXX");
-	if ((tmp = malloc(n)) == NULL)
-		return cli_fail(CMK_E_NOMEM, "out of memory");
-	snprintf(tmp, n, "%s.cmk-XXXXXX", path);
-	if ((fd = mkstemp(tmp)) < 0) {
-		e = errno;
-		free(tmp);
-		return cli_fail(CMK_E_IO, "cannot create %s %s: %s", what, path,
-		                strerror(e));
-	}
-	if (!secret) {
-		/* mkstemp makes 0600; ordinary output follows the umask. */
-		mask = umask(0);
-		umask(mask);
-		(void)fchmod(fd, 0666 & ~mask);
-	}
-	if (write_all(fd, p, len) != 0 || fsync(fd) != 0) {
-		e = errno;
-		close(fd);
-		unlink(tmp);
-		free(tmp);
-		return cli_fail(CMK_E_IO, "cannot write %s %s: %s", what, path,
-		                strerror(e));
-	}
-	if (close(fd) != 0 || rename(tmp, path) != 0) {
-		e = errno;
-		unlink(tmp);
-		free(tmp);
-		return cli_fail(CMK_E_IO, "cannot write %s %s: %s", what, path,
-		                strerror(e));
-	}
-	free(tmp);
-	return CMK_OK;
+	if ((rc = cli_out_begin(&o, path, what, secret)) != CMK_OK)
+		return rc;
+	rc = cli_out_write(&o, p, len);
+	return cli_out_end(&o, rc == CMK_OK) != CMK_OK && rc == CMK_OK
+	       ? CMK_E_IO : rc;
 }
 
 int

@@ -24,3 +24,15 @@ src_cli_cmk_SOURCES += src/cli/lab_serve.c
 
 # cmk bench (issue 7, docs/benchmarks.md)
 src_cli_cmk_SOURCES += src/cli/bench.c
+
+# cli conventions (issue 11): bash completion, made by the command itself
+src_cli_cmk_SOURCES += src/cli/completion.c
+bashcompletiondir = @bashcompletiondir@
+bashcompletion_DATA = src/cli/completion/cmk
+CLEANFILES += src/cli/completion/cmk
+src/cli/completion/cmk: src/cli/cmk$(EXEEXT)
+	$(AM_V_GEN)$(MKDIR_P) src/cli/completion && \
+	src/cli/cmk$(EXEEXT) completion bash >$@.tmp && mv $@.tmp $@
+
+# a lab's token survives an interrupted C_Login (issue 10 item 7)
+src_cli_cmk_SOURCES += src/cli/lab_token.c

@@ -24,6 +24,7 @@
 	X(lab) \
 	X(bench) \
 	X(version) \
+	X(completion) \
 	X(help)
 
 #define DECLARE(name) extern const struct cli_group cli_group_##name;
@@ -47,7 +48,16 @@ static const char global_options[] =
 	"identity)\n"
 	"  --json           machine-readable output (vault, key and version\n"
 	"                   commands)\n"
-	"  --help, --version\n";
+	"  --help, --version\n"
+	"Global options are accepted anywhere on the line (cmk key list "
+	"--json),\nunless the command has an option of the same name.\n";
+
+const struct cli_group *const *
+cli_groups(size_t *n)
+{
+	*n = NGROUPS;
+	return groups;
+}
 
 static void
 main_usage(FILE *f)
@@ -57,7 +67,7 @@ main_usage(FILE *f)
 	fprintf(f, "usage: cmk [GLOBAL OPTIONS] COMMAND [ARGS]\n\n"
 	        "Customer-managed keys on PKCS#11 tokens.\n\ncommands:\n");
 	for (i = 0; i < NGROUPS; i++)
-		fprintf(f, "  %-9s %s\n", groups[i]->name, groups[i]->summary);
+		fprintf(f, "  %-10s %s\n", groups[i]->name, groups[i]->summary);
 	fprintf(f, "\nglobal options:\n%s\n"
 	        "Run 'cmk help COMMAND' or 'cmk COMMAND --help' for more; "
 	        "see cmk(1).\n", global_options);
@@ -91,39 +101,6 @@ list_cmds(const struct cli_group *g, char *buf, size_t len)
 	for (cmd = g->cmds; cmd->run != NULL && n < len; cmd++)
 		n += (size_t)snprintf(buf + n, len - n, "%s%s",
 		                      n ? ", " : "", cmd->name);
-}
-
-static int
-run_group(struct cli *c, const struct cli_group *g, int argc, char **argv)
-{
-	const struct cli_cmd *cmd;
-	char names[256];
-
-	c->group = g;
-	if (g->cmds[0].name == NULL) {
-		c->cmd = &g->cmds[0];
-		optind = 0;
-		return c->cmd->run(c, argc, argv);
-	}
-	list_cmds(g, names, sizeof(names));
-	if (argc < 2)
-		return cli_fail(CMK_E_USAGE, "%s: missing command, one of: %s "
-		                "(see 'cmk %s --help')", g->name, names,
-		                g->name);
-	if (is_help(argv[1])) {
-		cli_print_group_help(stdout, g);
-		return CMK_OK;
-	}
-	for (cmd = g->cmds; cmd->run != NULL; cmd++) {
-		if (strcmp(cmd->name, argv[1]) == 0) {
-			c->cmd = cmd;
-			optind = 0;
-			return cmd->run(c, argc - 1, argv + 1);
-		}
-	}
-	return cli_fail(CMK_E_USAGE, "%s: unknown command '%s', one of: %s "
-	                "(see 'cmk %s --help')", g->name, argv[1], names,
-	                g->name);
 }
 
 static int
@@ -205,46 +182,103 @@ env(const char *name)
 	return v != NULL && *v != '\0' ? v : NULL;
 }
 
-int
-main(int argc, char **argv)
+/* Global options up to the first operand (POSIX mode, "+"): before the
+ * command name, or between a group and its subcommand. */
+static int
+leading_opts(struct cli *c, int argc, char **argv, int top)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "vault", required_argument, NULL, 'v' },
-		{ "identity", required_argument, NULL, 'i' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		CLI_OPT_END,
-	};
-	struct cli c;
-	const struct cli_group *g;
-	int o, rc;
+	static struct option opts[8];
+	size_t n = 0;
+	const struct option *g;
+	int o;
 
-	memset(&c, 0, sizeof(c));
+	for (g = cli_global_opts; g->name != NULL; g++)
+		opts[n++] = *g;
+	opts[n++] = (struct option){ "help", no_argument, NULL, 'h' };
+	opts[n++] = (struct option){ "version", no_argument, NULL, 'V' };
+	memset(&opts[n], 0, sizeof(opts[n]));
 	opterr = 0;
 	while ((o = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+		if (cli_global_opt(c, o, optarg) == CMK_OK)
+			continue;
 		switch (o) {
-		case 'c': c.config = optarg; break;
-		case 'v': c.vault = optarg; c.vault_explicit = 1; break;
-		case 'i': c.identity = optarg; break;
-		case 'j': c.json = 1; break;
-		case 'h': main_usage(stdout); return CMK_OK;
-		case 'V': return print_version(&c);
+		case 'h':
+			if (top)
+				main_usage(stdout);
+			else
+				cli_print_group_help(stdout, c->group);
+			return -1;
+		case 'V':
+			if (top)
+				return print_version(c) == CMK_OK ? -1 : CMK_E_IO;
+			/* fall through */
+		case '?':
+			return cli_fail(CMK_E_USAGE, "unknown option '%s' "
+			                "(see 'cmk help')", argv[optind - 1]);
 		case ':':
 			return cli_fail(CMK_E_USAGE, "option '%s' needs a value "
 			                "(see 'cmk help')", argv[optind - 1]);
 		default:
-			return cli_fail(CMK_E_USAGE, "unknown option '%s' "
-			                "(see 'cmk help')", argv[optind - 1]);
+			return CMK_E_USAGE; /* cli_global_opt said why */
 		}
 	}
+	return CMK_OK;
+}
+
+static int
+run_group(struct cli *c, const struct cli_group *g, int argc, char **argv)
+{
+	const struct cli_cmd *cmd;
+	char names[256];
+	int rc;
+
+	c->group = g;
+	if (g->cmds[0].name == NULL) {
+		c->cmd = &g->cmds[0];
+		optind = 0;
+		return c->cmd->run(c, argc, argv);
+	}
+	list_cmds(g, names, sizeof(names));
+	optind = 0;
+	if ((rc = leading_opts(c, argc, argv, 0)) != CMK_OK)
+		return rc < 0 ? CMK_OK : rc;
+	argc -= optind - 1;
+	argv += optind - 1;
+	if (argc < 2)
+		return cli_fail(CMK_E_USAGE, "%s: missing command, one of: %s "
+		                "(see 'cmk %s --help')", g->name, names,
+		                g->name);
+	if (is_help(argv[1])) {
+		cli_print_group_help(stdout, g);
+		return CMK_OK;
+	}
+	for (cmd = g->cmds; cmd->run != NULL; cmd++) {
+		if (strcmp(cmd->name, argv[1]) == 0) {
+			c->cmd = cmd;
+			optind = 0;
+			return cmd->run(c, argc - 1, argv + 1);
+		}
+	}
+	return cli_fail(CMK_E_USAGE, "%s: unknown command '%s', one of: %s "
+	                "(see 'cmk %s --help')", g->name, argv[1], names,
+	                g->name);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct cli c;
+	const struct cli_group *g;
+	int rc;
+
+	memset(&c, 0, sizeof(c));
+	cli_begin(&c);
+	if ((rc = leading_opts(&c, argc, argv, 1)) != CMK_OK)
+		return rc < 0 ? CMK_OK : rc;
 	if (c.vault == NULL)
 		c.vault = env("CMK_VAULT");
 	if (c.identity == NULL)
 		c.identity = env("CMK_IDENTITY");
-	if (c.config != NULL && *c.config == '\0')
-		return cli_fail(CMK_E_USAGE, "--config needs a file name");
 	if (optind >= argc) {
 		main_usage(stderr);
 		return CMK_E_USAGE;
@@ -253,6 +287,8 @@ main(int argc, char **argv)
 		return cli_fail(CMK_E_USAGE, "unknown command '%s' "
 		                "(see 'cmk help')", argv[optind]);
 	rc = run_group(&c, g, argc - optind, argv + optind);
+	if (g != find_group("lab"))
+		cli_lab_after(&c); /* a lab shared with a group (lab init --group) */
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		if (rc == CMK_OK)
 			rc = cli_fail(CMK_E_IO, "cannot write standard output");

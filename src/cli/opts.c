@@ -9,18 +9,62 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <json-c/json.h>
+
 #include "cli/cli.h"
+
+/* The command line being run: its --json makes errors JSON too. */
+static const struct cli *cli_current;
+
+void
+cli_begin(const struct cli *c)
+{
+	cli_current = c;
+}
+
+/*
+ * One error: "cmk: TEXT" on stderr, or with --json one JSON object
+ * {"error": TEXT, "code": RC, "name": "CMK_E_..."} on a line of its own.
+ */
+static int
+vfail(cmk_rc rc, const char *prefix, const char *fmt, va_list ap,
+      const char *suffix)
+{
+	char msg[2048];
+	json_object *o;
+	const char *s;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (cli_current == NULL || !cli_current->json) {
+		fprintf(stderr, "cmk: %s%s%s\n", prefix, msg, suffix);
+		return rc;
+	}
+	if (*prefix || *suffix) {
+		char full[2300];
+
+		snprintf(full, sizeof(full), "%s%s%s", prefix, msg, suffix);
+		snprintf(msg, sizeof(msg), "%s", full);
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "error", json_object_new_string(msg));
+	json_object_object_add(o, "code", json_object_new_int((int)rc));
+	json_object_object_add(o, "name",
+	                       json_object_new_string(cmk_rc_name(rc)));
+	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+	                                   JSON_C_TO_STRING_NOSLASHESCAPE);
+	fprintf(stderr, "%s\n", s != NULL ? s : "{\"error\": \"out of memory\"}");
+	json_object_put(o);
+	return rc;
+}
 
 int
 cli_fail(cmk_rc rc, const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("cmk: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vfail(rc, "", fmt, ap, "");
 	va_end(ap);
-	fputc('\n', stderr);
 	return rc;
 }
 
@@ -54,15 +98,15 @@ cli_usage_fail(struct cli *c, const char *fmt, ...)
 {
 	va_list ap;
 	const char *path = cli_cmd_path(c);
+	char prefix[100], suffix[120];
 
+	prefix[0] = '\0';
 	if (c->group != NULL)
-		fprintf(stderr, "cmk: %s: ", path + 4);
-	else
-		fputs("cmk: ", stderr);
+		snprintf(prefix, sizeof(prefix), "%s: ", path + 4);
+	snprintf(suffix, sizeof(suffix), " (see '%s --help')", path);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vfail(CMK_E_USAGE, prefix, fmt, ap, suffix);
 	va_end(ap);
-	fprintf(stderr, " (see '%s --help')\n", path);
 	return CMK_E_USAGE;
 }
 
@@ -80,8 +124,9 @@ cli_print_cmd_help(FILE *f, const struct cli_group *g,
 		        cmd->summary);
 	if (cmd->options != NULL)
 		fprintf(f, "\noptions:\n%s", cmd->options);
-	fprintf(f, "\nGlobal options go before '%s': see 'cmk help' and "
-	        "cmk(1).\n", g->name);
+	fprintf(f, "\nGlobal options (--config, --vault, --identity, --json) "
+	        "go anywhere on the\nline unless the command has an option of "
+	        "that name: see 'cmk help' and cmk(1).\n");
 }
 
 void
@@ -120,16 +165,77 @@ short_opts(const struct option *opts, char *buf, size_t len)
 	buf[n] = '\0';
 }
 
+const struct option cli_global_opts[] = {
+	{ "config", required_argument, NULL, CLI_G_CONFIG },
+	{ "vault", required_argument, NULL, CLI_G_VAULT },
+	{ "identity", required_argument, NULL, CLI_G_IDENTITY },
+	{ "json", no_argument, NULL, CLI_G_JSON },
+	CLI_OPT_END,
+};
+
+int
+cli_global_opt(struct cli *c, int o, const char *arg)
+{
+	switch (o) {
+	case CLI_G_CONFIG:
+		if (*arg == '\0')
+			return cli_fail(CMK_E_USAGE, "--config needs a file name");
+		c->config = arg;
+		return CMK_OK;
+	case CLI_G_VAULT:
+		c->vault = arg;
+		c->vault_explicit = 1;
+		return CMK_OK;
+	case CLI_G_IDENTITY:
+		c->identity = arg;
+		return CMK_OK;
+	case CLI_G_JSON:
+		c->json = 1;
+		return CMK_OK;
+	default:
+		return -1;
+	}
+}
+
+/* The command's options followed by the global options it does not
+ * define itself (a command's own --vault or --json wins). */
+static const struct option *
+merged_opts(const struct option *opts)
+{
+	static struct option all[96];
+	const struct option *g, *o;
+	size_t n = 0;
+
+	for (o = opts; o->name != NULL && n < 90; o++)
+		all[n++] = *o;
+	for (g = cli_global_opts; g->name != NULL; g++) {
+		for (o = opts; o->name != NULL; o++)
+			if (strcmp(o->name, g->name) == 0)
+				break;
+		if (o->name == NULL)
+			all[n++] = *g;
+	}
+	memset(&all[n], 0, sizeof(all[n]));
+	return all;
+}
+
 int
 cli_next_opt(struct cli *c, int argc, char **argv,
              const struct option *opts)
 {
+	const struct option *all = merged_opts(opts);
 	char sopts[64];
 	int o;
 
 	opterr = 0;
 	short_opts(opts, sopts, sizeof(sopts));
-	o = getopt_long(argc, argv, sopts, opts, NULL);
+	for (;;) {
+		o = getopt_long(argc, argv, sopts, all, NULL);
+		if (o < CLI_G_CONFIG || o > CLI_G_JSON)
+			break;
+		if ((c->rc = cli_global_opt(c, o, optarg)) != CMK_OK)
+			return CLI_OPT_STOP;
+	}
 	switch (o) {
 	case 'h':
 		/* Help ends the command here, so that no caller can mistake

@@ -3,6 +3,7 @@
 #include "config.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,16 @@ static cmk_rc pin_from_fd(int fd, char *pin, const char *what, const char *src)
 static cmk_rc pin_from_file(const char *path, char *pin, const char *what)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && errno == EACCES) {
+		/* a service's worker after it dropped privileges: say who */
+		uid_t uid = geteuid();
+		struct passwd pw, *res = NULL;
+		char buf[1024];
+		if (getpwuid_r(uid, &pw, buf, sizeof buf, &res) != 0)
+			res = NULL;
+		return cmk_err(CMK_E_PIN, "%s: PIN file %s is not readable by user %s (uid %u): %s", what, path,
+		               res ? res->pw_name : "?", (unsigned)uid, strerror(EACCES));
+	}
 	if (fd < 0)
 		return cmk_err(CMK_E_PIN, "%s: PIN file %s cannot be read: %s", what, path, strerror(errno));
 	char src[600];

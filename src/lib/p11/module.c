@@ -247,9 +247,11 @@ cmk_rc p11_mod_load_at(const char *spec, const char *init_reserved, const char *
 	}
 	CK_RV rv = mod_initialize(m);
 	if (rv != CKR_OK) {
-		rc = cmk_err(CMK_E_MODULE, "PKCS#11 module %s%s%s: C_Initialize failed: %s",
+		char diag[1200]; /* SoftHSM: an unreadable token directory, say (softhsm_diag.c) */
+		p11_softhsm_diag(spec, diag, sizeof diag);
+		rc = cmk_err(CMK_E_MODULE, "PKCS#11 module %s%s%s: C_Initialize failed: %s%s",
 		             spec, m->server[0] ? " for p11-kit server " : "", m->server,
-		             p11_rv_name(rv));
+		             p11_rv_name(rv), diag);
 		p11_gate_unwrap(m->slot);
 		p11_kit_module_release(m->real);
 		goto fail;

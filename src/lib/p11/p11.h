@@ -49,6 +49,10 @@ const char *p11_mod_server(const p11_mod *m);
 void p11_mod_unref(p11_mod *m);
 CK_FUNCTION_LIST *p11_mod_fn(p11_mod *m);
 const char *p11_mod_name(const p11_mod *m);
+/* softhsm_diag.c: when `module` is SoftHSMv2 with its file store, why its
+ * token directory shows no token ("; PATH is empty (...); restore ..."), or
+ * "" when nothing is wrong there.  Diagnostics only. */
+void p11_softhsm_diag(const char *module, char *out, size_t cap);
 /* Finalize and initialise again, unless another user of the module already
  * did since generation `seen` (after a dead connection). */
 cmk_rc p11_mod_reinit(p11_mod *m, unsigned seen);

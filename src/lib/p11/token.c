@@ -117,9 +117,12 @@ static cmk_rc locate(p11_tok *t, int excl)
 	if (rc == CMK_E_TOKEN && p11_mod_server(t->mod)[0] && !seen[0])
 		return cmk_err(CMK_E_TOKEN, "%s: token %s is not there: the p11-kit server does not answer or serves no token",
 		               t->what, t->spec);
-	if (rc == CMK_E_TOKEN)
-		return cmk_err(CMK_E_TOKEN, "%s: token %s is not present on module %s (tokens seen: %s)",
-		               t->what, t->spec, p11_mod_name(t->mod), seen[0] ? seen : "none");
+	if (rc == CMK_E_TOKEN) {
+		char diag[1500]; /* SoftHSM's token files: which is damaged (softhsm_diag.c) */
+		p11_softhsm_diag(p11_mod_name(t->mod), diag, sizeof diag);
+		return cmk_err(CMK_E_TOKEN, "%s: token %s is not present on module %s (tokens seen: %s)%s",
+		               t->what, t->spec, p11_mod_name(t->mod), seen[0] ? seen : "none", diag);
+	}
 	return rc;
 }
 

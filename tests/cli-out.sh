@@ -75,7 +75,7 @@ expect_fail_msg 19 "$T/sub.*is a directory" "a directory is refused" cmk unwrap 
 # --- an existing regular file: --out names it, so it is replaced whole
 # (as before); a failing command leaves it as it was
 echo keep-me >"$T/existing"
-expect_fail 24 "unwrap of garbage fails" sh -c 'echo garbage | "$CMK_BIN" unwrap -o "$T/existing"'
+expect_fail_msg 24 'not a cmk wrapped key \(no CMKW magic\)' "unwrap of garbage fails" sh -c 'echo garbage | "$CMK_BIN" unwrap -o "$T/existing"'
 is "$(cat "$T/existing")" keep-me "a failed command leaves the existing file as it was"
 ok "unwrap -o an existing file" cmk unwrap --in "$T/w" -o "$T/existing"
 same_file "$T/existing" "$T/dek" "the existing file was replaced by the DEK"

@@ -38,5 +38,5 @@ expect_fail_msg 2 'key create: missing key NAME \(see .cmk key create --help.\)'
 expect_fail_msg 2 'key list: unknown option .--no-such-option. \(see .cmk key list --help.\)' "an unknown option is a usage error" cmk key list --no-such-option
 expect_fail_msg 19 'cannot open key to wrap .*/missing: No such file or directory' "wrap --in a missing file is an I/O error" cmk wrap k --in "$T/missing" --out "$T/o6"
 no_file "$T/o6" "no output file when the input is missing"
-expect_fail_msg 19 'cannot create wrapped key .*/no/dir/out: No such file or directory' "wrap --out into a missing directory is an I/O error" cmk wrap k --in "$T/dek" --out "$T/no/dir/out"
+expect_fail_msg 19 'cannot write wrapped key .*/no/dir/out: No such file or directory' "wrap --out into a missing directory is an I/O error" cmk wrap k --in "$T/dek" --out "$T/no/dir/out"
 done_testing

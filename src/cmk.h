@@ -415,6 +415,17 @@ cmk_rc cmk_token_init(const char *module, const char *label,
 cmk_rc cmk_pin_read(const char *source, const char *what, char **pin,
                     size_t *cap);
 
+/*
+ * A PIN supplier for the "prompt" PIN source, for the calling thread only
+ * (the OpenSSL provider hands libcmk the application's passphrase callback
+ * this way).  While set, cmk_open() and cmk_pin_read() call it instead of
+ * reading the terminal: it writes the PIN, NUL-terminated, into buf (cap
+ * bytes, secure memory) and returns 1, or returns 0 to refuse (CMK_E_PIN).
+ * `what` names the vault ("vault lab").  cb NULL restores the terminal.
+ */
+typedef int cmk_pin_cb(char *buf, size_t cap, const char *what, void *arg);
+void cmk_set_thread_pin_cb(cmk_pin_cb *cb, void *arg);
+
 #include <cmk_envelope.h>
 
 #ifdef __cplusplus

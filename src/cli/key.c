@@ -581,6 +581,12 @@ const struct cli_group cli_group_key = {
 		  "Show a key, all its versions, and the public key of the "
 		  "current or given version.",
 		  "  --deleted          show a soft-deleted key\n" },
+		{ "pem", cli_key_pem, "NAME[/VERSION] [--out FILE]",
+		  "Write a key reference file: a PEM block that the cmk OpenSSL "
+		  "provider reads as\nthe vault key wherever OpenSSL reads a "
+		  "private key file (no key material;\nwithout VERSION, the "
+		  "current version at load time).",
+		  "  --out FILE         write to FILE (default: standard output)\n" },
 		{ "rotate", run_rotate,
 		  "NAME [--size BITS] [--ops OPS] [--expires T] "
 		  "[--not-before T] [--tag K=V]...",

@@ -24,3 +24,6 @@ src_cli_cmk_SOURCES += src/cli/lab_serve.c
 
 # cmk bench (issue 7, docs/benchmarks.md)
 src_cli_cmk_SOURCES += src/cli/bench.c
+
+# cmk key pem: key reference files (docs/pem-reference.md)
+src_cli_cmk_SOURCES += src/cli/keypem.c src/provider/keyref.h src/provider/keyref.c

@@ -83,7 +83,7 @@ static int give_public(cmkp_key *k, OSSL_CALLBACK *cb, void *cbarg)
 	return ok;
 }
 
-static int give_reference(cmkp_key **kp, OSSL_CALLBACK *cb, void *cbarg)
+int cmkp_give_reference(cmkp_key **kp, OSSL_CALLBACK *cb, void *cbarg)
 {
 	OSSL_PARAM params[5];
 	int type = OSSL_OBJECT_PKEY;
@@ -118,15 +118,19 @@ static int store_load(void *vctx, OSSL_CALLBACK *object_cb, void *object_cbarg,
 		c->done = 1;
 		return 1;
 	}
-	/* the PIN comes from the vault's pin_source (cmk.conf), not pw_cb */
-	if ((k = cmkp_key_open_uri(c->prov, c->uri)) == NULL) {
+	/* the PIN comes from the vault's pin_source (cmk.conf); pw_cb answers
+	 * a "prompt" source */
+	cmkp_pw_push(c->prov, pw_cb, pw_cbarg);
+	k = cmkp_key_open_uri(c->prov, c->uri);
+	cmkp_pw_pop(c->prov);
+	if (k == NULL) {
 		c->failed = 1;
 		return 0;
 	}
 	if (c->expect == OSSL_STORE_INFO_PUBKEY)
 		ok = give_public(k, object_cb, object_cbarg);
 	else
-		ok = give_reference(&k, object_cb, object_cbarg);
+		ok = cmkp_give_reference(&k, object_cb, object_cbarg);
 	cmkp_key_free(k);        /* NULL when keymgmt load() took it */
 	c->done = ok;
 	c->failed = !ok;

@@ -79,6 +79,9 @@ static int read_block(BIO *in, BIO *mem, size_t *total)
 	return 0;
 }
 
+static cmkp_key *open_ref(cmkp_prov *p, const cmk_keyref *r,
+                          OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg);
+
 static int pem_decode(void *ctx, OSSL_CORE_BIO *cin, int selection,
                       OSSL_CALLBACK *data_cb, void *data_cbarg,
                       OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)
@@ -91,6 +94,7 @@ static int pem_decode(void *ctx, OSSL_CORE_BIO *cin, int selection,
 	size_t total = 0;
 	const char *why = NULL;
 	cmk_keyref r;
+	cmkp_key *k;
 	int ok = 1, found = 0;
 
 	if ((in = BIO_new_from_core_bio(p->libctx, cin)) == NULL)
@@ -124,7 +128,17 @@ static int pem_decode(void *ctx, OSSL_CORE_BIO *cin, int selection,
 		CMKP_ERR(p, CMKP_R_KEYREF, "%s block%s%s: %s", CMK_KEYREF_PEM_LABEL,
 		         r.kid[0] ? " of " : "", r.kid, why);
 		goto out;
-	} else {
+	}
+	/*
+	 * Open the key here already: OpenSSL's file store drops the errors of
+	 * the DER stage, so a reference that cannot be loaded is reported
+	 * here, where they reach the application.  The vault stays open for
+	 * the DER stage.
+	 */
+	if ((k = open_ref(p, &r, pw_cb, pw_cbarg)) == NULL)
+		goto out;
+	cmkp_key_free(k);
+	{
 		OSSL_PARAM params[5];
 		int type = OSSL_OBJECT_PKEY;
 
@@ -184,17 +198,35 @@ static int same_token(cmkp_prov *p, cmk_ctx *ctx, const cmk_keyref *r)
 	return 0;
 }
 
+/* The key a reference names, on the token it names. */
+static cmkp_key *open_ref(cmkp_prov *p, const cmk_keyref *r,
+                          OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)
+{
+	char vault[64], name[CMK_NAME_MAX], version[CMK_VERSION_LEN + 1];
+	cmkp_key *k = NULL;
+	cmk_ctx *vctx;
+	int ok;
+
+	cmkp_pw_push(p, pw_cb, pw_cbarg);
+	ok = cmk_kid_parse(r->kid, vault, name, version) == CMK_OK
+	     && (vctx = cmkp_vault_ctx(p, vault)) != NULL && same_token(p, vctx, r)
+	     && (k = cmkp_key_open_uri(p, r->kid)) != NULL;
+	cmkp_pw_pop(p);
+	if (!ok)
+		CMKP_ERR(p, CMKP_R_KEYREF, "the key reference to %s (token '%s') cannot be "
+		         "loaded (the reason is the error before this one)", r->kid, r->token);
+	return k;
+}
+
 static int der_decode(void *ctx, OSSL_CORE_BIO *cin, int selection,
                       OSSL_CALLBACK *data_cb, void *data_cbarg,
                       OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)
 {
 	cmkp_prov *p = ctx;
 	unsigned char buf[CMK_KEYREF_MAX + 1];
-	char vault[64], name[CMK_NAME_MAX], version[CMK_VERSION_LEN + 1];
 	const char *why;
 	cmkp_key *k = NULL;
 	cmk_keyref r;
-	cmk_ctx *vctx;
 	size_t len = 0;
 	int n, ok;
 	BIO *in;
@@ -207,16 +239,8 @@ static int der_decode(void *ctx, OSSL_CORE_BIO *cin, int selection,
 	/* not a reference (any DER may be offered): the other decoders' */
 	if (!cmk_keyref_decode(p->libctx, buf, len, &r, &why))
 		return 1;
-	cmkp_pw_push(p, pw_cb, pw_cbarg);
-	ok = cmk_kid_parse(r.kid, vault, name, version) == CMK_OK
-	     && (vctx = cmkp_vault_ctx(p, vault)) != NULL && same_token(p, vctx, &r)
-	     && (k = cmkp_key_open_uri(p, r.kid)) != NULL;
-	cmkp_pw_pop(p);
-	if (!ok) {
-		CMKP_ERR(p, CMKP_R_KEYREF, "the key reference to %s (token '%s') cannot be "
-		         "loaded: see the error before this one", r.kid, r.token);
+	if ((k = open_ref(p, &r, pw_cb, pw_cbarg)) == NULL)
 		return 0;
-	}
 	ok = cmkp_give_reference(&k, data_cb, data_cbarg);
 	cmkp_key_free(k);        /* NULL when keymgmt load() took it */
 	return ok;

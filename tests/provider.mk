@@ -10,7 +10,8 @@ provider_tests = \
 	tests/provider-errors.sh \
 	tests/provider-pem.sh \
 	tests/provider-pem-errors.sh \
-	tests/provider-conf.sh
+	tests/provider-conf.sh \
+	tests/provider-fuzz.sh
 
 TESTS += $(provider_tests)
 EXTRA_DIST += $(provider_tests) tests/provider-lib.sh

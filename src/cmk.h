@@ -217,6 +217,17 @@ cmk_rc cmk_key_create(cmk_ctx *ctx, const char *name, const cmk_key_params *p,
 cmk_rc cmk_key_import(cmk_ctx *ctx, const char *name, const uint8_t *pem,
                       size_t len, const cmk_key_params *p,
                       char version[CMK_VERSION_LEN + 1]);
+/* Adopt an RSA key pair made on the vault's token by another tool
+ * (pkcs11-tool, a vendor's CLI), found by its CKA_ID (id, idlen) or, with id
+ * NULL, its CKA_LABEL: it becomes key `name` (or a new version of it) with
+ * the vault's lifecycle; the tool's objects are replaced by the vault's
+ * copies.  Refused (CMK_E_USAGE) unless the private key is sensitive and
+ * non-extractable and 2048, 3072 or 4096 bits; CMK_E_NOT_FOUND when no
+ * pair matches, CMK_E_EXISTS when it is a vault key already.  p->bits is
+ * ignored.  Needs the 'create' permission; audited as "adopt". */
+cmk_rc cmk_key_adopt(cmk_ctx *ctx, const char *name, const uint8_t *id,
+                     size_t idlen, const char *label, const cmk_key_params *p,
+                     char version[CMK_VERSION_LEN + 1]);
 /* New version; p NULL: inherit bits, ops and tags from the newest version. */
 cmk_rc cmk_key_rotate(cmk_ctx *ctx, const char *name, const cmk_key_params *p,
                       char version[CMK_VERSION_LEN + 1]);

@@ -11,7 +11,8 @@ provider_tests = \
 	tests/provider-pem.sh \
 	tests/provider-pem-errors.sh \
 	tests/provider-conf.sh \
-	tests/provider-fuzz.sh
+	tests/provider-fuzz.sh \
+	tests/provider-adopt.sh
 
 TESTS += $(provider_tests)
 EXTRA_DIST += $(provider_tests) tests/provider-lib.sh

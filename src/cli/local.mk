@@ -26,4 +26,5 @@ src_cli_cmk_SOURCES += src/cli/lab_serve.c
 src_cli_cmk_SOURCES += src/cli/bench.c
 
 # cmk key pem: key reference files (docs/pem-reference.md)
-src_cli_cmk_SOURCES += src/cli/keypem.c src/provider/keyref.h src/provider/keyref.c
+src_cli_cmk_SOURCES += src/cli/keypem.c src/provider/keyref.h src/provider/keyref.c \
+	src/cli/keyadopt.c

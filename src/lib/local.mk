@@ -49,3 +49,6 @@ noinst_LTLIBRARIES += src/lib/libcmk-internal.la
 src_lib_libcmk_internal_la_SOURCES = $(libcmk_core_sources) $(libcmk_envelope_sources) $(libcmk_bench_sources)
 src_lib_libcmk_internal_la_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS) $(P11KIT_CFLAGS) $(JSONC_CFLAGS)
 src_lib_libcmk_internal_la_LIBADD = $(LIBCMK_LIBS_)
+
+# cmk_key_adopt: key pairs made on the token by other tools (issue 11)
+libcmk_core_sources += src/lib/vault/adopt.c src/lib/p11/foreign.c

@@ -6,6 +6,33 @@
 # activates default + cmk with the identity svc-tls (allowed get,sign), and
 # the service on 127.0.0.1 at a port chosen at run time.
 
+# svc_wrap PROGRAM...: in a sanitizer build, the services (not built with
+# the sanitizers) load an instrumented cmk.so: run them with the sanitizer
+# runtime preloaded, as provider-lib.sh does for openssl, through wrappers
+# in $T/bin (first in PATH); their own leaks are not cmk's to report.
+# svc_wrapped PATH: the wrapper of a program named by its path.
+svc_wrap() {
+	local p
+	[ -n "${_san:-}" ] || return 0
+	for p in "$@"; do
+		command -v "$p" >/dev/null 2>&1 || continue
+		svc_wrapped "$(command -v "$p")" >/dev/null
+	done
+}
+svc_wrapped() {
+	if [ -z "${_san:-}" ]; then
+		echo "$1"
+		return
+	fi
+	local w
+	w=$T/bin/$(basename "$1")
+	mkdir -p "$T/bin"
+	printf '#!/bin/sh\nASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0" LD_PRELOAD="%s${LD_PRELOAD:+ $LD_PRELOAD}" exec %s "$@"\n' \
+		"${_san% }" "$1" >"$w"
+	chmod 755 "$T/bin" "$w"
+	echo "$w"
+}
+
 # svc_need PACKAGE PROGRAM...: skip the test when a program is missing --
 # a failure under CI=true, where install-deps installs PACKAGE
 svc_need() {
@@ -65,6 +92,7 @@ wait_grep() {
 
 # svc_setup: the lab, key, reference, certificate and openssl.cnf
 svc_setup() {
+	svc_wrap nginx haproxy stunnel4 apache2
 	lab_new
 	KID=$(cmk key create tls --ops sign,verify) || bail "cannot create the key"
 	cmk policy set svc-tls get,sign >/dev/null || bail "cannot grant svc-tls"
@@ -102,7 +130,8 @@ audited_sign() {
 
 audit_lines() { wc -l <"$AUDIT"; }
 
-# client GET: https GET of / on PORT with curl, the certificate verified
+# https_get PORT: https GET of / on PORT with curl, the certificate
+# verified (the client has no vault key: it runs without the provider)
 https_get() {
-	curl -sS --max-time 10 --cacert "$CERT" "https://localhost:$1/" --resolve "localhost:$1:127.0.0.1"
+	OPENSSL_CONF=/dev/null curl -sS --max-time 10 --cacert "$CERT" "https://localhost:$1/" --resolve "localhost:$1:127.0.0.1"
 }

@@ -23,6 +23,7 @@ fi
 
 plan 6
 svc_setup
+POSTGRES=$(svc_wrapped "$PGBIN/postgres")
 [ "$(id -u)" = 0 ] && svc_for_user "$PGUSER"
 PORT=$(free_port) || bail "no free port"
 PGDATA=$T/pg
@@ -55,7 +56,7 @@ stop() {
 	PG=
 }
 trap 'rc=$?; stop; (exit $rc); _tap_cleanup' EXIT
-as_pg "$PGBIN/postgres" -D "$PGDATA" >"$T/pg.log" 2>&1 &
+as_pg "$POSTGRES" -D "$PGDATA" >"$T/pg.log" 2>&1 &
 PG=$!
 if ! wait_port "$PORT" 15; then
 	diag_file "postgres log" "$T/pg.log"
@@ -63,7 +64,7 @@ if ! wait_port "$PORT" 15; then
 fi
 pass "postgres starts with ssl_key_file a key reference"
 pg_query() {
-	timeout 15 psql "host=localhost hostaddr=127.0.0.1 port=$PORT user=postgres dbname=postgres sslmode=verify-ca sslrootcert=$CERT" \
+	OPENSSL_CONF=/dev/null timeout 15 psql "host=localhost hostaddr=127.0.0.1 port=$PORT user=postgres dbname=postgres sslmode=verify-ca sslrootcert=$CERT" \
 		-Atc "select 'hello from ' || current_setting('server_version_num')::int / 10000 || ' over ' || (select version from pg_stat_ssl where pid = pg_backend_pid())"
 }
 N=$(audit_lines)

@@ -123,7 +123,12 @@ pg_run() {
 	echo "hostssl all all 127.0.0.1/32 trust" >"$d/data/pg_hba.conf"
 	runuser -u postgres -- env PATH="$PATH" "$pgbin/postgres" -D "$d/data" >/dev/null 2>&1 &
 	wait_port "$port" 15 && loop psql "host=127.0.0.1 port=$port user=postgres sslmode=require" -Atc "select 1"
-	kill -INT "$(head -1 "$d/data/postmaster.pid")" 2>/dev/null; sleep 1
+	local pm i
+	pm=$(head -1 "$d/data/postmaster.pid" 2>/dev/null)
+	[ -n "$pm" ] && kill -INT "$pm" 2>/dev/null
+	for ((i = 0; i < 50; i++)); do [ -n "$pm" ] && kill -0 "$pm" 2>/dev/null && sleep 0.1; done
+	[ -n "$pm" ] && kill -KILL "$pm" 2>/dev/null
+	wait 2>/dev/null
 }
 curl_run() { # client KEY CERT against s_server -Verify
 	local port

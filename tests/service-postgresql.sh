@@ -45,12 +45,20 @@ EOC
 echo "hostssl all all 127.0.0.1/32 trust" >"$PGDATA/pg_hba.conf"
 echo "local all all trust" >>"$PGDATA/pg_hba.conf"
 PG=
-# runuser does not pass SIGINT on: signal the postmaster itself (fast shutdown)
+# runuser does not pass signals on: signal the postmaster itself (fast
+# shutdown; immediate shutdown, then SIGKILL, if it does not go)
 stop() {
-	local pid
+	local pid i sig
 	[ -n "$PG" ] || return 0
 	pid=$(head -1 "$PGDATA/postmaster.pid" 2>/dev/null)
-	[ -n "$pid" ] && kill -INT "$pid" 2>/dev/null
+	for sig in INT QUIT KILL; do
+		[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || break
+		kill -"$sig" "$pid" 2>/dev/null
+		for ((i = 0; i < 50; i++)); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+	done
 	kill -TERM "$PG" 2>/dev/null
 	wait "$PG" 2>/dev/null
 	PG=

@@ -61,3 +61,29 @@ fuzz-run:
 	@echo "fuzz-run: configure with --enable-fuzz CC=clang first" >&2; exit 2
 endif
 .PHONY: fuzz-run
+
+# The key reference parser of the provider's decoder (docs/pem-reference.md):
+# fuzz/fuzz-keyref with --enable-fuzz; the corpus replays in make check
+# (tests/provider-fuzz.sh).
+fuzz_keyref_corpus = fuzz/corpus/keyref/versionless fuzz/corpus/keyref/versioned
+EXTRA_DIST += $(fuzz_keyref_corpus) fuzz/keyref.c
+fuzz_keyref_srcs = fuzz/keyref.c src/provider/keyref.h src/provider/keyref.c
+check_PROGRAMS += fuzz/replay-keyref
+fuzz_replay_keyref_SOURCES = fuzz/replay.c $(fuzz_keyref_srcs)
+fuzz_replay_keyref_CFLAGS = $(fuzz_cflags)
+fuzz_replay_keyref_LDADD = $(LIBCRYPTO_LIBS)
+if FUZZ
+noinst_PROGRAMS += fuzz/fuzz-keyref
+fuzz_fuzz_keyref_SOURCES = $(fuzz_keyref_srcs)
+fuzz_fuzz_keyref_CFLAGS = $(fuzz_cflags) $(FUZZ_FLAGS)
+fuzz_fuzz_keyref_LDFLAGS = $(FUZZ_FLAGS)
+fuzz_fuzz_keyref_LDADD = $(LIBCRYPTO_LIBS)
+fuzz-run-keyref: fuzz/fuzz-keyref
+	@work=`mktemp -d`; trap 'rm -rf "$$work"' EXIT; \
+	ASAN_OPTIONS=detect_leaks=1 fuzz/fuzz-keyref -max_total_time=$(FUZZ_SECONDS) \
+		-max_len=8192 -print_final_stats=1 $$work $(srcdir)/fuzz/corpus/keyref
+else
+fuzz-run-keyref:
+	@echo "fuzz-run-keyref: configure with --enable-fuzz CC=clang first" >&2; exit 2
+endif
+.PHONY: fuzz-run-keyref

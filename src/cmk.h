@@ -225,6 +225,17 @@ cmk_rc cmk_key_create(cmk_ctx *ctx, const char *name, const cmk_key_params *p,
 cmk_rc cmk_key_import(cmk_ctx *ctx, const char *name, const uint8_t *pem,
                       size_t len, const cmk_key_params *p,
                       char version[CMK_VERSION_LEN + 1]);
+/* Adopt an RSA key pair made on the vault's token by another tool
+ * (pkcs11-tool, a vendor's CLI), found by its CKA_ID (id, idlen) or, with id
+ * NULL, its CKA_LABEL: it becomes key `name` (or a new version of it) with
+ * the vault's lifecycle; the tool's objects are replaced by the vault's
+ * copies.  Refused (CMK_E_USAGE) unless the private key is sensitive and
+ * non-extractable and 2048, 3072 or 4096 bits; CMK_E_NOT_FOUND when no
+ * pair matches, CMK_E_EXISTS when it is a vault key already.  p->bits is
+ * ignored.  Needs the 'create' permission; audited as "adopt". */
+cmk_rc cmk_key_adopt(cmk_ctx *ctx, const char *name, const uint8_t *id,
+                     size_t idlen, const char *label, const cmk_key_params *p,
+                     char version[CMK_VERSION_LEN + 1]);
 /* New version; p NULL: inherit bits, ops and tags from the newest version. */
 cmk_rc cmk_key_rotate(cmk_ctx *ctx, const char *name, const cmk_key_params *p,
                       char version[CMK_VERSION_LEN + 1]);
@@ -421,6 +432,17 @@ cmk_rc cmk_token_init(const char *module, const char *label,
  * `*cap` bytes; free with cmk_secure_free(pin, cap). */
 cmk_rc cmk_pin_read(const char *source, const char *what, char **pin,
                     size_t *cap);
+
+/*
+ * A PIN supplier for the "prompt" PIN source, for the calling thread only
+ * (the OpenSSL provider hands libcmk the application's passphrase callback
+ * this way).  While set, cmk_open() and cmk_pin_read() call it instead of
+ * reading the terminal: it writes the PIN, NUL-terminated, into buf (cap
+ * bytes, secure memory) and returns 1, or returns 0 to refuse (CMK_E_PIN).
+ * `what` names the vault ("vault lab").  cb NULL restores the terminal.
+ */
+typedef int cmk_pin_cb(char *buf, size_t cap, const char *what, void *arg);
+void cmk_set_thread_pin_cb(cmk_pin_cb *cb, void *arg);
 
 #include <cmk_envelope.h>
 

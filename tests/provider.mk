@@ -7,7 +7,12 @@ provider_tests = \
 	tests/provider-sign.sh \
 	tests/provider-tls.sh \
 	tests/provider-threads.sh \
-	tests/provider-errors.sh
+	tests/provider-errors.sh \
+	tests/provider-pem.sh \
+	tests/provider-pem-errors.sh \
+	tests/provider-conf.sh \
+	tests/provider-fuzz.sh \
+	tests/provider-adopt.sh
 
 TESTS += $(provider_tests)
 EXTRA_DIST += $(provider_tests) tests/provider-lib.sh
@@ -21,3 +26,12 @@ check_PROGRAMS += tests/provider-threads
 tests_provider_threads_SOURCES = tests/provider-threads.c
 tests_provider_threads_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS)
 tests_provider_threads_LDADD = $(LIBCRYPTO_LIBS) $(PTHREAD_LIBS)
+
+# Reads a key file as servers do (key reference files, tests/provider-pem*.sh).
+check_PROGRAMS += tests/provider-pemread
+tests_provider_pemread_SOURCES = tests/provider-pemread.c
+tests_provider_pemread_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS)
+# libssl comes with libcrypto (libssl-dev)
+tests_provider_pemread_LDADD = -lssl $(LIBCRYPTO_LIBS)
+
+include tests/services.mk

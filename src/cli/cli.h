@@ -207,6 +207,11 @@ int cli_base64_decode(const char *what, const uint8_t *in, size_t len,
 int cli_key_list(struct cli *c, int argc, char **argv);
 int cli_key_show(struct cli *c, int argc, char **argv);
 
+/* keypem.c: `cmk key pem` (docs/pem-reference.md). */
+int cli_key_pem(struct cli *c, int argc, char **argv);
+/* keyadopt.c: `cmk key adopt`. */
+int cli_key_adopt(struct cli *c, int argc, char **argv);
+
 /* lab_serve.c: `cmk lab serve` and `cmk lab stop` (docs/remote.md). */
 int cli_lab_serve(struct cli *c, int argc, char **argv);
 int cli_lab_stop(struct cli *c, int argc, char **argv);

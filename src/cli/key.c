@@ -581,6 +581,21 @@ const struct cli_group cli_group_key = {
 		  "Show a key, all its versions, and the public key of the "
 		  "current or given version.",
 		  "  --deleted          show a soft-deleted key\n" },
+		{ "pem", cli_key_pem, "NAME[/VERSION] [--out FILE]",
+		  "Write a key reference file: a PEM block that the cmk OpenSSL "
+		  "provider reads as\nthe vault key wherever OpenSSL reads a "
+		  "private key file (no key material;\nwithout VERSION, the "
+		  "current version at load time).",
+		  "  --out FILE         write to FILE (default: standard output)\n" },
+		{ "adopt", cli_key_adopt, "NAME --id HEX | --label LABEL [--ops OPS]",
+		  "Take an RSA key pair made on the vault's token by another "
+		  "tool (pkcs11-tool,\na vendor's CLI) into the vault as a new key, "
+		  "or a new version of key NAME.\nThe private key must be sensitive "
+		  "and non-extractable; the tool's objects are\nreplaced by the "
+		  "vault's.  Prints the versioned id.",
+		  "  --id HEX           the pair's CKA_ID\n"
+		  "  --label LABEL      the pair's CKA_LABEL\n"
+		  "  --ops OPS          key operations (default: all)\n" },
 		{ "rotate", run_rotate,
 		  "NAME [--size BITS] [--ops OPS] [--expires T] "
 		  "[--not-before T] [--tag K=V]...",

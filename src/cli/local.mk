@@ -36,3 +36,7 @@ src/cli/completion/cmk: src/cli/cmk$(EXEEXT)
 
 # a lab's token survives an interrupted C_Login (issue 10 item 7)
 src_cli_cmk_SOURCES += src/cli/lab_token.c
+
+# cmk key pem: key reference files (docs/pem-reference.md)
+src_cli_cmk_SOURCES += src/cli/keypem.c src/provider/keyref.h src/provider/keyref.c \
+	src/cli/keyadopt.c

@@ -52,3 +52,6 @@ src_lib_libcmk_internal_la_LIBADD = $(LIBCMK_LIBS_)
 
 # why SoftHSM shows no token (issue 10 item 7; called from p11/token.c)
 libcmk_core_sources += src/lib/p11/softhsm_diag.c
+
+# cmk_key_adopt: key pairs made on the token by other tools (issue 11)
+libcmk_core_sources += src/lib/vault/adopt.c src/lib/p11/foreign.c

@@ -87,6 +87,27 @@ static cmk_rc pin_from_prompt(char *pin, const char *what)
 	return rc;
 }
 
+/* cmk_set_thread_pin_cb(): this thread's supplier for "prompt" sources. */
+static _Thread_local cmk_pin_cb *thread_pin_cb;
+static _Thread_local void *thread_pin_arg;
+
+void cmk_set_thread_pin_cb(cmk_pin_cb *cb, void *arg)
+{
+	thread_pin_cb = cb;
+	thread_pin_arg = arg;
+}
+
+static cmk_rc pin_from_cb(char *pin, const char *what)
+{
+	if (!thread_pin_cb(pin, PIN_CAP, what, thread_pin_arg)) {
+		cmk_wipe(pin, PIN_CAP);
+		return cmk_err(CMK_E_PIN, "%s: PIN source is 'prompt' and the application's "
+		               "passphrase callback gave no PIN", what);
+	}
+	pin[PIN_CAP - 1] = '\0';
+	return CMK_OK;
+}
+
 cmk_rc cmk_pin_read(const char *source, const char *what, char **out, size_t *cap)
 {
 	return_if_fail(source && out && cap);
@@ -109,7 +130,7 @@ cmk_rc cmk_pin_read(const char *source, const char *what, char **out, size_t *ca
 			rc = CMK_OK;
 		}
 	} else if (strcmp(source, "prompt") == 0) {
-		rc = pin_from_prompt(pin, what);
+		rc = thread_pin_cb ? pin_from_cb(pin, what) : pin_from_prompt(pin, what);
 	} else {
 		rc = cmk_err(CMK_E_CONFIG, "%s: pin_source '%s' is not file:PATH, env:VAR or prompt", what, source);
 	}

@@ -56,3 +56,39 @@ const OSSL_DISPATCH cmkp_encoder_text_functions[] = {
 	{ OSSL_FUNC_ENCODER_ENCODE, (void (*)(void))enc_encode },
 	{ 0, NULL },
 };
+
+/*
+ * PEM and DER private key encodings (PrivateKeyInfo, EncryptedPrivateKeyInfo,
+ * type-specific): a vault private key has none.  These encoders only say so,
+ * instead of OpenSSL's silent failure; public keys are written by the
+ * default provider from the exported public half.
+ */
+static int priv_does_selection(void *provctx, int selection)
+{
+	return (selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) != 0;
+}
+
+static int priv_encode(void *ctx, OSSL_CORE_BIO *cout, const void *obj,
+                       const OSSL_PARAM obj_abstract[], int selection,
+                       OSSL_PASSPHRASE_CALLBACK *cb, void *cbarg)
+{
+	cmkp_prov *p = ctx;
+	const cmkp_key *k = obj;
+
+	if (k != NULL && k->tok != NULL)
+		CMKP_ERR(p, CMKP_R_EXPORT, "private key %s cannot leave the token: a vault key "
+		         "has no private key encoding (write a key reference instead: cmk key "
+		         "pem, cmk-provider(7))", cmk_key_kid(k->tok));
+	else
+		CMKP_ERR(p, CMKP_R_NO_PRIVATE_KEY, "%s has no private half to encode",
+		         k != NULL ? cmkp_key_name(k) : "the key");
+	return 0;
+}
+
+const OSSL_DISPATCH cmkp_encoder_private_functions[] = {
+	{ OSSL_FUNC_ENCODER_NEWCTX, (void (*)(void))enc_newctx },
+	{ OSSL_FUNC_ENCODER_FREECTX, (void (*)(void))enc_freectx },
+	{ OSSL_FUNC_ENCODER_DOES_SELECTION, (void (*)(void))priv_does_selection },
+	{ OSSL_FUNC_ENCODER_ENCODE, (void (*)(void))priv_encode },
+	{ 0, NULL },
+};

@@ -40,6 +40,8 @@ const OSSL_ITEM cmkp_reason_strings[] = {
 	{ CMKP_R_INPUT_LENGTH, "bad input length" },
 	{ CMKP_R_CONFIG, "bad provider configuration" },
 	{ CMKP_R_OPENSSL, "OpenSSL operation failed" },
+	{ CMKP_R_KEYREF, "bad key reference" },
+	{ CMKP_R_EXPORT, "private key cannot leave the token" },
 	{ 0, NULL },
 };
 

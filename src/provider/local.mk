@@ -14,7 +14,11 @@ src_provider_cmk_la_SOURCES = \
 	src/provider/keymgmt.c \
 	src/provider/asym_cipher.c \
 	src/provider/signature.c \
-	src/provider/encoder.c
+	src/provider/encoder.c \
+	src/provider/keyref.h \
+	src/provider/keyref.c \
+	src/provider/decoder.c \
+	src/provider/pin.c
 src_provider_cmk_la_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS)
 src_provider_cmk_la_LIBADD = src/lib/libcmk.la $(LIBCRYPTO_LIBS)
 # -z nodelete: see src/provider/vaults.c (teardown at exit)

@@ -74,6 +74,8 @@ enum {
 	CMKP_R_INPUT_LENGTH,
 	CMKP_R_CONFIG,
 	CMKP_R_OPENSSL,
+	CMKP_R_KEYREF,
+	CMKP_R_EXPORT,
 };
 
 extern const OSSL_ITEM cmkp_reason_strings[];
@@ -100,6 +102,18 @@ void cmkp_vaults_close(cmkp_prov *p);
 
 /* Resolve a cmk:// or pkcs11: URI to a vault and a key id, and open it. */
 cmkp_key *cmkp_key_open_uri(cmkp_prov *p, const char *uri);
+
+/* ---------------------------------------------------------------- pin.c */
+
+/* While a vault is opened: the application's passphrase callback answers a
+ * "prompt" PIN source (no-op when cb is NULL). */
+void cmkp_pw_push(cmkp_prov *p, OSSL_PASSPHRASE_CALLBACK *cb, void *arg);
+void cmkp_pw_pop(cmkp_prov *p);
+
+/* -------------------------------------------------------------- store.c */
+
+/* Hand a key to OpenSSL by reference (keymgmt load() takes it, *kp NULL). */
+int cmkp_give_reference(cmkp_key **kp, OSSL_CALLBACK *cb, void *cbarg);
 
 /* ---------------------------------------------------------------- key.c */
 
@@ -133,5 +147,8 @@ extern const OSSL_DISPATCH cmkp_store_functions[];
 extern const OSSL_DISPATCH cmkp_asym_cipher_functions[];
 extern const OSSL_DISPATCH cmkp_signature_functions[];
 extern const OSSL_DISPATCH cmkp_encoder_text_functions[];
+extern const OSSL_DISPATCH cmkp_encoder_private_functions[];
+extern const OSSL_DISPATCH cmkp_decoder_pem_functions[];
+extern const OSSL_DISPATCH cmkp_decoder_der_functions[];
 
 #endif /* CMK_PROV_H */

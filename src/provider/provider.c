@@ -12,6 +12,7 @@
  *   purpose        = auto | key | data: EVP encrypt/decrypt as wrapKey/unwrapKey
  *                    (key) or encrypt/decrypt (data); auto picks by key-ops
  */
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -48,6 +49,20 @@ static const OSSL_ALGORITHM signature_algs[] = {
 static const OSSL_ALGORITHM encoder_algs[] = {
 	{ "RSA:rsaEncryption:1.2.840.113549.1.1.1", CMKP_PROPS ",output=text",
 	  cmkp_encoder_text_functions, NULL },
+#define PRIV_ENC(out, st) \
+	{ "RSA:rsaEncryption:1.2.840.113549.1.1.1", \
+	  CMKP_PROPS ",output=" out ",structure=" st, cmkp_encoder_private_functions, NULL }
+	PRIV_ENC("pem", "PrivateKeyInfo"), PRIV_ENC("der", "PrivateKeyInfo"),
+	PRIV_ENC("pem", "EncryptedPrivateKeyInfo"), PRIV_ENC("der", "EncryptedPrivateKeyInfo"),
+	PRIV_ENC("pem", "type-specific"), PRIV_ENC("der", "type-specific"),
+#undef PRIV_ENC
+	{ NULL, NULL, NULL, NULL },
+};
+/* Key reference files (docs/pem-reference.md) */
+static const OSSL_ALGORITHM decoder_algs[] = {
+	{ "DER", CMKP_PROPS ",input=pem", cmkp_decoder_pem_functions, NULL },
+	{ "RSA:rsaEncryption:1.2.840.113549.1.1.1",
+	  CMKP_PROPS ",input=der,structure=CmkKeyReference", cmkp_decoder_der_functions, NULL },
 	{ NULL, NULL, NULL, NULL },
 };
 
@@ -65,6 +80,8 @@ static const OSSL_ALGORITHM *cmkp_query(void *provctx, int operation_id, int *no
 		return signature_algs;
 	case OSSL_OP_ENCODER:
 		return encoder_algs;
+	case OSSL_OP_DECODER:
+		return decoder_algs;
 	}
 	return NULL;
 }
@@ -153,6 +170,20 @@ static int dup_param(const char *v, char **out)
 	return (*out = OPENSSL_strdup(v)) != NULL;
 }
 
+/*
+ * A configuration error: raised, and also written to stderr, because
+ * OpenSSL drops the errors of a provider that fails to load from
+ * openssl.cnf unless config_diagnostics is set, and the provider would then
+ * be silently absent.
+ */
+static void config_error(cmkp_prov *p, const char *param, const char *value,
+                         const char *want)
+{
+	CMKP_ERR(p, CMKP_R_CONFIG, "cmk provider: %s = %s: want %s", param, value, want);
+	fprintf(stderr, "cmk provider (cmk.so) not loaded: openssl.cnf: %s = %s: want %s "
+	        "(cmk-provider(7))\n", param, value, want);
+}
+
 /* The provider section's parameters of openssl.cnf. */
 static int configure(cmkp_prov *p, OSSL_FUNC_core_get_params_fn *get_params)
 {
@@ -174,7 +205,7 @@ static int configure(cmkp_prov *p, OSSL_FUNC_core_get_params_fn *get_params)
 	    || !dup_param(vault, &p->vault))
 		return 0;
 	if (pkcs1 != NULL && !parse_bool(pkcs1, &p->allow_pkcs1v15)) {
-		CMKP_ERR(p, CMKP_R_CONFIG, "cmk provider: allow_pkcs1v15 = %s: want yes or no", pkcs1);
+		config_error(p, "allow_pkcs1v15", pkcs1, "yes or no");
 		return 0;
 	}
 	if (purpose == NULL || strcmp(purpose, "auto") == 0)
@@ -184,8 +215,7 @@ static int configure(cmkp_prov *p, OSSL_FUNC_core_get_params_fn *get_params)
 	else if (strcmp(purpose, "data") == 0)
 		p->purpose = CMK_PURPOSE_DATA;
 	else {
-		CMKP_ERR(p, CMKP_R_CONFIG, "cmk provider: purpose = %s: want auto, key or data",
-		         purpose);
+		config_error(p, "purpose", purpose, "auto, key or data");
 		return 0;
 	}
 	return 1;

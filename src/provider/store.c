@@ -6,9 +6,11 @@
  * a public key is expected it is handed over as a SubjectPublicKeyInfo.
  */
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/core_names.h>
 #include <openssl/core_object.h>
+#include <openssl/err.h>
 #include <openssl/store.h>
 
 #include "prov.h"
@@ -16,6 +18,9 @@
 typedef struct store_ctx {
 	cmkp_prov *prov;
 	char *uri;
+	int listing;              /* a pkcs11: URI naming no object: every key */
+	char **kids;              /* listing: cmk://VAULT/keys/NAME of each key */
+	size_t nkids, next;
 	int expect;               /* OSSL_STORE_INFO_* or 0: anything */
 	int failed;               /* the load failed; eof after the next load */
 	int done;
@@ -28,6 +33,63 @@ static OSSL_FUNC_store_load_fn store_load;
 static OSSL_FUNC_store_eof_fn store_eof;
 static OSSL_FUNC_store_close_fn store_close;
 
+/* A pkcs11: URI with no object= and no id= names no key: it lists them. */
+static int is_listing(const char *uri)
+{
+	if (strncasecmp(uri, "pkcs11:", 7) != 0)
+		return 0;
+	for (const char *a = uri + 7; *a; a += strcspn(a, ";?"), a += *a != '\0') {
+		if (strncmp(a, "object=", 7) == 0 || strncmp(a, "id=", 3) == 0)
+			return 0;
+	}
+	return 1;
+}
+
+static int add_kid(store_ctx *c, const char *kid)
+{
+	char **n = OPENSSL_realloc(c->kids, (c->nkids + 1) * sizeof *n);
+
+	if (n == NULL)
+		return 0;
+	c->kids = n;
+	if ((c->kids[c->nkids] = OPENSSL_strdup(kid)) == NULL)
+		return 0;
+	c->nkids++;
+	return 1;
+}
+
+/* The keys of every vault of the configuration (vaults that cannot be
+ * opened are named in the error queue and skipped). */
+static int list_keys(store_ctx *c)
+{
+	char **names = NULL;
+	size_t n = 0;
+	cmk_rc rc;
+	int ok = 1;
+
+	if ((rc = cmk_config_vaults(c->prov->conf, &names, &n)) != CMK_OK) {
+		CMKP_ERR_RC(c->prov, rc);
+		return 0;
+	}
+	for (size_t i = 0; i < n && ok; i++) {
+		cmk_ctx *ctx = cmkp_vault_ctx(c->prov, names[i]);
+		cmk_key_info *keys = NULL;
+		size_t nk = 0;
+
+		if (ctx == NULL)
+			continue;
+		if ((rc = cmk_key_list(ctx, 0, &keys, &nk)) != CMK_OK) {
+			CMKP_ERR_RC(c->prov, rc);
+			continue;
+		}
+		for (size_t k = 0; k < nk && ok; k++)
+			ok = add_kid(c, keys[k].kid);
+		cmk_free(keys);
+	}
+	cmk_strv_free(names, n);
+	return ok;
+}
+
 static void *store_open(void *provctx, const char *uri)
 {
 	store_ctx *c = OPENSSL_zalloc(sizeof *c);
@@ -37,6 +99,7 @@ static void *store_open(void *provctx, const char *uri)
 		return NULL;
 	}
 	c->prov = provctx;
+	c->listing = is_listing(uri);
 	return c;
 }
 
@@ -83,7 +146,7 @@ static int give_public(cmkp_key *k, OSSL_CALLBACK *cb, void *cbarg)
 	return ok;
 }
 
-static int give_reference(cmkp_key **kp, OSSL_CALLBACK *cb, void *cbarg)
+int cmkp_give_reference(cmkp_key **kp, OSSL_CALLBACK *cb, void *cbarg)
 {
 	OSSL_PARAM params[5];
 	int type = OSSL_OBJECT_PKEY;
@@ -97,6 +160,46 @@ static int give_reference(cmkp_key **kp, OSSL_CALLBACK *cb, void *cbarg)
 	params[3] = OSSL_PARAM_construct_utf8_string(OSSL_OBJECT_PARAM_DESC, desc, 0);
 	params[4] = OSSL_PARAM_construct_end();
 	return cb(params, cbarg);
+}
+
+static int give(store_ctx *c, cmkp_key *k, OSSL_CALLBACK *cb, void *cbarg)
+{
+	int ok;
+
+	if (c->expect == OSSL_STORE_INFO_PUBKEY)
+		ok = give_public(k, cb, cbarg);
+	else
+		ok = cmkp_give_reference(&k, cb, cbarg);
+	cmkp_key_free(k);        /* NULL when keymgmt load() took it */
+	return ok;
+}
+
+/* Listing: the next key that opens (a disabled or not yet valid key is
+ * skipped: it has no current version to hand out). */
+static int load_next(store_ctx *c, OSSL_CALLBACK *cb, void *cbarg,
+                     OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)
+{
+	cmkp_key *k = NULL;
+
+	if (c->next == 0 && c->nkids == 0) {
+		cmkp_pw_push(c->prov, pw_cb, pw_cbarg);
+		if (!list_keys(c)) {
+			cmkp_pw_pop(c->prov);
+			c->done = 1;
+			return 0;
+		}
+		cmkp_pw_pop(c->prov);
+	}
+	while (k == NULL && c->next < c->nkids) {
+		ERR_set_mark();
+		k = cmkp_key_open_uri(c->prov, c->kids[c->next++]);
+		ERR_pop_to_mark();
+	}
+	if (c->next >= c->nkids)
+		c->done = 1;
+	if (k == NULL)
+		return 1;
+	return give(c, k, cb, cbarg);
 }
 
 static int store_load(void *vctx, OSSL_CALLBACK *object_cb, void *object_cbarg,
@@ -118,16 +221,18 @@ static int store_load(void *vctx, OSSL_CALLBACK *object_cb, void *object_cbarg,
 		c->done = 1;
 		return 1;
 	}
-	/* the PIN comes from the vault's pin_source (cmk.conf), not pw_cb */
-	if ((k = cmkp_key_open_uri(c->prov, c->uri)) == NULL) {
+	if (c->listing)
+		return load_next(c, object_cb, object_cbarg, pw_cb, pw_cbarg);
+	/* the PIN comes from the vault's pin_source (cmk.conf); pw_cb answers
+	 * a "prompt" source */
+	cmkp_pw_push(c->prov, pw_cb, pw_cbarg);
+	k = cmkp_key_open_uri(c->prov, c->uri);
+	cmkp_pw_pop(c->prov);
+	if (k == NULL) {
 		c->failed = 1;
 		return 0;
 	}
-	if (c->expect == OSSL_STORE_INFO_PUBKEY)
-		ok = give_public(k, object_cb, object_cbarg);
-	else
-		ok = give_reference(&k, object_cb, object_cbarg);
-	cmkp_key_free(k);        /* NULL when keymgmt load() took it */
+	ok = give(c, k, object_cb, object_cbarg);
 	c->done = ok;
 	c->failed = !ok;
 	return ok;
@@ -142,6 +247,9 @@ static int store_close(void *vctx)
 {
 	store_ctx *c = vctx;
 
+	for (size_t i = 0; i < c->nkids; i++)
+		OPENSSL_free(c->kids[i]);
+	OPENSSL_free(c->kids);
 	OPENSSL_free(c->uri);
 	OPENSSL_free(c);
 	return 1;

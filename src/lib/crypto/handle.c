@@ -79,6 +79,9 @@ static cmk_rc refresh(cmk_key *key)
 
 static EVP_PKEY *pkey_from_parts(const char *propq, const uint8_t *n, size_t nlen, const uint8_t *e, size_t elen)
 {
+	/* RSA named by its OID: a name OpenSSL does not map to a legacy key
+	 * type, so that an ENGINE registered for RSA (libp11's, in the openssl
+	 * command) is not picked instead of the provider's key management */
 	ERR_set_mark();
 	OSSL_PARAM_BLD *b = OSSL_PARAM_BLD_new();
 	BIGNUM *bn = BN_bin2bn(n, (int)nlen, NULL), *be = BN_bin2bn(e, (int)elen, NULL);
@@ -88,7 +91,7 @@ static EVP_PKEY *pkey_from_parts(const char *propq, const uint8_t *n, size_t nle
 	if (b && bn && be && OSSL_PARAM_BLD_push_BN(b, OSSL_PKEY_PARAM_RSA_N, bn) &&
 	    OSSL_PARAM_BLD_push_BN(b, OSSL_PKEY_PARAM_RSA_E, be) &&
 	    (params = OSSL_PARAM_BLD_to_param(b)) &&
-	    (c = EVP_PKEY_CTX_new_from_name(NULL, "RSA", propq)) && EVP_PKEY_fromdata_init(c) > 0)
+	    (c = EVP_PKEY_CTX_new_from_name(NULL, "1.2.840.113549.1.1.1", propq)) && EVP_PKEY_fromdata_init(c) > 0)
 		EVP_PKEY_fromdata(c, &pk, EVP_PKEY_PUBLIC_KEY, params);
 	EVP_PKEY_CTX_free(c);
 	OSSL_PARAM_free(params);

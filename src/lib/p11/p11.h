@@ -152,6 +152,20 @@ cmk_rc p11_rsa_get_flags(p11_tok *t, CK_OBJECT_HANDLE priv, p11_rsa_flags *f);
 cmk_rc p11_rsa_set_flags(p11_tok *t, const uint8_t id[P11_ID_LEN], p11_rsa_flags f,
                          CK_OBJECT_HANDLE *out);
 
+/* foreign.c: a key pair made by another tool, taken into a vault. */
+typedef struct p11_foreign {
+	CK_OBJECT_HANDLE priv, pub;
+	int sensitive, extractable, always_sensitive, never_extractable;
+} p11_foreign;
+/* Find it by CKA_ID (id, idlen) or, id NULL, CKA_LABEL; `what` names the
+ * choice in messages ("id 0a0b", "label 'web'"). */
+cmk_rc p11_rsa_find_foreign(p11_tok *t, const uint8_t *id, size_t idlen, const char *label,
+                            const char *what, p11_foreign *out);
+/* Copy both halves under a vault id and label with the flags fl. */
+cmk_rc p11_rsa_adopt_copy(p11_tok *t, const p11_foreign *f, const uint8_t id[P11_ID_LEN],
+                          const char *label, p11_rsa_flags fl,
+                          CK_OBJECT_HANDLE *priv, CK_OBJECT_HANDLE *pub);
+
 typedef enum p11_hash { P11_SHA1 = 1, P11_SHA256, P11_SHA384, P11_SHA512 } p11_hash;
 /* Private-key operations.  CKR returned in *rv for the caller's mapping. */
 CK_RV p11_rsa_decrypt_oaep(p11_tok *t, CK_OBJECT_HANDLE priv, p11_hash h,

@@ -1,0 +1,133 @@
+/*
+ * keyref.c - DER of the key reference (docs/pem-reference.md):
+ *
+ *   CmkKeyReference ::= SEQUENCE {
+ *       version     INTEGER,       -- 1
+ *       keyId       UTF8String,    -- cmk://VAULT/keys/NAME[/VERSION]
+ *       tokenLabel  UTF8String,    -- label of the vault's token
+ *       vaultCreated INTEGER,      -- the vault's creation time, unix seconds
+ *       check       OCTET STRING   -- SHA-256, see check() below
+ *   }
+ *
+ * The check is a digest, not a MAC: it catches a damaged or edited block
+ * (which could otherwise name another key of the vault), while who may use
+ * a key is decided by the vault's access policies at load time.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/asn1t.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+
+#include "keyref.h"
+
+typedef struct CMK_KEYREF_st {
+	ASN1_INTEGER *version;
+	ASN1_UTF8STRING *kid;
+	ASN1_UTF8STRING *token;
+	ASN1_INTEGER *created;
+	ASN1_OCTET_STRING *check;
+} CMK_KEYREF;
+
+DECLARE_ASN1_FUNCTIONS(CMK_KEYREF)
+
+ASN1_SEQUENCE(CMK_KEYREF) = {
+	ASN1_SIMPLE(CMK_KEYREF, version, ASN1_INTEGER),
+	ASN1_SIMPLE(CMK_KEYREF, kid, ASN1_UTF8STRING),
+	ASN1_SIMPLE(CMK_KEYREF, token, ASN1_UTF8STRING),
+	ASN1_SIMPLE(CMK_KEYREF, created, ASN1_INTEGER),
+	ASN1_SIMPLE(CMK_KEYREF, check, ASN1_OCTET_STRING),
+} ASN1_SEQUENCE_END(CMK_KEYREF)
+
+IMPLEMENT_ASN1_FUNCTIONS(CMK_KEYREF)
+
+/* SHA-256 of "CMK KEY REFERENCE 1" NUL keyId NUL tokenLabel NUL created
+ * (decimal). */
+static int check(OSSL_LIB_CTX *libctx, const cmk_keyref *r, unsigned char md[32])
+{
+	char buf[64 + CMK_KID_MAX + 64];
+	int n;
+	size_t mdlen = 0;
+
+	n = snprintf(buf, sizeof buf, "%s %d%c%s%c%s%c%lld", CMK_KEYREF_PEM_LABEL,
+	             CMK_KEYREF_VERSION, 0, r->kid, 0, r->token, 0, (long long)r->created);
+	if (n < 0 || (size_t)n >= sizeof buf)
+		return 0;
+	return EVP_Q_digest(libctx, "SHA256", "provider!=cmk", buf, (size_t)n, md, &mdlen)
+	       && mdlen == 32;
+}
+
+int cmk_keyref_encode(OSSL_LIB_CTX *libctx, const cmk_keyref *r,
+                      unsigned char **der, size_t *len)
+{
+	CMK_KEYREF *a = CMK_KEYREF_new();
+	unsigned char md[32];
+	int n = -1;
+
+	*der = NULL;
+	if (a != NULL && check(libctx, r, md)
+	    && ASN1_INTEGER_set_int64(a->version, CMK_KEYREF_VERSION)
+	    && ASN1_STRING_set(a->kid, r->kid, (int)strlen(r->kid))
+	    && ASN1_STRING_set(a->token, r->token, (int)strlen(r->token))
+	    && ASN1_INTEGER_set_int64(a->created, r->created)
+	    && ASN1_OCTET_STRING_set(a->check, md, sizeof md))
+		n = i2d_CMK_KEYREF(a, der);
+	CMK_KEYREF_free(a);
+	if (n <= 0) {
+		OPENSSL_free(*der);
+		*der = NULL;
+		return 0;
+	}
+	*len = (size_t)n;
+	return 1;
+}
+
+/* A UTF8String into a C string: no NUL inside, fits. */
+static int get_str(const ASN1_UTF8STRING *s, char *out, size_t cap)
+{
+	int n = ASN1_STRING_length(s);
+	const unsigned char *d = ASN1_STRING_get0_data(s);
+
+	if (n < 0 || (size_t)n >= cap || memchr(d, 0, (size_t)n) != NULL)
+		return 0;
+	memcpy(out, d, (size_t)n);
+	out[n] = '\0';
+	return 1;
+}
+
+int cmk_keyref_decode(OSSL_LIB_CTX *libctx, const unsigned char *der,
+                      size_t len, cmk_keyref *r, const char **why)
+{
+	const unsigned char *p = der;
+	CMK_KEYREF *a;
+	unsigned char md[32];
+	int64_t v = 0;
+	int ok = 0;
+
+	memset(r, 0, sizeof *r);
+	ERR_set_mark();
+	a = len <= CMK_KEYREF_MAX ? d2i_CMK_KEYREF(NULL, &p, (long)len) : NULL;
+	ERR_pop_to_mark();    /* the reason below says it in words */
+	if (a == NULL) {
+		*why = "its body is not a CmkKeyReference (damaged or truncated)";
+		return 0;
+	}
+	if (p != der + len)
+		*why = "its body has bytes after the CmkKeyReference";
+	else if (!ASN1_INTEGER_get_int64(&v, a->version) || v != CMK_KEYREF_VERSION)
+		*why = "it is of an unknown version (this cmk reads version 1)";
+	else if (!get_str(a->kid, r->kid, sizeof r->kid) || strncmp(r->kid, "cmk://", 6) != 0)
+		*why = "its key id is not a cmk:// id";
+	else if (!get_str(a->token, r->token, sizeof r->token))
+		*why = "its token label is malformed";
+	else if (!ASN1_INTEGER_get_int64(&r->created, a->created))
+		*why = "its vault creation time is malformed";
+	else if (ASN1_STRING_length(a->check) != 32 || !check(libctx, r, md)
+	         || memcmp(md, ASN1_STRING_get0_data(a->check), 32) != 0)
+		*why = "its check value does not match (the block was altered)";
+	else
+		ok = 1;
+	CMK_KEYREF_free(a);
+	return ok;   /* on failure r->kid may still name the key, for messages */
+}

@@ -172,7 +172,19 @@ cmk_rc ctx_mac(cmk_ctx *ctx, int which, const uint8_t *a, size_t alen, const uin
  * otherwise; every process changing the vault on this host takes it. */
 cmk_rc ctx_write_begin(cmk_ctx *ctx)
 {
-	pthread_mutex_lock(&ctx->write_lock);
+	int got;
+	return ctx_write_try(ctx, 1, &got);
+}
+
+cmk_rc ctx_write_try(cmk_ctx *ctx, int blocking, int *got)
+{
+	*got = 0;
+	if (!blocking) {
+		if (pthread_mutex_trylock(&ctx->write_lock) != 0)
+			return CMK_OK;
+	} else {
+		pthread_mutex_lock(&ctx->write_lock);
+	}
 	if (ctx->lock_fd < 0) {
 		ctx->lock_fd = open(ctx->conf.lock_file, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 		if (ctx->lock_fd < 0) {
@@ -181,19 +193,37 @@ cmk_rc ctx_write_begin(cmk_ctx *ctx)
 			               strerror(errno));
 		}
 	}
-	while (flock(ctx->lock_fd, LOCK_EX) != 0) {
+	while (flock(ctx->lock_fd, blocking ? LOCK_EX : LOCK_EX | LOCK_NB) != 0) {
+		if (!blocking && errno == EWOULDBLOCK) {
+			pthread_mutex_unlock(&ctx->write_lock);
+			return CMK_OK;
+		}
 		if (errno != EINTR) {
 			pthread_mutex_unlock(&ctx->write_lock);
 			return cmk_err(CMK_E_IO, "%s: cannot lock %s: %s", CTX_WHAT(ctx), ctx->conf.lock_file,
 			               strerror(errno));
 		}
 	}
+	*got = 1;
+	ctx->write_owner = pthread_self();
+	atomic_store(&ctx->write_held, 1);
 	return CMK_OK;
+}
+
+int ctx_write_held(cmk_ctx *ctx)
+{
+	return atomic_load(&ctx->write_held) && pthread_equal(ctx->write_owner, pthread_self());
+}
+
+void ctx_write_release(cmk_ctx *ctx)
+{
+	atomic_store(&ctx->write_held, 0);
+	flock(ctx->lock_fd, LOCK_UN);
+	pthread_mutex_unlock(&ctx->write_lock);
 }
 
 void ctx_write_end(cmk_ctx *ctx)
 {
 	atomic_fetch_add(&ctx->changes, 1);
-	flock(ctx->lock_fd, LOCK_UN);
-	pthread_mutex_unlock(&ctx->write_lock);
+	ctx_write_release(ctx);
 }

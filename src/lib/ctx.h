@@ -22,6 +22,8 @@ struct cmk_ctx {
 	struct ctx_audit *audit;            /* audit.c */
 	int lock_fd;                        /* vault lock file, -1 if not open */
 	pthread_mutex_t write_lock;         /* one writer per process */
+	_Atomic int write_held;             /* by write_owner: */
+	pthread_t write_owner;
 	_Atomic uint64_t changes;           /* bumped by every change made here */
 };
 
@@ -38,6 +40,13 @@ cmk_rc ctx_mac(cmk_ctx *ctx, int which, const uint8_t *a, size_t alen, const uin
  * vault's lock file (docs/design.md, "Concurrency"). */
 cmk_rc ctx_write_begin(cmk_ctx *ctx);
 void ctx_write_end(cmk_ctx *ctx);
+/* The same lock for bookkeeping objects (the audit anchor): blocking or
+ * not (*got says whether it was taken); released without counting a
+ * change of the vault. */
+cmk_rc ctx_write_try(cmk_ctx *ctx, int blocking, int *got);
+/* Whether the calling thread holds it. */
+int ctx_write_held(cmk_ctx *ctx);
+void ctx_write_release(cmk_ctx *ctx);
 
 /* The token's mechanisms, probed once per context. */
 cmk_rc ctx_mechs(cmk_ctx *ctx, p11_mechs *out);

@@ -21,6 +21,8 @@
 #include "vault/policy.h"
 #include "util/err.h"
 
+#define ENC_POOL 8
+
 struct cmk_key {
 	cmk_ctx *ctx;
 	char kid[CMK_KID_MAX];
@@ -39,6 +41,9 @@ struct cmk_key {
 	int usable, deleted;
 	int64_t not_before, expires;
 	int64_t loaded_ms;
+	/* prepared encryption contexts, reused (one thread at a time each) */
+	struct enc_ctx { EVP_PKEY_CTX *c; cmk_alg alg; const char *md, *mgf1; } enc[ENC_POOL];
+	size_t nenc;
 };
 
 static int64_t now_ms(void)
@@ -181,6 +186,8 @@ void cmk_key_close(cmk_key *key)
 	if (!key)
 		return;
 	EVP_PKEY_free(key->pub);
+	for (size_t i = 0; i < key->nenc; i++)
+		EVP_PKEY_CTX_free(key->enc[i].c);
 	pthread_mutex_destroy(&key->lock);
 	free(key);
 }
@@ -366,7 +373,33 @@ static cmk_rc cmk_key_encrypt_impl(cmk_key *key, cmk_purpose purpose, cmk_alg al
 	const uint8_t *label;
 	size_t llen;
 	CMK_TRY(oaep_params(alg, oaep, &md, &mgf1, &label, &llen));
-	cmk_rc rc = oaep_encrypt(key->ctx->conf.propquery, key->pub, alg, md, mgf1, label, llen, in, inlen, out, outlen);
+	/* a context prepared earlier for the same parameters (no label) */
+	EVP_PKEY_CTX *c = NULL;
+	if (!oaep) {
+		pthread_mutex_lock(&key->lock);
+		for (size_t i = key->nenc; i-- > 0;)
+			if (key->enc[i].alg == alg && (md == key->enc[i].md || (md && key->enc[i].md && !strcmp(md, key->enc[i].md))) &&
+			    (mgf1 == key->enc[i].mgf1 || (mgf1 && key->enc[i].mgf1 && !strcmp(mgf1, key->enc[i].mgf1)))) {
+				c = key->enc[i].c;
+				key->enc[i] = key->enc[--key->nenc];
+				break;
+			}
+		pthread_mutex_unlock(&key->lock);
+	}
+	cmk_rc rc = CMK_OK;
+	if (!c)
+		c = oaep_encrypt_ctx(key->ctx->conf.propquery, key->pub, alg, md, mgf1, label, llen, &rc);
+	if (c)
+		rc = oaep_encrypt_with(c, key->pub, alg, md, in, inlen, out, outlen);
+	if (c && !oaep) {   /* md, mgf1: static names */
+		pthread_mutex_lock(&key->lock);
+		if (key->nenc < ENC_POOL) {
+			key->enc[key->nenc++] = (struct enc_ctx){ c, alg, md, mgf1 };
+			c = NULL;
+		}
+		pthread_mutex_unlock(&key->lock);
+	}
+	EVP_PKEY_CTX_free(c);
 	if (rc != CMK_OK && rc != CMK_E_BUFFER)
 		cmk_err_prefix(rc, "key %s", key->kid);
 	return rc;

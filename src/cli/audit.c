@@ -7,12 +7,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
 #include "cli/cli.h"
 
-enum { OPT_SINCE = 256, OPT_KEY, OPT_IDENTITY, OPT_FILE };
+enum { OPT_SINCE = 256, OPT_KEY, OPT_IDENTITY, OPT_FILE, OPT_CHECKPOINT };
 
 static const char *
 field(json_object *o, const char *k)
@@ -110,9 +111,10 @@ run_verify(struct cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "file", required_argument, NULL, OPT_FILE },
+		{ "checkpoint", required_argument, NULL, OPT_CHECKPOINT },
 		CLI_OPT_HELP, CLI_OPT_END,
 	};
-	const char *file = NULL;
+	const char *file = NULL, *checkpoint = NULL;
 	cmk_ctx *ctx;
 	int o, rc;
 
@@ -121,18 +123,40 @@ run_verify(struct cli *c, int argc, char **argv)
 			return c->rc;
 		if (o == OPT_FILE)
 			file = optarg;
+		else if (o == OPT_CHECKPOINT)
+			checkpoint = optarg;
 	}
-	if ((rc = cli_operands(c, argc, argv, 0, 0, "")) != CMK_OK)
+	if ((rc = cli_operands(c, argc, argv, 0, 1000, "[SEGMENT|DIR...]")) != CMK_OK)
 		return rc;
+	if (file && optind < argc)
+		return cli_usage_fail(c, "give --file or segments, not both");
+	/* the segments: --file, the operands, or the vault's log and its
+	 * rotated segments */
+	const char **paths = (const char **)argv + optind;
+	size_t n = (size_t)(argc - optind);
+	if (file) {
+		paths = &file;
+		n = 1;
+	}
 	if ((rc = cli_open(c, NULL, &ctx)) != CMK_OK)
 		return rc;
-	uint64_t records = 0;
-	rc = cmk_audit_verify(ctx, file, &records);
+	cmk_audit_check chk = { 0 };
+	/* continue from the checkpoint when there is one, then move it on */
+	if (checkpoint && access(checkpoint, F_OK) == 0)
+		chk.checkpoint_in = checkpoint;
+	chk.checkpoint_out = checkpoint;
+	rc = cmk_audit_verify_files(ctx, paths, n, &chk);
 	if (rc != CMK_OK)
 		rc = cli_lib_fail(rc);
-	else
+	else if (n <= 1 && !chk.checkpoint_in)
 		printf("audit log %s: %llu records, chain intact\n",
-		       file ? file : cmk_audit_log_path(ctx), (unsigned long long)records);
+		       n ? paths[0] : cmk_audit_log_path(ctx), (unsigned long long)chk.last_seq);
+	else
+		printf("audit log %s: %llu records, chain intact (%llu verified in %llu segments%s)\n",
+		       n == 1 ? paths[0] : n ? "segments" : cmk_audit_log_path(ctx),
+		       (unsigned long long)chk.last_seq, (unsigned long long)chk.records,
+		       (unsigned long long)chk.segments,
+		       chk.checkpoint_in ? ", from the checkpoint on" : "");
 	cmk_close(ctx);
 	return rc;
 }
@@ -150,11 +174,17 @@ const struct cli_group cli_group_audit = {
 		  "versionless id)\n"
 		  "  --identity ID    records of one identity\n"
 		  "  --file PATH      another log than the vault's\n" },
-		{ "verify", run_verify, "[--file PATH]",
-		  "Check every record's MAC (with the token's audit key), the "
-		  "sequence and the\nchain; name the first record altered, "
-		  "removed or reordered, and detect\nrecords cut off the end.",
-		  NULL },
+		{ "verify", run_verify, "[--checkpoint FILE] [--file PATH | SEGMENT|DIR...]",
+		  "Check every record's MAC (chain keys derived with the token's "
+		  "audit key), the\nsequence and the chain, across the log's "
+		  "rotated segments; name the first\nrecord altered, removed, "
+		  "reordered or inserted, a missing segment, records\ncut off "
+		  "the end and records the token counts as never written.",
+		  "  --checkpoint FILE  continue after the checkpoint in FILE (if it "
+		  "exists), then\n                     write the new one there\n"
+		  "  --file PATH        one log file instead of the vault's\n"
+		  "  SEGMENT|DIR        these files, or the logs in these "
+		  "directories\n" },
 		{ NULL, NULL, NULL, NULL, NULL },
 	},
 };

@@ -148,7 +148,7 @@ run_verify(struct cli *c, int argc, char **argv)
 	rc = cmk_audit_verify_files(ctx, paths, n, &chk);
 	if (rc != CMK_OK)
 		rc = cli_lib_fail(rc);
-	else if (n <= 1 && !chk.checkpoint_in)
+	else if (chk.segments <= 1 && !chk.checkpoint_in)
 		printf("audit log %s: %llu records, chain intact\n",
 		       n ? paths[0] : cmk_audit_log_path(ctx), (unsigned long long)chk.last_seq);
 	else

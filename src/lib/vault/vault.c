@@ -162,7 +162,10 @@ cmk_rc cmk_vault_set_audit_log(cmk_ctx *ctx, const char *path)
 	if (!*path || strlen(path) >= 1000)
 		return cmk_err(CMK_E_USAGE, "audit log path '%.40s' must be 1-999 characters", path);
 	absolute_path(path, abs, sizeof abs);
-	/* recorded in the old log (the change is made there), then used */
+	/* this change is recorded in the old log (its last record then, and
+	 * anchored: the new log continues the chain from the anchor); contexts
+	 * opened from now on write to the new one */
+	audit_path(ctx);
 	return vault_set(ctx, "vault-set-audit-log", 2, 0, abs);
 }
 

@@ -72,6 +72,7 @@ void cmk_close(cmk_ctx *ctx)
 {
 	if (!ctx)
 		return;
+	keycache_free(ctx);
 	audit_close(ctx);
 	policy_cache_free(ctx);
 	if (ctx->lock_fd >= 0)

@@ -20,6 +20,7 @@ struct cmk_ctx {
 	struct ctx_keyref { CK_OBJECT_HANDLE h; unsigned gen; int known; } mac_key[2];
 	struct ctx_policy_cache *policies;  /* policy.c */
 	struct ctx_audit *audit;            /* audit.c */
+	struct ctx_keycache *keycache;      /* handle.c: resolved key handles */
 	int lock_fd;                        /* vault lock file, -1 if not open */
 	pthread_mutex_t write_lock;         /* one writer per process */
 	_Atomic int write_held;             /* by write_owner: */
@@ -47,6 +48,11 @@ cmk_rc ctx_write_try(cmk_ctx *ctx, int blocking, int *got);
 /* Whether the calling thread holds it. */
 int ctx_write_held(cmk_ctx *ctx);
 void ctx_write_release(cmk_ctx *ctx);
+
+/* A key handle for an id, from the context's cache of resolved handles
+ * (handle.c); close it with cmk_key_close. */
+cmk_rc key_open_cached(cmk_ctx *ctx, const char *keyid, cmk_key **out);
+void keycache_free(cmk_ctx *ctx);
 
 /* The token's mechanisms, probed once per context. */
 cmk_rc ctx_mechs(cmk_ctx *ctx, p11_mechs *out);

@@ -417,6 +417,9 @@ const char *cmk_audit_log_path(const cmk_ctx *ctx);
 typedef struct cmk_audit_check {
 	const char *checkpoint_in;    /* NULL: from record 1 */
 	const char *checkpoint_out;   /* NULL: none */
+	int accept_lost;              /* records counted as lost so far are
+	                                 acknowledged: not an error (reported in
+	                                 `lost`), and the checkpoint covers them */
 	uint64_t records;             /* out: records verified */
 	uint64_t segments;            /* out: files read */
 	uint64_t last_seq;            /* out: the last record's seq */

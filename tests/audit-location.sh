@@ -46,4 +46,12 @@ like "$(cat "$OUT")" "token counts 1 records that could not be written" "and how
 no_file "$T/missing" "cmk made no directory"
 expect_fail_msg 23 "token counts 1 audit records that could not be written" \
 	"audit verify of the vault's logs: not intact, records were lost" cmk audit verify "$log" "$T/logs/vault.log"
+ok "audit verify --checkpoint --accept-lost acknowledges the loss" cmk audit verify --checkpoint "$T/cp" --accept-lost "$log" "$T/logs/vault.log"
+like "$(cat "$ERR")" "warning: the token counts 1 audit records that could not be written; accepted" "and says what it accepted"
+ok "key rotate k (log writable)" cmk key rotate k
+ok "audit verify --checkpoint: intact after the acknowledged loss" cmk audit verify --checkpoint "$T/cp" "$T/logs/vault.log"
+run env CMK_CONF="$T/bad.conf" "$CMK_BIN" key disable k
+is "$RC" 0 "another best-effort change with the log missing"
+expect_fail_msg 23 "token counts 1 audit records" "a new loss after the checkpoint is reported" \
+	cmk audit verify --checkpoint "$T/cp" "$T/logs/vault.log"
 done_testing

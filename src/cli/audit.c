@@ -13,7 +13,7 @@
 
 #include "cli/cli.h"
 
-enum { OPT_SINCE = 256, OPT_KEY, OPT_IDENTITY, OPT_FILE, OPT_CHECKPOINT };
+enum { OPT_SINCE = 256, OPT_KEY, OPT_IDENTITY, OPT_FILE, OPT_CHECKPOINT, OPT_ACCEPT_LOST };
 
 static const char *
 field(json_object *o, const char *k)
@@ -112,9 +112,11 @@ run_verify(struct cli *c, int argc, char **argv)
 	static const struct option opts[] = {
 		{ "file", required_argument, NULL, OPT_FILE },
 		{ "checkpoint", required_argument, NULL, OPT_CHECKPOINT },
+		{ "accept-lost", no_argument, NULL, OPT_ACCEPT_LOST },
 		CLI_OPT_HELP, CLI_OPT_END,
 	};
 	const char *file = NULL, *checkpoint = NULL;
+	int accept_lost = 0;
 	cmk_ctx *ctx;
 	int o, rc;
 
@@ -125,9 +127,13 @@ run_verify(struct cli *c, int argc, char **argv)
 			file = optarg;
 		else if (o == OPT_CHECKPOINT)
 			checkpoint = optarg;
+		else if (o == OPT_ACCEPT_LOST)
+			accept_lost = 1;
 	}
 	if ((rc = cli_operands(c, argc, argv, 0, 1000, "[SEGMENT|DIR...]")) != CMK_OK)
 		return rc;
+	if (accept_lost && !checkpoint)
+		return cli_usage_fail(c, "--accept-lost needs --checkpoint FILE (where the acknowledgement is kept)");
 	if (file && optind < argc)
 		return cli_usage_fail(c, "give --file or segments, not both");
 	/* the segments: --file, the operands, or the vault's log and its
@@ -145,7 +151,11 @@ run_verify(struct cli *c, int argc, char **argv)
 	if (checkpoint && access(checkpoint, F_OK) == 0)
 		chk.checkpoint_in = checkpoint;
 	chk.checkpoint_out = checkpoint;
+	chk.accept_lost = accept_lost;
 	rc = cmk_audit_verify_files(ctx, paths, n, &chk);
+	if (rc == CMK_OK && chk.lost)
+		fprintf(stderr, "cmk: warning: the token counts %llu audit records that could not be written; accepted in checkpoint %s\n",
+		        (unsigned long long)chk.lost, checkpoint);
 	if (rc != CMK_OK)
 		rc = cli_lib_fail(rc);
 	else if (chk.segments <= 1 && !chk.checkpoint_in)
@@ -174,7 +184,7 @@ const struct cli_group cli_group_audit = {
 		  "versionless id)\n"
 		  "  --identity ID    records of one identity\n"
 		  "  --file PATH      another log than the vault's\n" },
-		{ "verify", run_verify, "[--checkpoint FILE] [--file PATH | SEGMENT|DIR...]",
+		{ "verify", run_verify, "[--checkpoint FILE [--accept-lost]] [--file PATH | SEGMENT|DIR...]",
 		  "Check every record's MAC (chain keys derived with the token's "
 		  "audit key), the\nsequence and the chain, across the log's "
 		  "rotated segments; name the first\nrecord altered, removed, "
@@ -182,6 +192,9 @@ const struct cli_group cli_group_audit = {
 		  "the end and records the token counts as never written.",
 		  "  --checkpoint FILE  continue after the checkpoint in FILE (if it "
 		  "exists), then\n                     write the new one there\n"
+		  "  --accept-lost      acknowledge the records the token counts as "
+		  "never written\n                     (kept in the checkpoint; "
+		  "later losses are reported)\n"
 		  "  --file PATH        one log file instead of the vault's\n"
 		  "  SEGMENT|DIR        these files, or the logs in these "
 		  "directories\n" },

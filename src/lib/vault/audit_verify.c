@@ -248,6 +248,7 @@ typedef struct vstate {
 	char prev[65];
 	uint64_t records;
 	uint64_t skip_to;        /* records up to here are before the checkpoint */
+	int cp_seen;             /* the checkpoint's record was met */
 	audit_anchor an;
 	vkeys keys;
 } vstate;
@@ -271,8 +272,16 @@ static cmk_rc verify_file(cmk_ctx *ctx, const char *path, int first_file, vstate
 		line[--n] = '\0';
 		if (v->skip_to) {
 			unsigned long long s;
-			if (sscanf(line, "{\"seq\":%llu", &s) == 1 && s <= v->skip_to)
+			if (sscanf(line, "{\"seq\":%llu", &s) == 1 && s <= v->skip_to) {
+				if (s == v->skip_to) {
+					if (n < 74 || strncmp(line + n - 66, v->prev, 64) != 0) {
+						rc = bad(lineno, path, "%s", "record is not the one the checkpoint names: the log was rewritten");
+						break;
+					}
+					v->cp_seen = 1;
+				}
 				continue;
+			}
 		}
 		char *m = n > 74 ? line + n - 74 : NULL;   /* ,"mac":"<64>"} */
 		if (!m || strncmp(m, ",\"mac\":\"", 8) != 0 || strcmp(m + 72, "\"}") != 0) {
@@ -414,14 +423,14 @@ cmk_rc cmk_audit_verify_files(cmk_ctx *ctx, const char *const *paths, size_t npa
 				}
 			}
 			/* wholly before the checkpoint: not read at all */
-			if (v->skip_to && l.s[i].last && l.s[i].last <= v->skip_to)
+			if (v->skip_to && l.s[i].last && l.s[i].last < v->skip_to)
 				continue;
 			rc = verify_file(ctx, l.s[i].path, first, v);
 			first = 0;
 			c->segments++;
 		}
 	}
-	if (rc == CMK_OK && v->skip_to)
+	if (rc == CMK_OK && v->skip_to && !v->cp_seen)
 		rc = cmk_err(CMK_E_INTEGRITY, "audit log: record %llu of the checkpoint is not in the segments given",
 		             (unsigned long long)v->skip_to);
 	const char *what = npaths == 1 ? paths[0] : npaths == 0 ? audit_path(ctx) : "(segments)";
@@ -431,9 +440,9 @@ cmk_rc cmk_audit_verify_files(cmk_ctx *ctx, const char *const *paths, size_t npa
 	if (rc == CMK_OK) {
 		c->records = v->records;
 		c->last_seq = v->seq;
-		c->lost = v->an.lost;
+		c->lost = v->an.lost - (v->an.lost > cp_lost ? cp_lost : v->an.lost);
 	}
-	if (rc == CMK_OK && v->an.lost > cp_lost)
+	if (rc == CMK_OK && v->an.lost > cp_lost && !c->accept_lost)
 		rc = cmk_err(CMK_E_INTEGRITY, "audit log %s: the chain of %llu records is intact, but the token counts %llu audit records that could not be written: the log is incomplete",
 		             what, (unsigned long long)v->records, (unsigned long long)(v->an.lost - cp_lost));
 	if (rc == CMK_OK && c->checkpoint_out)

@@ -43,6 +43,7 @@
 #include "util/err.h"
 
 #define RETIRED_MAX 32
+#define LINE_MAX_ 8192     /* a record's fields: at most 512+256+1024+4096+100 */
 
 struct ctx_audit {
 	pthread_mutex_t lock;    /* setup and the counters; never held across a
@@ -520,28 +521,62 @@ static void rotate(cmk_ctx *ctx, struct ctx_audit *a, const char *path, int dura
 	(void)ctx;
 }
 
-/* JSON string of s into b (NULL: null).  Plain strings are copied; the
- * rest is escaped by json-c. */
-static size_t put_json(char *b, size_t cap, const char *s)
+/* Appending to a line buffer (formatting is on every operation's path:
+ * plain copies, no printf). */
+static char *put(char *p, const char *s, size_t n)
 {
-	if (!s)
-		return (size_t)snprintf(b, cap, "null");
-	const unsigned char *p = (const unsigned char *)s;
-	while (*p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\')
-		p++;
-	if (!*p)
-		return (size_t)snprintf(b, cap, "\"%s\"", s);
-	json_object *o = json_object_new_string(s);
-	size_t n = (size_t)snprintf(b, cap, "%s",
-	                            json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-	                                                           JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(o);
-	return n;
+	memcpy(p, s, n);
+	return p + n;
+}
+#define PUT_LIT(p, lit) put((p), (lit), sizeof(lit) - 1)
+
+static char *put_u64(char *p, uint64_t v)
+{
+	char tmp[24];
+	size_t i = sizeof tmp;
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	return put(p, tmp + i, sizeof tmp - i);
 }
 
-/* The record's fields after seq, before epoch. */
+/* JSON string of s (NULL: null), at most cap bytes.  Plain strings are
+ * copied; the rest is escaped by json-c. */
+static char *put_json(char *p, size_t cap, const char *s)
+{
+	if (!s)
+		return PUT_LIT(p, "null");
+	const unsigned char *q = (const unsigned char *)s;
+	while (*q >= 0x20 && *q < 0x7f && *q != '"' && *q != '\\')
+		q++;
+	size_t n = (size_t)(q - (const unsigned char *)s);
+	if (!*q && n + 2 <= cap) {
+		*p++ = '"';
+		p = put(p, s, n);
+		*p++ = '"';
+		return p;
+	}
+	json_object *o = json_object_new_string(s);
+	const char *j = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+	                                                 JSON_C_TO_STRING_NOSLASHESCAPE);
+	n = strlen(j);
+	if (n > cap) {                       /* cut inside the string, still JSON */
+		n = cap > 8 ? cap - 8 : 0;
+		while (n && (j[n - 1] == '\\' || (j[n - 1] & 0xc0) == 0x80))
+			n--;
+		p = put(p, j, n);
+		p = PUT_LIT(p, "...\"");
+	} else {
+		p = put(p, j, n);
+	}
+	json_object_put(o);
+	return p;
+}
+
+/* The record's fields after seq, before epoch (b holds LINE_MAX_). */
 static size_t format_body(cmk_ctx *ctx, const char *op, const char *key, cmk_rc result,
-                          const char *error, char *b, size_t cap)
+                          const char *error, char *b)
 {
 	static _Thread_local time_t last_sec = -1;
 	static _Thread_local char stamp[24];
@@ -553,17 +588,25 @@ static size_t format_body(cmk_ctx *ctx, const char *op, const char *key, cmk_rc 
 		strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
 		last_sec = ts.tv_sec;
 	}
-	size_t n = (size_t)snprintf(b, cap, "\"time\":\"%s.%06ldZ\",\"identity\":", stamp,
-	                            ts.tv_nsec / 1000);
-	n += put_json(b + n, cap - n, ctx->identity);
-	n += (size_t)snprintf(b + n, cap - n, ",\"op\":");
-	n += put_json(b + n, cap - n, op);
-	n += (size_t)snprintf(b + n, cap - n, ",\"key\":");
-	n += put_json(b + n, cap - n, key);
-	n += (size_t)snprintf(b + n, cap - n, ",\"result\":\"%s\",\"error\":",
-	                      result == CMK_OK ? "ok" : result == CMK_E_ACCESS_DENIED ? "denied" : "error");
-	n += put_json(b + n, cap - n, result == CMK_OK ? NULL : error);
-	return n < cap ? n : cap - 1;
+	char *p = PUT_LIT(b, "\"time\":\"");
+	p = put(p, stamp, strlen(stamp));
+	*p++ = '.';
+	long us = ts.tv_nsec / 1000;
+	for (int i = 5; i >= 0; i--, us /= 10)
+		p[i] = (char)('0' + us % 10);
+	p += 6;
+	p = PUT_LIT(p, "Z\",\"identity\":");
+	p = put_json(p, 512, ctx->identity);
+	p = PUT_LIT(p, ",\"op\":");
+	p = put_json(p, 256, op);
+	p = PUT_LIT(p, ",\"key\":");
+	p = put_json(p, 1024, key);
+	p = PUT_LIT(p, ",\"result\":\"");
+	const char *r = result == CMK_OK ? "ok" : result == CMK_E_ACCESS_DENIED ? "denied" : "error";
+	p = put(p, r, strlen(r));
+	p = PUT_LIT(p, "\",\"error\":");
+	p = put_json(p, 4096, result == CMK_OK ? NULL : error);
+	return (size_t)(p - b);
 }
 
 static int is_crypto_op(const char *op)
@@ -573,7 +616,6 @@ static int is_crypto_op(const char *op)
 	       !strcmp(op, "get") || !strcmp(op, "list");
 }
 
-#define LINE_MAX_ 8192
 
 /* Chain, MAC and write one record; *seq gets its number and *fd the file
  * it went to. */
@@ -607,8 +649,16 @@ static cmk_rc append(cmk_ctx *ctx, struct ctx_audit *a, const char *body, size_t
 		    ((ctx->conf.audit_rotate_size && sh->bytes + blen + 200 > ctx->conf.audit_rotate_size) ||
 		     (ctx->conf.audit_rotate_secs && now - sh->started >= (int64_t)ctx->conf.audit_rotate_secs)))
 			rotate(ctx, a, path, durable);
-		n = (size_t)snprintf(line, sizeof line, "{\"seq\":%llu,%.*s,\"epoch\":\"%s\",\"prev\":\"%s\"}",
-		                     (unsigned long long)sh->seq + 1, (int)blen, body, a->epoch, sh->mac);
+		char *p = PUT_LIT(line, "{\"seq\":");
+		p = put_u64(p, sh->seq + 1);
+		*p++ = ',';
+		p = put(p, body, blen);
+		p = PUT_LIT(p, ",\"epoch\":\"");
+		p = put(p, a->epoch, AUDIT_EPOCH_HEX);
+		p = PUT_LIT(p, "\",\"prev\":\"");
+		p = put(p, sh->mac, 64);
+		p = PUT_LIT(p, "\"}");
+		n = (size_t)(p - line);
 		uint8_t mac[32];
 		size_t ml = 0;
 		char hex[65];
@@ -618,7 +668,10 @@ static cmk_rc append(cmk_ctx *ctx, struct ctx_audit *a, const char *body, size_t
 			rc = cmk_err(CMK_E_INTERNAL, "HMAC of an audit record failed");
 		} else {
 			audit_hex(mac, hex);
-			n += (size_t)snprintf(line + n - 1, sizeof line - n + 1, ",\"mac\":\"%s\"}\n", hex) - 1;
+			p = PUT_LIT(line + n - 1, ",\"mac\":\"");
+			p = put(p, hex, 64);
+			p = PUT_LIT(p, "\"}\n");
+			n = (size_t)(p - line);
 			ssize_t w = write(a->fd, line, n);
 			if (w != (ssize_t)n) {
 				rc = cmk_err(CMK_E_AUDIT, "audit log %s cannot be written: %s", path,
@@ -721,7 +774,7 @@ cmk_rc audit_op(cmk_ctx *ctx, const char *op, const char *key, cmk_rc rc)
 	snprintf(saved, sizeof saved, "%s", rc == CMK_OK ? "" : cmk_last_error());
 	struct ctx_audit *a = audit_state(ctx);
 	char body[LINE_MAX_];
-	size_t blen = format_body(ctx, op, key, rc, saved, body, sizeof body);
+	size_t blen = format_body(ctx, op, key, rc, saved, body);
 	cmk_rc arc = a ? CMK_OK : cmk_err(CMK_E_NOMEM, "out of memory");
 	uint64_t seq = 0;
 	int fd = -1;

@@ -31,6 +31,59 @@ static cmk_rc set_identity(cmk_ctx *ctx, const char *identity)
 	return CMK_OK;
 }
 
+/* ---------------------------------------------------------------- fork */
+
+static pthread_mutex_t contexts_lock = PTHREAD_MUTEX_INITIALIZER;
+static cmk_ctx *contexts;
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+/* Lock order: the audit's locks, ctx->lock, the key cache's (no thread
+ * takes one of these while holding a later one). */
+static void fork_prepare(void)
+{
+	pthread_mutex_lock(&contexts_lock);
+	for (cmk_ctx *c = contexts; c; c = c->fork_next) {
+		audit_fork_lock(c);
+		pthread_mutex_lock(&c->lock);
+		keycache_fork_lock(c, 1);
+	}
+}
+
+static void fork_release(void)
+{
+	for (cmk_ctx *c = contexts; c; c = c->fork_next) {
+		keycache_fork_lock(c, 0);
+		pthread_mutex_unlock(&c->lock);
+		audit_fork_unlock(c);
+	}
+	pthread_mutex_unlock(&contexts_lock);
+}
+
+static void fork_register(void)
+{
+	pthread_atfork(fork_prepare, fork_release, fork_release);
+}
+
+static void contexts_add(cmk_ctx *ctx)
+{
+	pthread_once(&fork_once, fork_register);
+	pthread_mutex_lock(&contexts_lock);
+	ctx->fork_next = contexts;
+	contexts = ctx;
+	pthread_mutex_unlock(&contexts_lock);
+}
+
+static void contexts_remove(cmk_ctx *ctx)
+{
+	pthread_mutex_lock(&contexts_lock);
+	for (cmk_ctx **p = &contexts; *p; p = &(*p)->fork_next)
+		if (*p == ctx) {
+			*p = ctx->fork_next;
+			break;
+		}
+	pthread_mutex_unlock(&contexts_lock);
+}
+
 cmk_rc cmk_open(cmk_ctx **out, const char *config, const char *vault, const char *identity)
 {
 	return_if_fail(out);
@@ -64,6 +117,7 @@ cmk_rc cmk_open(cmk_ctx **out, const char *config, const char *vault, const char
 		cmk_close(ctx);
 		return rc;
 	}
+	contexts_add(ctx);
 	*out = ctx;
 	return CMK_OK;
 }
@@ -72,6 +126,7 @@ void cmk_close(cmk_ctx *ctx)
 {
 	if (!ctx)
 		return;
+	contexts_remove(ctx);
 	keycache_free(ctx);
 	audit_close(ctx);
 	policy_cache_free(ctx);

@@ -26,7 +26,15 @@ struct cmk_ctx {
 	_Atomic int write_held;             /* by write_owner: */
 	pthread_t write_owner;
 	_Atomic uint64_t changes;           /* bumped by every change made here */
+	struct cmk_ctx *fork_next;          /* ctx.c: the contexts of the process */
 };
+
+/* fork(): the locks a context's threads hold only for moments (ctx->lock,
+ * the audit's) are taken by the forking thread before fork() and released
+ * on both sides, so the child never inherits one held by a thread it does
+ * not have.  audit.c gives its locks through these: */
+void audit_fork_lock(cmk_ctx *ctx);
+void audit_fork_unlock(cmk_ctx *ctx);
 
 /* Token-held HMAC keys of the vault. */
 enum { CTX_MAC_META = 0, CTX_MAC_AUDIT = 1 };
@@ -53,6 +61,7 @@ void ctx_write_release(cmk_ctx *ctx);
  * (handle.c); close it with cmk_key_close. */
 cmk_rc key_open_cached(cmk_ctx *ctx, const char *keyid, cmk_key **out);
 void keycache_free(cmk_ctx *ctx);
+void keycache_fork_lock(cmk_ctx *ctx, int lock);   /* 1 lock, 0 unlock */
 
 /* The token's mechanisms, probed once per context. */
 cmk_rc ctx_mechs(cmk_ctx *ctx, p11_mechs *out);

@@ -230,6 +230,15 @@ static struct ctx_keycache *keycache(cmk_ctx *ctx)
 	return ctx->keycache;
 }
 
+void keycache_fork_lock(cmk_ctx *ctx, int lock)
+{
+	struct ctx_keycache *c = ctx->keycache;
+	if (c && lock)
+		pthread_mutex_lock(&c->lock);
+	else if (c)
+		pthread_mutex_unlock(&c->lock);
+}
+
 void keycache_free(cmk_ctx *ctx)
 {
 	struct ctx_keycache *c = ctx->keycache;

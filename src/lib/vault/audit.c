@@ -67,7 +67,6 @@ struct ctx_audit {
 	/* group sync */
 	pthread_mutex_t sync_lock;
 	_Atomic uint64_t synced;
-	unsigned fork_gen;       /* fork_gen when the locks were made */
 	/* lost records (best effort) */
 	uint64_t lost, lost_told;
 	int64_t lost_ms;
@@ -77,14 +76,27 @@ struct ctx_audit {
 
 static _Atomic int warned_process;   /* stderr: once per process */
 
-/* After fork() the child's copies of the locks below may be held by
- * threads that do not exist in it (the group sync holds one across an
- * fdatasync): the child makes them new on first use.  The shared mutex in
- * LOG.state needs nothing: its holder is a live thread of the parent. */
-static _Atomic unsigned fork_gen;
-static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
-static void forked_child(void) { atomic_fetch_add(&fork_gen, 1); }
-static void fork_register(void) { pthread_atfork(NULL, NULL, forked_child); }
+/* fork(): ctx.c takes sync_lock and lock (in this order) around it, so no
+ * child inherits them held (the group sync holds sync_lock across an
+ * fdatasync).  The shared mutex in LOG.state needs nothing: its holder is
+ * a live thread of the parent, and a dead one is EOWNERDEAD. */
+void audit_fork_lock(cmk_ctx *ctx)
+{
+	struct ctx_audit *a = ctx->audit;
+	if (a) {
+		pthread_mutex_lock(&a->sync_lock);
+		pthread_mutex_lock(&a->lock);
+	}
+}
+
+void audit_fork_unlock(cmk_ctx *ctx)
+{
+	struct ctx_audit *a = ctx->audit;
+	if (a) {
+		pthread_mutex_unlock(&a->lock);
+		pthread_mutex_unlock(&a->sync_lock);
+	}
+}
 
 static int64_t mono_ms(void)
 {
@@ -102,25 +114,16 @@ static int64_t real_ms(void)
 
 static struct ctx_audit *audit_state(cmk_ctx *ctx)
 {
-	pthread_once(&fork_once, fork_register);
 	struct ctx_audit *a = atomic_load_explicit((_Atomic(struct ctx_audit *) *)&ctx->audit,
 	                                           memory_order_acquire);
-	if (a) {
-		unsigned gen = atomic_load(&fork_gen);
-		if (a->fork_gen != gen) {          /* first use in a forked child */
-			pthread_mutex_init(&a->lock, NULL);
-			pthread_mutex_init(&a->sync_lock, NULL);
-			a->fork_gen = gen;
-		}
+	if (a)
 		return a;
-	}
 	pthread_mutex_lock(&ctx->lock);
 	if (!ctx->audit) {
 		a = calloc(1, sizeof *a);
 		if (a) {
 			pthread_mutex_init(&a->lock, NULL);
 			pthread_mutex_init(&a->sync_lock, NULL);
-			a->fork_gen = atomic_load(&fork_gen);
 			a->fd = -1;
 			a->settings_ms = -1;
 			atomic_store_explicit((_Atomic(struct ctx_audit *) *)&ctx->audit, a,

@@ -22,6 +22,8 @@ total=$(cat "$log".0* "$log" | wc -l)
 ok "no segment is larger than 8 KiB" sh -c '! find "$1".0* -size +8k | grep -q .' _ "$log"
 ok "audit verify checks the log and its segments" cmk audit verify
 like "$(cat "$OUT")" "\b$total records, chain intact \($total verified in $((segs + 1)) segments" "all $total records in $((segs + 1)) files"
+ok "audit show reads the segments too" cmk audit show --json
+is "$(jq -r .seq "$OUT" | tr '\n' ' ')" "$(seq 1 "$total" | tr '\n' ' ')" "all $total records, in order"
 ok "audit verify with the segments listed" cmk audit verify "$log".0* "$log"
 ok "audit verify of the directory" cmk audit verify "$LAB"
 first=$(ls "$log".0* | head -1)

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <dirent.h>
+#include <libgen.h>
 
 #include <json-c/json.h>
 
@@ -24,6 +26,74 @@ field(json_object *o, const char *k)
 	return json_object_get_string(v);
 }
 
+/* LOG.<digits...> next to LOG, sorted (the names sort in record order) */
+static int
+seg_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int
+segments_of(const char *log, char ***out, size_t *n)
+{
+	char d[1024], b[1024];
+	snprintf(d, sizeof d, "%s", log);
+	snprintf(b, sizeof b, "%s", log);
+	const char *dir = dirname(d), *base = basename(b);
+	size_t bl = strlen(base), cap = 0;
+	*out = NULL;
+	*n = 0;
+	DIR *dp = opendir(dir);
+	if (!dp)
+		return CMK_OK;           /* no segments; the log itself says why */
+	struct dirent *e;
+	while ((e = readdir(dp))) {
+		if (strncmp(e->d_name, base, bl) != 0 || e->d_name[bl] != '.' ||
+		    e->d_name[bl + 1] < '0' || e->d_name[bl + 1] > '9')
+			continue;
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 16;
+			char **v = realloc(*out, cap * sizeof *v);
+			if (!v)
+				break;
+			*out = v;
+		}
+		if (asprintf(&(*out)[*n], "%s/%s", dir, e->d_name) < 0)
+			break;
+		(*n)++;
+	}
+	closedir(dp);
+	if (*n)
+		qsort(*out, *n, sizeof **out, seg_cmp);
+	return CMK_OK;
+}
+
+static void
+show_file(struct cli *c, FILE *f, const char *identity, const char *since, const char *kid,
+          size_t klen)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	while ((n = getline(&line, &cap, f)) > 0) {
+		json_object *rec = json_tokener_parse(line);
+		if (!rec)
+			continue;
+		const char *k = field(rec, "key");
+		int show = (!identity || strcmp(field(rec, "identity"), identity) == 0) &&
+		           (!since[0] || strcmp(field(rec, "time"), since) >= 0) &&
+		           (!klen || (strncmp(k, kid, klen) == 0 && (k[klen] == '\0' || k[klen] == '/')));
+		if (show && c->json)
+			fputs(line, stdout);
+		else if (show)
+			printf("%-6s %s %-12s %-20s %-7s %s%s%s\n", field(rec, "seq"), field(rec, "time"),
+			       field(rec, "identity"), field(rec, "op"), field(rec, "result"), k,
+			       *field(rec, "error") ? "  " : "", field(rec, "error"));
+		json_object_put(rec);
+	}
+	free(line);
+}
+
 static int
 run_show(struct cli *c, int argc, char **argv)
 {
@@ -36,6 +106,7 @@ run_show(struct cli *c, int argc, char **argv)
 		CLI_OPT_HELP, CLI_OPT_END,
 	};
 	const char *key = NULL, *identity = NULL, *file = NULL;
+	int explicit_file;
 	char since[32] = "";
 	int64_t t;
 	cmk_ctx *ctx = NULL;
@@ -60,6 +131,7 @@ run_show(struct cli *c, int argc, char **argv)
 	if ((rc = cli_operands(c, argc, argv, 0, 0, "")) != CMK_OK)
 		return rc;
 	char kid[CMK_KID_MAX] = "";
+	explicit_file = file != NULL;
 	if (!file || key) {
 		if ((rc = cli_open(c, key, &ctx)) != CMK_OK)
 			return rc;
@@ -74,34 +146,31 @@ run_show(struct cli *c, int argc, char **argv)
 			cli_kid(kid, vault[0] ? vault : cmk_ctx_vault(ctx), name, ver);
 		}
 	}
-	FILE *f = fopen(file, "r");
-	if (!f) {
-		rc = cli_fail(CMK_E_IO, "audit log %s: %s", file, strerror(errno));
+	/* the vault's log: its rotated segments LOG.<seq> first, in order */
+	char **segs = NULL;
+	size_t nsegs = 0;
+	if (!explicit_file && (rc = segments_of(file, &segs, &nsegs)) != CMK_OK) {
 		cmk_close(ctx);
 		return rc;
 	}
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
 	size_t klen = strlen(kid);
-	while ((n = getline(&line, &cap, f)) > 0) {
-		json_object *rec = json_tokener_parse(line);
-		if (!rec)
-			continue;
-		const char *k = field(rec, "key");
-		int show = (!identity || strcmp(field(rec, "identity"), identity) == 0) &&
-		           (!since[0] || strcmp(field(rec, "time"), since) >= 0) &&
-		           (!klen || (strncmp(k, kid, klen) == 0 && (k[klen] == '\0' || k[klen] == '/')));
-		if (show && c->json)
-			fputs(line, stdout);
-		else if (show)
-			printf("%-6s %s %-12s %-20s %-7s %s%s%s\n", field(rec, "seq"), field(rec, "time"),
-			       field(rec, "identity"), field(rec, "op"), field(rec, "result"), k,
-			       *field(rec, "error") ? "  " : "", field(rec, "error"));
-		json_object_put(rec);
+	for (size_t i = 0; i <= nsegs; i++) {
+		const char *path = i < nsegs ? segs[i] : file;
+		FILE *f = fopen(path, "r");
+		if (!f) {
+			rc = cli_fail(CMK_E_IO, "audit log %s: %s", path, strerror(errno));
+			break;
+		}
+		show_file(c, f, identity, since, kid, klen);
+		fclose(f);
 	}
-	free(line);
-	fclose(f);
+	for (size_t i = 0; i < nsegs; i++)
+		free(segs[i]);
+	free(segs);
+	if (rc != CMK_OK) {
+		cmk_close(ctx);
+		return rc;
+	}
 	cmk_close(ctx);
 	return CMK_OK;
 }
@@ -176,8 +245,9 @@ const struct cli_group cli_group_audit = {
 	(const struct cli_cmd[]){
 		{ "show", run_show,
 		  "[--since T] [--key KEYID] [--identity ID] [--json] [--file PATH]",
-		  "Print audit records: seq, time, identity, operation, result, "
-		  "key, error.\nWith --json, the records as stored (JSON lines).",
+		  "Print audit records (the log's rotated segments first): seq, "
+		  "time, identity,\noperation, result, key, error.\nWith --json, "
+		  "the records as stored (JSON lines).",
 		  "  --since T        records from time T on (RFC 3339, a date, "
 		  "or -2h)\n"
 		  "  --key KEYID      records of one key (every version of a "

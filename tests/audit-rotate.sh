@@ -1,6 +1,6 @@
 #!/bin/bash
 # Audit logs that run for years (docs/audit.md, cmk.conf(5)): with
-# audit_rotate_size the log is cut into segments LOG.<last seq>, each
+# audit_rotate_size (or audit_rotate_interval) the log is cut into segments LOG.<last seq>, each
 # continuing the chain of the one before; `audit verify` checks them all
 # (by default, or given as files or a directory), names a missing segment,
 # and with --checkpoint continues from the last verified record without
@@ -69,4 +69,15 @@ is "$rc" 0 "the program wrapped on through the move and stopped cleanly"
 diag_file "audit-threads" "$T/p.err"
 ok "a new log was started at the path" test -s "$log"
 ok "audit verify over the moved log and the new one" cmk audit verify
+
+# time-based rotation: a segment older than audit_rotate_interval is closed
+sed -i "s|^\[vault_lab\]\$|[vault_lab]\naudit_rotate_interval = 1s|" "$CMK_CONF"
+ok "key disable k" cmk key disable k
+sleep 2
+ok "key enable k, 2 s later" cmk key enable k
+is "$(wc -l <"$log") $(jq -r .op "$log")" "1 enable" "audit_rotate_interval = 1s: the enable record starts a new segment"
+s=$(jq -r .seq "$log")
+prev_seg=$(grep -l "^{\"seq\":$((s - 1))," "$log".0*)
+is "$(tail -1 "$prev_seg" | jq -r '.seq, .op' | tr '\n' ' ')" "$((s - 1)) disable " "the disable record ends the segment before"
+ok "audit verify over every segment" cmk audit verify
 done_testing

@@ -125,6 +125,9 @@ typedef struct cmk_vault_info {
 	char audit_log[512];      /* path of the vault's audit log */
 	unsigned policy_cache_ms; /* the revocation delay bound */
 	unsigned metadata_cache_ms;
+	char audit_problem[400];  /* why records cannot be written now, "" if they can */
+	uint64_t audit_lost;      /* records the token counts as never written */
+	int audit_log_from;       /* 0 configuration, 1 vault settings, 2 default */
 } cmk_vault_info;
 
 /* Write the vault's settings to the token (once; CMK_E_EXISTS after). */
@@ -139,6 +142,9 @@ cmk_rc cmk_vault_init(cmk_ctx *ctx, const cmk_vault_params *p);
 cmk_rc cmk_vault_set_purge_protection(cmk_ctx *ctx, int on);
 /* Fail closed: refuse every operation whose audit record cannot be written. */
 cmk_rc cmk_vault_set_audit_fail_closed(cmk_ctx *ctx, int on);
+/* Record the audit log's path in the vault's settings: every configuration
+ * without its own audit_log then writes there (docs/audit.md). */
+cmk_rc cmk_vault_set_audit_log(cmk_ctx *ctx, const char *path);
 /* Purge every deleted key past its scheduled purge date, and finish
  * interrupted purges.  Idempotent; safe from cron. */
 cmk_rc cmk_vault_sweep(cmk_ctx *ctx, size_t *purged);
@@ -416,6 +422,36 @@ cmk_rc cmk_policy_get(cmk_ctx *ctx, const char *identity, cmk_policy *out);
 CMK_MUST_CHECK cmk_rc cmk_audit_verify(cmk_ctx *ctx, const char *path, uint64_t *records);
 /* Path of the vault's audit log. */
 const char *cmk_audit_log_path(const cmk_ctx *ctx);
+
+/* Verify a log across its segments (rotation, docs/audit.md).  paths:
+ * files and directories (npaths 0: the vault's log and its rotated
+ * segments LOG.<seq> next to it), ordered by their first record.  With
+ * checkpoint_in, records up to the checkpoint are not read again (whole
+ * segments are skipped); with checkpoint_out, a checkpoint of the last
+ * record is written after a successful verify (tagged with the token's
+ * audit key).  CMK_E_INTEGRITY names the first bad record, a missing
+ * segment, records cut off the end, or records the token counts as lost
+ * since the checkpoint. */
+typedef struct cmk_audit_check {
+	const char *checkpoint_in;    /* NULL: from record 1 */
+	const char *checkpoint_out;   /* NULL: none */
+	int accept_lost;              /* records counted as lost so far are
+	                                 acknowledged: not an error (reported in
+	                                 `lost`), and the checkpoint covers them */
+	uint64_t records;             /* out: records verified */
+	uint64_t segments;            /* out: files read */
+	uint64_t last_seq;            /* out: the last record's seq */
+	uint64_t lost;                /* out: records the token counts as lost */
+} cmk_audit_check;
+cmk_rc cmk_audit_verify_files(cmk_ctx *ctx, const char *const *paths, size_t npaths,
+                              cmk_audit_check *c);
+
+/* Reopen the audit log at its path before the next record: call it after
+ * logrotate moved the file (SIGHUP in a long-running program; libcmk
+ * installs no signal handlers).  Safe from any thread, not from a signal
+ * handler: set a flag there and call it from your loop.  libcmk also
+ * notices a moved log by itself within a second. */
+void cmk_audit_reopen(cmk_ctx *ctx);
 
 /* ------------------------------------------------------------ provisioning */
 

@@ -69,7 +69,10 @@ break_log
 check_closed dir
 mend_log
 check_unchanged dir
-ok "audit verify passes after the log is back" cmk audit verify
+# the records of the best-effort operations above were never written: the
+# token's anchor counts them, so verify cannot call the log complete
+expect_fail_msg 23 "could not be written" "audit verify after the log is back: records were lost (issue 10 item 9)" cmk audit verify
+like "$(cat "$ERR")" "chain of [0-9]+ records is intact.*token counts [0-9]+ audit records" "it says the chain is intact and how many records are missing"
 
 # audit_log in a missing directory
 cp "$CMK_CONF" "$T/good.conf"

@@ -96,6 +96,7 @@ include tests/envelope.mk
 include tests/provider.mk
 include tests/bench.mk
 include tests/lifecycle.mk
+include tests/audit.mk
 
 include tests/remote.mk
 include tests/cli.mk

@@ -151,6 +151,12 @@ show_json(cmk_ctx *ctx, const cmk_vault_info *v)
 	json_object_object_add(o, "audit_log", json_object_new_string(v->audit_log));
 	json_object_object_add(o, "audit_fail_closed",
 	                       json_object_new_boolean(v->audit_fail_closed));
+	static const char *const from[] = { "configuration", "vault", "default" };
+	json_object_object_add(o, "audit_log_from",
+	                       json_object_new_string(from[v->audit_log_from % 3]));
+	json_object_object_add(o, "audit_problem", v->audit_problem[0]
+	                       ? json_object_new_string(v->audit_problem) : NULL);
+	json_object_object_add(o, "audit_lost", json_object_new_int64((int64_t)v->audit_lost));
 	json_object_object_add(o, "policy_cache_ms",
 	                       json_object_new_int64(v->policy_cache_ms));
 	return cli_json_print(o);
@@ -190,8 +196,15 @@ run_show(struct cli *c, int argc, char **argv)
 		printf("raw RSA:            %s\n", v.raw_rsa ? "yes" : "no");
 		printf("OAEP-256 unwrap:    %s\n", v.unwrap_path);
 		printf("recovery level:     %s\n", v.recovery_level);
-		printf("audit log:          %s (%s)\n", v.audit_log,
-		       v.audit_fail_closed ? "fails closed" : "best effort");
+		printf("audit log:          %s (%s; %s)\n", v.audit_log,
+		       v.audit_fail_closed ? "fails closed" : "best effort",
+		       v.audit_log_from == 0 ? "from the configuration"
+		       : v.audit_log_from == 1 ? "recorded in the vault" : "default");
+		if (v.audit_problem[0])
+			printf("audit WARNING:      records cannot be written: %s\n", v.audit_problem);
+		if (v.audit_lost)
+			printf("audit WARNING:      the token counts %llu records that could not be written\n",
+			       (unsigned long long)v.audit_lost);
 		printf("policy cache:       %u ms (revocation delay)\n", v.policy_cache_ms);
 	}
 	cmk_close(ctx);
@@ -220,14 +233,17 @@ const struct cli_group cli_group_vault = {
 		  "Show the vault's settings, its token, and how OAEP-256 "
 		  "unwrap is done.", NULL },
 		{ "set", cli_vault_set,
-		  "[--purge-protection on] [--audit-fail-closed on|off]",
+		  "[--purge-protection on] [--audit-fail-closed on|off] [--audit-log PATH]",
 		  "Change the vault's settings (administrator only).  Purge "
 		  "protection is\none-way: once on, it can never be turned off.",
 		  "  --purge-protection on    refuse purges before the retention "
 		  "has passed\n"
 		  "  --audit-fail-closed on|off\n"
 		  "                           refuse operations whose audit record "
-		  "cannot be written\n" },
+		  "cannot be written\n"
+		  "  --audit-log PATH         the vault's audit log, for every "
+		  "configuration\n"
+		  "                           that sets no audit_log of its own\n" },
 		{ "sweep", cli_vault_sweep, "",
 		  "Purge every deleted key past its scheduled purge date, and "
 		  "finish\ninterrupted purges.  Idempotent: safe to run from cron.",

@@ -9,7 +9,7 @@
 
 #include "cli/cli.h"
 
-enum { OPT_PURGE_PROTECTION = 256, OPT_FAIL_CLOSED };
+enum { OPT_PURGE_PROTECTION = 256, OPT_FAIL_CLOSED, OPT_AUDIT_LOG };
 
 static int
 on_off(struct cli *c, const char *opt, const char *v, int *out)
@@ -29,9 +29,11 @@ cli_vault_set(struct cli *c, int argc, char **argv)
 	static const struct option opts[] = {
 		{ "purge-protection", required_argument, NULL, OPT_PURGE_PROTECTION },
 		{ "audit-fail-closed", required_argument, NULL, OPT_FAIL_CLOSED },
+		{ "audit-log", required_argument, NULL, OPT_AUDIT_LOG },
 		CLI_OPT_HELP, CLI_OPT_END,
 	};
 	int pp = -1, fc = -1, o, rc;
+	const char *log = NULL;
 	cmk_ctx *ctx;
 
 	while ((o = cli_next_opt(c, argc, argv, opts)) != -1) {
@@ -46,17 +48,22 @@ cli_vault_set(struct cli *c, int argc, char **argv)
 			if ((rc = on_off(c, "--audit-fail-closed", optarg, &fc)) != CMK_OK)
 				return rc;
 			break;
+		case OPT_AUDIT_LOG:
+			log = optarg;
+			break;
 		}
 	}
 	if ((rc = cli_operands(c, argc, argv, 0, 0, "")) != CMK_OK)
 		return rc;
-	if (pp < 0 && fc < 0)
-		return cli_usage_fail(c, "nothing to set: give --purge-protection on or --audit-fail-closed on|off");
+	if (pp < 0 && fc < 0 && !log)
+		return cli_usage_fail(c, "nothing to set: give --purge-protection on, --audit-fail-closed on|off or --audit-log PATH");
 	if ((rc = cli_open(c, NULL, &ctx)) != CMK_OK)
 		return rc;
 	if (pp >= 0 && (rc = cmk_vault_set_purge_protection(ctx, pp)) != CMK_OK)
 		rc = cli_lib_fail(rc);
 	else if (fc >= 0 && (rc = cmk_vault_set_audit_fail_closed(ctx, fc)) != CMK_OK)
+		rc = cli_lib_fail(rc);
+	else if (log && (rc = cmk_vault_set_audit_log(ctx, log)) != CMK_OK)
 		rc = cli_lib_fail(rc);
 	else {
 		cmk_vault_info v;

@@ -109,6 +109,59 @@ static cmk_rc conf_ms(CONF *conf, const char *path, const char *name, unsigned d
 	return CMK_OK;
 }
 
+/* A number with an optional unit: units[i] multiplies by mul[i]. */
+static int parse_unit(const char *v, const char *const *units, const unsigned long long *mul,
+                      unsigned long long max, unsigned long long *out)
+{
+	char *end;
+	errno = 0;
+	if (*v < '0' || *v > '9')
+		return 0;
+	unsigned long long n = strtoull(v, &end, 10);
+	if (errno)
+		return 0;
+	unsigned long long m = 1;
+	if (*end) {
+		size_t i;
+		for (i = 0; units[i] && strcmp(end, units[i]) != 0; i++)
+			;
+		if (!units[i])
+			return 0;
+		m = mul[i];
+	}
+	if (n > max / m)
+		return 0;
+	*out = n * m;
+	return 1;
+}
+
+/* audit_rotate_size, audit_rotate_interval, audit_syslog (cmk.conf(5)) */
+static cmk_rc conf_audit(CONF *conf, const char *path, const char *section, cmk_vault_conf *out)
+{
+	static const char *const sizes[] = { "K", "M", "G", "k", "m", "g", NULL };
+	static const unsigned long long size_mul[] = { 1ULL << 10, 1ULL << 20, 1ULL << 30,
+	                                                1ULL << 10, 1ULL << 20, 1ULL << 30 };
+	static const char *const times[] = { "s", "m", "h", "d", NULL };
+	static const unsigned long long time_mul[] = { 1, 60, 3600, 86400 };
+	const char *v = conf_str(conf, section, "audit_rotate_size");
+	unsigned long long n;
+	if (v && !(parse_unit(v, sizes, size_mul, 1ULL << 40, &n) && (n == 0 || n >= 4096)))
+		return cmk_err(CMK_E_CONFIG, "configuration %s: [%s] audit_rotate_size '%s' is not a size from 4K to 1024G (like 10M), or 0",
+		               path, section, v);
+	out->audit_rotate_size = v ? n : 0;
+	v = conf_str(conf, section, "audit_rotate_interval");
+	if (v && !parse_unit(v, times, time_mul, 10ULL * 366 * 86400, &n))
+		return cmk_err(CMK_E_CONFIG, "configuration %s: [%s] audit_rotate_interval '%s' is not a time (like 3600, 12h or 1d), or 0",
+		               path, section, v);
+	out->audit_rotate_secs = v ? (unsigned long)n : 0;
+	v = conf_str(conf, section, "audit_syslog");
+	if (v && strcmp(v, "yes") && strcmp(v, "no"))
+		return cmk_err(CMK_E_CONFIG, "configuration %s: [%s] audit_syslog '%s' is not yes or no",
+		               path, section, v);
+	out->audit_syslog = v && !strcmp(v, "yes");
+	return CMK_OK;
+}
+
 /* `server`: the p11-kit server address p11-kit-client.so connects to
  * (unix:path=SOCKET or vsock:cid=N;port=N, as p11-kit server prints it). */
 static cmk_rc check_server(const char *path, const char *section, const char *module,
@@ -206,10 +259,13 @@ cmk_rc cmk_config_load_vault(const char *path, const char *vault,
 		rc = copy_value(out->lock_file, sizeof out->lock_file, lock, path, section, "lock_file");
 	else
 		snprintf(out->lock_file, sizeof out->lock_file, "%s/%s.lock", dir, out->name);
-	if (rc == CMK_OK && audit)
+	if (rc == CMK_OK && audit) {
 		rc = copy_value(out->audit_log, sizeof out->audit_log, audit, path, section, "audit_log");
-	else if (rc == CMK_OK)
+		out->audit_log_set = 1;
+	} else if (rc == CMK_OK)
 		snprintf(out->audit_log, sizeof out->audit_log, "%s/%s.audit.log", dir, out->name);
+	if (rc == CMK_OK)
+		rc = conf_audit(conf, path, section, out);
 	if (rc)
 		goto out;
 	rc = CMK_OK;

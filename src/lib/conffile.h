@@ -16,7 +16,12 @@ typedef struct cmk_vault_conf {
 	unsigned policy_cache_ms;
 	char propquery[256];     /* OpenSSL property query, with provider!=cmk */
 	char lock_file[1024];    /* default: <config dir>/<vault>.lock */
-	char audit_log[1024];    /* default: <config dir>/<vault>.audit.log */
+	char audit_log[1024];    /* default: the vault's (docs/audit.md), else
+	                            <config dir>/<vault>.audit.log */
+	int audit_log_set;       /* audit_log was given in the configuration */
+	unsigned long long audit_rotate_size;  /* bytes, 0: never */
+	unsigned long audit_rotate_secs;       /* seconds, 0: never */
+	int audit_syslog;        /* forward every record to syslog */
 	char path[1024];         /* the file it came from */
 } cmk_vault_conf;
 

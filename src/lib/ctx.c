@@ -31,6 +31,59 @@ static cmk_rc set_identity(cmk_ctx *ctx, const char *identity)
 	return CMK_OK;
 }
 
+/* ---------------------------------------------------------------- fork */
+
+static pthread_mutex_t contexts_lock = PTHREAD_MUTEX_INITIALIZER;
+static cmk_ctx *contexts;
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+/* Lock order: the audit's locks, ctx->lock, the key cache's (no thread
+ * takes one of these while holding a later one). */
+static void fork_prepare(void)
+{
+	pthread_mutex_lock(&contexts_lock);
+	for (cmk_ctx *c = contexts; c; c = c->fork_next) {
+		audit_fork_lock(c);
+		pthread_mutex_lock(&c->lock);
+		keycache_fork_lock(c, 1);
+	}
+}
+
+static void fork_release(void)
+{
+	for (cmk_ctx *c = contexts; c; c = c->fork_next) {
+		keycache_fork_lock(c, 0);
+		pthread_mutex_unlock(&c->lock);
+		audit_fork_unlock(c);
+	}
+	pthread_mutex_unlock(&contexts_lock);
+}
+
+static void fork_register(void)
+{
+	pthread_atfork(fork_prepare, fork_release, fork_release);
+}
+
+static void contexts_add(cmk_ctx *ctx)
+{
+	pthread_once(&fork_once, fork_register);
+	pthread_mutex_lock(&contexts_lock);
+	ctx->fork_next = contexts;
+	contexts = ctx;
+	pthread_mutex_unlock(&contexts_lock);
+}
+
+static void contexts_remove(cmk_ctx *ctx)
+{
+	pthread_mutex_lock(&contexts_lock);
+	for (cmk_ctx **p = &contexts; *p; p = &(*p)->fork_next)
+		if (*p == ctx) {
+			*p = ctx->fork_next;
+			break;
+		}
+	pthread_mutex_unlock(&contexts_lock);
+}
+
 cmk_rc cmk_open(cmk_ctx **out, const char *config, const char *vault, const char *identity)
 {
 	return_if_fail(out);
@@ -64,6 +117,7 @@ cmk_rc cmk_open(cmk_ctx **out, const char *config, const char *vault, const char
 		cmk_close(ctx);
 		return rc;
 	}
+	contexts_add(ctx);
 	*out = ctx;
 	return CMK_OK;
 }
@@ -72,6 +126,8 @@ void cmk_close(cmk_ctx *ctx)
 {
 	if (!ctx)
 		return;
+	contexts_remove(ctx);
+	keycache_free(ctx);
 	audit_close(ctx);
 	policy_cache_free(ctx);
 	if (ctx->lock_fd >= 0)
@@ -172,7 +228,19 @@ cmk_rc ctx_mac(cmk_ctx *ctx, int which, const uint8_t *a, size_t alen, const uin
  * otherwise; every process changing the vault on this host takes it. */
 cmk_rc ctx_write_begin(cmk_ctx *ctx)
 {
-	pthread_mutex_lock(&ctx->write_lock);
+	int got;
+	return ctx_write_try(ctx, 1, &got);
+}
+
+cmk_rc ctx_write_try(cmk_ctx *ctx, int blocking, int *got)
+{
+	*got = 0;
+	if (!blocking) {
+		if (pthread_mutex_trylock(&ctx->write_lock) != 0)
+			return CMK_OK;
+	} else {
+		pthread_mutex_lock(&ctx->write_lock);
+	}
 	if (ctx->lock_fd < 0) {
 		ctx->lock_fd = open(ctx->conf.lock_file, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 		if (ctx->lock_fd < 0) {
@@ -181,19 +249,37 @@ cmk_rc ctx_write_begin(cmk_ctx *ctx)
 			               strerror(errno));
 		}
 	}
-	while (flock(ctx->lock_fd, LOCK_EX) != 0) {
+	while (flock(ctx->lock_fd, blocking ? LOCK_EX : LOCK_EX | LOCK_NB) != 0) {
+		if (!blocking && errno == EWOULDBLOCK) {
+			pthread_mutex_unlock(&ctx->write_lock);
+			return CMK_OK;
+		}
 		if (errno != EINTR) {
 			pthread_mutex_unlock(&ctx->write_lock);
 			return cmk_err(CMK_E_IO, "%s: cannot lock %s: %s", CTX_WHAT(ctx), ctx->conf.lock_file,
 			               strerror(errno));
 		}
 	}
+	*got = 1;
+	ctx->write_owner = pthread_self();
+	atomic_store(&ctx->write_held, 1);
 	return CMK_OK;
+}
+
+int ctx_write_held(cmk_ctx *ctx)
+{
+	return atomic_load(&ctx->write_held) && pthread_equal(ctx->write_owner, pthread_self());
+}
+
+void ctx_write_release(cmk_ctx *ctx)
+{
+	atomic_store(&ctx->write_held, 0);
+	flock(ctx->lock_fd, LOCK_UN);
+	pthread_mutex_unlock(&ctx->write_lock);
 }
 
 void ctx_write_end(cmk_ctx *ctx)
 {
 	atomic_fetch_add(&ctx->changes, 1);
-	flock(ctx->lock_fd, LOCK_UN);
-	pthread_mutex_unlock(&ctx->write_lock);
+	ctx_write_release(ctx);
 }

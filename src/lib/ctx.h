@@ -20,10 +20,21 @@ struct cmk_ctx {
 	struct ctx_keyref { CK_OBJECT_HANDLE h; unsigned gen; int known; } mac_key[2];
 	struct ctx_policy_cache *policies;  /* policy.c */
 	struct ctx_audit *audit;            /* audit.c */
+	struct ctx_keycache *keycache;      /* handle.c: resolved key handles */
 	int lock_fd;                        /* vault lock file, -1 if not open */
 	pthread_mutex_t write_lock;         /* one writer per process */
+	_Atomic int write_held;             /* by write_owner: */
+	pthread_t write_owner;
 	_Atomic uint64_t changes;           /* bumped by every change made here */
+	struct cmk_ctx *fork_next;          /* ctx.c: the contexts of the process */
 };
+
+/* fork(): the locks a context's threads hold only for moments (ctx->lock,
+ * the audit's) are taken by the forking thread before fork() and released
+ * on both sides, so the child never inherits one held by a thread it does
+ * not have.  audit.c gives its locks through these: */
+void audit_fork_lock(cmk_ctx *ctx);
+void audit_fork_unlock(cmk_ctx *ctx);
 
 /* Token-held HMAC keys of the vault. */
 enum { CTX_MAC_META = 0, CTX_MAC_AUDIT = 1 };
@@ -38,6 +49,19 @@ cmk_rc ctx_mac(cmk_ctx *ctx, int which, const uint8_t *a, size_t alen, const uin
  * vault's lock file (docs/design.md, "Concurrency"). */
 cmk_rc ctx_write_begin(cmk_ctx *ctx);
 void ctx_write_end(cmk_ctx *ctx);
+/* The same lock for bookkeeping objects (the audit anchor): blocking or
+ * not (*got says whether it was taken); released without counting a
+ * change of the vault. */
+cmk_rc ctx_write_try(cmk_ctx *ctx, int blocking, int *got);
+/* Whether the calling thread holds it. */
+int ctx_write_held(cmk_ctx *ctx);
+void ctx_write_release(cmk_ctx *ctx);
+
+/* A key handle for an id, from the context's cache of resolved handles
+ * (handle.c); close it with cmk_key_close. */
+cmk_rc key_open_cached(cmk_ctx *ctx, const char *keyid, cmk_key **out);
+void keycache_free(cmk_ctx *ctx);
+void keycache_fork_lock(cmk_ctx *ctx, int lock);   /* 1 lock, 0 unlock */
 
 /* The token's mechanisms, probed once per context. */
 cmk_rc ctx_mechs(cmk_ctx *ctx, p11_mechs *out);

@@ -22,7 +22,9 @@ libcmk_core_sources = \
 	src/lib/vault/lifecycle.c \
 	src/lib/vault/listing.c \
 	src/lib/vault/policy.c src/lib/vault/policy.h \
-	src/lib/vault/audit.c src/lib/vault/audit.h \
+	src/lib/vault/audit.c src/lib/vault/audit.h src/lib/vault/audit_int.h \
+	src/lib/vault/audit_shared.c src/lib/vault/audit_anchor.c \
+	src/lib/vault/audit_verify.c \
 	src/lib/p11/hmac.c \
 	src/lib/p11/gate.c \
 	src/lib/crypto/import.c \

@@ -21,8 +21,11 @@
 #include "vault/policy.h"
 #include "util/err.h"
 
+#define ENC_POOL 8
+
 struct cmk_key {
 	cmk_ctx *ctx;
+	_Atomic int refs;        /* the caller's, and the context's cache's */
 	char kid[CMK_KID_MAX];
 	char name[CMK_NAME_MAX];
 	char ver[CMK_VERSION_LEN + 1];
@@ -39,6 +42,9 @@ struct cmk_key {
 	int usable, deleted;
 	int64_t not_before, expires;
 	int64_t loaded_ms;
+	/* prepared encryption contexts, reused (one thread at a time each) */
+	struct enc_ctx { EVP_PKEY_CTX *c; cmk_alg alg; const char *md, *mgf1; } enc[ENC_POOL];
+	size_t nenc;
 };
 
 static int64_t now_ms(void)
@@ -138,6 +144,7 @@ cmk_rc cmk_key_open(cmk_ctx *ctx, const char *keyid, cmk_key **out)
 		return cmk_err(CMK_E_NOMEM, "out of memory");
 	}
 	key->ctx = ctx;
+	atomic_init(&key->refs, 1);
 	pthread_mutex_init(&key->lock, NULL);
 	strcpy(key->name, name);
 	strcpy(key->ver, v->ver);
@@ -181,11 +188,133 @@ cmk_rc cmk_key_open(cmk_ctx *ctx, const char *keyid, cmk_key **out)
 
 void cmk_key_close(cmk_key *key)
 {
-	if (!key)
+	if (!key || atomic_fetch_sub(&key->refs, 1) != 1)
 		return;
 	EVP_PKEY_free(key->pub);
+	for (size_t i = 0; i < key->nenc; i++)
+		EVP_PKEY_CTX_free(key->enc[i].c);
 	pthread_mutex_destroy(&key->lock);
 	free(key);
+}
+
+/* ------------------------------------------- handles kept per context
+ *
+ * cmk_wrap/cmk_unwrap (and so envelopes and resources) name keys by id;
+ * resolving an id costs token reads (metadata, key objects, the public
+ * key).  The context keeps the last KEYCACHE_MAX handles it resolved: one
+ * named by a versioned id until the vault is changed through this context,
+ * a versionless one (the current version) at most metadata_cache_ms.  The
+ * handles refresh their metadata as any handle does (check()), so
+ * disabling and deleting take effect within the same bounds. */
+#define KEYCACHE_MAX 32
+
+struct ctx_keycache {
+	pthread_mutex_t lock;
+	struct kc_entry {
+		char id[CMK_KID_MAX];
+		cmk_key *key;
+		uint64_t changes, used;
+		int64_t at_ms;
+		int versioned;
+	} e[KEYCACHE_MAX];
+	uint64_t tick;
+};
+
+static struct ctx_keycache *keycache(cmk_ctx *ctx)
+{
+	pthread_mutex_lock(&ctx->lock);
+	if (!ctx->keycache) {
+		struct ctx_keycache *c = calloc(1, sizeof *c);
+		if (c)
+			pthread_mutex_init(&c->lock, NULL);
+		ctx->keycache = c;
+	}
+	pthread_mutex_unlock(&ctx->lock);
+	return ctx->keycache;
+}
+
+void keycache_fork_lock(cmk_ctx *ctx, int lock)
+{
+	struct ctx_keycache *c = ctx->keycache;
+	if (c && lock)
+		pthread_mutex_lock(&c->lock);
+	else if (c)
+		pthread_mutex_unlock(&c->lock);
+}
+
+void keycache_free(cmk_ctx *ctx)
+{
+	struct ctx_keycache *c = ctx->keycache;
+	if (!c)
+		return;
+	for (size_t i = 0; i < KEYCACHE_MAX; i++)
+		cmk_key_close(c->e[i].key);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+	ctx->keycache = NULL;
+}
+
+cmk_rc key_open_cached(cmk_ctx *ctx, const char *keyid, cmk_key **out)
+{
+	char name[CMK_NAME_MAX], ver[CMK_VERSION_LEN + 1], akid[CMK_KID_MAX];
+	struct ctx_keycache *c = keycache(ctx);
+	if (!c || strlen(keyid) >= CMK_KID_MAX || strncmp(keyid, "pkcs11:", 7) == 0)
+		return cmk_key_open(ctx, keyid, out);
+	CMK_TRY(names_resolve(ctx, keyid, name, ver));
+	names_kid(cmk_ctx_vault(ctx), name, ver, akid);
+	cmk_rc prc = policy_check(ctx, CMK_PERM_GET, akid);
+	if (prc != CMK_OK)
+		return audit_op(ctx, "get", akid, prc);
+	uint64_t changes = cmk_ctx_changes(ctx);
+	int64_t now = now_ms();
+	cmk_key *stale = NULL, *hit = NULL;
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < KEYCACHE_MAX; i++) {
+		struct kc_entry *e = &c->e[i];
+		if (!e->key || strcmp(e->id, keyid) != 0)
+			continue;
+		if (e->changes == changes &&
+		    (e->versioned || now - e->at_ms < (int64_t)ctx->conf.metadata_cache_ms)) {
+			hit = e->key;
+			atomic_fetch_add(&hit->refs, 1);
+			e->used = ++c->tick;
+		} else {
+			stale = e->key;
+			e->key = NULL;
+		}
+		break;
+	}
+	pthread_mutex_unlock(&c->lock);
+	cmk_key_close(stale);
+	if (hit) {
+		*out = hit;
+		return CMK_OK;
+	}
+	cmk_key *k;
+	CMK_TRY(cmk_key_open(ctx, keyid, &k));
+	pthread_mutex_lock(&c->lock);
+	size_t slot = 0;
+	for (size_t i = 0; i < KEYCACHE_MAX; i++) {
+		if (!c->e[i].key) {
+			slot = i;
+			break;
+		}
+		if (c->e[i].used < c->e[slot].used)
+			slot = i;
+	}
+	stale = c->e[slot].key;
+	struct kc_entry *e = &c->e[slot];
+	snprintf(e->id, sizeof e->id, "%s", keyid);
+	e->key = k;
+	atomic_fetch_add(&k->refs, 1);
+	e->changes = changes;
+	e->at_ms = now;
+	e->versioned = ver[0] != '\0';
+	e->used = ++c->tick;
+	pthread_mutex_unlock(&c->lock);
+	cmk_key_close(stale);
+	*out = k;
+	return CMK_OK;
 }
 
 const char *cmk_key_kid(const cmk_key *key) { return key->kid; }
@@ -369,7 +498,33 @@ static cmk_rc cmk_key_encrypt_impl(cmk_key *key, cmk_purpose purpose, cmk_alg al
 	const uint8_t *label;
 	size_t llen;
 	CMK_TRY(oaep_params(alg, oaep, &md, &mgf1, &label, &llen));
-	cmk_rc rc = oaep_encrypt(key->ctx->conf.propquery, key->pub, alg, md, mgf1, label, llen, in, inlen, out, outlen);
+	/* a context prepared earlier for the same parameters (no label) */
+	EVP_PKEY_CTX *c = NULL;
+	if (!oaep) {
+		pthread_mutex_lock(&key->lock);
+		for (size_t i = key->nenc; i-- > 0;)
+			if (key->enc[i].alg == alg && (md == key->enc[i].md || (md && key->enc[i].md && !strcmp(md, key->enc[i].md))) &&
+			    (mgf1 == key->enc[i].mgf1 || (mgf1 && key->enc[i].mgf1 && !strcmp(mgf1, key->enc[i].mgf1)))) {
+				c = key->enc[i].c;
+				key->enc[i] = key->enc[--key->nenc];
+				break;
+			}
+		pthread_mutex_unlock(&key->lock);
+	}
+	cmk_rc rc = CMK_OK;
+	if (!c)
+		c = oaep_encrypt_ctx(key->ctx->conf.propquery, key->pub, alg, md, mgf1, label, llen, &rc);
+	if (c)
+		rc = oaep_encrypt_with(c, key->pub, alg, md, in, inlen, out, outlen);
+	if (c && !oaep) {   /* md, mgf1: static names */
+		pthread_mutex_lock(&key->lock);
+		if (key->nenc < ENC_POOL) {
+			key->enc[key->nenc++] = (struct enc_ctx){ c, alg, md, mgf1 };
+			c = NULL;
+		}
+		pthread_mutex_unlock(&key->lock);
+	}
+	EVP_PKEY_CTX_free(c);
 	if (rc != CMK_OK && rc != CMK_E_BUFFER)
 		cmk_err_prefix(rc, "key %s", key->kid);
 	return rc;

@@ -65,53 +65,77 @@ cmk_rc oaep_decode(const char *propq, const uint8_t *em, size_t k, const char *m
 	return rc;
 }
 
-cmk_rc oaep_encrypt(const char *propq, EVP_PKEY *pub, cmk_alg alg, const char *md, const char *mgf1,
-                    const uint8_t *label, size_t label_len, const uint8_t *in, size_t inlen,
-                    uint8_t *out, size_t *outlen)
+EVP_PKEY_CTX *oaep_encrypt_ctx(const char *propq, EVP_PKEY *pub, cmk_alg alg, const char *md,
+                               const char *mgf1, const uint8_t *label, size_t label_len, cmk_rc *rc)
 {
 	ERR_set_mark();
 	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_pkey(NULL, pub, propq);
-	cmk_rc rc = CMK_OK;
+	*rc = CMK_OK;
 	if (!c || EVP_PKEY_encrypt_init(c) <= 0) {
-		rc = cmk_err(CMK_E_INTERNAL, "OpenSSL cannot set up RSA encryption");
-		goto out;
-	}
-	if (alg == CMK_ALG_RSA1_5 && !md) {
+		*rc = cmk_err(CMK_E_INTERNAL, "OpenSSL cannot set up RSA encryption");
+	} else if (alg == CMK_ALG_RSA1_5 && !md) {
 		if (EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_PADDING) <= 0)
-			rc = cmk_err(CMK_E_INTERNAL, "OpenSSL refuses PKCS#1 v1.5 padding");
+			*rc = cmk_err(CMK_E_INTERNAL, "OpenSSL refuses PKCS#1 v1.5 padding");
 	} else {
 		uint8_t *l = NULL;
 		if (label_len && !(l = OPENSSL_memdup(label, label_len)))
-			rc = cmk_err(CMK_E_NOMEM, "out of memory");
-		if (rc == CMK_OK &&
+			*rc = cmk_err(CMK_E_NOMEM, "out of memory");
+		if (*rc == CMK_OK &&
 		    (EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_OAEP_PADDING) <= 0 ||
 		     EVP_PKEY_CTX_set_rsa_oaep_md_name(c, md, propq) <= 0 ||
 		     EVP_PKEY_CTX_set_rsa_mgf1_md_name(c, mgf1, propq) <= 0 ||
 		     (l && EVP_PKEY_CTX_set0_rsa_oaep_label(c, l, (int)label_len) <= 0))) {
-			rc = cmk_err(CMK_E_USAGE, "OAEP with %s/%s is not available", md, mgf1);
+			*rc = cmk_err(CMK_E_USAGE, "OAEP with %s/%s is not available", md, mgf1);
 			OPENSSL_free(l);
 		}
 	}
-	if (rc != CMK_OK)
-		goto out;
+	if (*rc != CMK_OK) {
+		EVP_PKEY_CTX_free(c);
+		c = NULL;
+	}
+	ERR_pop_to_mark();
+	return c;
+}
+
+cmk_rc oaep_encrypt_with(EVP_PKEY_CTX *c, EVP_PKEY *pub, cmk_alg alg, const char *md,
+                         const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen)
+{
 	size_t k = (size_t)EVP_PKEY_get_size(pub);
 	if (*outlen < k) {
 		*outlen = k;
-		rc = cmk_err(CMK_E_BUFFER, "output buffer too small: %zu bytes needed", k);
-		goto out;
+		return cmk_err(CMK_E_BUFFER, "output buffer too small: %zu bytes needed", k);
 	}
-	size_t hl = md ? (size_t)EVP_MD_get_size(EVP_get_digestbyname(md)) : 0;
+	size_t hl = 0;
+	if (md && !strcmp(md, "SHA256"))
+		hl = 32;                  /* the usual ones without a name lookup */
+	else if (md && !strcmp(md, "SHA1"))
+		hl = 20;
+	else if (md) {
+		ERR_set_mark();
+		const EVP_MD *m = EVP_get_digestbyname(md);
+		hl = m ? (size_t)EVP_MD_get_size(m) : 64;
+		ERR_pop_to_mark();
+	}
 	size_t max = md ? k - 2 * hl - 2 : k - 11;
-	if (inlen > max) {
-		rc = cmk_err(CMK_E_TOO_LARGE, "input of %zu bytes is larger than %s with a %zu-bit key allows (%zu bytes)",
-		             inlen, cmk_alg_name(alg), k * 8, max);
-		goto out;
-	}
-	if (EVP_PKEY_encrypt(c, out, outlen, in, inlen) <= 0)
-		rc = cmk_err(CMK_E_INTERNAL, "OpenSSL RSA encryption failed");
-out:
-	EVP_PKEY_CTX_free(c);
+	if (inlen > max)
+		return cmk_err(CMK_E_TOO_LARGE, "input of %zu bytes is larger than %s with a %zu-bit key allows (%zu bytes)",
+		               inlen, cmk_alg_name(alg), k * 8, max);
+	ERR_set_mark();
+	int ok = EVP_PKEY_encrypt(c, out, outlen, in, inlen) > 0;
 	ERR_pop_to_mark();
+	return ok ? CMK_OK : cmk_err(CMK_E_INTERNAL, "OpenSSL RSA encryption failed");
+}
+
+cmk_rc oaep_encrypt(const char *propq, EVP_PKEY *pub, cmk_alg alg, const char *md, const char *mgf1,
+                    const uint8_t *label, size_t label_len, const uint8_t *in, size_t inlen,
+                    uint8_t *out, size_t *outlen)
+{
+	cmk_rc rc;
+	EVP_PKEY_CTX *c = oaep_encrypt_ctx(propq, pub, alg, md, mgf1, label, label_len, &rc);
+	if (!c)
+		return rc;
+	rc = oaep_encrypt_with(c, pub, alg, md, in, inlen, out, outlen);
+	EVP_PKEY_CTX_free(c);
 	return rc;
 }
 

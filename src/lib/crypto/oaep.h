@@ -17,6 +17,12 @@ cmk_rc oaep_decode(const char *propq, const uint8_t *em, size_t k, const char *m
 cmk_rc oaep_encrypt(const char *propq, EVP_PKEY *pub, cmk_alg alg, const char *md, const char *mgf1,
                     const uint8_t *label, size_t label_len, const uint8_t *in, size_t inlen,
                     uint8_t *out, size_t *outlen);
+/* The same in two steps: a context prepared for these parameters (kept
+ * and reused by key handles), then one encryption with it. */
+EVP_PKEY_CTX *oaep_encrypt_ctx(const char *propq, EVP_PKEY *pub, cmk_alg alg, const char *md,
+                               const char *mgf1, const uint8_t *label, size_t label_len, cmk_rc *rc);
+cmk_rc oaep_encrypt_with(EVP_PKEY_CTX *c, EVP_PKEY *pub, cmk_alg alg, const char *md,
+                         const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen);
 /* PSS encoding for a token that has raw RSA but no CKM_RSA_PKCS_PSS. */
 cmk_rc pss_encode(const char *propq, EVP_PKEY *pub, const char *md, const char *mgf1, int salt,
                   const uint8_t *dig, size_t dlen, uint8_t *em, size_t k);

@@ -1,9 +1,9 @@
 /* wrap.c - wrap and unwrap by key id, bare or in the wrapped-key record.
- * These open a handle per call; services that wrap in a loop keep a
- * cmk_key from cmk_key_open() instead. */
+ * The handles come from the context's cache of resolved keys (handle.c). */
 #include "config.h"
 #include <stdio.h>
 #include <string.h>
+#include "ctx.h"
 #include "util/err.h"
 
 cmk_rc cmk_wrap_raw(cmk_ctx *ctx, const char *keyid, cmk_alg alg, const uint8_t *dek,
@@ -11,7 +11,7 @@ cmk_rc cmk_wrap_raw(cmk_ctx *ctx, const char *keyid, cmk_alg alg, const uint8_t 
 {
 	return_if_fail(ctx && keyid && dek && out && outlen);
 	cmk_key *key;
-	CMK_TRY(cmk_key_open(ctx, keyid, &key));
+	CMK_TRY(key_open_cached(ctx, keyid, &key));
 	cmk_rc rc = cmk_key_encrypt(key, CMK_PURPOSE_KEY, alg, NULL, dek, deklen, out, outlen);
 	if (rc == CMK_OK && kid)
 		snprintf(kid, CMK_KID_MAX, "%s", cmk_key_kid(key));
@@ -24,7 +24,7 @@ cmk_rc cmk_unwrap_raw(cmk_ctx *ctx, const char *keyid, cmk_alg alg, const uint8_
 {
 	return_if_fail(ctx && keyid && in && dek && deklen);
 	cmk_key *key;
-	CMK_TRY(cmk_key_open(ctx, keyid, &key));
+	CMK_TRY(key_open_cached(ctx, keyid, &key));
 	cmk_rc rc = cmk_key_decrypt(key, CMK_PURPOSE_KEY, alg, NULL, in, inlen, dek, deklen);
 	cmk_key_close(key);
 	return rc;

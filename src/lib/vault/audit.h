@@ -12,6 +12,10 @@ cmk_rc audit_op(cmk_ctx *ctx, const char *op, const char *key, cmk_rc rc);
  * cannot be opened for appending. */
 cmk_rc audit_check_writable(cmk_ctx *ctx);
 void audit_settings_changed(cmk_ctx *ctx, int fail_closed);
+/* Records this context could not write (best effort), and why. */
+uint64_t audit_lost_here(cmk_ctx *ctx, char *why, size_t len);
+/* The log's path (see audit_int.h). */
+const char *audit_path(cmk_ctx *ctx);
 void audit_close(cmk_ctx *ctx);
 
 /* The checks, permission and audit around one public operation.

@@ -36,6 +36,8 @@ char *meta_encode_vault(const meta_vault *v)
 	add_i64(o, "retention_days", v->retention_days);
 	json_object_object_add(o, "purge_protection", json_object_new_boolean(v->purge_protection));
 	json_object_object_add(o, "audit_fail_closed", json_object_new_boolean(v->audit_fail_closed));
+	if (v->audit_log[0])
+		json_object_object_add(o, "audit_log", json_object_new_string(v->audit_log));
 	json_object_object_add(o, "admin", json_object_new_string(v->admin));
 	add_i64(o, "created", v->created);
 	return finish(o);
@@ -116,6 +118,10 @@ static int decode_vault(json_object *o, meta_vault *v)
 	    !get_bool(o, "purge_protection", &v->purge_protection) ||
 	    !get_bool(o, "audit_fail_closed", &v->audit_fail_closed) ||
 	    !get_str(o, "admin", v->admin, sizeof v->admin) || !get_i64(o, "created", &created))
+		return 0;
+	json_object *al;    /* optional: older vaults have none */
+	if (json_object_object_get_ex(o, "audit_log", &al) &&
+	    !get_str(o, "audit_log", v->audit_log, sizeof v->audit_log))
 		return 0;
 	v->gen = (uint64_t)gen;
 	v->retention_days = (unsigned)ret;

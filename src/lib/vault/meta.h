@@ -22,6 +22,7 @@ typedef struct meta_vault {
 	unsigned retention_days;
 	int purge_protection;
 	int audit_fail_closed;
+	char audit_log[1024];    /* "" : none recorded (docs/audit.md) */
 	char admin[CMK_IDENTITY_MAX];
 	int64_t created;         /* unix seconds */
 	CK_OBJECT_HANDLE h;

@@ -5,12 +5,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <unistd.h>
+#include <sys/stat.h>
 #include "ctx.h"
 #include "vault/audit.h"
+#include "vault/audit_int.h"
 #include "vault/keys.h"
 #include "vault/meta.h"
 #include "vault/policy.h"
 #include "util/err.h"
+
+static void absolute_path(const char *path, char *out, size_t cap);
 
 cmk_rc ctx_vault_record(cmk_ctx *ctx, meta_vault *out)
 {
@@ -72,6 +80,8 @@ static cmk_rc vault_init_locked(cmk_ctx *ctx, const cmk_vault_params *p)
 	v.purge_protection = p->purge_protection != 0;
 	snprintf(v.admin, sizeof v.admin, "%s", admin);
 	v.created = (int64_t)time(NULL);
+	/* the log's place is the vault's, whichever configuration opens it */
+	absolute_path(audit_path(ctx), v.audit_log, sizeof v.audit_log);
 	CMK_TRY(meta_write(ctx, META_APP_VAULT, "cmk vault #1", meta_encode_vault(&v), NULL));
 	return policy_write(ctx, admin, CMK_PERM_DEFAULT);
 }
@@ -93,8 +103,20 @@ cmk_rc cmk_vault_init(cmk_ctx *ctx, const cmk_vault_params *p)
 	return audit_op(ctx, "vault-init", NULL, rc);
 }
 
+/* path with its directory made absolute (it may not exist yet) */
+static void absolute_path(const char *path, char *out, size_t cap)
+{
+	char d[1024], b[1024], real[PATH_MAX];
+	snprintf(d, sizeof d, "%s", path);
+	snprintf(b, sizeof b, "%s", path);
+	if (path[0] != '/' && realpath(dirname(d), real))
+		snprintf(out, cap, "%s/%s", real, basename(b));
+	else
+		snprintf(out, cap, "%s", path);
+}
+
 /* New settings record, then the old one goes. */
-static cmk_rc vault_update(cmk_ctx *ctx, int purge_protection, int fail_closed)
+static cmk_rc vault_update(cmk_ctx *ctx, int purge_protection, int fail_closed, const char *log)
 {
 	meta_vault v;
 	CMK_TRY(ctx_vault_record(ctx, &v));
@@ -103,11 +125,14 @@ static cmk_rc vault_update(cmk_ctx *ctx, int purge_protection, int fail_closed)
 		               CTX_WHAT(ctx), v.admin, ctx->identity);
 	if (v.purge_protection && !purge_protection)
 		return cmk_err(CMK_E_USAGE, "purge protection of %s cannot be turned off once on", CTX_WHAT(ctx));
-	if (v.purge_protection == purge_protection && v.audit_fail_closed == fail_closed)
+	if (v.purge_protection == purge_protection && v.audit_fail_closed == fail_closed &&
+	    (!log || strcmp(log, v.audit_log) == 0))
 		return CMK_OK;
 	CK_OBJECT_HANDLE old = v.h;
 	v.purge_protection = purge_protection;
 	v.audit_fail_closed = fail_closed;
+	if (log)
+		snprintf(v.audit_log, sizeof v.audit_log, "%s", log);
 	v.gen++;
 	char label[64];
 	snprintf(label, sizeof label, "cmk vault #%llu", (unsigned long long)v.gen);
@@ -117,7 +142,7 @@ static cmk_rc vault_update(cmk_ctx *ctx, int purge_protection, int fail_closed)
 	return CMK_OK;
 }
 
-static cmk_rc vault_set(cmk_ctx *ctx, const char *op, int which, int on)
+static cmk_rc vault_set(cmk_ctx *ctx, const char *op, int which, int on, const char *log)
 {
 	CMK_TRY(audit_check_writable(ctx));
 	CMK_TRY(ctx_write_begin(ctx));
@@ -125,21 +150,35 @@ static cmk_rc vault_set(cmk_ctx *ctx, const char *op, int which, int on)
 	cmk_rc rc = ctx_vault_record(ctx, &v);
 	if (rc == CMK_OK)
 		rc = vault_update(ctx, which == 0 ? on != 0 : v.purge_protection,
-		                  which == 1 ? on != 0 : v.audit_fail_closed);
+		                  which == 1 ? on != 0 : v.audit_fail_closed, log);
 	ctx_write_end(ctx);
-	return audit_op(ctx, op, NULL, rc);
+	return audit_op(ctx, op, log, rc);
+}
+
+cmk_rc cmk_vault_set_audit_log(cmk_ctx *ctx, const char *path)
+{
+	return_if_fail(ctx && path);
+	char abs[1024];
+	if (!*path || strlen(path) >= 1000)
+		return cmk_err(CMK_E_USAGE, "audit log path '%.40s' must be 1-999 characters", path);
+	absolute_path(path, abs, sizeof abs);
+	/* this change is recorded in the old log (its last record then, and
+	 * anchored: the new log continues the chain from the anchor); contexts
+	 * opened from now on write to the new one */
+	audit_path(ctx);
+	return vault_set(ctx, "vault-set-audit-log", 2, 0, abs);
 }
 
 cmk_rc cmk_vault_set_purge_protection(cmk_ctx *ctx, int on)
 {
 	return_if_fail(ctx);
-	return vault_set(ctx, "vault-set-purge-protection", 0, on);
+	return vault_set(ctx, "vault-set-purge-protection", 0, on, NULL);
 }
 
 cmk_rc cmk_vault_set_audit_fail_closed(cmk_ctx *ctx, int on)
 {
 	return_if_fail(ctx);
-	return vault_set(ctx, "vault-set-audit-fail-closed", 1, on);
+	return vault_set(ctx, "vault-set-audit-fail-closed", 1, on, NULL);
 }
 
 cmk_rc cmk_vault_sweep(cmk_ctx *ctx, size_t *purged)
@@ -167,6 +206,29 @@ cmk_rc cmk_vault_sweep(cmk_ctx *ctx, size_t *purged)
 	if (purged)
 		*purged = count;
 	return rc;
+}
+
+/* Can records be written to the log now?  (Nothing is created.) */
+static void audit_status(cmk_ctx *ctx, const char *log, char *why, size_t cap)
+{
+	char lost[300];
+	why[0] = '\0';
+	if (audit_lost_here(ctx, lost, sizeof lost) && lost[0]) {
+		snprintf(why, cap, "%s", lost);
+		return;
+	}
+	struct stat st;
+	if (stat(log, &st) == 0) {
+		if (!S_ISREG(st.st_mode))
+			snprintf(why, cap, "%s is not a regular file", log);
+		else if (access(log, W_OK) != 0)
+			snprintf(why, cap, "%s: %s", log, strerror(errno));
+		return;
+	}
+	char d[1024];
+	snprintf(d, sizeof d, "%s", log);
+	if (access(dirname(d), W_OK) != 0)
+		snprintf(why, cap, "%s cannot be created: %s", log, strerror(errno));
 }
 
 static void padded(char *dst, size_t cap, const CK_UTF8CHAR *src, size_t n)
@@ -197,7 +259,12 @@ cmk_rc cmk_vault_info_get(cmk_ctx *ctx, cmk_vault_info *out)
 	snprintf(out->module, sizeof out->module, "%s", ctx->conf.module);
 	snprintf(out->admin, sizeof out->admin, "%s", v.admin);
 	snprintf(out->recovery_level, sizeof out->recovery_level, "%s", recovery_level(&v));
-	snprintf(out->audit_log, sizeof out->audit_log, "%s", ctx->conf.audit_log);
+	snprintf(out->audit_log, sizeof out->audit_log, "%s", audit_path(ctx));
+	out->audit_log_from = ctx->conf.audit_log_set ? 0 : v.audit_log[0] ? 1 : 2;
+	audit_status(ctx, out->audit_log, out->audit_problem, sizeof out->audit_problem);
+	audit_anchor an;
+	if (audit_anchor_read(ctx, &an) == CMK_OK)
+		out->audit_lost = an.lost;
 	out->retention_days = v.retention_days;
 	out->purge_protection = v.purge_protection;
 	out->audit_fail_closed = v.audit_fail_closed;

@@ -67,17 +67,17 @@ endif
 # (tests/provider-fuzz.sh).
 fuzz_keyref_corpus = fuzz/corpus/keyref/versionless fuzz/corpus/keyref/versioned
 EXTRA_DIST += $(fuzz_keyref_corpus) fuzz/keyref.c
-fuzz_keyref_srcs = fuzz/keyref.c src/provider/keyref.h src/provider/keyref.c
+fuzz_keyref_srcs = fuzz/keyref.c src/lib/crypto/keyref.c
 check_PROGRAMS += fuzz/replay-keyref
 fuzz_replay_keyref_SOURCES = fuzz/replay.c $(fuzz_keyref_srcs)
 fuzz_replay_keyref_CFLAGS = $(fuzz_cflags)
-fuzz_replay_keyref_LDADD = $(LIBCRYPTO_LIBS)
+fuzz_replay_keyref_LDADD = $(fuzz_ldadd)
 if FUZZ
 noinst_PROGRAMS += fuzz/fuzz-keyref
 fuzz_fuzz_keyref_SOURCES = $(fuzz_keyref_srcs)
 fuzz_fuzz_keyref_CFLAGS = $(fuzz_cflags) $(FUZZ_FLAGS)
 fuzz_fuzz_keyref_LDFLAGS = $(FUZZ_FLAGS)
-fuzz_fuzz_keyref_LDADD = $(LIBCRYPTO_LIBS)
+fuzz_fuzz_keyref_LDADD = $(fuzz_ldadd)
 fuzz-run-keyref: fuzz/fuzz-keyref
 	@work=`mktemp -d`; trap 'rm -rf "$$work"' EXIT; \
 	ASAN_OPTIONS=detect_leaks=1 fuzz/fuzz-keyref -max_total_time=$(FUZZ_SECONDS) \

@@ -373,6 +373,24 @@ CMK_MUST_CHECK cmk_rc cmk_unwrap(cmk_ctx *ctx, const uint8_t *wrapped, size_t le
 cmk_rc cmk_kid_parse(const char *kid, char vault[64], char name[CMK_NAME_MAX],
                      char version[CMK_VERSION_LEN + 1]);
 
+/* --------------------------------------------------- key reference files */
+/* A key reference (docs/pem-reference.md): the PEM block "CMK KEY
+ * REFERENCE" whose DER body names a vault key and its vault's token, for
+ * programs that read a private key only from a file; cmk.so decodes it
+ * into the vault key.  It holds no key material. */
+#define CMK_KEYREF_PEM_LABEL "CMK KEY REFERENCE"
+#define CMK_KEYREF_DER_MAX 4096
+typedef struct cmk_keyref {
+	char kid[CMK_KID_MAX];    /* cmk://VAULT/keys/NAME[/VERSION] */
+	char token[33];           /* label of the vault's token */
+	int64_t created;          /* the vault's creation time (unix seconds) */
+} cmk_keyref;
+/* The DER body of a reference; cmk_free() *der. */
+cmk_rc cmk_keyref_encode(const cmk_keyref *r, uint8_t **der, size_t *len);
+/* Parse and check a DER body: CMK_E_FORMAT with the reason (and r->kid
+ * filled when it could be read) for a damaged, altered or unknown block. */
+CMK_MUST_CHECK cmk_rc cmk_keyref_decode(const uint8_t *der, size_t len, cmk_keyref *r);
+
 /* ----------------------------------------------------------------- secrets */
 
 /* Wipe memory in a way the compiler keeps. */

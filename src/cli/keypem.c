@@ -12,7 +12,6 @@
 #include <openssl/pem.h>
 
 #include "cli/cli.h"
-#include "provider/keyref.h"
 
 enum { OPT_OUT = 1000 };
 
@@ -47,7 +46,7 @@ cli_key_pem(struct cli *c, int argc, char **argv)
 	const char *out = NULL;
 	cmk_vault_info info;
 	cmk_keyref r;
-	unsigned char *der = NULL;
+	uint8_t *der = NULL;
 	size_t derlen = 0;
 	BIO *mem = NULL;
 	char *text;
@@ -76,8 +75,11 @@ cli_key_pem(struct cli *c, int argc, char **argv)
 	cli_kid(r.kid, cmk_ctx_vault(ctx), name, version);
 	snprintf(r.token, sizeof r.token, "%s", info.token_label);
 	r.created = info.created;
-	rc = CMK_E_INTERNAL;
-	if (!cmk_keyref_encode(NULL, &r, &der, &derlen) || (mem = BIO_new(BIO_s_mem())) == NULL
+	if ((rc = cmk_keyref_encode(&r, &der, &derlen)) != CMK_OK) {
+		rc = cli_lib_fail(rc);
+		goto done;
+	}
+	if ((mem = BIO_new(BIO_s_mem())) == NULL
 	    || BIO_printf(mem, "cmk key reference: %s%s\n"
 	                  "Not a private key: the cmk OpenSSL provider (cmk-provider(7)) reads "
 	                  "this block\nas the vault key it names, whose private half stays "
@@ -91,7 +93,7 @@ cli_key_pem(struct cli *c, int argc, char **argv)
 	rc = cli_write(out, "key reference", text, (size_t)len, 0);
 done:
 	BIO_free(mem);
-	OPENSSL_free(der);
+	cmk_free(der);
 	cmk_close(ctx);
 	return rc;
 }

@@ -38,5 +38,4 @@ src/cli/completion/cmk: src/cli/cmk$(EXEEXT)
 src_cli_cmk_SOURCES += src/cli/lab_token.c
 
 # cmk key pem: key reference files (docs/pem-reference.md)
-src_cli_cmk_SOURCES += src/cli/keypem.c src/provider/keyref.h src/provider/keyref.c \
-	src/cli/keyadopt.c
+src_cli_cmk_SOURCES += src/cli/keypem.c src/cli/keyadopt.c

@@ -31,7 +31,8 @@ libcmk_core_sources = \
 	src/lib/crypto/handle.c \
 	src/lib/crypto/oaep.c src/lib/crypto/oaep.h \
 	src/lib/crypto/wrap.c \
-	src/lib/crypto/wrapped.c
+	src/lib/crypto/wrapped.c \
+	src/lib/crypto/keyref.c
 
 include src/lib/crypto/envelope.mk
 include src/lib/bench/bench.mk

@@ -24,7 +24,9 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
-#include "keyref.h"
+/* A reference block, its text included, is never larger than this. */
+#define CMK_KEYREF_MAX 4096
+#define CMK_KEYREF_STRUCTURE "CmkKeyReference"
 #include "prov.h"
 
 static OSSL_FUNC_decoder_newctx_fn dec_newctx;
@@ -92,7 +94,6 @@ static int pem_decode(void *ctx, OSSL_CORE_BIO *cin, int selection,
 	unsigned char *der = NULL;
 	long len = 0;
 	size_t total = 0;
-	const char *why = NULL;
 	cmk_keyref r;
 	cmkp_key *k;
 	int ok = 1, found = 0;
@@ -124,9 +125,9 @@ static int pem_decode(void *ctx, OSSL_CORE_BIO *cin, int selection,
 		goto out;
 	}
 	ERR_pop_to_mark();
-	if (!cmk_keyref_decode(p->libctx, der, (size_t)len, &r, &why)) {
+	if (cmk_keyref_decode(der, (size_t)len, &r) != CMK_OK) {
 		CMKP_ERR(p, CMKP_R_KEYREF, "%s block%s%s: %s", CMK_KEYREF_PEM_LABEL,
-		         r.kid[0] ? " of " : "", r.kid, why);
+		         r.kid[0] ? " of " : "", r.kid, cmk_last_error());
 		goto out;
 	}
 	/*
@@ -224,7 +225,6 @@ static int der_decode(void *ctx, OSSL_CORE_BIO *cin, int selection,
 {
 	cmkp_prov *p = ctx;
 	unsigned char buf[CMK_KEYREF_MAX + 1];
-	const char *why;
 	cmkp_key *k = NULL;
 	cmk_keyref r;
 	size_t len = 0;
@@ -237,7 +237,7 @@ static int der_decode(void *ctx, OSSL_CORE_BIO *cin, int selection,
 		len += (size_t)n;
 	BIO_free(in);
 	/* not a reference (any DER may be offered): the other decoders' */
-	if (!cmk_keyref_decode(p->libctx, buf, len, &r, &why))
+	if (cmk_keyref_decode(buf, len, &r) != CMK_OK)
 		return 1;
 	if ((k = open_ref(p, &r, pw_cb, pw_cbarg)) == NULL)
 		return 0;

@@ -15,8 +15,6 @@ src_provider_cmk_la_SOURCES = \
 	src/provider/asym_cipher.c \
 	src/provider/signature.c \
 	src/provider/encoder.c \
-	src/provider/keyref.h \
-	src/provider/keyref.c \
 	src/provider/decoder.c \
 	src/provider/pin.c
 src_provider_cmk_la_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS)

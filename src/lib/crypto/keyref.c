@@ -13,14 +13,18 @@
  * (which could otherwise name another key of the vault), while who may use
  * a key is decided by the vault's access policies at load time.
  */
+#include "config.h"
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/asn1t.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 
-#include "keyref.h"
+#include "util/err.h"
+
+#define KEYREF_VERSION 1
 
 typedef struct CMK_KEYREF_st {
 	ASN1_INTEGER *version;
@@ -44,43 +48,47 @@ IMPLEMENT_ASN1_FUNCTIONS(CMK_KEYREF)
 
 /* SHA-256 of "CMK KEY REFERENCE 1" NUL keyId NUL tokenLabel NUL created
  * (decimal). */
-static int check(OSSL_LIB_CTX *libctx, const cmk_keyref *r, unsigned char md[32])
+static int check(const cmk_keyref *r, unsigned char md[32])
 {
 	char buf[64 + CMK_KID_MAX + 64];
 	int n;
 	size_t mdlen = 0;
 
 	n = snprintf(buf, sizeof buf, "%s %d%c%s%c%s%c%lld", CMK_KEYREF_PEM_LABEL,
-	             CMK_KEYREF_VERSION, 0, r->kid, 0, r->token, 0, (long long)r->created);
+	             KEYREF_VERSION, 0, r->kid, 0, r->token, 0, (long long)r->created);
 	if (n < 0 || (size_t)n >= sizeof buf)
 		return 0;
-	return EVP_Q_digest(libctx, "SHA256", "provider!=cmk", buf, (size_t)n, md, &mdlen)
+	/* never through cmk.so itself (this runs inside the provider too) */
+	return EVP_Q_digest(NULL, "SHA256", "provider!=cmk", buf, (size_t)n, md, &mdlen)
 	       && mdlen == 32;
 }
 
-int cmk_keyref_encode(OSSL_LIB_CTX *libctx, const cmk_keyref *r,
-                      unsigned char **der, size_t *len)
+cmk_rc cmk_keyref_encode(const cmk_keyref *r, uint8_t **der, size_t *len)
 {
+	return_if_fail(r && der && len);
 	CMK_KEYREF *a = CMK_KEYREF_new();
-	unsigned char md[32];
+	unsigned char md[32], *d = NULL;
 	int n = -1;
 
 	*der = NULL;
-	if (a != NULL && check(libctx, r, md)
-	    && ASN1_INTEGER_set_int64(a->version, CMK_KEYREF_VERSION)
+	ERR_set_mark();
+	if (a != NULL && check(r, md)
+	    && ASN1_INTEGER_set_int64(a->version, KEYREF_VERSION)
 	    && ASN1_STRING_set(a->kid, r->kid, (int)strlen(r->kid))
 	    && ASN1_STRING_set(a->token, r->token, (int)strlen(r->token))
 	    && ASN1_INTEGER_set_int64(a->created, r->created)
 	    && ASN1_OCTET_STRING_set(a->check, md, sizeof md))
-		n = i2d_CMK_KEYREF(a, der);
+		n = i2d_CMK_KEYREF(a, &d);
 	CMK_KEYREF_free(a);
-	if (n <= 0) {
-		OPENSSL_free(*der);
-		*der = NULL;
-		return 0;
+	ERR_pop_to_mark();
+	if (n > 0 && (*der = malloc((size_t)n)) != NULL) {
+		memcpy(*der, d, (size_t)n);
+		*len = (size_t)n;
 	}
-	*len = (size_t)n;
-	return 1;
+	OPENSSL_free(d);
+	if (*der == NULL)
+		return cmk_err(n > 0 ? CMK_E_NOMEM : CMK_E_INTERNAL, "cannot encode the key reference of %s", r->kid);
+	return CMK_OK;
 }
 
 /* A UTF8String into a C string: no NUL inside, fits. */
@@ -96,38 +104,35 @@ static int get_str(const ASN1_UTF8STRING *s, char *out, size_t cap)
 	return 1;
 }
 
-int cmk_keyref_decode(OSSL_LIB_CTX *libctx, const unsigned char *der,
-                      size_t len, cmk_keyref *r, const char **why)
+cmk_rc cmk_keyref_decode(const uint8_t *der, size_t len, cmk_keyref *r)
 {
+	return_if_fail(der && r);
 	const unsigned char *p = der;
 	CMK_KEYREF *a;
 	unsigned char md[32];
 	int64_t v = 0;
-	int ok = 0;
+	const char *why = NULL;
 
 	memset(r, 0, sizeof *r);
 	ERR_set_mark();
-	a = len <= CMK_KEYREF_MAX ? d2i_CMK_KEYREF(NULL, &p, (long)len) : NULL;
+	a = len <= CMK_KEYREF_DER_MAX ? d2i_CMK_KEYREF(NULL, &p, (long)len) : NULL;
 	ERR_pop_to_mark();    /* the reason below says it in words */
-	if (a == NULL) {
-		*why = "its body is not a CmkKeyReference (damaged or truncated)";
-		return 0;
-	}
+	if (a == NULL)
+		return cmk_err(CMK_E_FORMAT, "its body is not a CmkKeyReference (damaged or truncated)");
 	if (p != der + len)
-		*why = "its body has bytes after the CmkKeyReference";
-	else if (!ASN1_INTEGER_get_int64(&v, a->version) || v != CMK_KEYREF_VERSION)
-		*why = "it is of an unknown version (this cmk reads version 1)";
+		why = "its body has bytes after the CmkKeyReference";
+	else if (!ASN1_INTEGER_get_int64(&v, a->version) || v != KEYREF_VERSION)
+		why = "it is of an unknown version (this cmk reads version 1)";
 	else if (!get_str(a->kid, r->kid, sizeof r->kid) || strncmp(r->kid, "cmk://", 6) != 0)
-		*why = "its key id is not a cmk:// id";
+		why = "its key id is not a cmk:// id";
 	else if (!get_str(a->token, r->token, sizeof r->token))
-		*why = "its token label is malformed";
+		why = "its token label is malformed";
 	else if (!ASN1_INTEGER_get_int64(&r->created, a->created))
-		*why = "its vault creation time is malformed";
-	else if (ASN1_STRING_length(a->check) != 32 || !check(libctx, r, md)
+		why = "its vault creation time is malformed";
+	else if (ASN1_STRING_length(a->check) != 32 || !check(r, md)
 	         || memcmp(md, ASN1_STRING_get0_data(a->check), 32) != 0)
-		*why = "its check value does not match (the block was altered)";
-	else
-		ok = 1;
+		why = "its check value does not match (the block was altered)";
 	CMK_KEYREF_free(a);
-	return ok;   /* on failure r->kid may still name the key, for messages */
+	/* on failure r->kid may still name the key, for messages */
+	return why ? cmk_err(CMK_E_FORMAT, "%s", why) : CMK_OK;
 }

@@ -1,0 +1,9 @@
+# tests/keys.mk - issue 10: key versions on the token under concurrency
+# and kills (archive and working copies, docs/design.md), unauthenticated
+# records and `cmk vault check`; included from tests/local.mk.
+
+keys_tests = \
+	tests/keys-race.sh
+
+TESTS += $(keys_tests)
+EXTRA_DIST += $(keys_tests)

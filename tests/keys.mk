@@ -3,7 +3,9 @@
 # records and `cmk vault check`; included from tests/local.mk.
 
 keys_tests = \
-	tests/keys-race.sh
+	tests/keys-race.sh \
+	tests/keys-concurrent.sh \
+	tests/keys-unauth.sh
 
 TESTS += $(keys_tests)
 EXTRA_DIST += $(keys_tests)

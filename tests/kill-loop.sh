@@ -20,7 +20,7 @@ consistent() {
 	j=$(chk --json key show "$name" 2>"$T/c.err") || { echo "key show $name failed: $(cat "$T/c.err")"; return 1; }
 	privs=$(p11tool_login -O --type privkey 2>/dev/null | sed -n 's/^ *ID: *//p')
 	for v in $(jq -r '.version_list[].version' <<<"$j"); do
-		grep -qx "$v" <<<"$privs" || { echo "version $v of $name has no private key on the token"; return 1; }
+		grep -q "^$v" <<<"$privs" || { echo "version $v of $name has no private key on the token"; return 1; }
 	done
 	usable=$(jq -r 'select(.enabled != false) | .version_list[] | select(.enabled == true) | .version' <<<"$j")
 	for v in $usable; do

@@ -81,13 +81,15 @@ lc_audit_verify() {
 	run cmk audit verify "$@"
 }
 
-# lc_priv_usage VERSION: the "Usage:" of the token's private key whose
-# CKA_ID is VERSION ("" when there is none).  pkcs11-tool -O ignores --id,
-# so the listing is split into objects here.
+# lc_priv_usage VERSION: the "Usage:" words of the token's private keys
+# whose CKA_ID starts with VERSION -- the version's working copy and its
+# archive copy (docs/design.md) -- joined ("" when there is none).
+# pkcs11-tool -O ignores --id, so the listing is split into objects here.
 lc_priv_usage() {
 	p11tool_login -O --type privkey 2>/dev/null | awk -v id="$1" '
-		/^Private Key Object/ { if (i == id) { print u; found = 1; exit } i = ""; u = "" }
+		function flush() { if (index(i, id) == 1) { out = out (out == "" ? "" : ", ") u; found = 1 } i = ""; u = "" }
+		/^Private Key Object/ { flush() }
 		/^ *ID:/ { i = $2 }
 		/^ *Usage:/ { sub(/^ *Usage: */, ""); u = $0 }
-		END { if (!found && i == id) print u }'
+		END { flush(); if (found) print out }'
 }

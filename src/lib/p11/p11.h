@@ -77,6 +77,9 @@ cmk_rc p11_tok_check_fork(p11_tok *t);
 /* A call failed with a dead-session code under generation `seen_gen`:
  * re-initialise, re-login, bump the generation (once per failure). */
 cmk_rc p11_tok_recover(p11_tok *t, unsigned seen_gen);
+/* Reopen when another token sharing the module re-initialised it.  Called
+ * by p11_tok_gen() and p11_sess_get(). */
+cmk_rc p11_tok_check_module(p11_tok *t);
 const char *p11_tok_label(const p11_tok *t);
 
 /* session.c */

@@ -304,6 +304,14 @@ void meta_report_bad(cmk_ctx *ctx, const p11_data *d, const char *why)
 cmk_rc meta_open_or_skip(cmk_ctx *ctx, const p11_data *d, const uint8_t **json, size_t *len)
 {
 	cmk_rc rc = meta_open(ctx, d, json, len);
+	if (rc == CMK_E_INTEGRITY && d->len >= 66 && d->value[64] == '\n') {
+		/* before calling the record forged, make sure the MAC key is the
+		 * token's (a handle cached across a re-initialisation is not) */
+		pthread_mutex_lock(&ctx->lock);
+		ctx->mac_key[CTX_MAC_META].known = 0;
+		pthread_mutex_unlock(&ctx->lock);
+		rc = meta_open(ctx, d, json, len);
+	}
 	if (rc == CMK_E_INTEGRITY) {
 		meta_report_bad(ctx, d, d->len < 66 || d->value[64] != '\n' ? "has no MAC (not written by cmk)"
 		                                                             : "fails authentication");

@@ -281,6 +281,15 @@ void meta_describe(cmk_ctx *ctx, const p11_data *d, char *out, size_t cap)
 /* One warning per object and process: the same record is met by every
  * read, and a long-running service must not flood its log. */
 static pthread_mutex_t warned_lock = PTHREAD_MUTEX_INITIALIZER;
+static int quiet;
+
+void meta_set_quiet(int on)
+{
+	pthread_mutex_lock(&warned_lock);
+	quiet = on;
+	pthread_mutex_unlock(&warned_lock);
+}
+
 static CK_OBJECT_HANDLE warned[64];
 static size_t nwarned;
 
@@ -288,10 +297,11 @@ void meta_report_bad(cmk_ctx *ctx, const p11_data *d, const char *why)
 {
 	pthread_mutex_lock(&warned_lock);
 	int seen = 0;
-	for (size_t i = 0; i < nwarned && !seen; i++)
+	for (size_t i = 0; i < nwarned && i < 64 && !seen; i++)
 		seen = warned[i] == d->h;
-	if (!seen)
+	if (!seen && !quiet)
 		warned[nwarned++ % 64] = d->h;
+	seen |= quiet;
 	pthread_mutex_unlock(&warned_lock);
 	if (seen || getenv("CMK_NO_RECORD_WARNINGS"))
 		return;

@@ -78,6 +78,8 @@ cmk_rc meta_open_or_skip(cmk_ctx *ctx, const p11_data *d, const uint8_t **json, 
  * environment has CMK_NO_RECORD_WARNINGS): "record 'APP' (label 'L') WHY
  * and is ignored". */
 void meta_report_bad(cmk_ctx *ctx, const p11_data *d, const char *why);
+/* No warnings while on (`vault check` lists the records itself). */
+void meta_set_quiet(int on);
 /* "record 'APP' (label 'L')" for messages. */
 void meta_describe(cmk_ctx *ctx, const p11_data *d, char *out, size_t cap);
 void meta_label(cmk_ctx *ctx, CK_OBJECT_HANDLE h, char *out, size_t cap);

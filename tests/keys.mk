@@ -5,7 +5,8 @@
 keys_tests = \
 	tests/keys-race.sh \
 	tests/keys-concurrent.sh \
-	tests/keys-unauth.sh
+	tests/keys-unauth.sh \
+	tests/keys-copies.sh
 
 TESTS += $(keys_tests)
 EXTRA_DIST += $(keys_tests)

@@ -65,6 +65,7 @@ same_file "$T/u2" "$T/dek" "and recovers the DEK"
 expect_fail_msg 9 "administrator" "only the administrator repairs" env CMK_IDENTITY=someone "$CMK_BIN" vault check --repair
 
 # purge removes every copy
+ok "policy set admin all,purge" cmk policy set admin all,purge
 ok "key delete k" cmk key delete k
 ok "key purge k" cmk key purge k --yes
 is "$(ids)" "" "no private key is left"

@@ -6,7 +6,8 @@ keys_tests = \
 	tests/keys-race.sh \
 	tests/keys-concurrent.sh \
 	tests/keys-unauth.sh \
-	tests/keys-copies.sh
+	tests/keys-copies.sh \
+	tests/keys-purge-race.sh
 
 TESTS += $(keys_tests)
 EXTRA_DIST += $(keys_tests)

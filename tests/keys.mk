@@ -7,7 +7,8 @@ keys_tests = \
 	tests/keys-concurrent.sh \
 	tests/keys-unauth.sh \
 	tests/keys-copies.sh \
-	tests/keys-purge-race.sh
+	tests/keys-purge-race.sh \
+	tests/keys-incomplete.sh
 
 TESTS += $(keys_tests)
 EXTRA_DIST += $(keys_tests)

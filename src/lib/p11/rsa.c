@@ -190,17 +190,15 @@ cmk_rc p11_rsa_public(p11_tok *t, CK_OBJECT_HANDLE pub, uint8_t **n, size_t *nle
  * a new object's file in place, attributes in ascending CKA_ type order,
  * and C_CopyObject writes it twice (the source's attributes, then again
  * with the template applied).  A kill mid-write leaves a prefix; when the
- * file is cut between two attributes it still loads, with the later
- * attributes missing (one cut inside an attribute does not load at all).
- * Missing non-sensitive attributes then fail C_GetAttributeValue with
- * CKR_GENERAL_ERROR, but a missing sensitive one still answers
- * CKR_ATTRIBUTE_SENSITIVE (the sensitivity check comes first).  So the
- * check reads every non-sensitive attribute a private RSA key has,
- * including CKA_ALLOWED_MECHANISMS, the last one in the file; compares the
- * modulus with the public key's; and asks for the sensitive components,
- * which must answer CKR_ATTRIBUTE_SENSITIVE (not CKR_ATTRIBUTE_TYPE_INVALID).
- * A token that does not know CKA_ALLOWED_MECHANISMS answers TYPE_INVALID:
- * accepted (docs/design.md).
+ * file is cut between two attributes it still loads (one cut inside an
+ * attribute does not load at all), and the first use of the object fills
+ * every missing attribute with its default (P11Attribute::init) -- the
+ * private components become empty, CKA_ALLOWED_MECHANISMS the empty set.
+ * So this reads every non-sensitive attribute a private RSA key has,
+ * compares the modulus with the public key's, asks for the sensitive
+ * components (CKR_ATTRIBUTE_SENSITIVE, not CKR_ATTRIBUTE_TYPE_INVALID),
+ * and then copy_works() checks the key still does RSA.  A token that does
+ * not know CKA_ALLOWED_MECHANISMS may answer CKR_ATTRIBUTE_TYPE_INVALID.
  */
 static int copy_complete(p11_tok *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h,
                          const uint8_t *mod, size_t modlen, p11_rsa_copy_t *c)
@@ -254,24 +252,75 @@ static int copy_complete(p11_tok *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h,
 	return rv == CKR_OK || rv == CKR_ATTRIBUTE_TYPE_INVALID;
 }
 
-/* The public key's modulus (malloc'd), or NULL when there is none. */
-static uint8_t *pub_modulus(p11_tok *t, const uint8_t id[P11_ID_LEN], size_t *len, cmk_rc *rc)
+/*
+ * Does the copy still do RSA?  SoftHSM fills an attribute missing from a
+ * loaded object with its default the first time the object is used (a
+ * private component becomes empty), so the attribute checks above cannot
+ * see a file cut inside the private components.  This makes a session
+ * copy of it (never on the token's storage, gone with this call) that may
+ * decrypt, and checks it inverts a raw RSA encryption made with the
+ * public key.  1 works, 0 does not, -1 the token cannot tell (no session
+ * copy, no raw RSA): the attribute checks decide alone.
+ */
+static int copy_works(p11_tok *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, CK_OBJECT_HANDLE pub,
+                      size_t modlen)
 {
-	CK_OBJECT_HANDLE pub;
+	if (pub == CK_INVALID_HANDLE || modlen < 64 || modlen > 512)
+		return -1;
+	CK_BBOOL no = CK_FALSE, yes = CK_TRUE;
+	CK_ATTRIBUTE tmpl[] = {
+		{ CKA_TOKEN, &no, sizeof no },
+		{ CKA_DECRYPT, &yes, sizeof yes },
+		{ CKA_UNWRAP, &no, sizeof no },
+		{ CKA_SIGN, &no, sizeof no },
+	};
+	uint8_t m[512], c[512], out[512];
+	m[0] = 0;
+	for (size_t i = 1; i < modlen; i++)
+		m[i] = (uint8_t)(i * 7 + 1);
+	CK_MECHANISM x509 = { CKM_RSA_X_509, NULL, 0 };
+	CK_ULONG clen = sizeof c, olen = sizeof out;
+	CK_RV rv = t->fn->C_EncryptInit(s, &x509, pub);
+	if (rv == CKR_OK)
+		rv = t->fn->C_Encrypt(s, m, modlen, c, &clen);
+	if (rv != CKR_OK)
+		return -1;
+	CK_OBJECT_HANDLE tmp;
+	if (t->fn->C_CopyObject(s, h, tmpl, N_ELEMS(tmpl), &tmp) != CKR_OK)
+		return -1;
+	rv = t->fn->C_DecryptInit(s, &x509, tmp);
+	if (rv == CKR_OK)
+		rv = t->fn->C_Decrypt(s, c, clen, out, &olen);
+	t->fn->C_DestroyObject(s, tmp);
+	int ok = rv == CKR_OK && olen <= modlen &&
+	         memcmp(out, m + (modlen - olen), olen) == 0 &&
+	         (olen == modlen || m[0] == 0);
+	cmk_wipe(out, sizeof out);
+	return ok;
+}
+
+/* The public key's modulus (malloc'd), or NULL when there is none. */
+static uint8_t *pub_modulus(p11_tok *t, const uint8_t id[P11_ID_LEN], CK_OBJECT_HANDLE *pub,
+                            size_t *len, cmk_rc *rc)
+{
 	uint8_t *n = NULL;
-	*rc = find_one(t, CKO_PUBLIC_KEY, id, P11_ID_LEN, NULL, &pub);
-	if (*rc == CMK_OK && pub != CK_INVALID_HANDLE &&
-	    p11_get_bytes(t, pub, CKA_MODULUS, &n, len) != CMK_OK)
+	*rc = find_one(t, CKO_PUBLIC_KEY, id, P11_ID_LEN, NULL, pub);
+	if (*rc == CMK_OK && *pub != CK_INVALID_HANDLE &&
+	    p11_get_bytes(t, *pub, CKA_MODULUS, &n, len) != CMK_OK)
 		n = NULL;
 	return n;
 }
 
-static cmk_rc check_copies(p11_tok *t, const uint8_t *mod, size_t modlen, p11_rsa_copy_t *c, size_t n)
+static cmk_rc check_copies(p11_tok *t, CK_OBJECT_HANDLE pub, const uint8_t *mod, size_t modlen,
+                           p11_rsa_copy_t *c, size_t n)
 {
 	p11_sess *s;
 	CMK_TRY(p11_sess_get(t, &s));
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		c[i].complete = copy_complete(t, s->h, c[i].h, mod, modlen, &c[i]);
+		if (c[i].complete)
+			c[i].complete = copy_works(t, s->h, c[i].h, pub, modlen) != 0;
+	}
 	p11_sess_put(t, s, CKR_OK);
 	return CMK_OK;
 }
@@ -290,7 +339,8 @@ cmk_rc p11_rsa_copies(p11_tok *t, const uint8_t id[P11_ID_LEN], p11_rsa_copy_t *
 	}
 	p11_rsa_copy_t *c = calloc(nw + na ? nw + na : 1, sizeof *c);
 	size_t modlen = 0;
-	uint8_t *mod = c ? pub_modulus(t, id, &modlen, &rc) : NULL;
+	CK_OBJECT_HANDLE pub = CK_INVALID_HANDLE;
+	uint8_t *mod = c ? pub_modulus(t, id, &pub, &modlen, &rc) : NULL;
 	if (!c)
 		rc = cmk_err(CMK_E_NOMEM, "out of memory");
 	for (size_t i = 0; c && i < nw; i++)
@@ -302,7 +352,7 @@ cmk_rc p11_rsa_copies(p11_tok *t, const uint8_t id[P11_ID_LEN], p11_rsa_copy_t *
 	free(w);
 	free(a);
 	if (rc == CMK_OK)
-		rc = check_copies(t, mod, modlen, c, nw + na);
+		rc = check_copies(t, pub, mod, modlen, c, nw + na);
 	free(mod);
 	if (rc != CMK_OK) {
 		free(c);
@@ -354,14 +404,15 @@ cmk_rc p11_rsa_find_usable(p11_tok *t, const uint8_t id[P11_ID_LEN], int sign,
 	}
 	cmk_rc rc;
 	size_t modlen = 0;
-	uint8_t *mod = pub_modulus(t, id, &modlen, &rc);
+	CK_OBJECT_HANDLE pub = CK_INVALID_HANDLE;
+	uint8_t *mod = pub_modulus(t, id, &pub, &modlen, &rc);
 	p11_rsa_copy_t *c = calloc(n, sizeof *c);
 	if (rc == CMK_OK && !c)
 		rc = cmk_err(CMK_E_NOMEM, "out of memory");
 	for (size_t i = 0; rc == CMK_OK && i < n; i++)
 		c[i].h = h[i];
 	if (rc == CMK_OK)
-		rc = check_copies(t, mod, modlen, c, n);
+		rc = check_copies(t, pub, mod, modlen, c, n);
 	for (size_t i = 0; rc == CMK_OK && i < n && *out == CK_INVALID_HANDLE; i++)
 		if (c[i].complete && (sign ? c[i].sig : c[i].dec && c[i].unw))
 			*out = c[i].h;

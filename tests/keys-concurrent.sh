@@ -7,7 +7,7 @@
 PROBE=$CMK_TESTS_BIN/p11-probe
 [ -x "$PROBE" ] || bail "tests/p11-probe is not built"
 lab_new
-SECS=${CMK_RACE_SECONDS:-15}
+SECS=${CMK_RACE_SECONDS:-20}
 
 rand_file "$T/dek" 32
 ok "key create k" cmk key create k

@@ -296,6 +296,12 @@ static int copy_works(p11_tok *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, CK_OB
 	         memcmp(out, m + (modlen - olen), olen) == 0 &&
 	         (olen == modlen || m[0] == 0);
 	cmk_wipe(out, sizeof out);
+	/* a token that will not do raw RSA with a private key (policy, FIPS
+	 * mode) cannot tell; a key that fails the operation is broken */
+	if (rv == CKR_MECHANISM_INVALID || rv == CKR_MECHANISM_PARAM_INVALID ||
+	    rv == CKR_KEY_TYPE_INCONSISTENT || rv == CKR_KEY_FUNCTION_NOT_PERMITTED ||
+	    rv == CKR_FUNCTION_NOT_SUPPORTED)
+		return -1;
 	return ok;
 }
 

@@ -100,3 +100,4 @@ include tests/audit.mk
 
 include tests/remote.mk
 include tests/cli.mk
+include tests/keys.mk

@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <sys/file.h>
 #include "ctx.h"
+#include "vault/view.h"
 #include "vault/policy.h"
 #include "vault/audit.h"
 #include "util/err.h"
@@ -263,6 +264,17 @@ cmk_rc ctx_write_try(cmk_ctx *ctx, int blocking, int *got)
 	*got = 1;
 	ctx->write_owner = pthread_self();
 	atomic_store(&ctx->write_held, 1);
+	/* a change starts from a complete view of the token (vault/view.h); a
+	 * non-blocking take is the audit anchor's, which reads no key objects
+	 * and must not re-initialise the module under an unwrap */
+	if (blocking) {
+		cmk_rc rc = vault_lock_taken(ctx);
+		if (rc != CMK_OK) {
+			*got = 0;
+			ctx_write_release(ctx);
+		}
+		return rc;
+	}
 	return CMK_OK;
 }
 
@@ -281,5 +293,6 @@ void ctx_write_release(cmk_ctx *ctx)
 void ctx_write_end(cmk_ctx *ctx)
 {
 	atomic_fetch_add(&ctx->changes, 1);
+	vault_lock_releasing(ctx);
 	ctx_write_release(ctx);
 }

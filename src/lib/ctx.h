@@ -27,6 +27,11 @@ struct cmk_ctx {
 	pthread_t write_owner;
 	_Atomic uint64_t changes;           /* bumped by every change made here */
 	struct cmk_ctx *fork_next;          /* ctx.c: the contexts of the process */
+	/* vault/view.c: is this process's view of the token complete? */
+	_Atomic unsigned long view_writes;  /* p11_writes() when it last was */
+	uint64_t view_seq;                  /* the lock file's counter then */
+	int view_seq_known;
+	unsigned long lock_writes;          /* p11_writes() when the lock was taken */
 };
 
 /* fork(): the locks a context's threads hold only for moments (ctx->lock,

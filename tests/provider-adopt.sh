@@ -7,7 +7,7 @@
 . "${srcdir:-.}/tests/provider-lib.sh"
 need pkcs11-tool
 
-plan 17
+plan 20
 lab_new
 prov_conf "$T/openssl.cnf"
 export OPENSSL_CONF=$T/openssl.cnf
@@ -34,10 +34,11 @@ is "$RC" 0 "the adopted key signs through the provider"
 AUDIT=$(ls "$LAB"/*.audit.log | head -1)
 like "$(grep '"op":"adopt"' "$AUDIT" | tail -1)" "\"op\":\"adopt\",\"key\":\"$V1\".*\"result\":\"ok\"" \
 	"the adoption is audited"
-cmk key disable web >/dev/null
+ok "vault check finds the adopted version whole (archive and working copy)" cmk vault check
+ok "key disable web" cmk key disable web
 expect_fail_msg 1 "key cmk://lab/keys/web is disabled" "disabled, the adopted key is refused" \
 	openssl dgst -sha256 -sign "$T/web.pem" -out "$T/sig2" "$T/data"
-cmk key enable web >/dev/null
+ok "key enable web" cmk key enable web
 
 # a second pair as a new version of the same key, by label
 keygen 0c0d web-next

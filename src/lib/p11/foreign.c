@@ -10,8 +10,6 @@
 
 #define N_ELEMS(a) (sizeof (a) / sizeof (a)[0])
 
-static CK_BBOOL b(int v) { return v ? CK_TRUE : CK_FALSE; }
-
 /* The one object of class cls with this id or label. */
 static cmk_rc find_by(p11_tok *t, CK_OBJECT_CLASS cls, const uint8_t *id, size_t idlen,
                       const char *label, const char *what, CK_OBJECT_HANDLE *out)
@@ -66,20 +64,23 @@ cmk_rc p11_rsa_find_foreign(p11_tok *t, const uint8_t *id, size_t idlen, const c
 }
 
 cmk_rc p11_rsa_adopt_copy(p11_tok *t, const p11_foreign *f, const uint8_t id[P11_ID_LEN],
-                          const char *label, p11_rsa_flags fl,
-                          CK_OBJECT_HANDLE *priv, CK_OBJECT_HANDLE *pub)
+                          const char *label, CK_OBJECT_HANDLE *priv, CK_OBJECT_HANDLE *pub)
 {
-	CK_BBOOL dec = b(fl.decrypt), sig = b(fl.sign);
+	/* the private half becomes the version's archive copy: its own id,
+	 * every usage false (docs/design.md); working copies are made from it */
+	CK_BBOOL no = CK_FALSE;
+	uint8_t aid[P11_ARCHIVE_ID_LEN];
+	p11_rsa_archive_id(id, aid);
 	CK_ATTRIBUTE pubt[] = {
 		{ CKA_ID, (void *)id, P11_ID_LEN },
 		{ CKA_LABEL, (void *)label, strlen(label) },
 	};
 	CK_ATTRIBUTE privt[] = {
-		{ CKA_ID, (void *)id, P11_ID_LEN },
+		{ CKA_ID, aid, sizeof aid },
 		{ CKA_LABEL, (void *)label, strlen(label) },
-		{ CKA_DECRYPT, &dec, sizeof dec },
-		{ CKA_UNWRAP, &dec, sizeof dec },
-		{ CKA_SIGN, &sig, sizeof sig },
+		{ CKA_DECRYPT, &no, sizeof no },
+		{ CKA_UNWRAP, &no, sizeof no },
+		{ CKA_SIGN, &no, sizeof no },
 	};
 	p11_sess *s;
 	/* public half first, as p11_rsa_import: a kill between the two leaves

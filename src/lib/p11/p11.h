@@ -195,9 +195,10 @@ typedef struct p11_foreign {
  * choice in messages ("id 0a0b", "label 'web'"). */
 cmk_rc p11_rsa_find_foreign(p11_tok *t, const uint8_t *id, size_t idlen, const char *label,
                             const char *what, p11_foreign *out);
-/* Copy both halves under a vault id and label with the flags fl. */
+/* Copy both halves under a vault id and label: the private half as the
+ * version's archive copy (then make its working copy with p11_rsa_copy). */
 cmk_rc p11_rsa_adopt_copy(p11_tok *t, const p11_foreign *f, const uint8_t id[P11_ID_LEN],
-                          const char *label, p11_rsa_flags fl,
+                          const char *label,
                           CK_OBJECT_HANDLE *priv, CK_OBJECT_HANDLE *pub);
 
 typedef enum p11_hash { P11_SHA1 = 1, P11_SHA256, P11_SHA384, P11_SHA512 } p11_hash;

@@ -125,14 +125,25 @@ static cmk_rc adopt_impl(cmk_ctx *ctx, const char *name, const uint8_t *id, size
 	v.seq++;
 	key_state fresh = { .ks = { .enabled = 1 } };
 	p11_rsa_flags fl = keys_token_flags(exists ? &st : &fresh, &v);
-	CK_OBJECT_HANDLE priv, pub;
-	rc = p11_rsa_adopt_copy(ctx->tok, &f, vid, name, fl, &priv, &pub);
+	CK_OBJECT_HANDLE priv, pub, work = CK_INVALID_HANDLE;
+	/* as new_version (keys.c): archive copy and public key, the working
+	 * copy, then the record; objects no record names are never a version */
+	rc = p11_rsa_adopt_copy(ctx->tok, &f, vid, name, &priv, &pub);
+	if (rc == CMK_OK && (fl.decrypt || fl.sign)) {
+		rc = p11_rsa_copy(ctx->tok, priv, vid, 0, fl, &work);
+		if (rc != CMK_OK) {
+			p11_destroy(ctx->tok, priv);
+			p11_destroy(ctx->tok, pub);
+		}
+	}
 	if (rc == CMK_OK) {
 		char app[CMK_NAME_MAX + 16], rlabel[CMK_NAME_MAX + 64];
 		snprintf(app, sizeof app, META_APP_KEY_PREFIX "%s", name);
 		snprintf(rlabel, sizeof rlabel, "cmk %s/%s #1", name, v.ver);
 		rc = meta_write(ctx, app, rlabel, meta_encode_version(&v), NULL);
 		if (rc != CMK_OK) {
+			if (work != CK_INVALID_HANDLE)
+				p11_destroy(ctx->tok, work);
 			p11_destroy(ctx->tok, priv);
 			p11_destroy(ctx->tok, pub);
 		}

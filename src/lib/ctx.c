@@ -31,6 +31,37 @@ static cmk_rc set_identity(cmk_ctx *ctx, const char *identity)
 	return CMK_OK;
 }
 
+/* fork() while other threads use this context (src/lib/p11/fork.c): the
+ * locks held across PKCS#11 calls are taken before the module's gate
+ * closes, in their usual order (writer, audit, cache), and released after;
+ * the child opens its own lock file, so that its flock is not the parent's. */
+static void fork_prepare(void *arg)
+{
+	cmk_ctx *ctx = arg;
+	pthread_mutex_lock(&ctx->write_lock);
+	audit_fork_prepare(ctx);
+	pthread_mutex_lock(&ctx->lock);
+}
+
+static void fork_parent(void *arg)
+{
+	cmk_ctx *ctx = arg;
+	pthread_mutex_unlock(&ctx->lock);
+	audit_fork_parent(ctx);
+	pthread_mutex_unlock(&ctx->write_lock);
+}
+
+static void fork_child(void *arg)
+{
+	cmk_ctx *ctx = arg;
+	pthread_mutex_init(&ctx->lock, NULL);
+	audit_fork_child(ctx);
+	if (ctx->lock_fd >= 0)
+		close(ctx->lock_fd);
+	ctx->lock_fd = -1;
+	pthread_mutex_init(&ctx->write_lock, NULL);
+}
+
 cmk_rc cmk_open(cmk_ctx **out, const char *config, const char *vault, const char *identity)
 {
 	return_if_fail(out);
@@ -53,6 +84,10 @@ cmk_rc cmk_open(cmk_ctx **out, const char *config, const char *vault, const char
 	if (rc == CMK_OK)
 		rc = p11_tok_open(ctx->mod, ctx->conf.token, what, &ctx->tok);
 	if (rc == CMK_OK) {
+		p11_fork_hooks hooks = { fork_prepare, fork_parent, fork_child, ctx };
+		p11_tok_fork_hooks(ctx->tok, &hooks);
+	}
+	if (rc == CMK_OK) {
 		char *pin = NULL;
 		size_t cap = 0;
 		rc = cmk_pin_read(ctx->conf.pin_source, what, &pin, &cap);
@@ -72,6 +107,8 @@ void cmk_close(cmk_ctx *ctx)
 {
 	if (!ctx)
 		return;
+	if (ctx->tok)
+		p11_tok_fork_hooks(ctx->tok, NULL);
 	audit_close(ctx);
 	policy_cache_free(ctx);
 	if (ctx->lock_fd >= 0)

@@ -7,6 +7,9 @@ libcmk_core_sources = \
 	src/lib/pin.c \
 	src/lib/p11/p11.h src/lib/p11/p11_int.h \
 	src/lib/p11/module.c \
+	src/lib/p11/fork.c \
+	src/lib/p11/signals.c \
+	src/lib/p11/slots.c \
 	src/lib/p11/token.c \
 	src/lib/p11/session.c \
 	src/lib/p11/object.c \

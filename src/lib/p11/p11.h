@@ -52,8 +52,6 @@ const char *p11_mod_name(const p11_mod *m);
 /* Finalize and initialise again, unless another user of the module already
  * did since generation `seen` (after a dead connection). */
 cmk_rc p11_mod_reinit(p11_mod *m, unsigned seen);
-/* Re-initialise when this process is a child of the one that initialised. */
-cmk_rc p11_mod_check_fork(p11_mod *m);
 unsigned p11_mod_gen(p11_mod *m);
 /* The process is exiting: close paths make no PKCS#11 call. */
 int p11_exiting(void);
@@ -71,9 +69,29 @@ const char *p11_tok_what(const p11_tok *t);
  * (p11-kit server unix:path=...)", for errors of the token or connection. */
 const char *p11_tok_where(const p11_tok *t);
 cmk_rc p11_tok_info(p11_tok *t, CK_TOKEN_INFO *info);
-/* Check the process is still the one that opened the token; re-initialise
- * after fork.  Called by p11_sess_get(). */
+/* In a child after fork(): initialise the module again and log in again,
+ * once, on first use.  Called by p11_sess_get() and p11_tok_gen(). */
 cmk_rc p11_tok_check_fork(p11_tok *t);
+
+/* fork.c: fork() while other threads use PKCS#11.  A pthread_atfork
+ * handler waits until no thread is inside a call of any module and holds
+ * every module's gate and token lock across fork(); the parent goes on, the
+ * child re-initialises each module on first use.  The owner of a token
+ * (the vault context) adds the locks it holds across PKCS#11 calls: prepare
+ * takes them (before the gates close, so their holders can finish), parent
+ * and child release them.  Lock order: modules lock, these locks, gates,
+ * token locks. */
+typedef struct p11_fork_hooks {
+	void (*prepare)(void *arg);
+	void (*parent)(void *arg);
+	void (*child)(void *arg);
+	void *arg;
+} p11_fork_hooks;
+void p11_tok_fork_hooks(p11_tok *t, const p11_fork_hooks *h);
+/* Bumped in each child after fork(): "is this the same process" without
+ * getpid().  For the layers above, e.g. to reopen a file whose flock must
+ * not be shared with the parent. */
+unsigned p11_fork_gen(void);
 /* A call failed with a dead-session code under generation `seen_gen`:
  * re-initialise, re-login, bump the generation (once per failure). */
 cmk_rc p11_tok_recover(p11_tok *t, unsigned seen_gen);

@@ -8,14 +8,13 @@
 
 static cmk_rc first_free_slot(CK_FUNCTION_LIST *fn, const char *module, CK_SLOT_ID *slot)
 {
-	CK_ULONG n = 0;
-	CK_RV rv = fn->C_GetSlotList(CK_TRUE, NULL, &n);
+	CK_SLOT_ID *slots;
+	CK_ULONG n;
+	CK_RV rv = p11_slot_list(fn, &slots, &n);
+	if (rv == CKR_HOST_MEMORY)
+		return cmk_err(CMK_E_NOMEM, "out of memory");
 	if (rv != CKR_OK)
 		return p11_fail(rv, module, "C_GetSlotList");
-	CK_SLOT_ID *slots = calloc(n ? n : 1, sizeof *slots);
-	if (!slots)
-		return cmk_err(CMK_E_NOMEM, "out of memory");
-	rv = fn->C_GetSlotList(CK_TRUE, slots, &n);
 	cmk_rc rc = cmk_err(CMK_E_TOKEN, "module %s has no slot with an uninitialised token", module);
 	for (CK_ULONG i = 0; rv == CKR_OK && i < n; i++) {
 		CK_TOKEN_INFO info;
@@ -27,7 +26,7 @@ static cmk_rc first_free_slot(CK_FUNCTION_LIST *fn, const char *module, CK_SLOT_
 		}
 	}
 	free(slots);
-	return rv == CKR_OK ? rc : p11_fail(rv, module, "C_GetSlotList");
+	return rc;
 }
 
 cmk_rc cmk_token_init(const char *module, const char *label, const char *so_pin,

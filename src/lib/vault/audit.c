@@ -81,6 +81,31 @@ void audit_close(cmk_ctx *ctx)
 	ctx->audit = NULL;
 }
 
+void audit_fork_prepare(cmk_ctx *ctx)
+{
+	struct ctx_audit *a = audit_state(ctx);
+	if (a)
+		pthread_mutex_lock(&a->lock);
+}
+
+void audit_fork_parent(cmk_ctx *ctx)
+{
+	if (ctx->audit)
+		pthread_mutex_unlock(&ctx->audit->lock);
+}
+
+void audit_fork_child(cmk_ctx *ctx)
+{
+	struct ctx_audit *a = ctx->audit;
+	if (!a)
+		return;
+	if (a->fd >= 0)
+		close(a->fd);
+	a->fd = -1;
+	a->end = -1;
+	pthread_mutex_init(&a->lock, NULL);
+}
+
 const char *cmk_audit_log_path(const cmk_ctx *ctx)
 {
 	return ctx->conf.audit_log;

@@ -13,6 +13,12 @@ cmk_rc audit_op(cmk_ctx *ctx, const char *op, const char *key, cmk_rc rc);
 cmk_rc audit_check_writable(cmk_ctx *ctx);
 void audit_settings_changed(cmk_ctx *ctx, int fail_closed);
 void audit_close(cmk_ctx *ctx);
+/* Around fork() (ctx.c's fork hooks): prepare takes the writer's lock;
+ * parent releases it; the child releases it and reopens the log, so that
+ * its flock is its own and not shared with the parent. */
+void audit_fork_prepare(cmk_ctx *ctx);
+void audit_fork_parent(cmk_ctx *ctx);
+void audit_fork_child(cmk_ctx *ctx);
 
 /* The checks, permission and audit around one public operation.
  * `write` operations hold the vault lock (ctx_write_begin). */

@@ -25,33 +25,35 @@ static p11_mod *slot_mod[GATE_SLOTS];
 static CK_FUNCTION_LIST *slot_real[GATE_SLOTS];
 static CK_FUNCTION_LIST slot_list[GATE_SLOTS];
 
-#define GATED(X, S) \
+/* W: the calls that write the token run with the termination signals
+ * blocked (signals.c). */
+#define GATED(X, W, S) \
 	X(S, C_GetInfo, (CK_INFO_PTR a), (a)) \
 	X(S, C_GetSlotList, (CK_BBOOL a, CK_SLOT_ID_PTR b, CK_ULONG_PTR c), (a, b, c)) \
 	X(S, C_GetSlotInfo, (CK_SLOT_ID a, CK_SLOT_INFO_PTR b), (a, b)) \
 	X(S, C_GetTokenInfo, (CK_SLOT_ID a, CK_TOKEN_INFO_PTR b), (a, b)) \
 	X(S, C_GetMechanismList, (CK_SLOT_ID a, CK_MECHANISM_TYPE_PTR b, CK_ULONG_PTR c), (a, b, c)) \
 	X(S, C_GetMechanismInfo, (CK_SLOT_ID a, CK_MECHANISM_TYPE b, CK_MECHANISM_INFO_PTR c), (a, b, c)) \
-	X(S, C_InitToken, (CK_SLOT_ID a, CK_UTF8CHAR_PTR b, CK_ULONG c, CK_UTF8CHAR_PTR d), (a, b, c, d)) \
-	X(S, C_InitPIN, (CK_SESSION_HANDLE a, CK_UTF8CHAR_PTR b, CK_ULONG c), (a, b, c)) \
-	X(S, C_SetPIN, (CK_SESSION_HANDLE a, CK_UTF8CHAR_PTR b, CK_ULONG c, CK_UTF8CHAR_PTR d, CK_ULONG e), \
+	W(S, C_InitToken, (CK_SLOT_ID a, CK_UTF8CHAR_PTR b, CK_ULONG c, CK_UTF8CHAR_PTR d), (a, b, c, d)) \
+	W(S, C_InitPIN, (CK_SESSION_HANDLE a, CK_UTF8CHAR_PTR b, CK_ULONG c), (a, b, c)) \
+	W(S, C_SetPIN, (CK_SESSION_HANDLE a, CK_UTF8CHAR_PTR b, CK_ULONG c, CK_UTF8CHAR_PTR d, CK_ULONG e), \
 	  (a, b, c, d, e)) \
 	X(S, C_OpenSession, (CK_SLOT_ID a, CK_FLAGS b, CK_VOID_PTR c, CK_NOTIFY d, CK_SESSION_HANDLE_PTR e), \
 	  (a, b, c, d, e)) \
 	X(S, C_CloseSession, (CK_SESSION_HANDLE a), (a)) \
 	X(S, C_CloseAllSessions, (CK_SLOT_ID a), (a)) \
 	X(S, C_GetSessionInfo, (CK_SESSION_HANDLE a, CK_SESSION_INFO_PTR b), (a, b)) \
-	X(S, C_Login, (CK_SESSION_HANDLE a, CK_USER_TYPE b, CK_UTF8CHAR_PTR c, CK_ULONG d), (a, b, c, d)) \
+	W(S, C_Login, (CK_SESSION_HANDLE a, CK_USER_TYPE b, CK_UTF8CHAR_PTR c, CK_ULONG d), (a, b, c, d)) \
 	X(S, C_Logout, (CK_SESSION_HANDLE a), (a)) \
-	X(S, C_CreateObject, (CK_SESSION_HANDLE a, CK_ATTRIBUTE_PTR b, CK_ULONG c, CK_OBJECT_HANDLE_PTR d), \
+	W(S, C_CreateObject, (CK_SESSION_HANDLE a, CK_ATTRIBUTE_PTR b, CK_ULONG c, CK_OBJECT_HANDLE_PTR d), \
 	  (a, b, c, d)) \
-	X(S, C_CopyObject, (CK_SESSION_HANDLE a, CK_OBJECT_HANDLE b, CK_ATTRIBUTE_PTR c, CK_ULONG d, \
+	W(S, C_CopyObject, (CK_SESSION_HANDLE a, CK_OBJECT_HANDLE b, CK_ATTRIBUTE_PTR c, CK_ULONG d, \
 	  CK_OBJECT_HANDLE_PTR e), (a, b, c, d, e)) \
-	X(S, C_DestroyObject, (CK_SESSION_HANDLE a, CK_OBJECT_HANDLE b), (a, b)) \
+	W(S, C_DestroyObject, (CK_SESSION_HANDLE a, CK_OBJECT_HANDLE b), (a, b)) \
 	X(S, C_GetObjectSize, (CK_SESSION_HANDLE a, CK_OBJECT_HANDLE b, CK_ULONG_PTR c), (a, b, c)) \
 	X(S, C_GetAttributeValue, (CK_SESSION_HANDLE a, CK_OBJECT_HANDLE b, CK_ATTRIBUTE_PTR c, CK_ULONG d), \
 	  (a, b, c, d)) \
-	X(S, C_SetAttributeValue, (CK_SESSION_HANDLE a, CK_OBJECT_HANDLE b, CK_ATTRIBUTE_PTR c, CK_ULONG d), \
+	W(S, C_SetAttributeValue, (CK_SESSION_HANDLE a, CK_OBJECT_HANDLE b, CK_ATTRIBUTE_PTR c, CK_ULONG d), \
 	  (a, b, c, d)) \
 	X(S, C_FindObjectsInit, (CK_SESSION_HANDLE a, CK_ATTRIBUTE_PTR b, CK_ULONG c), (a, b, c)) \
 	X(S, C_FindObjects, (CK_SESSION_HANDLE a, CK_OBJECT_HANDLE_PTR b, CK_ULONG c, CK_ULONG_PTR d), \
@@ -84,9 +86,9 @@ static CK_FUNCTION_LIST slot_list[GATE_SLOTS];
 	  (a, b, c, d, e)) \
 	X(S, C_VerifyUpdate, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c), (a, b, c)) \
 	X(S, C_VerifyFinal, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c), (a, b, c)) \
-	X(S, C_GenerateKey, (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_ATTRIBUTE_PTR c, CK_ULONG d, \
+	W(S, C_GenerateKey, (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_ATTRIBUTE_PTR c, CK_ULONG d, \
 	  CK_OBJECT_HANDLE_PTR e), (a, b, c, d, e)) \
-	X(S, C_GenerateKeyPair, (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_ATTRIBUTE_PTR c, CK_ULONG d, \
+	W(S, C_GenerateKeyPair, (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_ATTRIBUTE_PTR c, CK_ULONG d, \
 	  CK_ATTRIBUTE_PTR e, CK_ULONG f, CK_OBJECT_HANDLE_PTR g, CK_OBJECT_HANDLE_PTR h), \
 	  (a, b, c, d, e, f, g, h)) \
 	X(S, C_WrapKey, (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDLE c, CK_OBJECT_HANDLE d, \
@@ -107,28 +109,40 @@ static CK_FUNCTION_LIST slot_list[GATE_SLOTS];
 		p11_mod_leave(m, counted); \
 		return rv; \
 	}
+#define WRAPPER_W(S, name, params, args) \
+	static CK_RV w##S##_##name params \
+	{ \
+		p11_mod *m = slot_mod[S]; \
+		int counted = p11_mod_enter(m); \
+		sigset_t old; \
+		p11_sig_block(&old); \
+		CK_RV rv = slot_real[S]->name args; \
+		p11_sig_restore(&old); \
+		p11_mod_leave(m, counted); \
+		return rv; \
+	}
 #define INSTALL(S, name, params, args) slot_list[S].name = w##S##_##name;
 
-GATED(WRAPPER, 0)
-GATED(WRAPPER, 1)
-GATED(WRAPPER, 2)
-GATED(WRAPPER, 3)
-GATED(WRAPPER, 4)
-GATED(WRAPPER, 5)
-GATED(WRAPPER, 6)
-GATED(WRAPPER, 7)
+GATED(WRAPPER, WRAPPER_W, 0)
+GATED(WRAPPER, WRAPPER_W, 1)
+GATED(WRAPPER, WRAPPER_W, 2)
+GATED(WRAPPER, WRAPPER_W, 3)
+GATED(WRAPPER, WRAPPER_W, 4)
+GATED(WRAPPER, WRAPPER_W, 5)
+GATED(WRAPPER, WRAPPER_W, 6)
+GATED(WRAPPER, WRAPPER_W, 7)
 
 static void install(int s)
 {
 	switch (s) {
-	case 0: GATED(INSTALL, 0) break;
-	case 1: GATED(INSTALL, 1) break;
-	case 2: GATED(INSTALL, 2) break;
-	case 3: GATED(INSTALL, 3) break;
-	case 4: GATED(INSTALL, 4) break;
-	case 5: GATED(INSTALL, 5) break;
-	case 6: GATED(INSTALL, 6) break;
-	default: GATED(INSTALL, 7) break;
+	case 0: GATED(INSTALL, INSTALL, 0) break;
+	case 1: GATED(INSTALL, INSTALL, 1) break;
+	case 2: GATED(INSTALL, INSTALL, 2) break;
+	case 3: GATED(INSTALL, INSTALL, 3) break;
+	case 4: GATED(INSTALL, INSTALL, 4) break;
+	case 5: GATED(INSTALL, INSTALL, 5) break;
+	case 6: GATED(INSTALL, INSTALL, 6) break;
+	default: GATED(INSTALL, INSTALL, 7) break;
 	}
 }
 

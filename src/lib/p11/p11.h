@@ -99,6 +99,11 @@ const char *p11_tok_label(const p11_tok *t);
 
 /* session.c */
 cmk_rc p11_sess_get(p11_tok *t, p11_sess **s);
+/* The same for callers that map a CK_RV: the failure as the call's own
+ * return value, or what the reason means (CKR_TOKEN_NOT_PRESENT,
+ * CKR_DEVICE_ERROR when the module could not be initialised again,
+ * CKR_HOST_MEMORY); the error text is set either way. */
+CK_RV p11_sess_get_rv(p11_tok *t, p11_sess **s);
 void p11_sess_put(p11_tok *t, p11_sess *s, CK_RV last);
 
 /* object.c: each borrows a session for the call. */

@@ -231,9 +231,12 @@ static CK_RV one_shot(p11_tok *t, init_fn init, op_fn op, CK_MECHANISM *mech,
                       uint8_t *out, size_t *outlen)
 {
 	p11_sess *s;
-	if (p11_sess_get(t, &s) != CMK_OK)
-		return CKR_GENERAL_ERROR;
-	CK_RV rv = init(s->h, mech, key);
+	/* the real reason (a lost token or session): the caller recovers
+	 * and retries on those, and never takes them for bad data */
+	CK_RV rv = p11_sess_get_rv(t, &s);
+	if (rv != CKR_OK)
+		return rv;
+	rv = init(s->h, mech, key);
 	if (rv == CKR_OK) {
 		CK_ULONG len = *outlen;
 		rv = op(s->h, (CK_BYTE_PTR)in, inlen, out, &len);
@@ -242,9 +245,15 @@ static CK_RV one_shot(p11_tok *t, init_fn init, op_fn op, CK_MECHANISM *mech,
 			/* the operation stays active: finish it to free the session */
 			uint8_t tmp[1024];
 			CK_ULONG tl = sizeof tmp;
-			if (len <= sizeof tmp)
-				op(s->h, (CK_BYTE_PTR)in, inlen, tmp, &tl);
+			CK_RV frv = len <= sizeof tmp ? op(s->h, (CK_BYTE_PTR)in, inlen, tmp, &tl)
+			                              : CKR_BUFFER_TOO_SMALL;
 			cmk_wipe(tmp, sizeof tmp);
+			if (frv != CKR_OK) {
+				/* still active: the session cannot be reused */
+				t->fn->C_CloseSession(s->h);
+				p11_sess_put(t, s, CKR_SESSION_CLOSED);
+				return rv;
+			}
 		}
 	}
 	p11_sess_put(t, s, rv);

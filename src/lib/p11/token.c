@@ -48,6 +48,10 @@ static cmk_rc find_slot(p11_tok *t, P11KitUri *uri, CK_SLOT_ID *slot, CK_RV *bad
 	CK_RV rv = p11_slot_list(t->fn, &slots, &n);
 	if (rv == CKR_HOST_MEMORY)
 		return cmk_err(CMK_E_NOMEM, "out of memory");
+	if (rv == CKR_BUFFER_TOO_SMALL)
+		return cmk_err(CMK_E_P11, "%s: the slot list of module %s keeps changing "
+		               "(C_GetSlotList: CKR_BUFFER_TOO_SMALL on every try)",
+		               t->what, p11_mod_name(t->mod));
 	if (rv != CKR_OK)
 		return p11_fail(rv, t->what, "C_GetSlotList");
 	cmk_rc rc = CMK_E_TOKEN;

@@ -73,6 +73,15 @@ done
 [ -s "$(echo "$LAB"/tokens/*/token.object)" ] && pass "token.object is intact" ||
 	fail "token.object is intact"
 
+# ------------------------------------------------------------ CMK_DEBUG=p11
+CMK_DEBUG=p11 run cmk key list
+is "$RC" 0 "CMK_DEBUG=p11 key list exits 0"
+like "$(tr '\n' ' ' <"$ERR")" 'cmk: p11: [^ ]+: C_Initialize = CKR_OK .*C_Login = CKR_OK \([0-9.]+ ms\).*C_FindObjects = CKR_OK' \
+	"... and traces every PKCS#11 call with its return value"
+grep -qF "$(cat "$LAB/pin")" "$ERR" && fail "... but never the PIN" || pass "... but never the PIN"
+CMK_DEBUG=audit run cmk key list
+is "$(grep -c 'cmk: p11:' "$ERR")" 0 "other CMK_DEBUG topics trace no PKCS#11 call"
+
 # ------------------------------------------------------------ the C program
 "$PROG" k >"$T/prog.tap" 2>"$T/prog.err"
 prc=$?

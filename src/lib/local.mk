@@ -5,7 +5,7 @@ libcmk_core_sources = \
 	src/lib/util/strv.c \
 	src/lib/conffile.c src/lib/conffile.h \
 	src/lib/pin.c \
-	src/lib/p11/p11.h src/lib/p11/p11_int.h \
+	src/lib/p11/p11.h src/lib/p11/p11_int.h src/lib/p11/calls.h \
 	src/lib/p11/module.c \
 	src/lib/p11/fork.c \
 	src/lib/p11/signals.c \

@@ -23,9 +23,7 @@
 #include "util/err.h"
 
 struct p11_mod {
-	CK_FUNCTION_LIST *fn;    /* the gated copy (gate.c) that everyone calls */
-	CK_FUNCTION_LIST *real;  /* the module's own, for C_Initialize/C_Finalize */
-	int slot;                /* gate.c's wrapper set, -1 before */
+	CK_FUNCTION_LIST *real;  /* the module's own: called through gate.c */
 	char spec[512];
 	char init_reserved[1024];
 	char server[512];        /* p11-kit server address; "" for a local module */
@@ -92,8 +90,10 @@ static void mod_finalize(p11_mod *m)
 {
 	sigset_t old;
 	p11_sig_block(&old);
-	m->real->C_Finalize(NULL);
+	CK_RV rv = m->real->C_Finalize(NULL);
 	p11_sig_restore(&old);
+	if (p11_tracing())
+		p11_trace(m, "C_Finalize", rv, -1);
 }
 
 static CK_RV mod_initialize(p11_mod *m)
@@ -109,6 +109,8 @@ static CK_RV mod_initialize(p11_mod *m)
 	CK_RV rv = m->real->C_Initialize(&args);
 	p11_sig_restore(&old);
 	ERR_pop_to_mark();
+	if (p11_tracing())
+		p11_trace(m, "C_Initialize", rv, -1);
 	if (rv == CKR_CRYPTOKI_ALREADY_INITIALIZED)
 		rv = CKR_OK;       /* another part of this process did it */
 	if (rv == CKR_OK)
@@ -257,16 +259,11 @@ cmk_rc p11_mod_load_at(const char *spec, const char *init_reserved, const char *
 	pthread_cond_init(&m->gate_cv, NULL);
 	pthread_mutex_init(&m->call_mu, NULL);
 	atomic_init(&m->gen, 0);
-	m->slot = -1;
 	rc = strchr(spec, '/') ? load_by_path(spec, server, &m->real)
 	                       : load_by_name(spec, &m->real, m->init_reserved, sizeof m->init_reserved,
 	                                      m->server, sizeof m->server);
 	if (rc != CMK_OK)
 		goto fail;
-	if ((rc = p11_gate_wrap(m, m->real, &m->fn, &m->slot)) != CMK_OK) {
-		p11_kit_module_release(m->real);
-		goto fail;
-	}
 	if (m->server[0]) {
 		ignore_sigpipe();
 		m->serial = 1;
@@ -276,7 +273,6 @@ cmk_rc p11_mod_load_at(const char *spec, const char *init_reserved, const char *
 		rc = cmk_err(CMK_E_MODULE, "PKCS#11 module %s%s%s: C_Initialize failed: %s",
 		             spec, m->server[0] ? " for p11-kit server " : "", m->server,
 		             p11_rv_name(rv));
-		p11_gate_unwrap(m->slot);
 		p11_kit_module_release(m->real);
 		goto fail;
 	}
@@ -309,7 +305,6 @@ void p11_mod_unref(p11_mod *m)
 			break;
 		}
 	}
-	p11_gate_unwrap(m->slot);
 	/* at exit the module may be half torn down: leave it.  A child that
 	 * never used the module leaves the parent's state alone. */
 	if (!p11_exiting()) {
@@ -321,9 +316,9 @@ void p11_mod_unref(p11_mod *m)
 	free(m);
 }
 
-CK_FUNCTION_LIST *p11_mod_fn(p11_mod *m)
+CK_FUNCTION_LIST *p11_mod_real(p11_mod *m)
 {
-	return m->fn;
+	return m->real;
 }
 
 const char *p11_mod_name(const p11_mod *m)

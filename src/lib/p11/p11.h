@@ -29,6 +29,9 @@ typedef struct p11_sess {
 	struct p11_sess *next;
 } p11_sess;
 
+/* Every PKCS#11 call: p11_C_X(module, args...) (gate.c). */
+#include "p11/calls.h"
+
 /* ckr.c */
 const char *p11_rv_name(CK_RV rv);
 /* Map by meaning: wrong PIN, token gone, key refuses the function, ... */
@@ -47,7 +50,6 @@ cmk_rc p11_mod_load_at(const char *spec, const char *init_reserved, const char *
 /* The p11-kit server address of a remote module ("" for a local one). */
 const char *p11_mod_server(const p11_mod *m);
 void p11_mod_unref(p11_mod *m);
-CK_FUNCTION_LIST *p11_mod_fn(p11_mod *m);
 const char *p11_mod_name(const p11_mod *m);
 /* Finalize and initialise again, unless another user of the module already
  * did since generation `seen` (after a dead connection). */
@@ -62,7 +64,8 @@ cmk_rc p11_tok_open(p11_mod *m, const char *token, const char *what, p11_tok **o
  * re-initialisation; a wrong PIN is never retried. */
 cmk_rc p11_tok_login(p11_tok *t, const char *pin);
 void p11_tok_close(p11_tok *t);
-CK_FUNCTION_LIST *p11_tok_fn(p11_tok *t);
+/* The token's module, for p11_C_X() calls (calls.h). */
+p11_mod *p11_tok_mod(p11_tok *t);
 unsigned p11_tok_gen(p11_tok *t);
 const char *p11_tok_what(const p11_tok *t);
 /* The same, and for a remote vault its p11-kit server: "vault lab

@@ -8,7 +8,6 @@
 
 struct p11_tok {
 	p11_mod *mod;
-	CK_FUNCTION_LIST *fn;
 	CK_SLOT_ID slot;
 	char spec[512];          /* label or pkcs11: URI from the configuration */
 	char label[33];
@@ -44,7 +43,7 @@ cmk_rc p11_mod_fork_check_excl(p11_mod *m);
 /* slots.c: the slots with a token, in malloc'd memory.  The list may change
  * between C_GetSlotList's size query and the fetch (PKCS#11 3.0 section
  * 5.5: CKR_BUFFER_TOO_SMALL then): asked again until the two agree. */
-CK_RV p11_slot_list(CK_FUNCTION_LIST *fn, CK_SLOT_ID **slots, CK_ULONG *n);
+CK_RV p11_slot_list(p11_mod *m, CK_SLOT_ID **slots, CK_ULONG *n);
 
 /* fork.c: registers the pthread_atfork handlers (once per process). */
 void p11_fork_register(void);
@@ -66,9 +65,12 @@ void p11_mod_exclusive_end(p11_mod *m);
 /* p11_mod_reinit() for a caller that holds the module exclusive. */
 cmk_rc p11_mod_reinit_excl(p11_mod *m, unsigned seen);
 
-/* gate.c: the gated copy of a module's function list, in wrapper set *slot. */
-cmk_rc p11_gate_wrap(p11_mod *m, CK_FUNCTION_LIST *real, CK_FUNCTION_LIST **out, int *slot);
-void p11_gate_unwrap(int slot);
+/* module.c: the module's own function list, for gate.c only. */
+CK_FUNCTION_LIST *p11_mod_real(p11_mod *m);
+/* gate.c: CMK_DEBUG=p11 tracing of each call and its return value
+ * (ms < 0: no duration). */
+int p11_tracing(void);
+void p11_trace(p11_mod *m, const char *call, CK_RV rv, double ms);
 
 /* ckr.c: the module lost the token or its connection (a p11-kit server that
  * went away gives CKR_DEVICE_ERROR): only C_Finalize + C_Initialize helps. */

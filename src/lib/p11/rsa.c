@@ -43,7 +43,7 @@ cmk_rc p11_rsa_generate(p11_tok *t, unsigned bits, const uint8_t id[P11_ID_LEN],
 	};
 	p11_sess *s;
 	CMK_TRY(p11_sess_get(t, &s));
-	CK_RV rv = t->fn->C_GenerateKeyPair(s->h, &mech, pubt, N_ELEMS(pubt),
+	CK_RV rv = p11_C_GenerateKeyPair(t->mod, s->h, &mech, pubt, N_ELEMS(pubt),
 	                                    privt, N_ELEMS(privt), pub, priv);
 	p11_sess_put(t, s, rv);
 	if (rv != CKR_OK)
@@ -197,7 +197,7 @@ cmk_rc p11_rsa_set_flags(p11_tok *t, const uint8_t id[P11_ID_LEN], p11_rsa_flags
 		p11_sess *s;
 		rc = p11_sess_get(t, &s);
 		if (rc == CMK_OK) {
-			CK_RV rv = t->fn->C_CopyObject(s->h, h[0], tmpl, N_ELEMS(tmpl), &kept);
+			CK_RV rv = p11_C_CopyObject(t->mod, s->h, h[0], tmpl, N_ELEMS(tmpl), &kept);
 			p11_sess_put(t, s, rv);
 			if (rv != CKR_OK)
 				rc = p11_fail(rv, t->what, "C_CopyObject (private key with new flags)");
@@ -223,8 +223,8 @@ static void hash_mech(p11_hash h, CK_MECHANISM_TYPE *hm, CK_RSA_PKCS_MGF_TYPE *m
 }
 
 /* One Init + one-part call on a borrowed session. */
-typedef CK_RV (*init_fn)(CK_SESSION_HANDLE, CK_MECHANISM_PTR, CK_OBJECT_HANDLE);
-typedef CK_RV (*op_fn)(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR);
+typedef CK_RV (*init_fn)(p11_mod *, CK_SESSION_HANDLE, CK_MECHANISM_PTR, CK_OBJECT_HANDLE);
+typedef CK_RV (*op_fn)(p11_mod *, CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR);
 
 static CK_RV one_shot(p11_tok *t, init_fn init, op_fn op, CK_MECHANISM *mech,
                       CK_OBJECT_HANDLE key, const uint8_t *in, size_t inlen,
@@ -236,21 +236,21 @@ static CK_RV one_shot(p11_tok *t, init_fn init, op_fn op, CK_MECHANISM *mech,
 	CK_RV rv = p11_sess_get_rv(t, &s);
 	if (rv != CKR_OK)
 		return rv;
-	rv = init(s->h, mech, key);
+	rv = init(t->mod, s->h, mech, key);
 	if (rv == CKR_OK) {
 		CK_ULONG len = *outlen;
-		rv = op(s->h, (CK_BYTE_PTR)in, inlen, out, &len);
+		rv = op(t->mod, s->h, (CK_BYTE_PTR)in, inlen, out, &len);
 		*outlen = len;
 		if (rv == CKR_BUFFER_TOO_SMALL) {
 			/* the operation stays active: finish it to free the session */
 			uint8_t tmp[1024];
 			CK_ULONG tl = sizeof tmp;
-			CK_RV frv = len <= sizeof tmp ? op(s->h, (CK_BYTE_PTR)in, inlen, tmp, &tl)
+			CK_RV frv = len <= sizeof tmp ? op(t->mod, s->h, (CK_BYTE_PTR)in, inlen, tmp, &tl)
 			                              : CKR_BUFFER_TOO_SMALL;
 			cmk_wipe(tmp, sizeof tmp);
 			if (frv != CKR_OK) {
 				/* still active: the session cannot be reused */
-				t->fn->C_CloseSession(s->h);
+				p11_C_CloseSession(t->mod, s->h);
 				p11_sess_put(t, s, CKR_SESSION_CLOSED);
 				return rv;
 			}
@@ -271,21 +271,21 @@ CK_RV p11_rsa_decrypt_oaep(p11_tok *t, CK_OBJECT_HANDLE priv, p11_hash h,
 	p.pSourceData = (void *)label;
 	p.ulSourceDataLen = label_len;
 	CK_MECHANISM mech = { CKM_RSA_PKCS_OAEP, &p, sizeof p };
-	return one_shot(t, t->fn->C_DecryptInit, t->fn->C_Decrypt, &mech, priv, in, inlen, out, outlen);
+	return one_shot(t, p11_C_DecryptInit, p11_C_Decrypt, &mech, priv, in, inlen, out, outlen);
 }
 
 CK_RV p11_rsa_decrypt_raw(p11_tok *t, CK_OBJECT_HANDLE priv, CK_MECHANISM_TYPE m,
                           const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen)
 {
 	CK_MECHANISM mech = { m, NULL, 0 };
-	return one_shot(t, t->fn->C_DecryptInit, t->fn->C_Decrypt, &mech, priv, in, inlen, out, outlen);
+	return one_shot(t, p11_C_DecryptInit, p11_C_Decrypt, &mech, priv, in, inlen, out, outlen);
 }
 
 CK_RV p11_rsa_sign_raw(p11_tok *t, CK_OBJECT_HANDLE priv, CK_MECHANISM_TYPE m,
                        const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen)
 {
 	CK_MECHANISM mech = { m, NULL, 0 };
-	return one_shot(t, t->fn->C_SignInit, t->fn->C_Sign, &mech, priv, in, inlen, out, outlen);
+	return one_shot(t, p11_C_SignInit, p11_C_Sign, &mech, priv, in, inlen, out, outlen);
 }
 
 CK_RV p11_rsa_sign_pss(p11_tok *t, CK_OBJECT_HANDLE priv, p11_hash h, p11_hash mgf,
@@ -299,7 +299,7 @@ CK_RV p11_rsa_sign_pss(p11_tok *t, CK_OBJECT_HANDLE priv, p11_hash h, p11_hash m
 	hash_mech(mgf, &unused_h, &p.mgf);
 	p.sLen = salt;
 	CK_MECHANISM mech = { CKM_RSA_PKCS_PSS, &p, sizeof p };
-	return one_shot(t, t->fn->C_SignInit, t->fn->C_Sign, &mech, priv, dig, dlen, out, outlen);
+	return one_shot(t, p11_C_SignInit, p11_C_Sign, &mech, priv, dig, dlen, out, outlen);
 }
 
 CK_RV p11_rsa_encrypt_oaep(p11_tok *t, CK_OBJECT_HANDLE pub, p11_hash h,
@@ -310,5 +310,5 @@ CK_RV p11_rsa_encrypt_oaep(p11_tok *t, CK_OBJECT_HANDLE pub, p11_hash h,
 	hash_mech(h, &p.hashAlg, &p.mgf);
 	p.source = CKZ_DATA_SPECIFIED;
 	CK_MECHANISM mech = { CKM_RSA_PKCS_OAEP, &p, sizeof p };
-	return one_shot(t, t->fn->C_EncryptInit, t->fn->C_Encrypt, &mech, pub, in, inlen, out, outlen);
+	return one_shot(t, p11_C_EncryptInit, p11_C_Encrypt, &mech, pub, in, inlen, out, outlen);
 }

@@ -58,7 +58,7 @@ cmk_rc p11_sess_get(p11_tok *t, p11_sess **out)
 	s = calloc(1, sizeof *s);
 	if (!s)
 		return get_fail(cmk_err(CMK_E_NOMEM, "out of memory"), CKR_HOST_MEMORY);
-	CK_RV rv = t->fn->C_OpenSession(t->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION,
+	CK_RV rv = p11_C_OpenSession(t->mod, t->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION,
 	                                NULL, NULL, &s->h);
 	if (rv != CKR_OK) {
 		free(s);
@@ -99,6 +99,6 @@ void p11_sess_put(p11_tok *t, p11_sess *s, CK_RV last)
 		t->nopen--;
 	pthread_mutex_unlock(&t->lock);
 	if (!stale && !p11_rv_dead(last))
-		t->fn->C_CloseSession(s->h);
+		p11_C_CloseSession(t->mod, s->h);
 	free(s);
 }

@@ -12,11 +12,11 @@
 
 #define TRIES 8
 
-CK_RV p11_slot_list(CK_FUNCTION_LIST *fn, CK_SLOT_ID **slots, CK_ULONG *n)
+CK_RV p11_slot_list(p11_mod *m, CK_SLOT_ID **slots, CK_ULONG *n)
 {
 	CK_SLOT_ID *v = NULL;
 	CK_ULONG cap = 0;
-	CK_RV rv = fn->C_GetSlotList(CK_TRUE, NULL, &cap);
+	CK_RV rv = p11_C_GetSlotList(m, CK_TRUE, NULL, &cap);
 	for (int i = 0; rv == CKR_OK && i < TRIES; i++) {
 		CK_SLOT_ID *nv = realloc(v, (cap ? cap : 1) * sizeof *v);
 		if (!nv) {
@@ -25,7 +25,7 @@ CK_RV p11_slot_list(CK_FUNCTION_LIST *fn, CK_SLOT_ID **slots, CK_ULONG *n)
 		}
 		v = nv;
 		CK_ULONG got = cap;
-		rv = fn->C_GetSlotList(CK_TRUE, v, &got);
+		rv = p11_C_GetSlotList(m, CK_TRUE, v, &got);
 		if (rv == CKR_OK) {
 			*slots = v;
 			*n = got;
@@ -37,7 +37,7 @@ CK_RV p11_slot_list(CK_FUNCTION_LIST *fn, CK_SLOT_ID **slots, CK_ULONG *n)
 		 * much (or ask it again), and one spare slot */
 		if (got > cap)
 			cap = got;
-		else if ((rv = fn->C_GetSlotList(CK_TRUE, NULL, &cap)) != CKR_OK)
+		else if ((rv = p11_C_GetSlotList(m, CK_TRUE, NULL, &cap)) != CKR_OK)
 			break;
 		cap++;
 		rv = CKR_OK;

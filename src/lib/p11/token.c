@@ -45,7 +45,7 @@ static cmk_rc find_slot(p11_tok *t, P11KitUri *uri, CK_SLOT_ID *slot, CK_RV *bad
 	CK_ULONG n;
 	*bad = CKR_OK;
 	seen[0] = '\0';
-	CK_RV rv = p11_slot_list(t->fn, &slots, &n);
+	CK_RV rv = p11_slot_list(t->mod, &slots, &n);
 	if (rv == CKR_HOST_MEMORY)
 		return cmk_err(CMK_E_NOMEM, "out of memory");
 	if (rv == CKR_BUFFER_TOO_SMALL)
@@ -57,7 +57,7 @@ static cmk_rc find_slot(p11_tok *t, P11KitUri *uri, CK_SLOT_ID *slot, CK_RV *bad
 	cmk_rc rc = CMK_E_TOKEN;
 	for (CK_ULONG i = 0; i < n; i++) {
 		CK_TOKEN_INFO info;
-		rv = t->fn->C_GetTokenInfo(slots[i], &info);
+		rv = p11_C_GetTokenInfo(t->mod, slots[i], &info);
 		if (rv != CKR_OK) {
 			*bad = rv;
 			continue;
@@ -130,7 +130,6 @@ cmk_rc p11_tok_open(p11_mod *m, const char *token, const char *what, p11_tok **o
 		return cmk_err(CMK_E_NOMEM, "out of memory");
 	pthread_mutex_init(&t->lock, NULL);
 	t->mod = m;
-	t->fn = p11_mod_fn(m);
 	atomic_init(&t->forks, p11_fork_gen());
 	t->mod_gen = p11_mod_gen(m);
 	snprintf(t->spec, sizeof t->spec, "%s", token);
@@ -164,14 +163,14 @@ cmk_rc p11_tok_open(p11_mod *m, const char *token, const char *what, p11_tok **o
 static cmk_rc login_once(p11_tok *t, const char *pin)
 {
 	CK_SESSION_HANDLE h;
-	CK_RV rv = t->fn->C_OpenSession(t->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &h);
+	CK_RV rv = p11_C_OpenSession(t->mod, t->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &h);
 	if (rv != CKR_OK)
 		return p11_fail(rv, t->what, "C_OpenSession");
-	rv = t->fn->C_Login(h, CKU_USER, (CK_UTF8CHAR *)pin, strlen(pin));
+	rv = p11_C_Login(t->mod, h, CKU_USER, (CK_UTF8CHAR *)pin, strlen(pin));
 	if (rv == CKR_USER_ALREADY_LOGGED_IN)
 		rv = CKR_OK;
 	if (rv != CKR_OK) {
-		t->fn->C_CloseSession(h);
+		p11_C_CloseSession(t->mod, h);
 		if (rv == CKR_PIN_INCORRECT)
 			return cmk_err(CMK_E_PIN, "%s: the PIN for token '%s' is incorrect", t->what, t->label);
 		if (rv == CKR_PIN_LOCKED)
@@ -186,7 +185,7 @@ static cmk_rc login_once(p11_tok *t, const char *pin)
 	 * when an application's last session closes. */
 	p11_sess *s = calloc(1, sizeof *s);
 	if (!s) {
-		t->fn->C_CloseSession(h);
+		p11_C_CloseSession(t->mod, h);
 		return cmk_err(CMK_E_NOMEM, "out of memory");
 	}
 	s->h = h;
@@ -309,7 +308,7 @@ void p11_tok_close(p11_tok *t)
 	/* a child that never used the token leaves the parent's sessions */
 	if (atomic_load(&t->forks) == p11_fork_gen() && !p11_exiting()) {
 		for (p11_sess *s = t->pool; s; s = s->next)
-			t->fn->C_CloseSession(s->h);
+			p11_C_CloseSession(t->mod, s->h);
 	}
 	for (p11_sess *s = t->pool, *n; s; s = n) {
 		n = s->next;
@@ -320,9 +319,9 @@ void p11_tok_close(p11_tok *t)
 	free(t);
 }
 
-CK_FUNCTION_LIST *p11_tok_fn(p11_tok *t)
+p11_mod *p11_tok_mod(p11_tok *t)
 {
-	return t->fn;
+	return t->mod;
 }
 
 /* The generation is only meaningful in the process that owns the sessions:
@@ -354,7 +353,7 @@ const char *p11_tok_label(const p11_tok *t)
 
 cmk_rc p11_tok_info(p11_tok *t, CK_TOKEN_INFO *info)
 {
-	CK_RV rv = t->fn->C_GetTokenInfo(t->slot, info);
+	CK_RV rv = p11_C_GetTokenInfo(t->mod, t->slot, info);
 	if (rv != CKR_OK)
 		return p11_fail(rv, t->what, "C_GetTokenInfo");
 	return CMK_OK;

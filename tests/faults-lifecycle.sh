@@ -48,7 +48,7 @@ state() {
 			echo "$k: exit $rc"
 		fi
 	done
-	cmk --json policy show | jq -c '[.[] | del(.updated)]'
+	cmk --json policy show | jq -c 'map(del(.updated)) | sort_by(.identity)'
 }
 
 # every enabled, not deleted key of $KEYS wraps and unwraps; the audit log

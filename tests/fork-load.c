@@ -37,6 +37,17 @@
 
 #include "tap.h"
 
+/* GCC's ASan runtime (libsanitizer of GCC 12) does not take its
+ * allocator's locks around fork(): a child forked while another thread is
+ * inside malloc can wait for ever on them, in ASan's code, whatever cmk
+ * does.  The fork storm therefore runs in the plain build only; under ASan
+ * (a compile-time probe) its points are skipped. */
+#if defined(__SANITIZE_ADDRESS__)
+#define ALLOCATOR_FORK_SAFE 0
+#else
+#define ALLOCATOR_FORK_SAFE 1
+#endif
+
 #define CTX_THREADS 2
 #define PROV_THREADS 2
 
@@ -263,6 +274,16 @@ int main(int argc, char **argv)
 		if (cmk_key_versions(ctx, keyname, 0, &v, &n) == CMK_OK && n)
 			snprintf(ver1, sizeof ver1, "%s", v[0].version);
 		cmk_free(v);
+	}
+	if (!ALLOCATOR_FORK_SAFE) {
+		for (int i = 4; i <= 8; i++)
+			printf("ok %d # SKIP the ASan runtime's allocator is not fork-safe under threads"
+			       " (the plain build runs the fork storm)\n", i);
+		EVP_PKEY_free(pkey);
+		cmk_close(ctx);
+		OSSL_PROVIDER_unload(prov);
+		OSSL_PROVIDER_unload(deflt);
+		return test_failed != 0;
 	}
 
 	for (int i = 0; i < CTX_THREADS; i++)

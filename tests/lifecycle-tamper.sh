@@ -108,7 +108,7 @@ ok "read the admin's policy record" read_record "$(labels | grep -E '^cmk policy
 ok "write a forged policy for mallory" forge cmk/policy "cmk policy mallory #1" "$T/pol-forged"
 expect_fail_msg 9 "'mallory'" "mallory's key show exits 9 (denied): the forged policy is ignored" cmk --identity mallory key show k
 like "$(cat "$ERR")" "record 'cmk/policy'.*fails authentication" "with a warning naming the forged policy"
-expect_fail_msg 9 "access denied: identity .mallory. lacks permission .unwrapKey." "mallory's unwrap exits 9" cmk --identity mallory unwrap --in "$T/w3" --out "$T/u-mallory"
+expect_fail_msg 9 "access denied: identity .mallory. lacks permission .get. on key cmk://lab/keys/k3" "mallory's unwrap exits 9" cmk --identity mallory unwrap --in "$T/w3" --out "$T/u-mallory"
 no_file "$T/u-mallory" "mallory gets no DEK"
 expect_fail_msg 9 "access denied: identity .mallory. lacks permission .delete." "mallory cannot delete either" cmk --identity mallory key delete k
 ok "remove the forged policy" unforge "cmk policy mallory #1"

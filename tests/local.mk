@@ -101,3 +101,4 @@ include tests/audit.mk
 include tests/remote.mk
 include tests/cli.mk
 include tests/keys.mk
+include tests/p11.mk

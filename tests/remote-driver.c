@@ -14,10 +14,13 @@
  *                                       threads: "ok OK ERR LAST" (LAST: ok|err)
  *                                       and every distinct error on "# " lines
  *       quit
- *   remote-driver stress VAULT KEY SECONDS ROTATIONS OUT
- *       two threads wrap, unwrap and (each ROTATIONS times) rotate KEY for
- *       SECONDS; writes OUT (one line per wrapped DEK: DEKHEX BLOBHEX) and
- *       OUT.rot (the versions made); prints "ok OPS ROTATIONS ERRORS"
+ *   remote-driver stress VAULT KEY COUNT ROTATIONS OUT
+ *       with the context open, creates OUT.ready and waits for OUT.go to
+ *       exist (so a test sees every client connected at once); then two
+ *       threads each wrap and unwrap COUNT times and rotate KEY ROTATIONS
+ *       times, spread over the run; writes OUT (one line per kept wrapped
+ *       DEK: DEKHEX BLOBHEX) and OUT.rot (the versions made); prints
+ *       "ok OPS ROTATIONS ERRORS"
  *   remote-driver verify VAULT FILE     unwraps every line of FILE: "ok N"
  */
 #include <cmk.h>
@@ -27,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define MAX_DEKS 4096
 #define BLOB_MAX 2048
@@ -230,7 +234,7 @@ static int interactive(void)
 
 struct stress {
 	const char *key;
-	int64_t until;
+	unsigned count;          /* wrap+unwrap per thread */
 	unsigned rotations;      /* per thread */
 	FILE *out, *rot;
 	unsigned ops, rotated, errors;
@@ -246,10 +250,9 @@ static void *stress_thread(void *arg)
 {
 	struct stress *s = arg;
 	unsigned made = 0, i = 0;
-	int64_t start = now_ms(), span = s->until - start;
 	struct dek d;
 
-	while (now_ms() < s->until) {
+	for (unsigned n = 0; n < s->count; n++) {
 		cmk_rc rc = wrap_one(s->key, &d, NULL);
 		if (rc == CMK_OK)
 			rc = unwrap_one(&d);
@@ -266,7 +269,7 @@ static void *stress_thread(void *arg)
 		}
 		pthread_mutex_unlock(&lock);
 		/* rotations spread over the run */
-		if (made < s->rotations && now_ms() - start >= (int64_t)(made + 1) * span / (s->rotations + 1)) {
+		if (made < s->rotations && n + 1 >= (made + 1) * s->count / (s->rotations + 1)) {
 			char ver[CMK_VERSION_LEN + 1];
 			rc = cmk_key_rotate(ctx, s->key, NULL, ver);
 			pthread_mutex_lock(&lock);
@@ -286,10 +289,10 @@ static void *stress_thread(void *arg)
 	return NULL;
 }
 
-static int stress(const char *key, long secs, long rotations, const char *out)
+static int stress(const char *key, long count, long rotations, const char *out)
 {
 	char path[4096];
-	struct stress s = { .key = key, .rotations = (unsigned)rotations };
+	struct stress s = { .key = key, .count = (unsigned)count, .rotations = (unsigned)rotations };
 	pthread_t th[2];
 
 	s.out = fopen(out, "w");
@@ -299,7 +302,16 @@ static int stress(const char *key, long secs, long rotations, const char *out)
 		fprintf(stderr, "remote-driver: cannot write %s\n", out);
 		return 1;
 	}
-	s.until = now_ms() + secs * 1000;
+	/* connected: say so, and start when told */
+	snprintf(path, sizeof path, "%s.ready", out);
+	FILE *ready = fopen(path, "w");
+	if (ready)
+		fclose(ready);
+	snprintf(path, sizeof path, "%s.go", out);
+	while (access(path, F_OK) != 0) {
+		struct timespec ts = { 0, 10 * 1000000L };
+		nanosleep(&ts, NULL);
+	}
 	for (int i = 0; i < 2; i++)
 		pthread_create(&th[i], NULL, stress_thread, &s);
 	for (int i = 0; i < 2; i++)
@@ -367,7 +379,7 @@ int main(int argc, char **argv)
 	cmk_rc rc;
 
 	if (!(argc == 2 || stress_mode || verify_mode)) {
-		fprintf(stderr, "usage: remote-driver VAULT | stress VAULT KEY SECONDS ROTATIONS OUT | verify VAULT FILE\n");
+		fprintf(stderr, "usage: remote-driver VAULT | stress VAULT KEY COUNT ROTATIONS OUT | verify VAULT FILE\n");
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);

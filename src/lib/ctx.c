@@ -32,57 +32,39 @@ static cmk_rc set_identity(cmk_ctx *ctx, const char *identity)
 	return CMK_OK;
 }
 
-/* ---------------------------------------------------------------- fork */
-
-static pthread_mutex_t contexts_lock = PTHREAD_MUTEX_INITIALIZER;
-static cmk_ctx *contexts;
-static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
-
-/* Lock order: the audit's locks, ctx->lock, the key cache's (no thread
- * takes one of these while holding a later one). */
-static void fork_prepare(void)
+/* fork() while other threads use this context (src/lib/p11/fork.c): the
+ * context's locks are taken before the module's gate closes, in their
+ * usual order (writer, audit, context, key cache), and released after; the
+ * child makes them anew and opens its own lock file, so that its flock is
+ * not the parent's. */
+static void fork_prepare(void *arg)
 {
-	pthread_mutex_lock(&contexts_lock);
-	for (cmk_ctx *c = contexts; c; c = c->fork_next) {
-		audit_fork_lock(c);
-		pthread_mutex_lock(&c->lock);
-		keycache_fork_lock(c, 1);
-	}
+	cmk_ctx *ctx = arg;
+	pthread_mutex_lock(&ctx->write_lock);
+	audit_fork_prepare(ctx);
+	pthread_mutex_lock(&ctx->lock);
+	keycache_fork_lock(ctx, 1);
 }
 
-static void fork_release(void)
+static void fork_parent(void *arg)
 {
-	for (cmk_ctx *c = contexts; c; c = c->fork_next) {
-		keycache_fork_lock(c, 0);
-		pthread_mutex_unlock(&c->lock);
-		audit_fork_unlock(c);
-	}
-	pthread_mutex_unlock(&contexts_lock);
+	cmk_ctx *ctx = arg;
+	keycache_fork_lock(ctx, 0);
+	pthread_mutex_unlock(&ctx->lock);
+	audit_fork_parent(ctx);
+	pthread_mutex_unlock(&ctx->write_lock);
 }
 
-static void fork_register(void)
+static void fork_child(void *arg)
 {
-	pthread_atfork(fork_prepare, fork_release, fork_release);
-}
-
-static void contexts_add(cmk_ctx *ctx)
-{
-	pthread_once(&fork_once, fork_register);
-	pthread_mutex_lock(&contexts_lock);
-	ctx->fork_next = contexts;
-	contexts = ctx;
-	pthread_mutex_unlock(&contexts_lock);
-}
-
-static void contexts_remove(cmk_ctx *ctx)
-{
-	pthread_mutex_lock(&contexts_lock);
-	for (cmk_ctx **p = &contexts; *p; p = &(*p)->fork_next)
-		if (*p == ctx) {
-			*p = ctx->fork_next;
-			break;
-		}
-	pthread_mutex_unlock(&contexts_lock);
+	cmk_ctx *ctx = arg;
+	keycache_fork_child(ctx);
+	pthread_mutex_init(&ctx->lock, NULL);
+	audit_fork_child(ctx);
+	if (ctx->lock_fd >= 0)
+		close(ctx->lock_fd);
+	ctx->lock_fd = -1;
+	pthread_mutex_init(&ctx->write_lock, NULL);
 }
 
 cmk_rc cmk_open(cmk_ctx **out, const char *config, const char *vault, const char *identity)
@@ -107,6 +89,10 @@ cmk_rc cmk_open(cmk_ctx **out, const char *config, const char *vault, const char
 	if (rc == CMK_OK)
 		rc = p11_tok_open(ctx->mod, ctx->conf.token, what, &ctx->tok);
 	if (rc == CMK_OK) {
+		p11_fork_hooks hooks = { fork_prepare, fork_parent, fork_child, ctx };
+		p11_tok_fork_hooks(ctx->tok, &hooks);
+	}
+	if (rc == CMK_OK) {
 		char *pin = NULL;
 		size_t cap = 0;
 		rc = cmk_pin_read(ctx->conf.pin_source, what, &pin, &cap);
@@ -118,7 +104,6 @@ cmk_rc cmk_open(cmk_ctx **out, const char *config, const char *vault, const char
 		cmk_close(ctx);
 		return rc;
 	}
-	contexts_add(ctx);
 	*out = ctx;
 	return CMK_OK;
 }
@@ -127,7 +112,8 @@ void cmk_close(cmk_ctx *ctx)
 {
 	if (!ctx)
 		return;
-	contexts_remove(ctx);
+	if (ctx->tok)
+		p11_tok_fork_hooks(ctx->tok, NULL);
 	keycache_free(ctx);
 	audit_close(ctx);
 	policy_cache_free(ctx);

@@ -34,13 +34,6 @@ struct cmk_ctx {
 	unsigned long lock_writes;          /* p11_writes() when the lock was taken */
 };
 
-/* fork(): the locks a context's threads hold only for moments (ctx->lock,
- * the audit's) are taken by the forking thread before fork() and released
- * on both sides, so the child never inherits one held by a thread it does
- * not have.  audit.c gives its locks through these: */
-void audit_fork_lock(cmk_ctx *ctx);
-void audit_fork_unlock(cmk_ctx *ctx);
-
 /* Token-held HMAC keys of the vault. */
 enum { CTX_MAC_META = 0, CTX_MAC_AUDIT = 1 };
 #define CTX_MAC_META_LABEL "cmk-metadata-mac"
@@ -67,6 +60,7 @@ void ctx_write_release(cmk_ctx *ctx);
 cmk_rc key_open_cached(cmk_ctx *ctx, const char *keyid, cmk_key **out);
 void keycache_free(cmk_ctx *ctx);
 void keycache_fork_lock(cmk_ctx *ctx, int lock);   /* 1 lock, 0 unlock */
+void keycache_fork_child(cmk_ctx *ctx);             /* the lock made anew */
 
 /* The token's mechanisms, probed once per context. */
 cmk_rc ctx_mechs(cmk_ctx *ctx, p11_mechs *out);

@@ -5,8 +5,11 @@ libcmk_core_sources = \
 	src/lib/util/strv.c \
 	src/lib/conffile.c src/lib/conffile.h \
 	src/lib/pin.c \
-	src/lib/p11/p11.h src/lib/p11/p11_int.h \
+	src/lib/p11/p11.h src/lib/p11/p11_int.h src/lib/p11/calls.h \
 	src/lib/p11/module.c \
+	src/lib/p11/fork.c \
+	src/lib/p11/signals.c \
+	src/lib/p11/slots.c \
 	src/lib/p11/token.c \
 	src/lib/p11/session.c \
 	src/lib/p11/object.c \

@@ -119,12 +119,12 @@ static cmk_rc decrypt_one(bench_case *c, void *vt)
 {
 	p11_state *st = c->state;
 	p11_thread *t = vt;
-	CK_FUNCTION_LIST *fn = p11_tok_fn(st->tok);
+	p11_mod *m = p11_tok_mod(st->tok);
 	uint8_t out[1024];
 	CK_ULONG len = sizeof out;
-	CK_RV rv = fn->C_DecryptInit(t->s->h, &st->mech, t->priv);
+	CK_RV rv = p11_C_DecryptInit(m, t->s->h, &st->mech, t->priv);
 	if (rv == CKR_OK)
-		rv = fn->C_Decrypt(t->s->h, c->env->ct, c->env->ctlen, out, &len);
+		rv = p11_C_Decrypt(m, t->s->h, c->env->ct, c->env->ctlen, out, &len);
 	cmk_wipe(out, sizeof out);
 	t->last = rv;
 	return rv == CKR_OK ? CMK_OK : p11_fail(rv, p11_tok_what(st->tok), "C_Decrypt");
@@ -135,15 +135,15 @@ static cmk_rc encrypt_one(bench_case *c, void *vt)
 	p11_state *st = c->state;
 	p11_thread *t = vt;
 	bench_env *e = c->env;
-	CK_FUNCTION_LIST *fn = p11_tok_fn(st->tok);
+	p11_mod *m = p11_tok_mod(st->tok);
 	uint8_t out[1024];
 	CK_ULONG len = sizeof out;
 	/* raw RSA takes a whole block below the modulus: the wrapped key is one */
 	const uint8_t *in = e->native ? e->dek : e->ct;
 	CK_ULONG inlen = e->native ? sizeof e->dek : e->ctlen;
-	CK_RV rv = fn->C_EncryptInit(t->s->h, &st->mech, t->pub);
+	CK_RV rv = p11_C_EncryptInit(m, t->s->h, &st->mech, t->pub);
 	if (rv == CKR_OK)
-		rv = fn->C_Encrypt(t->s->h, (CK_BYTE_PTR)in, inlen, out, &len);
+		rv = p11_C_Encrypt(m, t->s->h, (CK_BYTE_PTR)in, inlen, out, &len);
 	t->last = rv;
 	return rv == CKR_OK ? CMK_OK : p11_fail(rv, p11_tok_what(st->tok), "C_Encrypt");
 }

@@ -250,6 +250,13 @@ void keycache_fork_lock(cmk_ctx *ctx, int lock)
 		pthread_mutex_unlock(&c->lock);
 }
 
+void keycache_fork_child(cmk_ctx *ctx)
+{
+	struct ctx_keycache *c = ctx->keycache;
+	if (c)
+		pthread_mutex_init(&c->lock, NULL);
+}
+
 void keycache_free(cmk_ctx *ctx)
 {
 	struct ctx_keycache *c = ctx->keycache;
@@ -396,6 +403,12 @@ static unsigned perm_of(unsigned op)
 	}
 }
 
+static cmk_rc check_state(cmk_key *key, unsigned op);
+
+/* The metadata cache holds a handle's state for metadata_cache_ms; only a
+ * "yes" is taken from it: a refusal is read again first, so an enable (or
+ * recover, or key-ops change) made elsewhere counts at once, as a disable
+ * does (the token enforces it). */
 static cmk_rc check(cmk_key *key, unsigned op)
 {
 	CMK_TRY(policy_check(key->ctx, perm_of(op), key->kid));
@@ -404,6 +417,16 @@ static cmk_rc check(cmk_key *key, unsigned op)
 	pthread_mutex_unlock(&key->lock);
 	if (stale)
 		CMK_TRY(refresh(key));
+	cmk_rc rc = check_state(key, op);
+	if (rc != CMK_OK && !stale) {
+		CMK_TRY(refresh(key));
+		rc = check_state(key, op);
+	}
+	return rc;
+}
+
+static cmk_rc check_state(cmk_key *key, unsigned op)
+{
 	pthread_mutex_lock(&key->lock);
 	unsigned ops = key->ops;
 	int usable = key->usable, deleted = key->deleted;
@@ -583,8 +606,19 @@ static CK_RV decrypt_on_token(cmk_key *key, CK_OBJECT_HANDLE priv, cmk_alg alg, 
 {
 	cmk_ctx *ctx = key->ctx;
 	*need_decode = 0;
-	if (alg == CMK_ALG_RSA1_5 && !md)
+	size_t cap = *outlen;
+	if (alg == CMK_ALG_RSA1_5 && !md) {
+		/* raw RSA and the padding checked here, in constant time with
+		 * implicit rejection; the token's own CKM_RSA_PKCS would say
+		 * which ciphertexts have a bad padding (Bleichenbacher) */
+		CK_RV rv = p11_rsa_decrypt_raw(ctx->tok, priv, CKM_RSA_X_509, in, inlen, out, outlen);
+		if (!native_refused(rv)) {
+			*need_decode = 1;
+			return rv;
+		}
+		*outlen = cap;
 		return p11_rsa_decrypt_raw(ctx->tok, priv, CKM_RSA_PKCS, in, inlen, out, outlen);
+	}
 	p11_hash h = hash_of(md), g = hash_of(mgf1);
 	int state = h && h == g ? atomic_load(&ctx->oaep_native[h]) : 0;
 	if (state != 0) {        /* -1 not tried yet, 1 works */
@@ -605,8 +639,19 @@ static CK_RV decrypt_on_token(cmk_key *key, CK_OBJECT_HANDLE priv, cmk_alg alg, 
 	return p11_rsa_decrypt_raw(ctx->tok, priv, CKM_RSA_X_509, in, inlen, out, outlen);
 }
 
+/* The PKCS#1 v1.5 implicit rejection's secret for this ciphertext: an HMAC
+ * on the token, with the vault's metadata key under a label of its own. */
+static cmk_rc rejection_seed(cmk_key *key, const uint8_t *in, size_t inlen, uint8_t seed[32])
+{
+	char label[CMK_KID_MAX + 64];
+	int n = snprintf(label, sizeof label, "cmk/pkcs1v15-implicit-rejection/%s", key->kid);
+	return ctx_mac(key->ctx, CTX_MAC_META, (const uint8_t *)label, (size_t)n + 1, in, inlen, seed);
+}
+
+/* *used: the token decrypted (the operation is audited even when the
+ * caller's buffer then turns out too small). */
 static cmk_rc cmk_key_decrypt_impl(cmk_key *key, cmk_purpose purpose, cmk_alg alg, const cmk_oaep *oaep,
-                       const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen)
+                       const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen, int *used)
 {
 	return_if_fail(key && in && out && outlen);
 	const char *what = purpose == CMK_PURPOSE_KEY ? "unwrap" : "decrypt";
@@ -646,8 +691,11 @@ static cmk_rc cmk_key_decrypt_impl(cmk_key *key, cmk_purpose purpose, cmk_alg al
 			if (rc != CMK_OK)
 				return rc;
 		} else if (p11_rv_dead(rv)) {
-			if (p11_tok_recover(key->ctx->tok, gen) != CMK_OK)
-				break;
+			/* a lost session or token: recover and try again, on the
+			 * native OAEP path as on the raw one; when the token stays
+			 * away, the lookup or the next call says why (never "the
+			 * data does not decrypt") */
+			(void)p11_tok_recover(key->ctx->tok, gen);
 			priv = priv_handle(key, 0, &rc);
 			if (rc != CMK_OK)
 				return rc;
@@ -659,28 +707,44 @@ static cmk_rc cmk_key_decrypt_impl(cmk_key *key, cmk_purpose purpose, cmk_alg al
 		cmk_wipe(em, sizeof em);
 		return token_fail(key, rv, what);
 	}
+	*used = 1;
+	/* The plaintext goes to a buffer of our own first, so that a caller's
+	 * buffer too small gets CMK_E_BUFFER and the length, whichever path
+	 * the token took. */
+	uint8_t pt[1024];
+	size_t ptlen = sizeof pt;
+	rc = CMK_OK;
 	if (!decode) {
-		rc = CMK_OK;
-		if (emlen > *outlen) {
-			*outlen = emlen;
-			rc = cmk_err(CMK_E_BUFFER, "output buffer too small: %zu bytes needed", emlen);
-		} else {
-			memcpy(out, em, emlen);
-			*outlen = emlen;
+		memcpy(pt, em, emlen);
+		ptlen = emlen;
+	} else {
+		/* Raw RSA output is k bytes; a token may drop leading zeros. */
+		if (emlen < key->k) {
+			memmove(em + (key->k - emlen), em, emlen);
+			memset(em, 0, key->k - emlen);
 		}
-		cmk_wipe(em, sizeof em);
-		return rc;
+		if (alg == CMK_ALG_RSA1_5 && !md) {
+			uint8_t seed[32];
+			rc = rejection_seed(key, in, inlen, seed);
+			if (rc == CMK_OK)
+				rc = pkcs1_decode_ir(key->ctx->conf.propquery, em, key->k, seed, pt, &ptlen);
+			cmk_wipe(seed, sizeof seed);
+		} else {
+			rc = oaep_decode(key->ctx->conf.propquery, em, key->k, md, mgf1, label, llen, pt, &ptlen);
+		}
 	}
-	/* Raw RSA output is k bytes; a token may drop leading zeros. */
-	if (emlen < key->k) {
-		memmove(em + (key->k - emlen), em, emlen);
-		memset(em, 0, key->k - emlen);
-	}
-	rc = oaep_decode(key->ctx->conf.propquery, em, key->k, md, mgf1, label, llen, out, outlen);
 	cmk_wipe(em, sizeof em);
-	if (rc == CMK_E_DECRYPT)
-		return cmk_err(rc, "the data does not %s with key %s (%s)", what, key->kid,
-		               oaep ? "OAEP" : cmk_alg_name(alg));
+	if (rc == CMK_OK && ptlen > *outlen) {
+		*outlen = ptlen;
+		rc = cmk_err(CMK_E_BUFFER, "output buffer too small: %zu bytes needed", ptlen);
+	} else if (rc == CMK_OK) {
+		memcpy(out, pt, ptlen);
+		*outlen = ptlen;
+	} else if (rc == CMK_E_DECRYPT) {
+		rc = cmk_err(rc, "the data does not %s with key %s (%s)", what, key->kid,
+		             oaep ? "OAEP" : cmk_alg_name(alg));
+	}
+	cmk_wipe(pt, sizeof pt);
 	return rc;
 }
 
@@ -760,10 +824,11 @@ cmk_rc cmk_key_decrypt(cmk_key *key, cmk_purpose purpose, cmk_alg alg, const cmk
 {
 	return_if_fail(key && in && out && outlen);
 	size_t cap = *outlen;
+	int used = 0;
 	cmk_rc rc = audit_check_writable(key->ctx);
 	if (rc == CMK_OK)
-		rc = cmk_key_decrypt_impl(key, purpose, alg, oaep, in, inlen, out, outlen);
-	if (rc == CMK_E_BUFFER)
+		rc = cmk_key_decrypt_impl(key, purpose, alg, oaep, in, inlen, out, outlen, &used);
+	if (rc == CMK_E_BUFFER && !used)    /* refused before the token was asked */
 		return rc;
 	rc = audit_op(key->ctx, op_name(purpose, 1), key->kid, rc);
 	if (rc == CMK_E_AUDIT)     /* fail closed: the caller gets nothing */

@@ -8,7 +8,9 @@
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include "config.h"
 #include <string.h>
+#include <openssl/core_names.h>
 #include <openssl/err.h>
+#include <openssl/kdf.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 #include "crypto/oaep.h"
@@ -63,6 +65,46 @@ cmk_rc oaep_decode(const char *propq, const uint8_t *em, size_t k, const char *m
 	EVP_MD_free(g);
 	ERR_pop_to_mark();
 	return rc;
+}
+
+cmk_rc pkcs1_decode_ir(const char *propq, const uint8_t *em, size_t k, const uint8_t seed[32],
+                       uint8_t *out, size_t *outlen)
+{
+	enum { PAD = 11 };
+	uint8_t syn[2 + 1024];
+	if (k <= PAD || k - PAD + 2 > sizeof syn || *outlen < k - PAD)
+		return cmk_err(CMK_E_INTERNAL, "PKCS#1 v1.5 decoding: bad sizes");
+	size_t max = k - PAD;
+	/* the synthetic message and its length: HKDF-Expand of the seed */
+	ERR_set_mark();
+	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", propq);
+	EVP_KDF_CTX *kc = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
+	int mode = EVP_KDF_HKDF_MODE_EXPAND_ONLY;
+	char info[] = "cmk PKCS#1 v1.5 implicit rejection";
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_int(OSSL_KDF_PARAM_MODE, &mode),
+		OSSL_PARAM_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0),
+		OSSL_PARAM_octet_string(OSSL_KDF_PARAM_KEY, (void *)seed, 32),
+		OSSL_PARAM_octet_string(OSSL_KDF_PARAM_INFO, info, sizeof info - 1),
+		OSSL_PARAM_END,
+	};
+	int derived = kc && EVP_KDF_derive(kc, syn, max + 2, params) > 0;
+	EVP_KDF_CTX_free(kc);
+	EVP_KDF_free(kdf);
+	if (!derived) {
+		ERR_pop_to_mark();
+		return cmk_err(CMK_E_INTERNAL, "PKCS#1 v1.5 decoding: HKDF unavailable");
+	}
+	unsigned synlen = (((unsigned)syn[0] << 8) | syn[1]) % (unsigned)(max + 1);
+	memcpy(out, syn + 2, max);
+	/* OpenSSL 3.0's check is constant-time, and writes the message over
+	 * `out` only when the padding is good (else leaves it untouched) */
+	int n = RSA_padding_check_PKCS1_type_2(out, (int)max, em, (int)k, (int)k);
+	ERR_pop_to_mark();
+	unsigned good = ((unsigned)n >> (sizeof n * 8 - 1)) - 1u;   /* all ones when n >= 0 */
+	*outlen = (size_t)((good & (unsigned)n) | (~good & synlen));
+	OPENSSL_cleanse(syn, sizeof syn);
+	return CMK_OK;
 }
 
 EVP_PKEY_CTX *oaep_encrypt_ctx(const char *propq, EVP_PKEY *pub, cmk_alg alg, const char *md,

@@ -10,6 +10,14 @@
 /* Resolve an algorithm (or explicit OAEP parameters) to digest names. */
 cmk_rc oaep_params(cmk_alg alg, const cmk_oaep *o, const char **md, const char **mgf1,
                    const uint8_t **label, size_t *label_len);
+/* PKCS#1 v1.5 decoding of a raw RSA result of k bytes, in constant time and
+ * with implicit rejection: bad padding gives no error but a synthetic
+ * message derived from `seed` (a secret the caller derives from the key
+ * and the ciphertext), of a length derived from it too, so that neither
+ * the result nor its timing tells a valid padding from an invalid one.
+ * out must hold k - 11 bytes. */
+cmk_rc pkcs1_decode_ir(const char *propq, const uint8_t *em, size_t k, const uint8_t seed[32],
+                       uint8_t *out, size_t *outlen);
 /* Constant-time OAEP decoding of a raw RSA result of k bytes. */
 cmk_rc oaep_decode(const char *propq, const uint8_t *em, size_t k, const char *md, const char *mgf1,
                    const uint8_t *label, size_t label_len, uint8_t *out, size_t *outlen);

@@ -51,7 +51,7 @@ cmk_rc p11_hmac_key_create(p11_tok *t, const char *label, CK_OBJECT_HANDLE *h)
 	p11_sess *s;
 	CMK_TRY(p11_sess_get(t, &s));
 	p11_note_write();
-	CK_RV rv = t->fn->C_GenerateKey(s->h, &mech, tmpl, sizeof tmpl / sizeof tmpl[0], h);
+	CK_RV rv = p11_C_GenerateKey(t->mod, s->h, &mech, tmpl, sizeof tmpl / sizeof tmpl[0], h);
 	p11_sess_put(t, s, rv);
 	if (rv != CKR_OK)
 		return p11_fail(rv, t->what, "C_GenerateKey (HMAC key)");
@@ -64,19 +64,19 @@ cmk_rc p11_hmac(p11_tok *t, CK_OBJECT_HANDLE key, const uint8_t *a, size_t alen,
 	CK_MECHANISM mech = { CKM_SHA256_HMAC, NULL, 0 };
 	p11_sess *s;
 	CMK_TRY(p11_sess_get(t, &s));
-	CK_RV rv = t->fn->C_SignInit(s->h, &mech, key);
+	CK_RV rv = p11_C_SignInit(t->mod, s->h, &mech, key);
 	CK_ULONG len = 32;
 	if (rv == CKR_OK && !blen) {
 		/* one part (every audit record): one call fewer, which counts
 		 * through p11-kit server */
-		rv = t->fn->C_Sign(s->h, (CK_BYTE_PTR)a, alen, mac, &len);
+		rv = p11_C_Sign(t->mod, s->h, (CK_BYTE_PTR)a, alen, mac, &len);
 	} else {
 		if (rv == CKR_OK && alen)
-			rv = t->fn->C_SignUpdate(s->h, (CK_BYTE_PTR)a, alen);
+			rv = p11_C_SignUpdate(t->mod, s->h, (CK_BYTE_PTR)a, alen);
 		if (rv == CKR_OK)
-			rv = t->fn->C_SignUpdate(s->h, (CK_BYTE_PTR)b, blen);
+			rv = p11_C_SignUpdate(t->mod, s->h, (CK_BYTE_PTR)b, blen);
 		if (rv == CKR_OK)      /* a failed update has ended the operation */
-			rv = t->fn->C_SignFinal(s->h, mac, &len);
+			rv = p11_C_SignFinal(t->mod, s->h, mac, &len);
 	}
 	p11_sess_put(t, s, rv);
 	if (rv == CKR_OK && len != 32)
@@ -97,7 +97,7 @@ cmk_rc p11_key_session_copy(p11_tok *t, CK_OBJECT_HANDLE key, CK_OBJECT_HANDLE *
 	CK_ATTRIBUTE tmpl[] = { { CKA_TOKEN, &no, sizeof no } };
 	p11_sess *s;
 	CMK_TRY(p11_sess_get(t, &s));
-	CK_RV rv = t->fn->C_CopyObject(s->h, key, tmpl, 1, copy);
+	CK_RV rv = p11_C_CopyObject(t->mod, s->h, key, tmpl, 1, copy);
 	/* the copy dies with its session: keep that session out of the pool's
 	 * closing path by putting it back like any other */
 	p11_sess_put(t, s, rv);

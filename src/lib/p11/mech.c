@@ -37,7 +37,7 @@ static int probe_oaep(p11_tok *t, p11_hash h)
 	p11_sess *s;
 	if (p11_sess_get(t, &s) != CMK_OK)
 		return 0;
-	CK_RV rv = t->fn->C_GenerateKeyPair(s->h, &gen, pubt, 4, privt, 3, &pub, &priv);
+	CK_RV rv = p11_C_GenerateKeyPair(t->mod, s->h, &gen, pubt, 4, privt, 3, &pub, &priv);
 	p11_sess_put(t, s, rv);
 	if (rv != CKR_OK)
 		return 0;
@@ -56,7 +56,7 @@ cmk_rc p11_mechs_probe(p11_tok *t, p11_mechs *m)
 {
 	memset(m, 0, sizeof *m);
 	CK_ULONG n = 0;
-	CK_RV rv = t->fn->C_GetMechanismList(t->slot, NULL, &n);
+	CK_RV rv = p11_C_GetMechanismList(t->mod, t->slot, NULL, &n);
 	if (rv != CKR_OK)
 		return p11_fail(rv, t->what, "C_GetMechanismList");
 	/* one spare element: p11-kit 0.24's client, dropping mechanisms it
@@ -65,7 +65,7 @@ cmk_rc p11_mechs_probe(p11_tok *t, p11_mechs *m)
 	CK_MECHANISM_TYPE *list = calloc(n + 1, sizeof *list);
 	if (!list)
 		return cmk_err(CMK_E_NOMEM, "out of memory");
-	rv = t->fn->C_GetMechanismList(t->slot, list, &n);
+	rv = p11_C_GetMechanismList(t->mod, t->slot, list, &n);
 	if (rv != CKR_OK) {
 		free(list);
 		return p11_fail(rv, t->what, "C_GetMechanismList");

@@ -23,23 +23,21 @@
 #include "util/err.h"
 
 struct p11_mod {
-	CK_FUNCTION_LIST *fn;    /* the gated copy (gate.c) that everyone calls */
-	CK_FUNCTION_LIST *real;  /* the module's own, for C_Initialize/C_Finalize */
-	int slot;                /* gate.c's wrapper set, -1 before */
+	CK_FUNCTION_LIST *real;  /* the module's own: called through gate.c */
 	char spec[512];
 	char init_reserved[1024];
 	char server[512];        /* p11-kit server address; "" for a local module */
 	int refs;
-	pid_t pid;               /* process that ran C_Initialize */
-	unsigned gen;            /* bumped by each re-initialisation */
+	unsigned forks;          /* fork generation (fork.c) of the last C_Initialize */
+	_Atomic unsigned gen;    /* bumped by each re-initialisation */
 	struct p11_mod *next;
+	p11_tok *toks;           /* the open tokens, for fork.c */
 	/* the gate (p11_mod_enter): calls in flight, and a re-initialisation
 	 * that waits for them or runs alone */
 	pthread_mutex_t gate_mu;
 	pthread_cond_t gate_cv;
 	unsigned calls;
 	int closed;
-	_Atomic pid_t gate_pid;  /* process the gate's state belongs to */
 	pthread_t owner;         /* the thread holding it exclusive, when closed */
 	/* remote modules: one call at a time (p11_mod_enter) */
 	int serial;
@@ -47,7 +45,22 @@ struct p11_mod {
 	pthread_mutex_t call_mu;
 };
 
-static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+/* The modules lock (p11_int.h) guards the registry, each module's refs and
+ * token list.  Loading (C_Initialize of a new module) and the last unref
+ * (C_Finalize) run under it, so fork() (fork.c, which takes it first) never
+ * copies a process in the middle of either; re-initialisations run under
+ * the module's exclusive gate only. */
+static pthread_mutex_t modules_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void p11_modules_lock(void)
+{
+	pthread_mutex_lock(&modules_lock);
+}
+
+void p11_modules_unlock(void)
+{
+	pthread_mutex_unlock(&modules_lock);
+}
 
 /* At process exit a module's own destructors (SoftHSM's C++ statics) may
  * run before an application's atexit handler closes its cmk contexts; from
@@ -73,6 +86,16 @@ int p11_exiting(void)
 }
 static p11_mod *registry;
 
+static void mod_finalize(p11_mod *m)
+{
+	sigset_t old;
+	p11_sig_block(&old);
+	CK_RV rv = m->real->C_Finalize(NULL);
+	p11_sig_restore(&old);
+	if (p11_tracing())
+		p11_trace(m, "C_Finalize", rv, -1);
+}
+
 static CK_RV mod_initialize(p11_mod *m)
 {
 	CK_C_INITIALIZE_ARGS args;
@@ -81,12 +104,17 @@ static CK_RV mod_initialize(p11_mod *m)
 	args.pReserved = m->init_reserved[0] ? m->init_reserved : NULL;
 	/* SoftHSM's C_Initialize leaves OpenSSL ENGINE errors behind */
 	ERR_set_mark();
+	sigset_t old;
+	p11_sig_block(&old);      /* SoftHSM writes the token here (fork.c) */
 	CK_RV rv = m->real->C_Initialize(&args);
+	p11_sig_restore(&old);
 	ERR_pop_to_mark();
+	if (p11_tracing())
+		p11_trace(m, "C_Initialize", rv, -1);
 	if (rv == CKR_CRYPTOKI_ALREADY_INITIALIZED)
 		rv = CKR_OK;       /* another part of this process did it */
 	if (rv == CKR_OK)
-		m->pid = getpid();
+		m->forks = p11_fork_gen();
 	m->live = rv == CKR_OK;
 	return rv;
 }
@@ -106,7 +134,7 @@ static void ignore_sigpipe(void)
 		sigaction(SIGPIPE, &ign, NULL);
 }
 
-/* Called with the registry lock held, so no two loads race on the variable. */
+/* Called with the modules lock held, so no two loads race on the variable. */
 static CK_FUNCTION_LIST *load_client(const char *path, const char *server)
 {
 	const char *var = "P11_KIT_SERVER_ADDRESS";
@@ -206,14 +234,14 @@ cmk_rc p11_mod_load_at(const char *spec, const char *init_reserved, const char *
 	    strlen(server) >= sizeof ((p11_mod *)0)->server)
 		return cmk_err(CMK_E_CONFIG, "PKCS#11 module name, init string or server address too long");
 
-	pthread_mutex_lock(&registry_lock);
+	p11_modules_lock();
 	for (p11_mod *m = registry; m; m = m->next) {
 		/* a named module's server comes from its configuration */
 		int same_server = strcmp(m->server, server) == 0 || (!server[0] && !strchr(spec, '/'));
 		if (strcmp(m->spec, spec) == 0 && strcmp(m->init_reserved, init_reserved) == 0 &&
 		    same_server) {
 			m->refs++;
-			pthread_mutex_unlock(&registry_lock);
+			p11_modules_unlock();
 			*out = m;
 			return CMK_OK;
 		}
@@ -230,17 +258,12 @@ cmk_rc p11_mod_load_at(const char *spec, const char *init_reserved, const char *
 	pthread_mutex_init(&m->gate_mu, NULL);
 	pthread_cond_init(&m->gate_cv, NULL);
 	pthread_mutex_init(&m->call_mu, NULL);
-	atomic_init(&m->gate_pid, getpid());
-	m->slot = -1;
+	atomic_init(&m->gen, 0);
 	rc = strchr(spec, '/') ? load_by_path(spec, server, &m->real)
 	                       : load_by_name(spec, &m->real, m->init_reserved, sizeof m->init_reserved,
 	                                      m->server, sizeof m->server);
 	if (rc != CMK_OK)
 		goto fail;
-	if ((rc = p11_gate_wrap(m, m->real, &m->fn, &m->slot)) != CMK_OK) {
-		p11_kit_module_release(m->real);
-		goto fail;
-	}
 	if (m->server[0]) {
 		ignore_sigpipe();
 		m->serial = 1;
@@ -252,7 +275,6 @@ cmk_rc p11_mod_load_at(const char *spec, const char *init_reserved, const char *
 		rc = cmk_err(CMK_E_MODULE, "PKCS#11 module %s%s%s: C_Initialize failed: %s%s",
 		             spec, m->server[0] ? " for p11-kit server " : "", m->server,
 		             p11_rv_name(rv), diag);
-		p11_gate_unwrap(m->slot);
 		p11_kit_module_release(m->real);
 		goto fail;
 	}
@@ -260,11 +282,12 @@ cmk_rc p11_mod_load_at(const char *spec, const char *init_reserved, const char *
 	m->refs = 1;
 	m->next = registry;
 	registry = m;
-	pthread_mutex_unlock(&registry_lock);
+	p11_modules_unlock();
+	p11_fork_register();
 	*out = m;
 	return CMK_OK;
 fail:
-	pthread_mutex_unlock(&registry_lock);
+	p11_modules_unlock();
 	free(m);
 	return rc;
 }
@@ -273,9 +296,9 @@ void p11_mod_unref(p11_mod *m)
 {
 	if (!m)
 		return;
-	pthread_mutex_lock(&registry_lock);
+	p11_modules_lock();
 	if (--m->refs > 0) {
-		pthread_mutex_unlock(&registry_lock);
+		p11_modules_unlock();
 		return;
 	}
 	for (p11_mod **pp = &registry; *pp; pp = &(*pp)->next) {
@@ -284,21 +307,20 @@ void p11_mod_unref(p11_mod *m)
 			break;
 		}
 	}
-	pthread_mutex_unlock(&registry_lock);
-	p11_gate_unwrap(m->slot);
-	if (p11_exiting()) {      /* the module may be half torn down: leave it */
-		free(m);
-		return;
+	/* at exit the module may be half torn down: leave it.  A child that
+	 * never used the module leaves the parent's state alone. */
+	if (!p11_exiting()) {
+		if (m->forks == p11_fork_gen() && m->live)
+			mod_finalize(m);
+		p11_kit_module_release(m->real);
 	}
-	if (m->pid == getpid() && m->live)
-		m->real->C_Finalize(NULL);
-	p11_kit_module_release(m->real);
+	p11_modules_unlock();
 	free(m);
 }
 
-CK_FUNCTION_LIST *p11_mod_fn(p11_mod *m)
+CK_FUNCTION_LIST *p11_mod_real(p11_mod *m)
 {
-	return m->fn;
+	return m->real;
 }
 
 const char *p11_mod_name(const p11_mod *m)
@@ -313,16 +335,16 @@ const char *p11_mod_server(const p11_mod *m)
 
 /* After fork() the child must initialise the module again (PKCS#11 v3.0
  * section 5.4: the child's state is undefined until then); a dead remote
- * connection needs the same.  `seen` is the generation the caller worked
- * with: if another token sharing the module already re-initialised it, this
- * is a no-op, so two vaults on one module never undo each other. */
-static cmk_rc mod_reinit_locked(p11_mod *m)
+ * connection needs the same.  Runs with the module exclusive: no call of
+ * any thread is in flight.  Not under the modules lock: a re-initialisation
+ * (a p11-kit server that does not answer) may take long. */
+static cmk_rc mod_reinit_excl(p11_mod *m)
 {
 	/* not after a failed C_Initialize (p11-kit's client complains) */
-	if (m->live || m->pid != getpid())
-		m->real->C_Finalize(NULL);
+	if (m->live || m->forks != p11_fork_gen())
+		mod_finalize(m);
 	CK_RV rv = mod_initialize(m);
-	m->gen++;
+	atomic_fetch_add(&m->gen, 1);
 	if (rv != CKR_OK)
 		return cmk_err(p11_rv_lost(rv) ? CMK_E_TOKEN : CMK_E_MODULE,
 		               "PKCS#11 module %s%s%s: C_Initialize failed on re-initialisation: %s",
@@ -335,11 +357,12 @@ static cmk_rc mod_reinit_locked(p11_mod *m)
  * The gate.  Every PKCS#11 call on a module runs between p11_mod_enter()
  * and p11_mod_leave() (gate.c wraps the function list); a
  * re-initialisation closes the gate, waits until no call is in flight, and
- * runs alone; its own calls pass.  C_Finalize while another thread is inside a call is
- * undefined (PKCS#11 3.0 section 5.4), and p11-kit's client then hangs for
- * ever in the other thread's call.  Lock order: exclusive gate, token lock,
- * registry lock; no call is made holding the registry lock.
- * A child after fork() starts with an open, empty gate.
+ * runs alone; its own calls pass.  C_Finalize while another thread is inside
+ * a call is undefined (PKCS#11 3.0 section 5.4), and p11-kit's client then
+ * hangs for ever in the other thread's call.  fork() closes every gate the
+ * same way (fork.c), so no thread is inside a module when the process is
+ * copied.  Lock order: modules lock, the fork hooks' locks (fork.c),
+ * exclusive gate, token lock.
  *
  * On a remote module the gate also lets one call in at a time.  p11-kit's
  * client multiplexes the threads of a process on one connection, which the
@@ -348,28 +371,11 @@ static cmk_rc mod_reinit_locked(p11_mod *m)
  * some of them waiting for ever (rpc_socket_read returns with its read lock
  * held on a failed first read).  With one call in flight that cannot happen.
  */
-static void gate_child(p11_mod *m)
-{
-	if (atomic_load(&m->gate_pid) == getpid())
-		return;
-	pthread_mutex_lock(&registry_lock);
-	if (atomic_load(&m->gate_pid) != getpid()) {
-		/* the parent's threads in flight do not exist here */
-		pthread_mutex_init(&m->gate_mu, NULL);
-		pthread_cond_init(&m->gate_cv, NULL);
-		pthread_mutex_init(&m->call_mu, NULL);
-		m->calls = 0;
-		m->closed = 0;
-		atomic_store(&m->gate_pid, getpid());
-	}
-	pthread_mutex_unlock(&registry_lock);
-}
 
 /* Returns 0 for the thread holding the module exclusive: its calls (the
  * re-initialisation's own) go straight through. */
 int p11_mod_enter(p11_mod *m)
 {
-	gate_child(m);
 	pthread_mutex_lock(&m->gate_mu);
 	if (m->closed && pthread_equal(m->owner, pthread_self())) {
 		pthread_mutex_unlock(&m->gate_mu);
@@ -400,7 +406,6 @@ void p11_mod_leave(p11_mod *m, int counted)
 
 void p11_mod_exclusive_begin(p11_mod *m)
 {
-	gate_child(m);
 	pthread_mutex_lock(&m->gate_mu);
 	while (m->closed)
 		pthread_cond_wait(&m->gate_cv, &m->gate_mu);
@@ -419,14 +424,22 @@ void p11_mod_exclusive_end(p11_mod *m)
 	pthread_mutex_unlock(&m->gate_mu);
 }
 
+/* In the child after fork(): only the forking thread exists, and it held
+ * the gate exclusive (fork.c); start with an open, empty gate. */
+void p11_mod_fork_child(p11_mod *m)
+{
+	pthread_mutex_init(&m->gate_mu, NULL);
+	pthread_cond_init(&m->gate_cv, NULL);
+	pthread_mutex_init(&m->call_mu, NULL);
+	m->calls = 0;
+	m->closed = 0;
+}
+
 cmk_rc p11_mod_reinit_excl(p11_mod *m, unsigned seen)
 {
-	cmk_rc rc = CMK_OK;
-	pthread_mutex_lock(&registry_lock);
-	if (m->gen == seen || m->pid != getpid() || !m->live)
-		rc = mod_reinit_locked(m);
-	pthread_mutex_unlock(&registry_lock);
-	return rc;
+	if (atomic_load(&m->gen) == seen || m->forks != p11_fork_gen() || !m->live)
+		return mod_reinit_excl(m);
+	return CMK_OK;
 }
 
 cmk_rc p11_mod_reinit(p11_mod *m, unsigned seen)
@@ -437,21 +450,26 @@ cmk_rc p11_mod_reinit(p11_mod *m, unsigned seen)
 	return rc;
 }
 
-cmk_rc p11_mod_check_fork(p11_mod *m)
+/* With the module exclusive: initialise again when this process is a child
+ * that has not yet done so since its fork. */
+cmk_rc p11_mod_fork_check_excl(p11_mod *m)
 {
-	cmk_rc rc = CMK_OK;
-	gate_child(m);
-	pthread_mutex_lock(&registry_lock);
-	if (m->pid != getpid())
-		rc = mod_reinit_locked(m);
-	pthread_mutex_unlock(&registry_lock);
-	return rc;
+	if (m->forks == p11_fork_gen())
+		return CMK_OK;
+	return mod_reinit_excl(m);
 }
 
 unsigned p11_mod_gen(p11_mod *m)
 {
-	pthread_mutex_lock(&registry_lock);
-	unsigned g = m->gen;
-	pthread_mutex_unlock(&registry_lock);
-	return g;
+	return atomic_load(&m->gen);
+}
+
+p11_mod *p11_mod_next(p11_mod *m)
+{
+	return m ? m->next : registry;
+}
+
+p11_tok **p11_mod_toks(p11_mod *m)
+{
+	return &m->toks;
 }

@@ -47,7 +47,7 @@ cmk_rc p11_find(p11_tok *t, CK_ATTRIBUTE *tmpl, CK_ULONG n,
 			return rc;
 		}
 		used = 0;
-		rv = t->fn->C_FindObjectsInit(s->h, tmpl, n);
+		rv = p11_C_FindObjectsInit(t->mod, s->h, tmpl, n);
 		while (rv == CKR_OK) {
 			CK_ULONG got = 0;
 			if (used == cap) {
@@ -59,12 +59,12 @@ cmk_rc p11_find(p11_tok *t, CK_ATTRIBUTE *tmpl, CK_ULONG n,
 				v = nv;
 				cap *= 2;
 			}
-			rv = t->fn->C_FindObjects(s->h, v + used, cap - used, &got);
+			rv = p11_C_FindObjects(t->mod, s->h, v + used, cap - used, &got);
 			if (rv != CKR_OK || got == 0)
 				break;
 			used += got;
 		}
-		CK_RV frv = t->fn->C_FindObjectsFinal(s->h);
+		CK_RV frv = p11_C_FindObjectsFinal(t->mod, s->h);
 		if (rv == CKR_OK)
 			rv = frv == CKR_OPERATION_NOT_INITIALIZED ? CKR_OK : frv;
 		p11_sess_put(t, s, rv);
@@ -83,7 +83,7 @@ cmk_rc p11_find(p11_tok *t, CK_ATTRIBUTE *tmpl, CK_ULONG n,
 cmk_rc p11_get_attrs(p11_tok *t, CK_OBJECT_HANDLE o, CK_ATTRIBUTE *tmpl, CK_ULONG n)
 {
 	CK_RV rv = CKR_OK;
-	WITH_SESSION(t, s, rv, { rv = t->fn->C_GetAttributeValue(s->h, o, tmpl, n); });
+	WITH_SESSION(t, s, rv, { rv = p11_C_GetAttributeValue(t->mod, s->h, o, tmpl, n); });
 	if (rv != CKR_OK)
 		return p11_fail(rv, t->what, "C_GetAttributeValue");
 	return CMK_OK;
@@ -96,14 +96,14 @@ cmk_rc p11_get_bytes(p11_tok *t, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type,
 	uint8_t *buf = NULL;
 	CK_ATTRIBUTE a = { type, NULL, 0 };
 	WITH_SESSION(t, s, rv, {
-		rv = t->fn->C_GetAttributeValue(s->h, o, &a, 1);
+		rv = p11_C_GetAttributeValue(t->mod, s->h, o, &a, 1);
 		if (rv == CKR_OK && a.ulValueLen != CK_UNAVAILABLE_INFORMATION) {
 			buf = malloc(a.ulValueLen + 1);
 			if (!buf)
 				rv = CKR_HOST_MEMORY;
 			else {
 				a.pValue = buf;
-				rv = t->fn->C_GetAttributeValue(s->h, o, &a, 1);
+				rv = p11_C_GetAttributeValue(t->mod, s->h, o, &a, 1);
 			}
 		}
 	});
@@ -121,7 +121,7 @@ cmk_rc p11_create(p11_tok *t, CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_HANDLE *
 {
 	CK_RV rv = CKR_OK;
 	p11_note_write();
-	WITH_SESSION(t, s, rv, { rv = t->fn->C_CreateObject(s->h, tmpl, n, o); });
+	WITH_SESSION(t, s, rv, { rv = p11_C_CreateObject(t->mod, s->h, tmpl, n, o); });
 	if (rv != CKR_OK)
 		return p11_fail(rv, t->what, "C_CreateObject");
 	return CMK_OK;
@@ -131,7 +131,7 @@ cmk_rc p11_destroy(p11_tok *t, CK_OBJECT_HANDLE o)
 {
 	CK_RV rv = CKR_OK;
 	p11_note_write();
-	WITH_SESSION(t, s, rv, { rv = t->fn->C_DestroyObject(s->h, o); });
+	WITH_SESSION(t, s, rv, { rv = p11_C_DestroyObject(t->mod, s->h, o); });
 	if (rv == CKR_OBJECT_HANDLE_INVALID)
 		return CMK_OK;     /* already gone: destroying is idempotent */
 	if (rv != CKR_OK)
@@ -195,7 +195,7 @@ static CK_RV rec_create(p11_tok *t, int form, const char *app, const char *label
 	CK_ULONG n = form == REC_KEY ? sizeof tmpl / sizeof tmpl[0] : 7;
 	CK_RV rv = CKR_OK;
 	p11_note_write();
-	WITH_SESSION(t, s, rv, { rv = t->fn->C_CreateObject(s->h, tmpl, n, o); });
+	WITH_SESSION(t, s, rv, { rv = p11_C_CreateObject(t->mod, s->h, tmpl, n, o); });
 	return rv;
 }
 

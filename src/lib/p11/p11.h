@@ -29,6 +29,9 @@ typedef struct p11_sess {
 	struct p11_sess *next;
 } p11_sess;
 
+/* Every PKCS#11 call: p11_C_X(module, args...) (gate.c). */
+#include "p11/calls.h"
+
 /* ckr.c */
 const char *p11_rv_name(CK_RV rv);
 /* Map by meaning: wrong PIN, token gone, key refuses the function, ... */
@@ -47,7 +50,6 @@ cmk_rc p11_mod_load_at(const char *spec, const char *init_reserved, const char *
 /* The p11-kit server address of a remote module ("" for a local one). */
 const char *p11_mod_server(const p11_mod *m);
 void p11_mod_unref(p11_mod *m);
-CK_FUNCTION_LIST *p11_mod_fn(p11_mod *m);
 const char *p11_mod_name(const p11_mod *m);
 /* softhsm_diag.c: when `module` is SoftHSMv2 with its file store, why its
  * token directory shows no token ("; PATH is empty (...); restore ..."), or
@@ -56,8 +58,6 @@ void p11_softhsm_diag(const char *module, char *out, size_t cap);
 /* Finalize and initialise again, unless another user of the module already
  * did since generation `seen` (after a dead connection). */
 cmk_rc p11_mod_reinit(p11_mod *m, unsigned seen);
-/* Re-initialise when this process is a child of the one that initialised. */
-cmk_rc p11_mod_check_fork(p11_mod *m);
 unsigned p11_mod_gen(p11_mod *m);
 /* The process is exiting: close paths make no PKCS#11 call. */
 int p11_exiting(void);
@@ -68,16 +68,37 @@ cmk_rc p11_tok_open(p11_mod *m, const char *token, const char *what, p11_tok **o
  * re-initialisation; a wrong PIN is never retried. */
 cmk_rc p11_tok_login(p11_tok *t, const char *pin);
 void p11_tok_close(p11_tok *t);
-CK_FUNCTION_LIST *p11_tok_fn(p11_tok *t);
+/* The token's module, for p11_C_X() calls (calls.h). */
+p11_mod *p11_tok_mod(p11_tok *t);
 unsigned p11_tok_gen(p11_tok *t);
 const char *p11_tok_what(const p11_tok *t);
 /* The same, and for a remote vault its p11-kit server: "vault lab
  * (p11-kit server unix:path=...)", for errors of the token or connection. */
 const char *p11_tok_where(const p11_tok *t);
 cmk_rc p11_tok_info(p11_tok *t, CK_TOKEN_INFO *info);
-/* Check the process is still the one that opened the token; re-initialise
- * after fork.  Called by p11_sess_get(). */
+/* In a child after fork(): initialise the module again and log in again,
+ * once, on first use.  Called by p11_sess_get() and p11_tok_gen(). */
 cmk_rc p11_tok_check_fork(p11_tok *t);
+
+/* fork.c: fork() while other threads use PKCS#11.  A pthread_atfork
+ * handler waits until no thread is inside a call of any module and holds
+ * every module's gate and token lock across fork(); the parent goes on, the
+ * child re-initialises each module on first use.  The owner of a token
+ * (the vault context) adds the locks it holds across PKCS#11 calls: prepare
+ * takes them (before the gates close, so their holders can finish), parent
+ * and child release them.  Lock order: modules lock, these locks, gates,
+ * token locks. */
+typedef struct p11_fork_hooks {
+	void (*prepare)(void *arg);
+	void (*parent)(void *arg);
+	void (*child)(void *arg);
+	void *arg;
+} p11_fork_hooks;
+void p11_tok_fork_hooks(p11_tok *t, const p11_fork_hooks *h);
+/* Bumped in each child after fork(): "is this the same process" without
+ * getpid().  For the layers above, e.g. to reopen a file whose flock must
+ * not be shared with the parent. */
+unsigned p11_fork_gen(void);
 /* A call failed with a dead-session code under generation `seen_gen`:
  * re-initialise, re-login, bump the generation (once per failure). */
 cmk_rc p11_tok_recover(p11_tok *t, unsigned seen_gen);
@@ -88,6 +109,11 @@ const char *p11_tok_label(const p11_tok *t);
 
 /* session.c */
 cmk_rc p11_sess_get(p11_tok *t, p11_sess **s);
+/* The same for callers that map a CK_RV: the failure as the call's own
+ * return value, or what the reason means (CKR_TOKEN_NOT_PRESENT,
+ * CKR_DEVICE_ERROR when the module could not be initialised again,
+ * CKR_HOST_MEMORY); the error text is set either way. */
+CK_RV p11_sess_get_rv(p11_tok *t, p11_sess **s);
 void p11_sess_put(p11_tok *t, p11_sess *s, CK_RV last);
 
 /* object.c: each borrows a session for the call. */

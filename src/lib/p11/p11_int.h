@@ -2,11 +2,12 @@
 #ifndef CMK_P11_INT_H
 #define CMK_P11_INT_H
 
+#include <signal.h>
+#include <stdatomic.h>
 #include "p11/p11.h"
 
 struct p11_tok {
 	p11_mod *mod;
-	CK_FUNCTION_LIST *fn;
 	CK_SLOT_ID slot;
 	char spec[512];          /* label or pkcs11: URI from the configuration */
 	char label[33];
@@ -19,11 +20,39 @@ struct p11_tok {
 	unsigned gen;            /* bumped when sessions/handles became invalid */
 	unsigned mod_gen;
 	char *pin;               /* locked copy, for re-login after re-init */
-	pid_t pid;
+	_Atomic unsigned forks;  /* fork generation (fork.c) the sessions belong to */
+	p11_tok *mod_next;       /* the module's token list (modules lock) */
+	p11_fork_hooks hooks;    /* the owner's locks around fork() (modules lock) */
 	int lost;                /* a call said the module lost the token or connection */
 	unsigned lost_gen;       /* ... under this generation: recover before the next call */
 	int records;             /* object.c: how records are kept, learnt from the token */
 };
+
+/* module.c: the modules lock guards the list of modules and each module's
+ * token list (fork.c walks them). */
+void p11_modules_lock(void);
+void p11_modules_unlock(void);
+/* Walk the registry under the modules lock: p11_mod_next(NULL) is the first. */
+p11_mod *p11_mod_next(p11_mod *m);
+p11_tok **p11_mod_toks(p11_mod *m);
+/* fork.c's child handler: an open, empty gate. */
+void p11_mod_fork_child(p11_mod *m);
+/* With the module exclusive: C_Initialize again in a child after fork(). */
+cmk_rc p11_mod_fork_check_excl(p11_mod *m);
+
+/* slots.c: the slots with a token, in malloc'd memory.  The list may change
+ * between C_GetSlotList's size query and the fetch (PKCS#11 3.0 section
+ * 5.5: CKR_BUFFER_TOO_SMALL then): asked again until the two agree. */
+CK_RV p11_slot_list(p11_mod *m, CK_SLOT_ID **slots, CK_ULONG *n);
+
+/* fork.c: registers the pthread_atfork handlers (once per process). */
+void p11_fork_register(void);
+
+/* signals.c: block SIGINT, SIGTERM, SIGHUP and SIGQUIT in the calling
+ * thread around a call that writes the token; restore delivers any that
+ * arrived meanwhile. */
+void p11_sig_block(sigset_t *old);
+void p11_sig_restore(const sigset_t *old);
 
 /* module.c: the gate.  Every PKCS#11 call runs entered (gate.c wraps each
  * module's function list); a re-initialisation runs exclusive, with no call
@@ -36,9 +65,12 @@ void p11_mod_exclusive_end(p11_mod *m);
 /* p11_mod_reinit() for a caller that holds the module exclusive. */
 cmk_rc p11_mod_reinit_excl(p11_mod *m, unsigned seen);
 
-/* gate.c: the gated copy of a module's function list, in wrapper set *slot. */
-cmk_rc p11_gate_wrap(p11_mod *m, CK_FUNCTION_LIST *real, CK_FUNCTION_LIST **out, int *slot);
-void p11_gate_unwrap(int slot);
+/* module.c: the module's own function list, for gate.c only. */
+CK_FUNCTION_LIST *p11_mod_real(p11_mod *m);
+/* gate.c: CMK_DEBUG=p11 tracing of each call and its return value
+ * (ms < 0: no duration). */
+int p11_tracing(void);
+void p11_trace(p11_mod *m, const char *call, CK_RV rv, double ms);
 
 /* ckr.c: the module lost the token or its connection (a p11-kit server that
  * went away gives CKR_DEVICE_ERROR): only C_Finalize + C_Initialize helps. */

@@ -6,20 +6,19 @@
 #include "p11/p11_int.h"
 #include "util/err.h"
 
-static cmk_rc first_free_slot(CK_FUNCTION_LIST *fn, const char *module, CK_SLOT_ID *slot)
+static cmk_rc first_free_slot(p11_mod *m, const char *module, CK_SLOT_ID *slot)
 {
-	CK_ULONG n = 0;
-	CK_RV rv = fn->C_GetSlotList(CK_TRUE, NULL, &n);
+	CK_SLOT_ID *slots;
+	CK_ULONG n;
+	CK_RV rv = p11_slot_list(m, &slots, &n);
+	if (rv == CKR_HOST_MEMORY)
+		return cmk_err(CMK_E_NOMEM, "out of memory");
 	if (rv != CKR_OK)
 		return p11_fail(rv, module, "C_GetSlotList");
-	CK_SLOT_ID *slots = calloc(n ? n : 1, sizeof *slots);
-	if (!slots)
-		return cmk_err(CMK_E_NOMEM, "out of memory");
-	rv = fn->C_GetSlotList(CK_TRUE, slots, &n);
 	cmk_rc rc = cmk_err(CMK_E_TOKEN, "module %s has no slot with an uninitialised token", module);
 	for (CK_ULONG i = 0; rv == CKR_OK && i < n; i++) {
 		CK_TOKEN_INFO info;
-		if (fn->C_GetTokenInfo(slots[i], &info) == CKR_OK &&
+		if (p11_C_GetTokenInfo(m, slots[i], &info) == CKR_OK &&
 		    !(info.flags & CKF_TOKEN_INITIALIZED)) {
 			*slot = slots[i];
 			rc = CMK_OK;
@@ -27,7 +26,7 @@ static cmk_rc first_free_slot(CK_FUNCTION_LIST *fn, const char *module, CK_SLOT_
 		}
 	}
 	free(slots);
-	return rv == CKR_OK ? rc : p11_fail(rv, module, "C_GetSlotList");
+	return rc;
 }
 
 cmk_rc cmk_token_init(const char *module, const char *label, const char *so_pin,
@@ -38,15 +37,14 @@ cmk_rc cmk_token_init(const char *module, const char *label, const char *so_pin,
 		return cmk_err(CMK_E_USAGE, "token label '%s' is longer than 32 bytes", label);
 	p11_mod *m;
 	CMK_TRY(p11_mod_load(module, NULL, &m));
-	CK_FUNCTION_LIST *fn = p11_mod_fn(m);
 	CK_SLOT_ID slot = 0;
-	cmk_rc rc = first_free_slot(fn, module, &slot);
+	cmk_rc rc = first_free_slot(m, module, &slot);
 	if (rc != CMK_OK)
 		goto out;
 	CK_UTF8CHAR padded[32];
 	memset(padded, ' ', sizeof padded);
 	memcpy(padded, label, strlen(label));
-	CK_RV rv = fn->C_InitToken(slot, (CK_UTF8CHAR *)so_pin, strlen(so_pin), padded);
+	CK_RV rv = p11_C_InitToken(m, slot, (CK_UTF8CHAR *)so_pin, strlen(so_pin), padded);
 	if (rv != CKR_OK) {
 		rc = p11_fail(rv, module, "C_InitToken");
 		goto out;
@@ -59,14 +57,14 @@ cmk_rc cmk_token_init(const char *module, const char *label, const char *so_pin,
 	if (rc != CMK_OK)
 		goto out;
 	CK_SESSION_HANDLE h;
-	rv = fn->C_OpenSession(t->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &h);
+	rv = p11_C_OpenSession(m, t->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &h);
 	if (rv == CKR_OK) {
-		rv = fn->C_Login(h, CKU_SO, (CK_UTF8CHAR *)so_pin, strlen(so_pin));
+		rv = p11_C_Login(m, h, CKU_SO, (CK_UTF8CHAR *)so_pin, strlen(so_pin));
 		if (rv == CKR_OK) {
-			rv = fn->C_InitPIN(h, (CK_UTF8CHAR *)user_pin, strlen(user_pin));
-			fn->C_Logout(h);
+			rv = p11_C_InitPIN(m, h, (CK_UTF8CHAR *)user_pin, strlen(user_pin));
+			p11_C_Logout(m, h);
 		}
-		fn->C_CloseSession(h);
+		p11_C_CloseSession(m, h);
 	}
 	if (rv != CKR_OK)
 		rc = p11_fail(rv, what, "C_InitPIN");

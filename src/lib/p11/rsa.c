@@ -52,7 +52,7 @@ static cmk_rc generate(p11_tok *t, unsigned bits, const uint8_t id[P11_ID_LEN],
 	p11_sess *s;
 	CMK_TRY(p11_sess_get(t, &s));
 	p11_note_write();
-	CK_RV rv = t->fn->C_GenerateKeyPair(s->h, &mech, pubt, N_ELEMS(pubt),
+	CK_RV rv = p11_C_GenerateKeyPair(t->mod, s->h, &mech, pubt, N_ELEMS(pubt),
 	                                    privt, N_ELEMS(privt), pub, priv);
 	p11_sess_put(t, s, rv);
 	if (rv != CKR_OK)
@@ -219,7 +219,7 @@ static int copy_complete(p11_tok *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h,
 	};
 	int ok = 1;
 	for (size_t i = 0; i < N_ELEMS(one); i++)
-		if (t->fn->C_GetAttributeValue(s, h, &one[i], 1) != CKR_OK)
+		if (p11_C_GetAttributeValue(t->mod, s, h, &one[i], 1) != CKR_OK)
 			ok = 0;
 	c->dec = dec == CK_TRUE;
 	c->unw = unw == CK_TRUE;
@@ -230,11 +230,11 @@ static int copy_complete(p11_tok *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h,
 	/* the modulus, equal to the public key's */
 	uint8_t buf[1024];
 	CK_ATTRIBUTE m = { CKA_MODULUS, buf, sizeof buf };
-	if (!mod || t->fn->C_GetAttributeValue(s, h, &m, 1) != CKR_OK || m.ulValueLen != modlen ||
+	if (!mod || p11_C_GetAttributeValue(t->mod, s, h, &m, 1) != CKR_OK || m.ulValueLen != modlen ||
 	    memcmp(buf, mod, modlen) != 0)
 		return 0;
 	CK_ATTRIBUTE e = { CKA_PUBLIC_EXPONENT, buf, sizeof buf };
-	if (t->fn->C_GetAttributeValue(s, h, &e, 1) != CKR_OK || e.ulValueLen == 0)
+	if (p11_C_GetAttributeValue(t->mod, s, h, &e, 1) != CKR_OK || e.ulValueLen == 0)
 		return 0;
 	static const CK_ATTRIBUTE_TYPE secret[] = {
 		CKA_PRIVATE_EXPONENT, CKA_PRIME_1, CKA_PRIME_2,
@@ -242,13 +242,13 @@ static int copy_complete(p11_tok *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h,
 	};
 	for (size_t i = 0; i < N_ELEMS(secret); i++) {
 		CK_ATTRIBUTE a = { secret[i], NULL, 0 };
-		CK_RV rv = t->fn->C_GetAttributeValue(s, h, &a, 1);
+		CK_RV rv = p11_C_GetAttributeValue(t->mod, s, h, &a, 1);
 		if (rv != CKR_ATTRIBUTE_SENSITIVE &&
 		    !(rv == CKR_OK && a.ulValueLen == CK_UNAVAILABLE_INFORMATION))
 			return 0;
 	}
 	CK_ATTRIBUTE last = { CKA_ALLOWED_MECHANISMS, NULL, 0 };
-	CK_RV rv = t->fn->C_GetAttributeValue(s, h, &last, 1);
+	CK_RV rv = p11_C_GetAttributeValue(t->mod, s, h, &last, 1);
 	return rv == CKR_OK || rv == CKR_ATTRIBUTE_TYPE_INVALID;
 }
 
@@ -280,18 +280,18 @@ static int copy_works(p11_tok *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, CK_OB
 		m[i] = (uint8_t)(i * 7 + 1);
 	CK_MECHANISM x509 = { CKM_RSA_X_509, NULL, 0 };
 	CK_ULONG clen = sizeof c, olen = sizeof out;
-	CK_RV rv = t->fn->C_EncryptInit(s, &x509, pub);
+	CK_RV rv = p11_C_EncryptInit(t->mod, s, &x509, pub);
 	if (rv == CKR_OK)
-		rv = t->fn->C_Encrypt(s, m, modlen, c, &clen);
+		rv = p11_C_Encrypt(t->mod, s, m, modlen, c, &clen);
 	if (rv != CKR_OK)
 		return -1;
 	CK_OBJECT_HANDLE tmp;
-	if (t->fn->C_CopyObject(s, h, tmpl, N_ELEMS(tmpl), &tmp) != CKR_OK)
+	if (p11_C_CopyObject(t->mod, s, h, tmpl, N_ELEMS(tmpl), &tmp) != CKR_OK)
 		return -1;
-	rv = t->fn->C_DecryptInit(s, &x509, tmp);
+	rv = p11_C_DecryptInit(t->mod, s, &x509, tmp);
 	if (rv == CKR_OK)
-		rv = t->fn->C_Decrypt(s, c, clen, out, &olen);
-	t->fn->C_DestroyObject(s, tmp);
+		rv = p11_C_Decrypt(t->mod, s, c, clen, out, &olen);
+	p11_C_DestroyObject(t->mod, s, tmp);
 	int ok = rv == CKR_OK && olen <= modlen &&
 	         memcmp(out, m + (modlen - olen), olen) == 0 &&
 	         (olen == modlen || m[0] == 0);
@@ -385,7 +385,7 @@ cmk_rc p11_rsa_copy(p11_tok *t, CK_OBJECT_HANDLE from, const uint8_t id[P11_ID_L
 	p11_sess *s;
 	CMK_TRY(p11_sess_get(t, &s));
 	p11_note_write();
-	CK_RV rv = t->fn->C_CopyObject(s->h, from, tmpl, N_ELEMS(tmpl), &h);
+	CK_RV rv = p11_C_CopyObject(t->mod, s->h, from, tmpl, N_ELEMS(tmpl), &h);
 	p11_sess_put(t, s, rv);
 	if (rv != CKR_OK)
 		return p11_fail(rv, t->what, archive ? "C_CopyObject (archive copy of a private key)"
@@ -439,28 +439,37 @@ static void hash_mech(p11_hash h, CK_MECHANISM_TYPE *hm, CK_RSA_PKCS_MGF_TYPE *m
 }
 
 /* One Init + one-part call on a borrowed session. */
-typedef CK_RV (*init_fn)(CK_SESSION_HANDLE, CK_MECHANISM_PTR, CK_OBJECT_HANDLE);
-typedef CK_RV (*op_fn)(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR);
+typedef CK_RV (*init_fn)(p11_mod *, CK_SESSION_HANDLE, CK_MECHANISM_PTR, CK_OBJECT_HANDLE);
+typedef CK_RV (*op_fn)(p11_mod *, CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR);
 
 static CK_RV one_shot(p11_tok *t, init_fn init, op_fn op, CK_MECHANISM *mech,
                       CK_OBJECT_HANDLE key, const uint8_t *in, size_t inlen,
                       uint8_t *out, size_t *outlen)
 {
 	p11_sess *s;
-	if (p11_sess_get(t, &s) != CMK_OK)
-		return CKR_GENERAL_ERROR;
-	CK_RV rv = init(s->h, mech, key);
+	/* the real reason (a lost token or session): the caller recovers
+	 * and retries on those, and never takes them for bad data */
+	CK_RV rv = p11_sess_get_rv(t, &s);
+	if (rv != CKR_OK)
+		return rv;
+	rv = init(t->mod, s->h, mech, key);
 	if (rv == CKR_OK) {
 		CK_ULONG len = *outlen;
-		rv = op(s->h, (CK_BYTE_PTR)in, inlen, out, &len);
+		rv = op(t->mod, s->h, (CK_BYTE_PTR)in, inlen, out, &len);
 		*outlen = len;
 		if (rv == CKR_BUFFER_TOO_SMALL) {
 			/* the operation stays active: finish it to free the session */
 			uint8_t tmp[1024];
 			CK_ULONG tl = sizeof tmp;
-			if (len <= sizeof tmp)
-				op(s->h, (CK_BYTE_PTR)in, inlen, tmp, &tl);
+			CK_RV frv = len <= sizeof tmp ? op(t->mod, s->h, (CK_BYTE_PTR)in, inlen, tmp, &tl)
+			                              : CKR_BUFFER_TOO_SMALL;
 			cmk_wipe(tmp, sizeof tmp);
+			if (frv != CKR_OK) {
+				/* still active: the session cannot be reused */
+				p11_C_CloseSession(t->mod, s->h);
+				p11_sess_put(t, s, CKR_SESSION_CLOSED);
+				return rv;
+			}
 		}
 	}
 	p11_sess_put(t, s, rv);
@@ -478,21 +487,21 @@ CK_RV p11_rsa_decrypt_oaep(p11_tok *t, CK_OBJECT_HANDLE priv, p11_hash h,
 	p.pSourceData = (void *)label;
 	p.ulSourceDataLen = label_len;
 	CK_MECHANISM mech = { CKM_RSA_PKCS_OAEP, &p, sizeof p };
-	return one_shot(t, t->fn->C_DecryptInit, t->fn->C_Decrypt, &mech, priv, in, inlen, out, outlen);
+	return one_shot(t, p11_C_DecryptInit, p11_C_Decrypt, &mech, priv, in, inlen, out, outlen);
 }
 
 CK_RV p11_rsa_decrypt_raw(p11_tok *t, CK_OBJECT_HANDLE priv, CK_MECHANISM_TYPE m,
                           const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen)
 {
 	CK_MECHANISM mech = { m, NULL, 0 };
-	return one_shot(t, t->fn->C_DecryptInit, t->fn->C_Decrypt, &mech, priv, in, inlen, out, outlen);
+	return one_shot(t, p11_C_DecryptInit, p11_C_Decrypt, &mech, priv, in, inlen, out, outlen);
 }
 
 CK_RV p11_rsa_sign_raw(p11_tok *t, CK_OBJECT_HANDLE priv, CK_MECHANISM_TYPE m,
                        const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen)
 {
 	CK_MECHANISM mech = { m, NULL, 0 };
-	return one_shot(t, t->fn->C_SignInit, t->fn->C_Sign, &mech, priv, in, inlen, out, outlen);
+	return one_shot(t, p11_C_SignInit, p11_C_Sign, &mech, priv, in, inlen, out, outlen);
 }
 
 CK_RV p11_rsa_sign_pss(p11_tok *t, CK_OBJECT_HANDLE priv, p11_hash h, p11_hash mgf,
@@ -506,7 +515,7 @@ CK_RV p11_rsa_sign_pss(p11_tok *t, CK_OBJECT_HANDLE priv, p11_hash h, p11_hash m
 	hash_mech(mgf, &unused_h, &p.mgf);
 	p.sLen = salt;
 	CK_MECHANISM mech = { CKM_RSA_PKCS_PSS, &p, sizeof p };
-	return one_shot(t, t->fn->C_SignInit, t->fn->C_Sign, &mech, priv, dig, dlen, out, outlen);
+	return one_shot(t, p11_C_SignInit, p11_C_Sign, &mech, priv, dig, dlen, out, outlen);
 }
 
 CK_RV p11_rsa_encrypt_oaep(p11_tok *t, CK_OBJECT_HANDLE pub, p11_hash h,
@@ -517,5 +526,5 @@ CK_RV p11_rsa_encrypt_oaep(p11_tok *t, CK_OBJECT_HANDLE pub, p11_hash h,
 	hash_mech(h, &p.hashAlg, &p.mgf);
 	p.source = CKZ_DATA_SPECIFIED;
 	CK_MECHANISM mech = { CKM_RSA_PKCS_OAEP, &p, sizeof p };
-	return one_shot(t, t->fn->C_EncryptInit, t->fn->C_Encrypt, &mech, pub, in, inlen, out, outlen);
+	return one_shot(t, p11_C_EncryptInit, p11_C_Encrypt, &mech, pub, in, inlen, out, outlen);
 }

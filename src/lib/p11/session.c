@@ -8,17 +8,47 @@
 
 #define POOL_IDLE_MAX 32
 
+/* Why this thread's last p11_sess_get() failed, as a CK_RV. */
+static _Thread_local CK_RV get_rv;
+
+static cmk_rc get_fail(cmk_rc rc, CK_RV rv)
+{
+	if (!rv) {
+		switch (rc) {
+		case CMK_E_NOMEM: rv = CKR_HOST_MEMORY; break;
+		case CMK_E_PIN: rv = CKR_USER_NOT_LOGGED_IN; break;
+		case CMK_E_TOKEN: rv = CKR_TOKEN_NOT_PRESENT; break;
+		/* the module could not be initialised again: lost */
+		default: rv = CKR_DEVICE_ERROR; break;
+		}
+	}
+	get_rv = rv;
+	return rc;
+}
+
+CK_RV p11_sess_get_rv(p11_tok *t, p11_sess **out)
+{
+	get_rv = CKR_OK;
+	if (p11_sess_get(t, out) == CMK_OK)
+		return CKR_OK;
+	return get_rv ? get_rv : CKR_DEVICE_ERROR;
+}
+
 cmk_rc p11_sess_get(p11_tok *t, p11_sess **out)
 {
-	CMK_TRY(p11_tok_check_fork(t));
+	cmk_rc rc = p11_tok_check_fork(t);
+	if (rc != CMK_OK)
+		return get_fail(rc, 0);
 	pthread_mutex_lock(&t->lock);
 	int lost = t->lost;
 	unsigned lost_gen = t->lost_gen;
 	pthread_mutex_unlock(&t->lock);
-	if (lost)   /* an earlier call lost the connection: reconnect first */
-		CMK_TRY(p11_tok_recover(t, lost_gen));
-	else
-		CMK_TRY(p11_tok_check_module(t));
+	if (lost) {   /* an earlier call lost the connection: reconnect first */
+		if ((rc = p11_tok_recover(t, lost_gen)) != CMK_OK)
+			return get_fail(rc, 0);
+	} else if ((rc = p11_tok_check_module(t)) != CMK_OK) {
+		return get_fail(rc, 0);
+	}
 	pthread_mutex_lock(&t->lock);
 	p11_sess *s = t->pool;
 	if (s)
@@ -31,8 +61,8 @@ cmk_rc p11_sess_get(p11_tok *t, p11_sess **out)
 	}
 	s = calloc(1, sizeof *s);
 	if (!s)
-		return cmk_err(CMK_E_NOMEM, "out of memory");
-	CK_RV rv = t->fn->C_OpenSession(t->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION,
+		return get_fail(cmk_err(CMK_E_NOMEM, "out of memory"), CKR_HOST_MEMORY);
+	CK_RV rv = p11_C_OpenSession(t->mod, t->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION,
 	                                NULL, NULL, &s->h);
 	if (rv != CKR_OK) {
 		free(s);
@@ -42,7 +72,7 @@ cmk_rc p11_sess_get(p11_tok *t, p11_sess **out)
 			t->lost_gen = gen;
 		}
 		pthread_mutex_unlock(&t->lock);
-		return p11_fail(rv, t->what, "C_OpenSession");
+		return get_fail(p11_fail(rv, t->what, "C_OpenSession"), rv);
 	}
 	s->gen = gen;
 	pthread_mutex_lock(&t->lock);
@@ -73,6 +103,6 @@ void p11_sess_put(p11_tok *t, p11_sess *s, CK_RV last)
 		t->nopen--;
 	pthread_mutex_unlock(&t->lock);
 	if (!stale && !p11_rv_dead(last))
-		t->fn->C_CloseSession(s->h);
+		p11_C_CloseSession(t->mod, s->h);
 	free(s);
 }

@@ -41,24 +41,23 @@ static int token_matches(const char *spec, P11KitUri *uri, CK_TOKEN_INFO *info)
 static cmk_rc find_slot(p11_tok *t, P11KitUri *uri, CK_SLOT_ID *slot, CK_RV *bad,
                         char *seen, size_t seen_cap)
 {
-	CK_ULONG n = 0;
-	CK_RV rv = t->fn->C_GetSlotList(CK_TRUE, NULL, &n);
+	CK_SLOT_ID *slots;
+	CK_ULONG n;
 	*bad = CKR_OK;
 	seen[0] = '\0';
+	CK_RV rv = p11_slot_list(t->mod, &slots, &n);
+	if (rv == CKR_HOST_MEMORY)
+		return cmk_err(CMK_E_NOMEM, "out of memory");
+	if (rv == CKR_BUFFER_TOO_SMALL)
+		return cmk_err(CMK_E_P11, "%s: the slot list of module %s keeps changing "
+		               "(C_GetSlotList: CKR_BUFFER_TOO_SMALL on every try)",
+		               t->what, p11_mod_name(t->mod));
 	if (rv != CKR_OK)
 		return p11_fail(rv, t->what, "C_GetSlotList");
-	CK_SLOT_ID *slots = calloc(n ? n : 1, sizeof *slots);
-	if (!slots)
-		return cmk_err(CMK_E_NOMEM, "out of memory");
-	rv = t->fn->C_GetSlotList(CK_TRUE, slots, &n);
-	if (rv != CKR_OK) {
-		free(slots);
-		return p11_fail(rv, t->what, "C_GetSlotList");
-	}
 	cmk_rc rc = CMK_E_TOKEN;
 	for (CK_ULONG i = 0; i < n; i++) {
 		CK_TOKEN_INFO info;
-		rv = t->fn->C_GetTokenInfo(slots[i], &info);
+		rv = p11_C_GetTokenInfo(t->mod, slots[i], &info);
 		if (rv != CKR_OK) {
 			*bad = rv;
 			continue;
@@ -134,8 +133,7 @@ cmk_rc p11_tok_open(p11_mod *m, const char *token, const char *what, p11_tok **o
 		return cmk_err(CMK_E_NOMEM, "out of memory");
 	pthread_mutex_init(&t->lock, NULL);
 	t->mod = m;
-	t->fn = p11_mod_fn(m);
-	t->pid = getpid();
+	atomic_init(&t->forks, p11_fork_gen());
 	t->mod_gen = p11_mod_gen(m);
 	snprintf(t->spec, sizeof t->spec, "%s", token);
 	/* a remote vault's PKCS#11 errors name the server it talks to */
@@ -152,6 +150,11 @@ cmk_rc p11_tok_open(p11_mod *m, const char *token, const char *what, p11_tok **o
 		return rc;
 	}
 	t->mod_gen = p11_mod_gen(m);
+	p11_modules_lock();      /* fork.c walks the module's tokens */
+	p11_tok **head = p11_mod_toks(m);
+	t->mod_next = *head;
+	*head = t;
+	p11_modules_unlock();
 	*out = t;
 	return CMK_OK;
 }
@@ -163,14 +166,14 @@ cmk_rc p11_tok_open(p11_mod *m, const char *token, const char *what, p11_tok **o
 static cmk_rc login_once(p11_tok *t, const char *pin)
 {
 	CK_SESSION_HANDLE h;
-	CK_RV rv = t->fn->C_OpenSession(t->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &h);
+	CK_RV rv = p11_C_OpenSession(t->mod, t->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &h);
 	if (rv != CKR_OK)
 		return p11_fail(rv, t->what, "C_OpenSession");
-	rv = t->fn->C_Login(h, CKU_USER, (CK_UTF8CHAR *)pin, strlen(pin));
+	rv = p11_C_Login(t->mod, h, CKU_USER, (CK_UTF8CHAR *)pin, strlen(pin));
 	if (rv == CKR_USER_ALREADY_LOGGED_IN)
 		rv = CKR_OK;
 	if (rv != CKR_OK) {
-		t->fn->C_CloseSession(h);
+		p11_C_CloseSession(t->mod, h);
 		if (rv == CKR_PIN_INCORRECT)
 			return cmk_err(CMK_E_PIN, "%s: the PIN for token '%s' is incorrect", t->what, t->label);
 		if (rv == CKR_PIN_LOCKED)
@@ -185,7 +188,7 @@ static cmk_rc login_once(p11_tok *t, const char *pin)
 	 * when an application's last session closes. */
 	p11_sess *s = calloc(1, sizeof *s);
 	if (!s) {
-		t->fn->C_CloseSession(h);
+		p11_C_CloseSession(t->mod, h);
 		return cmk_err(CMK_E_NOMEM, "out of memory");
 	}
 	s->h = h;
@@ -201,16 +204,20 @@ cmk_rc p11_tok_login(p11_tok *t, const char *pin)
 	return_if_fail(t && pin);
 	if (strlen(pin) >= PIN_CAP)
 		return cmk_err(CMK_E_PIN, "%s: PIN too long", t->what);
-	pthread_mutex_lock(&t->lock);
-	cmk_rc rc = login_once(t, pin);
-	pthread_mutex_unlock(&t->lock);
-	for (int attempt = 1; attempt < 4 && rc == CMK_E_P11; attempt++) {
-		/* CKR_GENERAL_ERROR from a token another process is rewriting:
-		 * re-initialise and try again (the PIN was not judged). */
-		sleep_ms(20u << attempt);
+	/* With the module exclusive: the token lock is held across the calls,
+	 * and no thread may wait at a closed gate holding it (fork.c). */
+	cmk_rc rc = CMK_E_P11;
+	for (int attempt = 0; attempt < 4 && rc == CMK_E_P11; attempt++) {
+		if (attempt)
+			sleep_ms(20u << attempt);
 		p11_mod_exclusive_begin(t->mod);
 		pthread_mutex_lock(&t->lock);
-		if (p11_mod_reinit_excl(t->mod, t->mod_gen) == CMK_OK) {
+		if (!attempt) {
+			rc = login_once(t, pin);
+		} else if ((rc = p11_mod_reinit_excl(t->mod, t->mod_gen)) == CMK_OK) {
+			/* CKR_GENERAL_ERROR from a token another process is
+			 * rewriting: re-initialise and try again (the PIN was
+			 * not judged). */
 			t->mod_gen = p11_mod_gen(t->mod);
 			t->gen++;
 			t->pool = NULL;
@@ -218,16 +225,14 @@ cmk_rc p11_tok_login(p11_tok *t, const char *pin)
 			if (rc == CMK_OK)
 				rc = login_once(t, pin);
 		}
+		if (rc == CMK_OK && !t->pin) {
+			t->pin = cmk_secure_alloc(PIN_CAP);
+			if (t->pin)
+				strcpy(t->pin, pin);
+		}
 		pthread_mutex_unlock(&t->lock);
 		p11_mod_exclusive_end(t->mod);
 	}
-	pthread_mutex_lock(&t->lock);
-	if (rc == CMK_OK && !t->pin) {
-		t->pin = cmk_secure_alloc(PIN_CAP);
-		if (t->pin)
-			strcpy(t->pin, pin);
-	}
-	pthread_mutex_unlock(&t->lock);
 	return rc;
 }
 
@@ -255,16 +260,17 @@ static cmk_rc tok_reopen_locked(p11_tok *t)
 
 cmk_rc p11_tok_check_fork(p11_tok *t)
 {
-	if (atomic_load_explicit((_Atomic pid_t *)&t->pid, memory_order_acquire) == getpid())
+	unsigned g = p11_fork_gen();
+	if (atomic_load_explicit(&t->forks, memory_order_acquire) == g)
 		return CMK_OK;
-	cmk_rc rc = p11_mod_check_fork(t->mod);
 	p11_mod_exclusive_begin(t->mod);
+	cmk_rc rc = p11_mod_fork_check_excl(t->mod);
 	pthread_mutex_lock(&t->lock);
-	if (t->pid != getpid()) {
+	if (atomic_load(&t->forks) != g) {
 		if (rc == CMK_OK)
 			rc = tok_reopen_locked(t);
 		if (rc == CMK_OK)
-			atomic_store_explicit((_Atomic pid_t *)&t->pid, getpid(), memory_order_release);
+			atomic_store_explicit(&t->forks, g, memory_order_release);
 	}
 	pthread_mutex_unlock(&t->lock);
 	p11_mod_exclusive_end(t->mod);
@@ -294,9 +300,18 @@ void p11_tok_close(p11_tok *t)
 {
 	if (!t)
 		return;
-	if (t->pid == getpid() && !p11_exiting()) {
+	p11_modules_lock();
+	for (p11_tok **pp = p11_mod_toks(t->mod); *pp; pp = &(*pp)->mod_next) {
+		if (*pp == t) {
+			*pp = t->mod_next;
+			break;
+		}
+	}
+	p11_modules_unlock();
+	/* a child that never used the token leaves the parent's sessions */
+	if (atomic_load(&t->forks) == p11_fork_gen() && !p11_exiting()) {
 		for (p11_sess *s = t->pool; s; s = s->next)
-			t->fn->C_CloseSession(s->h);
+			p11_C_CloseSession(t->mod, s->h);
 	}
 	for (p11_sess *s = t->pool, *n; s; s = n) {
 		n = s->next;
@@ -307,9 +322,9 @@ void p11_tok_close(p11_tok *t)
 	free(t);
 }
 
-CK_FUNCTION_LIST *p11_tok_fn(p11_tok *t)
+p11_mod *p11_tok_mod(p11_tok *t)
 {
-	return t->fn;
+	return t->mod;
 }
 
 /* The generation is only meaningful in the process that owns the sessions:
@@ -355,7 +370,7 @@ const char *p11_tok_label(const p11_tok *t)
 
 cmk_rc p11_tok_info(p11_tok *t, CK_TOKEN_INFO *info)
 {
-	CK_RV rv = t->fn->C_GetTokenInfo(t->slot, info);
+	CK_RV rv = p11_C_GetTokenInfo(t->mod, t->slot, info);
 	if (rv != CKR_OK)
 		return p11_fail(rv, t->what, "C_GetTokenInfo");
 	return CMK_OK;

@@ -76,11 +76,12 @@ struct ctx_audit {
 
 static _Atomic int warned_process;   /* stderr: once per process */
 
-/* fork(): ctx.c takes sync_lock and lock (in this order) around it, so no
- * child inherits them held (the group sync holds sync_lock across an
- * fdatasync).  The shared mutex in LOG.state needs nothing: its holder is
- * a live thread of the parent, and a dead one is EOWNERDEAD. */
-void audit_fork_lock(cmk_ctx *ctx)
+/* fork() (ctx.c's hooks, src/lib/p11/fork.c): prepare takes sync_lock and
+ * lock (in this order), so no child inherits them held by a thread it does
+ * not have (the group sync holds sync_lock across an fdatasync); the child
+ * makes them anew.  The shared mutex in LOG.state needs nothing: its holder
+ * is a live thread of the parent, and a dead one is EOWNERDEAD. */
+void audit_fork_prepare(cmk_ctx *ctx)
 {
 	struct ctx_audit *a = ctx->audit;
 	if (a) {
@@ -89,12 +90,21 @@ void audit_fork_lock(cmk_ctx *ctx)
 	}
 }
 
-void audit_fork_unlock(cmk_ctx *ctx)
+void audit_fork_parent(cmk_ctx *ctx)
 {
 	struct ctx_audit *a = ctx->audit;
 	if (a) {
 		pthread_mutex_unlock(&a->lock);
 		pthread_mutex_unlock(&a->sync_lock);
+	}
+}
+
+void audit_fork_child(cmk_ctx *ctx)
+{
+	struct ctx_audit *a = ctx->audit;
+	if (a) {
+		pthread_mutex_init(&a->lock, NULL);
+		pthread_mutex_init(&a->sync_lock, NULL);
 	}
 }
 

@@ -17,6 +17,11 @@ uint64_t audit_lost_here(cmk_ctx *ctx, char *why, size_t len);
 /* The log's path (see audit_int.h). */
 const char *audit_path(cmk_ctx *ctx);
 void audit_close(cmk_ctx *ctx);
+/* Around fork() (ctx.c's fork hooks): prepare takes the audit's locks,
+ * the parent releases them, the child makes them anew. */
+void audit_fork_prepare(cmk_ctx *ctx);
+void audit_fork_parent(cmk_ctx *ctx);
+void audit_fork_child(cmk_ctx *ctx);
 
 /* The checks, permission and audit around one public operation.
  * `write` operations hold the vault lock (ctx_write_begin). */

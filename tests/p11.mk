@@ -1,0 +1,37 @@
+# tests/p11.mk - the PKCS#11 layer (src/lib/p11/): fork under load, and a
+# fault-injecting PKCS#11 module (tests/faultmod.c) that drives its error
+# paths.  Included from tests/local.mk.
+
+p11_tests = \
+	tests/fork-load.sh \
+	tests/faults-lifecycle.sh \
+	tests/faults-p11.sh
+
+TESTS += $(p11_tests)
+EXTRA_DIST += $(p11_tests)
+
+# 4 threads unwrapping through a context and the provider while the main
+# thread forks: an application of both libcmk and OpenSSL.
+check_PROGRAMS += tests/fork-load
+tests_fork_load_SOURCES = tests/fork-load.c tests/tap.h
+tests_fork_load_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS)
+tests_fork_load_LDADD = src/lib/libcmk.la $(LIBCRYPTO_LIBS) $(PTHREAD_LIBS)
+
+# The fault-injecting module: SoftHSM behind a function list that fails,
+# delays or drops replies as CMK_FAULT says (tests/faultmod.c).  -rpath
+# makes libtool build it shared; it is never installed.
+check_LTLIBRARIES = tests/faultmod.la
+tests_faultmod_la_SOURCES = tests/faultmod.c
+tests_faultmod_la_CFLAGS = $(AM_CFLAGS) $(P11KIT_CFLAGS) \
+	-DFAULT_DEFAULT_TARGET='"$(softhsm_module)"'
+tests_faultmod_la_LDFLAGS = -module -avoid-version -shared -rpath '$(abs_builddir)/tests'
+tests_faultmod_la_LIBADD = $(PTHREAD_LIBS) -ldl
+
+AM_TESTS_ENVIRONMENT += \
+	CMK_FAULTMOD='$(abs_top_builddir)/tests/.libs/faultmod.so'; \
+	export CMK_FAULTMOD;
+
+# Buffer too small after the token decrypted; PKCS#1 v1.5 implicit rejection.
+check_PROGRAMS += tests/p11-errors
+tests_p11_errors_SOURCES = tests/p11-errors.c tests/tap.h
+tests_p11_errors_LDADD = src/lib/libcmk.la

@@ -206,6 +206,9 @@ typedef struct cmk_key_info {
 	int64_t purge_on;         /* unix seconds, 0 unless deleted */
 	size_t nversions;
 	unsigned bits;            /* of the newest version */
+	char managed_by[128];     /* the resource whose service-managed key this
+	                             is ("" none): cmk_key_* refuse to change it
+	                             (CMK_E_OP_NOT_ALLOWED); its resource does */
 } cmk_key_info;
 
 /* Names: NAME for a key, NAME/VERSION or a full cmk:// id for a version. */

@@ -96,5 +96,6 @@ include tests/envelope.mk
 include tests/provider.mk
 include tests/bench.mk
 include tests/lifecycle.mk
+include tests/resources.mk
 
 include tests/remote.mk

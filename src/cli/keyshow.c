@@ -50,6 +50,8 @@ key_json(const cmk_key_info *k)
 	json_object_object_add(o, "versions",
 	                       json_object_new_int64((int64_t)k->nversions));
 	json_object_object_add(o, "size", json_object_new_int64(k->bits));
+	json_object_object_add(o, "managed_by", *k->managed_by ?
+	                       json_object_new_string(k->managed_by) : NULL);
 	json_object_object_add(o, "created", json_time(k->created / 1000000));
 	if (k->deleted) {
 		json_object_object_add(o, "deleted_on", json_time(k->deleted_on));
@@ -103,6 +105,8 @@ cli_key_list(struct cli *c, int argc, char **argv)
 			cli_time_format(keys[i].purge_on, p);
 			printf(" %s %s", d, p);
 		}
+		if (*keys[i].managed_by)
+			printf(" (managed by resource %s)", keys[i].managed_by);
 		putchar('\n');
 	}
 	cmk_free(keys);

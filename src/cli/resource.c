@@ -301,6 +301,29 @@ run_set_key(struct cli *c, int argc, char **argv)
 	return rc;
 }
 
+/* Whether the resource's versionless CMK has no current version. */
+static int
+no_current(struct cli *c, cmk_ctx *ctx, const cmk_resource_info *i)
+{
+	char v[64], n[CMK_NAME_MAX], ver[CMK_VERSION_LEN + 1];
+	cmk_ctx *kctx = ctx;
+	cmk_key *k = NULL;
+	cmk_rc rc;
+
+	if (!i->customer_key[0] ||
+	    cmk_kid_parse(i->customer_key, v, n, ver) != CMK_OK || ver[0])
+		return 0;
+	if (strcmp(v, cmk_ctx_vault(ctx)) != 0 &&
+	    cmk_open(&kctx, c->config, v, c->identity) != CMK_OK)
+		return 0;
+	rc = cmk_key_open(kctx, i->customer_key, &k);
+	if (rc == CMK_OK)
+		cmk_key_close(k);
+	if (kctx != ctx)
+		cmk_close(kctx);
+	return rc == CMK_E_NOT_VALID;
+}
+
 static int
 run_refresh(struct cli *c, int argc, char **argv)
 {
@@ -317,10 +340,17 @@ run_refresh(struct cli *c, int argc, char **argv)
 		rc = cli_lib_fail(r);
 	} else {
 		cmk_resource_info i;
-		if (cmk_resource_info_get(res, &i) == CMK_OK)
-			fprintf(stderr, "resource %s: %s\n", i.name, changed ?
+		if (cmk_resource_info_get(res, &i) == CMK_OK) {
+			const char *what = changed ?
 			        "root key re-wrapped under the current version" :
-			        "already wrapped under the current version");
+			        "already wrapped under the current version";
+			if (!changed && no_current(c, ctx, &i))
+				what = "the customer-managed key has no current version "
+				       "(expired or not yet valid); the root key stays "
+				       "wrapped under the version in use, which keeps "
+				       "unwrapping it";
+			fprintf(stderr, "resource %s: %s\n", i.name, what);
+		}
 	}
 	close_res(ctx, res);
 	return rc;

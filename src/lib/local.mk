@@ -20,6 +20,7 @@ libcmk_core_sources = \
 	src/lib/vault/keys.c src/lib/vault/keys.h \
 	src/lib/vault/names.c \
 	src/lib/vault/lifecycle.c \
+	src/lib/vault/owner.c src/lib/vault/owner.h \
 	src/lib/vault/listing.c \
 	src/lib/vault/policy.c src/lib/vault/policy.h \
 	src/lib/vault/audit.c src/lib/vault/audit.h \

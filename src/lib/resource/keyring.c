@@ -11,6 +11,19 @@
  * Every change rewrites resource.json only; objects never change.  When a
  * resource first gets a CMK, svc-NAME is rotated and its older versions
  * disabled, so a copy of the old service-only keyring cannot bypass the CMK.
+ *
+ * Order of a key change (a kill at any instant leaves the old or the new
+ * state readable, and a refused change changes nothing):
+ *   1. checks, and a probe: seal and unseal under the CMK (nothing changed
+ *      yet, so a key that cannot wrap or unwrap is refused here);
+ *   2. first CMK only: rotate svc-NAME (adds a version; the old one, which
+ *      the saved state depends on, stays enabled);
+ *   3. wrap and seal the root key, check it opens again;
+ *   4. commit: save resource.json, with "svc_retire" set when step 2 ran;
+ *   5. disable the older svc-NAME versions and save again without the mark.
+ * A kill between 4 and 5 leaves the mark: the next open under the lock
+ * finishes step 5.  Nothing the current state depends on is disabled
+ * before the state that no longer depends on it is saved.
  */
 #include "config.h"
 
@@ -21,6 +34,8 @@
 
 #include "crypto/envelope.h"
 #include "resource/resource.h"
+#include "vault/audit.h"
+#include "vault/owner.h"
 #include "util/err.h"
 
 #define LAYER_CONTEXT(name) { { "cmk-layer", "customer" }, \
@@ -152,23 +167,95 @@ cmk_rc res_keyring_new(cmk_ctx *ctx, res_state *st, const uint8_t *root)
 	return CMK_OK;
 }
 
-/* Rotate svc-NAME and disable its older versions. */
+/* Step 2: a new version of svc-NAME (nothing is disabled here). */
 static cmk_rc rotate_service(cmk_ctx *ctx, const res_state *st)
 {
 	char svc[CMK_NAME_MAX], ver[CMK_VERSION_LEN + 1];
-	cmk_version_info *v = NULL;
-	size_t n = 0;
 	svc_name(st, svc);
 	cmk_rc rc = cmk_key_rotate(ctx, svc, NULL, ver);
-	if (rc == CMK_OK)
-		rc = cmk_key_versions(ctx, svc, 0, &v, &n);
-	for (size_t i = 0; rc == CMK_OK && i < n; i++)
-		if (strcmp(v[i].version, ver) != 0 && v[i].enabled)
-			rc = cmk_key_set_enabled(ctx, svc, v[i].version, 0);
-	cmk_free(v);
 	if (rc != CMK_OK)
 		return cmk_err_prefix(rc, "resource %s: rotating %s", st->name, svc);
 	return CMK_OK;
+}
+
+/* Step 5: disable every svc-NAME version but the one the saved state uses,
+ * then clear the mark.  Caller holds the lock; r->st is the saved state. */
+static cmk_rc retire_service(cmk_resource *r)
+{
+	res_state *st = &r->st;
+	char svc[CMK_NAME_MAX], v[64], n[CMK_NAME_MAX], keep[CMK_VERSION_LEN + 1];
+	cmk_version_info *vi = NULL;
+	size_t nv = 0;
+	if (!st->svc_retire)
+		return CMK_OK;
+	svc_name(st, svc);
+	cmk_rc rc = cmk_kid_parse(st->service_kid, v, n, keep);
+	if (rc == CMK_OK)
+		rc = cmk_key_versions(r->ctx, svc, 0, &vi, &nv);
+	for (size_t i = 0; rc == CMK_OK && i < nv; i++)
+		if (strcmp(vi[i].version, keep) != 0 && vi[i].enabled)
+			rc = cmk_key_set_enabled(r->ctx, svc, vi[i].version, 0);
+	cmk_free(vi);
+	if (rc == CMK_OK) {
+		st->svc_retire = 0;
+		rc = res_state_save(r->dir, st);
+	}
+	if (rc != CMK_OK)
+		return cmk_err_prefix(rc, "resource %s: disabling the older versions "
+		                      "of %s", st->name, svc);
+	return CMK_OK;
+}
+
+/* Resources made before keys carried their owner: mark svc-NAME now
+ * (under the lock, on a change; read paths leave the token alone). */
+static cmk_rc mark_service(cmk_resource *r)
+{
+	char svc[CMK_NAME_MAX];
+	cmk_version_info *vi = NULL;
+	size_t nv = 0;
+	svc_name(&r->st, svc);
+	cmk_rc rc = cmk_key_versions(r->ctx, svc, 0, &vi, &nv);
+	if (rc != CMK_OK || !nv)
+		return rc == CMK_OK ? CMK_OK : cmk_err_prefix(rc, "resource %s",
+		                                             r->st.name);
+	int marked = 0;
+	for (size_t i = 0; i < nv; i++)
+		for (size_t t = 0; t < vi[i].ntags; t++)
+			marked |= strcmp(vi[i].tags[t].key, OWNER_TAG) == 0;
+	cmk_version_info *last = &vi[nv - 1];
+	if (!marked && last->ntags < CMK_TAGS_MAX) {
+		cmk_tag tags[CMK_TAGS_MAX];
+		memcpy(tags, last->tags, last->ntags * sizeof *tags);
+		snprintf(tags[last->ntags].key, sizeof tags[0].key, "%s", OWNER_TAG);
+		snprintf(tags[last->ntags].value, sizeof tags[0].value, "%s",
+		         r->st.name);
+		cmk_key_update u = { .set_tags = 1, .tags = tags,
+		                     .ntags = last->ntags + 1 };
+		rc = cmk_key_update_attrs(r->ctx, svc, last->version, &u);
+	}
+	cmk_free(vi);
+	return rc;
+}
+
+/* Step 1's probe: the CMK seals and unseals now (it is usable for wrap
+ * and unwrap by this identity).  Changes nothing. */
+static cmk_rc probe_customer(cmk_resource *r, cmk_ctx *kctx, const char *keyid)
+{
+	static const uint8_t probe[] = "cmk resource set-key probe";
+	const cmk_kv kv[] = LAYER_CONTEXT(r->st.name);
+	cmk_unseal_params p = { .context = kv, .ncontext = 2, .propq = r->propq };
+	uint8_t *ring = NULL, *back = NULL;
+	size_t ringlen = 0, backlen = 0;
+	char kid[CMK_KID_MAX];
+	cmk_rc rc = seal_customer(kctx, keyid, &r->st, r->propq, probe,
+	                          sizeof probe, &ring, &ringlen, kid);
+	if (rc == CMK_OK &&
+	    (rc = cmk_unseal(kctx, &p, ring, ringlen, &back, &backlen)) != CMK_OK)
+		rc = cmk_err_prefix(rc, "resource %s: customer-managed key %s "
+		                    "cannot unwrap", r->st.name, kid);
+	free(ring);
+	free(back);
+	return rc;
 }
 
 /*
@@ -184,8 +271,8 @@ static cmk_rc rewrap(cmk_resource *r, const uint8_t root[RES_ROOT_LEN],
 	char svc_kid[CMK_KID_MAX], cust_kid[CMK_KID_MAX] = "";
 	cmk_rc rc;
 
-	if (customer_key && !st->customer_key[0] &&
-	    (rc = rotate_service(r->ctx, st)) != CMK_OK)
+	int rotate = customer_key && !st->customer_key[0];
+	if (rotate && (rc = rotate_service(r->ctx, st)) != CMK_OK)
 		return rc;
 	if ((rc = wrap_service(r->ctx, st, root, &rec, &reclen, svc_kid)) !=
 	    CMK_OK)
@@ -233,10 +320,14 @@ static cmk_rc rewrap(cmk_resource *r, const uint8_t root[RES_ROOT_LEN],
 	if (customer_key)
 		snprintf(nst.cmk_vault, sizeof nst.cmk_vault, "%s", cmk_vault);
 	nst.rewrapped = (int64_t)time(NULL);
+	nst.svc_retire = st->svc_retire || rotate;
 	if ((rc = res_state_save(r->dir, &nst)) == CMK_OK) {
 		free(st->keyring);
 		*st = nst;
 		ring = NULL;
+		/* committed; a failure from here on is finished by a later open */
+		if (retire_service(r) != CMK_OK)
+			(void)0;
 	}
 out:
 	free(rec);
@@ -248,19 +339,27 @@ out:
 	return rc;
 }
 
-/* Whether a versionless CMK has a new current version; *cur gets it. */
-static cmk_rc current_moved(cmk_resource *r, int *moved,
+/* Whether a versionless CMK has a new current version; *cur gets it.
+ * When the key has no current version (every enabled version expired or
+ * not yet valid), *none is set and nothing moves: the version in use
+ * keeps unwrapping the root key, so expiry never strands data. */
+static cmk_rc current_moved(cmk_resource *r, int *moved, int *none,
                             char cur[CMK_KID_MAX])
 {
 	char v[64], name[CMK_NAME_MAX], ver[CMK_VERSION_LEN + 1];
 	cmk_ctx *kctx;
 	cmk_key *k;
 	*moved = 0;
+	*none = 0;
 	if (!r->st.customer_key[0] ||
 	    cmk_kid_parse(r->st.customer_key, v, name, ver) != CMK_OK || ver[0])
 		return CMK_OK;
 	CMK_TRY(res_kctx(r, r->st.cmk_vault, &kctx));
 	cmk_rc rc = cmk_key_open(kctx, r->st.customer_key, &k);
+	if (rc == CMK_E_NOT_VALID) {
+		*none = 1;
+		return CMK_OK;
+	}
 	if (rc != CMK_OK)
 		return cmk_err_prefix(rc, "resource %s: customer-managed key",
 		                      r->st.name);
@@ -272,15 +371,18 @@ static cmk_rc current_moved(cmk_resource *r, int *moved,
 
 /* Under the lock: follow a versionless CMK to its current version. */
 static cmk_rc follow_rotation(cmk_resource *r, uint8_t root[RES_ROOT_LEN],
-                              int *changed)
+                              int *changed, int *none)
 {
 	char cur[CMK_KID_MAX];
 	int moved;
 	*changed = 0;
 	CMK_TRY(res_lock(r));
-	cmk_rc rc = current_moved(r, &moved, cur);
+	cmk_rc rc = current_moved(r, &moved, none, cur);
 	if (rc == CMK_OK)
 		rc = open_keyring(r, &r->st, root);
+	/* finish an interrupted key change (step 5) */
+	if (rc == CMK_OK && r->st.svc_retire)
+		(void)retire_service(r);
 	if (rc == CMK_OK && moved) {
 		char key[CMK_KID_MAX], vault[64];
 		snprintf(key, sizeof key, "%s", r->st.customer_key);
@@ -294,10 +396,17 @@ static cmk_rc follow_rotation(cmk_resource *r, uint8_t root[RES_ROOT_LEN],
 	return rc;
 }
 
+cmk_rc res_audit(cmk_resource *r, const char *op, cmk_rc rc)
+{
+	rc = audit_op(r->ctx, op, NULL, rc);
+	owner_act_end();
+	return rc;
+}
+
 cmk_rc res_root_key(cmk_resource *r, uint8_t root[RES_ROOT_LEN])
 {
 	char kid[CMK_KID_MAX];
-	int changed;
+	int changed, none;
 	/* Pick up changes made by other processes. */
 	res_state st;
 	CMK_TRY(res_state_load(r->dir, &st));
@@ -306,7 +415,7 @@ cmk_rc res_root_key(cmk_resource *r, uint8_t root[RES_ROOT_LEN])
 	if (r->cache && dekcache_get(r->cache, r->st.keyring,
 	                             r->st.keyring_len, root, RES_ROOT_LEN, kid))
 		return CMK_OK;
-	CMK_TRY(follow_rotation(r, root, &changed));
+	CMK_TRY(follow_rotation(r, root, &changed, &none));
 	if (r->cache)
 		dekcache_put(r->cache, r->st.keyring, r->st.keyring_len, root,
 		             RES_ROOT_LEN, r->st.customer_kid[0] ?
@@ -317,15 +426,22 @@ cmk_rc res_root_key(cmk_resource *r, uint8_t root[RES_ROOT_LEN])
 cmk_rc cmk_resource_refresh(cmk_resource *r, int *changed)
 {
 	uint8_t *root = cmk_secure_alloc(RES_ROOT_LEN);
-	int ch = 0;
+	int ch = 0, none = 0;
 	return_if_fail(r);
 	if (!root)
 		return cmk_err(CMK_E_NOMEM, "out of memory");
-	cmk_rc rc = follow_rotation(r, root, &ch);
+	RES_ACT(r);
+	cmk_rc rc = res_lock(r);
+	if (rc == CMK_OK) {
+		rc = mark_service(r);
+		res_unlock(r);
+	}
+	if (rc == CMK_OK)
+		rc = follow_rotation(r, root, &ch, &none);
 	cmk_secure_free(root, RES_ROOT_LEN);
 	if (changed)
 		*changed = ch;
-	return rc;
+	return res_audit(r, "resource-refresh", rc);
 }
 
 /* The checks a CMK must pass (SEMANTICS section 4). */
@@ -394,17 +510,32 @@ cmk_rc cmk_resource_set_key(cmk_resource *r, const char *keyid)
 	uint8_t *root = cmk_secure_alloc(RES_ROOT_LEN);
 	if (!root)
 		return cmk_err(CMK_E_NOMEM, "out of memory");
+	RES_ACT(r);
 	cmk_rc rc = res_lock(r);
 	if (rc != CMK_OK)
 		goto out;
-	if ((rc = res_kctx(r, vault, &kctx)) == CMK_OK &&
+	if (r->st.svc_retire)
+		(void)retire_service(r);
+	int moved = 0, none = 0;
+	char cur[CMK_KID_MAX];
+	if (strcmp(keyid, r->st.customer_key) == 0 &&
+	    (rc = current_moved(r, &moved, &none, cur)) == CMK_OK && none) {
+		/* the same versionless key, which has no current version: the
+		 * version in use stays, nothing to re-wrap */
+		res_unlock(r);
+		goto out;
+	}
+	if (rc == CMK_OK &&
+	    (rc = res_kctx(r, vault, &kctx)) == CMK_OK &&
 	    (rc = check_cmk(r, kctx, keyid, vault)) == CMK_OK &&
-	    (rc = open_keyring(r, &r->st, root)) == CMK_OK)
+	    (rc = probe_customer(r, kctx, keyid)) == CMK_OK &&
+	    (rc = open_keyring(r, &r->st, root)) == CMK_OK &&
+	    (rc = mark_service(r)) == CMK_OK)
 		rc = rewrap(r, root, keyid, vault);
 	res_unlock(r);
 out:
 	cmk_secure_free(root, RES_ROOT_LEN);
-	return rc;
+	return res_audit(r, "resource-set-key", rc);
 }
 
 cmk_rc cmk_resource_set_service_managed(cmk_resource *r)
@@ -413,12 +544,16 @@ cmk_rc cmk_resource_set_service_managed(cmk_resource *r)
 	uint8_t *root = cmk_secure_alloc(RES_ROOT_LEN);
 	if (!root)
 		return cmk_err(CMK_E_NOMEM, "out of memory");
+	RES_ACT(r);
 	cmk_rc rc = res_lock(r);
 	if (rc == CMK_OK) {
-		if ((rc = open_keyring(r, &r->st, root)) == CMK_OK)
+		if (r->st.svc_retire)
+			(void)retire_service(r);
+		if ((rc = open_keyring(r, &r->st, root)) == CMK_OK &&
+		    (rc = mark_service(r)) == CMK_OK)
 			rc = rewrap(r, root, NULL, NULL);
 		res_unlock(r);
 	}
 	cmk_secure_free(root, RES_ROOT_LEN);
-	return rc;
+	return res_audit(r, "resource-set-key", rc);
 }

@@ -115,7 +115,12 @@ cmk_rc cmk_resource_create(cmk_ctx *ctx, const cmk_resource_params *p,
 	}
 	snprintf(objs, sizeof objs, "%s/objects", r->dir);
 	snprintf(svc, sizeof svc, "svc-%s", name);
-	cmk_key_params kp = { .bits = 2048, .ops = CMK_OP_WRAP | CMK_OP_UNWRAP };
+	cmk_tag owner;
+	snprintf(owner.key, sizeof owner.key, "%s", OWNER_TAG);
+	snprintf(owner.value, sizeof owner.value, "%s", name);
+	cmk_key_params kp = { .bits = 2048, .ops = CMK_OP_WRAP | CMK_OP_UNWRAP,
+	                      .tags = &owner, .ntags = 1 };
+	RES_ACT(r);
 	if (mkdir(objs, 0700) != 0) {
 		rc = cmk_err(CMK_E_IO, "cannot create %s: %s", objs, strerror(errno));
 		goto fail;
@@ -139,13 +144,15 @@ cmk_rc cmk_resource_create(cmk_ctx *ctx, const cmk_resource_params *p,
 	    (rc = res_state_save(r->dir, &r->st)) != CMK_OK)
 		goto fail;
 	cmk_secure_free(root, RES_ROOT_LEN);
+	rc = res_audit(r, "resource-create", CMK_OK);
 	cmk_resource_close(r);
-	return CMK_OK;
+	return rc;
 fail:
 	/* Leave nothing half-made: no state file means no resource. */
 	cmk_secure_free(root, RES_ROOT_LEN);
 	rmdir(objs);
 	rmdir(r->dir);
+	rc = res_audit(r, "resource-create", rc);
 	cmk_resource_close(r);
 	return rc;
 }
@@ -277,9 +284,11 @@ cmk_rc cmk_resource_put(cmk_resource *r, const char *object,
 		               "%zu bytes", r->st.name, OBJECT_MAX);
 	if (!(root = cmk_secure_alloc(RES_ROOT_LEN)))
 		return cmk_err(CMK_E_NOMEM, "out of memory");
+	RES_ACT(r);
 	if ((rc = res_root_key(r, root)) != CMK_OK ||
 	    (rc = res_object_id(r->propq, root, object, id)) != CMK_OK)
 		goto out;
+	RES_ACT_OBJECT(r, id);
 	size_t nl = strlen(object), pl = 2 + nl + 8;
 	prefix[0] = (uint8_t)(nl >> 8);
 	prefix[1] = (uint8_t)nl;
@@ -307,7 +316,7 @@ out:
 	cmk_seal_free(s);
 	free(out);
 	cmk_secure_free(root, RES_ROOT_LEN);
-	return rc;
+	return res_audit(r, "resource-put", rc);
 }
 
 /* Open the object file `id`; *plain is the whole plaintext (prefix too).
@@ -384,9 +393,11 @@ cmk_rc cmk_resource_get(cmk_resource *r, const char *object, uint8_t **data,
 	CMK_TRY(name_check(r, object));
 	if (!(root = cmk_secure_alloc(RES_ROOT_LEN)))
 		return cmk_err(CMK_E_NOMEM, "out of memory");
+	RES_ACT(r);
 	if ((rc = res_root_key(r, root)) != CMK_OK ||
 	    (rc = res_object_id(r->propq, root, object, id)) != CMK_OK)
 		goto out;
+	RES_ACT_OBJECT(r, id);
 	rc = open_object(r, root, id, 0, &plain, &plen);
 	if (rc == CMK_E_NOT_FOUND) {
 		rc = cmk_err(rc, "resource %s has no object '%s'", r->st.name,
@@ -411,7 +422,7 @@ out:
 		free(plain);
 	}
 	cmk_secure_free(root, RES_ROOT_LEN);
-	return rc;
+	return res_audit(r, "resource-get", rc);
 }
 
 cmk_rc cmk_resource_rm(cmk_resource *r, const char *object)
@@ -422,20 +433,22 @@ cmk_rc cmk_resource_rm(cmk_resource *r, const char *object)
 	CMK_TRY(name_check(r, object));
 	if (!(root = cmk_secure_alloc(RES_ROOT_LEN)))
 		return cmk_err(CMK_E_NOMEM, "out of memory");
+	RES_ACT(r);
 	cmk_rc rc = res_root_key(r, root);
 	if (rc == CMK_OK)
 		rc = res_object_id(r->propq, root, object, id);
 	cmk_secure_free(root, RES_ROOT_LEN);
 	if (rc != CMK_OK)
-		return rc;
+		return res_audit(r, "resource-rm", rc);
+	RES_ACT_OBJECT(r, id);
 	snprintf(path, sizeof path, "%s/objects/%s", r->dir, id);
 	if (unlink(path) != 0)
-		return cmk_err(errno == ENOENT ? CMK_E_NOT_FOUND : CMK_E_IO,
-		               "resource %s: %s '%s'%s%s", r->st.name,
-		               errno == ENOENT ? "no object" : "cannot remove",
-		               object, errno == ENOENT ? "" : ": ",
-		               errno == ENOENT ? "" : strerror(errno));
-	return CMK_OK;
+		rc = cmk_err(errno == ENOENT ? CMK_E_NOT_FOUND : CMK_E_IO,
+		             "resource %s: %s '%s'%s%s", r->st.name,
+		             errno == ENOENT ? "no object" : "cannot remove",
+		             object, errno == ENOENT ? "" : ": ",
+		             errno == ENOENT ? "" : strerror(errno));
+	return res_audit(r, "resource-rm", rc);
 }
 
 static int str_cmp(const void *a, const void *b)
@@ -454,9 +467,10 @@ cmk_rc cmk_resource_list(cmk_resource *r, char ***names, size_t *n)
 	return_if_fail(r && names && n);
 	if (!(root = cmk_secure_alloc(RES_ROOT_LEN)))
 		return cmk_err(CMK_E_NOMEM, "out of memory");
+	RES_ACT(r);
 	if ((rc = res_root_key(r, root)) != CMK_OK) {
 		cmk_secure_free(root, RES_ROOT_LEN);
-		return rc;
+		return res_audit(r, "resource-list", rc);
 	}
 	snprintf(objs, sizeof objs, "%s/objects", r->dir);
 	DIR *d = opendir(objs);
@@ -500,11 +514,11 @@ cmk_rc cmk_resource_list(cmk_resource *r, char ***names, size_t *n)
 	cmk_secure_free(root, RES_ROOT_LEN);
 	if (rc != CMK_OK) {
 		cmk_strv_free(v, k);
-		return rc;
+		return res_audit(r, "resource-list", rc);
 	}
 	if (k)
 		qsort(v, k, sizeof *v, str_cmp);
 	*names = v;
 	*n = k;
-	return CMK_OK;
+	return res_audit(r, "resource-list", CMK_OK);
 }

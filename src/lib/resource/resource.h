@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "cmk.h"
+#include "vault/owner.h"
 
 #define RES_FORMAT 1
 #define RES_ROOT_LEN 32
@@ -27,6 +28,7 @@ typedef struct res_state {
 	char customer_kid[CMK_KID_MAX];
 	char cmk_vault[64];
 	int64_t created, rewrapped;
+	int svc_retire;         /* older svc-NAME versions still to disable */
 	uint8_t *keyring;       /* wrapped record, or an envelope under the CMK */
 	size_t keyring_len;
 } res_state;
@@ -63,6 +65,12 @@ cmk_rc res_keyring_new(cmk_ctx *ctx, res_state *st, const uint8_t *root);
 /* The root key (from the cache, else unwrapped), in secure memory. */
 cmk_rc res_root_key(cmk_resource *r, uint8_t root[RES_ROOT_LEN]);
 cmk_rc res_kctx(cmk_resource *r, const char *vault, cmk_ctx **kctx);
+/* Every public resource call acts for its resource (vault/owner.h) from
+ * RES_ACT on, and ends through res_audit: one audit record of `op`
+ * carrying the resource name (and the object id set by RES_ACT_OBJECT). */
+#define RES_ACT(r) owner_act_begin((r)->st.name, NULL)
+#define RES_ACT_OBJECT(r, id) owner_act_begin((r)->st.name, (id))
+cmk_rc res_audit(cmk_resource *r, const char *op, cmk_rc rc);
 
 /* objects.c */
 cmk_rc res_object_id(const char *propq, const uint8_t root[RES_ROOT_LEN],

@@ -23,6 +23,7 @@
 #include <openssl/crypto.h>
 #include "vault/audit.h"
 #include "vault/meta.h"
+#include "vault/owner.h"
 #include "util/err.h"
 
 #define META_APP_ANCHOR "cmk/audit-anchor"
@@ -302,6 +303,11 @@ static cmk_rc append(cmk_ctx *ctx, struct ctx_audit *a, const char *op, const ch
 	json_object_object_add(o, "identity", json_object_new_string(ctx->identity));
 	json_object_object_add(o, "op", json_object_new_string(op));
 	json_object_object_add(o, "key", key ? json_object_new_string(key) : NULL);
+	/* resources: the resource acting, and an object id (never a name) */
+	if (owner_acting())
+		json_object_object_add(o, "resource", json_object_new_string(owner_acting()));
+	if (owner_acting_object())
+		json_object_object_add(o, "object", json_object_new_string(owner_acting_object()));
 	json_object_object_add(o, "result", json_object_new_string(
 		result == CMK_OK ? "ok" : result == CMK_E_ACCESS_DENIED ? "denied" : "error"));
 	json_object_object_add(o, "error", result == CMK_OK ? NULL : json_object_new_string(error));

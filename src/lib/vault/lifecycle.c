@@ -13,6 +13,7 @@
 #include <time.h>
 #include "vault/audit.h"
 #include "vault/keys.h"
+#include "vault/owner.h"
 #include "vault/policy.h"
 #include "util/err.h"
 
@@ -301,6 +302,7 @@ cmk_rc cmk_key_set_enabled(cmk_ctx *ctx, const char *name, const char *version, 
 	return_if_fail(ctx && name);
 	char kid[CMK_KID_MAX];
 	audit_name(ctx, name, version, kid);
+	OWNER_GUARD(ctx, name, enabled ? "enable" : "disable", kid);
 	VAULT_OP(ctx, CMK_PERM_UPDATE, enabled ? "enable" : "disable", kid, 1,
 	         cmk_key_set_enabled_impl(ctx, name, version, enabled), kid);
 }
@@ -311,6 +313,7 @@ cmk_rc cmk_key_update_attrs(cmk_ctx *ctx, const char *name, const char *version,
 	return_if_fail(ctx && name && u);
 	char kid[CMK_KID_MAX];
 	audit_name(ctx, name, version, kid);
+	OWNER_GUARD(ctx, name, "update", kid);
 	VAULT_OP(ctx, CMK_PERM_UPDATE, "update", kid, 1,
 	         cmk_key_update_attrs_impl(ctx, name, version, u), kid);
 }
@@ -320,6 +323,7 @@ cmk_rc cmk_key_delete(cmk_ctx *ctx, const char *name)
 	return_if_fail(ctx && name);
 	char kid[CMK_KID_MAX];
 	audit_name(ctx, name, NULL, kid);
+	OWNER_GUARD(ctx, name, "delete", kid);
 	VAULT_OP(ctx, CMK_PERM_DELETE, "delete", kid, 1, cmk_key_delete_impl(ctx, name), kid);
 }
 
@@ -328,6 +332,7 @@ cmk_rc cmk_key_recover(cmk_ctx *ctx, const char *name)
 	return_if_fail(ctx && name);
 	char kid[CMK_KID_MAX];
 	audit_name(ctx, name, NULL, kid);
+	OWNER_GUARD(ctx, name, "recover", kid);
 	VAULT_OP(ctx, CMK_PERM_RECOVER, "recover", kid, 1, cmk_key_recover_impl(ctx, name), kid);
 }
 
@@ -336,6 +341,7 @@ cmk_rc cmk_key_purge(cmk_ctx *ctx, const char *name)
 	return_if_fail(ctx && name);
 	char kid[CMK_KID_MAX];
 	audit_name(ctx, name, NULL, kid);
+	OWNER_GUARD(ctx, name, "purge", kid);
 	VAULT_OP(ctx, CMK_PERM_PURGE, "purge", kid, 1, cmk_key_purge_impl(ctx, name), kid);
 }
 

@@ -54,7 +54,9 @@ expect_fail_msg 2 "RSA 3072.*only RSA 2048" "an RSA 3072 key is refused" \
 expect_fail_msg 8 "wrapKey and unwrapKey" "a key without wrapKey/unwrapKey is refused" \
 	cmk resource set-key r --key cmk://lab/keys/noops
 expect_fail 4 "an unknown key is refused" cmk resource set-key r --key cmk://lab/keys/nosuch
-expect_fail 2 "a bare name is refused (a full id is needed)" cmk resource set-key r --key cmk1
+expect_fail_msg 4 "nosuch" "a bare name of an unknown key is refused" cmk resource set-key r --key nosuch
+expect_fail_msg 2 "is not a key" "a malformed key argument is refused" cmk resource set-key r --key 'a/b/c'
+expect_fail_msg 2 "NAME, NAME/VERSION" "a pkcs11: URI is not a resource key" cmk resource set-key r --key 'pkcs11:object=cmk1' 
 expect_fail 2 "--key and --service-managed together are refused" \
 	cmk resource set-key r --key cmk://lab/keys/cmk1 --service-managed
 ok "policy: app may get, wrap and unwrap" cmk policy set app get,list,create,update,rotate,wrapKey,unwrapKey

@@ -149,6 +149,8 @@ int cli_lab_stop(struct cli *c, int argc, char **argv);
 /* vault_admin.c: `cmk vault set` and `cmk vault sweep`. */
 int cli_vault_set(struct cli *c, int argc, char **argv);
 int cli_vault_sweep(struct cli *c, int argc, char **argv);
+/* rotation.c: the rotation part of `vault sweep` */
+int cli_rotation_sweep(struct cli *c, cmk_ctx *ctx);
 
 /* ----------------------------------------------------------------- json */
 

@@ -81,12 +81,21 @@ cli_vault_sweep(struct cli *c, int argc, char **argv)
 		return rc;
 	if ((rc = cli_open(c, NULL, &ctx)) != CMK_OK)
 		return rc;
-	size_t purged = 0;
+	size_t purged = 0, rpurged = 0;
 	rc = cmk_vault_sweep(ctx, &purged);
 	if (rc != CMK_OK)
 		rc = cli_lib_fail(rc);
 	else
 		printf("vault %s: %zu key%s purged\n", cmk_ctx_vault(ctx), purged, purged == 1 ? "" : "s");
+	/* resources of this vault past their purge date (docs/resources.md) */
+	cmk_resource_params rp = { .config = c->config };
+	if (rc == CMK_OK && (rc = cmk_resource_sweep(ctx, &rp, &rpurged)) != CMK_OK)
+		rc = cli_lib_fail(rc);
+	else if (rc == CMK_OK)
+		printf("vault %s: %zu resource%s purged\n", cmk_ctx_vault(ctx), rpurged,
+		       rpurged == 1 ? "" : "s");
+	if (rc == CMK_OK)
+		rc = cli_rotation_sweep(c, ctx);
 	cmk_close(ctx);
 	return rc;
 }

@@ -123,6 +123,15 @@ static cmk_rc seal_customer(cmk_ctx *kctx, const char *keyid,
 	return CMK_OK;
 }
 
+static cmk_rc check_live(const cmk_resource *r)
+{
+	if (r->st.deleted_on)
+		return cmk_err(CMK_E_DELETED, "resource %s is deleted; recover it "
+		               "first (cmk resource recover %s)", r->st.name,
+		               r->st.name);
+	return CMK_OK;
+}
+
 /* Open the keyring of `st`: the root key, through both layers. */
 static cmk_rc open_keyring(cmk_resource *r, const res_state *st,
                            uint8_t root[RES_ROOT_LEN])
@@ -412,6 +421,7 @@ cmk_rc res_root_key(cmk_resource *r, uint8_t root[RES_ROOT_LEN])
 	CMK_TRY(res_state_load(r->dir, &st));
 	res_state_clear(&r->st);
 	r->st = st;
+	CMK_TRY(check_live(r));
 	if (r->cache && dekcache_get(r->cache, r->st.keyring,
 	                             r->st.keyring_len, root, RES_ROOT_LEN, kid))
 		return CMK_OK;
@@ -433,7 +443,8 @@ cmk_rc cmk_resource_refresh(cmk_resource *r, int *changed)
 	RES_ACT(r);
 	cmk_rc rc = res_lock(r);
 	if (rc == CMK_OK) {
-		rc = mark_service(r);
+		if ((rc = check_live(r)) == CMK_OK)
+			rc = mark_service(r);
 		res_unlock(r);
 	}
 	if (rc == CMK_OK)
@@ -498,15 +509,48 @@ static cmk_rc check_cmk(cmk_resource *r, cmk_ctx *kctx, const char *keyid,
 	return CMK_OK;
 }
 
-cmk_rc cmk_resource_set_key(cmk_resource *r, const char *keyid)
+cmk_rc res_full_keyid(const cmk_resource *r, const char *keyid,
+                      char out[CMK_KID_MAX])
+{
+	char vault[64], name[CMK_NAME_MAX], ver[CMK_VERSION_LEN + 1];
+	if (strncmp(keyid, "cmk://", 6) == 0) {
+		if (cmk_kid_parse(keyid, vault, name, ver) != CMK_OK)
+			return cmk_err(CMK_E_USAGE, "resource %s: '%s' is not a key id "
+			               "cmk://VAULT/keys/NAME[/VERSION]", r->st.name,
+			               keyid);
+		snprintf(out, CMK_KID_MAX, "%s", keyid);
+		return CMK_OK;
+	}
+	/* NAME or NAME/VERSION: in the vault of the resource's CMKs, else
+	 * the resource's own vault */
+	const char *v = r->st.cmk_vault[0] ? r->st.cmk_vault : r->st.vault;
+	int n = snprintf(out, CMK_KID_MAX, "cmk://%s/keys/%s", v, keyid);
+	if (n < 0 || n >= CMK_KID_MAX || strchr(keyid, ':') ||
+	    cmk_kid_parse(out, vault, name, ver) != CMK_OK)
+		return cmk_err(CMK_E_USAGE, "resource %s: '%s' is not a key: give "
+		               "NAME, NAME/VERSION or cmk://VAULT/keys/NAME[/VERSION]",
+		               r->st.name, keyid);
+	return CMK_OK;
+}
+
+cmk_rc res_precheck_cmk(cmk_resource *r, const char *keyid)
 {
 	char vault[64], name[CMK_NAME_MAX], ver[CMK_VERSION_LEN + 1];
 	cmk_ctx *kctx;
-	return_if_fail(r && keyid);
-	if (strncmp(keyid, "cmk://", 6) != 0 ||
-	    cmk_kid_parse(keyid, vault, name, ver) != CMK_OK)
-		return cmk_err(CMK_E_USAGE, "resource %s: '%s' is not a key id "
-		               "cmk://VAULT/keys/NAME[/VERSION]", r->st.name, keyid);
+	CMK_TRY(cmk_kid_parse(keyid, vault, name, ver));
+	CMK_TRY(res_kctx(r, vault, &kctx));
+	CMK_TRY(check_cmk(r, kctx, keyid, vault));
+	return probe_customer(r, kctx, keyid);
+}
+
+cmk_rc cmk_resource_set_key(cmk_resource *r, const char *keyarg)
+{
+	char vault[64], name[CMK_NAME_MAX], ver[CMK_VERSION_LEN + 1];
+	char keyid[CMK_KID_MAX];
+	cmk_ctx *kctx;
+	return_if_fail(r && keyarg);
+	CMK_TRY(res_full_keyid(r, keyarg, keyid));
+	CMK_TRY(cmk_kid_parse(keyid, vault, name, ver));
 	uint8_t *root = cmk_secure_alloc(RES_ROOT_LEN);
 	if (!root)
 		return cmk_err(CMK_E_NOMEM, "out of memory");
@@ -514,6 +558,17 @@ cmk_rc cmk_resource_set_key(cmk_resource *r, const char *keyid)
 	cmk_rc rc = res_lock(r);
 	if (rc != CMK_OK)
 		goto out;
+	if ((rc = check_live(r)) != CMK_OK) {
+		res_unlock(r);
+		goto out;
+	}
+	if (r->st.key_fixed && !r->st.customer_key[0] && !r->creating) {
+		rc = cmk_err(CMK_E_OP_NOT_ALLOWED, "resource %s has fixed key "
+		             "management and was made service-managed: it cannot "
+		             "switch to a customer-managed key", r->st.name);
+		res_unlock(r);
+		goto out;
+	}
 	if (r->st.svc_retire)
 		(void)retire_service(r);
 	int moved = 0, none = 0;
@@ -546,7 +601,16 @@ cmk_rc cmk_resource_set_service_managed(cmk_resource *r)
 		return cmk_err(CMK_E_NOMEM, "out of memory");
 	RES_ACT(r);
 	cmk_rc rc = res_lock(r);
-	if (rc == CMK_OK) {
+	if (rc == CMK_OK && (rc = check_live(r)) != CMK_OK)
+		res_unlock(r);
+	else if (rc == CMK_OK && r->st.key_fixed && r->st.customer_key[0]) {
+		rc = cmk_err(CMK_E_OP_NOT_ALLOWED, "resource %s has fixed key "
+		             "management and was made customer-managed: it cannot "
+		             "go back to the service-managed key alone (another "
+		             "customer-managed key in vault %s may be set)",
+		             r->st.name, r->st.cmk_vault);
+		res_unlock(r);
+	} else if (rc == CMK_OK) {
 		if (r->st.svc_retire)
 			(void)retire_service(r);
 		if ((rc = open_keyring(r, &r->st, root)) == CMK_OK &&

@@ -97,15 +97,42 @@ static cmk_rc resource_new(cmk_ctx *ctx, const cmk_resource_params *p,
 cmk_rc cmk_resource_create(cmk_ctx *ctx, const cmk_resource_params *p,
                            const char *name)
 {
+	return cmk_resource_create2(ctx, p, name, NULL);
+}
+
+cmk_rc cmk_resource_create2(cmk_ctx *ctx, const cmk_resource_params *p,
+                            const char *name,
+                            const cmk_resource_create_params *cp)
+{
 	char svc[CMK_NAME_MAX], ver[CMK_VERSION_LEN + 1], objs[4200];
 	uint8_t *root = NULL, rid[RES_ROOTID_LEN];
 	cmk_resource *r;
 	cmk_rc rc;
 
+	char keyid[CMK_KID_MAX] = "";
+
 	return_if_fail(ctx);
 	CMK_TRY(resource_new(ctx, p, name, &r));
 	snprintf(r->st.name, sizeof r->st.name, "%s", name);
 	snprintf(r->st.vault, sizeof r->st.vault, "%s", cmk_ctx_vault(ctx));
+	r->st.key_fixed = cp && cp->key_fixed;
+	if (access(r->dir, F_OK) == 0) {
+		rc = cmk_err(CMK_E_EXISTS, "resource %s: cannot create %s: it "
+		             "already exists", name, r->dir);
+		cmk_resource_close(r);
+		return rc;
+	}
+	/* --key: set-key's checks before anything is made */
+	if (cp && cp->keyid) {
+		RES_ACT(r);
+		if ((rc = res_full_keyid(r, cp->keyid, keyid)) != CMK_OK ||
+		    (rc = res_precheck_cmk(r, keyid)) != CMK_OK) {
+			rc = res_audit(r, "resource-create", rc);
+			cmk_resource_close(r);
+			return rc;
+		}
+		owner_act_end();
+	}
 	if (mkdir(r->dir, 0700) != 0) {
 		rc = cmk_err(errno == EEXIST ? CMK_E_EXISTS : CMK_E_IO,
 		             "resource %s: cannot create %s: %s", name, r->dir,
@@ -145,6 +172,14 @@ cmk_rc cmk_resource_create(cmk_ctx *ctx, const cmk_resource_params *p,
 		goto fail;
 	cmk_secure_free(root, RES_ROOT_LEN);
 	rc = res_audit(r, "resource-create", CMK_OK);
+	if (rc == CMK_OK && keyid[0]) {
+		/* checked above; a failure now leaves a service-managed resource */
+		r->creating = 1;
+		if ((rc = cmk_resource_set_key(r, keyid)) != CMK_OK)
+			rc = cmk_err_prefix(rc, "resource %s was created service-managed, "
+			                    "but setting its customer-managed key failed",
+			                    name);
+	}
 	cmk_resource_close(r);
 	return rc;
 fail:
@@ -212,7 +247,7 @@ void cmk_resource_close(cmk_resource *r)
 	free(r);
 }
 
-static size_t count_objects(const char *dir)
+size_t res_count_objects(const char *dir)
 {
 	char objs[4200];
 	size_t n = 0;
@@ -243,7 +278,10 @@ cmk_rc cmk_resource_info_get(cmk_resource *r, cmk_resource_info *out)
 	snprintf(out->cmk_vault, sizeof out->cmk_vault, "%s", st.cmk_vault);
 	out->created = st.created;
 	out->rewrapped = st.rewrapped;
-	out->objects = count_objects(r->dir);
+	out->objects = res_count_objects(r->dir);
+	out->key_fixed = st.key_fixed;
+	out->deleted_on = st.deleted_on;
+	out->purge_on = st.purge_on;
 	res_state_clear(&st);
 	return CMK_OK;
 }

@@ -29,6 +29,8 @@ typedef struct res_state {
 	char cmk_vault[64];
 	int64_t created, rewrapped;
 	int svc_retire;         /* older svc-NAME versions still to disable */
+	int key_fixed;          /* no switch service <-> customer-managed */
+	int64_t deleted_on, purge_on;
 	uint8_t *keyring;       /* wrapped record, or an envelope under the CMK */
 	size_t keyring_len;
 } res_state;
@@ -42,6 +44,7 @@ struct cmk_resource {
 	char dir[4096];         /* .../NAME */
 	res_state st;
 	int lockfd;
+	int creating;           /* create --key: the first set-key */
 };
 
 /* store.c */
@@ -72,7 +75,13 @@ cmk_rc res_kctx(cmk_resource *r, const char *vault, cmk_ctx **kctx);
 #define RES_ACT_OBJECT(r, id) owner_act_begin((r)->st.name, (id))
 cmk_rc res_audit(cmk_resource *r, const char *op, cmk_rc rc);
 
+cmk_rc res_precheck_cmk(cmk_resource *r, const char *keyid);
+/* A key argument as a full id: NAME and NAME/VERSION are taken in `vault`. */
+cmk_rc res_full_keyid(const cmk_resource *r, const char *keyid,
+                      char out[CMK_KID_MAX]);
+
 /* objects.c */
+size_t res_count_objects(const char *dir);
 cmk_rc res_object_id(const char *propq, const uint8_t root[RES_ROOT_LEN],
                      const char *name, char id[33]);
 

@@ -131,6 +131,6 @@ ok "lab2: purge protection on" cmk --vault lab2 vault set --purge-protection on
 ok "set-key r2 to a key of lab2" cmk resource set-key r2 --key cmk://lab2/keys/other
 ok "get through the other vault's CMK" cmk resource get r2 a --out "$T/r2a"
 same_file "$T/r2a" "$T/o1" "cross-vault round trip"
-ok "disable lab2's key" cmk --vault lab2 key disable other
+ok "disable lab2's key" cmk --vault lab2 key disable other --force
 expect_fail_msg 6 "cmk://lab2/keys/other" "r2 is unreadable, naming the lab2 key" cmk resource get r2 a
 done_testing

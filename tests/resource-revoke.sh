@@ -38,17 +38,20 @@ restored() {
 	ok "$what: rm works" app resource rm r "after-$what"
 }
 
-ok "disable cmk1" cmk key disable cmk1
+expect_fail_msg 2 "resources unreadable: r \\(version" "disabling a key in use is refused without --force, naming the resource" \
+	cmk key disable cmk1
+ok "disable cmk1 --force" cmk key disable cmk1 --force
 revoked 6 "resource r: .*cmk://lab/keys/cmk1.*disabled" "key disabled"
 ok "enable cmk1" cmk key enable cmk1
 restored "key enabled"
 
-ok "disable the version in use" cmk key disable "cmk1/$v"
+ok "disable the version in use" cmk key disable "cmk1/$v" --force
 revoked 6 "cmk1.*disabled" "version disabled"
 ok "enable the version" cmk key enable "cmk1/$v"
 restored "version enabled"
 
-ok "delete cmk1" cmk key delete cmk1
+expect_fail_msg 2 "unreadable: r " "deleting a key in use is refused without --force" cmk key delete cmk1
+ok "delete cmk1 --force" cmk key delete cmk1 --force
 revoked 10 "resource r: .*cmk://lab/keys/cmk1.*deleted" "key deleted"
 ok "recover cmk1" cmk key recover cmk1
 restored "key recovered"
@@ -66,7 +69,7 @@ restored "identity back"
 # a versioned CMK id: disabling that version revokes even with a newer one
 ok "rotate cmk1" cmk key rotate cmk1
 ok "set-key to the versioned id" app resource set-key r --key "cmk://lab/keys/cmk1/$v"
-ok "disable that version" cmk key disable "cmk1/$v"
+ok "disable that version" cmk key disable "cmk1/$v" --force
 revoked 6 "cmk1/$v.*disabled" "pinned version disabled"
 ok "enable it" cmk key enable "cmk1/$v"
 restored "pinned version enabled"

@@ -155,6 +155,10 @@ int cli_rotation_sweep(struct cli *c, cmk_ctx *ctx);
 /* ----------------------------------------------------------------- json */
 
 struct json_object;
+/* keyusers.c: resources whose root key NAME[/VERSION] wraps; their list
+ * in `out` ("r1 (version V), ..."), and as objects in arr when not NULL. */
+size_t cli_key_users(const char *vault, const char *name, const char *version,
+                     char *out, size_t len, struct json_object *arr);
 /* Print a JSON value on stdout and release it. */
 int cli_json_print(struct json_object *o);
 

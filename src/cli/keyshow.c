@@ -245,6 +245,11 @@ show_json(const cmk_key_info *k, const cmk_version_info *v, size_t n,
 	                       pem ? json_object_new_string(pem_kid) : NULL);
 	json_object_object_add(o, "public_key_pem",
 	                       pem ? json_object_new_string(pem) : NULL);
+	arr = json_object_new_array();
+	char vault[64], name[CMK_NAME_MAX], ver[CMK_VERSION_LEN + 1], users[8];
+	if (cmk_kid_parse(k->kid, vault, name, ver) == CMK_OK)
+		cli_key_users(vault, name, NULL, users, sizeof users, arr);
+	json_object_object_add(o, "used_by", arr);
 	return cli_json_print(o);
 }
 
@@ -300,6 +305,14 @@ cli_key_show(struct cli *c, int argc, char **argv)
 		goto out;
 	}
 	print_key(&k);
+	{
+		char users[2048];
+		if (*k.managed_by)
+			printf("managed by:       resource %s (cmk key cannot change "
+			       "it; cmk resource does)\n", k.managed_by);
+		if (cli_key_users(cmk_ctx_vault(ctx), name, NULL, users, sizeof users, NULL))
+			printf("used by:          %s\n", users);
+	}
 	for (i = 0; i < n; i++)
 		print_version(&v[i]);
 	if (pem != NULL)

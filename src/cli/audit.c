@@ -12,7 +12,7 @@
 
 #include "cli/cli.h"
 
-enum { OPT_SINCE = 256, OPT_KEY, OPT_IDENTITY, OPT_FILE };
+enum { OPT_SINCE = 256, OPT_KEY, OPT_IDENTITY, OPT_FILE, OPT_RESOURCE };
 
 static const char *
 field(json_object *o, const char *k)
@@ -30,11 +30,12 @@ run_show(struct cli *c, int argc, char **argv)
 		{ "since", required_argument, NULL, OPT_SINCE },
 		{ "key", required_argument, NULL, OPT_KEY },
 		{ "identity", required_argument, NULL, OPT_IDENTITY },
+		{ "resource", required_argument, NULL, OPT_RESOURCE },
 		{ "file", required_argument, NULL, OPT_FILE },
 		{ "json", no_argument, NULL, 'j' },
 		CLI_OPT_HELP, CLI_OPT_END,
 	};
-	const char *key = NULL, *identity = NULL, *file = NULL;
+	const char *key = NULL, *identity = NULL, *file = NULL, *resource = NULL;
 	char since[32] = "";
 	int64_t t;
 	cmk_ctx *ctx = NULL;
@@ -52,6 +53,7 @@ run_show(struct cli *c, int argc, char **argv)
 			break;
 		case OPT_KEY: key = optarg; break;
 		case OPT_IDENTITY: identity = optarg; break;
+		case OPT_RESOURCE: resource = optarg; break;
 		case OPT_FILE: file = optarg; break;
 		case 'j': c->json = 1; break;
 		}
@@ -89,13 +91,16 @@ run_show(struct cli *c, int argc, char **argv)
 			continue;
 		const char *k = field(rec, "key");
 		int show = (!identity || strcmp(field(rec, "identity"), identity) == 0) &&
+		           (!resource || strcmp(field(rec, "resource"), resource) == 0) &&
 		           (!since[0] || strcmp(field(rec, "time"), since) >= 0) &&
 		           (!klen || (strncmp(k, kid, klen) == 0 && (k[klen] == '\0' || k[klen] == '/')));
 		if (show && c->json)
 			fputs(line, stdout);
 		else if (show)
-			printf("%-6s %s %-12s %-20s %-7s %s%s%s\n", field(rec, "seq"), field(rec, "time"),
+			printf("%-6s %s %-12s %-20s %-7s %s%s%s%s%s%s%s\n", field(rec, "seq"), field(rec, "time"),
 			       field(rec, "identity"), field(rec, "op"), field(rec, "result"), k,
+			       *field(rec, "resource") ? " resource=" : "", field(rec, "resource"),
+			       *field(rec, "object") ? " object=" : "", field(rec, "object"),
 			       *field(rec, "error") ? "  " : "", field(rec, "error"));
 		json_object_put(rec);
 	}
@@ -141,7 +146,7 @@ const struct cli_group cli_group_audit = {
 	"audit", "show and verify the vault's audit log",
 	(const struct cli_cmd[]){
 		{ "show", run_show,
-		  "[--since T] [--key KEYID] [--identity ID] [--json] [--file PATH]",
+		  "[--since T] [--key KEYID] [--identity ID] [--resource NAME] [--json] [--file PATH]",
 		  "Print audit records: seq, time, identity, operation, result, "
 		  "key, error.\nWith --json, the records as stored (JSON lines).",
 		  "  --since T        records from time T on (RFC 3339, a date, "
@@ -149,6 +154,8 @@ const struct cli_group cli_group_audit = {
 		  "  --key KEYID      records of one key (every version of a "
 		  "versionless id)\n"
 		  "  --identity ID    records of one identity\n"
+		  "  --resource NAME  records of one resource (its operations and "
+		  "the key\n                   operations made for it)\n"
 		  "  --file PATH      another log than the vault's\n" },
 		{ "verify", run_verify, "[--file PATH]",
 		  "Check every record's MAC (with the token's audit key), the "

@@ -393,6 +393,37 @@ cmk_rc cmk_policy_remove(cmk_ctx *ctx, const char *identity);
 cmk_rc cmk_policy_list(cmk_ctx *ctx, cmk_policy **out, size_t *n);
 cmk_rc cmk_policy_get(cmk_ctx *ctx, const char *identity, cmk_policy *out);
 
+/* -------------------------------------------------------------- identities */
+
+/*
+ * Identities as vault objects (docs/identities.md): created, enabled,
+ * disabled and deleted by the vault's administrator, audited.  A disabled
+ * or deleted identity is refused every operation (CMK_E_ACCESS_DENIED).
+ * Names: 1-127 of [A-Za-z0-9-].  A vault without identity objects works as
+ * before (policies name identities freely); the first cmk_identity_create
+ * makes an identity object of every identity its policies name, and from
+ * then on cmk_policy_set needs an existing identity (CMK_E_NOT_FOUND).
+ * The trust boundary is the token's PIN: whoever holds it can act as any
+ * identity or use the token directly.
+ */
+typedef struct cmk_identity_info {
+	char name[CMK_IDENTITY_MAX];
+	int enabled;
+	int deleted;
+	char resource[128];       /* system-assigned identity of this resource */
+	int64_t created;          /* unix seconds */
+	int64_t updated;
+} cmk_identity_info;
+
+cmk_rc cmk_identity_create(cmk_ctx *ctx, const char *name);
+cmk_rc cmk_identity_set_enabled(cmk_ctx *ctx, const char *name, int enabled);
+/* Also removes the identity's access policy; the administrator cannot be
+ * disabled or deleted. */
+cmk_rc cmk_identity_delete(cmk_ctx *ctx, const char *name);
+/* Every identity object, deleted ones included (cmk_free). */
+cmk_rc cmk_identity_list(cmk_ctx *ctx, cmk_identity_info **out, size_t *n);
+cmk_rc cmk_identity_get(cmk_ctx *ctx, const char *name, cmk_identity_info *out);
+
 /* ------------------------------------------------------------------ audit */
 
 /* Records are JSON lines (docs/audit.md).  cmk_audit_verify checks the MAC

@@ -175,6 +175,8 @@ typedef struct cmk_resource_info {
 	int key_fixed;                     /* --key-management fixed */
 	int64_t deleted_on;                /* unix seconds; 0: live */
 	int64_t purge_on;                  /* scheduled purge; 0: live */
+	char identity[128];                /* the identity it acts as ("":
+	                                      the caller's; older resources) */
 } cmk_resource_info;
 
 /* Create: makes the vault key svc-NAME, a root key, the directory. */
@@ -187,6 +189,8 @@ cmk_rc cmk_resource_create(cmk_ctx *ctx, const cmk_resource_params *p,
 typedef struct cmk_resource_create_params {
 	const char *keyid;          /* NULL: service-managed */
 	int key_fixed;
+	const char *identity;       /* an existing identity to act as; NULL:
+	                               the system-assigned res-NAME, created */
 } cmk_resource_create_params;
 cmk_rc cmk_resource_create2(cmk_ctx *ctx, const cmk_resource_params *p,
                             const char *name,

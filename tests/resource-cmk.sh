@@ -26,6 +26,7 @@ export CMK_CONF=$T/two.conf
 ok "vault init lab2 (no purge protection yet)" cmk --vault lab2 vault init
 
 ok "resource create r" cmk resource create r
+ok "grant r's identity res-r" cmk policy set res-r get,wrapKey,unwrapKey
 ok "key create cmk1" cmk key create cmk1
 ok "key create big (RSA 3072)" cmk key create big --size 3072
 ok "key create noops (encrypt only)" cmk key create noops --ops encrypt,decrypt
@@ -59,11 +60,11 @@ expect_fail_msg 2 "is not a key" "a malformed key argument is refused" cmk resou
 expect_fail_msg 2 "NAME, NAME/VERSION" "a pkcs11: URI is not a resource key" cmk resource set-key r --key 'pkcs11:object=cmk1' 
 expect_fail 2 "--key and --service-managed together are refused" \
 	cmk resource set-key r --key cmk://lab/keys/cmk1 --service-managed
-ok "policy: app may get, wrap and unwrap" cmk policy set app get,list,create,update,rotate,wrapKey,unwrapKey
-ok "policy: weak lacks unwrapKey" cmk policy set weak get,list,wrapKey
-expect_fail_msg 9 "identity weak needs get, wrapKey and unwrapKey" \
-	"an identity without unwrapKey cannot set the key" \
-	cmk --identity weak resource set-key r --key cmk://lab/keys/cmk1
+ok "policy: res-r loses unwrapKey" cmk policy set res-r get,list,wrapKey
+expect_fail_msg 9 "identity res-r needs get, wrapKey and unwrapKey.*policy set res-r get,list,wrapKey,unwrapKey" \
+	"a resource whose identity lacks unwrapKey cannot take the key (the grant is printed)" \
+	cmk resource set-key r --key cmk://lab/keys/cmk1
+ok "policy: res-r may get, wrap and unwrap" cmk policy set res-r get,wrapKey,unwrapKey
 check_objects "after refused changes"
 
 # double encryption under a versioned CMK
@@ -124,6 +125,7 @@ check_objects "after every change"
 # a first CMK may be in another vault (with purge protection)
 expect_fail 4 "resource create --vault with an unknown vault is refused" cmk resource create r9 --vault nosuch
 ok "resource create r2 --vault lab" cmk resource create r2 --vault lab
+ok "grant res-r2 in lab2" cmk --vault lab2 policy set res-r2 get,wrapKey,unwrapKey
 ok "put" cmk resource put r2 a --in "$T/o1"
 expect_fail_msg 2 "purge protection" "lab2 has no purge protection" \
 	cmk resource set-key r2 --key cmk://lab2/keys/other

@@ -28,6 +28,7 @@ run cmk key create rk --not-before 2030-01-01
 V=$(sed 's#.*/##' "$OUT")
 like "$V" '^[0-9a-f]{32}$' "key rk made (not valid before 2030)"
 ok "resource create r1" cmk resource create r1
+ok "grant res-r1" cmk policy set res-r1 get,wrapKey,unwrapKey
 echo x | cmk resource put r1 o0 || fail "put r1 o0"
 sum0=$(sha256sum <"$T/res/r1/resource.json")
 n0=$(chk --json key show svc-r1 | jq '(.version_list // .versions) | length')
@@ -41,10 +42,11 @@ is "$(sha256sum <"$T/res/r1/resource.json")" "$sum0" "the refused set-key left t
 is "$(chk --json key show svc-r1 | jq '(.version_list // .versions) | length')" "$n0" \
 	"the refused set-key made no svc-r1 version"
 is "$(svc_enabled r1)" 1 "svc-r1's version stays enabled"
-ok "policy: weak may only get" cmk policy set weak get,list
 ok "key create w1" cmk key create w1
-expect_fail_msg 9 "weak" "set-key as an identity without wrapKey is refused" \
-	cmk --identity weak resource set-key r1 --key cmk://lab/keys/w1
+ok "policy: res-r1 may only get" cmk policy set res-r1 get
+expect_fail_msg 9 "res-r1" "set-key when the resource's identity lacks wrapKey is refused" \
+	cmk resource set-key r1 --key cmk://lab/keys/w1
+ok "policy: res-r1 back" cmk policy set res-r1 get,wrapKey,unwrapKey
 is "$(sha256sum <"$T/res/r1/resource.json")" "$sum0" "that refusal changed nothing either"
 
 # ------------------------------------------------------ item 3: kill loop
@@ -52,6 +54,7 @@ ok "key create c1" cmk key create c1
 ok "key create c2" cmk key create c2
 c2v=$(current_version c2)
 ok "resource create r2" cmk resource create r2
+ok "grant res-r2" cmk policy set res-r2 get,wrapKey,unwrapKey
 for o in a b c; do head -c 3000 /dev/urandom >"$T/$o"; chk resource put r2 "$o" --in "$T/$o" || fail "put r2 $o"; done
 softhsm_guard_init
 kills=${CMK_RESOURCE_KILLS:-50}
@@ -86,6 +89,7 @@ is "$(jq -r '.svc_retire // false' "$T/res/r2/resource.json")" false "no retirem
 ok "key create kx" cmk key create kx
 ok "key create ky" cmk key create ky
 ok "resource create r3" cmk resource create r3
+ok "grant res-r3" cmk policy set res-r3 get,wrapKey,unwrapKey
 ok "set-key r3 to the versionless kx" cmk resource set-key r3 --key cmk://lab/keys/kx
 echo one | cmk resource put r3 o1 || fail "put r3 o1"
 ok "every version of kx expires (an hour ago)" cmk key set kx --expires -1h

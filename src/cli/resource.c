@@ -17,13 +17,14 @@
 #define OBJECT_IN_MAX ((size_t)1 << 32)
 
 enum { OPT_DIR = 256, OPT_SERVICE, OPT_VAULT, OPT_YES, OPT_DELETED,
-       OPT_KEYMGMT };
+       OPT_KEYMGMT, OPT_IDENT };
 
 static const struct option res_options[] = {
 	{ "dir", required_argument, NULL, OPT_DIR },
 	{ "yes", no_argument, NULL, OPT_YES },
 	{ "deleted", no_argument, NULL, OPT_DELETED },
 	{ "key-management", required_argument, NULL, OPT_KEYMGMT },
+	{ "identity", required_argument, NULL, OPT_IDENT },
 	{ "in", required_argument, NULL, 'i' },
 	{ "out", required_argument, NULL, 'o' },
 	{ "key", required_argument, NULL, 'k' },
@@ -33,7 +34,7 @@ static const struct option res_options[] = {
 };
 
 struct res_opts {
-	const char *dir, *in, *out, *key, *vault, *keymgmt;
+	const char *dir, *in, *out, *key, *vault, *keymgmt, *identity;
 	int service, yes, deleted;
 };
 
@@ -69,6 +70,7 @@ parse_range(struct cli *c, int argc, char **argv, struct res_opts *o,
 		case OPT_YES: o->yes = 1; name = "yes"; break;
 		case OPT_DELETED: o->deleted = 1; name = "deleted"; break;
 		case OPT_KEYMGMT: o->keymgmt = optarg; name = "key-management"; break;
+		case OPT_IDENT: o->identity = optarg; name = "identity"; break;
 		}
 		if (name && strcmp(name, "dir") != 0 &&
 		    !strstr(allowed, name))
@@ -123,9 +125,9 @@ run_create(struct cli *c, int argc, char **argv)
 	int rc;
 
 	if ((rc = parse(c, argc, argv, &o, 1, "NAME",
-	                "vault key key-management")) != CMK_OK)
+	                "vault key key-management identity")) != CMK_OK)
 		return rc;
-	cmk_resource_create_params cp = { .keyid = o.key };
+	cmk_resource_create_params cp = { .keyid = o.key, .identity = o.identity };
 	if (o.keymgmt && strcmp(o.keymgmt, "fixed") == 0)
 		cp.key_fixed = 1;
 	else if (o.keymgmt && strcmp(o.keymgmt, "switchable") != 0)
@@ -221,8 +223,7 @@ list_resources(struct cli *c, const struct res_opts *o)
 		const cmk_resource_info *i = &v[k];
 		const char *mgmt = i->customer_key[0] ? "customer-managed"
 		                                      : "service-managed";
-		char ident[CMK_RESOURCE_NAME_MAX + 8];
-		snprintf(ident, sizeof ident, "res-%s", i->name);
+		const char *ident = i->identity[0] ? i->identity : "(caller)";
 		cli_time_format(i->deleted_on, t1);
 		cli_time_format(i->purge_on, t2);
 		if (a) {
@@ -239,7 +240,8 @@ list_resources(struct cli *c, const struct res_opts *o)
 			                       json_object_new_string(key_in_use(i)));
 			json_object_object_add(j, "service_kid",
 			                       json_object_new_string(i->service_kid));
-			json_object_object_add(j, "identity", json_object_new_string(ident));
+			json_object_object_add(j, "identity", i->identity[0] ?
+			        json_object_new_string(i->identity) : NULL);
 			json_object_object_add(j, "state", json_object_new_string(
 			        i->deleted_on ? "deleted" : "live"));
 			json_object_object_add(j, "objects",
@@ -426,10 +428,14 @@ print_info(struct cli *c, cmk_resource *res)
 		                       json_object_new_boolean(i.key_fixed));
 		json_object_object_add(o, "state", json_object_new_string(
 		        i.deleted_on ? "deleted" : "live"));
+		json_object_object_add(o, "identity", i.identity[0] ?
+		        json_object_new_string(i.identity) : NULL);
 		return cli_json_print(o);
 	}
 	printf("name:         %s\npath:         %s\nvault:        %s\n"
+	       "identity:     %s\n"
 	       "key source:   %s\nservice key:  %s\n", i.name, i.path, i.vault,
+	       i.identity[0] ? i.identity : "(the caller's)",
 	       i.customer_key[0] ? "customer-managed (double encryption)"
 	                         : "service-managed", i.service_kid);
 	if (i.customer_key[0])
@@ -546,7 +552,8 @@ const struct cli_group cli_group_resource = {
 	"keys)",
 	(const struct cli_cmd[]){
 		{ "create", run_create,
-		  "NAME [--vault V] [--key KEYID] [--key-management fixed|switchable]",
+		  "NAME [--vault V] [--key KEYID] [--identity ID] "
+		  "[--key-management fixed|switchable]",
 		  "Create resource NAME in vault V (else the default vault): a "
 		  "root key wrapped\nfrom the first byte by a new service-managed "
 		  "vault key svc-NAME (marked as\nmanaged by NAME: cmk key refuses "
@@ -555,6 +562,9 @@ const struct cli_group cli_group_resource = {
 		  "  --vault V        the vault (as the global --vault)\n"
 		  "  --key KEYID      a customer-managed key: NAME, NAME/VERSION or "
 		  "a full id\n"
+		  "  --identity ID    act as this existing identity (default: "
+		  "the system-assigned\n                   identity res-NAME, "
+		  "created with the resource)\n"
 		  "  --key-management fixed   never switch between service- and "
 		  "customer-managed\n                   keys later (default: "
 		  "switchable)\n"

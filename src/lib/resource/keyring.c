@@ -468,7 +468,28 @@ static cmk_rc check_cmk(cmk_resource *r, cmk_ctx *kctx, const char *keyid,
 		return cmk_err(CMK_E_USAGE, "resource %s: key %s is in vault %s, "
 		               "but the resource's customer-managed keys must stay "
 		               "in vault %s", name, keyid, vault, r->st.cmk_vault);
-	cmk_rc rc = cmk_key_open(kctx, keyid, &k);
+	/* The resource's identity's permissions first (reading policies needs
+	 * none): the refusal prints the exact grant to give.  The wrap and
+	 * unwrap that follow check them on every path anyway. */
+	const char *who = r->st.identity[0] ? r->st.identity
+	                                    : cmk_ctx_identity(kctx);
+	const unsigned need = CMK_PERM_GET | CMK_PERM_WRAP | CMK_PERM_UNWRAP;
+	cmk_rc rc = cmk_policy_get(kctx, who, &pol);
+	if (rc == CMK_E_NOT_FOUND) {
+		pol.perms = 0;
+		rc = CMK_OK;
+	}
+	if (rc == CMK_OK && (pol.perms & need) != need) {
+		char have[256], want[256];
+		cmk_perms_format(pol.perms, have, sizeof have);
+		cmk_perms_format(pol.perms | need, want, sizeof want);
+		return cmk_err(CMK_E_ACCESS_DENIED, "resource %s: identity %s needs "
+		               "get, wrapKey and unwrapKey on key %s (it has: %s); "
+		               "grant them with: cmk --vault %s policy set %s %s",
+		               name, who, keyid, *have ? have : "none", vault, who,
+		               want);
+	}
+	rc = cmk_key_open(kctx, keyid, &k);
 	if (rc != CMK_OK)
 		return cmk_err_prefix(rc, "resource %s", name);
 	unsigned bits = cmk_key_bits(k), ops = cmk_key_ops(k);
@@ -488,24 +509,6 @@ static cmk_rc check_cmk(cmk_resource *r, cmk_ctx *kctx, const char *keyid,
 		               "purge protection on; a customer-managed key must "
 		               "live in a vault with purge protection (cmk vault set "
 		               "--purge-protection on)", name, vault);
-	/* The identity's permissions, when it may read its own policy; the
-	 * wrap and unwrap that follow check them on every path anyway. */
-	rc = cmk_policy_get(kctx, cmk_ctx_identity(kctx), &pol);
-	if (rc == CMK_OK) {
-		const unsigned need = CMK_PERM_GET | CMK_PERM_WRAP | CMK_PERM_UNWRAP;
-		if ((pol.perms & need) != need) {
-			char have[256];
-			cmk_perms_format(pol.perms, have, sizeof have);
-			return cmk_err(CMK_E_ACCESS_DENIED, "resource %s: identity %s "
-			               "needs get, wrapKey and unwrapKey on key %s "
-			               "(it has: %s)", name, cmk_ctx_identity(kctx),
-			               kid, *have ? have : "none");
-		}
-	} else if (rc == CMK_E_NOT_FOUND) {
-		return cmk_err(CMK_E_ACCESS_DENIED, "resource %s: identity %s has "
-		               "no access policy in vault %s (needs get, wrapKey, "
-		               "unwrapKey)", name, cmk_ctx_identity(kctx), vault);
-	}
 	return CMK_OK;
 }
 

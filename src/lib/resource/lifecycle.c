@@ -238,6 +238,7 @@ cmk_rc cmk_resource_list_all(const cmk_resource_params *p, int deleted,
 		i->key_fixed = st.key_fixed;
 		i->deleted_on = st.deleted_on;
 		i->purge_on = st.purge_on;
+		snprintf(i->identity, sizeof i->identity, "%s", st.identity);
 		res_state_clear(&st);
 	}
 	closedir(d);

@@ -26,6 +26,7 @@
 
 #include "crypto/envelope.h"
 #include "resource/resource.h"
+#include "vault/identity.h"
 #include "util/err.h"
 
 #define OBJECT_MAX ((size_t)1 << 36)
@@ -116,6 +117,21 @@ cmk_rc cmk_resource_create2(cmk_ctx *ctx, const cmk_resource_params *p,
 	snprintf(r->st.name, sizeof r->st.name, "%s", name);
 	snprintf(r->st.vault, sizeof r->st.vault, "%s", cmk_ctx_vault(ctx));
 	r->st.key_fixed = cp && cp->key_fixed;
+	if (cp && cp->identity) {
+		cmk_identity_info ii;
+		if ((rc = cmk_identity_get(ctx, cp->identity, &ii)) == CMK_OK &&
+		    ii.deleted)
+			rc = cmk_err(CMK_E_NOT_FOUND, "identity '%s' is deleted",
+			             cp->identity);
+		if (rc != CMK_OK) {
+			rc = cmk_err_prefix(rc, "resource %s", name);
+			cmk_resource_close(r);
+			return rc;
+		}
+		snprintf(r->st.identity, sizeof r->st.identity, "%s", cp->identity);
+	} else {
+		snprintf(r->st.identity, sizeof r->st.identity, "res-%s", name);
+	}
 	if (access(r->dir, F_OK) == 0) {
 		rc = cmk_err(CMK_E_EXISTS, "resource %s: cannot create %s: it "
 		             "already exists", name, r->dir);
@@ -147,7 +163,15 @@ cmk_rc cmk_resource_create2(cmk_ctx *ctx, const cmk_resource_params *p,
 	snprintf(owner.value, sizeof owner.value, "%s", name);
 	cmk_key_params kp = { .bits = 2048, .ops = CMK_OP_WRAP | CMK_OP_UNWRAP,
 	                      .tags = &owner, .ntags = 1 };
-	RES_ACT(r);
+	/* the caller creates svc-NAME (needs `create`) and the system-assigned
+	 * identity; from then on the resource acts as its identity */
+	owner_act_begin(name, NULL);
+	if (!(cp && cp->identity) &&
+	    (rc = identity_create_system(ctx, r->st.identity, name)) != CMK_OK) {
+		rc = cmk_err_prefix(rc, "resource %s: its identity %s", name,
+		                    r->st.identity);
+		goto fail;
+	}
 	if (mkdir(objs, 0700) != 0) {
 		rc = cmk_err(CMK_E_IO, "cannot create %s: %s", objs, strerror(errno));
 		goto fail;
@@ -157,6 +181,7 @@ cmk_rc cmk_resource_create2(cmk_ctx *ctx, const cmk_resource_params *p,
 		                    "key %s", name, svc);
 		goto fail;
 	}
+	RES_ACT(r);
 	if (!(root = cmk_secure_alloc(RES_ROOT_LEN))) {
 		rc = cmk_err(CMK_E_NOMEM, "out of memory");
 		goto fail;
@@ -282,6 +307,7 @@ cmk_rc cmk_resource_info_get(cmk_resource *r, cmk_resource_info *out)
 	out->key_fixed = st.key_fixed;
 	out->deleted_on = st.deleted_on;
 	out->purge_on = st.purge_on;
+	snprintf(out->identity, sizeof out->identity, "%s", st.identity);
 	res_state_clear(&st);
 	return CMK_OK;
 }

@@ -30,6 +30,7 @@ typedef struct res_state {
 	int64_t created, rewrapped;
 	int svc_retire;         /* older svc-NAME versions still to disable */
 	int key_fixed;          /* no switch service <-> customer-managed */
+	char identity[CMK_IDENTITY_MAX]; /* acts as it; "" (older): the caller */
 	int64_t deleted_on, purge_on;
 	uint8_t *keyring;       /* wrapped record, or an envelope under the CMK */
 	size_t keyring_len;
@@ -71,8 +72,10 @@ cmk_rc res_kctx(cmk_resource *r, const char *vault, cmk_ctx **kctx);
 /* Every public resource call acts for its resource (vault/owner.h) from
  * RES_ACT on, and ends through res_audit: one audit record of `op`
  * carrying the resource name (and the object id set by RES_ACT_OBJECT). */
-#define RES_ACT(r) owner_act_begin((r)->st.name, NULL)
-#define RES_ACT_OBJECT(r, id) owner_act_begin((r)->st.name, (id))
+#define RES_ACT(r) (owner_act_begin((r)->st.name, NULL), \
+                    owner_act_identity((r)->st.identity))
+#define RES_ACT_OBJECT(r, id) (owner_act_begin((r)->st.name, (id)), \
+                               owner_act_identity((r)->st.identity))
 cmk_rc res_audit(cmk_resource *r, const char *op, cmk_rc rc);
 
 cmk_rc res_precheck_cmk(cmk_resource *r, const char *keyid);

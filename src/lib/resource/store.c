@@ -213,6 +213,7 @@ cmk_rc res_state_load(const char *dir, res_state *st)
 			st->rewrapped = json_object_get_int64(v);
 		if (json_object_object_get_ex(o, "svc_retire", &v))
 			st->svc_retire = json_object_get_boolean(v);
+		copy(st->identity, sizeof st->identity, jstr(o, "identity"));
 		if (json_object_object_get_ex(o, "key_management", &v))
 			st->key_fixed = strcmp(json_object_get_string(v), "fixed") == 0;
 		if (json_object_object_get_ex(o, "deleted_on", &v))
@@ -267,6 +268,9 @@ cmk_rc res_state_save(const char *dir, const res_state *st)
 	                       json_object_new_int64(st->rewrapped));
 	if (st->svc_retire)
 		json_object_object_add(o, "svc_retire", json_object_new_boolean(1));
+	if (st->identity[0])
+		json_object_object_add(o, "identity",
+		                       json_object_new_string(st->identity));
 	json_object_object_add(o, "key_management", json_object_new_string(
 	                       st->key_fixed ? "fixed" : "switchable"));
 	if (st->deleted_on) {

@@ -300,10 +300,13 @@ static cmk_rc append(cmk_ctx *ctx, struct ctx_audit *a, const char *op, const ch
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "seq", json_object_new_int64((int64_t)a->seq + 1));
 	json_object_object_add(o, "time", json_object_new_string(when));
-	json_object_object_add(o, "identity", json_object_new_string(ctx->identity));
+	json_object_object_add(o, "identity", json_object_new_string(owner_identity(ctx)));
 	json_object_object_add(o, "op", json_object_new_string(op));
 	json_object_object_add(o, "key", key ? json_object_new_string(key) : NULL);
-	/* resources: the resource acting, and an object id (never a name) */
+	/* resources: the caller when a resource acts as its own identity, the
+	 * resource, and an object id (never a name) */
+	if (strcmp(owner_identity(ctx), ctx->identity) != 0)
+		json_object_object_add(o, "caller", json_object_new_string(ctx->identity));
 	if (owner_acting())
 		json_object_object_add(o, "resource", json_object_new_string(owner_acting()));
 	if (owner_acting_object())

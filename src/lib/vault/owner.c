@@ -8,6 +8,17 @@
 
 static _Thread_local char acting[CMK_RESOURCE_NAME_MAX];
 static _Thread_local char acting_obj[40];
+static _Thread_local char acting_id[CMK_IDENTITY_MAX];
+
+void owner_act_identity(const char *identity)
+{
+	snprintf(acting_id, sizeof acting_id, "%s", identity ? identity : "");
+}
+
+const char *owner_identity(const cmk_ctx *ctx)
+{
+	return acting_id[0] ? acting_id : ctx->identity;
+}
 
 void owner_act_begin(const char *resource, const char *object)
 {
@@ -19,6 +30,7 @@ void owner_act_end(void)
 {
 	acting[0] = '\0';
 	acting_obj[0] = '\0';
+	acting_id[0] = '\0';
 }
 
 const char *owner_acting(void)

@@ -21,6 +21,10 @@
 void owner_act_begin(const char *resource, const char *object);
 void owner_act_end(void);
 const char *owner_acting(void);          /* NULL when not acting */
+/* The resource's identity, when it has one, for this thread's key calls. */
+void owner_act_identity(const char *identity);
+/* The identity this thread acts as on ctx: the resource's, else ctx's. */
+const char *owner_identity(const cmk_ctx *ctx);
 const char *owner_acting_object(void);
 
 /* CMK_E_OP_NOT_ALLOWED when key `id` belongs to a resource and this

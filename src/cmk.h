@@ -209,6 +209,8 @@ typedef struct cmk_key_info {
 	char managed_by[128];     /* the resource whose service-managed key this
 	                             is ("" none): cmk_key_* refuse to change it
 	                             (CMK_E_OP_NOT_ALLOWED); its resource does */
+	int64_t expires;          /* the current version's, unix seconds; 0 none */
+	int64_t next_rotation;    /* by its rotation policy; 0: none */
 } cmk_key_info;
 
 /* Names: NAME for a key, NAME/VERSION or a full cmk:// id for a version. */
@@ -392,6 +394,39 @@ cmk_rc cmk_policy_set(cmk_ctx *ctx, const char *identity, unsigned perms);
 cmk_rc cmk_policy_remove(cmk_ctx *ctx, const char *identity);
 cmk_rc cmk_policy_list(cmk_ctx *ctx, cmk_policy **out, size_t *n);
 cmk_rc cmk_policy_get(cmk_ctx *ctx, const char *identity, cmk_policy *out);
+
+/* --------------------------------------------------------- rotation policy */
+
+/* Periods in seconds; 0: not set.  Each set one is at least a day, and
+ * expire_after is not shorter than rotate_after (CMK_E_USAGE). */
+typedef struct cmk_rotation_policy {
+	int64_t rotate_after;     /* rotate when the newest version is this old */
+	int64_t expire_after;     /* versions made under the policy expire then */
+	int64_t notify_before;    /* report the current version's expiry this
+	                             long before it */
+	int64_t updated;          /* unix seconds (output) */
+} cmk_rotation_policy;
+/* Needs 'update'; refused for a resource's own key.  Replaces the old one. */
+cmk_rc cmk_rotation_policy_set(cmk_ctx *ctx, const char *name,
+                               const cmk_rotation_policy *p);
+/* CMK_E_NOT_FOUND when the key has none. */
+cmk_rc cmk_rotation_policy_get(cmk_ctx *ctx, const char *name,
+                               cmk_rotation_policy *out);
+
+/* One key seen by cmk_rotation_sweep. */
+typedef struct cmk_rotation_event {
+	char name[CMK_NAME_MAX];
+	char kid[CMK_KID_MAX];    /* the current (else newest) version after it */
+	int rotated;              /* a new version was made now */
+	int64_t expires;          /* that version's expiry, 0: none */
+	int expiring;             /* within notify_before (audited "near-expiry") */
+	int64_t next_rotation;    /* unix seconds, 0: no rotate_after */
+} cmk_rotation_event;
+/* Apply every key's rotation policy (for cron / a systemd timer: `cmk
+ * vault sweep`): rotate the keys that are due, give their new versions the
+ * policy's expiry, report those expiring within their notice.  *out has
+ * one event per key with a policy (cmk_free). */
+cmk_rc cmk_rotation_sweep(cmk_ctx *ctx, cmk_rotation_event **out, size_t *n);
 
 /* -------------------------------------------------------------- identities */
 

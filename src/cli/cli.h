@@ -151,6 +151,7 @@ int cli_vault_set(struct cli *c, int argc, char **argv);
 int cli_vault_sweep(struct cli *c, int argc, char **argv);
 /* rotation.c: the rotation part of `vault sweep` */
 int cli_rotation_sweep(struct cli *c, cmk_ctx *ctx);
+int cli_key_rotation_policy(struct cli *c, int argc, char **argv);
 
 /* ----------------------------------------------------------------- json */
 

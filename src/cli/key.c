@@ -622,6 +622,20 @@ const struct cli_group cli_group_key = {
 		  "input) as a new key,\nor as a new version of an existing "
 		  "key; prints the versioned id.",
 		  "  --pem FILE         the private key (required)\n" ATTR_HELP },
+		{ "rotation-policy", cli_key_rotation_policy,
+		  "set NAME [--rotate-after 90d] [--expire-after 2y] "
+		  "[--notify-before 30d] | show NAME",
+		  "Set or show a key's rotation policy; `cmk vault sweep` applies "
+		  "it: rotates\nthe key when its newest version is older than "
+		  "--rotate-after, gives new\nversions an expiry --expire-after "
+		  "later, and reports (stderr, audit) a\ncurrent version that "
+		  "expires within --notify-before.",
+		  "  --rotate-after P   rotate this long after the newest "
+		  "version's creation\n"
+		  "  --expire-after P   new versions expire this long after "
+		  "creation (not shorter\n                     than --rotate-after)\n"
+		  "  --notify-before P  report the expiry this long before\n"
+		  "  P: a number and h, d, w or y (365 days); at least a day\n" },
 		{ "list", cli_key_list, "[--deleted]",
 		  "List keys, one a line: name, current version, "
 		  "enabled|disabled, versions.",

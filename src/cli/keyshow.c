@@ -50,6 +50,8 @@ key_json(const cmk_key_info *k)
 	json_object_object_add(o, "versions",
 	                       json_object_new_int64((int64_t)k->nversions));
 	json_object_object_add(o, "size", json_object_new_int64(k->bits));
+	json_object_object_add(o, "expires", json_time(k->expires));
+	json_object_object_add(o, "next_rotation", json_time(k->next_rotation));
 	json_object_object_add(o, "managed_by", *k->managed_by ?
 	                       json_object_new_string(k->managed_by) : NULL);
 	json_object_object_add(o, "created", json_time(k->created / 1000000));
@@ -104,6 +106,14 @@ cli_key_list(struct cli *c, int argc, char **argv)
 			cli_time_format(keys[i].deleted_on, d);
 			cli_time_format(keys[i].purge_on, p);
 			printf(" %s %s", d, p);
+		}
+		if (keys[i].expires) {
+			cli_time_format(keys[i].expires, d);
+			printf(" expires %s", d);
+		}
+		if (keys[i].next_rotation) {
+			cli_time_format(keys[i].next_rotation, d);
+			printf(" next-rotation %s", d);
 		}
 		if (*keys[i].managed_by)
 			printf(" (managed by resource %s)", keys[i].managed_by);

@@ -22,6 +22,7 @@ libcmk_core_sources = \
 	src/lib/vault/lifecycle.c \
 	src/lib/vault/owner.c src/lib/vault/owner.h \
 	src/lib/vault/identity.c src/lib/vault/identity.h \
+	src/lib/vault/rotation.c \
 	src/lib/vault/listing.c \
 	src/lib/vault/policy.c src/lib/vault/policy.h \
 	src/lib/vault/audit.c src/lib/vault/audit.h \

@@ -27,6 +27,8 @@ static void fill_key_info(cmk_ctx *ctx, key_state *st, cmk_key_info *out)
 	out->bits = st->v[st->nv - 1].bits;
 	if (owner_of(st))
 		snprintf(out->managed_by, sizeof out->managed_by, "%s", owner_of(st));
+	out->expires = cur ? cur->expires : 0;
+	out->next_rotation = rotation_next(ctx, st);
 }
 
 static int by_name(const void *a, const void *b)

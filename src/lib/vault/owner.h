@@ -33,6 +33,8 @@ const char *owner_acting_object(void);
 /* The resource that owns a loaded key, or NULL. */
 struct key_state;
 const char *owner_of(const struct key_state *st);
+/* rotation.c: when the key's rotation policy next rotates it (0: none). */
+int64_t rotation_next(cmk_ctx *ctx, const struct key_state *st);
 cmk_rc owner_check(cmk_ctx *ctx, const char *id, const char *op);
 /* Whether tags hold a reserved owner tag (key create/import refuse it
  * unless acting for that resource). */

@@ -2,7 +2,8 @@
 # ownership, identities, resource lifecycle, rotation policies; included
 # from tests/local.mk.
 resources_tests = \
-	tests/resource-safety.sh
+	tests/resource-safety.sh \
+	tests/resource-lifecycle.sh
 
 TESTS += $(resources_tests)
 EXTRA_DIST += $(resources_tests)

@@ -149,13 +149,13 @@ int cli_lab_stop(struct cli *c, int argc, char **argv);
 /* vault_admin.c: `cmk vault set` and `cmk vault sweep`. */
 int cli_vault_set(struct cli *c, int argc, char **argv);
 int cli_vault_sweep(struct cli *c, int argc, char **argv);
-/* rotation.c: the rotation part of `vault sweep` */
-int cli_rotation_sweep(struct cli *c, cmk_ctx *ctx);
-int cli_key_rotation_policy(struct cli *c, int argc, char **argv);
 
 /* ----------------------------------------------------------------- json */
 
 struct json_object;
+/* rotation.c: the rotation part of `vault sweep` */
+int cli_rotation_sweep(struct cli *c, cmk_ctx *ctx, struct json_object **json);
+int cli_key_rotation_policy(struct cli *c, int argc, char **argv);
 /* keyusers.c: resources whose root key NAME[/VERSION] wraps; their list
  * in `out` ("r1 (version V), ..."), and as objects in arr when not NULL. */
 size_t cli_key_users(const char *vault, const char *name, const char *version,

@@ -131,7 +131,7 @@ cli_key_rotation_policy(struct cli *c, int argc, char **argv)
 }
 
 int
-cli_rotation_sweep(struct cli *c, cmk_ctx *ctx)
+cli_rotation_sweep(struct cli *c, cmk_ctx *ctx, json_object **json)
 {
 	cmk_rotation_event *ev;
 	size_t n;
@@ -140,8 +140,9 @@ cli_rotation_sweep(struct cli *c, cmk_ctx *ctx)
 
 	if (r != CMK_OK)
 		return cli_lib_fail(r);
-	json_object *arr = c->json ? json_object_new_array() : NULL;
+	json_object *arr = json ? json_object_new_array() : NULL;
 	size_t rotated = 0;
+	(void)c;
 	for (size_t i = 0; i < n; i++) {
 		rotated += ev[i].rotated;
 		cli_time_format(ev[i].expires, t);
@@ -166,8 +167,10 @@ cli_rotation_sweep(struct cli *c, cmk_ctx *ctx)
 		}
 	}
 	cmk_free(ev);
-	if (arr)
-		return cli_json_print(arr);
+	if (arr) {
+		*json = arr;
+		return CMK_OK;
+	}
 	printf("vault %s: %zu key%s rotated by policy\n", cmk_ctx_vault(ctx),
 	       rotated, rotated == 1 ? "" : "s");
 	return CMK_OK;

@@ -242,8 +242,13 @@ static int owned_by_acting(cmk_ctx *ctx, const char *key)
 {
 	char name[CMK_NAME_MAX], ver[CMK_VERSION_LEN + 1];
 	key_state st;
-	if (!key || !owner_acting() || names_resolve(ctx, key, name, ver) != CMK_OK ||
-	    keys_load(ctx, name, &st) != CMK_OK)
+	if (!key || !owner_acting() || names_resolve(ctx, key, name, ver) != CMK_OK)
+		return 0;
+	cmk_rc rc = keys_load(ctx, name, &st);
+	/* its own service-managed key, gone (purged): let the operation say so */
+	if (rc == CMK_E_NOT_FOUND)
+		return strncmp(name, "svc-", 4) == 0 && strcmp(name + 4, owner_acting()) == 0;
+	if (rc != CMK_OK)
 		return 0;
 	const char *o = owner_of(&st);
 	int mine = o && strcmp(o, owner_acting()) == 0;

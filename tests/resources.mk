@@ -3,7 +3,9 @@
 # from tests/local.mk.
 resources_tests = \
 	tests/resource-safety.sh \
-	tests/resource-lifecycle.sh
+	tests/resource-lifecycle.sh \
+	tests/identity.sh \
+	tests/rotation-policy.sh
 
 TESTS += $(resources_tests)
 EXTRA_DIST += $(resources_tests)

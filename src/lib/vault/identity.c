@@ -276,11 +276,8 @@ static cmk_rc state_impl(cmk_ctx *ctx, const char *name, int what)
 	cur.enabled = what == 1;
 	cur.deleted = what == 2;
 	CMK_TRY(identity_write(ctx, &cur));
-	if (what == 2) {
-		cmk_policy pol;
-		if (cmk_policy_get(ctx, name, &pol) == CMK_OK)
-			CMK_TRY(policy_write(ctx, name, 0));
-	}
+	if (what == 2)
+		CMK_TRY(policy_erase(ctx, name));
 	return CMK_OK;
 }
 

@@ -378,6 +378,22 @@ cmk_rc cmk_policy_set(cmk_ctx *ctx, const char *identity, unsigned perms)
 	return audit_op(ctx, "policy-set", what, rc);
 }
 
+cmk_rc policy_erase(cmk_ctx *ctx, const char *identity)
+{
+	pol_rec *r;
+	size_t n, ns;
+	CK_OBJECT_HANDLE *stale;
+	CMK_TRY(policy_read(ctx, &r, &n, &stale, &ns));
+	cmk_rc rc = CMK_OK;
+	for (size_t i = 0; i < n && rc == CMK_OK; i++)
+		if (strcmp(r[i].p.identity, identity) == 0)
+			rc = p11_destroy(ctx->tok, r[i].h);
+	free(r);
+	free(stale);
+	policy_cache_invalidate(ctx);
+	return rc;
+}
+
 cmk_rc cmk_policy_remove(cmk_ctx *ctx, const char *identity)
 {
 	return_if_fail(ctx);

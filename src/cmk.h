@@ -40,7 +40,9 @@ typedef enum cmk_rc {
 	CMK_E_EXISTS = 5,         /* name already taken (also by a deleted key) */
 	CMK_E_DISABLED = 6,       /* key or version disabled */
 	CMK_E_NOT_VALID = 7,      /* before not-before or after expires */
-	CMK_E_OP_NOT_ALLOWED = 8, /* the key's key-ops lack the operation */
+	CMK_E_OP_NOT_ALLOWED = 8, /* the key's key-ops lack the operation; the
+	                             key is a resource's own (managed by it);
+	                             a resource's key management is fixed */
 	CMK_E_ACCESS_DENIED = 9,  /* the identity lacks the permission */
 	CMK_E_DELETED = 10,       /* key is soft-deleted */
 	CMK_E_PIN = 11,           /* wrong PIN, PIN source unreadable, PIN locked */

@@ -254,9 +254,11 @@ list_resources(struct cli *c, const struct res_opts *o)
 			}
 			json_object_array_add(a, j);
 		} else {
-			printf("%-20s %-10s %-16s%s %s %s %s %zu", i->name, i->vault,
-			       mgmt, i->key_fixed ? "(fixed)" : "", key_in_use(i),
-			       ident, i->deleted_on ? "deleted" : "live", i->objects);
+			char m[40];
+			snprintf(m, sizeof m, "%s%s", mgmt, i->key_fixed ? "(fixed)" : "");
+			printf("%-20s %-10s %-23s %s %s %s %zu", i->name, i->vault, m,
+			       key_in_use(i), ident, i->deleted_on ? "deleted" : "live",
+			       i->objects);
 			if (i->deleted_on)
 				printf(" %s %s", t1, t2);
 			putchar('\n');

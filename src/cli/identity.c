@@ -193,7 +193,8 @@ const struct cli_group cli_group_identity = {
 		{ "show", run_show, "NAME", "Show one identity.", NULL },
 		{ "enable", run_enable, "NAME", "Enable NAME again.", NULL },
 		{ "disable", run_disable, "NAME", "Disable NAME: every operation as "
-		  "NAME is refused (within\nthe vault's policy_cache_ms).", NULL },
+		  "NAME is refused.\nOther processes see it within the vault's "
+		  "policy_cache_ms (cmk.conf(5)).", NULL },
 		{ "delete", run_delete, "NAME", "Delete NAME and its access policy "
 		  "(refused while a resource acts as it).", NULL },
 		{ NULL, NULL, NULL, NULL, NULL },

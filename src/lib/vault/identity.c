@@ -219,6 +219,24 @@ cmk_rc identity_create_system(cmk_ctx *ctx, const char *name, const char *resour
 	return audit_op(ctx, "identity-create", what, rc);
 }
 
+cmk_rc identity_retire_system(cmk_ctx *ctx, const char *name, const char *resource)
+{
+	cmk_identity_info cur;
+	if (find(ctx, name, &cur, NULL) != CMK_OK || cur.deleted ||
+	    strcmp(cur.resource, resource) != 0)
+		return CMK_OK;          /* not this resource's own identity */
+	cur.deleted = 1;
+	cur.enabled = 0;
+	CMK_TRY(ctx_write_begin(ctx));
+	cmk_rc rc = identity_write(ctx, &cur);
+	if (rc == CMK_OK)
+		rc = policy_erase(ctx, name);
+	ctx_write_end(ctx);
+	char what[CMK_IDENTITY_MAX + 16];
+	snprintf(what, sizeof what, "identity:%s", name);
+	return audit_op(ctx, "identity-delete", what, rc);
+}
+
 /* The first user identity: every identity a policy names, and the
  * administrator, become identity objects (write lock held). */
 static cmk_rc migrate(cmk_ctx *ctx, const char *admin)

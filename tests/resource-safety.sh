@@ -59,11 +59,14 @@ for o in a b c; do head -c 3000 /dev/urandom >"$T/$o"; chk resource put r2 "$o" 
 softhsm_guard_init
 kills=${CMK_RESOURCE_KILLS:-50}
 i=0 killed=0 bad=0
-cmds=("set-key r2 --key cmk://lab/keys/c1" "set-key r2 --key cmk://lab/keys/c2/$c2v"
-      "set-key r2 --service-managed" "refresh r2")
+# mostly service-managed <-> customer-managed: the first CMK rotates svc-r2
+# and retires its older versions, the step issue 10 saw fail
+cmds=("set-key r2 --key cmk://lab/keys/c1" "set-key r2 --service-managed"
+      "set-key r2 --key c2/$c2v" "set-key r2 --service-managed"
+      "set-key r2 --key cmk://lab/keys/c1" "refresh r2" "set-key r2 --service-managed")
 while [ $i -lt "$kills" ]; do
 	i=$((i + 1))
-	read -r -a cmd <<<"${cmds[$((i % 4))]}"
+	read -r -a cmd <<<"${cmds[$((i % 7))]}"
 	ms=$((RANDOM % 500))
 	rc=0
 	timeout -s KILL "$((ms / 1000)).$(printf %03d $((ms % 1000)))" "$CMK_BIN" resource "${cmd[@]}" \

@@ -136,6 +136,7 @@ ok "a key merely named svc-x is not protected: create" cmk key create svc-x
 ok "... and disable" cmk key disable svc-x
 expect_fail_msg 2 "reserved" "the owner tag cannot be put on a key by hand" \
 	cmk key create k9 --tag cmk-managed-by=r1
+expect_fail_msg 2 "reserved" "nor added to a key later" cmk key set c1 --tag cmk-managed-by=r1
 run cmk --json audit show
 like "$(jq -c 'select(.op == "resource-put")' "$OUT" | tail -1)" '"resource":"r3","object":"[0-9a-f]{32}"' \
 	"resource operations are audited with the resource and an object id"

@@ -335,8 +335,7 @@ static cmk_rc rewrap(cmk_resource *r, const uint8_t root[RES_ROOT_LEN],
 		*st = nst;
 		ring = NULL;
 		/* committed; a failure from here on is finished by a later open */
-		if (retire_service(r) != CMK_OK)
-			(void)0;
+		(void)retire_service(r);
 	}
 out:
 	free(rec);

@@ -314,6 +314,8 @@ cmk_rc cmk_key_update_attrs(cmk_ctx *ctx, const char *name, const char *version,
 	char kid[CMK_KID_MAX];
 	audit_name(ctx, name, version, kid);
 	OWNER_GUARD(ctx, name, "update", kid);
+	if (u->set_tags && owner_check_tags(u->tags, u->ntags) != CMK_OK)
+		return audit_op(ctx, "update", kid, CMK_E_USAGE);
 	VAULT_OP(ctx, CMK_PERM_UPDATE, "update", kid, 1,
 	         cmk_key_update_attrs_impl(ctx, name, version, u), kid);
 }

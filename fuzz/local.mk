@@ -22,7 +22,7 @@ EXTRA_DIST += $(fuzz_corpus) fuzz/envelope.c fuzz/wrapped.c fuzz/replay.c
 # coverage with libFuzzer); everything else comes from libcmk-internal.
 fuzz_envelope_srcs = fuzz/envelope.c $(libcmk_envelope_sources)
 fuzz_wrapped_srcs = fuzz/wrapped.c src/lib/crypto/wrapped.c
-fuzz_cflags = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS)
+fuzz_cflags = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS) $(P11KIT_CFLAGS) $(JSONC_CFLAGS)
 fuzz_ldadd = src/lib/libcmk-internal.la $(LIBCRYPTO_LIBS) $(PTHREAD_LIBS)
 
 check_PROGRAMS += fuzz/replay-envelope fuzz/replay-wrapped

@@ -48,7 +48,9 @@ typedef enum cmk_rc {
 	CMK_E_EXISTS = 5,         /* name already taken (also by a deleted key) */
 	CMK_E_DISABLED = 6,       /* key or version disabled */
 	CMK_E_NOT_VALID = 7,      /* before not-before or after expires */
-	CMK_E_OP_NOT_ALLOWED = 8, /* the key's key-ops lack the operation */
+	CMK_E_OP_NOT_ALLOWED = 8, /* the key's key-ops lack the operation; the
+	                             key is a resource's own (managed by it);
+	                             a resource's key management is fixed */
 	CMK_E_ACCESS_DENIED = 9,  /* the identity lacks the permission */
 	CMK_E_DELETED = 10,       /* key is soft-deleted */
 	CMK_E_PIN = 11,           /* wrong PIN, PIN source unreadable, PIN locked */
@@ -253,6 +255,11 @@ typedef struct cmk_key_info {
 	int64_t purge_on;         /* unix seconds, 0 unless deleted */
 	size_t nversions;
 	unsigned bits;            /* of the newest version */
+	char managed_by[128];     /* the resource whose service-managed key this
+	                             is ("" none): cmk_key_* refuse to change it
+	                             (CMK_E_OP_NOT_ALLOWED); its resource does */
+	int64_t expires;          /* the current version's, unix seconds; 0 none */
+	int64_t next_rotation;    /* by its rotation policy; 0: none */
 } cmk_key_info;
 
 /* Names: NAME for a key, NAME/VERSION or a full cmk:// id for a version. */
@@ -464,6 +471,70 @@ cmk_rc cmk_policy_set(cmk_ctx *ctx, const char *identity, unsigned perms);
 cmk_rc cmk_policy_remove(cmk_ctx *ctx, const char *identity);
 cmk_rc cmk_policy_list(cmk_ctx *ctx, cmk_policy **out, size_t *n);
 cmk_rc cmk_policy_get(cmk_ctx *ctx, const char *identity, cmk_policy *out);
+
+/* --------------------------------------------------------- rotation policy */
+
+/* Periods in seconds; 0: not set.  Each set one is at least a day, and
+ * expire_after is not shorter than rotate_after (CMK_E_USAGE). */
+typedef struct cmk_rotation_policy {
+	int64_t rotate_after;     /* rotate when the newest version is this old */
+	int64_t expire_after;     /* versions made under the policy expire then */
+	int64_t notify_before;    /* report the current version's expiry this
+	                             long before it */
+	int64_t updated;          /* unix seconds (output) */
+} cmk_rotation_policy;
+/* Needs 'update'; refused for a resource's own key.  Replaces the old one. */
+cmk_rc cmk_rotation_policy_set(cmk_ctx *ctx, const char *name,
+                               const cmk_rotation_policy *p);
+/* CMK_E_NOT_FOUND when the key has none. */
+cmk_rc cmk_rotation_policy_get(cmk_ctx *ctx, const char *name,
+                               cmk_rotation_policy *out);
+
+/* One key seen by cmk_rotation_sweep. */
+typedef struct cmk_rotation_event {
+	char name[CMK_NAME_MAX];
+	char kid[CMK_KID_MAX];    /* the current (else newest) version after it */
+	int rotated;              /* a new version was made now */
+	int64_t expires;          /* that version's expiry, 0: none */
+	int expiring;             /* within notify_before (audited "near-expiry") */
+	int64_t next_rotation;    /* unix seconds, 0: no rotate_after */
+} cmk_rotation_event;
+/* Apply every key's rotation policy (for cron / a systemd timer: `cmk
+ * vault sweep`): rotate the keys that are due, give their new versions the
+ * policy's expiry, report those expiring within their notice.  *out has
+ * one event per key with a policy (cmk_free). */
+cmk_rc cmk_rotation_sweep(cmk_ctx *ctx, cmk_rotation_event **out, size_t *n);
+
+/* -------------------------------------------------------------- identities */
+
+/*
+ * Identities as vault objects (docs/identities.md): created, enabled,
+ * disabled and deleted by the vault's administrator, audited.  A disabled
+ * or deleted identity is refused every operation (CMK_E_ACCESS_DENIED).
+ * Names: 1-127 of [A-Za-z0-9-].  A vault without identity objects works as
+ * before (policies name identities freely); the first cmk_identity_create
+ * makes an identity object of every identity its policies name, and from
+ * then on cmk_policy_set needs an existing identity (CMK_E_NOT_FOUND).
+ * The trust boundary is the token's PIN: whoever holds it can act as any
+ * identity or use the token directly.
+ */
+typedef struct cmk_identity_info {
+	char name[CMK_IDENTITY_MAX];
+	int enabled;
+	int deleted;
+	char resource[128];       /* system-assigned identity of this resource */
+	int64_t created;          /* unix seconds */
+	int64_t updated;
+} cmk_identity_info;
+
+cmk_rc cmk_identity_create(cmk_ctx *ctx, const char *name);
+cmk_rc cmk_identity_set_enabled(cmk_ctx *ctx, const char *name, int enabled);
+/* Also removes the identity's access policy; the administrator cannot be
+ * disabled or deleted. */
+cmk_rc cmk_identity_delete(cmk_ctx *ctx, const char *name);
+/* Every identity object, deleted ones included (cmk_free). */
+cmk_rc cmk_identity_list(cmk_ctx *ctx, cmk_identity_info **out, size_t *n);
+cmk_rc cmk_identity_get(cmk_ctx *ctx, const char *name, cmk_identity_info *out);
 
 /* ------------------------------------------------------------------ audit */
 

@@ -172,11 +172,43 @@ typedef struct cmk_resource_info {
 	int64_t created;                   /* unix seconds */
 	int64_t rewrapped;                 /* last root-key re-wrap */
 	size_t objects;
+	int key_fixed;                     /* --key-management fixed */
+	int64_t deleted_on;                /* unix seconds; 0: live */
+	int64_t purge_on;                  /* scheduled purge; 0: live */
+	char identity[128];                /* the identity it acts as ("":
+	                                      the caller's; older resources) */
 } cmk_resource_info;
 
 /* Create: makes the vault key svc-NAME, a root key, the directory. */
 cmk_rc cmk_resource_create(cmk_ctx *ctx, const cmk_resource_params *p,
                            const char *name);
+/* Create with options: a customer-managed key from the start (keyid, with
+ * set-key's checks made before anything is created), and fixed key
+ * management (no later switch between service- and customer-managed;
+ * CMK_E_OP_NOT_ALLOWED). */
+typedef struct cmk_resource_create_params {
+	const char *keyid;          /* NULL: service-managed */
+	int key_fixed;
+	const char *identity;       /* an existing identity to act as; NULL:
+	                               the system-assigned res-NAME, created */
+} cmk_resource_create_params;
+cmk_rc cmk_resource_create2(cmk_ctx *ctx, const cmk_resource_params *p,
+                            const char *name,
+                            const cmk_resource_create_params *cp);
+/* Every resource in the directory (any vault), sorted by name; deleted
+ * ones only with `deleted` (and only they).  cmk_free the array. */
+cmk_rc cmk_resource_list_all(const cmk_resource_params *p, int deleted,
+                             cmk_resource_info **out, size_t *n);
+/* Soft delete with the vault's retention: the objects stay, unreadable
+ * (CMK_E_DELETED), svc-NAME is soft-deleted with them.  Recover brings
+ * both back exactly; purge destroys svc-NAME (refused by purge protection
+ * until the retention has passed: CMK_E_PURGE_PROTECTED), then the files. */
+cmk_rc cmk_resource_delete(cmk_resource *r);
+cmk_rc cmk_resource_recover(cmk_resource *r);
+cmk_rc cmk_resource_purge(cmk_resource *r);
+/* Purge every deleted resource of ctx's vault past its date. */
+cmk_rc cmk_resource_sweep(cmk_ctx *ctx, const cmk_resource_params *p,
+                          size_t *purged);
 /* The vault a resource lives in (to open the right context). */
 cmk_rc cmk_resource_vault(const cmk_resource_params *p, const char *name,
                           char vault[64]);

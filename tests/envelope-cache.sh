@@ -8,6 +8,7 @@ export CMK_RESOURCE_DIR=$T/res
 ok "purge protection on" cmk vault set --purge-protection on
 ok "key create ck" cmk key create ck
 ok "resource create rc" cmk resource create rc
+ok "grant res-rc" cmk policy set res-rc get,wrapKey,unwrapKey
 ok "set-key rc to ck" cmk resource set-key rc --key cmk://lab/keys/ck
 rc=0
 "$CMK_TESTS_BIN/envelope-cache" >"$T/cache.tap" 2>&1 || rc=$?

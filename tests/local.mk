@@ -97,6 +97,7 @@ include tests/provider.mk
 include tests/bench.mk
 include tests/lifecycle.mk
 include tests/audit.mk
+include tests/resources.mk
 
 include tests/remote.mk
 include tests/cli.mk

@@ -26,6 +26,7 @@ export CMK_CONF=$T/two.conf
 ok "vault init lab2 (no purge protection yet)" cmk --vault lab2 vault init
 
 ok "resource create r" cmk resource create r
+ok "grant r's identity res-r" cmk policy set res-r get,wrapKey,unwrapKey
 ok "key create cmk1" cmk key create cmk1
 ok "key create big (RSA 3072)" cmk key create big --size 3072
 ok "key create noops (encrypt only)" cmk key create noops --ops encrypt,decrypt
@@ -62,15 +63,17 @@ expect_fail_msg 2 "RSA 3072.*only RSA 2048" "an RSA 3072 key is refused" \
 	cmk resource set-key r --key cmk://lab/keys/big
 expect_fail_msg 8 "wrapKey and unwrapKey" "a key without wrapKey/unwrapKey is refused" \
 	cmk resource set-key r --key cmk://lab/keys/noops
-expect_fail_msg 4 'resource r: key cmk://lab/keys/nosuch does not exist' "an unknown key is refused" cmk resource set-key r --key cmk://lab/keys/nosuch
-expect_fail_msg 2 'resource r: .cmk1. is not a key id cmk://VAULT/keys/NAME\[/VERSION\]' "a bare name is refused (a full id is needed)" cmk resource set-key r --key cmk1
-expect_fail_msg 2 'resource set-key: give either --key cmk://VAULT/keys/NAME\[/VERSION\] or --service-managed \(see .cmk resource set-key --help.\)' "--key and --service-managed together are refused" \
+expect_fail 4 "an unknown key is refused" cmk resource set-key r --key cmk://lab/keys/nosuch
+expect_fail_msg 4 "nosuch" "a bare name of an unknown key is refused" cmk resource set-key r --key nosuch
+expect_fail_msg 2 "is not a key" "a malformed key argument is refused" cmk resource set-key r --key 'a/b/c'
+expect_fail_msg 2 "NAME, NAME/VERSION" "a pkcs11: URI is not a resource key" cmk resource set-key r --key 'pkcs11:object=cmk1' 
+expect_fail 2 "--key and --service-managed together are refused" \
 	cmk resource set-key r --key cmk://lab/keys/cmk1 --service-managed
-ok "policy: app may get, wrap and unwrap" cmk policy set app get,list,create,update,rotate,wrapKey,unwrapKey
-ok "policy: weak lacks unwrapKey" cmk policy set weak get,list,wrapKey
-expect_fail_msg 9 "identity weak needs get, wrapKey and unwrapKey" \
-	"an identity without unwrapKey cannot set the key" \
-	cmk --identity weak resource set-key r --key cmk://lab/keys/cmk1
+ok "policy: res-r loses unwrapKey" cmk policy set res-r get,list,wrapKey
+expect_fail_msg 9 "identity res-r needs get, wrapKey and unwrapKey.*policy set res-r get,list,wrapKey,unwrapKey" \
+	"a resource whose identity lacks unwrapKey cannot take the key (the grant is printed)" \
+	cmk resource set-key r --key cmk://lab/keys/cmk1
+ok "policy: res-r may get, wrap and unwrap" cmk policy set res-r get,wrapKey,unwrapKey
 check_objects "after refused changes"
 
 # double encryption under a versioned CMK
@@ -85,10 +88,9 @@ svc_after=$(current_version svc-r)
 isnt "$svc_after" "$svc_before" "svc-r was rotated when the CMK came in"
 is "$(cmk --json key show svc-r | jq -r "[(.version_list // .versions)[] | select(.version == \"$svc_before\")][0].enabled")" false \
 	"the old service-key version is disabled (an old keyring copy cannot skip the CMK)"
-ok "disable the service key itself" cmk key disable svc-r
-expect_fail_msg 6 "svc-r" "with svc-r disabled the data is unreadable too (two layers)" \
-	cmk resource get r object-1
-ok "enable svc-r" cmk key enable svc-r
+expect_fail_msg 8 "managed by resource r" "svc-r cannot be disabled through cmk key (it belongs to r)" \
+	cmk key disable svc-r
+ok "objects still open" cmk resource get r object-1 --out "$T/g1"
 ok "rotate cmk1" cmk key rotate cmk1
 v2=$(current_version cmk1)
 ok "refresh (versioned id: nothing to follow)" cmk resource refresh r
@@ -132,6 +134,7 @@ check_objects "after every change"
 # a first CMK may be in another vault (with purge protection)
 expect_fail_msg 4 'vault nosuch is not in configuration .*/two\.conf \(\[vaults\] has no .nosuch.\)' "resource create --vault with an unknown vault is refused" cmk resource create r9 --vault nosuch
 ok "resource create r2 --vault lab" cmk resource create r2 --vault lab
+ok "grant res-r2 in lab2" cmk --vault lab2 policy set res-r2 get,wrapKey,unwrapKey
 ok "put" cmk resource put r2 a --in "$T/o1"
 expect_fail_msg 2 "purge protection" "lab2 has no purge protection" \
 	cmk resource set-key r2 --key cmk://lab2/keys/other
@@ -139,6 +142,6 @@ ok "lab2: purge protection on" cmk --vault lab2 vault set --purge-protection on
 ok "set-key r2 to a key of lab2" cmk resource set-key r2 --key cmk://lab2/keys/other
 ok "get through the other vault's CMK" cmk resource get r2 a --out "$T/r2a"
 same_file "$T/r2a" "$T/o1" "cross-vault round trip"
-ok "disable lab2's key" cmk --vault lab2 key disable other
+ok "disable lab2's key" cmk --vault lab2 key disable other --force
 expect_fail_msg 6 "cmk://lab2/keys/other" "r2 is unreadable, naming the lab2 key" cmk resource get r2 a
 done_testing

@@ -15,7 +15,7 @@
 
 #include "cli/cli.h"
 
-enum { OPT_SINCE = 256, OPT_KEY, OPT_IDENTITY, OPT_FILE, OPT_CHECKPOINT, OPT_ACCEPT_LOST };
+enum { OPT_SINCE = 256, OPT_KEY, OPT_IDENTITY, OPT_FILE, OPT_CHECKPOINT, OPT_ACCEPT_LOST, OPT_RESOURCE };
 
 static const char *
 field(json_object *o, const char *k)
@@ -69,8 +69,8 @@ segments_of(const char *log, char ***out, size_t *n)
 }
 
 static void
-show_file(struct cli *c, FILE *f, const char *identity, const char *since, const char *kid,
-          size_t klen)
+show_file(struct cli *c, FILE *f, const char *identity, const char *resource, const char *since,
+          const char *kid, size_t klen)
 {
 	char *line = NULL;
 	size_t cap = 0;
@@ -81,13 +81,16 @@ show_file(struct cli *c, FILE *f, const char *identity, const char *since, const
 			continue;
 		const char *k = field(rec, "key");
 		int show = (!identity || strcmp(field(rec, "identity"), identity) == 0) &&
+		           (!resource || strcmp(field(rec, "resource"), resource) == 0) &&
 		           (!since[0] || strcmp(field(rec, "time"), since) >= 0) &&
 		           (!klen || (strncmp(k, kid, klen) == 0 && (k[klen] == '\0' || k[klen] == '/')));
 		if (show && c->json)
 			fputs(line, stdout);
 		else if (show)
-			printf("%-6s %s %-12s %-20s %-7s %s%s%s\n", field(rec, "seq"), field(rec, "time"),
+			printf("%-6s %s %-12s %-20s %-7s %s%s%s%s%s%s%s\n", field(rec, "seq"), field(rec, "time"),
 			       field(rec, "identity"), field(rec, "op"), field(rec, "result"), k,
+			       *field(rec, "resource") ? " resource=" : "", field(rec, "resource"),
+			       *field(rec, "object") ? " object=" : "", field(rec, "object"),
 			       *field(rec, "error") ? "  " : "", field(rec, "error"));
 		json_object_put(rec);
 	}
@@ -101,11 +104,12 @@ run_show(struct cli *c, int argc, char **argv)
 		{ "since", required_argument, NULL, OPT_SINCE },
 		{ "key", required_argument, NULL, OPT_KEY },
 		{ "identity", required_argument, NULL, OPT_IDENTITY },
+		{ "resource", required_argument, NULL, OPT_RESOURCE },
 		{ "file", required_argument, NULL, OPT_FILE },
 		{ "json", no_argument, NULL, 'j' },
 		CLI_OPT_HELP, CLI_OPT_END,
 	};
-	const char *key = NULL, *identity = NULL, *file = NULL;
+	const char *key = NULL, *identity = NULL, *file = NULL, *resource = NULL;
 	int explicit_file;
 	char since[32] = "";
 	int64_t t;
@@ -124,6 +128,7 @@ run_show(struct cli *c, int argc, char **argv)
 			break;
 		case OPT_KEY: key = optarg; break;
 		case OPT_IDENTITY: identity = optarg; break;
+		case OPT_RESOURCE: resource = optarg; break;
 		case OPT_FILE: file = optarg; break;
 		case 'j': c->json = 1; break;
 		}
@@ -161,7 +166,7 @@ run_show(struct cli *c, int argc, char **argv)
 			rc = cli_fail(CMK_E_IO, "audit log %s: %s", path, strerror(errno));
 			break;
 		}
-		show_file(c, f, identity, since, kid, klen);
+		show_file(c, f, identity, resource, since, kid, klen);
 		fclose(f);
 	}
 	for (size_t i = 0; i < nsegs; i++)
@@ -244,7 +249,7 @@ const struct cli_group cli_group_audit = {
 	"audit", "show and verify the vault's audit log",
 	(const struct cli_cmd[]){
 		{ "show", run_show,
-		  "[--since T] [--key KEYID] [--identity ID] [--json] [--file PATH]",
+		  "[--since T] [--key KEYID] [--identity ID] [--resource NAME] [--json] [--file PATH]",
 		  "Print audit records (the log's rotated segments first): seq, "
 		  "time, identity,\noperation, result, key, error.\nWith --json, "
 		  "the records as stored (JSON lines).",
@@ -253,6 +258,8 @@ const struct cli_group cli_group_audit = {
 		  "  --key KEYID      records of one key (every version of a "
 		  "versionless id)\n"
 		  "  --identity ID    records of one identity\n"
+		  "  --resource NAME  records of one resource (its operations and "
+		  "the key\n                   operations made for it)\n"
 		  "  --file PATH      another log than the vault's\n" },
 		{ "verify", run_verify, "[--checkpoint FILE [--accept-lost]] [--file PATH | SEGMENT|DIR...]",
 		  "Check every record's MAC (chain keys derived with the token's "

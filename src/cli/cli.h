@@ -224,6 +224,13 @@ int cli_vault_check(struct cli *c, int argc, char **argv);
 /* ----------------------------------------------------------------- json */
 
 struct json_object;
+/* rotation.c: the rotation part of `vault sweep` */
+int cli_rotation_sweep(struct cli *c, cmk_ctx *ctx, struct json_object **json);
+int cli_key_rotation_policy(struct cli *c, int argc, char **argv);
+/* keyusers.c: resources whose root key NAME[/VERSION] wraps; their list
+ * in `out` ("r1 (version V), ..."), and as objects in arr when not NULL. */
+size_t cli_key_users(const char *vault, const char *name, const char *version,
+                     char *out, size_t len, struct json_object *arr);
 /* Print a JSON value on stdout and release it. */
 int cli_json_print(struct json_object *o);
 

@@ -310,18 +310,65 @@ open_id(struct cli *c, const char *id, cmk_ctx **ctx, char name[CMK_NAME_MAX],
 	return CMK_OK;
 }
 
+/* --force for disable and delete (none for enable); then the operand. */
+static int
+parse_force(struct cli *c, int argc, char **argv, int *force, int none,
+            const char *what)
+{
+	static const struct option opts[] = {
+		{ "force", no_argument, NULL, 'f' },
+		CLI_OPT_HELP, CLI_OPT_END,
+	};
+	static const struct option noopts[] = { CLI_OPT_HELP, CLI_OPT_END };
+	int o;
+
+	while ((o = cli_next_opt(c, argc, argv, none ? noopts : opts)) != -1) {
+		if (o == CLI_OPT_STOP)
+			return c->rc;
+		*force = 1;
+	}
+	return cli_operands(c, argc, argv, 1, 1, what);
+}
+
+/* A key (version) that wraps resources' root keys: refused without
+ * --force, naming them (docs/resources.md). */
+static int
+refuse_in_use(struct cli *c, cmk_ctx *ctx, const char *name,
+              const char *version, const char *doing)
+{
+	char users[1024];
+	char kid[CMK_KID_MAX];
+	cmk_key_info ki;
+	(void)c;
+	/* a resource's own key: libcmk refuses it (managed by resource) */
+	if (cmk_key_info_get(ctx, name, 0, &ki) == CMK_OK && *ki.managed_by)
+		return CMK_OK;
+	if (!cli_key_users(cmk_ctx_vault(ctx), name, *version ? version : NULL,
+	                   users, sizeof users, NULL))
+		return CMK_OK;
+	cli_kid(kid, cmk_ctx_vault(ctx), name, version);
+	return cli_fail(CMK_E_USAGE, "%s %s makes the data of these resources "
+	                "unreadable: %s; give --force to do it anyway", doing,
+	                kid, users);
+}
+
 static int
 set_enabled(struct cli *c, int argc, char **argv, int enabled)
 {
 	char name[CMK_NAME_MAX], version[CMK_VERSION_LEN + 1];
 	char kid[CMK_KID_MAX];
 	cmk_ctx *ctx;
-	int rc;
+	int rc, force = 0;
 
-	if ((rc = cli_args(c, argc, argv, 1, 1, "NAME[/VERSION]")) != CMK_OK)
+	if ((rc = parse_force(c, argc, argv, &force, enabled, "NAME[/VERSION]")) != CMK_OK)
 		return rc;
 	if ((rc = open_id(c, argv[optind], &ctx, name, version, kid)) != CMK_OK)
 		return rc;
+	if (!enabled && !force &&
+	    (rc = refuse_in_use(c, ctx, name, version, "disabling")) != CMK_OK) {
+		cmk_close(ctx);
+		return rc;
+	}
 	rc = cmk_key_set_enabled(ctx, name, *version ? version : NULL, enabled);
 	if (rc != CMK_OK)
 		rc = cli_lib_fail(rc);
@@ -406,9 +453,9 @@ run_delete(struct cli *c, int argc, char **argv)
 	char kid[CMK_KID_MAX], when[32];
 	cmk_key_info info;
 	cmk_ctx *ctx;
-	int rc;
+	int rc, force = 0;
 
-	if ((rc = cli_args(c, argc, argv, 1, 1, "key NAME")) != CMK_OK)
+	if ((rc = parse_force(c, argc, argv, &force, 0, "key NAME")) != CMK_OK)
 		return rc;
 	if ((rc = open_id(c, argv[optind], &ctx, name, version, kid)) != CMK_OK)
 		return rc;
@@ -417,6 +464,10 @@ run_delete(struct cli *c, int argc, char **argv)
 		return cli_usage_fail(c, "%s names a version; a whole key is "
 		                      "deleted (disable a version instead)",
 		                      argv[optind]);
+	}
+	if (!force && (rc = refuse_in_use(c, ctx, name, version, "deleting")) != CMK_OK) {
+		cmk_close(ctx);
+		return rc;
 	}
 	if ((rc = cmk_key_delete(ctx, name)) != CMK_OK) {
 		rc = cli_lib_fail(rc);
@@ -571,6 +622,20 @@ const struct cli_group cli_group_key = {
 		  "input) as a new key,\nor as a new version of an existing "
 		  "key; prints the versioned id.",
 		  "  --pem FILE         the private key (required)\n" ATTR_HELP },
+		{ "rotation-policy", cli_key_rotation_policy,
+		  "set NAME [--rotate-after 90d] [--expire-after 2y] "
+		  "[--notify-before 30d] | show NAME",
+		  "Set or show a key's rotation policy; `cmk vault sweep` applies "
+		  "it: rotates\nthe key when its newest version is older than "
+		  "--rotate-after, gives new\nversions an expiry --expire-after "
+		  "later, and reports (stderr, audit) a\ncurrent version that "
+		  "expires within --notify-before.",
+		  "  --rotate-after P   rotate this long after the newest "
+		  "version's creation\n"
+		  "  --expire-after P   new versions expire this long after "
+		  "creation (not shorter\n                     than --rotate-after)\n"
+		  "  --notify-before P  report the expiry this long before\n"
+		  "  P: a number and h, d, w or y (365 days); at least a day\n" },
 		{ "list", cli_key_list, "[--deleted]",
 		  "List keys, one a line: name, current version, "
 		  "enabled|disabled, versions.",
@@ -605,9 +670,11 @@ const struct cli_group cli_group_key = {
 		  "  --size BITS        2048, 3072 or 4096\n" ATTR_HELP },
 		{ "enable", run_enable, "NAME[/VERSION]",
 		  "Enable a key or one version.", NULL },
-		{ "disable", run_disable, "NAME[/VERSION]",
+		{ "disable", run_disable, "NAME[/VERSION] [--force]",
 		  "Disable a key or one version: it can neither wrap nor "
-		  "unwrap until enabled.", NULL },
+		  "unwrap until enabled.\nRefused without --force when it wraps "
+		  "the root key of resources (named).",
+		  "  --force            disable even if resources use it\n" },
 		{ "set", run_set,
 		  "NAME[/VERSION] [--ops OPS] [--expires T|none] "
 		  "[--not-before T|none] [--tag K=V]... [--clear-tags]",
@@ -617,9 +684,11 @@ const struct cli_group cli_group_key = {
 		  "  none clears --expires or --not-before; --tag replaces all "
 		  "tags\n"
 		  "  --clear-tags       remove all tags\n" },
-		{ "delete", run_delete, "NAME",
+		{ "delete", run_delete, "NAME [--force]",
 		  "Soft-delete a key: it can be recovered until the vault's "
-		  "retention has passed.", NULL },
+		  "retention has passed.\nRefused without --force when it wraps "
+		  "the root key of resources (named).",
+		  "  --force            delete even if resources use it\n" },
 		{ "recover", run_recover, "NAME",
 		  "Recover a soft-deleted key, exactly as it was.", NULL },
 		{ "purge", run_purge, "NAME [--yes]",

@@ -50,6 +50,10 @@ key_json(const cmk_key_info *k)
 	json_object_object_add(o, "versions",
 	                       json_object_new_int64((int64_t)k->nversions));
 	json_object_object_add(o, "size", json_object_new_int64(k->bits));
+	json_object_object_add(o, "expires", json_time(k->expires));
+	json_object_object_add(o, "next_rotation", json_time(k->next_rotation));
+	json_object_object_add(o, "managed_by", *k->managed_by ?
+	                       json_object_new_string(k->managed_by) : NULL);
 	json_object_object_add(o, "created", json_time(k->created / 1000000));
 	if (k->deleted) {
 		json_object_object_add(o, "deleted_on", json_time(k->deleted_on));
@@ -103,6 +107,16 @@ cli_key_list(struct cli *c, int argc, char **argv)
 			cli_time_format(keys[i].purge_on, p);
 			printf(" %s %s", d, p);
 		}
+		if (keys[i].expires) {
+			cli_time_format(keys[i].expires, d);
+			printf(" expires %s", d);
+		}
+		if (keys[i].next_rotation) {
+			cli_time_format(keys[i].next_rotation, d);
+			printf(" next-rotation %s", d);
+		}
+		if (*keys[i].managed_by)
+			printf(" (managed by resource %s)", keys[i].managed_by);
 		putchar('\n');
 	}
 	cmk_free(keys);
@@ -241,6 +255,11 @@ show_json(const cmk_key_info *k, const cmk_version_info *v, size_t n,
 	                       pem ? json_object_new_string(pem_kid) : NULL);
 	json_object_object_add(o, "public_key_pem",
 	                       pem ? json_object_new_string(pem) : NULL);
+	arr = json_object_new_array();
+	char vault[64], name[CMK_NAME_MAX], ver[CMK_VERSION_LEN + 1], users[8];
+	if (cmk_kid_parse(k->kid, vault, name, ver) == CMK_OK)
+		cli_key_users(vault, name, NULL, users, sizeof users, arr);
+	json_object_object_add(o, "used_by", arr);
 	return cli_json_print(o);
 }
 
@@ -296,6 +315,14 @@ cli_key_show(struct cli *c, int argc, char **argv)
 		goto out;
 	}
 	print_key(&k);
+	{
+		char users[2048];
+		if (*k.managed_by)
+			printf("managed by:       resource %s (cmk key cannot change "
+			       "it; cmk resource does)\n", k.managed_by);
+		if (cli_key_users(cmk_ctx_vault(ctx), name, NULL, users, sizeof users, NULL))
+			printf("used by:          %s\n", users);
+	}
 	for (i = 0; i < n; i++)
 		print_version(&v[i]);
 	if (pem != NULL)

@@ -27,6 +27,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <time.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -452,6 +453,21 @@ cli_lab_check(const struct cli_lab *lab, int *restored)
 		                lab->dir, tokpath, who, strerror(EACCES));
 	}
 	why = damage(&tok);
+	/* SoftHSM truncates the file before it takes its lock and writes, so a
+	 * live process's rewrite can look like damage for a moment: only a file
+	 * that stays damaged (its writer was killed) is repaired */
+	for (int i = 0; why != NULL && i < 50; i++) {
+		struct timespec ts = { 0, 20 * 1000 * 1000 };
+
+		nanosleep(&ts, NULL);
+		tokfile_free(&tok);
+		if (read_token(tokpath, &tok) != 0)
+			break;
+		if ((why = damage(&tok)) == NULL) {
+			tokfile_free(&tok);
+			return CMK_OK;
+		}
+	}
 	if (why == NULL) {
 		/* whole: keep the copy current (a changed PIN, say) */
 		if (read_copy(lab, &copy, copypath, sizeof(copypath)) == 0 &&

@@ -18,6 +18,7 @@ src_cli_cmk_SOURCES = \
 src_cli_cmk_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS) $(JSONC_CFLAGS)
 src_cli_cmk_LDADD = src/lib/libcmk.la $(LIBCRYPTO_LIBS) $(JSONC_LIBS)
 src_cli_cmk_SOURCES += src/cli/envelope_io.h src/cli/encrypt.c src/cli/resource.c
+src_cli_cmk_SOURCES += src/cli/rotation.c src/cli/identity.c src/cli/keyusers.c
 
 # lab serve/stop (issue 6, docs/remote.md)
 src_cli_cmk_SOURCES += src/cli/lab_serve.c

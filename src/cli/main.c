@@ -19,7 +19,7 @@
 	X(wrap) \
 	X(unwrap) \
 	X(encrypt) X(decrypt) X(resource) \
-	X(policy) \
+	X(policy) X(identity) \
 	X(audit) \
 	X(lab) \
 	X(bench) \

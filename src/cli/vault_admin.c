@@ -93,12 +93,31 @@ cli_vault_sweep(struct cli *c, int argc, char **argv)
 		return rc;
 	if ((rc = cli_open(c, NULL, &ctx)) != CMK_OK)
 		return rc;
-	size_t purged = 0;
+	size_t purged = 0, rpurged = 0;
 	rc = cmk_vault_sweep(ctx, &purged);
 	if (rc != CMK_OK)
 		rc = cli_lib_fail(rc);
-	else
+	else if (!c->json)
 		printf("vault %s: %zu key%s purged\n", cmk_ctx_vault(ctx), purged, purged == 1 ? "" : "s");
+	/* resources of this vault past their purge date, then rotation
+	 * policies (docs/resources.md) */
+	cmk_resource_params rp = { .config = c->config };
+	if (rc == CMK_OK && (rc = cmk_resource_sweep(ctx, &rp, &rpurged)) != CMK_OK)
+		rc = cli_lib_fail(rc);
+	else if (rc == CMK_OK && !c->json)
+		printf("vault %s: %zu resource%s purged\n", cmk_ctx_vault(ctx), rpurged,
+		       rpurged == 1 ? "" : "s");
+	json_object *rot = NULL;
+	if (rc == CMK_OK)
+		rc = cli_rotation_sweep(c, ctx, c->json ? &rot : NULL);
+	if (rc == CMK_OK && c->json) {
+		json_object *o = json_object_new_object();
+		json_object_object_add(o, "vault", json_object_new_string(cmk_ctx_vault(ctx)));
+		json_object_object_add(o, "keys_purged", json_object_new_int64((int64_t)purged));
+		json_object_object_add(o, "resources_purged", json_object_new_int64((int64_t)rpurged));
+		json_object_object_add(o, "rotation", rot);
+		rc = cli_json_print(o);
+	}
 	cmk_close(ctx);
 	return rc;
 }

@@ -23,6 +23,9 @@ libcmk_core_sources = \
 	src/lib/vault/keys.c src/lib/vault/keys.h \
 	src/lib/vault/names.c \
 	src/lib/vault/lifecycle.c \
+	src/lib/vault/owner.c src/lib/vault/owner.h \
+	src/lib/vault/identity.c src/lib/vault/identity.h \
+	src/lib/vault/rotation.c \
 	src/lib/vault/listing.c \
 	src/lib/vault/view.c src/lib/vault/view.h \
 	src/lib/vault/check.c \

@@ -25,6 +25,8 @@
 #pragma weak cmk_resource_get
 #pragma weak cmk_dekcache_new
 #pragma weak cmk_dekcache_free
+#pragma weak cmk_resource_delete
+#pragma weak cmk_resource_purge
 
 typedef struct res_env {
 	char dir[4096];
@@ -57,6 +59,15 @@ void bench_resource_env_free(bench_env *e)
 		return;
 	if (r->cache)
 		cmk_dekcache_free(r->cache);
+	/* its service-managed key belongs to it: delete and purge through it */
+	cmk_resource *res;
+	cmk_resource_params p = { .dir = r->dir };
+	if (r->dir[0] && r->name[0] && cmk_resource_delete && cmk_resource_purge &&
+	    cmk_resource_open(e->ctx, &p, r->name, &res) == CMK_OK) {
+		(void)cmk_resource_delete(res);
+		(void)cmk_resource_purge(res);
+		cmk_resource_close(res);
+	}
 	if (r->dir[0])
 		nftw(r->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	free(r->data);

@@ -12,4 +12,5 @@ libcmk_envelope_sources += \
 	src/lib/resource/resource.h \
 	src/lib/resource/store.c \
 	src/lib/resource/keyring.c \
-	src/lib/resource/objects.c
+	src/lib/resource/objects.c \
+	src/lib/resource/lifecycle.c

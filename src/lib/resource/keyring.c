@@ -11,6 +11,19 @@
  * Every change rewrites resource.json only; objects never change.  When a
  * resource first gets a CMK, svc-NAME is rotated and its older versions
  * disabled, so a copy of the old service-only keyring cannot bypass the CMK.
+ *
+ * Order of a key change (a kill at any instant leaves the old or the new
+ * state readable, and a refused change changes nothing):
+ *   1. checks, and a probe: seal and unseal under the CMK (nothing changed
+ *      yet, so a key that cannot wrap or unwrap is refused here);
+ *   2. first CMK only: rotate svc-NAME (adds a version; the old one, which
+ *      the saved state depends on, stays enabled);
+ *   3. wrap and seal the root key, check it opens again;
+ *   4. commit: save resource.json, with "svc_retire" set when step 2 ran;
+ *   5. disable the older svc-NAME versions and save again without the mark.
+ * A kill between 4 and 5 leaves the mark: the next open under the lock
+ * finishes step 5.  Nothing the current state depends on is disabled
+ * before the state that no longer depends on it is saved.
  */
 #include "config.h"
 
@@ -21,6 +34,8 @@
 
 #include "crypto/envelope.h"
 #include "resource/resource.h"
+#include "vault/audit.h"
+#include "vault/owner.h"
 #include "util/err.h"
 
 #define LAYER_CONTEXT(name) { { "cmk-layer", "customer" }, \
@@ -108,6 +123,15 @@ static cmk_rc seal_customer(cmk_ctx *kctx, const char *keyid,
 	return CMK_OK;
 }
 
+static cmk_rc check_live(const cmk_resource *r)
+{
+	if (r->st.deleted_on)
+		return cmk_err(CMK_E_DELETED, "resource %s is deleted; recover it "
+		               "first (cmk resource recover %s)", r->st.name,
+		               r->st.name);
+	return CMK_OK;
+}
+
 /* Open the keyring of `st`: the root key, through both layers. */
 static cmk_rc open_keyring(cmk_resource *r, const res_state *st,
                            uint8_t root[RES_ROOT_LEN])
@@ -152,23 +176,95 @@ cmk_rc res_keyring_new(cmk_ctx *ctx, res_state *st, const uint8_t *root)
 	return CMK_OK;
 }
 
-/* Rotate svc-NAME and disable its older versions. */
+/* Step 2: a new version of svc-NAME (nothing is disabled here). */
 static cmk_rc rotate_service(cmk_ctx *ctx, const res_state *st)
 {
 	char svc[CMK_NAME_MAX], ver[CMK_VERSION_LEN + 1];
-	cmk_version_info *v = NULL;
-	size_t n = 0;
 	svc_name(st, svc);
 	cmk_rc rc = cmk_key_rotate(ctx, svc, NULL, ver);
-	if (rc == CMK_OK)
-		rc = cmk_key_versions(ctx, svc, 0, &v, &n);
-	for (size_t i = 0; rc == CMK_OK && i < n; i++)
-		if (strcmp(v[i].version, ver) != 0 && v[i].enabled)
-			rc = cmk_key_set_enabled(ctx, svc, v[i].version, 0);
-	cmk_free(v);
 	if (rc != CMK_OK)
 		return cmk_err_prefix(rc, "resource %s: rotating %s", st->name, svc);
 	return CMK_OK;
+}
+
+/* Step 5: disable every svc-NAME version but the one the saved state uses,
+ * then clear the mark.  Caller holds the lock; r->st is the saved state. */
+static cmk_rc retire_service(cmk_resource *r)
+{
+	res_state *st = &r->st;
+	char svc[CMK_NAME_MAX], v[64], n[CMK_NAME_MAX], keep[CMK_VERSION_LEN + 1];
+	cmk_version_info *vi = NULL;
+	size_t nv = 0;
+	if (!st->svc_retire)
+		return CMK_OK;
+	svc_name(st, svc);
+	cmk_rc rc = cmk_kid_parse(st->service_kid, v, n, keep);
+	if (rc == CMK_OK)
+		rc = cmk_key_versions(r->ctx, svc, 0, &vi, &nv);
+	for (size_t i = 0; rc == CMK_OK && i < nv; i++)
+		if (strcmp(vi[i].version, keep) != 0 && vi[i].enabled)
+			rc = cmk_key_set_enabled(r->ctx, svc, vi[i].version, 0);
+	cmk_free(vi);
+	if (rc == CMK_OK) {
+		st->svc_retire = 0;
+		rc = res_state_save(r->dir, st);
+	}
+	if (rc != CMK_OK)
+		return cmk_err_prefix(rc, "resource %s: disabling the older versions "
+		                      "of %s", st->name, svc);
+	return CMK_OK;
+}
+
+/* Resources made before keys carried their owner: mark svc-NAME now
+ * (under the lock, on a change; read paths leave the token alone). */
+static cmk_rc mark_service(cmk_resource *r)
+{
+	char svc[CMK_NAME_MAX];
+	cmk_version_info *vi = NULL;
+	size_t nv = 0;
+	svc_name(&r->st, svc);
+	cmk_rc rc = cmk_key_versions(r->ctx, svc, 0, &vi, &nv);
+	if (rc != CMK_OK || !nv)
+		return rc == CMK_OK ? CMK_OK : cmk_err_prefix(rc, "resource %s",
+		                                             r->st.name);
+	int marked = 0;
+	for (size_t i = 0; i < nv; i++)
+		for (size_t t = 0; t < vi[i].ntags; t++)
+			marked |= strcmp(vi[i].tags[t].key, OWNER_TAG) == 0;
+	cmk_version_info *last = &vi[nv - 1];
+	if (!marked && last->ntags < CMK_TAGS_MAX) {
+		cmk_tag tags[CMK_TAGS_MAX];
+		memcpy(tags, last->tags, last->ntags * sizeof *tags);
+		snprintf(tags[last->ntags].key, sizeof tags[0].key, "%s", OWNER_TAG);
+		snprintf(tags[last->ntags].value, sizeof tags[0].value, "%s",
+		         r->st.name);
+		cmk_key_update u = { .set_tags = 1, .tags = tags,
+		                     .ntags = last->ntags + 1 };
+		rc = cmk_key_update_attrs(r->ctx, svc, last->version, &u);
+	}
+	cmk_free(vi);
+	return rc;
+}
+
+/* Step 1's probe: the CMK seals and unseals now (it is usable for wrap
+ * and unwrap by this identity).  Changes nothing. */
+static cmk_rc probe_customer(cmk_resource *r, cmk_ctx *kctx, const char *keyid)
+{
+	static const uint8_t probe[] = "cmk resource set-key probe";
+	const cmk_kv kv[] = LAYER_CONTEXT(r->st.name);
+	cmk_unseal_params p = { .context = kv, .ncontext = 2, .propq = r->propq };
+	uint8_t *ring = NULL, *back = NULL;
+	size_t ringlen = 0, backlen = 0;
+	char kid[CMK_KID_MAX];
+	cmk_rc rc = seal_customer(kctx, keyid, &r->st, r->propq, probe,
+	                          sizeof probe, &ring, &ringlen, kid);
+	if (rc == CMK_OK &&
+	    (rc = cmk_unseal(kctx, &p, ring, ringlen, &back, &backlen)) != CMK_OK)
+		rc = cmk_err_prefix(rc, "resource %s: customer-managed key %s "
+		                    "cannot unwrap", r->st.name, kid);
+	free(ring);
+	free(back);
+	return rc;
 }
 
 /*
@@ -184,8 +280,8 @@ static cmk_rc rewrap(cmk_resource *r, const uint8_t root[RES_ROOT_LEN],
 	char svc_kid[CMK_KID_MAX], cust_kid[CMK_KID_MAX] = "";
 	cmk_rc rc;
 
-	if (customer_key && !st->customer_key[0] &&
-	    (rc = rotate_service(r->ctx, st)) != CMK_OK)
+	int rotate = customer_key && !st->customer_key[0];
+	if (rotate && (rc = rotate_service(r->ctx, st)) != CMK_OK)
 		return rc;
 	if ((rc = wrap_service(r->ctx, st, root, &rec, &reclen, svc_kid)) !=
 	    CMK_OK)
@@ -233,10 +329,13 @@ static cmk_rc rewrap(cmk_resource *r, const uint8_t root[RES_ROOT_LEN],
 	if (customer_key)
 		snprintf(nst.cmk_vault, sizeof nst.cmk_vault, "%s", cmk_vault);
 	nst.rewrapped = (int64_t)time(NULL);
+	nst.svc_retire = st->svc_retire || rotate;
 	if ((rc = res_state_save(r->dir, &nst)) == CMK_OK) {
 		free(st->keyring);
 		*st = nst;
 		ring = NULL;
+		/* committed; a failure from here on is finished by a later open */
+		(void)retire_service(r);
 	}
 out:
 	free(rec);
@@ -248,19 +347,27 @@ out:
 	return rc;
 }
 
-/* Whether a versionless CMK has a new current version; *cur gets it. */
-static cmk_rc current_moved(cmk_resource *r, int *moved,
+/* Whether a versionless CMK has a new current version; *cur gets it.
+ * When the key has no current version (every enabled version expired or
+ * not yet valid), *none is set and nothing moves: the version in use
+ * keeps unwrapping the root key, so expiry never strands data. */
+static cmk_rc current_moved(cmk_resource *r, int *moved, int *none,
                             char cur[CMK_KID_MAX])
 {
 	char v[64], name[CMK_NAME_MAX], ver[CMK_VERSION_LEN + 1];
 	cmk_ctx *kctx;
 	cmk_key *k;
 	*moved = 0;
+	*none = 0;
 	if (!r->st.customer_key[0] ||
 	    cmk_kid_parse(r->st.customer_key, v, name, ver) != CMK_OK || ver[0])
 		return CMK_OK;
 	CMK_TRY(res_kctx(r, r->st.cmk_vault, &kctx));
 	cmk_rc rc = cmk_key_open(kctx, r->st.customer_key, &k);
+	if (rc == CMK_E_NOT_VALID) {
+		*none = 1;
+		return CMK_OK;
+	}
 	if (rc != CMK_OK)
 		return cmk_err_prefix(rc, "resource %s: customer-managed key",
 		                      r->st.name);
@@ -272,15 +379,18 @@ static cmk_rc current_moved(cmk_resource *r, int *moved,
 
 /* Under the lock: follow a versionless CMK to its current version. */
 static cmk_rc follow_rotation(cmk_resource *r, uint8_t root[RES_ROOT_LEN],
-                              int *changed)
+                              int *changed, int *none)
 {
 	char cur[CMK_KID_MAX];
 	int moved;
 	*changed = 0;
 	CMK_TRY(res_lock(r));
-	cmk_rc rc = current_moved(r, &moved, cur);
+	cmk_rc rc = current_moved(r, &moved, none, cur);
 	if (rc == CMK_OK)
 		rc = open_keyring(r, &r->st, root);
+	/* finish an interrupted key change (step 5) */
+	if (rc == CMK_OK && r->st.svc_retire)
+		(void)retire_service(r);
 	if (rc == CMK_OK && moved) {
 		char key[CMK_KID_MAX], vault[64];
 		snprintf(key, sizeof key, "%s", r->st.customer_key);
@@ -294,19 +404,27 @@ static cmk_rc follow_rotation(cmk_resource *r, uint8_t root[RES_ROOT_LEN],
 	return rc;
 }
 
+cmk_rc res_audit(cmk_resource *r, const char *op, cmk_rc rc)
+{
+	rc = audit_op(r->ctx, op, NULL, rc);
+	owner_act_end();
+	return rc;
+}
+
 cmk_rc res_root_key(cmk_resource *r, uint8_t root[RES_ROOT_LEN])
 {
 	char kid[CMK_KID_MAX];
-	int changed;
+	int changed, none;
 	/* Pick up changes made by other processes. */
 	res_state st;
 	CMK_TRY(res_state_load(r->dir, &st));
 	res_state_clear(&r->st);
 	r->st = st;
+	CMK_TRY(check_live(r));
 	if (r->cache && dekcache_get(r->cache, r->st.keyring,
 	                             r->st.keyring_len, root, RES_ROOT_LEN, kid))
 		return CMK_OK;
-	CMK_TRY(follow_rotation(r, root, &changed));
+	CMK_TRY(follow_rotation(r, root, &changed, &none));
 	if (r->cache)
 		dekcache_put(r->cache, r->st.keyring, r->st.keyring_len, root,
 		             RES_ROOT_LEN, r->st.customer_kid[0] ?
@@ -317,15 +435,23 @@ cmk_rc res_root_key(cmk_resource *r, uint8_t root[RES_ROOT_LEN])
 cmk_rc cmk_resource_refresh(cmk_resource *r, int *changed)
 {
 	uint8_t *root = cmk_secure_alloc(RES_ROOT_LEN);
-	int ch = 0;
+	int ch = 0, none = 0;
 	return_if_fail(r);
 	if (!root)
 		return cmk_err(CMK_E_NOMEM, "out of memory");
-	cmk_rc rc = follow_rotation(r, root, &ch);
+	RES_ACT(r);
+	cmk_rc rc = res_lock(r);
+	if (rc == CMK_OK) {
+		if ((rc = check_live(r)) == CMK_OK)
+			rc = mark_service(r);
+		res_unlock(r);
+	}
+	if (rc == CMK_OK)
+		rc = follow_rotation(r, root, &ch, &none);
 	cmk_secure_free(root, RES_ROOT_LEN);
 	if (changed)
 		*changed = ch;
-	return rc;
+	return res_audit(r, "resource-refresh", rc);
 }
 
 /* The checks a CMK must pass (docs/semantics.md §4). */
@@ -341,7 +467,28 @@ static cmk_rc check_cmk(cmk_resource *r, cmk_ctx *kctx, const char *keyid,
 		return cmk_err(CMK_E_USAGE, "resource %s: key %s is in vault %s, "
 		               "but the resource's customer-managed keys must stay "
 		               "in vault %s", name, keyid, vault, r->st.cmk_vault);
-	cmk_rc rc = cmk_key_open(kctx, keyid, &k);
+	/* The resource's identity's permissions first (reading policies needs
+	 * none): the refusal prints the exact grant to give.  The wrap and
+	 * unwrap that follow check them on every path anyway. */
+	const char *who = r->st.identity[0] ? r->st.identity
+	                                    : cmk_ctx_identity(kctx);
+	const unsigned need = CMK_PERM_GET | CMK_PERM_WRAP | CMK_PERM_UNWRAP;
+	cmk_rc rc = cmk_policy_get(kctx, who, &pol);
+	if (rc == CMK_E_NOT_FOUND) {
+		pol.perms = 0;
+		rc = CMK_OK;
+	}
+	if (rc == CMK_OK && (pol.perms & need) != need) {
+		char have[256], want[256];
+		cmk_perms_format(pol.perms, have, sizeof have);
+		cmk_perms_format(pol.perms | need, want, sizeof want);
+		return cmk_err(CMK_E_ACCESS_DENIED, "resource %s: identity %s needs "
+		               "get, wrapKey and unwrapKey on key %s (it has: %s); "
+		               "grant them with: cmk --vault %s policy set %s %s",
+		               name, who, keyid, *have ? have : "none", vault, who,
+		               want);
+	}
+	rc = cmk_key_open(kctx, keyid, &k);
 	if (rc != CMK_OK)
 		return cmk_err_prefix(rc, "resource %s", name);
 	unsigned bits = cmk_key_bits(k), ops = cmk_key_ops(k);
@@ -361,50 +508,91 @@ static cmk_rc check_cmk(cmk_resource *r, cmk_ctx *kctx, const char *keyid,
 		               "purge protection on; a customer-managed key must "
 		               "live in a vault with purge protection (cmk vault set "
 		               "--purge-protection on)", name, vault);
-	/* The identity's permissions, when it may read its own policy; the
-	 * wrap and unwrap that follow check them on every path anyway. */
-	rc = cmk_policy_get(kctx, cmk_ctx_identity(kctx), &pol);
-	if (rc == CMK_OK) {
-		const unsigned need = CMK_PERM_GET | CMK_PERM_WRAP | CMK_PERM_UNWRAP;
-		if ((pol.perms & need) != need) {
-			char have[256];
-			cmk_perms_format(pol.perms, have, sizeof have);
-			return cmk_err(CMK_E_ACCESS_DENIED, "resource %s: identity %s "
-			               "needs get, wrapKey and unwrapKey on key %s "
-			               "(it has: %s)", name, cmk_ctx_identity(kctx),
-			               kid, *have ? have : "none");
-		}
-	} else if (rc == CMK_E_NOT_FOUND) {
-		return cmk_err(CMK_E_ACCESS_DENIED, "resource %s: identity %s has "
-		               "no access policy in vault %s (needs get, wrapKey, "
-		               "unwrapKey)", name, cmk_ctx_identity(kctx), vault);
-	}
 	return CMK_OK;
 }
 
-cmk_rc cmk_resource_set_key(cmk_resource *r, const char *keyid)
+cmk_rc res_full_keyid(const cmk_resource *r, const char *keyid,
+                      char out[CMK_KID_MAX])
+{
+	char vault[64], name[CMK_NAME_MAX], ver[CMK_VERSION_LEN + 1];
+	if (strncmp(keyid, "cmk://", 6) == 0) {
+		if (cmk_kid_parse(keyid, vault, name, ver) != CMK_OK)
+			return cmk_err(CMK_E_USAGE, "resource %s: '%s' is not a key id "
+			               "cmk://VAULT/keys/NAME[/VERSION]", r->st.name,
+			               keyid);
+		snprintf(out, CMK_KID_MAX, "%s", keyid);
+		return CMK_OK;
+	}
+	/* NAME or NAME/VERSION: in the vault of the resource's CMKs, else
+	 * the resource's own vault */
+	const char *v = r->st.cmk_vault[0] ? r->st.cmk_vault : r->st.vault;
+	int n = snprintf(out, CMK_KID_MAX, "cmk://%s/keys/%s", v, keyid);
+	if (n < 0 || n >= CMK_KID_MAX || strchr(keyid, ':') ||
+	    cmk_kid_parse(out, vault, name, ver) != CMK_OK)
+		return cmk_err(CMK_E_USAGE, "resource %s: '%s' is not a key: give "
+		               "NAME, NAME/VERSION or cmk://VAULT/keys/NAME[/VERSION]",
+		               r->st.name, keyid);
+	return CMK_OK;
+}
+
+cmk_rc res_precheck_cmk(cmk_resource *r, const char *keyid)
 {
 	char vault[64], name[CMK_NAME_MAX], ver[CMK_VERSION_LEN + 1];
 	cmk_ctx *kctx;
-	return_if_fail(r && keyid);
-	if (strncmp(keyid, "cmk://", 6) != 0 ||
-	    cmk_kid_parse(keyid, vault, name, ver) != CMK_OK)
-		return cmk_err(CMK_E_USAGE, "resource %s: '%s' is not a key id "
-		               "cmk://VAULT/keys/NAME[/VERSION]", r->st.name, keyid);
+	CMK_TRY(cmk_kid_parse(keyid, vault, name, ver));
+	CMK_TRY(res_kctx(r, vault, &kctx));
+	CMK_TRY(check_cmk(r, kctx, keyid, vault));
+	return probe_customer(r, kctx, keyid);
+}
+
+cmk_rc cmk_resource_set_key(cmk_resource *r, const char *keyarg)
+{
+	char vault[64], name[CMK_NAME_MAX], ver[CMK_VERSION_LEN + 1];
+	char keyid[CMK_KID_MAX];
+	cmk_ctx *kctx;
+	return_if_fail(r && keyarg);
+	CMK_TRY(res_full_keyid(r, keyarg, keyid));
+	CMK_TRY(cmk_kid_parse(keyid, vault, name, ver));
 	uint8_t *root = cmk_secure_alloc(RES_ROOT_LEN);
 	if (!root)
 		return cmk_err(CMK_E_NOMEM, "out of memory");
+	RES_ACT(r);
 	cmk_rc rc = res_lock(r);
 	if (rc != CMK_OK)
 		goto out;
-	if ((rc = res_kctx(r, vault, &kctx)) == CMK_OK &&
+	if ((rc = check_live(r)) != CMK_OK) {
+		res_unlock(r);
+		goto out;
+	}
+	if (r->st.key_fixed && !r->st.customer_key[0] && !r->creating) {
+		rc = cmk_err(CMK_E_OP_NOT_ALLOWED, "resource %s has fixed key "
+		             "management and was made service-managed: it cannot "
+		             "switch to a customer-managed key", r->st.name);
+		res_unlock(r);
+		goto out;
+	}
+	if (r->st.svc_retire)
+		(void)retire_service(r);
+	int moved = 0, none = 0;
+	char cur[CMK_KID_MAX];
+	if (strcmp(keyid, r->st.customer_key) == 0 &&
+	    (rc = current_moved(r, &moved, &none, cur)) == CMK_OK && none) {
+		/* the same versionless key, which has no current version: the
+		 * version in use stays, nothing to re-wrap */
+		res_unlock(r);
+		goto out;
+	}
+	if (rc == CMK_OK &&
+	    (rc = res_kctx(r, vault, &kctx)) == CMK_OK &&
 	    (rc = check_cmk(r, kctx, keyid, vault)) == CMK_OK &&
-	    (rc = open_keyring(r, &r->st, root)) == CMK_OK)
+	    (rc = probe_customer(r, kctx, keyid)) == CMK_OK &&
+	    (rc = open_keyring(r, &r->st, root)) == CMK_OK &&
+	    (rc = mark_service(r)) == CMK_OK)
 		rc = rewrap(r, root, keyid, vault);
 	res_unlock(r);
 out:
 	cmk_secure_free(root, RES_ROOT_LEN);
-	return rc;
+	return res_audit(r, "resource-set-key", rc);
 }
 
 cmk_rc cmk_resource_set_service_managed(cmk_resource *r)
@@ -413,12 +601,25 @@ cmk_rc cmk_resource_set_service_managed(cmk_resource *r)
 	uint8_t *root = cmk_secure_alloc(RES_ROOT_LEN);
 	if (!root)
 		return cmk_err(CMK_E_NOMEM, "out of memory");
+	RES_ACT(r);
 	cmk_rc rc = res_lock(r);
-	if (rc == CMK_OK) {
-		if ((rc = open_keyring(r, &r->st, root)) == CMK_OK)
+	if (rc == CMK_OK && (rc = check_live(r)) != CMK_OK)
+		res_unlock(r);
+	else if (rc == CMK_OK && r->st.key_fixed && r->st.customer_key[0]) {
+		rc = cmk_err(CMK_E_OP_NOT_ALLOWED, "resource %s has fixed key "
+		             "management and was made customer-managed: it cannot "
+		             "go back to the service-managed key alone (another "
+		             "customer-managed key in vault %s may be set)",
+		             r->st.name, r->st.cmk_vault);
+		res_unlock(r);
+	} else if (rc == CMK_OK) {
+		if (r->st.svc_retire)
+			(void)retire_service(r);
+		if ((rc = open_keyring(r, &r->st, root)) == CMK_OK &&
+		    (rc = mark_service(r)) == CMK_OK)
 			rc = rewrap(r, root, NULL, NULL);
 		res_unlock(r);
 	}
 	cmk_secure_free(root, RES_ROOT_LEN);
-	return rc;
+	return res_audit(r, "resource-set-key", rc);
 }

@@ -26,6 +26,7 @@
 
 #include "crypto/envelope.h"
 #include "resource/resource.h"
+#include "vault/identity.h"
 #include "util/err.h"
 
 #define OBJECT_MAX ((size_t)1 << 36)
@@ -97,15 +98,57 @@ static cmk_rc resource_new(cmk_ctx *ctx, const cmk_resource_params *p,
 cmk_rc cmk_resource_create(cmk_ctx *ctx, const cmk_resource_params *p,
                            const char *name)
 {
+	return cmk_resource_create2(ctx, p, name, NULL);
+}
+
+cmk_rc cmk_resource_create2(cmk_ctx *ctx, const cmk_resource_params *p,
+                            const char *name,
+                            const cmk_resource_create_params *cp)
+{
 	char svc[CMK_NAME_MAX], ver[CMK_VERSION_LEN + 1], objs[4200];
 	uint8_t *root = NULL, rid[RES_ROOTID_LEN];
 	cmk_resource *r;
 	cmk_rc rc;
 
+	char keyid[CMK_KID_MAX] = "";
+
 	return_if_fail(ctx);
 	CMK_TRY(resource_new(ctx, p, name, &r));
 	snprintf(r->st.name, sizeof r->st.name, "%s", name);
 	snprintf(r->st.vault, sizeof r->st.vault, "%s", cmk_ctx_vault(ctx));
+	r->st.key_fixed = cp && cp->key_fixed;
+	if (cp && cp->identity) {
+		cmk_identity_info ii;
+		if ((rc = cmk_identity_get(ctx, cp->identity, &ii)) == CMK_OK &&
+		    ii.deleted)
+			rc = cmk_err(CMK_E_NOT_FOUND, "identity '%s' is deleted",
+			             cp->identity);
+		if (rc != CMK_OK) {
+			rc = cmk_err_prefix(rc, "resource %s", name);
+			cmk_resource_close(r);
+			return rc;
+		}
+		snprintf(r->st.identity, sizeof r->st.identity, "%s", cp->identity);
+	} else {
+		snprintf(r->st.identity, sizeof r->st.identity, "res-%s", name);
+	}
+	if (access(r->dir, F_OK) == 0) {
+		rc = cmk_err(CMK_E_EXISTS, "resource %s: cannot create %s: it "
+		             "already exists", name, r->dir);
+		cmk_resource_close(r);
+		return rc;
+	}
+	/* --key: set-key's checks before anything is made */
+	if (cp && cp->keyid) {
+		RES_ACT(r);
+		if ((rc = res_full_keyid(r, cp->keyid, keyid)) != CMK_OK ||
+		    (rc = res_precheck_cmk(r, keyid)) != CMK_OK) {
+			rc = res_audit(r, "resource-create", rc);
+			cmk_resource_close(r);
+			return rc;
+		}
+		owner_act_end();
+	}
 	if (mkdir(r->dir, 0700) != 0) {
 		rc = cmk_err(errno == EEXIST ? CMK_E_EXISTS : CMK_E_IO,
 		             "resource %s: cannot create %s: %s", name, r->dir,
@@ -115,7 +158,20 @@ cmk_rc cmk_resource_create(cmk_ctx *ctx, const cmk_resource_params *p,
 	}
 	snprintf(objs, sizeof objs, "%s/objects", r->dir);
 	snprintf(svc, sizeof svc, "svc-%s", name);
-	cmk_key_params kp = { .bits = 2048, .ops = CMK_OP_WRAP | CMK_OP_UNWRAP };
+	cmk_tag owner;
+	snprintf(owner.key, sizeof owner.key, "%s", OWNER_TAG);
+	snprintf(owner.value, sizeof owner.value, "%s", name);
+	cmk_key_params kp = { .bits = 2048, .ops = CMK_OP_WRAP | CMK_OP_UNWRAP,
+	                      .tags = &owner, .ntags = 1 };
+	/* the caller creates svc-NAME (needs `create`) and the system-assigned
+	 * identity; from then on the resource acts as its identity */
+	owner_act_begin(name, NULL);
+	if (!(cp && cp->identity) &&
+	    (rc = identity_create_system(ctx, r->st.identity, name)) != CMK_OK) {
+		rc = cmk_err_prefix(rc, "resource %s: its identity %s", name,
+		                    r->st.identity);
+		goto fail;
+	}
 	if (mkdir(objs, 0700) != 0) {
 		rc = cmk_err(CMK_E_IO, "cannot create %s: %s", objs, strerror(errno));
 		goto fail;
@@ -125,6 +181,7 @@ cmk_rc cmk_resource_create(cmk_ctx *ctx, const cmk_resource_params *p,
 		                    "key %s", name, svc);
 		goto fail;
 	}
+	RES_ACT(r);
 	if (!(root = cmk_secure_alloc(RES_ROOT_LEN))) {
 		rc = cmk_err(CMK_E_NOMEM, "out of memory");
 		goto fail;
@@ -139,13 +196,23 @@ cmk_rc cmk_resource_create(cmk_ctx *ctx, const cmk_resource_params *p,
 	    (rc = res_state_save(r->dir, &r->st)) != CMK_OK)
 		goto fail;
 	cmk_secure_free(root, RES_ROOT_LEN);
+	rc = res_audit(r, "resource-create", CMK_OK);
+	if (rc == CMK_OK && keyid[0]) {
+		/* checked above; a failure now leaves a service-managed resource */
+		r->creating = 1;
+		if ((rc = cmk_resource_set_key(r, keyid)) != CMK_OK)
+			rc = cmk_err_prefix(rc, "resource %s was created service-managed, "
+			                    "but setting its customer-managed key failed",
+			                    name);
+	}
 	cmk_resource_close(r);
-	return CMK_OK;
+	return rc;
 fail:
 	/* Leave nothing half-made: no state file means no resource. */
 	cmk_secure_free(root, RES_ROOT_LEN);
 	rmdir(objs);
 	rmdir(r->dir);
+	rc = res_audit(r, "resource-create", rc);
 	cmk_resource_close(r);
 	return rc;
 }
@@ -205,7 +272,7 @@ void cmk_resource_close(cmk_resource *r)
 	free(r);
 }
 
-static size_t count_objects(const char *dir)
+size_t res_count_objects(const char *dir)
 {
 	char objs[4200];
 	size_t n = 0;
@@ -236,7 +303,11 @@ cmk_rc cmk_resource_info_get(cmk_resource *r, cmk_resource_info *out)
 	snprintf(out->cmk_vault, sizeof out->cmk_vault, "%s", st.cmk_vault);
 	out->created = st.created;
 	out->rewrapped = st.rewrapped;
-	out->objects = count_objects(r->dir);
+	out->objects = res_count_objects(r->dir);
+	out->key_fixed = st.key_fixed;
+	out->deleted_on = st.deleted_on;
+	out->purge_on = st.purge_on;
+	snprintf(out->identity, sizeof out->identity, "%s", st.identity);
 	res_state_clear(&st);
 	return CMK_OK;
 }
@@ -277,9 +348,11 @@ cmk_rc cmk_resource_put(cmk_resource *r, const char *object,
 		               "%zu bytes", r->st.name, OBJECT_MAX);
 	if (!(root = cmk_secure_alloc(RES_ROOT_LEN)))
 		return cmk_err(CMK_E_NOMEM, "out of memory");
+	RES_ACT(r);
 	if ((rc = res_root_key(r, root)) != CMK_OK ||
 	    (rc = res_object_id(r->propq, root, object, id)) != CMK_OK)
 		goto out;
+	RES_ACT_OBJECT(r, id);
 	size_t nl = strlen(object), pl = 2 + nl + 8;
 	prefix[0] = (uint8_t)(nl >> 8);
 	prefix[1] = (uint8_t)nl;
@@ -307,7 +380,7 @@ out:
 	cmk_seal_free(s);
 	free(out);
 	cmk_secure_free(root, RES_ROOT_LEN);
-	return rc;
+	return res_audit(r, "resource-put", rc);
 }
 
 /* Open the object file `id`; *plain is the whole plaintext (prefix too).
@@ -384,9 +457,11 @@ cmk_rc cmk_resource_get(cmk_resource *r, const char *object, uint8_t **data,
 	CMK_TRY(name_check(r, object));
 	if (!(root = cmk_secure_alloc(RES_ROOT_LEN)))
 		return cmk_err(CMK_E_NOMEM, "out of memory");
+	RES_ACT(r);
 	if ((rc = res_root_key(r, root)) != CMK_OK ||
 	    (rc = res_object_id(r->propq, root, object, id)) != CMK_OK)
 		goto out;
+	RES_ACT_OBJECT(r, id);
 	rc = open_object(r, root, id, 0, &plain, &plen);
 	if (rc == CMK_E_NOT_FOUND) {
 		rc = cmk_err(rc, "resource %s has no object '%s'", r->st.name,
@@ -411,7 +486,7 @@ out:
 		free(plain);
 	}
 	cmk_secure_free(root, RES_ROOT_LEN);
-	return rc;
+	return res_audit(r, "resource-get", rc);
 }
 
 cmk_rc cmk_resource_rm(cmk_resource *r, const char *object)
@@ -422,20 +497,22 @@ cmk_rc cmk_resource_rm(cmk_resource *r, const char *object)
 	CMK_TRY(name_check(r, object));
 	if (!(root = cmk_secure_alloc(RES_ROOT_LEN)))
 		return cmk_err(CMK_E_NOMEM, "out of memory");
+	RES_ACT(r);
 	cmk_rc rc = res_root_key(r, root);
 	if (rc == CMK_OK)
 		rc = res_object_id(r->propq, root, object, id);
 	cmk_secure_free(root, RES_ROOT_LEN);
 	if (rc != CMK_OK)
-		return rc;
+		return res_audit(r, "resource-rm", rc);
+	RES_ACT_OBJECT(r, id);
 	snprintf(path, sizeof path, "%s/objects/%s", r->dir, id);
 	if (unlink(path) != 0)
-		return cmk_err(errno == ENOENT ? CMK_E_NOT_FOUND : CMK_E_IO,
-		               "resource %s: %s '%s'%s%s", r->st.name,
-		               errno == ENOENT ? "no object" : "cannot remove",
-		               object, errno == ENOENT ? "" : ": ",
-		               errno == ENOENT ? "" : strerror(errno));
-	return CMK_OK;
+		rc = cmk_err(errno == ENOENT ? CMK_E_NOT_FOUND : CMK_E_IO,
+		             "resource %s: %s '%s'%s%s", r->st.name,
+		             errno == ENOENT ? "no object" : "cannot remove",
+		             object, errno == ENOENT ? "" : ": ",
+		             errno == ENOENT ? "" : strerror(errno));
+	return res_audit(r, "resource-rm", rc);
 }
 
 static int str_cmp(const void *a, const void *b)
@@ -454,9 +531,10 @@ cmk_rc cmk_resource_list(cmk_resource *r, char ***names, size_t *n)
 	return_if_fail(r && names && n);
 	if (!(root = cmk_secure_alloc(RES_ROOT_LEN)))
 		return cmk_err(CMK_E_NOMEM, "out of memory");
+	RES_ACT(r);
 	if ((rc = res_root_key(r, root)) != CMK_OK) {
 		cmk_secure_free(root, RES_ROOT_LEN);
-		return rc;
+		return res_audit(r, "resource-list", rc);
 	}
 	snprintf(objs, sizeof objs, "%s/objects", r->dir);
 	DIR *d = opendir(objs);
@@ -500,11 +578,11 @@ cmk_rc cmk_resource_list(cmk_resource *r, char ***names, size_t *n)
 	cmk_secure_free(root, RES_ROOT_LEN);
 	if (rc != CMK_OK) {
 		cmk_strv_free(v, k);
-		return rc;
+		return res_audit(r, "resource-list", rc);
 	}
 	if (k)
 		qsort(v, k, sizeof *v, str_cmp);
 	*names = v;
 	*n = k;
-	return CMK_OK;
+	return res_audit(r, "resource-list", CMK_OK);
 }

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "cmk.h"
+#include "vault/owner.h"
 
 #define RES_FORMAT 1
 #define RES_ROOT_LEN 32
@@ -27,6 +28,10 @@ typedef struct res_state {
 	char customer_kid[CMK_KID_MAX];
 	char cmk_vault[64];
 	int64_t created, rewrapped;
+	int svc_retire;         /* older svc-NAME versions still to disable */
+	int key_fixed;          /* no switch service <-> customer-managed */
+	char identity[CMK_IDENTITY_MAX]; /* acts as it; "" (older): the caller */
+	int64_t deleted_on, purge_on;
 	uint8_t *keyring;       /* wrapped record, or an envelope under the CMK */
 	size_t keyring_len;
 } res_state;
@@ -40,6 +45,7 @@ struct cmk_resource {
 	char dir[4096];         /* .../NAME */
 	res_state st;
 	int lockfd;
+	int creating;           /* create --key: the first set-key */
 };
 
 /* store.c */
@@ -63,8 +69,22 @@ cmk_rc res_keyring_new(cmk_ctx *ctx, res_state *st, const uint8_t *root);
 /* The root key (from the cache, else unwrapped), in secure memory. */
 cmk_rc res_root_key(cmk_resource *r, uint8_t root[RES_ROOT_LEN]);
 cmk_rc res_kctx(cmk_resource *r, const char *vault, cmk_ctx **kctx);
+/* Every public resource call acts for its resource (vault/owner.h) from
+ * RES_ACT on, and ends through res_audit: one audit record of `op`
+ * carrying the resource name (and the object id set by RES_ACT_OBJECT). */
+#define RES_ACT(r) (owner_act_begin((r)->st.name, NULL), \
+                    owner_act_identity((r)->st.identity))
+#define RES_ACT_OBJECT(r, id) (owner_act_begin((r)->st.name, (id)), \
+                               owner_act_identity((r)->st.identity))
+cmk_rc res_audit(cmk_resource *r, const char *op, cmk_rc rc);
+
+cmk_rc res_precheck_cmk(cmk_resource *r, const char *keyid);
+/* A key argument as a full id: NAME and NAME/VERSION are taken in `vault`. */
+cmk_rc res_full_keyid(const cmk_resource *r, const char *keyid,
+                      char out[CMK_KID_MAX]);
 
 /* objects.c */
+size_t res_count_objects(const char *dir);
 cmk_rc res_object_id(const char *propq, const uint8_t root[RES_ROOT_LEN],
                      const char *name, char id[33]);
 

@@ -211,6 +211,15 @@ cmk_rc res_state_load(const char *dir, res_state *st)
 			st->created = json_object_get_int64(v);
 		if (json_object_object_get_ex(o, "rewrapped", &v))
 			st->rewrapped = json_object_get_int64(v);
+		if (json_object_object_get_ex(o, "svc_retire", &v))
+			st->svc_retire = json_object_get_boolean(v);
+		copy(st->identity, sizeof st->identity, jstr(o, "identity"));
+		if (json_object_object_get_ex(o, "key_management", &v))
+			st->key_fixed = strcmp(json_object_get_string(v), "fixed") == 0;
+		if (json_object_object_get_ex(o, "deleted_on", &v))
+			st->deleted_on = json_object_get_int64(v);
+		if (json_object_object_get_ex(o, "purge_on", &v))
+			st->purge_on = json_object_get_int64(v);
 		size_t rl = strlen(ring);
 		st->keyring = malloc(rl / 4 * 3 + 3);
 		int dl = st->keyring ?
@@ -257,6 +266,19 @@ cmk_rc res_state_save(const char *dir, const res_state *st)
 	json_object_object_add(o, "created", json_object_new_int64(st->created));
 	json_object_object_add(o, "rewrapped",
 	                       json_object_new_int64(st->rewrapped));
+	if (st->svc_retire)
+		json_object_object_add(o, "svc_retire", json_object_new_boolean(1));
+	if (st->identity[0])
+		json_object_object_add(o, "identity",
+		                       json_object_new_string(st->identity));
+	json_object_object_add(o, "key_management", json_object_new_string(
+	                       st->key_fixed ? "fixed" : "switchable"));
+	if (st->deleted_on) {
+		json_object_object_add(o, "deleted_on",
+		                       json_object_new_int64(st->deleted_on));
+		json_object_object_add(o, "purge_on",
+		                       json_object_new_int64(st->purge_on));
+	}
 	json_object_object_add(o, "keyring", json_object_new_string(ring));
 	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);
 	cmk_rc rc = res_write_atomic(dir, "resource.json", (const uint8_t *)s,

@@ -40,6 +40,7 @@
 #include "vault/audit.h"
 #include "vault/audit_int.h"
 #include "vault/meta.h"
+#include "vault/owner.h"
 #include "util/err.h"
 
 #define RETIRED_MAX 32
@@ -627,12 +628,28 @@ static size_t format_body(cmk_ctx *ctx, const char *op, const char *key, cmk_rc 
 	for (int i = 5; i >= 0; i--, us /= 10)
 		p[i] = (char)('0' + us % 10);
 	p += 6;
+	/* the acting identity: a resource's own when it acts (vault/owner.h) */
+	const char *who = owner_identity(ctx);
 	p = PUT_LIT(p, "Z\",\"identity\":");
-	p = put_json(p, 512, ctx->identity);
+	p = put_json(p, 512, who);
 	p = PUT_LIT(p, ",\"op\":");
 	p = put_json(p, 256, op);
 	p = PUT_LIT(p, ",\"key\":");
 	p = put_json(p, 1024, key);
+	/* resources: the caller when a resource acts as its own identity, the
+	 * resource, and an object id (never a name) */
+	if (strcmp(who, ctx->identity) != 0) {
+		p = PUT_LIT(p, ",\"caller\":");
+		p = put_json(p, 512, ctx->identity);
+	}
+	if (owner_acting()) {
+		p = PUT_LIT(p, ",\"resource\":");
+		p = put_json(p, 512, owner_acting());
+	}
+	if (owner_acting_object()) {
+		p = PUT_LIT(p, ",\"object\":");
+		p = put_json(p, 256, owner_acting_object());
+	}
 	p = PUT_LIT(p, ",\"result\":\"");
 	const char *r = result == CMK_OK ? "ok" : result == CMK_E_ACCESS_DENIED ? "denied" : "error";
 	p = put(p, r, strlen(r));

@@ -15,6 +15,7 @@
 #include <time.h>
 #include "vault/audit.h"
 #include "vault/keys.h"
+#include "vault/owner.h"
 #include "vault/policy.h"
 #include "util/err.h"
 
@@ -510,6 +511,7 @@ cmk_rc cmk_key_set_enabled(cmk_ctx *ctx, const char *name, const char *version, 
 	return_if_fail(ctx && name);
 	char kid[CMK_KID_MAX];
 	audit_name(ctx, name, version, kid);
+	OWNER_GUARD(ctx, name, enabled ? "enable" : "disable", kid);
 	VAULT_OP(ctx, CMK_PERM_UPDATE, enabled ? "enable" : "disable", kid, 1,
 	         cmk_key_set_enabled_impl(ctx, name, version, enabled), kid);
 }
@@ -520,6 +522,9 @@ cmk_rc cmk_key_update_attrs(cmk_ctx *ctx, const char *name, const char *version,
 	return_if_fail(ctx && name && u);
 	char kid[CMK_KID_MAX];
 	audit_name(ctx, name, version, kid);
+	OWNER_GUARD(ctx, name, "update", kid);
+	if (u->set_tags && owner_check_tags(u->tags, u->ntags) != CMK_OK)
+		return audit_op(ctx, "update", kid, CMK_E_USAGE);
 	VAULT_OP(ctx, CMK_PERM_UPDATE, "update", kid, 1,
 	         cmk_key_update_attrs_impl(ctx, name, version, u), kid);
 }
@@ -529,6 +534,7 @@ cmk_rc cmk_key_delete(cmk_ctx *ctx, const char *name)
 	return_if_fail(ctx && name);
 	char kid[CMK_KID_MAX];
 	audit_name(ctx, name, NULL, kid);
+	OWNER_GUARD(ctx, name, "delete", kid);
 	VAULT_OP(ctx, CMK_PERM_DELETE, "delete", kid, 1, cmk_key_delete_impl(ctx, name), kid);
 }
 
@@ -537,6 +543,7 @@ cmk_rc cmk_key_recover(cmk_ctx *ctx, const char *name)
 	return_if_fail(ctx && name);
 	char kid[CMK_KID_MAX];
 	audit_name(ctx, name, NULL, kid);
+	OWNER_GUARD(ctx, name, "recover", kid);
 	VAULT_OP(ctx, CMK_PERM_RECOVER, "recover", kid, 1, cmk_key_recover_impl(ctx, name), kid);
 }
 
@@ -545,6 +552,7 @@ cmk_rc cmk_key_purge(cmk_ctx *ctx, const char *name)
 	return_if_fail(ctx && name);
 	char kid[CMK_KID_MAX];
 	audit_name(ctx, name, NULL, kid);
+	OWNER_GUARD(ctx, name, "purge", kid);
 	VAULT_OP(ctx, CMK_PERM_PURGE, "purge", kid, 1, cmk_key_purge_impl(ctx, name), kid);
 }
 

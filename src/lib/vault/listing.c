@@ -1,10 +1,12 @@
 /* listing.c - key list, key info and version lists for callers. */
 #include "config.h"
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include "vault/audit.h"
 #include "vault/keys.h"
+#include "vault/owner.h"
 #include "vault/policy.h"
 #include "util/err.h"
 
@@ -23,6 +25,10 @@ static void fill_key_info(cmk_ctx *ctx, key_state *st, cmk_key_info *out)
 	out->purge_on = st->ks.purge_on;
 	out->nversions = st->nv;
 	out->bits = st->v[st->nv - 1].bits;
+	if (owner_of(st))
+		snprintf(out->managed_by, sizeof out->managed_by, "%s", owner_of(st));
+	out->expires = cur ? cur->expires : 0;
+	out->next_rotation = rotation_next(ctx, st);
 }
 
 static int by_name(const void *a, const void *b)

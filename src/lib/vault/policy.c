@@ -11,7 +11,10 @@
 #include <time.h>
 #include <json-c/json.h>
 #include "vault/audit.h"
+#include "vault/identity.h"
+#include "vault/keys.h"
 #include "vault/meta.h"
+#include "vault/owner.h"
 #include "vault/policy.h"
 #include "util/err.h"
 
@@ -19,6 +22,8 @@ struct ctx_policy_cache {
 	int64_t loaded_ms;
 	cmk_policy *v;
 	size_t n;
+	cmk_identity_info *ids;  /* identity objects (identity.c) */
+	size_t nids;
 	int valid;
 };
 
@@ -156,6 +161,7 @@ void policy_cache_free(cmk_ctx *ctx)
 	if (!ctx->policies)
 		return;
 	free(ctx->policies->v);
+	free(ctx->policies->ids);
 	free(ctx->policies);
 	ctx->policies = NULL;
 }
@@ -168,58 +174,105 @@ void policy_cache_invalidate(cmk_ctx *ctx)
 	pthread_mutex_unlock(&ctx->lock);
 }
 
-/* perms of the context's identity, through the cache */
-static cmk_rc own_perms(cmk_ctx *ctx, unsigned *perms)
+/* perms and identity state of `who`, through the cache; *state: 0 no
+ * identity object, 1 enabled, 2 disabled, 3 deleted */
+static void lookup(const struct ctx_policy_cache *c, const char *who, unsigned *perms, int *state)
+{
+	*perms = 0;
+	*state = 0;
+	for (size_t i = 0; i < c->n; i++)
+		if (strcmp(c->v[i].identity, who) == 0)
+			*perms = c->v[i].perms;
+	for (size_t i = 0; i < c->nids; i++)
+		if (strcmp(c->ids[i].name, who) == 0)
+			*state = c->ids[i].deleted ? 3 : c->ids[i].enabled ? 1 : 2;
+}
+
+static cmk_rc own_perms(cmk_ctx *ctx, const char *who, unsigned *perms, int *state)
 {
 	int64_t now = mono_ms();
 	pthread_mutex_lock(&ctx->lock);
 	struct ctx_policy_cache *c = ctx->policies;
 	int fresh = c && c->valid && now - c->loaded_ms < (int64_t)ctx->conf.policy_cache_ms;
-	if (fresh) {
-		*perms = 0;
-		for (size_t i = 0; i < c->n; i++)
-			if (strcmp(c->v[i].identity, ctx->identity) == 0)
-				*perms = c->v[i].perms;
-	}
+	if (fresh)
+		lookup(c, who, perms, state);
 	pthread_mutex_unlock(&ctx->lock);
 	if (fresh)
 		return CMK_OK;
 	pol_rec *r;
-	size_t n;
+	size_t n, nids;
+	cmk_identity_info *ids;
 	CMK_TRY(policy_read(ctx, &r, &n, NULL, NULL));
+	cmk_rc rc = identity_read(ctx, &ids, &nids, NULL, NULL);
+	if (rc != CMK_OK) {
+		free(r);
+		return rc;
+	}
 	cmk_policy *v = calloc(n ? n : 1, sizeof *v);
 	if (!v) {
 		free(r);
+		free(ids);
 		return cmk_err(CMK_E_NOMEM, "out of memory");
 	}
-	*perms = 0;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n; i++)
 		v[i] = r[i].p;
-		if (strcmp(v[i].identity, ctx->identity) == 0)
-			*perms = v[i].perms;
-	}
 	free(r);
+	struct ctx_policy_cache tmp = { .v = v, .n = n, .ids = ids, .nids = nids };
+	lookup(&tmp, who, perms, state);
 	pthread_mutex_lock(&ctx->lock);
 	if (!ctx->policies)
 		ctx->policies = calloc(1, sizeof *ctx->policies);
 	if (ctx->policies) {
 		free(ctx->policies->v);
+		free(ctx->policies->ids);
 		ctx->policies->v = v;
 		ctx->policies->n = n;
+		ctx->policies->ids = ids;
+		ctx->policies->nids = nids;
 		ctx->policies->loaded_ms = now;
 		ctx->policies->valid = 1;
 		v = NULL;
+		ids = NULL;
 	}
 	pthread_mutex_unlock(&ctx->lock);
 	free(v);
+	free(ids);
 	return CMK_OK;
+}
+
+/* A resource acting as its identity has its own service-managed key's
+ * permissions without a policy (like a cloud service's platform key). */
+static int owned_by_acting(cmk_ctx *ctx, const char *key)
+{
+	char name[CMK_NAME_MAX], ver[CMK_VERSION_LEN + 1];
+	key_state st;
+	if (!key || !owner_acting() || names_resolve(ctx, key, name, ver) != CMK_OK)
+		return 0;
+	cmk_rc rc = keys_load(ctx, name, &st);
+	/* its own service-managed key, gone (purged): let the operation say so */
+	if (rc == CMK_E_NOT_FOUND)
+		return strncmp(name, "svc-", 4) == 0 && strcmp(name + 4, owner_acting()) == 0;
+	if (rc != CMK_OK)
+		return 0;
+	const char *o = owner_of(&st);
+	int mine = o && strcmp(o, owner_acting()) == 0;
+	key_state_free(&st);
+	return mine;
 }
 
 cmk_rc policy_check(cmk_ctx *ctx, unsigned perm, const char *key)
 {
 	unsigned perms = 0;
-	CMK_TRY(own_perms(ctx, &perms));
+	int state = 0;
+	const char *who = owner_identity(ctx);
+	CMK_TRY(own_perms(ctx, who, &perms, &state));
+	if (state == 2 || state == 3)
+		return cmk_err(CMK_E_ACCESS_DENIED, "access denied: identity '%s' is %s in %s%s",
+		               who, state == 2 ? "disabled" : "deleted", CTX_WHAT(ctx),
+		               state == 2 ? " (cmk identity enable)" : "");
 	if (perms & perm)
+		return CMK_OK;
+	if (who != ctx->identity && owned_by_acting(ctx, key))
 		return CMK_OK;
 	char kid[CMK_KID_MAX];
 	if (key && strncmp(key, "cmk://", 6) != 0)
@@ -228,9 +281,9 @@ cmk_rc policy_check(cmk_ctx *ctx, unsigned perm, const char *key)
 		snprintf(kid, sizeof kid, "%s", key ? key : "");
 	if (key)
 		return cmk_err(CMK_E_ACCESS_DENIED, "access denied: identity '%s' lacks permission '%s' on key %s",
-		               ctx->identity, cmk_perm_name(perm), kid);
+		               who, cmk_perm_name(perm), kid);
 	return cmk_err(CMK_E_ACCESS_DENIED, "access denied: identity '%s' lacks permission '%s' in %s",
-	               ctx->identity, cmk_perm_name(perm), CTX_WHAT(ctx));
+	               who, cmk_perm_name(perm), CTX_WHAT(ctx));
 }
 
 cmk_rc policy_write(cmk_ctx *ctx, const char *identity, unsigned perms)
@@ -267,13 +320,36 @@ cmk_rc policy_write(cmk_ctx *ctx, const char *identity, unsigned perms)
 	return rc;
 }
 
-static cmk_rc check_admin(cmk_ctx *ctx)
+cmk_rc policy_check_admin(cmk_ctx *ctx, const char *what)
 {
 	meta_vault v;
 	CMK_TRY(ctx_vault_record(ctx, &v));
 	if (strcmp(v.admin, ctx->identity) != 0)
-		return cmk_err(CMK_E_ACCESS_DENIED, "access denied: only the administrator of %s ('%s') edits access policies, not '%s'",
-		               CTX_WHAT(ctx), v.admin, ctx->identity);
+		return cmk_err(CMK_E_ACCESS_DENIED, "access denied: only the administrator of %s ('%s') edits %s, not '%s'",
+		               CTX_WHAT(ctx), v.admin, what, ctx->identity);
+	return CMK_OK;
+}
+
+static cmk_rc check_admin(cmk_ctx *ctx)
+{
+	return policy_check_admin(ctx, "access policies");
+}
+
+/* Once the vault has identity objects, a policy names an existing one. */
+static cmk_rc check_exists(cmk_ctx *ctx, const char *identity)
+{
+	cmk_identity_info *v;
+	size_t n, users = 0;
+	int found = 0;
+	CMK_TRY(identity_read(ctx, &v, &n, NULL, NULL));
+	for (size_t i = 0; i < n; i++) {
+		users += !v[i].resource[0];
+		found |= strcmp(v[i].name, identity) == 0 && !v[i].deleted;
+	}
+	free(v);
+	if (users && !found)
+		return cmk_err(CMK_E_NOT_FOUND, "%s has no identity '%s': create it first (cmk identity create %s)",
+		               CTX_WHAT(ctx), identity, identity);
 	return CMK_OK;
 }
 
@@ -295,6 +371,8 @@ cmk_rc cmk_policy_set(cmk_ctx *ctx, const char *identity, unsigned perms)
 		return cmk_err(CMK_E_USAGE, "unknown permission bits 0x%x", perms);
 	CMK_TRY(audit_check_writable(ctx));
 	cmk_rc rc = check_admin(ctx);
+	if (rc == CMK_OK)
+		rc = check_exists(ctx, identity);
 	if (rc == CMK_OK && (rc = ctx_write_begin(ctx)) == CMK_OK) {
 		rc = policy_write(ctx, identity, perms);
 		ctx_write_end(ctx);
@@ -302,6 +380,22 @@ cmk_rc cmk_policy_set(cmk_ctx *ctx, const char *identity, unsigned perms)
 	char what[CMK_IDENTITY_MAX + 16];
 	snprintf(what, sizeof what, "identity:%s", identity);
 	return audit_op(ctx, "policy-set", what, rc);
+}
+
+cmk_rc policy_erase(cmk_ctx *ctx, const char *identity)
+{
+	pol_rec *r;
+	size_t n, ns;
+	CK_OBJECT_HANDLE *stale;
+	CMK_TRY(policy_read(ctx, &r, &n, &stale, &ns));
+	cmk_rc rc = CMK_OK;
+	for (size_t i = 0; i < n && rc == CMK_OK; i++)
+		if (strcmp(r[i].p.identity, identity) == 0)
+			rc = p11_destroy(ctx->tok, r[i].h);
+	free(r);
+	free(stale);
+	policy_cache_invalidate(ctx);
+	return rc;
 }
 
 cmk_rc cmk_policy_remove(cmk_ctx *ctx, const char *identity)

@@ -16,6 +16,7 @@
 #include "vault/keys.h"
 #include "vault/meta.h"
 #include "vault/policy.h"
+#include "vault/owner.h"
 #include "util/err.h"
 
 static void absolute_path(const char *path, char *out, size_t cap);
@@ -199,7 +200,13 @@ cmk_rc cmk_vault_sweep(cmk_ctx *ctx, size_t *purged)
 	for (size_t i = 0; i < n && rc == CMK_OK; i++) {
 		if (keys[i].purge_on > now)
 			continue;
+		/* a resource's deleted service-managed key: purged for it (the
+		 * resource sweep then removes its files) */
+		if (keys[i].managed_by[0])
+			owner_act_begin(keys[i].managed_by, NULL);
 		rc = cmk_key_purge(ctx, keys[i].name);
+		if (keys[i].managed_by[0])
+			owner_act_end();
 		if (rc == CMK_OK)
 			count++;
 		else if (rc == CMK_E_NOT_FOUND)    /* another sweep got there first */

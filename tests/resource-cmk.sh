@@ -63,11 +63,11 @@ expect_fail_msg 2 "RSA 3072.*only RSA 2048" "an RSA 3072 key is refused" \
 	cmk resource set-key r --key cmk://lab/keys/big
 expect_fail_msg 8 "wrapKey and unwrapKey" "a key without wrapKey/unwrapKey is refused" \
 	cmk resource set-key r --key cmk://lab/keys/noops
-expect_fail 4 "an unknown key is refused" cmk resource set-key r --key cmk://lab/keys/nosuch
+expect_fail_msg 4 "resource r: key cmk://lab/keys/nosuch does not exist" "an unknown key is refused" cmk resource set-key r --key cmk://lab/keys/nosuch
 expect_fail_msg 4 "nosuch" "a bare name of an unknown key is refused" cmk resource set-key r --key nosuch
 expect_fail_msg 2 "is not a key" "a malformed key argument is refused" cmk resource set-key r --key 'a/b/c'
 expect_fail_msg 2 "NAME, NAME/VERSION" "a pkcs11: URI is not a resource key" cmk resource set-key r --key 'pkcs11:object=cmk1' 
-expect_fail 2 "--key and --service-managed together are refused" \
+expect_fail_msg 2 "resource set-key: give either --key .* or --service-managed" "--key and --service-managed together are refused" \
 	cmk resource set-key r --key cmk://lab/keys/cmk1 --service-managed
 ok "policy: res-r loses unwrapKey" cmk policy set res-r get,list,wrapKey
 expect_fail_msg 9 "identity res-r needs get, wrapKey and unwrapKey.*policy set res-r get,list,wrapKey,unwrapKey" \

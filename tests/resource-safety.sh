@@ -96,7 +96,7 @@ ok "grant res-r3" cmk policy set res-r3 get,wrapKey,unwrapKey
 ok "set-key r3 to the versionless kx" cmk resource set-key r3 --key cmk://lab/keys/kx
 echo one | cmk resource put r3 o1 || fail "put r3 o1"
 ok "every version of kx expires (an hour ago)" cmk key set kx --expires -1h
-expect_fail 7 "kx has no current version (wrap under it is refused)" cmk wrap kx --in "$T/a" --out "$T/w"
+expect_fail_msg 7 "key cmk://lab/keys/kx has no current version" "kx has no current version (wrap under it is refused)" cmk wrap kx --in "$T/a" --out "$T/w"
 run cmk resource get r3 o1
 is "$RC:$(cat "$OUT")" "0:one" "get works with the expired version in use"
 run cmk resource put r3 o2 --in "$T/a"

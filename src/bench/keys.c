@@ -20,6 +20,8 @@
  * --key and skips what would make keys, saying why. */
 #include "config.h"
 #include <errno.h>
+#include <ftw.h>
+#include <glob.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,6 +129,34 @@ void bench_purge_prefix(bench_env *e, const char *prefix)
 		purge_keys(e, prefix);
 }
 
+/* Resource directories of runs that are gone: TMPDIR/cmk-TAG-XXXXXX
+ * (op_resource.c). */
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	return remove(path);
+}
+
+static void remove_dead_dirs(void)
+{
+	const char *tmp = getenv("TMPDIR");
+	char pat[4096];
+	glob_t g;
+	snprintf(pat, sizeof pat, "%s/cmk-bench-*", tmp && *tmp ? tmp : "/tmp");
+	if (glob(pat, GLOB_NOSORT | GLOB_ONLYDIR, NULL, &g) != 0)
+		return;
+	for (size_t i = 0; i < g.gl_pathc; i++) {
+		const char *base = strrchr(g.gl_pathv[i], '/');
+		char tag[128];
+		snprintf(tag, sizeof tag, "%s", base ? base + 5 : g.gl_pathv[i]);
+		char *x = strrchr(tag, '-');      /* the mkdtemp suffix */
+		if (x)
+			*x = '\0';
+		if (bench_tag_dead(tag))
+			nftw(g.gl_pathv[i], rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	}
+	globfree(&g);
+}
+
 /* Policies of runs that are gone (the admin's to remove). */
 static void remove_dead_policies(bench_env *e)
 {
@@ -178,6 +208,7 @@ void bench_set_maker(bench_env *e, const cmk_vault_info *vi)
 	if (admin)
 		remove_dead_policies(e);
 	bench_p11_clean_up(e);
+	remove_dead_dirs();
 }
 
 /* ------------------------------------------------------------ the key */

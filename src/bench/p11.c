@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <p11-kit/p11-kit.h>
 #include <p11-kit/uri.h>
@@ -255,20 +256,75 @@ unsigned btok_gen(bench_tok *t)
 	return g;
 }
 
-/* In a child after fork(): initialise the module again, once. */
+/* The token's slot again, by label and serial number (slot ids need not
+ * survive a re-initialisation). */
+static CK_RV refind_slot(bench_tok *t)
+{
+	CK_SLOT_ID slots[64];
+	CK_ULONG n = 64;
+	CK_RV rv = t->fn->C_GetSlotList(CK_TRUE, slots, &n);
+	for (CK_ULONG i = 0; rv == CKR_OK && i < n; i++) {
+		CK_TOKEN_INFO ti;
+		if (t->fn->C_GetTokenInfo(slots[i], &ti) == CKR_OK &&
+		    !memcmp(ti.label, t->info.label, sizeof ti.label) &&
+		    !memcmp(ti.serialNumber, t->info.serialNumber, sizeof ti.serialNumber)) {
+			t->slot = slots[i];
+			return CKR_OK;
+		}
+	}
+	return rv == CKR_OK ? CKR_TOKEN_NOT_PRESENT : rv;
+}
+
+static CK_RV login(bench_tok *t, CK_SESSION_HANDLE s)
+{
+	CK_SESSION_INFO si;
+	CK_RV rv = t->fn->C_GetSessionInfo(s, &si);
+	if (rv == CKR_OK && (si.state == CKS_RW_USER_FUNCTIONS || si.state == CKS_RO_USER_FUNCTIONS))
+		return CKR_OK;
+	if (rv == CKR_OK && !t->pin)
+		rv = CKR_USER_NOT_LOGGED_IN;
+	if (rv == CKR_OK) {
+		rv = t->fn->C_Login(s, CKU_USER, (CK_UTF8CHAR *)t->pin, strlen(t->pin));
+		if (rv == CKR_USER_ALREADY_LOGGED_IN)
+			rv = CKR_OK;
+	}
+	return rv;
+}
+
+/* In a child after fork(): initialise the module again, find the token and
+ * log in, once; a session stays open so the login lasts.  SoftHSM with
+ * several processes starting at once on one token directory sometimes
+ * hides the token or fails the login; C_Finalize + C_Initialize recovers,
+ * so that is tried a few times. */
 static cmk_rc child_init(bench_tok *t)
 {
 	pthread_mutex_lock(&t->mu);
 	CK_RV rv = CKR_OK;
-	if (t->pid != getpid()) {
+	const char *call = "C_Initialize (after fork)";
+	for (int i = 0; t->pid != getpid() && i < 5; i++) {
+		if (i) {
+			struct timespec ts = { 0, 20000000L * i };
+			nanosleep(&ts, NULL);
+		}
 		t->fn->C_Finalize(NULL);
-		t->owned = 0;
 		rv = initialize(t);
 		t->owned = 0;        /* a child leaves with _exit() */
-		t->gen++;
+		call = "C_Initialize (after fork)";
+		if (rv == CKR_OK && (rv = refind_slot(t)) != CKR_OK)
+			call = "C_GetSlotList (after fork)";
+		CK_SESSION_HANDLE s;
+		if (rv == CKR_OK && (rv = t->fn->C_OpenSession(t->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION,
+		                                               NULL, NULL, &s)) != CKR_OK)
+			call = "C_OpenSession (after fork)";
+		if (rv == CKR_OK && (rv = login(t, s)) != CKR_OK)
+			call = "C_Login (after fork)";
+		if (rv != CKR_OK)
+			t->pid = 0;      /* again */
 	}
+	if (rv == CKR_OK)
+		t->gen++;
 	pthread_mutex_unlock(&t->mu);
-	return rv == CKR_OK ? CMK_OK : btok_fail(t, rv, "C_Initialize (after fork)");
+	return rv == CKR_OK ? CMK_OK : btok_fail(t, rv, call);
 }
 
 cmk_rc btok_session(bench_tok *t, CK_SESSION_HANDLE *s)
@@ -277,18 +333,7 @@ cmk_rc btok_session(bench_tok *t, CK_SESSION_HANDLE *s)
 	CK_RV rv = t->fn->C_OpenSession(t->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, s);
 	if (rv != CKR_OK)
 		return btok_fail(t, rv, "C_OpenSession");
-	CK_SESSION_INFO si;
-	rv = t->fn->C_GetSessionInfo(*s, &si);
-	if (rv == CKR_OK && (si.state == CKS_RW_USER_FUNCTIONS || si.state == CKS_RO_USER_FUNCTIONS))
-		return CMK_OK;
-	if (rv == CKR_OK && !t->pin)
-		rv = CKR_USER_NOT_LOGGED_IN;
-	if (rv == CKR_OK) {
-		rv = t->fn->C_Login(*s, CKU_USER, (CK_UTF8CHAR *)t->pin, strlen(t->pin));
-		if (rv == CKR_USER_ALREADY_LOGGED_IN)
-			rv = CKR_OK;
-	}
-	if (rv != CKR_OK) {
+	if ((rv = login(t, *s)) != CKR_OK) {
 		t->fn->C_CloseSession(*s);
 		return btok_fail(t, rv, "C_Login");
 	}

@@ -152,11 +152,13 @@ static cmk_rc run_token(bench_env *e, bench_case **cs, size_t *n)
 	bench_tok_spec spec = { o->module, o->token, NULL, NULL };
 	BENCH_TRY(btok_open(&spec, &e->tok));
 	BENCH_TRY(btok_read_pin(e->tok, o->pin_source ? o->pin_source : "prompt"));
+	BENCH_TRY(btok_count(e->tok, &rep->token_objects));    /* logs in */
 	snprintf(rep->module, sizeof rep->module, "%s", o->module);
 	fill_header(e);
 	rep->key_bits = o->key_bits ? o->key_bits : 2048;
 	e->k = rep->key_bits / 8;
-	snprintf(rep->key, sizeof rep->key, "RSA-%u session key pair per process", rep->key_bits);
+	snprintf(rep->key, sizeof rep->key, "an RSA-%u key pair and an AES-256 key per process, "
+	         "session objects", rep->key_bits);
 	rep->temporary_key = 1;
 	snprintf(rep->unwrap_mech, sizeof rep->unwrap_mech, "CKM_RSA_PKCS_OAEP with %s, "
 	         "CKM_RSA_X_509", e->md);

@@ -38,8 +38,11 @@ static void header(const bench_report *r, FILE *f)
 	fprintf(f, "token %s (%s, %s), %u CPU%s, %s\n", r->token, r->model, r->manufacturer,
 	        r->cpus, r->cpus > 1 ? "s" : "", r->openssl);
 	fprintf(f, "module %s; %zu objects on the token\n", r->module, r->token_objects);
-	fprintf(f, "key %s%s: RSA-%u, %s\n", r->key, r->temporary_key ? " (temporary)" : "",
-	        r->key_bits, r->alg);
+	if (r->vault[0])
+		fprintf(f, "key %s%s: RSA-%u, %s\n", r->key, r->temporary_key ? " (temporary)" : "",
+		        r->key_bits, r->alg);
+	else
+		fprintf(f, "keys: %s; %s\n", r->key, r->alg);
 	if (r->made_as[0])
 		fprintf(f, "keys made and purged as identity %s\n", r->made_as);
 	fprintf(f, "unwrap: %s\n", r->unwrap_mech);

@@ -320,7 +320,8 @@ write_plot(const char *path, const bench_report *r)
  * removes what it made; then the signal is raised again, so the caller
  * sees the command killed by it.  Forked measuring processes inherit the
  * handler (a Ctrl-C reaches them too; a signal to this process alone is
- * passed on to them). */
+ * passed on to them).  A signal ignored when the command starts stays
+ * ignored. */
 static volatile sig_atomic_t stop_sig;
 static const int stop_sigs[] = { SIGINT, SIGTERM, SIGHUP };
 
@@ -339,8 +340,11 @@ catch_stop(struct sigaction *old)
 	sa.sa_handler = on_stop;
 	sigemptyset(&sa.sa_mask);
 	sa.sa_flags = SA_RESTART;
+	/* a signal ignored on entry stays ignored (nohup, background jobs) */
 	for (size_t i = 0; i < sizeof(stop_sigs) / sizeof(stop_sigs[0]); i++)
-		sigaction(stop_sigs[i], &sa, &old[i]);
+		if (sigaction(stop_sigs[i], NULL, &old[i]) == 0 &&
+		    old[i].sa_handler != SIG_IGN)
+			sigaction(stop_sigs[i], &sa, NULL);
 }
 
 static void

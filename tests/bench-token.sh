@@ -88,6 +88,8 @@ expect_fail_msg 2 "not with --token" "--key with --token is refused" \
 	cmk bench "${tok[@]}" --key k
 expect_fail_msg 2 "not with --vault" "--vault with --token is refused" \
 	cmk bench "${tok[@]}" --vault lab
+expect_fail_msg 2 "--ops wrap: nothing to measure without a vault" \
+	"--ops of a vault's operation is refused without a vault" cmk bench "${tok[@]}" --ops wrap
 expect_fail_msg 12 "has no token nope" "an unknown token label fails with exit 12" \
 	cmk bench --module "$SOFTHSM_MODULE" --token nope --pin-source "file:$LAB/pin" --ops p11-keygen
 expect_fail_msg 13 "$T/none.so" "a missing module fails with exit 13" \

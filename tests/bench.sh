@@ -129,6 +129,8 @@ expect_fail_msg 2 "--threads: 0" "--threads 0 is refused" cmk bench --threads 0
 expect_fail_msg 2 "not a number" "--threads x is refused" cmk bench --threads 1,x
 expect_fail_msg 2 "not both" "--duration and --count together are refused" cmk bench --duration 1 --count 5
 expect_fail_msg 2 "--hash: 'MD5'" "--hash MD5 is refused" cmk bench --hash MD5
+expect_fail_msg 2 "nothing to measure on a vault" "--ops of a token-only operation is refused on a vault" \
+	cmk bench --ops p11-unwrap
 expect_fail_msg 2 "unknown operation 'nope'" "--ops nope is refused" cmk bench --ops wrap,nope
 expect_fail_msg 2 "2048, 3072 or 4096" "--key-size 1024 is refused" cmk bench --key-size 1024
 expect_fail_msg 2 "not both" "--json with --csv is refused" cmk bench --json --csv

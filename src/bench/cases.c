@@ -177,6 +177,16 @@ cmk_rc bench_make_cases(bench_env *e, bench_case **cs_out, size_t *n_out)
 		for (size_t j = first; j < n; j++)
 			cs[j].as_limit = !selected(o, k);
 	}
+	if (n == 0) {
+		free(cs);
+		free(rs);
+		return bench_err(CMK_E_USAGE, "--ops %s: nothing to measure %s", o->ops ? o->ops : "all",
+		                 e->user ? "on a vault (the p11-... operations of a token without "
+		                 "a vault need --module and --token)"
+		                 : "without a vault (there: p11-encrypt-oaep p11-decrypt-oaep "
+		                 "p11-encrypt-raw p11-decrypt-raw p11-wrap p11-unwrap "
+		                 "p11-aes-gcm-16K p11-keygen, the limits, or the group token)");
+	}
 	e->rep->results = rs;
 	e->rep->nresults = n;
 	*cs_out = cs;

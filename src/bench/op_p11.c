@@ -58,8 +58,7 @@ static cmk_rc find_pair(bench_env *e, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE *pri
 		free(h);
 		if (!n)
 			return bench_err(CMK_E_NOT_FOUND, "token %s has no %s key with the CKA_ID of %s",
-			                 btok_info(e->tok)->label[0] ? e->rep->token : "?",
-			                 i ? "public" : "private", e->rep->key);
+			                 e->rep->token, i ? "public" : "private", e->rep->key);
 	}
 	return CMK_OK;
 }

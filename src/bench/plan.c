@@ -126,13 +126,13 @@ static cmk_rc run_vault(bench_env *e, bench_case **cs, size_t *n)
 {
 	cmk_vault_info vi;
 	bench_report *rep = e->rep;
+	BENCH_TRY(bench_make_cases(e, cs, n));
 	LIB_TRY(cmk_vault_info_get(e->user, &vi));
 	snprintf(rep->vault, sizeof rep->vault, "%s", vi.name);
 	snprintf(rep->token, sizeof rep->token, "%s", vi.token_label);
 	snprintf(rep->module, sizeof rep->module, "%s", vi.module);
 	open_vault_token(e, &vi);
 	fill_header(e);
-	BENCH_TRY(bench_make_cases(e, cs, n));
 	if (!e->o->key || makes_keys(*cs, *n))
 		bench_set_maker(e, &vi);
 	else
@@ -150,6 +150,7 @@ static cmk_rc run_token(bench_env *e, bench_case **cs, size_t *n)
 	const bench_opts *o = e->o;
 	bench_report *rep = e->rep;
 	bench_tok_spec spec = { o->module, o->token, NULL, NULL };
+	BENCH_TRY(bench_make_cases(e, cs, n));
 	BENCH_TRY(btok_open(&spec, &e->tok));
 	BENCH_TRY(btok_read_pin(e->tok, o->pin_source ? o->pin_source : "prompt"));
 	BENCH_TRY(btok_count(e->tok, &rep->token_objects));    /* logs in */
@@ -164,7 +165,6 @@ static cmk_rc run_token(bench_env *e, bench_case **cs, size_t *n)
 	         "CKM_RSA_X_509", e->md);
 	if (RAND_bytes(e->dek, sizeof e->dek) != 1)
 		return bench_err(CMK_E_INTERNAL, "no random bytes");
-	BENCH_TRY(bench_make_cases(e, cs, n));
 	return bench_sweep(e, *cs, *n);
 }
 

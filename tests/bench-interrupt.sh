@@ -13,7 +13,7 @@ ok "key create k" cmk key create k
 count_objects() {
 	p11tool_login -O >"$T/objects" 2>"$T/objects.err" ||
 		bail "pkcs11-tool -O failed: $(cat "$T/objects.err")"
-	grep -cE '^(Private Key|Public Key|Secret Key|Data|Certificate) Object' "$T/objects"
+	grep -ciE '^(private key|public key|secret key|data|certificate) object' "$T/objects"
 }
 # bench_things: names of keys (live and deleted) and policies of runs.
 bench_things() {

@@ -40,7 +40,7 @@ p11_list() {
 		--pin "$(cat "$T/lab/pin")" -O
 }
 objects() {
-	p11_list 2>/dev/null | grep -cE '^(Private Key|Public Key|Secret Key|Data|Certificate) Object'
+	p11_list 2>/dev/null | grep -ciE '^(private key|public key|secret key|data|certificate) object'
 }
 
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$T/k.pem" 2>/dev/null

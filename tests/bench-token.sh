@@ -14,7 +14,7 @@ ok "key create k" cmk key create k
 count_objects() {
 	p11tool_login -O >"$T/objects" 2>"$T/objects.err" ||
 		bail "pkcs11-tool -O failed: $(cat "$T/objects.err")"
-	grep -cE '^(Private Key|Public Key|Secret Key|Data|Certificate) Object' "$T/objects"
+	grep -ciE '^(private key|public key|secret key|data|certificate) object' "$T/objects"
 }
 before=$(count_objects)
 isnt "$before" 0 "the lab's token has objects to count"

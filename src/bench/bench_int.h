@@ -43,6 +43,8 @@ void btok_close(bench_tok *t);
  * locked memory, for logging in (wiped by btok_close). */
 cmk_rc btok_read_pin(bench_tok *t, const char *source);
 CK_FUNCTION_LIST *btok_fn(bench_tok *t);
+/* This process is logged in to the token already (libcmk's login). */
+int btok_logged_in(bench_tok *t);
 /* A R/W session logged in as the user. */
 cmk_rc btok_session(bench_tok *t, CK_SESSION_HANDLE *s);
 void btok_session_close(bench_tok *t, CK_SESSION_HANDLE s);

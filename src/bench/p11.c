@@ -340,6 +340,19 @@ cmk_rc btok_session(bench_tok *t, CK_SESSION_HANDLE *s)
 	return CMK_OK;
 }
 
+int btok_logged_in(bench_tok *t)
+{
+	CK_SESSION_HANDLE s;
+	CK_SESSION_INFO si;
+	if (child_init(t) != CMK_OK ||
+	    t->fn->C_OpenSession(t->slot, CKF_SERIAL_SESSION, NULL, NULL, &s) != CKR_OK)
+		return 0;
+	int in = t->fn->C_GetSessionInfo(s, &si) == CKR_OK &&
+	         (si.state == CKS_RW_USER_FUNCTIONS || si.state == CKS_RO_USER_FUNCTIONS);
+	t->fn->C_CloseSession(s);
+	return in;
+}
+
 void btok_session_close(bench_tok *t, CK_SESSION_HANDLE s)
 {
 	if (t->pid == getpid())

@@ -102,8 +102,10 @@ static void open_vault_token(bench_env *e, const cmk_vault_info *vi)
 		bench_tok_spec spec = { vc.module, vc.token, vc.server, vc.init_reserved };
 		rc = btok_open(&spec, &e->tok);
 	}
-	/* forked processes log in again: with the vault's PIN, read now */
-	if (rc == CMK_OK && e->o->procs > 1)
+	/* Usually libcmk's login holds for this process's sessions; forked
+	 * processes, and a connection of our own to a p11-kit server, log in
+	 * again: with the vault's PIN, read now. */
+	if (rc == CMK_OK && (e->o->procs > 1 || !btok_logged_in(e->tok)))
 		rc = btok_read_pin(e->tok, vc.pin_source[0] ? vc.pin_source : "prompt");
 	cmk_wipe(&vc, sizeof vc);
 	if (rc != CMK_OK) {

@@ -50,6 +50,11 @@ ok "table" cmk bench "${tok[@]}" "${short[@]}" --threads 1 --ops p11-unwrap --ha
 like "$(cat "$OUT")" "no vault \(session objects only\), token cmk-lab" "the table says there is no vault"
 like "$(cat "$OUT")" "p11-unwrap: C_UnwrapKey" "and shows the operation"
 
+ok "csv" cmk bench "${tok[@]}" "${short[@]}" --threads 1 --ops p11-unwrap --hash SHA1 --csv
+is "$(cut -d, -f1 "$OUT" | tail -n +2 | tr '\n' ' ')" "p11-unwrap ossl-decrypt " \
+	"one CSV row per point: p11-unwrap and its CPU limit"
+is "$(awk -F, 'NR > 1 && NF != 19' "$OUT" | wc -l)" 0 "every CSV row has 19 fields"
+
 # SHA-256: SoftHSM 2.6 refuses OAEP with it; raw RSA and AES-GCM still run.
 ok "bench at SHA-256" cmk bench "${tok[@]}" "${short[@]}" --threads 1 --json \
 	--ops p11-decrypt-oaep,p11-unwrap,p11-decrypt-raw

@@ -159,9 +159,11 @@ cmk_rc bench_make_cases(bench_env *e, bench_case **cs_out, size_t *n_out)
 		free(rs);
 		return bench_err(CMK_E_NOMEM, "out of memory");
 	}
-	for (size_t i = 0; i < bench_nkinds; i++) {
-		const bench_kind *k = bench_kinds[i];
-		if (!in_mode(e, k))
+	/* without a vault the token's operations first, then their limits */
+	for (size_t step = 0; step < 2 * bench_nkinds; step++) {
+		const bench_kind *k = bench_kinds[step % bench_nkinds];
+		int pass1 = step < bench_nkinds;
+		if (!in_mode(e, k) || (e->user ? !pass1 : pass1 != subject(e, k)))
 			continue;
 		int pick = selected(o, k);
 		if (!pick && !subject(e, k) && !o->no_limits)

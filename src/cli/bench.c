@@ -376,7 +376,8 @@ run_bench(struct cli *c, int argc, char **argv)
 		bench_report_free(r);
 		cmk_close(ctx);
 		fprintf(stderr, "cmk: bench: interrupted by %s; what the run made "
-		        "is removed\n", strsignal(sig));
+		        "is removed\n", sig == SIGINT ? "SIGINT" : sig == SIGTERM
+		        ? "SIGTERM" : "SIGHUP");
 		fflush(NULL);
 		release_stop(old);
 		signal(sig, SIG_DFL);

@@ -125,6 +125,20 @@ ok "bench as an identity that may purge" cmk bench --json --ops wrap,key-create 
 is "$(jq -r .made_as "$OUT")" admin "the keys are made as the admin itself"
 no_bench_keys "after the run as admin"
 
+# Progress: a line per measurement on stderr when it is a terminal, else quiet.
+ok "bench with stderr to a file" cmk bench --ops wrap --threads 1,2 --duration 0.1 --warmup 0
+is "$(wc -c <"$ERR")" 0 "quiet when stderr is not a terminal"
+if command -v script >/dev/null 2>&1; then
+	rc=0
+	script -qec "'$CMK_BIN' bench --ops wrap --threads 1,2 --duration 0.1 --warmup 0 >/dev/null" \
+		/dev/null >"$T/tty.out" 2>&1 </dev/null || rc=$?
+	is "$rc" 0 "bench on a terminal (script) succeeds"
+	is "$(grep -cE '^cmk bench: (wrap|p11-encrypt|ossl-encrypt), [12] threads?: [0-9.]+ ops/s' "$T/tty.out")" 6 \
+		"on a terminal: a line per measurement (3 operations x 2 thread counts)"
+else
+	skip "progress on a terminal" "script(1) not installed"
+fi
+
 expect_fail_msg 2 "--threads: 0" "--threads 0 is refused" cmk bench --threads 0
 expect_fail_msg 2 "not a number" "--threads x is refused" cmk bench --threads 1,x
 expect_fail_msg 2 "not both" "--duration and --count together are refused" cmk bench --duration 1 --count 5

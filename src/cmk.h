@@ -28,6 +28,13 @@
 extern "C" {
 #endif
 
+/* Everything declared here is libcmk's exported API: libcmk is built with
+ * -fvisibility=hidden, and src/lib/libcmk.map versions what this exports
+ * (tests/exports.sh checks the two agree). */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
 #define CMK_VERSION_STRING "0.1.0"
 
 /* A result that is a verdict (authentic, unwrapped, verified): ignoring it
@@ -97,6 +104,9 @@ typedef struct cmk_vault_conf_info {
 	char module[512];         /* path or p11-kit module name */
 	char token[512];          /* label or pkcs11: URI */
 	int is_default;           /* [cmk] default_vault */
+	char pin_source[512];     /* file:PATH, env:VAR or prompt */
+	char server[512];         /* p11-kit server address, "" for a local module */
+	char init_reserved[1024]; /* the module's C_Initialize string, "" for none */
 } cmk_vault_conf_info;
 cmk_rc cmk_config_vault_get(const char *config, const char *name,
                             cmk_vault_conf_info *out);
@@ -603,6 +613,10 @@ typedef int cmk_pin_cb(char *buf, size_t cap, const char *what, void *arg);
 void cmk_set_thread_pin_cb(cmk_pin_cb *cb, void *arg);
 
 #include <cmk_envelope.h>
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }

@@ -16,6 +16,13 @@
 extern "C" {
 #endif
 
+/* Everything declared here is libcmk's exported API: libcmk is built with
+ * -fvisibility=hidden, and src/lib/libcmk.map versions what this exports
+ * (tests/exports.sh checks the two agree). */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
 #define CMK_ENVELOPE_VERSION 1
 #define CMK_ENVELOPE_FRAME_DEFAULT 65536u
 #define CMK_ENVELOPE_FRAME_MIN 1024u
@@ -232,6 +239,10 @@ cmk_rc cmk_resource_set_key(cmk_resource *r, const char *keyid);
 cmk_rc cmk_resource_set_service_managed(cmk_resource *r);
 /* Re-wrap under the current version of a versionless CMK (and check it). */
 cmk_rc cmk_resource_refresh(cmk_resource *r, int *changed);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }

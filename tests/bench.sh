@@ -1,28 +1,36 @@
 #!/bin/bash
-# cmk bench: a very short run of every operation checked for a complete,
-# well-formed report (JSON, CSV, table, SVG), the clean-up of what it made,
-# --procs, and bad options.  No speed is asserted.
+# cmk bench: a very short run of every operation on a fresh lab checked for a
+# complete, well-formed report (JSON, CSV, table, SVG), the clean-up of what
+# it made (no key, policy or token object left), --procs, who makes the
+# run's keys, and bad options.  No speed is asserted.
 . "${srcdir:-.}/tests/lib.sh"
-need python3
+need python3 pkcs11-tool
 lab_new
 ok "key create k" cmk key create k
 
-# Without the purge permission the run cannot remove a temporary key.
-expect_fail_msg 2 "may not purge.*--key" "no temporary key without the purge permission" \
-	cmk bench --ops wrap --duration 0.1 --threads 1 --warmup 0
-ok "with --key it runs, and skips what would make keys" \
-	cmk bench --key k --ops wrap,key-create --duration 0.1 --threads 1 --warmup 0 --json
-python3 - "$OUT" <<'EOF' && pass "key-create is skipped, with the reason" || fail "key-create is skipped, with the reason"
-import json, sys
-r = json.load(open(sys.argv[1]))
-sk = {s["op"]: s["reason"] for s in r["skipped"]}
-assert "purge" in sk["key-create"], sk
-assert [x["op"] for x in r["results"]] == ["wrap", "p11-encrypt", "ossl-encrypt"], r["results"]
-assert r["key"].startswith("cmk://lab/keys/k/") and not r["temporary_key"]
-EOF
+# The objects on the token (pkcs11-tool sees them all, with their attributes).
+count_objects() {
+	p11tool_login -O >"$T/objects" 2>"$T/objects.err" ||
+		bail "pkcs11-tool -O failed: $(cat "$T/objects.err")"
+	grep -ciE '^(private key|public key|secret key|data|certificate) object' "$T/objects"
+}
+# No key named bench-..., deleted or not, and no policy of a run.
+no_bench_keys() {
+	run cmk key list
+	is "$RC" 0 "$1: cmk key list succeeds"
+	is "$(grep -c bench- "$OUT")" 0 "$1: no key of the run is left"
+	run cmk key list --deleted
+	is "$RC" 0 "$1: cmk key list --deleted succeeds"
+	is "$(grep -c bench- "$OUT")" 0 "$1: and none deleted but not purged"
+	run cmk policy show
+	is "$RC" 0 "$1: cmk policy show succeeds"
+	is "$(grep -c bench- "$OUT")" 0 "$1: no policy of the run is left"
+}
+before=$(count_objects)
 
-ok "grant purge" cmk policy set admin all,purge
-ok "bench --json of every operation" \
+# A fresh lab, as the README shows it: no `policy set admin all,purge`.  The
+# admin lets the run make and purge its keys as an identity of its own.
+ok "bench --json of every operation, on a fresh lab" \
 	cmk bench --json --duration 0.2 --threads 1,2 --warmup 0 --sizes 4K --plot "$T/b.svg"
 cp "$OUT" "$T/all.json"
 python3 - "$T/all.json" <<'EOF' >"$T/check.out" 2>&1 && pass "every figure is present and positive" || { fail "every figure is present and positive"; diag_file check "$T/check.out"; }
@@ -31,20 +39,21 @@ r = json.load(open(sys.argv[1]))
 for k in ("vault", "token", "module", "key", "alg", "hash", "unwrap_mechanism", "openssl"):
     assert isinstance(r[k], str) and r[k], k
 assert r["vault"] == "lab" and r["token"] == "cmk-lab" and r["temporary_key"] is True
+assert r["made_as"].startswith("bench-") and r["key"].startswith("cmk://lab/keys/" + r["made_as"] + "/"), r["key"]
 assert r["key_bits"] == 2048 and r["alg"] == "RSA-OAEP-256" and r["hash"] == "SHA256"
 assert r["threads"] == [1, 2] and r["procs"] == 1 and r["cpus"] >= 1
 assert r["duration_s"] == 0.2 and r["warmup_s"] == 0
 assert r["failed"] == [], r["failed"]
 res = {x["op"]: x for x in r["results"]}
 core = ["wrap", "unwrap", "key-create", "key-rotate", "p11-decrypt", "p11-encrypt",
-        "p11-keygen", "ossl-decrypt", "ossl-encrypt", "ossl-aes-gcm-16K"]
-optional = ["unwrap-provider", "seal-4K", "open-4K", "open-cached-4K", "put-4K", "get-4K",
-            "put-cached-4K", "get-cached-4K"]
+        "p11-keygen", "ossl-decrypt", "ossl-encrypt", "ossl-aes-gcm-16K", "seal-4K", "open-4K",
+        "open-cached-4K", "put-4K", "get-4K", "put-cached-4K", "get-cached-4K"]
+optional = ["unwrap-provider"]
 skipped = {s["op"]: s["reason"] for s in r["skipped"]}
 for op in core:
     assert op in res, "missing " + op
 for op in optional:
-    assert op in res or "not available in this build" in skipped.get(op, ""), op
+    assert op in res or "cmk.so not found" in skipped.get(op, ""), op
 assert set(res) | set(skipped) == set(core + optional), sorted(set(res) | set(skipped))
 for op, x in res.items():
     assert x["class"] in ("cmk", "hsm", "cpu") and x["what"], op
@@ -69,10 +78,8 @@ assert res["unwrap"]["hsm_limit"] == "p11-decrypt" and res["unwrap"]["cpu_limit"
 assert res["wrap"]["cpu_limit"] == "ossl-encrypt"
 EOF
 
-run cmk key list
-is "$(grep -c bench- "$OUT")" 0 "the run's keys are gone"
-run cmk key list --deleted
-is "$(grep -c bench- "$OUT")" 0 "and purged, not only deleted"
+no_bench_keys "after the run"
+is "$(count_objects)" "$before" "as many objects on the token as before the run"
 python3 -c 'import sys, xml.etree.ElementTree as E; t = E.parse(sys.argv[1]).getroot(); assert t.tag.endswith("svg"); assert len(t.findall(".//{http://www.w3.org/2000/svg}polyline")) >= 2' "$T/b.svg" &&
 	pass "--plot writes an SVG with the curves" || fail "--plot writes an SVG with the curves"
 
@@ -95,13 +102,49 @@ for x in r["results"]:
     for p in x["points"]:
         assert p["procs"] == 2 and p["ops"] > 0 and p["ops_per_s"] > 0 and p["cpu_us_per_op"] > 0
 EOF
-run cmk key list
-is "$(grep -c bench- "$OUT")" 0 "no key left after the --procs run"
+no_bench_keys "after the --procs run"
+is "$(count_objects)" "$before" "as many objects on the token as before the --procs run"
+
+# An identity that may not purge and is not the admin: no temporary key.
+ok "policy set bob all (no purge)" cmk policy set bob all
+expect_fail_msg 2 "bob may not purge.*--key" "no temporary key for an identity that may not purge" \
+	cmk --identity bob bench --ops wrap --duration 0.1 --threads 1 --warmup 0
+ok "with --key it runs, and skips what would make keys" \
+	cmk --identity bob bench --key k --ops wrap,key-create --duration 0.1 --threads 1 --warmup 0 --json
+python3 - "$OUT" <<'PY' && pass "key-create is skipped, with the reason" || fail "key-create is skipped, with the reason"
+import json, sys
+r = json.load(open(sys.argv[1]))
+sk = {s["op"]: s["reason"] for s in r["skipped"]}
+assert "may not purge" in sk["key-create"], sk
+assert [x["op"] for x in r["results"]] == ["wrap", "p11-encrypt", "ossl-encrypt"], r["results"]
+assert r["key"].startswith("cmk://lab/keys/k/") and not r["temporary_key"] and "made_as" not in r
+PY
+# An identity that may purge makes the run's keys itself.
+ok "policy set admin all,purge" cmk policy set admin all,purge
+ok "bench as an identity that may purge" cmk bench --json --ops wrap,key-create --duration 0.1 --threads 1 --warmup 0
+is "$(jq -r .made_as "$OUT")" admin "the keys are made as the admin itself"
+no_bench_keys "after the run as admin"
+
+# Progress: a line per measurement on stderr when it is a terminal, else quiet.
+ok "bench with stderr to a file" cmk bench --ops wrap --threads 1,2 --duration 0.1 --warmup 0
+is "$(wc -c <"$ERR")" 0 "quiet when stderr is not a terminal"
+if command -v script >/dev/null 2>&1; then
+	rc=0
+	script -qec "'$CMK_BIN' bench --ops wrap --threads 1,2 --duration 0.1 --warmup 0 >/dev/null" \
+		/dev/null >"$T/tty.out" 2>&1 </dev/null || rc=$?
+	is "$rc" 0 "bench on a terminal (script) succeeds"
+	is "$(grep -cE '^cmk bench: (wrap|p11-encrypt|ossl-encrypt), [12] threads?: [0-9.]+ ops/s' "$T/tty.out")" 6 \
+		"on a terminal: a line per measurement (3 operations x 2 thread counts)"
+else
+	skip "progress on a terminal" "script(1) not installed"
+fi
 
 expect_fail_msg 2 "--threads: 0" "--threads 0 is refused" cmk bench --threads 0
 expect_fail_msg 2 "not a number" "--threads x is refused" cmk bench --threads 1,x
 expect_fail_msg 2 "not both" "--duration and --count together are refused" cmk bench --duration 1 --count 5
 expect_fail_msg 2 "--hash: 'MD5'" "--hash MD5 is refused" cmk bench --hash MD5
+expect_fail_msg 2 "nothing to measure on a vault" "--ops of a token-only operation is refused on a vault" \
+	cmk bench --ops p11-unwrap
 expect_fail_msg 2 "unknown operation 'nope'" "--ops nope is refused" cmk bench --ops wrap,nope
 expect_fail_msg 2 "2048, 3072 or 4096" "--key-size 1024 is refused" cmk bench --key-size 1024
 expect_fail_msg 2 "not both" "--json with --csv is refused" cmk bench --json --csv

@@ -3,27 +3,30 @@
  * the limits of the token (raw PKCS#11) and of the CPU (plain OpenSSL),
  * measured in the same run (docs/benchmarks.md).
  *
- * The measurements run in libcmk (cmk_bench.h); this file reads the
- * options and prints the report: a table, --json or --csv, and --plot.
+ * The measurements run in src/bench/ (bench/bench.h), a tool linked into
+ * this program only; this file reads the options, stops the run cleanly on
+ * SIGINT, SIGTERM and SIGHUP (the run then removes what it made), and
+ * prints the report: a table, --json or --csv, and --plot.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <libgen.h>
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "cmk_bench.h"
+#include "bench/bench.h"
 
 enum {
 	OPT_THREADS = 256, OPT_DURATION, OPT_COUNT, OPT_WARMUP, OPT_KEY_SIZE,
 	OPT_HASH, OPT_PROCS, OPT_KEY, OPT_OPS, OPT_SIZES, OPT_OBJECT_SIZE,
 	OPT_NO_LIMITS, OPT_PROVIDER, OPT_VAULT, OPT_JSON, OPT_CSV, OPT_PLOT,
-	OPT_REPEAT,
+	OPT_REPEAT, OPT_MODULE, OPT_TOKEN, OPT_PIN_SOURCE,
 };
 
 static const struct option bench_options[] = {
@@ -45,11 +48,14 @@ static const struct option bench_options[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "csv", no_argument, NULL, OPT_CSV },
 	{ "plot", required_argument, NULL, OPT_PLOT },
+	{ "module", required_argument, NULL, OPT_MODULE },
+	{ "token", required_argument, NULL, OPT_TOKEN },
+	{ "pin-source", required_argument, NULL, OPT_PIN_SOURCE },
 	CLI_OPT_HELP, CLI_OPT_END,
 };
 
 struct bench_args {
-	cmk_bench_opts o;
+	bench_opts o;
 	int csv;
 	const char *plot;
 	int has_duration;
@@ -114,7 +120,7 @@ parse_size(struct cli *c, const char *opt, const char *s, size_t *out)
 }
 
 static int
-parse_threads(struct cli *c, const char *s, cmk_bench_opts *o)
+parse_threads(struct cli *c, const char *s, bench_opts *o)
 {
 	char buf[256], *tok, *save = NULL;
 	unsigned v;
@@ -131,9 +137,9 @@ parse_threads(struct cli *c, const char *s, cmk_bench_opts *o)
 			                      "counts", o->nthreads);
 		if ((rc = cli_parse_uint(c, "--threads", tok, &v)) != CMK_OK)
 			return rc;
-		if (v < 1 || v > CMK_BENCH_THREADS_MAX)
+		if (v < 1 || v > BENCH_THREADS_MAX)
 			return cli_usage_fail(c, "--threads: %u is not between 1 "
-			                      "and %d", v, CMK_BENCH_THREADS_MAX);
+			                      "and %d", v, BENCH_THREADS_MAX);
 		o->threads[o->nthreads++] = v;
 	}
 	if (o->nthreads == 0)
@@ -143,7 +149,7 @@ parse_threads(struct cli *c, const char *s, cmk_bench_opts *o)
 }
 
 static int
-parse_sizes(struct cli *c, const char *s, cmk_bench_opts *o)
+parse_sizes(struct cli *c, const char *s, bench_opts *o)
 {
 	char buf[256], *tok, *save = NULL;
 	int rc;
@@ -154,9 +160,9 @@ parse_sizes(struct cli *c, const char *s, cmk_bench_opts *o)
 	o->nsizes = 0;
 	for (tok = strtok_r(buf, ",", &save); tok != NULL;
 	     tok = strtok_r(NULL, ",", &save)) {
-		if (o->nsizes == CMK_BENCH_SIZES_MAX)
+		if (o->nsizes == BENCH_SIZES_MAX)
 			return cli_usage_fail(c, "--sizes: at most %d sizes",
-			                      CMK_BENCH_SIZES_MAX);
+			                      BENCH_SIZES_MAX);
 		if ((rc = parse_size(c, "--sizes", tok, &o->sizes[o->nsizes]))
 		    != CMK_OK)
 			return rc;
@@ -225,10 +231,10 @@ parse_bench_opts(struct cli *c, int argc, char **argv, struct bench_args *a)
 		case OPT_PROCS:
 			rc = cli_parse_uint(c, "--procs", optarg, &a->o.procs);
 			if (rc == CMK_OK && (a->o.procs < 1 ||
-			    a->o.procs > CMK_BENCH_PROCS_MAX))
+			    a->o.procs > BENCH_PROCS_MAX))
 				rc = cli_usage_fail(c, "--procs %s is not between "
 				                    "1 and %d", optarg,
-				                    CMK_BENCH_PROCS_MAX);
+				                    BENCH_PROCS_MAX);
 			break;
 		case OPT_REPEAT:
 			rc = cli_parse_uint(c, "--repeat", optarg, &a->o.repeat);
@@ -252,10 +258,25 @@ parse_bench_opts(struct cli *c, int argc, char **argv, struct bench_args *a)
 		case OPT_JSON: c->json = 1; break;
 		case OPT_CSV: a->csv = 1; break;
 		case OPT_PLOT: a->plot = optarg; break;
+		case OPT_MODULE: a->o.module = optarg; break;
+		case OPT_TOKEN: a->o.token = optarg; break;
+		case OPT_PIN_SOURCE: a->o.pin_source = optarg; break;
 		}
 		if (rc != CMK_OK)
 			return rc;
 	}
+	if ((a->o.module != NULL) != (a->o.token != NULL))
+		return cli_usage_fail(c, "--module and --token go together: the token "
+		                      "to measure without a vault");
+	if (a->o.pin_source != NULL && a->o.token == NULL)
+		return cli_usage_fail(c, "--pin-source is the PIN of --token: give "
+		                      "--module and --token");
+	if (a->o.token != NULL && c->vault_explicit)
+		return cli_usage_fail(c, "--token measures a token without a vault: "
+		                      "not with --vault");
+	if (a->o.token != NULL && a->o.key != NULL)
+		return cli_usage_fail(c, "--key names a key of a vault: not with "
+		                      "--token");
 	if (a->has_duration && a->o.count)
 		return cli_usage_fail(c, "give --duration or --count, not both");
 	if (c->json && a->csv)
@@ -274,7 +295,7 @@ parse_bench_opts(struct cli *c, int argc, char **argv, struct bench_args *a)
 
 /* The SVG, written whole to its file (or not at all). */
 static int
-write_plot(const char *path, const cmk_bench_report *r)
+write_plot(const char *path, const bench_report *r)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -283,7 +304,7 @@ write_plot(const char *path, const cmk_bench_report *r)
 
 	if (f == NULL)
 		return cli_fail(CMK_E_NOMEM, "out of memory");
-	rc = cmk_bench_write_svg(r, f);
+	rc = bench_write_svg(r, f);
 	if (fclose(f) != 0 && rc == CMK_OK)
 		rc = CMK_E_NOMEM;
 	if (rc != CMK_OK) {
@@ -295,40 +316,96 @@ write_plot(const char *path, const cmk_bench_report *r)
 	return rc;
 }
 
+/* Ctrl-C (and SIGTERM, SIGHUP) during a run: the run stops measuring and
+ * removes what it made; then the signal is raised again, so the caller
+ * sees the command killed by it.  Forked measuring processes inherit the
+ * handler (a Ctrl-C reaches them too; a signal to this process alone is
+ * passed on to them).  A signal ignored when the command starts stays
+ * ignored. */
+static volatile sig_atomic_t stop_sig;
+static const int stop_sigs[] = { SIGINT, SIGTERM, SIGHUP };
+
+static void
+on_stop(int sig)
+{
+	stop_sig = sig;
+}
+
+static void
+catch_stop(struct sigaction *old)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	/* a signal ignored on entry stays ignored (nohup, background jobs) */
+	for (size_t i = 0; i < sizeof(stop_sigs) / sizeof(stop_sigs[0]); i++)
+		if (sigaction(stop_sigs[i], NULL, &old[i]) == 0 &&
+		    old[i].sa_handler != SIG_IGN)
+			sigaction(stop_sigs[i], &sa, NULL);
+}
+
+static void
+release_stop(const struct sigaction *old)
+{
+	for (size_t i = 0; i < sizeof(stop_sigs) / sizeof(stop_sigs[0]); i++)
+		sigaction(stop_sigs[i], &old[i], NULL);
+}
+
 static int
 run_bench(struct cli *c, int argc, char **argv)
 {
 	struct bench_args a;
-	cmk_bench_report *r = NULL;
-	cmk_ctx *ctx;
+	struct sigaction old[3];
+	bench_report *r = NULL;
+	cmk_ctx *ctx = NULL;
 	int rc, failed;
 
 	if ((rc = parse_bench_opts(c, argc, argv, &a)) != CMK_OK)
 		return rc;
-	if ((rc = cli_open(c, a.o.key, &ctx)) != CMK_OK)
+	if (a.o.token == NULL && (rc = cli_open(c, a.o.key, &ctx)) != CMK_OK)
 		return rc;
-	rc = cmk_bench_run(ctx, &a.o, &r);
+	a.o.stop = &stop_sig;
+	catch_stop(old);
+	rc = bench_run(ctx, &a.o, &r);
+	if (stop_sig != 0) {
+		int sig = stop_sig;
+
+		bench_report_free(r);
+		cmk_close(ctx);
+		fprintf(stderr, "cmk: bench: interrupted by %s; what the run made "
+		        "is removed\n", sig == SIGINT ? "SIGINT" : sig == SIGTERM
+		        ? "SIGTERM" : "SIGHUP");
+		fflush(NULL);
+		release_stop(old);
+		signal(sig, SIG_DFL);
+		raise(sig);
+		return CMK_E_INTERNAL;
+	}
+	release_stop(old);
 	if (rc != CMK_OK) {
-		rc = cli_lib_fail(rc);
+		rc = cli_fail(rc, "%s", bench_last_error());
 		cmk_close(ctx);
 		return rc;
 	}
 	/* the plot first: when it fails, nothing is printed */
 	rc = a.plot != NULL ? write_plot(a.plot, r) : CMK_OK;
 	if (rc == CMK_OK && c->json)
-		rc = cli_json_print(cmk_bench_json(r));
+		rc = cli_json_print(bench_json(r));
 	else if (rc == CMK_OK && a.csv)
-		rc = cmk_bench_write_csv(r, stdout);
+		rc = bench_write_csv(r, stdout);
 	else if (rc == CMK_OK)
-		rc = cmk_bench_write_table(r, stdout);
-	failed = cmk_bench_failed(r);
+		rc = bench_write_table(r, stdout);
+	failed = bench_failed(r);
 	for (size_t i = 0; i < r->nresults; i++)
 		if (r->results[i].rc != CMK_OK)
 			fprintf(stderr, "cmk: bench: %s failed: %s\n",
 			        r->results[i].name, r->results[i].note);
 	if (r->leftover[0])
 		fprintf(stderr, "cmk: bench: could not remove %s\n", r->leftover);
-	cmk_bench_report_free(r);
+	bench_report_free(r);
 	cmk_close(ctx);
 	return rc != CMK_OK ? rc : failed;
 }
@@ -338,7 +415,8 @@ const struct cli_group cli_group_bench = {
 	(const struct cli_cmd[]){
 		{ NULL, run_bench,
 		  "[--threads LIST] [--duration S | --count N] [--ops LIST] "
-		  "[--key KEYID] [--procs N] [--json | --csv] [--plot FILE.svg] "
+		  "[--key KEYID | --module PATH|NAME --token LABEL|URI "
+		  "[--pin-source SRC]] [--procs N] [--json | --csv] [--plot FILE.svg] "
 		  "[OPTION]...",
 		  "Measure operations per second, latency (p50/p90/p99/max), CPU "
 		  "time per\noperation and scaling over thread counts, of cmk's "
@@ -346,7 +424,9 @@ const struct cli_group cli_group_bench = {
 		  "token (the HSM limit) and plain OpenSSL\n(the CPU limit); each "
 		  "cmk figure is shown as a ratio of its limits.\nWithout --key, a "
 		  "temporary key is made and purged afterwards, as is\neverything "
-		  "else the run makes (docs/benchmarks.md).",
+		  "else the run makes, also when interrupted (docs/benchmarks.md).\n"
+		  "With --module and --token, a token without a vault is measured on "
+		  "session\nobjects only: nothing is written to it.",
 		  "  --threads LIST     thread counts, e.g. 1,2,4 (default)\n"
 		  "  --duration S       seconds per measurement (default 2; also "
 		  "500ms)\n"
@@ -372,7 +452,12 @@ const struct cli_group cli_group_bench = {
 		  "ossl-encrypt\n"
 		  "                     ossl-aes-gcm-16K, or the groups key "
 		  "provider envelope\n"
-		  "                     resource mgmt limits all\n"
+		  "                     resource mgmt limits all; without a vault "
+		  "p11-encrypt-oaep\n"
+		  "                     p11-decrypt-oaep p11-encrypt-raw "
+		  "p11-decrypt-raw p11-wrap\n"
+		  "                     p11-unwrap p11-aes-gcm-16K p11-keygen, the "
+		  "group token\n"
 		  "  --sizes LIST       envelope object sizes (default 4K,16M)\n"
 		  "  --object-size SIZE resource object size (default 4K)\n"
 		  "  --no-limits        skip the raw PKCS#11 and OpenSSL "
@@ -382,6 +467,11 @@ const struct cli_group cli_group_bench = {
 		  "                     the build tree, OpenSSL's modules "
 		  "directory)\n"
 		  "  --vault NAME       the vault (token) to measure\n"
+		  "  --module PATH|NAME without a vault: the PKCS#11 module (a path "
+		  "or a\n                     p11-kit module name)...\n"
+		  "  --token LABEL|URI  ...and the token: its label or a pkcs11: URI\n"
+		  "  --pin-source SRC   its user PIN: file:PATH, env:VAR or prompt "
+		  "(default)\n"
 		  "  --json, --csv      machine-readable output\n"
 		  "  --plot FILE.svg    draw throughput against threads\n" },
 		{ NULL, NULL, NULL, NULL, NULL },

@@ -287,6 +287,9 @@ cmk_rc cmk_config_vault_get(const char *config, const char *name, cmk_vault_conf
 		snprintf(out->name, sizeof out->name, "%s", vc->name);
 		snprintf(out->module, sizeof out->module, "%s", vc->module);
 		snprintf(out->token, sizeof out->token, "%s", vc->token);
+		snprintf(out->pin_source, sizeof out->pin_source, "%s", vc->pin_source);
+		snprintf(out->server, sizeof out->server, "%s", vc->server);
+		snprintf(out->init_reserved, sizeof out->init_reserved, "%s", vc->init_reserved);
 		CONF *conf;
 		if (conf_open(path, &conf) == CMK_OK) {
 			const char *d = conf_str(conf, "cmk", "default_vault");

@@ -43,21 +43,23 @@ libcmk_core_sources = \
 	src/lib/crypto/keyref.c
 
 include src/lib/crypto/envelope.mk
-include src/lib/bench/bench.mk
 
 LIBCMK_CFLAGS_ = $(LIBCRYPTO_CFLAGS) $(P11KIT_CFLAGS) $(JSONC_CFLAGS) -DCMK_BUILD
 LIBCMK_LIBS_ = $(LIBCRYPTO_LIBS) $(P11KIT_LIBS) $(JSONC_LIBS) $(PTHREAD_LIBS)
 
 lib_LTLIBRARIES += src/lib/libcmk.la
-src_lib_libcmk_la_SOURCES = $(libcmk_core_sources) $(libcmk_envelope_sources) $(libcmk_bench_sources)
-src_lib_libcmk_la_CFLAGS = $(AM_CFLAGS) $(LIBCMK_CFLAGS_)
+src_lib_libcmk_la_SOURCES = $(libcmk_core_sources) $(libcmk_envelope_sources)
+# Exported: what the public headers declare (see src/lib/libcmk.map).
+src_lib_libcmk_la_CFLAGS = $(AM_CFLAGS) $(LIBCMK_CFLAGS_) -fvisibility=hidden
 src_lib_libcmk_la_LIBADD = $(LIBCMK_LIBS_)
 src_lib_libcmk_la_LDFLAGS = $(AM_LDFLAGS) -version-info 0:0:0 \
-	-export-symbols-regex '^cmk_'
+	-Wl,--version-script=$(srcdir)/src/lib/libcmk.map
+EXTRA_src_lib_libcmk_la_DEPENDENCIES = $(srcdir)/src/lib/libcmk.map
+EXTRA_DIST += src/lib/libcmk.map
 
-# Same code, all symbols visible: tests, fuzzers and the bench baselines link it.
+# Same code, all symbols visible: tests and fuzzers link it.
 noinst_LTLIBRARIES += src/lib/libcmk-internal.la
-src_lib_libcmk_internal_la_SOURCES = $(libcmk_core_sources) $(libcmk_envelope_sources) $(libcmk_bench_sources)
+src_lib_libcmk_internal_la_SOURCES = $(libcmk_core_sources) $(libcmk_envelope_sources)
 src_lib_libcmk_internal_la_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS) $(P11KIT_CFLAGS) $(JSONC_CFLAGS)
 src_lib_libcmk_internal_la_LIBADD = $(LIBCMK_LIBS_)
 

@@ -22,9 +22,3 @@ src_provider_cmk_la_LIBADD = src/lib/libcmk.la $(LIBCRYPTO_LIBS)
 # -z nodelete: see src/provider/vaults.c (teardown at exit)
 src_provider_cmk_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared \
 	-Wl,-z,nodelete -export-symbols-regex '^OSSL_provider_init$$'
-
-# Not a test: EVP_PKEY_decrypt (RSA-OAEP-256) throughput through the provider.
-noinst_PROGRAMS += src/provider/bench-provider
-src_provider_bench_provider_SOURCES = src/provider/bench-provider.c
-src_provider_bench_provider_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS)
-src_provider_bench_provider_LDADD = $(LIBCRYPTO_LIBS) $(PTHREAD_LIBS)

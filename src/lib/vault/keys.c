@@ -44,18 +44,24 @@ static int by_seq(const void *a, const void *b)
 
 cmk_rc keys_load(cmk_ctx *ctx, const char *name, key_state *st)
 {
-	memset(st, 0, sizeof *st);
-	snprintf(st->name, sizeof st->name, "%s", name);
 	char app[CMK_NAME_MAX + 16];
 	key_app(name, app);
 	p11_data *d;
 	size_t n;
+	memset(st, 0, sizeof *st);
 	CMK_TRY(p11_data_find(ctx->tok, app, &d, &n));
+	cmk_rc rc = keys_load_from(ctx, name, d, n, st);
+	p11_data_free(d, n);
+	return rc;
+}
+
+cmk_rc keys_load_from(cmk_ctx *ctx, const char *name, const p11_data *d, size_t n, key_state *st)
+{
+	memset(st, 0, sizeof *st);
+	snprintf(st->name, sizeof st->name, "%s", name);
 	st->v = calloc(n ? n : 1, sizeof *st->v);
-	if (!st->v) {
-		p11_data_free(d, n);
+	if (!st->v)
 		return cmk_err(CMK_E_NOMEM, "out of memory");
-	}
 	cmk_rc rc = CMK_OK;
 	for (size_t i = 0; i < n && rc == CMK_OK; i++) {
 		meta_kind kind;
@@ -98,7 +104,6 @@ cmk_rc keys_load(cmk_ctx *ctx, const char *name, key_state *st)
 			rc = cmk_err(CMK_E_NOMEM, "out of memory");
 		}
 	}
-	p11_data_free(d, n);
 	if (rc == CMK_OK && st->ks.purging)
 		rc = cmk_err(CMK_E_NOT_FOUND, "key %s is being purged in %s", name, CTX_WHAT(ctx));
 	if (rc == CMK_OK && st->nv == 0)

@@ -16,6 +16,10 @@ typedef struct key_state {
 
 /* Read every record of key `name`.  CMK_E_NOT_FOUND when it has none. */
 cmk_rc keys_load(cmk_ctx *ctx, const char *name, key_state *st);
+/* The same from the key's records already read (their CKA_APPLICATION is
+ * the key's): key list reads every record once for all keys. */
+cmk_rc keys_load_from(cmk_ctx *ctx, const char *name, const p11_data *d, size_t n,
+                      key_state *st);
 void key_state_free(key_state *st);
 /* Live key (not deleted): NOT_FOUND / DELETED errors otherwise. */
 cmk_rc keys_load_live(cmk_ctx *ctx, const char *name, key_state *st);

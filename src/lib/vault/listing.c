@@ -36,6 +36,11 @@ static int by_name(const void *a, const void *b)
 	return strcmp(((const cmk_key_info *)a)->name, ((const cmk_key_info *)b)->name);
 }
 
+static int by_app(const void *a, const void *b)
+{
+	return strcmp(((const p11_data *)a)->app, ((const p11_data *)b)->app);
+}
+
 cmk_rc keys_list_all(cmk_ctx *ctx, int deleted, cmk_key_info **keys, size_t *n)
 {
 	p11_data *d;
@@ -49,17 +54,17 @@ cmk_rc keys_list_all(cmk_ctx *ctx, int deleted, cmk_key_info **keys, size_t *n)
 	size_t used = 0;
 	size_t plen = strlen(META_APP_KEY_PREFIX);
 	cmk_rc rc = CMK_OK;
-	for (size_t i = 0; i < count && rc == CMK_OK; i++) {
+	/* every record was read once: a key's records are next to each other
+	 * once sorted by CKA_APPLICATION (one search, not one per key) */
+	qsort(d, count, sizeof *d, by_app);
+	for (size_t i = 0, next; i < count && rc == CMK_OK; i = next) {
+		for (next = i + 1; next < count && strcmp(d[next].app, d[i].app) == 0; next++)
+			;
 		if (strncmp(d[i].app, META_APP_KEY_PREFIX, plen) != 0)
 			continue;
 		const char *name = d[i].app + plen;
-		int seen = 0;
-		for (size_t j = 0; j < used && !seen; j++)
-			seen = strcmp(out[j].name, name) == 0;
-		if (seen)
-			continue;
 		key_state st;
-		rc = keys_load(ctx, name, &st);
+		rc = keys_load_from(ctx, name, &d[i], next - i, &st);
 		if (rc == CMK_E_NOT_FOUND) {     /* purged meanwhile, or only orphans */
 			rc = CMK_OK;
 			continue;

@@ -10,12 +10,12 @@
 #include "config.h"
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/wait.h>
-#include "bench/bench.h"
-#include "util/err.h"
+#include "bench/bench_int.h"
 
 typedef struct sync_fds {
 	int ready, go;
@@ -58,23 +58,23 @@ static void child(bench_case *c, unsigned threads, uint64_t count, sync_fds *s, 
 		memset(out, 0, sizeof *out);
 		hist_init(&out->hist);
 		out->rc = rc;
-		snprintf(out->err, sizeof out->err, "%s", cmk_last_error());
+		snprintf(out->err, sizeof out->err, "%s", bench_last_error());
 	}
 	int bad = write_all(res, out, sizeof *out) != 0;
 	free(out);
 	_exit(bad ? 4 : 0);
 }
 
-/* Read what the children send, showing the progress meanwhile. */
-static void collect(bench_case *c, unsigned threads, unsigned procs, int *res,
+/* Read what the children send. */
+static void collect(bench_case *c, unsigned procs, const pid_t *pid, int *res,
                     bench_sample *got, size_t *have)
 {
 	bench_env *e = c->env;
-	uint64_t t0 = bench_now_ns();
+	int told = 0;
 	unsigned open_ = procs;
 	while (open_) {
-		struct pollfd pf[CMK_BENCH_PROCS_MAX];
-		unsigned map[CMK_BENCH_PROCS_MAX], n = 0;
+		struct pollfd pf[BENCH_PROCS_MAX];
+		unsigned map[BENCH_PROCS_MAX], n = 0;
 		for (unsigned i = 0; i < procs; i++)
 			if (res[i] >= 0) {
 				pf[n].fd = res[i];
@@ -84,12 +84,14 @@ static void collect(bench_case *c, unsigned threads, unsigned procs, int *res,
 		int r = poll(pf, n, 250);
 		if (r < 0 && errno != EINTR)
 			break;
-		if (r <= 0) {
-			bench_progress(e, "%s, %u processes x %u thread%s: %.1f s", c->res->name,
-			               procs, threads, threads > 1 ? "s" : "",
-			               (double)(bench_now_ns() - t0) / 1e9);
-			continue;
+		if (bench_stopped(e) && !told) {
+			/* a signal to this process only: the children stop too */
+			for (unsigned i = 0; i < procs; i++)
+				kill(pid[i], SIGINT);
+			told = 1;
 		}
+		if (r <= 0)
+			continue;
 		for (unsigned j = 0; j < n; j++) {
 			if (!(pf[j].revents & (POLLIN | POLLHUP | POLLERR)))
 				continue;
@@ -110,22 +112,22 @@ static void collect(bench_case *c, unsigned threads, unsigned procs, int *res,
 
 cmk_rc bench_measure_procs(bench_case *c, unsigned threads, unsigned procs, bench_sample *out)
 {
-	const cmk_bench_opts *o = c->env->o;
-	int ready[2] = { -1, -1 }, go[2] = { -1, -1 }, res[CMK_BENCH_PROCS_MAX];
-	pid_t pid[CMK_BENCH_PROCS_MAX];
+	const bench_opts *o = c->env->o;
+	int ready[2] = { -1, -1 }, go[2] = { -1, -1 }, res[BENCH_PROCS_MAX];
+	pid_t pid[BENCH_PROCS_MAX];
 	unsigned forked = 0;
 	cmk_rc rc = CMK_OK;
 	bench_sample *got = calloc(procs, sizeof *got);
 	size_t *have = calloc(procs, sizeof *have);
 	if (!got || !have || pipe(ready) != 0 || pipe(go) != 0) {
-		rc = cmk_err(CMK_E_INTERNAL, "cannot set up %u processes: %s", procs, strerror(errno));
+		rc = bench_err(CMK_E_INTERNAL, "cannot set up %u processes: %s", procs, strerror(errno));
 		goto out;
 	}
 	fflush(NULL);
 	for (; forked < procs; forked++) {
 		int p[2];
 		if (pipe(p) != 0) {
-			rc = cmk_err(CMK_E_INTERNAL, "cannot make a pipe: %s", strerror(errno));
+			rc = bench_err(CMK_E_INTERNAL, "cannot make a pipe: %s", strerror(errno));
 			break;
 		}
 		uint64_t count = o->count / procs + (forked < o->count % procs);
@@ -146,7 +148,7 @@ cmk_rc bench_measure_procs(bench_case *c, unsigned threads, unsigned procs, benc
 		close(p[1]);
 		if (pid[forked] < 0) {
 			close(p[0]);
-			rc = cmk_err(CMK_E_INTERNAL, "cannot fork process %u of %u: %s", forked + 1,
+			rc = bench_err(CMK_E_INTERNAL, "cannot fork process %u of %u: %s", forked + 1,
 			             procs, strerror(errno));
 			break;
 		}
@@ -155,7 +157,7 @@ cmk_rc bench_measure_procs(bench_case *c, unsigned threads, unsigned procs, benc
 	close(ready[1]);
 	ready[1] = -1;
 	/* every child writes one byte and closes its end: read to EOF */
-	char b[CMK_BENCH_PROCS_MAX];
+	char b[BENCH_PROCS_MAX];
 	for (;;) {
 		ssize_t m = read(ready[0], b, sizeof b);
 		if (m > 0 || (m < 0 && errno == EINTR))
@@ -164,8 +166,8 @@ cmk_rc bench_measure_procs(bench_case *c, unsigned threads, unsigned procs, benc
 	}
 	memset(b, 'g', sizeof b);
 	if (forked && write_all(go[1], b, forked) != 0 && rc == CMK_OK)
-		rc = cmk_err(CMK_E_INTERNAL, "cannot start the processes: %s", strerror(errno));
-	collect(c, threads, forked, res, got, have);
+		rc = bench_err(CMK_E_INTERNAL, "cannot start the processes: %s", strerror(errno));
+	collect(c, forked, pid, res, got, have);
 	for (unsigned i = 0; i < forked; i++) {
 		int st;
 		while (waitpid(pid[i], &st, 0) < 0 && errno == EINTR)
@@ -173,13 +175,13 @@ cmk_rc bench_measure_procs(bench_case *c, unsigned threads, unsigned procs, benc
 		if (rc != CMK_OK)
 			continue;
 		if (WIFSIGNALED(st))
-			rc = cmk_err(CMK_E_INTERNAL, "benchmark process %u of %u: %s", i + 1, procs,
+			rc = bench_err(CMK_E_INTERNAL, "benchmark process %u of %u: %s", i + 1, procs,
 			             strsignal(WTERMSIG(st)));
 		else if (WIFEXITED(st) && WEXITSTATUS(st))
-			rc = cmk_err(CMK_E_INTERNAL, "benchmark process %u of %u exited with status %d",
+			rc = bench_err(CMK_E_INTERNAL, "benchmark process %u of %u exited with status %d",
 			             i + 1, procs, WEXITSTATUS(st));
 		else if (have[i] != sizeof got[i])
-			rc = cmk_err(CMK_E_INTERNAL, "benchmark process %u of %u did not report", i + 1,
+			rc = bench_err(CMK_E_INTERNAL, "benchmark process %u of %u did not report", i + 1,
 			             procs);
 	}
 	if (rc != CMK_OK)

@@ -5,8 +5,7 @@
 #include "config.h"
 #include <stdio.h>
 #include <string.h>
-#include "bench/bench.h"
-#include "util/err.h"
+#include "bench/bench_int.h"
 
 #define PW 380                   /* panel */
 #define PH 250
@@ -24,7 +23,7 @@ typedef struct series {
 	int have[16];
 } series;
 
-static const cmk_bench_result *find(const cmk_bench_report *r, const char *name)
+static const bench_result *find(const bench_report *r, const char *name)
 {
 	for (size_t i = 0; *name && i < r->nresults; i++)
 		if (!strcmp(r->results[i].name, name) && r->results[i].measured)
@@ -33,12 +32,12 @@ static const cmk_bench_result *find(const cmk_bench_report *r, const char *name)
 }
 
 /* Values of result x in the unit of result r, by thread count index. */
-static void fill(const cmk_bench_report *rep, const cmk_bench_result *r,
-                 const cmk_bench_result *x, series *s)
+static void fill(const bench_report *rep, const bench_result *r,
+                 const bench_result *x, series *s)
 {
 	for (size_t i = 0; i < rep->nthreads && i < 16; i++)
 		for (size_t j = 0; x && j < x->npoints; j++) {
-			const cmk_bench_point *p = &x->points[j];
+			const bench_point *p = &x->points[j];
 			if (p->threads != rep->threads[i])
 				continue;
 			s->v[i] = !r->bytes ? p->ops_per_s
@@ -70,7 +69,7 @@ static void escape(FILE *f, const char *s)
 	}
 }
 
-static void panel(FILE *f, const cmk_bench_report *rep, const cmk_bench_result *r, int x0, int y0)
+static void panel(FILE *f, const bench_report *rep, const bench_result *r, int x0, int y0)
 {
 	series s[3];
 	memset(s, 0, sizeof s);
@@ -154,12 +153,16 @@ static void panel(FILE *f, const cmk_bench_report *rep, const cmk_bench_result *
 	fputs("</g>\n", f);
 }
 
-cmk_rc cmk_bench_write_svg(const cmk_bench_report *r, FILE *f)
+cmk_rc bench_write_svg(const bench_report *r, FILE *f)
 {
-	return_if_fail(r && f);
+	/* a panel per operation of cmk, or without a vault per token operation */
+	bench_class subj = BENCH_HSM;
+	for (size_t i = 0; i < r->nresults; i++)
+		if (r->results[i].cls == BENCH_CMK)
+			subj = BENCH_CMK;
 	int n = 0;
 	for (size_t i = 0; i < r->nresults; i++)
-		n += r->results[i].cls == CMK_BENCH_CMK && r->results[i].measured;
+		n += r->results[i].cls == subj && r->results[i].measured;
 	int rows = (n + COLS - 1) / COLS, width = PW * COLS, height = 50 + rows * PH;
 	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
 	        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
@@ -169,7 +172,7 @@ cmk_rc cmk_bench_write_svg(const cmk_bench_report *r, FILE *f)
 	fprintf(f, "<text x=\"10\" y=\"22\" font-size=\"15\" font-weight=\"bold\">cmk bench: "
 	        "throughput against threads</text>\n<text x=\"10\" y=\"40\" font-size=\"11\" "
 	        "fill=\"#555\">");
-	escape(f, r->vault);
+	escape(f, r->vault[0] ? r->vault : "no vault");
 	fputs(" / ", f);
 	escape(f, r->token);
 	fputs(" (", f);
@@ -178,12 +181,12 @@ cmk_rc cmk_bench_write_svg(const cmk_bench_report *r, FILE *f)
 	        r->key_bits, r->alg, r->procs, r->procs > 1 ? "es" : "");
 	int k = 0;
 	for (size_t i = 0; i < r->nresults; i++) {
-		const cmk_bench_result *res = &r->results[i];
-		if (res->cls != CMK_BENCH_CMK || !res->measured)
+		const bench_result *res = &r->results[i];
+		if (res->cls != subj || !res->measured)
 			continue;
 		panel(f, r, res, (k % COLS) * PW, 50 + (k / COLS) * PH);
 		k++;
 	}
 	fputs("</svg>\n", f);
-	return ferror(f) ? cmk_err(CMK_E_IO, "cannot write the plot") : CMK_OK;
+	return ferror(f) ? bench_err(CMK_E_IO, "cannot write the plot") : CMK_OK;
 }

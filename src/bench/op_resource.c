@@ -5,9 +5,7 @@
  * root key, shared by the threads.  Each thread opens its own handle on
  * the resource (a cmk_resource keeps its lock and state per handle) and
  * writes and reads its own object, so objects do not pile up.
- *
- * The resource API is declared in cmk_envelope.h; while libcmk lacks it the
- * cases are reported as not available (weak references). */
+ */
 #include "config.h"
 #include <ftw.h>
 #include <stdio.h>
@@ -15,18 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <openssl/rand.h>
-#include "bench/bench.h"
-#include "util/err.h"
+#include "bench/bench_int.h"
 
-#pragma weak cmk_resource_create
-#pragma weak cmk_resource_open
-#pragma weak cmk_resource_close
-#pragma weak cmk_resource_put
-#pragma weak cmk_resource_get
-#pragma weak cmk_dekcache_new
-#pragma weak cmk_dekcache_free
-#pragma weak cmk_resource_delete
-#pragma weak cmk_resource_purge
 
 typedef struct res_env {
 	char dir[4096];
@@ -40,12 +28,6 @@ typedef struct res_thread {
 	cmk_resource *r;
 	char object[64];
 } res_thread;
-
-static int available(void)
-{
-	return cmk_resource_create && cmk_resource_open && cmk_resource_close &&
-	       cmk_resource_put && cmk_resource_get && cmk_dekcache_new && cmk_dekcache_free;
-}
 
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *f)
 {
@@ -78,31 +60,27 @@ void bench_resource_env_free(bench_env *e)
 static cmk_rc make(bench_env *e, res_env *r)
 {
 	const char *tmp = getenv("TMPDIR");
-	snprintf(r->dir, sizeof r->dir, "%s/cmk-bench-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	snprintf(r->dir, sizeof r->dir, "%s/cmk-%s-XXXXXX", tmp && *tmp ? tmp : "/tmp", e->tag);
 	if (!mkdtemp(r->dir)) {
 		r->dir[0] = '\0';
-		return cmk_err(CMK_E_IO, "cannot make a temporary directory for the resource");
+		return bench_err(CMK_E_IO, "cannot make a temporary directory for the resource");
 	}
 	snprintf(r->name, sizeof r->name, "%s", e->tag);
 	r->size = e->o->object_size;
 	if (!(r->data = malloc(r->size ? r->size : 1)))
-		return cmk_err(CMK_E_NOMEM, "out of memory");
+		return bench_err(CMK_E_NOMEM, "out of memory");
 	if (RAND_bytes(r->data, (int)r->size) != 1)
-		return cmk_err(CMK_E_INTERNAL, "no random bytes");
+		return bench_err(CMK_E_INTERNAL, "no random bytes");
 	cmk_resource_params p = { .dir = r->dir };
-	CMK_TRY(cmk_resource_create(e->ctx, &p, r->name));
+	LIB_TRY(cmk_resource_create(e->mk, &p, r->name));
 	cmk_dekcache_params cp = { 0 };
-	return cmk_dekcache_new(e->ctx, &cp, &r->cache);
+	return bench_lib(cmk_dekcache_new(e->mk, &cp, &r->cache));
 }
 
 static cmk_rc res_setup(bench_case *c)
 {
 	bench_env *e = c->env;
-	if (!available()) {
-		bench_skip(c, "not available in this build: libcmk has no resource API");
-		return CMK_OK;
-	}
-	if (!e->can_make_keys) {
+	if (!e->mk) {
 		bench_skip(c, "skipped: %s, so the resource's service key could not be "
 		           "removed after the run", e->cannot_make_keys);
 		return CMK_OK;
@@ -112,7 +90,7 @@ static cmk_rc res_setup(bench_case *c)
 	if (!e->res) {
 		res_env *r = calloc(1, sizeof *r);
 		if (!r) {
-			rc = cmk_err(CMK_E_NOMEM, "out of memory");
+			rc = bench_err(CMK_E_NOMEM, "out of memory");
 		} else {
 			e->res = r;
 			rc = make(e, r);
@@ -141,12 +119,12 @@ static cmk_rc res_thread_init(bench_case *c, unsigned idx, void **out)
 	res_env *r = c->state;
 	res_thread *t = calloc(1, sizeof *t);
 	if (!t)
-		return cmk_err(CMK_E_NOMEM, "out of memory");
+		return bench_err(CMK_E_NOMEM, "out of memory");
 	cmk_resource_params p = { .dir = r->dir, .cache = cached(c) ? r->cache : NULL };
 	snprintf(t->object, sizeof t->object, "bench-%ld-%u", (long)getpid(), idx);
-	cmk_rc rc = cmk_resource_open(c->env->ctx, &p, r->name, &t->r);
+	cmk_rc rc = bench_lib(cmk_resource_open(c->env->mk, &p, r->name, &t->r));
 	if (rc == CMK_OK)   /* the object a get reads */
-		rc = cmk_resource_put(t->r, t->object, r->data, r->size);
+		rc = bench_lib(cmk_resource_put(t->r, t->object, r->data, r->size));
 	if (rc != CMK_OK) {
 		res_thread_fini(c, t);
 		return rc;
@@ -159,7 +137,7 @@ static cmk_rc put_one(bench_case *c, void *vt)
 {
 	res_env *r = c->state;
 	res_thread *t = vt;
-	return cmk_resource_put(t->r, t->object, r->data, r->size);
+	return bench_lib(cmk_resource_put(t->r, t->object, r->data, r->size));
 }
 
 static cmk_rc get_one(bench_case *c, void *vt)
@@ -168,9 +146,9 @@ static cmk_rc get_one(bench_case *c, void *vt)
 	res_thread *t = vt;
 	uint8_t *data = NULL;
 	size_t len = 0;
-	CMK_TRY(cmk_resource_get(t->r, t->object, &data, &len));
+	LIB_TRY(cmk_resource_get(t->r, t->object, &data, &len));
 	cmk_rc rc = len == r->size ? CMK_OK
-	            : cmk_err(CMK_E_INTERNAL, "get gave %zu bytes, not %zu", len, r->size);
+	            : bench_err(CMK_E_INTERNAL, "get gave %zu bytes, not %zu", len, r->size);
 	cmk_wipe(data, len);
 	cmk_free(data);
 	return rc;
@@ -179,7 +157,7 @@ static cmk_rc get_one(bench_case *c, void *vt)
 /* Uncached, each operation unwraps the root key on the token: its limit. */
 #define RES_KIND(var, nm, fn, lim, w) \
 	const bench_kind var = { \
-		.name = nm, .group = "resource", .cls = CMK_BENCH_CMK, .what = w, \
+		.name = nm, .group = "resource", .cls = BENCH_CMK, .what = w, \
 		.hsm_limit = lim, .sized = 2, \
 		.setup = res_setup, .thread_init = res_thread_init, \
 		.thread_fini = res_thread_fini, .one = fn, \

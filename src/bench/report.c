@@ -2,12 +2,11 @@
 #include "config.h"
 #include <stdio.h>
 #include <string.h>
-#include "bench/bench.h"
-#include "util/err.h"
+#include "bench/bench_int.h"
 
-const char *bench_class_name(cmk_bench_class c)
+const char *bench_class_name(bench_class c)
 {
-	return c == CMK_BENCH_HSM ? "hsm" : c == CMK_BENCH_CPU ? "cpu" : "cmk";
+	return c == BENCH_HSM ? "hsm" : c == BENCH_CPU ? "cpu" : "cmk";
 }
 
 void bench_fmt_us(double us, char *buf, size_t len)
@@ -30,13 +29,22 @@ static void pct(double r, char *buf, size_t len)
 		snprintf(buf, len, "-");
 }
 
-static void header(const cmk_bench_report *r, FILE *f)
+static void header(const bench_report *r, FILE *f)
 {
-	fprintf(f, "cmk bench: vault %s, token %s (%s, %s), %u CPU%s, %s\n", r->vault, r->token,
-	        r->model, r->manufacturer, r->cpus, r->cpus > 1 ? "s" : "", r->openssl);
+	if (r->vault[0])
+		fprintf(f, "cmk bench: vault %s, ", r->vault);
+	else
+		fprintf(f, "cmk bench: no vault (session objects only), ");
+	fprintf(f, "token %s (%s, %s), %u CPU%s, %s\n", r->token, r->model, r->manufacturer,
+	        r->cpus, r->cpus > 1 ? "s" : "", r->openssl);
 	fprintf(f, "module %s; %zu objects on the token\n", r->module, r->token_objects);
-	fprintf(f, "key %s%s: RSA-%u, %s\n", r->key, r->temporary_key ? " (temporary)" : "",
-	        r->key_bits, r->alg);
+	if (r->vault[0])
+		fprintf(f, "key %s%s: RSA-%u, %s\n", r->key, r->temporary_key ? " (temporary)" : "",
+		        r->key_bits, r->alg);
+	else
+		fprintf(f, "keys: %s; %s\n", r->key, r->alg);
+	if (r->made_as[0])
+		fprintf(f, "keys made and purged as identity %s\n", r->made_as);
 	fprintf(f, "unwrap: %s\n", r->unwrap_mech);
 	fprintf(f, "%u process%s; ", r->procs, r->procs > 1 ? "es" : "");
 	if (r->count)
@@ -49,7 +57,7 @@ static void header(const cmk_bench_report *r, FILE *f)
 	fputc('\n', f);
 }
 
-static void table(const cmk_bench_result *res, FILE *f)
+static void table(const bench_result *res, FILE *f)
 {
 	char hl[64] = "", cl[64] = "";
 	int bytes = res->bytes > 0;
@@ -65,7 +73,7 @@ static void table(const cmk_bench_result *res, FILE *f)
 		fprintf(f, "  %*s", (int)strlen(cl) > 7 ? (int)strlen(cl) : 7, cl);
 	fputc('\n', f);
 	for (size_t i = 0; i < res->npoints; i++) {
-		const cmk_bench_point *p = &res->points[i];
+		const bench_point *p = &res->points[i];
 		char th[24], mb[24] = "", q[4][16], cpu[16], a[16], b[16];
 		if (p->procs > 1)
 			snprintf(th, sizeof th, "%ux%u", p->procs, p->threads);
@@ -90,11 +98,11 @@ static void table(const cmk_bench_result *res, FILE *f)
 	}
 }
 
-static void section(const cmk_bench_report *r, FILE *f, cmk_bench_class cls, const char *title)
+static void section(const bench_report *r, FILE *f, bench_class cls, const char *title)
 {
 	int any = 0;
 	for (size_t i = 0; i < r->nresults; i++) {
-		const cmk_bench_result *res = &r->results[i];
+		const bench_result *res = &r->results[i];
 		if (res->cls != cls)
 			continue;
 		if (!any++)
@@ -112,31 +120,30 @@ static void section(const cmk_bench_report *r, FILE *f, cmk_bench_class cls, con
 	}
 }
 
-cmk_rc cmk_bench_write_table(const cmk_bench_report *r, FILE *f)
+cmk_rc bench_write_table(const bench_report *r, FILE *f)
 {
-	return_if_fail(r && f);
 	header(r, f);
-	section(r, f, CMK_BENCH_CMK, "cmk operations");
-	section(r, f, CMK_BENCH_HSM, "HSM limit: raw PKCS#11 on the same token");
-	section(r, f, CMK_BENCH_CPU, "CPU limit: plain OpenSSL in this process");
+	section(r, f, BENCH_CMK, "cmk operations");
+	section(r, f, BENCH_HSM, r->vault[0] ? "HSM limit: raw PKCS#11 on the same token"
+	                                     : "the token: raw PKCS#11 on session objects");
+	section(r, f, BENCH_CPU, "CPU limit: plain OpenSSL in this process");
 	fprintf(f, "\nlatency of one operation (p50/p90/p99/max); CPU/op: user+system time of the "
 	        "process(es) per operation;\nscaling: speed-up over the first thread count divided "
 	        "by the ratio of thread counts;\nvs X: throughput over X's at the same thread count "
 	        "(bytes/s when both have a size).\n");
 	if (r->leftover[0])
 		fprintf(f, "\ncould not remove: %s\n", r->leftover);
-	return ferror(f) ? cmk_err(CMK_E_IO, "cannot write the report") : CMK_OK;
+	return ferror(f) ? bench_err(CMK_E_IO, "cannot write the report") : CMK_OK;
 }
 
-cmk_rc cmk_bench_write_csv(const cmk_bench_report *r, FILE *f)
+cmk_rc bench_write_csv(const bench_report *r, FILE *f)
 {
-	return_if_fail(r && f);
 	fprintf(f, "op,class,threads,procs,ops,seconds,ops_per_s,bytes,mb_per_s,p50_us,p90_us,"
 	        "p99_us,max_us,cpu_us_per_op,scaling,hsm_limit,vs_hsm,cpu_limit,vs_cpu\n");
 	for (size_t i = 0; i < r->nresults; i++) {
-		const cmk_bench_result *res = &r->results[i];
+		const bench_result *res = &r->results[i];
 		for (size_t j = 0; j < res->npoints; j++) {
-			const cmk_bench_point *p = &res->points[j];
+			const bench_point *p = &res->points[j];
 			fprintf(f, "%s,%s,%u,%u,%llu,%.6f,%.3f,%zu,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.4f,"
 			        "%s,%.4f,%s,%.4f\n", res->name, bench_class_name(res->cls), p->threads,
 			        p->procs, (unsigned long long)p->ops, p->seconds, p->ops_per_s,
@@ -145,5 +152,5 @@ cmk_rc cmk_bench_write_csv(const cmk_bench_report *r, FILE *f)
 			        res->cpu_limit, p->vs_cpu);
 		}
 	}
-	return ferror(f) ? cmk_err(CMK_E_IO, "cannot write the CSV") : CMK_OK;
+	return ferror(f) ? bench_err(CMK_E_IO, "cannot write the CSV") : CMK_OK;
 }

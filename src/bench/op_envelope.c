@@ -6,29 +6,13 @@
  * parsed, the DEK unwrapped on the token and the frames opened.  The
  * open-cached case opens the same envelope with a cmk_dekcache, so after
  * the first open its DEK comes from the cache: the software part alone.
- *
- * The envelope API is declared in cmk_envelope.h; a build whose libcmk
- * does not have it yet reports the cases as not available (the functions
- * are weak references). */
+ */
 #include "config.h"
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/rand.h>
-#include "bench/bench.h"
-#include "util/err.h"
+#include "bench/bench_int.h"
 
-#pragma weak cmk_seal_init
-#pragma weak cmk_seal_out_max
-#pragma weak cmk_seal_update
-#pragma weak cmk_seal_final
-#pragma weak cmk_seal_free
-#pragma weak cmk_unseal_init
-#pragma weak cmk_unseal_out_max
-#pragma weak cmk_unseal_update
-#pragma weak cmk_unseal_final
-#pragma weak cmk_unseal_free
-#pragma weak cmk_dekcache_new
-#pragma weak cmk_dekcache_free
 
 typedef struct env_state {
 	uint8_t *data;               /* the object */
@@ -45,13 +29,6 @@ typedef struct env_thread {
 	size_t cap;
 } env_thread;
 
-static int available(void)
-{
-	return cmk_seal_init && cmk_seal_out_max && cmk_seal_update && cmk_seal_final &&
-	       cmk_seal_free && cmk_unseal_init && cmk_unseal_out_max && cmk_unseal_update &&
-	       cmk_unseal_final && cmk_unseal_free && cmk_dekcache_new && cmk_dekcache_free;
-}
-
 static cmk_rc open_one(bench_case *c, void *vt);
 static cmk_rc env_thread_init(bench_case *c, unsigned idx, void **out);
 static void env_thread_fini(bench_case *c, void *vt);
@@ -62,7 +39,7 @@ static cmk_rc grow(env_thread *t, size_t need)
 		return CMK_OK;
 	uint8_t *b = realloc(t->buf, need);
 	if (!b)
-		return cmk_err(CMK_E_NOMEM, "out of memory for %zu bytes", need);
+		return bench_err(CMK_E_NOMEM, "out of memory for %zu bytes", need);
 	t->buf = b;
 	t->cap = need;
 	return CMK_OK;
@@ -72,14 +49,14 @@ static cmk_rc grow(env_thread *t, size_t need)
 static cmk_rc seal(bench_case *c, env_state *st, env_thread *t, size_t *len)
 {
 	cmk_sealer *s;
-	CMK_TRY(cmk_seal_init(c->env->ctx, &st->sp, &s));
+	LIB_TRY(cmk_seal_init(c->env->ctx, &st->sp, &s));
 	cmk_rc rc = grow(t, cmk_seal_out_max(s, c->size) + cmk_seal_out_max(s, 0));
 	size_t a = t->cap, b;
 	if (rc == CMK_OK)
-		rc = cmk_seal_update(s, st->data, c->size, t->buf, &a);
+		rc = bench_lib(cmk_seal_update(s, st->data, c->size, t->buf, &a));
 	if (rc == CMK_OK) {
 		b = t->cap - a;
-		rc = cmk_seal_final(s, t->buf + a, &b);
+		rc = bench_lib(cmk_seal_final(s, t->buf + a, &b));
 	}
 	cmk_seal_free(s);
 	if (rc == CMK_OK)
@@ -89,33 +66,29 @@ static cmk_rc seal(bench_case *c, env_state *st, env_thread *t, size_t *len)
 
 static cmk_rc env_setup(bench_case *c)
 {
-	if (!available()) {
-		bench_skip(c, "not available in this build: libcmk has no envelope API");
-		return CMK_OK;
-	}
 	bench_env *e = c->env;
 	env_state *st = calloc(1, sizeof *st);
 	if (!st)
-		return cmk_err(CMK_E_NOMEM, "out of memory");
+		return bench_err(CMK_E_NOMEM, "out of memory");
 	c->state = st;
 	st->kid = cmk_key_kid(e->key);
 	st->sp.keyids = &st->kid;
 	st->sp.nkeys = 1;
 	st->sp.alg = e->alg;
 	if (!(st->data = malloc(c->size ? c->size : 1)))
-		return cmk_err(CMK_E_NOMEM, "out of memory for %zu bytes", c->size);
+		return bench_err(CMK_E_NOMEM, "out of memory for %zu bytes", c->size);
 	if (RAND_bytes(st->data, (int)c->size) != 1)
-		return cmk_err(CMK_E_INTERNAL, "no random bytes");
+		return bench_err(CMK_E_INTERNAL, "no random bytes");
 	env_thread t = { NULL, 0 };
 	cmk_rc rc = seal(c, st, &t, &st->sealed_len);
 	st->sealed = t.buf;
 	if (rc != CMK_OK || c->k != &bench_kind_open_cache)
 		return rc;
 	cmk_dekcache_params cp = { 0 };
-	CMK_TRY(cmk_dekcache_new(e->ctx, &cp, &st->cache));
+	LIB_TRY(cmk_dekcache_new(e->ctx, &cp, &st->cache));
 	st->up.cache = st->cache;
-	void *ot;
-	CMK_TRY(env_thread_init(c, 0, &ot));
+	void *ot = NULL;
+	BENCH_TRY(env_thread_init(c, 0, &ot));
 	rc = open_one(c, ot);        /* puts the DEK in the cache */
 	env_thread_fini(c, ot);
 	return rc;
@@ -137,7 +110,7 @@ static cmk_rc env_thread_init(bench_case *c, unsigned idx, void **out)
 {
 	env_thread *t = calloc(1, sizeof *t);
 	if (!t)
-		return cmk_err(CMK_E_NOMEM, "out of memory");
+		return bench_err(CMK_E_NOMEM, "out of memory");
 	*out = t;
 	return CMK_OK;
 }
@@ -160,21 +133,21 @@ static cmk_rc open_one(bench_case *c, void *vt)
 	env_state *st = c->state;
 	env_thread *t = vt;
 	cmk_unsealer *u;
-	CMK_TRY(cmk_unseal_init(c->env->ctx, &st->up, &u));
+	LIB_TRY(cmk_unseal_init(c->env->ctx, &st->up, &u));
 	cmk_rc rc = grow(t, cmk_unseal_out_max(u, st->sealed_len));
 	size_t len = t->cap;
 	if (rc == CMK_OK)
-		rc = cmk_unseal_update(u, st->sealed, st->sealed_len, t->buf, &len);
+		rc = bench_lib(cmk_unseal_update(u, st->sealed, st->sealed_len, t->buf, &len));
 	if (rc == CMK_OK)
-		rc = cmk_unseal_final(u);
+		rc = bench_lib(cmk_unseal_final(u));
 	cmk_unseal_free(u);
 	if (rc == CMK_OK && len != c->size)
-		rc = cmk_err(CMK_E_INTERNAL, "open gave %zu bytes, not %zu", len, c->size);
+		rc = bench_err(CMK_E_INTERNAL, "open gave %zu bytes, not %zu", len, c->size);
 	return rc;
 }
 
 const bench_kind bench_kind_seal = {
-	.name = "seal", .group = "envelope", .cls = CMK_BENCH_CMK,
+	.name = "seal", .group = "envelope", .cls = BENCH_CMK,
 	.what = "cmk_seal_init/update/final: new DEK wrapped under the key, AES-256-GCM frames",
 	.cpu_limit = "ossl-aes-gcm-16K", .sized = 1,
 	.setup = env_setup, .teardown = env_teardown,
@@ -183,7 +156,7 @@ const bench_kind bench_kind_seal = {
 };
 
 const bench_kind bench_kind_open = {
-	.name = "open", .group = "envelope", .cls = CMK_BENCH_CMK,
+	.name = "open", .group = "envelope", .cls = BENCH_CMK,
 	.what = "cmk_unseal_init/update/final: header, DEK unwrapped on the token, frames",
 	.hsm_limit = "p11-decrypt", .cpu_limit = "ossl-aes-gcm-16K", .sized = 1,
 	.setup = env_setup, .teardown = env_teardown,
@@ -192,7 +165,7 @@ const bench_kind bench_kind_open = {
 };
 
 const bench_kind bench_kind_open_cache = {
-	.name = "open-cached", .group = "envelope", .cls = CMK_BENCH_CMK,
+	.name = "open-cached", .group = "envelope", .cls = BENCH_CMK,
 	.what = "cmk_unseal_init/update/final with the DEK from a cmk_dekcache",
 	.cpu_limit = "ossl-aes-gcm-16K", .sized = 1,
 	.setup = env_setup, .teardown = env_teardown,

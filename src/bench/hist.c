@@ -6,7 +6,7 @@
  * histograms of threads and processes merge by adding counts. */
 #include "config.h"
 #include <string.h>
-#include "bench/bench.h"
+#include "bench/bench_int.h"
 
 void hist_init(bench_hist *h)
 {

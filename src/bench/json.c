@@ -8,7 +8,7 @@
  * A member marked ? is there only when it applies. */
 #include "config.h"
 #include <json-c/json.h>
-#include "bench/bench.h"
+#include "bench/bench_int.h"
 
 static void add_str(json_object *o, const char *k, const char *v)
 {
@@ -25,7 +25,7 @@ static void add_int(json_object *o, const char *k, int64_t v)
 	json_object_object_add(o, k, json_object_new_int64(v));
 }
 
-static json_object *point(const cmk_bench_result *r, const cmk_bench_point *p)
+static json_object *point(const bench_result *r, const bench_point *p)
 {
 	json_object *o = json_object_new_object();
 	add_int(o, "threads", p->threads);
@@ -48,7 +48,7 @@ static json_object *point(const cmk_bench_result *r, const cmk_bench_point *p)
 	return o;
 }
 
-static json_object *result(const cmk_bench_result *r)
+static json_object *result(const bench_result *r)
 {
 	json_object *o = json_object_new_object(), *pts = json_object_new_array();
 	add_str(o, "op", r->name);
@@ -65,7 +65,7 @@ static json_object *result(const cmk_bench_result *r)
 	return o;
 }
 
-struct json_object *cmk_bench_json(const cmk_bench_report *r)
+struct json_object *bench_json(const bench_report *r)
 {
 	json_object *o = json_object_new_object(), *th = json_object_new_array();
 	json_object *res = json_object_new_array(), *skip = json_object_new_array();
@@ -77,6 +77,8 @@ struct json_object *cmk_bench_json(const cmk_bench_report *r)
 	add_str(o, "module", r->module);
 	add_int(o, "token_objects", (int64_t)r->token_objects);
 	add_str(o, "key", r->key);
+	if (r->made_as[0])
+		add_str(o, "made_as", r->made_as);
 	json_object_object_add(o, "temporary_key", json_object_new_boolean(r->temporary_key));
 	add_int(o, "key_bits", r->key_bits);
 	add_str(o, "alg", r->alg);
@@ -95,7 +97,7 @@ struct json_object *cmk_bench_json(const cmk_bench_report *r)
 		json_object_array_add(th, json_object_new_int64(r->threads[i]));
 	json_object_object_add(o, "threads", th);
 	for (size_t i = 0; i < r->nresults; i++) {
-		const cmk_bench_result *x = &r->results[i];
+		const bench_result *x = &r->results[i];
 		if (x->measured) {
 			json_object_array_add(res, result(x));
 		} else {

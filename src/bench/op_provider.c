@@ -22,8 +22,7 @@
 #include <openssl/provider.h>
 #include <openssl/rsa.h>
 #include <openssl/store.h>
-#include "bench/bench.h"
-#include "util/err.h"
+#include "bench/bench_int.h"
 
 typedef struct prov_state {
 	OSSL_LIB_CTX *lib;
@@ -101,7 +100,7 @@ static cmk_rc ossl_fail(const char *what)
 	if (e)
 		ERR_error_string_n(e, buf, sizeof buf);
 	ERR_clear_error();
-	return cmk_err(CMK_E_INTERNAL, "provider: %s failed%s%s", what, *buf ? ": " : "", buf);
+	return bench_err(CMK_E_INTERNAL, "provider: %s failed%s%s", what, *buf ? ": " : "", buf);
 }
 
 static void prov_teardown(bench_case *c)
@@ -152,15 +151,16 @@ static cmk_rc prov_setup(bench_case *c)
 		setenv("CMK_IDENTITY", e->o->identity, 1);
 	prov_state *st = calloc(1, sizeof *st);
 	if (!st)
-		return cmk_err(CMK_E_NOMEM, "out of memory");
+		return bench_err(CMK_E_NOMEM, "out of memory");
 	c->state = st;
 	if (!(st->lib = OSSL_LIB_CTX_new()) ||
 	    !OSSL_PROVIDER_set_default_search_path(st->lib, dir) ||
 	    !(st->dflt = OSSL_PROVIDER_load(st->lib, "default")))
 		return ossl_fail("setting up a library context");
 	if (!(st->cmk = OSSL_PROVIDER_load(st->lib, "cmk"))) {
-		cmk_rc rc = ossl_fail("OSSL_PROVIDER_load");
-		return cmk_err_prefix(rc, "%s/cmk.so", dir);
+		char what[PATH_MAX + 40];
+		snprintf(what, sizeof what, "OSSL_PROVIDER_load of %s/cmk.so", dir);
+		return ossl_fail(what);
 	}
 	return load_key(st, cmk_key_kid(e->key));
 }
@@ -199,7 +199,7 @@ static cmk_rc prov_one(bench_case *c, void *t)
 }
 
 const bench_kind bench_kind_provider = {
-	.name = "unwrap-provider", .group = "provider", .cls = CMK_BENCH_CMK,
+	.name = "unwrap-provider", .group = "provider", .cls = BENCH_CMK,
 	.what = "EVP_PKEY_decrypt RSA-OAEP with the key loaded through cmk.so",
 	.hsm_limit = "p11-decrypt", .cpu_limit = "ossl-decrypt",
 	.setup = prov_setup, .teardown = prov_teardown,

@@ -14,8 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/resource.h>
-#include "bench/bench.h"
-#include "util/err.h"
+#include "bench/bench_int.h"
 
 uint64_t bench_now_ns(void)
 {
@@ -51,7 +50,7 @@ struct run {
 	unsigned n;
 	int counted;
 	_Atomic int64_t tickets;     /* operations left, when counted */
-	_Atomic int stop;            /* an operation failed */
+	_Atomic int stop;            /* an operation failed, or interrupted */
 	uint64_t t0, deadline;       /* written before the start barrier */
 	pthread_barrier_t bar;
 	pthread_mutex_t mu;
@@ -63,7 +62,7 @@ struct run {
 static void fail(worker *w, cmk_rc rc)
 {
 	w->rc = rc;
-	snprintf(w->err, sizeof w->err, "%s", cmk_last_error());
+	snprintf(w->err, sizeof w->err, "%s", bench_last_error());
 	atomic_store(&w->r->stop, 1);
 }
 
@@ -74,7 +73,8 @@ static void warm_up(worker *w, void *state)
 	if (secs <= 0 || k->slow)
 		return;
 	uint64_t end = bench_now_ns() + (uint64_t)(secs * 1e9);
-	while (!atomic_load_explicit(&w->r->stop, memory_order_relaxed)) {
+	while (!atomic_load_explicit(&w->r->stop, memory_order_relaxed) &&
+	       !bench_stopped(w->r->c->env)) {
 		cmk_rc rc = k->one(w->r->c, state);
 		if (rc != CMK_OK) {
 			fail(w, rc);
@@ -91,7 +91,7 @@ static void measure(worker *w, void *state)
 	const bench_kind *k = r->c->k;
 	uint64_t n = 0;
 	for (;;) {
-		if (atomic_load_explicit(&r->stop, memory_order_relaxed))
+		if (atomic_load_explicit(&r->stop, memory_order_relaxed) || bench_stopped(r->c->env))
 			break;
 		if (r->counted && atomic_fetch_sub(&r->tickets, 1) <= 0)
 			break;
@@ -144,22 +144,6 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-static void show(run *r, worker *w)
-{
-	bench_env *e = r->c->env;
-	uint64_t ops = 0;
-	for (unsigned i = 0; i < r->n; i++)
-		ops += atomic_load_explicit(&w[i].done, memory_order_relaxed);
-	double el = (double)(bench_now_ns() - r->t0) / 1e9;
-	if (r->counted)
-		bench_progress(e, "%s, %u thread%s: %llu/%llu ops, %.0f ops/s", r->c->res->name, r->n,
-		               r->n > 1 ? "s" : "", (unsigned long long)ops,
-		               (unsigned long long)e->o->count, el > 0 ? (double)ops / el : 0.0);
-	else
-		bench_progress(e, "%s, %u thread%s: %.1f/%.1f s, %.0f ops/s", r->c->res->name, r->n,
-		               r->n > 1 ? "s" : "", el, e->o->duration, el > 0 ? (double)ops / el : 0.0);
-}
-
 cmk_rc bench_measure(bench_case *c, unsigned threads, uint64_t count,
                      bench_sync_fn sync, void *sync_arg, bench_sample *out)
 {
@@ -172,7 +156,7 @@ cmk_rc bench_measure(bench_case *c, unsigned threads, uint64_t count,
 	atomic_init(&r.stop, 0);
 	worker *w = calloc(threads, sizeof *w);
 	if (!w)
-		return cmk_err(CMK_E_NOMEM, "out of memory");
+		return bench_err(CMK_E_NOMEM, "out of memory");
 	pthread_barrier_init(&r.bar, NULL, threads + 1);
 	pthread_mutex_init(&r.mu, NULL);
 	pthread_cond_init(&r.cv, NULL);
@@ -183,7 +167,7 @@ cmk_rc bench_measure(bench_case *c, unsigned threads, uint64_t count,
 		w[started].idx = started;
 		hist_init(&w[started].hist);
 		if (pthread_create(&w[started].th, NULL, worker_main, &w[started]) != 0) {
-			rc = cmk_err(CMK_E_INTERNAL, "cannot start thread %u of %u", started + 1, threads);
+			rc = bench_err(CMK_E_INTERNAL, "cannot start thread %u of %u", started + 1, threads);
 			break;
 		}
 	}
@@ -216,11 +200,8 @@ cmk_rc bench_measure(bench_case *c, unsigned threads, uint64_t count,
 			ts.tv_nsec -= 1000000000;
 		}
 		pthread_cond_timedwait(&r.cv, &r.mu, &ts);
-		if (r.finished < threads) {
-			pthread_mutex_unlock(&r.mu);
-			show(&r, w);
-			pthread_mutex_lock(&r.mu);
-		}
+		if (bench_stopped(c->env))
+			atomic_store(&r.stop, 1);     /* interrupted: finish */
 	}
 	pthread_mutex_unlock(&r.mu);
 	for (unsigned i = 0; i < threads; i++)
@@ -252,27 +233,19 @@ out:
 
 /* ------------------------------------------------------------ progress */
 
+int bench_stopped(const bench_env *e)
+{
+	return e->o->stop && *e->o->stop;
+}
+
 void bench_progress(bench_env *e, const char *fmt, ...)
 {
 	if (!e->progress)
 		return;
-	if (e->progress < 0 && bench_now_ns() - e->t_start < 2000000000u)
-		return;     /* short runs print nothing */
-	char line[160];
+	char line[200];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof line, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\r\033[K  %s", line);
-	fflush(stderr);
-	e->progress_shown = 1;
-}
-
-void bench_progress_clear(bench_env *e)
-{
-	if (e->progress_shown) {
-		fputs("\r\033[K", stderr);
-		fflush(stderr);
-		e->progress_shown = 0;
-	}
+	fprintf(stderr, "cmk bench: %s\n", line);
 }

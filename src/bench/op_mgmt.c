@@ -10,8 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
-#include "bench/bench.h"
-#include "util/err.h"
+#include "bench/bench_int.h"
 
 static _Atomic unsigned created;
 
@@ -21,7 +20,7 @@ typedef struct mgmt_thread {
 
 static cmk_rc mgmt_setup(bench_case *c)
 {
-	if (!c->env->can_make_keys)
+	if (!c->env->mk)
 		bench_skip(c, "skipped: %s, so the keys it makes could not be removed after "
 		           "the run", c->env->cannot_make_keys);
 	return CMK_OK;
@@ -51,10 +50,10 @@ static cmk_rc rotate_thread_init(bench_case *c, unsigned idx, void **out)
 	mgmt_thread *t = calloc(1, sizeof *t);
 	char ver[CMK_VERSION_LEN + 1];
 	if (!t)
-		return cmk_err(CMK_E_NOMEM, "out of memory");
+		return bench_err(CMK_E_NOMEM, "out of memory");
 	snprintf(t->name, sizeof t->name, "%s-r%ld-%u", e->tag, (long)getpid(), idx);
 	cmk_key_info info;
-	cmk_rc rc = cmk_key_info_get(e->ctx, t->name, 0, &info);
+	cmk_rc rc = cmk_key_info_get(e->mk, t->name, 0, &info);
 	if (rc == CMK_E_NOT_FOUND)   /* purged after each measurement */
 		rc = bench_key_create(e, t->name, cmk_key_bits(e->key), ver);
 	if (rc != CMK_OK) {
@@ -76,20 +75,20 @@ static cmk_rc rotate_one(bench_case *c, void *vt)
 	char ver[CMK_VERSION_LEN + 1];
 	cmk_rc rc;
 	for (int i = 0; i < 10; i++)
-		if ((rc = cmk_key_rotate(c->env->ctx, t->name, NULL, ver)) != CMK_E_CONFLICT)
+		if ((rc = cmk_key_rotate(c->env->mk, t->name, NULL, ver)) != CMK_E_CONFLICT)
 			break;
-	return rc;
+	return bench_lib(rc);
 }
 
 const bench_kind bench_kind_key_create = {
-	.name = "key-create", .group = "mgmt", .cls = CMK_BENCH_CMK,
+	.name = "key-create", .group = "mgmt", .cls = BENCH_CMK,
 	.what = "cmk_key_create: key pair generated on the token plus its metadata",
 	.hsm_limit = "p11-keygen", .slow = 1,
 	.setup = mgmt_setup, .one = create_one, .after = purge_made,
 };
 
 const bench_kind bench_kind_key_rotate = {
-	.name = "key-rotate", .group = "mgmt", .cls = CMK_BENCH_CMK,
+	.name = "key-rotate", .group = "mgmt", .cls = BENCH_CMK,
 	.what = "cmk_key_rotate of a key per thread: new version generated on the token",
 	.hsm_limit = "p11-keygen", .slow = 1,
 	.setup = mgmt_setup,

@@ -6,11 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "bench/bench.h"
-#include "util/err.h"
+#include "bench/bench_int.h"
 
 static void to_point(const bench_sample *s, unsigned threads, unsigned procs, size_t bytes,
-                     cmk_bench_point *p)
+                     bench_point *p)
 {
 	memset(p, 0, sizeof *p);
 	p->threads = threads;
@@ -33,9 +32,9 @@ static int live(const bench_case *c)
 
 static void fail_case(bench_case *c, cmk_rc rc, const char *why)
 {
-	cmk_bench_result *r = c->res;
+	bench_result *r = c->res;
 	r->rc = rc;
-	snprintf(r->note, sizeof r->note, "%s", why && *why ? why : cmk_last_error());
+	snprintf(r->note, sizeof r->note, "%s", why && *why ? why : bench_last_error());
 	r->npoints = 0;
 }
 
@@ -43,7 +42,7 @@ static void fail_case(bench_case *c, cmk_rc rc, const char *why)
 static int needed(bench_case *cs, size_t n, const bench_case *lim)
 {
 	for (size_t i = 0; i < n; i++)
-		if (cs[i].k->cls == CMK_BENCH_CMK && live(&cs[i]) &&
+		if (&cs[i] != lim && live(&cs[i]) &&
 		    (!strcmp(cs[i].res->hsm_limit, lim->res->name) ||
 		     !strcmp(cs[i].res->cpu_limit, lim->res->name)))
 			return 1;
@@ -51,7 +50,7 @@ static int needed(bench_case *cs, size_t n, const bench_case *lim)
 }
 
 /* Remove the dropped limits from the report. */
-static void compact(cmk_bench_report *rep, bench_case *cs, size_t n)
+static void compact(bench_report *rep, bench_case *cs, size_t n)
 {
 	size_t j = 0;
 	for (size_t i = 0; i < n; i++)
@@ -63,11 +62,10 @@ static void compact(cmk_bench_report *rep, bench_case *cs, size_t n)
 static void set_up(bench_case *c)
 {
 	bench_env *e = c->env;
-	cmk_bench_result *r = c->res;
-	bench_progress(e, "%s: setting up", r->name);
+	bench_result *r = c->res;
 	cmk_rc rc = c->k->setup ? c->k->setup(c) : CMK_OK;
 	if (rc == CMK_OK && !c->skip && !(r->points = calloc(e->o->nthreads, sizeof *r->points)))
-		rc = cmk_err(CMK_E_NOMEM, "out of memory");
+		rc = bench_err(CMK_E_NOMEM, "out of memory");
 	if (rc != CMK_OK)
 		fail_case(c, rc, NULL);
 }
@@ -75,8 +73,8 @@ static void set_up(bench_case *c)
 /* Measure point i of case c; of several rounds, the fastest is kept. */
 static void measure_point(bench_case *c, size_t i, bench_sample *s)
 {
-	const cmk_bench_opts *o = c->env->o;
-	cmk_bench_result *r = c->res;
+	const bench_opts *o = c->env->o;
+	bench_result *r = c->res;
 	unsigned t = o->threads[i];
 	cmk_rc rc = o->procs > 1 ? bench_measure_procs(c, t, o->procs, s)
 	                         : bench_measure(c, t, o->count, NULL, NULL, s);
@@ -85,14 +83,27 @@ static void measure_point(bench_case *c, size_t i, bench_sample *s)
 		rc = s->rc;
 		why = s->err;
 	} else if (rc == CMK_OK && s->ops == 0) {
-		rc = cmk_err(CMK_E_INTERNAL, "no operation finished");
+		rc = bench_err(CMK_E_INTERNAL, "no operation finished");
 	}
 	if (rc != CMK_OK) {
 		fail_case(c, rc, why);
 		return;
 	}
-	cmk_bench_point p;
+	bench_point p;
 	to_point(s, t, o->procs, c->size, &p);
+	char th[32], p50[16], p99[16];
+	if (o->procs > 1)
+		snprintf(th, sizeof th, "%u processes x %u thread%s", o->procs, t, t > 1 ? "s" : "");
+	else
+		snprintf(th, sizeof th, "%u thread%s", t, t > 1 ? "s" : "");
+	bench_fmt_us(p.p50_us, p50, sizeof p50);
+	bench_fmt_us(p.p99_us, p99, sizeof p99);
+	if (c->size && p.bytes_per_s > 0)
+		bench_progress(c->env, "%s, %s: %.1f MB/s, p50 %s, p99 %s", r->name, th,
+		               p.bytes_per_s / 1e6, p50, p99);
+	else
+		bench_progress(c->env, "%s, %s: %.1f ops/s, p50 %s, p99 %s", r->name, th,
+		               p.ops_per_s, p50, p99);
 	if (i >= r->npoints) {
 		r->points[i] = p;
 		r->npoints = i + 1;
@@ -103,13 +114,17 @@ static void measure_point(bench_case *c, size_t i, bench_sample *s)
 
 static cmk_rc measure_all(bench_env *e, bench_case *cs, size_t n)
 {
-	const cmk_bench_opts *o = e->o;
-	for (size_t j = 0; j < n; j++)
+	const bench_opts *o = e->o;
+	for (size_t j = 0; j < n && !bench_stopped(e); j++)
 		if (!cs[j].as_limit)
 			set_up(&cs[j]);
 	for (size_t j = 0; j < n; j++) {
 		if (!cs[j].as_limit)
 			continue;
+		if (bench_stopped(e)) {
+			cs[j].dropped = 1;
+			continue;
+		}
 		if (needed(cs, n, &cs[j]))
 			set_up(&cs[j]);
 		else
@@ -117,10 +132,10 @@ static cmk_rc measure_all(bench_env *e, bench_case *cs, size_t n)
 	}
 	bench_sample *s = malloc(sizeof *s);
 	if (!s)
-		return cmk_err(CMK_E_NOMEM, "out of memory");
-	for (unsigned round = 0; round < o->repeat; round++)
-		for (size_t i = 0; i < o->nthreads; i++)
-			for (size_t j = 0; j < n; j++)
+		return bench_err(CMK_E_NOMEM, "out of memory");
+	for (unsigned round = 0; round < o->repeat && !bench_stopped(e); round++)
+		for (size_t i = 0; i < o->nthreads && !bench_stopped(e); i++)
+			for (size_t j = 0; j < n && !bench_stopped(e); j++)
 				if (live(&cs[j])) {
 					measure_point(&cs[j], i, s);
 					if (cs[j].k->after)
@@ -135,7 +150,7 @@ static cmk_rc measure_all(bench_env *e, bench_case *cs, size_t n)
 	return CMK_OK;
 }
 
-static const cmk_bench_result *find_result(const cmk_bench_report *rep, const char *name)
+static const bench_result *find_result(const bench_report *rep, const char *name)
 {
 	for (size_t i = 0; *name && i < rep->nresults; i++)
 		if (!strcmp(rep->results[i].name, name) && rep->results[i].measured)
@@ -143,11 +158,11 @@ static const cmk_bench_result *find_result(const cmk_bench_report *rep, const ch
 	return NULL;
 }
 
-static double ratio(const cmk_bench_result *r, const cmk_bench_point *p,
-                    const cmk_bench_result *lim)
+static double ratio(const bench_result *r, const bench_point *p,
+                    const bench_result *lim)
 {
 	for (size_t i = 0; lim && i < lim->npoints; i++) {
-		const cmk_bench_point *q = &lim->points[i];
+		const bench_point *q = &lim->points[i];
 		if (q->threads != p->threads)
 			continue;
 		if (r->bytes && lim->bytes)
@@ -157,14 +172,14 @@ static double ratio(const cmk_bench_result *r, const cmk_bench_point *p,
 	return 0;
 }
 
-static void derive(cmk_bench_report *rep)
+static void derive(bench_report *rep)
 {
 	for (size_t i = 0; i < rep->nresults; i++) {
-		cmk_bench_result *r = &rep->results[i];
-		const cmk_bench_result *h = find_result(rep, r->hsm_limit);
-		const cmk_bench_result *c = find_result(rep, r->cpu_limit);
+		bench_result *r = &rep->results[i];
+		const bench_result *h = find_result(rep, r->hsm_limit);
+		const bench_result *c = find_result(rep, r->cpu_limit);
 		for (size_t j = 0; j < r->npoints; j++) {
-			cmk_bench_point *p = &r->points[j], *p0 = &r->points[0];
+			bench_point *p = &r->points[j], *p0 = &r->points[0];
 			double speed = p0->ops_per_s > 0 ? p->ops_per_s / p0->ops_per_s : 0;
 			p->scaling = speed / ((double)p->threads / (double)p0->threads);
 			p->vs_hsm = ratio(r, p, h);
@@ -175,7 +190,7 @@ static void derive(cmk_bench_report *rep)
 
 cmk_rc bench_sweep(bench_env *e, bench_case *cs, size_t n)
 {
-	CMK_TRY(measure_all(e, cs, n));
+	BENCH_TRY(measure_all(e, cs, n));
 	compact(e->rep, cs, n);
 	derive(e->rep);
 	return CMK_OK;

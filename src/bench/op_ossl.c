@@ -12,8 +12,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
-#include "bench/bench.h"
-#include "util/err.h"
+#include "bench/bench_int.h"
 
 #define GCM_BLOCK 16384
 
@@ -30,7 +29,7 @@ static cmk_rc ossl_fail(const char *what)
 	if (e)
 		ERR_error_string_n(e, buf, sizeof buf);
 	ERR_clear_error();
-	return cmk_err(CMK_E_INTERNAL, "OpenSSL: %s failed%s%s", what, *buf ? ": " : "", buf);
+	return bench_err(CMK_E_INTERNAL, "OpenSSL: %s failed%s%s", what, *buf ? ": " : "", buf);
 }
 
 static int set_oaep(EVP_PKEY_CTX *p, const char *md)
@@ -49,8 +48,8 @@ static cmk_rc soft_get(bench_env *e, soft_key **out)
 	if (!s) {
 		EVP_PKEY_CTX *p = NULL;
 		if (!(s = calloc(1, sizeof *s)))
-			rc = cmk_err(CMK_E_NOMEM, "out of memory");
-		else if (!(s->pk = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)cmk_key_bits(e->key))))
+			rc = bench_err(CMK_E_NOMEM, "out of memory");
+		else if (!(s->pk = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)e->rep->key_bits)))
 			rc = ossl_fail("RSA key generation");
 		else if (!(p = EVP_PKEY_CTX_new_from_pkey(NULL, s->pk, NULL)) ||
 		         EVP_PKEY_encrypt_init(p) <= 0 || !set_oaep(p, e->md) ||
@@ -84,7 +83,7 @@ void bench_ossl_env_free(bench_env *e)
 static cmk_rc rsa_setup(bench_case *c)
 {
 	soft_key *s;
-	CMK_TRY(soft_get(c->env, &s));
+	BENCH_TRY(soft_get(c->env, &s));
 	c->state = s;
 	return CMK_OK;
 }
@@ -154,7 +153,7 @@ static cmk_rc gcm_thread_init(bench_case *c, unsigned idx, void **out)
 	EVP_CIPHER *aes = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
 	cmk_rc rc = CMK_OK;
 	if (!t)
-		rc = cmk_err(CMK_E_NOMEM, "out of memory");
+		rc = bench_err(CMK_E_NOMEM, "out of memory");
 	else if (!aes || RAND_bytes(key, sizeof key) != 1 || RAND_bytes(t->in, sizeof t->in) != 1 ||
 	         !(t->c = EVP_CIPHER_CTX_new()) ||
 	         !EVP_EncryptInit_ex2(t->c, aes, key, t->iv, NULL))
@@ -193,7 +192,7 @@ static cmk_rc gcm_one(bench_case *c, void *vt)
 }
 
 const bench_kind bench_kind_ossl_decrypt = {
-	.name = "ossl-decrypt", .group = "limits", .cls = CMK_BENCH_CPU,
+	.name = "ossl-decrypt", .group = "limits", .cls = BENCH_CPU,
 	.what = "EVP_PKEY_decrypt RSA-OAEP with a software key, one EVP_PKEY_CTX per thread",
 	.setup = rsa_setup,
 	.thread_init = dec_thread_init, .thread_fini = rsa_thread_fini,
@@ -201,7 +200,7 @@ const bench_kind bench_kind_ossl_decrypt = {
 };
 
 const bench_kind bench_kind_ossl_encrypt = {
-	.name = "ossl-encrypt", .group = "limits", .cls = CMK_BENCH_CPU,
+	.name = "ossl-encrypt", .group = "limits", .cls = BENCH_CPU,
 	.what = "EVP_PKEY_encrypt RSA-OAEP with a software key, one EVP_PKEY_CTX per thread",
 	.setup = rsa_setup,
 	.thread_init = enc_thread_init, .thread_fini = rsa_thread_fini,
@@ -209,7 +208,7 @@ const bench_kind bench_kind_ossl_encrypt = {
 };
 
 const bench_kind bench_kind_ossl_aes_gcm = {
-	.name = "ossl-aes-gcm-16K", .group = "limits", .cls = CMK_BENCH_CPU,
+	.name = "ossl-aes-gcm-16K", .group = "limits", .cls = BENCH_CPU,
 	.what = "AES-256-GCM encryption of 16 KiB with a new IV, one EVP_CIPHER_CTX per thread",
 	.sized = 3, .bytes = GCM_BLOCK,
 	.thread_init = gcm_thread_init, .thread_fini = gcm_thread_fini,

@@ -1,0 +1,278 @@
+/* keys.c - the run's key, and what the run leaves on the vault: nothing.
+ *
+ * Everything a run makes is named after its tag, bench-HOST-PID-RAND (HOST
+ * the first 8 hex digits of SHA-256 of the host name, PID the process,
+ * RAND random): the temporary key bench-..., the keys of key-create and
+ * key-rotate bench-...-c... and -r..., the resource's service key
+ * svc-bench-..., the token key pairs of p11-keygen bench-...-keygen.  The
+ * run removes them at its end, also when interrupted (bench_opts.stop);
+ * what a killed run left is removed by the next run on the same host once
+ * the process named in the tag is gone.
+ *
+ * Removing a key for good needs the purge permission, which `vault init`
+ * does not give the admin.  So the run makes its keys as an identity of its
+ * own: the admin grants the identity named after the tag all permissions
+ * and purge for the run, the run makes and purges its keys as that
+ * identity, and the policy is removed at the end (the audit log shows the
+ * run's operations under that identity).  An identity that may purge
+ * itself makes the keys itself and grants nothing.  Neither possible
+ * (another identity, or a vault with purge protection): the run needs
+ * --key and skips what would make keys, saying why. */
+#include "config.h"
+#include <errno.h>
+#include <ftw.h>
+#include <glob.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include "bench/bench_int.h"
+
+cmk_rc bench_check_dek(bench_env *e, const uint8_t *got, size_t len, const char *what)
+{
+	if (len != sizeof e->dek || CRYPTO_memcmp(got, e->dek, len) != 0)
+		return bench_err(CMK_E_INTERNAL, "%s gave back a different key (%zu bytes)", what, len);
+	return CMK_OK;
+}
+
+cmk_rc bench_key_create(bench_env *e, const char *name, unsigned bits,
+                        char version[CMK_VERSION_LEN + 1])
+{
+	cmk_key_params p = { .bits = bits };
+	cmk_rc rc;
+	for (int i = 0; i < 10; i++)
+		if ((rc = cmk_key_create(e->mk, name, &p, version)) != CMK_E_CONFLICT)
+			break;
+	return bench_lib(rc);
+}
+
+/* ------------------------------------------------------------ the tag */
+
+static void host_hash(char out[9])
+{
+	char host[256] = "";
+	uint8_t md[32];
+	unsigned len = 0;
+	gethostname(host, sizeof host - 1);
+	if (!EVP_Digest(host, strlen(host), md, &len, EVP_sha256(), NULL))
+		memset(md, 0, sizeof md);
+	snprintf(out, 9, "%02x%02x%02x%02x", md[0], md[1], md[2], md[3]);
+}
+
+void bench_make_tag(bench_env *e)
+{
+	char host[9];
+	uint8_t r[4] = { 0 };
+	host_hash(host);
+	RAND_bytes(r, sizeof r);
+	snprintf(e->tag, sizeof e->tag, "bench-%s-%ld-%02x%02x%02x%02x", host, (long)getpid(),
+	         r[0], r[1], r[2], r[3]);
+}
+
+int bench_tag_dead(const char *name)
+{
+	char host[9], mine[9], rnd[9];
+	long pid;
+	int end = 0;
+	if (!strncmp(name, "svc-", 4))
+		name += 4;
+	if (sscanf(name, "bench-%8[0-9a-f]-%ld-%8[0-9a-f]%n", host, &pid, rnd, &end) != 3 ||
+	    (name[end] != '\0' && name[end] != '-') || strlen(host) != 8 || strlen(rnd) != 8)
+		return 0;
+	host_hash(mine);
+	if (strcmp(host, mine) != 0 || pid <= 0 || pid == (long)getpid())
+		return 0;
+	return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
+/* ------------------------------------------------------------ leftovers */
+
+void bench_left_over(bench_env *e, const char *name)
+{
+	size_t used = strlen(e->rep->leftover);
+	if (strstr(e->rep->leftover, name))
+		return;
+	snprintf(e->rep->leftover + used, sizeof e->rep->leftover - used, "%s%s",
+	         used ? ", " : "", name);
+}
+
+/* Remove keys whose name starts with prefix, or (prefix NULL) keys of runs
+ * that are gone. */
+static void purge_keys(bench_env *e, const char *prefix)
+{
+	size_t plen = prefix ? strlen(prefix) : 0;
+	for (int deleted = 0; deleted < 2; deleted++) {
+		cmk_key_info *keys = NULL;
+		size_t n = 0;
+		if (cmk_key_list(e->mk, deleted, &keys, &n) != CMK_OK) {
+			bench_left_over(e, deleted ? "(cannot list deleted keys)" : "(cannot list keys)");
+			continue;
+		}
+		for (size_t i = 0; i < n; i++) {
+			const char *k = keys[i].name;
+			if (prefix ? strncmp(k, prefix, plen) != 0 : !bench_tag_dead(k))
+				continue;
+			if ((deleted ? cmk_key_purge(e->mk, k) : cmk_key_delete(e->mk, k)) != CMK_OK)
+				bench_left_over(e, k);
+		}
+		cmk_free(keys);
+	}
+}
+
+void bench_purge_prefix(bench_env *e, const char *prefix)
+{
+	if (e->mk)
+		purge_keys(e, prefix);
+}
+
+/* Resource directories of runs that are gone: TMPDIR/cmk-TAG-XXXXXX
+ * (op_resource.c). */
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	return remove(path);
+}
+
+static void remove_dead_dirs(void)
+{
+	const char *tmp = getenv("TMPDIR");
+	char pat[4096];
+	glob_t g;
+	snprintf(pat, sizeof pat, "%s/cmk-bench-*", tmp && *tmp ? tmp : "/tmp");
+	if (glob(pat, GLOB_NOSORT | GLOB_ONLYDIR, NULL, &g) != 0)
+		return;
+	for (size_t i = 0; i < g.gl_pathc; i++) {
+		const char *base = strrchr(g.gl_pathv[i], '/');
+		char tag[128];
+		snprintf(tag, sizeof tag, "%s", base ? base + 5 : g.gl_pathv[i]);
+		char *x = strrchr(tag, '-');      /* the mkdtemp suffix */
+		if (x)
+			*x = '\0';
+		if (bench_tag_dead(tag))
+			nftw(g.gl_pathv[i], rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	}
+	globfree(&g);
+}
+
+/* Policies of runs that are gone (the admin's to remove). */
+static void remove_dead_policies(bench_env *e)
+{
+	cmk_policy *p = NULL;
+	size_t n = 0;
+	if (cmk_policy_list(e->user, &p, &n) != CMK_OK)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (bench_tag_dead(p[i].identity))
+			cmk_policy_remove(e->user, p[i].identity);
+	cmk_free(p);
+}
+
+/* ------------------------------------------------------------ the maker */
+
+static void cannot(bench_env *e, const char *fmt, const char *a, const char *b)
+{
+	snprintf(e->cannot_make_keys, sizeof e->cannot_make_keys, fmt, a, b);
+	e->mk = NULL;
+}
+
+void bench_set_maker(bench_env *e, const cmk_vault_info *vi)
+{
+	const char *id = cmk_ctx_identity(e->user);
+	cmk_policy pol;
+	int admin = !strcmp(vi->admin, id);
+	if (vi->purge_protection) {
+		cannot(e, "vault %s has purge protection%s", vi->name, "");
+	} else if (cmk_policy_get(e->user, id, &pol) == CMK_OK && (pol.perms & CMK_PERM_PURGE)) {
+		e->mk = e->user;
+	} else if (!admin) {
+		cannot(e, "identity %s may not purge keys and is not the admin of vault %s "
+		       "(the admin can run `cmk policy set IDENTITY all,purge`)", id, vi->name);
+	} else if (cmk_policy_set(e->user, e->tag, CMK_PERM_ALL | CMK_PERM_PURGE) != CMK_OK) {
+		cannot(e, "cannot give the run an identity of its own: %s%s", cmk_last_error(), "");
+	} else {
+		e->granted = 1;
+		if (cmk_open(&e->own, e->o->config, cmk_ctx_vault(e->user), e->tag) != CMK_OK)
+			cannot(e, "cannot open vault %s as the run's identity: %s", vi->name,
+			       cmk_last_error());
+		else
+			e->mk = e->own;
+	}
+	if (e->mk) {
+		snprintf(e->rep->made_as, sizeof e->rep->made_as, "%s", cmk_ctx_identity(e->mk));
+		purge_keys(e, NULL);        /* what killed runs left */
+		e->rep->leftover[0] = '\0';
+	}
+	if (admin)
+		remove_dead_policies(e);
+	bench_p11_clean_up(e);
+	remove_dead_dirs();
+}
+
+/* ------------------------------------------------------------ the key */
+
+cmk_rc bench_open_key(bench_env *e)
+{
+	const bench_opts *o = e->o;
+	bench_report *rep = e->rep;
+	if (o->key) {
+		e->ctx = e->user;
+		LIB_TRY(cmk_key_open(e->ctx, o->key, &e->key));
+	} else {
+		char ver[CMK_VERSION_LEN + 1];
+		if (!e->mk)
+			return bench_err(CMK_E_USAGE, "%s, so a temporary key could not be removed "
+			                 "after the run; give an existing key with --key",
+			                 e->cannot_make_keys);
+		e->ctx = e->mk;
+		bench_progress(e, "making the key %s", e->tag);
+		BENCH_TRY(bench_key_create(e, e->tag, o->key_bits, ver));
+		rep->temporary_key = 1;
+		LIB_TRY(cmk_key_open(e->ctx, e->tag, &e->key));
+	}
+	char vault[64], name[CMK_NAME_MAX], ver[CMK_VERSION_LEN + 1];
+	size_t idlen = 0;
+	snprintf(rep->key, sizeof rep->key, "%s", cmk_key_kid(e->key));
+	LIB_TRY(cmk_kid_parse(rep->key, vault, name, ver));
+	if (!OPENSSL_hexstr2buf_ex(e->key_id, sizeof e->key_id, &idlen, ver, '\0') ||
+	    idlen != sizeof e->key_id)
+		return bench_err(CMK_E_INTERNAL, "key %s: the version is not 16 bytes of hex",
+		                 rep->key);
+	rep->key_bits = cmk_key_bits(e->key);
+	e->k = (rep->key_bits + 7) / 8;
+	if (RAND_bytes(e->dek, sizeof e->dek) != 1)
+		return bench_err(CMK_E_INTERNAL, "no random bytes");
+	e->ctlen = sizeof e->ct;
+	LIB_TRY(cmk_key_encrypt(e->key, CMK_PURPOSE_KEY, e->alg, NULL, e->dek, sizeof e->dek,
+	                        e->ct, &e->ctlen));
+	uint8_t back[1024];
+	size_t len = sizeof back;
+	LIB_TRY(cmk_key_decrypt(e->key, CMK_PURPOSE_KEY, e->alg, NULL, e->ct, e->ctlen,
+	                        back, &len));
+	cmk_rc rc = bench_check_dek(e, back, len, "unwrap");
+	cmk_wipe(back, sizeof back);
+	return rc;
+}
+
+/* Everything the run made: keys named after its tag, the resource's
+ * service key svc-TAG; then the run's identity and its policy. */
+void bench_clean_up(bench_env *e)
+{
+	char svc[80];
+	snprintf(svc, sizeof svc, "svc-%s", e->tag);
+	bench_purge_prefix(e, e->tag);
+	bench_purge_prefix(e, svc);
+	if (e->own) {
+		cmk_close(e->own);
+		e->own = NULL;
+	}
+	if (e->granted && cmk_policy_remove(e->user, e->tag) != CMK_OK) {
+		char what[120];
+		snprintf(what, sizeof what, "the policy of identity %s", e->tag);
+		bench_left_over(e, what);
+	}
+	e->granted = 0;
+	e->mk = NULL;
+}

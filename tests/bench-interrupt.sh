@@ -1,0 +1,72 @@
+#!/bin/bash
+# cmk bench interrupted: Ctrl-C (SIGINT) or SIGTERM in the middle of a run
+# removes what the run made (its keys, their policy, the resource) before
+# the command dies of the signal; what a run killed with SIGKILL left is
+# removed by the next run.  Counted with cmk key list (also --deleted),
+# cmk policy show and pkcs11-tool -O.
+. "${srcdir:-.}/tests/lib.sh"
+need pkcs11-tool
+lab_new
+softhsm_guard_init
+ok "key create k" cmk key create k
+
+count_objects() {
+	p11tool_login -O >"$T/objects" 2>"$T/objects.err" ||
+		bail "pkcs11-tool -O failed: $(cat "$T/objects.err")"
+	grep -ciE '^(private key|public key|secret key|data|certificate) object' "$T/objects"
+}
+# bench_things: names of keys (live and deleted) and policies of runs.
+bench_things() {
+	{
+		cmk key list || echo "key list failed"
+		cmk key list --deleted || echo "key list --deleted failed"
+		cmk policy show || echo "policy show failed"
+	} 2>&1 | grep -E 'bench-|failed' | awk '{ print $1 }' | sort -u | tr '\n' ' '
+}
+# Start a long run in the background and wait until it has made its keys.
+# The program itself (not the cmk function of tests/lib.sh, so $! is its
+# process), with job control on: a background job of a shell without it
+# starts with SIGINT ignored, and cmk bench leaves an ignored signal ignored.
+start_run() {
+	set -m
+	"$CMK_BIN" bench --ops unwrap,put,key-create --threads 1 --warmup 0 --duration 30 \
+		>"$T/run.out" 2>"$T/run.err" &
+	PID=$!
+	set +m
+	for _ in $(seq 300); do
+		cmk key list 2>/dev/null | grep -q '^svc-bench-' && return 0
+		kill -0 $PID 2>/dev/null || break
+		sleep 0.1
+	done
+	bail "the run did not make its keys: $(cat "$T/run.err")"
+}
+before=$(count_objects)
+
+for sig in INT TERM; do
+	start_run
+	isnt "$(bench_things)" "" "SIG$sig: the run has made its keys"
+	kill -$sig $PID
+	rc=0
+	wait $PID || rc=$?
+	code=$(( 128 + $(kill -l $sig) ))
+	is "$rc" "$code" "SIG$sig: cmk bench dies of the signal after cleaning up"
+	like "$(cat "$T/run.err")" "interrupted by .*what the run made is removed" \
+		"SIG$sig: and says so"
+	is "$(wc -c <"$T/run.out")" 0 "SIG$sig: and prints no partial report"
+	is "$(bench_things)" "" "SIG$sig: no key or policy of the run is left"
+	is "$(count_objects)" "$before" "SIG$sig: as many objects on the token as before"
+	is "$(ls -d "${TMPDIR:-/tmp}"/cmk-bench-*-$PID-* 2>/dev/null)" "" "SIG$sig: the resource directory is removed"
+done
+
+# SIGKILL leaves the run's things behind; the next run removes them.
+start_run
+kill -KILL $PID
+wait $PID 2>/dev/null
+softhsm_guard_check
+left=$(bench_things)
+like "$left" "bench-[0-9a-f]{8}-$PID-" "SIGKILL leaves the run's keys and policy"
+ok "the next run" cmk bench --ops wrap --threads 1 --warmup 0 --duration 0.1
+is "$(bench_things)" "" "removes what the killed run left"
+is "$(count_objects)" "$before" "as many objects on the token as before"
+is "$(ls -d "${TMPDIR:-/tmp}"/cmk-bench-*-$PID-* 2>/dev/null)" "" "and its resource directory"
+done_testing

@@ -154,4 +154,14 @@ expect_fail_msg 4 "nope" "--key of a missing key fails with not found" cmk bench
 expect_fail_msg 19 "cannot write in" "--plot into a missing directory fails before the run" \
 	cmk bench --ops wrap --plot "$T/none/b.svg"
 no_file "$T/none" "and makes nothing"
+# A vault that keeps identities as objects (docs/identities.md): the run
+# makes its own identity for its policy, and removes both.
+ok "identity create someone (identities become vault objects)" cmk identity create someone
+ok "bench of key operations with identity objects" \
+	cmk bench --json --duration 0.2 --threads 1 --warmup 0 --ops wrap,unwrap
+run cmk identity list
+is "$RC" 0 "cmk identity list succeeds"
+is "$(grep -c bench- "$OUT")" 0 "no identity of the run is left"
+no_bench_keys "with identity objects"
+
 done_testing

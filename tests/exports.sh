@@ -13,8 +13,8 @@ headers="$abs_top_srcdir/src/cmk.h $abs_top_srcdir/src/cmk_envelope.h"
 map=src/lib/libcmk.map
 
 # The functions the headers declare: identifiers cmk_... followed by "(",
-# outside comments and #define lines (a function pointer type, (*cmk_x)(,
-# is not one).
+# outside comments, #define lines and typedefs (a function type or a
+# function pointer type is not a function).
 python3 - $headers >"$T/declared" <<'PY'
 import re, sys
 names = set()
@@ -23,6 +23,8 @@ for path in sys.argv[1:]:
     src = re.sub(r"/\*.*?\*/", " ", src, flags=re.S)
     src = re.sub(r"//[^\n]*", " ", src)
     src = re.sub(r"^\s*#[^\n]*(\\\n[^\n]*)*", " ", src, flags=re.M)
+    # a function type (typedef int cmk_pin_cb(...);) declares no function
+    src = re.sub(r"\btypedef\b[^;]*;", " ", src)
     names.update(re.findall(r"\b(cmk_[A-Za-z0-9_]+)\s*\(", src))
 print("\n".join(sorted(names)))
 PY

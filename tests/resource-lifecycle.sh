@@ -107,7 +107,7 @@ is "$(cmk --json key list --deleted | jq '[.[] | select(.name == "svc-rs")] | le
 ok "delete rf" cmk resource delete rf
 ok "purge rf after the retention" env CMK_RESOURCE_DIR="$T/res" faketime -f "+$((days + 1))d" "$C" resource purge rf --yes
 no_file "$T/res/rf" "rf is gone"
-is "$(cmk --json identity show res-rf | jq -r .state)" deleted "its system-assigned identity is deleted with it"
+expect_fail_msg 4 "no identity .res-rf." "its system-assigned identity is gone with it (no record left)" cmk identity show res-rf
 expect_fail_msg 4 "no access policy for identity 'res-rf'" "and its policy" cmk policy show res-rf
 # recover of a resource whose key was purged: a clear error
 ok "resource create rg" cmk resource create rg

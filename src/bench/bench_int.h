@@ -98,6 +98,7 @@ typedef struct bench_env {
 	                                NULL: the run may not make keys */
 	cmk_ctx *own;                /* the context as the run's identity */
 	int granted;                 /* the run gave itself a policy (keys.c) */
+	int made_identity;           /* and made that identity first */
 	const bench_opts *o;
 	bench_report *rep;
 	cmk_alg alg;

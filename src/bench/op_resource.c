@@ -44,7 +44,7 @@ void bench_resource_env_free(bench_env *e)
 	/* its service-managed key belongs to it: delete and purge through it */
 	cmk_resource *res;
 	cmk_resource_params p = { .dir = r->dir };
-	if (r->dir[0] && r->name[0] && cmk_resource_delete && cmk_resource_purge &&
+	if (r->dir[0] && r->name[0] &&
 	    cmk_resource_open(e->ctx, &p, r->name, &res) == CMK_OK) {
 		(void)cmk_resource_delete(res);
 		(void)cmk_resource_purge(res);

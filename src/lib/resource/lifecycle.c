@@ -176,10 +176,10 @@ cmk_rc cmk_resource_purge(cmk_resource *r)
 	if (r->cache)
 		cmk_dekcache_flush(r->cache);
 	rc = rm_tree(r->dir);
-	/* its system-assigned identity goes with it (an identity it was
-	 * given with --identity stays) */
+	/* its system-assigned identity goes with it, records and all (an
+	 * identity it was given with --identity stays) */
 	if (rc == CMK_OK && r->st.identity[0])
-		rc = identity_retire_system(r->ctx, r->st.identity, r->st.name);
+		rc = identity_erase_system(r->ctx, r->st.identity, r->st.name);
 out:
 	res_unlock(r);
 	return res_audit(r, "resource-purge", rc);

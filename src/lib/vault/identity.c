@@ -219,22 +219,38 @@ cmk_rc identity_create_system(cmk_ctx *ctx, const char *name, const char *resour
 	return audit_op(ctx, "identity-create", what, rc);
 }
 
-cmk_rc identity_retire_system(cmk_ctx *ctx, const char *name, const char *resource)
+cmk_rc identity_erase_system(cmk_ctx *ctx, const char *name, const char *resource)
 {
-	cmk_identity_info cur;
-	if (find(ctx, name, &cur, NULL) != CMK_OK || cur.deleted ||
-	    strcmp(cur.resource, resource) != 0)
-		return CMK_OK;          /* not this resource's own identity */
-	cur.deleted = 1;
-	cur.enabled = 0;
+	id_rec *r = NULL;
+	size_t n = 0, ns = 0;
+	CK_OBJECT_HANDLE *stale = NULL;
 	CMK_TRY(ctx_write_begin(ctx));
-	cmk_rc rc = identity_write(ctx, &cur);
-	if (rc == CMK_OK)
+	cmk_rc rc = read_recs(ctx, &r, &n, &stale, &ns);
+	int have = rc == CMK_OK, mine = 0;
+	for (size_t i = 0; rc == CMK_OK && i < n; i++)
+		if (strcmp(r[i].i.name, name) == 0 && strcmp(r[i].i.resource, resource) == 0) {
+			mine = 1;
+			rc = p11_destroy(ctx->tok, r[i].h);
+		}
+	/* superseded records (of any identity) go too: readers ignore them */
+	for (size_t i = 0; rc == CMK_OK && mine && i < ns; i++)
+		p11_destroy(ctx->tok, stale[i]);
+	if (rc == CMK_OK && mine)
 		rc = policy_erase(ctx, name);
+	if (have) {
+		free(r);
+		free(stale);
+	}
+	if (mine) {
+		policy_cache_invalidate(ctx);
+		atomic_fetch_add(&ctx->changes, 1);
+	}
 	ctx_write_end(ctx);
+	if (!mine)
+		return rc;
 	char what[CMK_IDENTITY_MAX + 16];
 	snprintf(what, sizeof what, "identity:%s", name);
-	return audit_op(ctx, "identity-delete", what, rc);
+	return audit_op(ctx, "identity-purge", what, rc);
 }
 
 /* The first user identity: every identity a policy names, and the

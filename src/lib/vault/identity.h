@@ -16,9 +16,10 @@ cmk_rc identity_write(cmk_ctx *ctx, const cmk_identity_info *in);
 /* The resource code: the system-assigned identity of a new resource. */
 cmk_rc identity_create_system(cmk_ctx *ctx, const char *name,
                               const char *resource);
-/* Resource purge: delete its system-assigned identity and its policy. */
-cmk_rc identity_retire_system(cmk_ctx *ctx, const char *name,
-                              const char *resource);
+/* Resource purge: its system-assigned identity's records and policy are
+ * destroyed (nothing of a purged resource stays on the token). */
+cmk_rc identity_erase_system(cmk_ctx *ctx, const char *name,
+                             const char *resource);
 cmk_rc identity_name_check(const char *name);
 
 #endif

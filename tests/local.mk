@@ -50,6 +50,7 @@ endif
 
 # The foundation (issue 2): vault, keys, wrap/unwrap, errors, interop, crashes.
 foundation_tests = \
+	tests/layers.sh \
 	tests/vault.sh \
 	tests/key-lifecycle.sh \
 	tests/key-set.sh \

@@ -136,7 +136,7 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 	return remove(path);
 }
 
-static void remove_dead_dirs(void)
+static void remove_dead_dirs(bench_env *e)
 {
 	const char *tmp = getenv("TMPDIR");
 	char pat[4096];
@@ -151,8 +151,12 @@ static void remove_dead_dirs(void)
 		char *x = strrchr(tag, '-');      /* the mkdtemp suffix */
 		if (x)
 			*x = '\0';
-		if (bench_tag_dead(tag))
+		if (bench_tag_dead(tag)) {
+			/* its resource first: the service key goes only through it */
+			if (e->mk)
+				bench_resource_purge_dir(e->mk, g.gl_pathv[i], tag);
 			nftw(g.gl_pathv[i], rm_one, 16, FTW_DEPTH | FTW_PHYS);
+		}
 	}
 	globfree(&g);
 }
@@ -212,6 +216,7 @@ void bench_set_maker(bench_env *e, const cmk_vault_info *vi)
 		else
 			e->mk = e->own;
 	}
+	remove_dead_dirs(e);            /* killed runs' resources, then their keys */
 	if (e->mk) {
 		snprintf(e->rep->made_as, sizeof e->rep->made_as, "%s", cmk_ctx_identity(e->mk));
 		purge_keys(e, NULL);        /* what killed runs left */
@@ -220,7 +225,6 @@ void bench_set_maker(bench_env *e, const cmk_vault_info *vi)
 	if (admin)
 		remove_dead_policies(e);
 	bench_p11_clean_up(e);
-	remove_dead_dirs();
 }
 
 /* ------------------------------------------------------------ the key */

@@ -34,6 +34,19 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 	return remove(path);
 }
 
+/* A resource's service-managed key belongs to it: delete and purge the
+ * resource through the resource API (for a killed run's too, keys.c). */
+void bench_resource_purge_dir(cmk_ctx *ctx, const char *dir, const char *name)
+{
+	cmk_resource *res;
+	cmk_resource_params p = { .dir = dir };
+	if (cmk_resource_open(ctx, &p, name, &res) == CMK_OK) {
+		(void)cmk_resource_delete(res);
+		(void)cmk_resource_purge(res);
+		cmk_resource_close(res);
+	}
+}
+
 void bench_resource_env_free(bench_env *e)
 {
 	res_env *r = e->res;
@@ -41,15 +54,8 @@ void bench_resource_env_free(bench_env *e)
 		return;
 	if (r->cache)
 		cmk_dekcache_free(r->cache);
-	/* its service-managed key belongs to it: delete and purge through it */
-	cmk_resource *res;
-	cmk_resource_params p = { .dir = r->dir };
-	if (r->dir[0] && r->name[0] &&
-	    cmk_resource_open(e->ctx, &p, r->name, &res) == CMK_OK) {
-		(void)cmk_resource_delete(res);
-		(void)cmk_resource_purge(res);
-		cmk_resource_close(res);
-	}
+	if (r->dir[0] && r->name[0])
+		bench_resource_purge_dir(e->ctx, r->dir, r->name);
 	if (r->dir[0])
 		nftw(r->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	free(r->data);

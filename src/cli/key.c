@@ -340,11 +340,12 @@ refuse_in_use(struct cli *c, cmk_ctx *ctx, const char *name,
 	char kid[CMK_KID_MAX];
 	cmk_key_info ki;
 	(void)c;
-	/* a resource's own key: libcmk refuses it (managed by resource) */
-	if (cmk_key_info_get(ctx, name, 0, &ki) == CMK_OK && *ki.managed_by)
-		return CMK_OK;
 	if (!cli_key_users(cmk_ctx_vault(ctx), name, *version ? version : NULL,
 	                   users, sizeof users, NULL))
+		return CMK_OK;
+	/* a resource's own key: libcmk refuses it (managed by resource); read
+	 * (and audited) only when resources use the key */
+	if (cmk_key_info_get(ctx, name, 0, &ki) == CMK_OK && *ki.managed_by)
 		return CMK_OK;
 	cli_kid(kid, cmk_ctx_vault(ctx), name, version);
 	return cli_fail(CMK_E_USAGE, "%s %s makes the data of these resources "

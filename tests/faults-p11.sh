@@ -37,12 +37,19 @@ CMK_FAULT='C_GetSlotList:2+:CKR_BUFFER_TOO_SMALL' expect_fail_msg 20 \
 rand_file "$T/dek" 32
 cmk wrap k --alg RSA-OAEP --in "$T/dek" --out "$T/w" || bail "wrap"
 rm -f "$T/flog"
-CMK_FAULT='C_Decrypt:1:CKR_DEVICE_REMOVED,C_Initialize:2:CKR_DEVICE_REMOVED' \
+# (C_Decrypt 1 is the lookup's check that the working copy decrypts,
+# docs/design.md; C_Decrypt 2 is the unwrap's)
+CMK_FAULT='C_Decrypt:2:CKR_DEVICE_REMOVED,C_Initialize:2:CKR_DEVICE_REMOVED' \
 	ok "token lost during the unwrap, back after one failed re-initialisation: recovered" \
 	fcmk unwrap --in "$T/w" -o "$T/out"
 same_file "$T/dek" "$T/out" "... and the DEK is right"
-like "$(tr '\n' ' ' <"$T/flog")" 'C_Decrypt 1 CKR_DEVICE_REMOVED.*C_Initialize 2 CKR_DEVICE_REMOVED' \
+like "$(tr '\n' ' ' <"$T/flog")" 'C_Decrypt 2 CKR_DEVICE_REMOVED.*C_Initialize 2 CKR_DEVICE_REMOVED' \
 	"... (both faults fired)"
+rm -f "$T/out"
+CMK_FAULT='C_Decrypt:1:CKR_DEVICE_REMOVED,C_Initialize:2+:CKR_DEVICE_REMOVED' \
+	expect_fail_msg 12 'vault lab: C_Decrypt \(checking a copy of a private key\) failed: CKR_DEVICE_REMOVED.*lost' \
+	"token lost while the key's copy is checked: exit 12 naming the loss, the copy not judged" \
+	fcmk unwrap --in "$T/w" -o "$T/out"
 rm -f "$T/out"
 CMK_FAULT='C_Decrypt:1:CKR_DEVICE_REMOVED,C_Initialize:2+:CKR_DEVICE_REMOVED' \
 	expect_fail_msg 12 'vault lab.*(CKR_DEVICE_REMOVED|CKR_TOKEN_NOT_PRESENT).*lost' \

@@ -148,11 +148,13 @@ while read -r line; do
 done <"$T/rotations"
 is "$bad" "" "each cut rotation failed with CMK_E_TOKEN naming the vault and address"
 
-# unwraps from two threads while the server dies and comes back
-ask_send spin 3000
+# unwraps from two threads while the server dies and comes back: down for
+# 2 s, longer than a call's recovery tries (so errors are seen), then up
+# again for the rest of the 6 s spin
+ask_send spin 6000
 sleep 0.8
 remote_kill
-sleep 0.5
+sleep 2
 remote_restart
 ask_read
 like "$REPLY" "^ok [1-9][0-9]* [1-9][0-9]* ok$" "two threads unwrapping: errors while the server was down, then success again"

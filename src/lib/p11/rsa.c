@@ -263,7 +263,7 @@ static int copy_complete(p11_tok *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h,
  * copy, no raw RSA): the attribute checks decide alone.
  */
 static int copy_works(p11_tok *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, CK_OBJECT_HANDLE pub,
-                      size_t modlen)
+                      size_t modlen, CK_RV *dead)
 {
 	if (pub == CK_INVALID_HANDLE || modlen < 64 || modlen > 512)
 		return -1;
@@ -292,6 +292,12 @@ static int copy_works(p11_tok *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, CK_OB
 	if (rv == CKR_OK)
 		rv = p11_C_Decrypt(t->mod, s, c, clen, out, &olen);
 	p11_C_DestroyObject(t->mod, s, tmp);
+	if (p11_rv_dead(rv)) {
+		/* the session or the token is gone: that says nothing of the
+		 * copy, and the session must not go back to the pool */
+		*dead = rv;
+		return -1;
+	}
 	int ok = rv == CKR_OK && olen <= modlen &&
 	         memcmp(out, m + (modlen - olen), olen) == 0 &&
 	         (olen == modlen || m[0] == 0);
@@ -321,13 +327,16 @@ static cmk_rc check_copies(p11_tok *t, CK_OBJECT_HANDLE pub, const uint8_t *mod,
                            p11_rsa_copy_t *c, size_t n)
 {
 	p11_sess *s;
+	CK_RV dead = CKR_OK;
 	CMK_TRY(p11_sess_get(t, &s));
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n && dead == CKR_OK; i++) {
 		c[i].complete = copy_complete(t, s->h, c[i].h, mod, modlen, &c[i]);
 		if (c[i].complete)
-			c[i].complete = copy_works(t, s->h, c[i].h, pub, modlen) != 0;
+			c[i].complete = copy_works(t, s->h, c[i].h, pub, modlen, &dead) != 0;
 	}
-	p11_sess_put(t, s, CKR_OK);
+	p11_sess_put(t, s, dead);
+	if (dead != CKR_OK)
+		return p11_fail(dead, t->what, "C_Decrypt (checking a copy of a private key)");
 	return CMK_OK;
 }
 

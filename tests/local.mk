@@ -98,3 +98,4 @@ include tests/bench.mk
 include tests/lifecycle.mk
 
 include tests/remote.mk
+include tests/torture.mk

@@ -1373,6 +1373,215 @@ static int final_check(void)
 	return 0;
 }
 
+
+/* ------------------------------------------------------- snapshot mode */
+
+/*
+ * torture --snapshot [--check-key NAME]: the vault's state as sorted text
+ * lines (keys, versions, flags, tags, policies, vault settings, resources
+ * and a digest of each object), for tests/kill-loop-commands.sh, which
+ * compares the state before and after a killed command.  Then, with the
+ * raw prober, a "lost VERSION" line for each version without a private key
+ * on the token, and with --check-key, an "unusable KID: why" line for each
+ * usable version of that key that does not wrap and unwrap.  Exit 0 when it
+ * could read everything (a line "error ..." describes what it could not).
+ */
+static const char *o_check_key;
+
+static int snap_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static char **snap_lines;
+static size_t snap_n;
+
+__attribute__((format(printf, 1, 2)))
+static void snap_add(const char *fmt, ...)
+{
+	char *line = NULL;
+	va_list ap;
+	va_start(ap, fmt);
+	if (vasprintf(&line, fmt, ap) < 0)
+		line = NULL;
+	va_end(ap);
+	char **n = realloc(snap_lines, (snap_n + 1) * sizeof *n);
+	if (!line || !n)
+		exit(2);
+	snap_lines = n;
+	snap_lines[snap_n++] = line;
+}
+
+static int snapshot_main(void)
+{
+	cmk_ctx *ctx;
+	int bad = 0;
+	cmk_rc rc = cmk_open(&ctx, o_conf, NULL, NULL);
+	if (rc != CMK_OK) {
+		printf("error open %s: %s\n", cmk_rc_name(rc), cmk_last_error());
+		return 1;
+	}
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+		return 2;
+	pid_t pp = fork();
+	if (pp == 0) {
+		close(sv[0]);
+		prober_main(sv[1]);
+	}
+	close(sv[1]);
+	probe_fd = sv[0];
+	char **lost = NULL;
+	size_t nlost = 0;
+	for (int del = 0; del < 2; del++) {
+		cmk_key_info *k;
+		size_t nk;
+		if ((rc = cmk_key_list(ctx, del, &k, &nk)) != CMK_OK) {
+			printf("error key list%s: %s: %s\n", del ? " --deleted" : "", cmk_rc_name(rc), cmk_last_error());
+			return 1;
+		}
+		for (size_t i = 0; i < nk; i++) {
+			snap_add("key %s deleted=%d enabled=%d current=%s", k[i].name, k[i].deleted, k[i].enabled,
+			         k[i].current[0] ? k[i].current : "-");
+			cmk_version_info *v;
+			size_t nv;
+			if ((rc = cmk_key_versions(ctx, k[i].name, del, &v, &nv)) != CMK_OK) {
+				snap_add("key %s versions: error %s: %s", k[i].name, cmk_rc_name(rc), cmk_last_error());
+				bad = 1;
+				continue;
+			}
+			struct probe_req q;
+			struct probe_resp a;
+			memset(&q, 0, sizeof q);
+			for (size_t j = 0; j < nv; j++) {
+				char ops[128], tags[600] = "";
+				size_t off = 0;
+				cmk_ops_format(v[j].ops, ops, sizeof ops);
+				for (size_t t = 0; t < v[j].ntags && off < sizeof tags; t++)
+					off += (size_t)snprintf(tags + off, sizeof tags - off, "%s%s=%s", t ? "," : "",
+					                        v[j].tags[t].key, v[j].tags[t].value);
+				snap_add("version %s/%s enabled=%d usable=%d current=%d ops=%s nb=%lld exp=%lld tags=%s",
+				         k[i].name, v[j].version, v[j].enabled, v[j].usable, v[j].current, ops,
+				         (long long)v[j].not_before, (long long)v[j].expires, tags);
+				if (q.n < PROBE_MAX)
+					strcpy(q.hex[q.n++], v[j].version);
+				if (q.n == PROBE_MAX || j + 1 == nv) {
+					if (!probe(&q, &a)) {
+						printf("error the raw prober failed\n");
+						return 1;
+					}
+					for (int x = 0; x < q.n; x++)
+						if (a.objs[x] == 0) {
+							lost = realloc(lost, (nlost + 1) * sizeof *lost);
+							if (!lost || asprintf(&lost[nlost++], "lost %s/%s", k[i].name, q.hex[x]) < 0)
+								return 2;
+						}
+					memset(&q, 0, sizeof q);
+				}
+			}
+			if (o_check_key && strcmp(o_check_key, k[i].name) == 0 && !del)
+				for (size_t j = 0; j < nv; j++) {
+					if (!v[j].usable || (v[j].not_before && v[j].not_before > time(NULL)) ||
+					    (v[j].expires && v[j].expires <= time(NULL)))
+						continue;
+					uint8_t dek[32], ct[1024], pt[512];
+					size_t ctlen = sizeof ct, ptlen = sizeof pt;
+					char used[CMK_KID_MAX];
+					RAND_bytes(dek, sizeof dek);
+					if ((rc = cmk_wrap_raw(ctx, v[j].kid, CMK_ALG_RSA_OAEP_256, dek, sizeof dek, ct, &ctlen,
+					                       used)) != CMK_OK ||
+					    (rc = cmk_unwrap_raw(ctx, v[j].kid, CMK_ALG_RSA_OAEP_256, ct, ctlen, pt, &ptlen)) != CMK_OK)
+						printf("unusable %s: %s: %s\n", v[j].kid, cmk_rc_name(rc), cmk_last_error());
+					else if (ptlen != sizeof dek || memcmp(pt, dek, ptlen) != 0)
+						printf("unusable %s: unwraps to another DEK\n", v[j].kid);
+				}
+			cmk_free(v);
+		}
+		cmk_free(k);
+	}
+	cmk_policy *pol;
+	size_t np;
+	if ((rc = cmk_policy_list(ctx, &pol, &np)) != CMK_OK) {
+		snap_add("policies: error %s: %s", cmk_rc_name(rc), cmk_last_error());
+		bad = 1;
+	} else {
+		for (size_t i = 0; i < np; i++) {
+			char perms[512];
+			cmk_perms_format(pol[i].perms, perms, sizeof perms);
+			snap_add("policy %s %s", pol[i].identity, perms);
+		}
+		cmk_free(pol);
+	}
+	cmk_vault_info vi;
+	if ((rc = cmk_vault_info_get(ctx, &vi)) != CMK_OK) {
+		snap_add("vault: error %s: %s", cmk_rc_name(rc), cmk_last_error());
+		bad = 1;
+	} else {
+		snap_add("vault purge_protection=%d audit_fail_closed=%d retention=%u", vi.purge_protection,
+		         vi.audit_fail_closed, vi.retention_days);
+	}
+	const char *dir = o_res_dir ? o_res_dir : getenv("CMK_RESOURCE_DIR");
+	char cmd[PATH_MAX + 32];
+	snprintf(cmd, sizeof cmd, "ls '%s' 2>/dev/null", dir ? dir : "/nonexistent");
+	FILE *ls = popen(cmd, "r");
+	char rname[256];
+	cmk_resource_params rp = { .dir = dir };
+	while (ls && fgets(rname, sizeof rname, ls)) {
+		rname[strcspn(rname, "\n")] = '\0';
+		cmk_resource *r;
+		cmk_resource_info ri;
+		if ((rc = cmk_resource_open(ctx, &rp, rname, &r)) != CMK_OK) {
+			snap_add("resource %s: error %s: %s", rname, cmk_rc_name(rc), cmk_last_error());
+			continue;
+		}
+		if ((rc = cmk_resource_info_get(r, &ri)) != CMK_OK) {
+			snap_add("resource %s: error %s: %s", rname, cmk_rc_name(rc), cmk_last_error());
+		} else {
+			snap_add("resource %s service=%s customer=%s customer_kid=%s objects=%zu", rname,
+			         ri.service_kid, ri.customer_key[0] ? ri.customer_key : "-",
+			         ri.customer_kid[0] ? ri.customer_kid : "-", ri.objects);
+		}
+		char **objs;
+		size_t no;
+		if ((rc = cmk_resource_list(r, &objs, &no)) == CMK_OK) {
+			for (size_t i = 0; i < no; i++) {
+				uint8_t *d = NULL, md[32];
+				size_t len = 0;
+				unsigned mdlen = 0;
+				if ((rc = cmk_resource_get(r, objs[i], &d, &len)) != CMK_OK) {
+					snap_add("object %s/%s: error %s: %s", rname, objs[i], cmk_rc_name(rc), cmk_last_error());
+					continue;
+				}
+				EVP_Digest(d, len, md, &mdlen, EVP_sha256(), NULL);
+				snap_add("object %s/%s sha256=%02x%02x%02x%02x%02x%02x%02x%02x", rname, objs[i], md[0],
+				         md[1], md[2], md[3], md[4], md[5], md[6], md[7]);
+				cmk_free(d);
+			}
+			cmk_strv_free(objs, no);
+		} else {
+			snap_add("resource %s list: error %s: %s", rname, cmk_rc_name(rc), cmk_last_error());
+		}
+		cmk_resource_close(r);
+	}
+	if (ls)
+		pclose(ls);
+	qsort(snap_lines, snap_n, sizeof *snap_lines, snap_cmp);
+	for (size_t i = 0; i < snap_n; i++) {
+		printf("%s\n", snap_lines[i]);
+		free(snap_lines[i]);
+	}
+	free(snap_lines);
+	for (size_t i = 0; i < nlost; i++) {
+		printf("%s\n", lost[i]);
+		free(lost[i]);
+	}
+	free(lost);
+	cmk_close(ctx);
+	close(probe_fd);
+	waitpid(pp, NULL, 0);
+	return bad;
+}
+
 /* --------------------------------------------------------------- report */
 
 static void report(void)
@@ -1422,6 +1631,7 @@ static void usage(FILE *f)
 	fprintf(f, "usage: torture [--seconds N | --minutes N] [--procs N] [--threads N] [--keys N]\n"
 	           "               [--kills] [--seed N] [--no-provider] [--strict-token] [--verbose]\n"
 	           "               [--config CMK_CONF] [--pin-file FILE] [--resource-dir DIR]\n"
+	           "       torture --snapshot [--check-key NAME] [--config ...] [--resource-dir DIR]\n"
 	           "Environment: CMK_CONF and SOFTHSM2_CONF (the lab), OPENSSL_MODULES (cmk.so),\n"
 	           "CMK_TOKEN_LOSS=fail (as --strict-token).  See the comment in tests/torture.c.\n");
 }
@@ -1439,9 +1649,10 @@ int main(int argc, char **argv)
 		{ "threads", 1, 0, 't' }, { "keys", 1, 0, 'k' }, { "kills", 0, 0, 'K' },
 		{ "seed", 1, 0, 'S' }, { "no-provider", 0, 0, 'N' }, { "strict-token", 0, 0, 'T' },
 		{ "verbose", 0, 0, 'v' }, { "config", 1, 0, 'c' }, { "pin-file", 1, 0, 'P' },
-		{ "resource-dir", 1, 0, 'R' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
+		{ "resource-dir", 1, 0, 'R' }, { "help", 0, 0, 'h' }, { "snapshot", 0, 0, 'X' },
+		{ "check-key", 1, 0, 'C' }, { 0, 0, 0, 0 },
 	};
-	int c;
+	int c, snapshot = 0;
 	o_seed = (unsigned)time(NULL);
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
@@ -1458,6 +1669,8 @@ int main(int argc, char **argv)
 		case 'c': o_conf = optarg; break;
 		case 'P': o_pin_file = optarg; break;
 		case 'R': o_res_dir = optarg; break;
+		case 'X': snapshot = 1; break;
+		case 'C': o_check_key = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -1482,7 +1695,7 @@ int main(int argc, char **argv)
 		         slash ? o_conf : ".");
 		o_pin_file = pinpath;
 	}
-	if (!o_res_dir) {
+	if (!o_res_dir && !snapshot) {
 		snprintf(resdir, sizeof resdir, "%.*s/torture-resources", slash ? (int)(slash - o_conf) : 1,
 		         slash ? o_conf : ".");
 		mkdir(resdir, 0700);
@@ -1515,6 +1728,8 @@ int main(int argc, char **argv)
 	snprintf(token_label, sizeof token_label, "%s", vi.token);
 	snprintf(vault, sizeof vault, "%s", vi.name);
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (snapshot)
+		return snapshot_main();
 
 	S = mmap(NULL, sizeof *S, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (S == MAP_FAILED) {

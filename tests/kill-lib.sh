@@ -18,14 +18,16 @@ kill_guard_init() {
 	KILL_TOKEN_LOST=0
 }
 
-# kill_guard_check DESC: after a kill; prints why when the token was lost
-# and CMK_TOKEN_LOSS=fail (returns 1), else restores it quietly (a diag).
+# kill_guard_check DESC: after a kill (not in a subshell: it counts).  A
+# lost token is restored; with CMK_TOKEN_LOSS=fail it returns 1 and says why
+# in $KILL_GUARD_WHY, else it is a diagnostic.
 kill_guard_check() {
+	KILL_GUARD_WHY=
 	[ -s "$KILL_TOKOBJ" ] && return 0
 	KILL_TOKEN_LOST=$((KILL_TOKEN_LOST + 1))
 	cp "$T/token.object.copy" "$KILL_TOKOBJ"
 	if [ "$CMK_TOKEN_LOSS" = fail ]; then
-		echo "the token was lost: $1 left $KILL_TOKOBJ empty (SoftHSM's in-place rewrite on C_Login)"
+		KILL_GUARD_WHY="the token was lost: $1 left $KILL_TOKOBJ empty (SoftHSM's in-place rewrite on C_Login)"
 		return 1
 	fi
 	diag "$1 left token.object empty (SoftHSM's in-place rewrite); restored"

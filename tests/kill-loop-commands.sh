@@ -204,7 +204,7 @@ while kill_more || { [ ${#seen[@]} -lt $n_kinds ] && [ $iter -lt 150 ]; }; do
 		by_sig[$sig]=$((${by_sig[$sig]:-0} + 1))
 	fi
 	desc="#$iter: cmk ${cmd[*]} ($how)"
-	why=$(kill_guard_check "cmk ${cmd[*]} ($how)") || { fail "$desc: the token survives" "$why"; continue; }
+	kill_guard_check "cmk ${cmd[*]} ($how)" || { fail "$desc: the token survives" "$KILL_GUARD_WHY"; continue; }
 	now=$(snapshot "$acted") || { fail "$desc: the vault reads back" "$now"; continue; }
 	if [ $ro = 1 ]; then
 		[ "$now" = "$before" ] || { fail "$desc: a read-only command leaves the state as it was" \

@@ -39,7 +39,7 @@ run_torture() {
 	kill -KILL -- -"$pid" 2>/dev/null
 	trap _tap_cleanup EXIT
 	echo "$rc" >"$T/$name.rc"
-	grep -v '^violation ' "$T/$name.out" | sed 's/^\([^#]\)/# \1/' | head -120
+	grep -v '^violation ' "$T/$name.out" | sed 's/^\([^#]\)/# \1/' | head -200
 }
 
 if [ -n "${CMK_TORTURE_ARGS:-}" ]; then

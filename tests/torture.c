@@ -1838,6 +1838,9 @@ int main(int argc, char **argv)
 	if (got_signal) {
 		say("# interrupted by signal %d", (int)got_signal);
 		report();
+		free(w);
+		free(gen);
+		free(tokobj_copy);
 		return 2;
 	}
 	int rc = 0;
@@ -1854,5 +1857,6 @@ int main(int argc, char **argv)
 			rc = rc ? rc : 1;
 	free(w);
 	free(gen);
+	free(tokobj_copy);
 	return rc;
 }

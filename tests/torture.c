@@ -158,6 +158,7 @@ struct shm {
 };
 
 static struct shm *S;
+static unsigned res_tag;   /* resources are new in each run: tr<i>-<pid> */
 
 /* options */
 static int o_seconds = 60, o_procs = 2, o_threads = 2, o_keys = 3, o_kills;
@@ -813,7 +814,7 @@ static void op_resource(struct thr *t, enum kind k)
 {
 	int r = (int)rndn(&t->rs, NRES), o = (int)rndn(&t->rs, NOBJ);
 	char rname[16], oname[16];
-	snprintf(rname, sizeof rname, "tr%d", r);
+	snprintf(rname, sizeof rname, "tr%d-%u", r, res_tag);
 	snprintf(oname, sizeof oname, "o%d", o);
 	cmk_resource *res = NULL;
 	cmk_rc rc = cmk_resource_open(t->ctx, &t->rp, rname, &res);
@@ -1129,7 +1130,7 @@ static int setup(void)
 	cmk_resource_params rp = { .dir = o_res_dir };
 	for (int r = 0; r < NRES; r++) {
 		char rname[16];
-		snprintf(rname, sizeof rname, "tr%d", r);
+		snprintf(rname, sizeof rname, "tr%d-%u", r, res_tag);
 		cmk_rc rc = cmk_resource_create(ctx, &rp, rname);
 		if (rc != CMK_OK && rc != CMK_E_EXISTS) {
 			say("# setup: resource create %s: %s", rname, cmk_last_error());
@@ -1283,7 +1284,7 @@ static int final_check(void)
 	cmk_resource_params rp = { .dir = o_res_dir };
 	for (int r = 0; r < NRES; r++) {
 		char rname[16], what[48];
-		snprintf(rname, sizeof rname, "tr%d", r);
+		snprintf(rname, sizeof rname, "tr%d-%u", r, res_tag);
 		cmk_resource *res;
 		cmk_resource_info info;
 		cmk_rc rc = cmk_resource_open(ctx, &rp, rname, &res);
@@ -1340,7 +1341,7 @@ static int final_check(void)
 	}
 	for (int r = 0; r < NRES; r++) {
 		char rname[16], oname[16], what[48];
-		snprintf(rname, sizeof rname, "tr%d", r);
+		snprintf(rname, sizeof rname, "tr%d-%u", r, res_tag);
 		cmk_resource *res;
 		cmk_rc rc = cmk_resource_open(ctx, &rp, rname, &res);
 		if (rc != CMK_OK) {
@@ -1745,6 +1746,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	tokobj_find();
+	res_tag = (unsigned)getpid();
 	say("# torture: %d processes x %d threads, %d s, keys %d, kills %s, provider %s, seed %u, vault %s",
 	    o_procs, o_threads, o_seconds, o_keys, o_kills ? "on" : "off", o_provider ? "on" : "off",
 	    o_seed, vault);

@@ -21,10 +21,10 @@
  *                      least one private key on the token (counted with a
  *                      raw C_FindObjects by a checker process every second,
  *                      and at the end);
- *   disable-refused    right after a disable returns, a raw C_DecryptInit on
+ *   disable-refused    right after a disable (or delete) returns, a raw C_DecryptInit on
  *                      every private key object with that CKA_ID is refused
- *                      (skipped, and counted, when an enable of the same key
- *                      or version was in flight or started meanwhile); at
+ *                      (skipped, and counted, when an enable or recover of the
+ *                      same key or version was in flight or started meanwhile); at
  *                      the end no object of an unusable version may decrypt;
  *   no-integrity-alarm no operation returns CMK_E_INTEGRITY;
  *   no-lost-update     each register (a version's and a key's enabled flag,
@@ -554,23 +554,13 @@ static void enable_end(struct thr *t, int what, int idx)
 		atomic_fetch_sub(&S->en_active_v[idx], 1);
 }
 
-/* Disable, then check that every private key object of the version (or of
- * every version of the key) refuses to decrypt -- unless an enable of the
- * same version (key) was in flight when the disable began or started since,
- * when the check is skipped and counted. */
-static void op_disable(struct thr *t, int key, int vidx)
+/* After a disable (or delete) returned: every private key object of the
+ * version (or of every version of the key) must refuse to decrypt -- unless
+ * an enable of the same version (key; a recover counts) was in flight when
+ * the change began (a0) or started since (the counter moved from s0): then
+ * the check is skipped and counted. */
+static void refusal_after(int key, int vidx, uint64_t s0, int a0, const char *what)
 {
-	char name[16];
-	key_name(key, name);
-	uint64_t s0 = vidx >= 0 ? atomic_load(&S->en_started_v[vidx]) : atomic_load(&S->en_started_k[key]);
-	int a0 = vidx >= 0 ? atomic_load(&S->en_active_v[vidx]) : atomic_load(&S->en_active_k[key]);
-	int reg = vidx >= 0 ? REG(R_VER_EN, vidx, 0) : REG(R_KEY_EN, key, 0);
-	int w = wlog_begin(reg, 0);
-	cmk_rc rc = cmk_key_set_enabled(t->ctx, name, vidx >= 0 ? S->ver[vidx].hex : NULL, 0);
-	wlog_end(w, rc);
-	count(vidx >= 0 ? K_VER_DIS : K_KEY_DIS, rc);
-	if (rc != CMK_OK)
-		return;
 	struct probe_req q;
 	struct probe_resp a;
 	memset(&q, 0, sizeof q);
@@ -583,7 +573,7 @@ static void op_disable(struct thr *t, int key, int vidx)
 				strcpy(q.hex[q.n++], S->ver[i].hex);
 	}
 	if (!probe(&q, &a)) {
-		say("# prober failed after a disable of %s", name);
+		say("# prober failed after `%s`", what);
 		atomic_fetch_add(&S->refusal_skipped, 1);
 		return;
 	}
@@ -595,10 +585,25 @@ static void op_disable(struct thr *t, int key, int vidx)
 	atomic_fetch_add(&S->refusal_checks, 1);
 	for (int i = 0; i < q.n; i++)
 		if (a.permitted[i])
-			violation(V_NOT_REFUSED, "after `disable %s%s%s` returned, %d of %d private key objects "
-			          "with id %s still decrypt on the token",
-			          name, vidx >= 0 ? "/" : "", vidx >= 0 ? S->ver[vidx].hex : "",
-			          a.permitted[i], a.objs[i], q.hex[i]);
+			violation(V_NOT_REFUSED, "after `%s` returned, %d of %d private key objects "
+			          "with id %s still decrypt on the token", what, a.permitted[i], a.objs[i], q.hex[i]);
+}
+
+static void op_disable(struct thr *t, int key, int vidx)
+{
+	char name[16], what[80];
+	key_name(key, name);
+	uint64_t s0 = vidx >= 0 ? atomic_load(&S->en_started_v[vidx]) : atomic_load(&S->en_started_k[key]);
+	int a0 = vidx >= 0 ? atomic_load(&S->en_active_v[vidx]) : atomic_load(&S->en_active_k[key]);
+	int reg = vidx >= 0 ? REG(R_VER_EN, vidx, 0) : REG(R_KEY_EN, key, 0);
+	int w = wlog_begin(reg, 0);
+	cmk_rc rc = cmk_key_set_enabled(t->ctx, name, vidx >= 0 ? S->ver[vidx].hex : NULL, 0);
+	wlog_end(w, rc);
+	count(vidx >= 0 ? K_VER_DIS : K_KEY_DIS, rc);
+	if (rc != CMK_OK)
+		return;
+	snprintf(what, sizeof what, "disable %s%s%s", name, vidx >= 0 ? "/" : "", vidx >= 0 ? S->ver[vidx].hex : "");
+	refusal_after(key, vidx, s0, a0, what);
 }
 
 static void op_enable(struct thr *t, int key, int vidx)
@@ -743,10 +748,21 @@ static void op_delete(struct thr *t, int key, int del)
 {
 	char name[16];
 	key_name(key, name);
+	uint64_t s0 = atomic_load(&S->en_started_k[key]);
+	int a0 = atomic_load(&S->en_active_k[key]);
+	if (!del)
+		enable_begin(t, 1, key);   /* a recover may make versions usable */
 	int w = wlog_begin(REG(R_KEY_DEL, key, 0), del);
 	cmk_rc rc = del ? cmk_key_delete(t->ctx, name) : cmk_key_recover(t->ctx, name);
 	wlog_end(w, rc);
+	if (!del)
+		enable_end(t, 1, key);
 	count(del ? K_DELETE : K_RECOVER, rc);
+	if (del && rc == CMK_OK) {
+		char what[32];
+		snprintf(what, sizeof what, "delete %s", name);
+		refusal_after(key, -1, s0, a0, what);
+	}
 }
 
 static void op_keyset(struct thr *t, int key)

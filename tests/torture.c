@@ -1408,7 +1408,8 @@ static int final_check(void)
  * compares the state before and after a killed command.  Then, with the
  * raw prober, a "lost VERSION" line for each version without a private key
  * on the token, and with --check-key, an "unusable KID: why" line for each
- * usable version of that key that does not wrap and unwrap.  Exit 0 when it
+ * usable version of that key ('*': of every live key) that does not wrap
+ * and unwrap.  Exit 0 when it
  * could read everything (a line "error ..." describes what it could not).
  */
 static const char *o_check_key;
@@ -1504,7 +1505,8 @@ static int snapshot_main(void)
 					memset(&q, 0, sizeof q);
 				}
 			}
-			if (o_check_key && strcmp(o_check_key, k[i].name) == 0 && !del)
+			if (o_check_key && (strcmp(o_check_key, k[i].name) == 0 || strcmp(o_check_key, "*") == 0) &&
+			    !del)
 				for (size_t j = 0; j < nv; j++) {
 					if (!v[j].usable || (v[j].not_before && v[j].not_before > time(NULL)) ||
 					    (v[j].expires && v[j].expires <= time(NULL)))

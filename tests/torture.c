@@ -3,10 +3,15 @@
  * while they run and at the end (issue 10; docs/design.md, "The torture
  * test").  Run by tests/torture.sh in `make check` (60 s); the long form is
  *
- *     make torture TORTURE_ARGS='--minutes 10 --procs 4 --threads 2'
+ *     make torture TORTURE_ARGS='--minutes 10 --procs 4 --threads 2 [--kills]'
  *
- * or, on a lab of your own, CMK_CONF=LAB/cmk.conf SOFTHSM2_CONF=LAB/softhsm2.conf
- * OPENSSL_MODULES=BUILD/src/provider/.libs tests/torture --minutes 10 ...
+ * (a fresh lab, from build/), or on a lab of your own (`cmk lab init LAB`):
+ *
+ *     CMK_CONF=LAB/cmk.conf SOFTHSM2_CONF=LAB/softhsm2.conf \
+ *         build/tests/torture --minutes 10 --procs 4 --threads 2
+ *
+ * (the PIN from LAB/pin; the provider from the build tree unless
+ * OPENSSL_MODULES says where cmk.so is).
  *
  * What the workers do, each thread picking at random: wrap and unwrap
  * (libcmk), decrypt through OpenSSL with the cmk provider loaded, enable and
@@ -1707,6 +1712,24 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	/* run from a build tree: the provider next to it, unless OPENSSL_MODULES says */
+	if (o_provider && !getenv("OPENSSL_MODULES")) {
+		char exe[PATH_MAX], try[PATH_MAX + 64];
+		ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+		static const char *const rel[] = { "/../../src/provider/.libs", "/../src/provider/.libs" };
+		if (n > 0) {
+			exe[n] = '\0';
+			*strrchr(exe, '/') = '\0';
+			for (size_t i = 0; i < 2; i++) {
+				snprintf(try, sizeof try, "%s%s/cmk.so", exe, rel[i]);
+				if (access(try, R_OK) == 0) {
+					*strrchr(try, '/') = '\0';
+					setenv("OPENSSL_MODULES", try, 1);
+					break;
+				}
+			}
+		}
+	}
 	if (getenv("CMK_TOKEN_LOSS") && strcmp(getenv("CMK_TOKEN_LOSS"), "fail") == 0)
 		o_strict_token = 1;
 	if (!o_conf)
@@ -1808,6 +1831,11 @@ int main(int argc, char **argv)
 			    WIFEXITED(status) ? "exit" : "signal",
 			    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
 			reap_cleanup(p);
+			if (WIFEXITED(status) && (WEXITSTATUS(status) == 2 || WEXITSTATUS(status) == 3)) {
+				say("# a worker cannot start: the run stops");
+				got_signal = -1;
+				break;
+			}
 			tokobj_check("a worker's own end");
 			atomic_fetch_add(&S->restarts, 1);
 			w[i] = spawn_worker(i, gen[i]++);
@@ -1856,7 +1884,8 @@ int main(int argc, char **argv)
 	waitpid(checker, &status, 0);
 	tokobj_check("the end of the run");
 	if (got_signal) {
-		say("# interrupted by signal %d", (int)got_signal);
+		if (got_signal > 0)
+			say("# interrupted by signal %d", (int)got_signal);
 		report();
 		free(w);
 		free(gen);

@@ -1,7 +1,7 @@
 /*
  * torture.c - N processes x M threads on one vault, with invariants checked
- * while they run and at the end (issue 10; docs/design.md, "The torture
- * test").  Run by tests/torture.sh in `make check` (60 s); the long form is
+ * while they run and at the end (issue 10; docs/design.md, "Testing the
+ * promises").  Run by tests/torture.sh in `make check` (60 s); the long form is
  *
  *     make torture TORTURE_ARGS='--minutes 10 --procs 4 --threads 2 [--kills]'
  *

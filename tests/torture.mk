@@ -1,5 +1,5 @@
 # tests/torture.mk - the torture test and the kill loops (issue 10);
-# included from tests/local.mk.  docs/design.md, "The torture test".
+# included from tests/local.mk.  docs/design.md, "Testing the promises".
 #
 #   make check TESTS=tests/torture.sh          the suite's run ($(CMK_TORTURE_SECONDS) s)
 #   make torture TORTURE_ARGS='--minutes 10 --procs 4 --threads 2'

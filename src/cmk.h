@@ -135,6 +135,39 @@ cmk_rc cmk_vault_set_audit_fail_closed(cmk_ctx *ctx, int on);
  * interrupted purges.  Idempotent; safe from cron. */
 cmk_rc cmk_vault_sweep(cmk_ctx *ctx, size_t *purged);
 cmk_rc cmk_vault_info_get(cmk_ctx *ctx, cmk_vault_info *out);
+
+/* What cmk_vault_check() finds. */
+typedef enum cmk_check_kind {
+	CMK_CHECK_UNAUTHENTICATED = 1, /* a record fails its MAC or does not decode:
+	                                  written behind cmk's back; ignored by cmk */
+	CMK_CHECK_STALE_RECORD = 2,  /* a superseded record left by an interrupted change */
+	CMK_CHECK_STRICTER = 3,      /* the token refuses what the metadata allows:
+	                                an interrupted enable or key-ops change */
+	CMK_CHECK_LOOSER = 4,        /* the token allows what the metadata refuses */
+	CMK_CHECK_NO_ARCHIVE = 5,    /* a version has no archive copy (made by an
+	                                older cmk, or an interrupted change) */
+	CMK_CHECK_DUPLICATE = 6,     /* surplus copies of a version's private key */
+	CMK_CHECK_INCOMPLETE = 7,    /* a half-written copy left by a kill */
+	CMK_CHECK_MISSING = 8,       /* a version has a record but no complete private
+	                                key: cannot be repaired */
+	CMK_CHECK_PURGE = 9,         /* an interrupted purge */
+} cmk_check_kind;
+typedef struct cmk_check_item {
+	cmk_check_kind kind;
+	char object[CMK_KID_MAX];    /* the record ("record 'APP' (label 'L')") or key id */
+	char detail[256];            /* what is wrong, in words */
+	int repaired;                /* set by a repair that fixed it */
+} cmk_check_item;
+/*
+ * Check the vault's records and key copies on the token; with `repair`
+ * (the vault's administrator only; under the vault lock) also fix what can
+ * be fixed: remove unauthenticated and superseded records, settle every
+ * version's copies to its metadata, finish interrupted purges.  *items
+ * (cmk_free) lists what was found; CMK_OK even when problems are found.
+ * Permission: list (check), the administrator (repair).
+ */
+cmk_rc cmk_vault_check(cmk_ctx *ctx, int repair, cmk_check_item **items, size_t *n);
+const char *cmk_check_kind_name(cmk_check_kind kind); /* "unauthenticated-record", ... */
 const char *cmk_ctx_vault(const cmk_ctx *ctx);
 const char *cmk_ctx_identity(const cmk_ctx *ctx);
 /* The OpenSSL property query libcmk fetches with: cmk.conf's propquery

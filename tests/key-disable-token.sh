@@ -37,7 +37,16 @@ expect_fail 6 "cmk unwrap refuses the disabled version" cmk unwrap "cmk://lab/ke
 run p11_decrypt "$v" "$T/ct" "$T/pt2"
 isnt "$RC" 0 "pkcs11-tool decrypt fails after a version disable (token-enforced)"
 if [ -s "$T/pt2" ] && cmp -s "$T/pt2" "$T/dek"; then fail "no DEK from the token after disable"; else pass "no DEK from the token after disable"; fi
-like "$(cat "$ERR")" "CKR_KEY_FUNCTION_NOT_PERMITTED|CKR_KEY_TYPE_INCONSISTENT|not permitted" "the token refuses with a key-function error"
+# the working copy (CKA_ID = the version id) is destroyed; the archive copy
+# (docs/design.md) has every usage false
+like "$(cat "$ERR")" "key not found|CKR_KEY_FUNCTION_NOT_PERMITTED|CKR_KEY_TYPE_INCONSISTENT|not permitted" \
+	"pkcs11-tool finds no key that may decrypt"
+PROBE=$CMK_TESTS_BIN/p11-probe
+is "$("$PROBE" "$SOFTHSM_MODULE" - "$LAB_TOKEN" "$LAB/pin" decrypt-all "$v" SHA1 "$T/ct")" "refused 1" \
+	"the one copy left (the archive) refuses to decrypt on the token"
+is "$("$PROBE" "$SOFTHSM_MODULE" - "$LAB_TOKEN" "$LAB/pin" privkey "$v")" \
+	"sensitive=1 extractable=0 never_extractable=1 decrypt=0 unwrap=0 sign=0" \
+	"and is sensitive, never extractable, with every usage false"
 
 ok "cmk key enable k/VERSION" cmk key enable "k/$v"
 ok "pkcs11-tool decrypts again after enable" p11_decrypt "$v" "$T/ct" "$T/pt3"

@@ -79,7 +79,7 @@ consistent() {
 			continue ;;
 		esac
 		for v in $(jq -r "$LC_JQ vl[].version" <<<"$j"); do
-			grep -qx "$v" <<<"$privs" || { echo "version $v of $name ($st) has no private key on the token"; return 1; }
+			grep -q "^$v" <<<"$privs" || { echo "version $v of $name ($st) has no private key on the token"; return 1; }
 			if [ "$st" = deleted ]; then
 				local usage
 				usage=$(lc_priv_usage "$v")

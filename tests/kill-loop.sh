@@ -8,6 +8,7 @@
 # set (tests/kill-lib.sh); a token lost to SoftHSM's in-place rewrite is
 # restored and counted, or fails with CMK_TOKEN_LOSS=fail.
 . "${srcdir:-.}/tests/lib.sh"
+. "${srcdir:-.}/tests/lifecycle-lib.sh"
 . "${srcdir:-.}/tests/kill-lib.sh"
 need pkcs11-tool timeout
 [ "$CMK_VALGRIND" = 1 ] && { echo "1..0 # SKIP not a valgrind test"; exit 0; }
@@ -24,15 +25,22 @@ consistent() {
 	j=$(chk --json key show "$name" 2>"$T/c.err") || { echo "key show $name failed: $(cat "$T/c.err")"; return 1; }
 	privs=$(p11tool_login -O --type privkey 2>/dev/null | sed -n 's/^ *ID: *//p')
 	for v in $(jq -r '.version_list[].version' <<<"$j"); do
-		grep -qx "$v" <<<"$privs" || { echo "version $v of $name has no private key on the token"; return 1; }
+		grep -q "^$v" <<<"$privs" || { echo "version $v of $name has no private key on the token"; return 1; }
 	done
 	usable=$(jq -r 'select(.enabled != false) | .version_list[] | select(.enabled == true) | .version' <<<"$j")
 	for v in $usable; do
 		# a version outside its validity window cannot wrap: skip it (none here)
 		chk wrap "$name/$v" --raw --in "$T/dek" --out "$T/c.ct" 2>"$T/c.err" ||
 			{ echo "wrap with $name/$v failed: $(cat "$T/c.err")"; return 1; }
-		chk unwrap "cmk://lab/keys/$name/$v" --raw --in "$T/c.ct" --out "$T/c.pt" 2>"$T/c.err" ||
-			{ echo "unwrap with $name/$v failed: $(cat "$T/c.err")"; return 1; }
+		if ! chk unwrap "cmk://lab/keys/$name/$v" --raw --in "$T/c.ct" --out "$T/c.pt" 2>"$T/c.err"; then
+			# an enable killed after its commit: the token is stricter
+			# until a repair (docs/design.md); reads change nothing
+			grep -q "interrupted change left the token stricter" "$T/c.err" ||
+				{ echo "unwrap with $name/$v failed: $(cat "$T/c.err")"; return 1; }
+			lc_repair_stricter "$name/$v" || return 1
+			chk unwrap "cmk://lab/keys/$name/$v" --raw --in "$T/c.ct" --out "$T/c.pt" 2>"$T/c.err" ||
+				{ echo "unwrap with $name/$v failed after the repair: $(cat "$T/c.err")"; return 1; }
+		fi
 		cmp -s "$T/c.pt" "$T/dek" || { echo "round trip with $name/$v gave another DEK"; return 1; }
 	done
 	return 0

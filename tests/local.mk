@@ -99,3 +99,4 @@ include tests/lifecycle.mk
 
 include tests/remote.mk
 include tests/torture.mk
+include tests/keys.mk

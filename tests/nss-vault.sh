@@ -41,8 +41,10 @@ is "$(grep -cv 'usage=0 sensitive=1 extractable=0$' "$OUT")" 0 "every carrier is
 
 # the private key, and disable enforced by softokn itself
 run probe privkey "$v"
-is "$(cat "$OUT")" "sensitive=1 extractable=0 never_extractable=1 decrypt=1 unwrap=1 sign=1" \
-	"the private key is sensitive, never extractable, and may decrypt while enabled"
+# the version's copies (docs/design.md): softokn clears CKA_NEVER_EXTRACTABLE
+# on a C_CopyObject copy, so it is not asserted here
+like "$(cat "$OUT")" "^sensitive=1 extractable=0 never_extractable=[01] decrypt=1 unwrap=1 sign=1$" \
+	"the private key is sensitive, not extractable, and may decrypt while enabled"
 rand_file "$T/dek" 32
 ok "wrap --raw (RSA-OAEP-256)" cmk wrap k --raw --in "$T/dek" --out "$T/ct"
 run probe decrypt "$v" SHA256 "$T/ct"
@@ -52,9 +54,9 @@ same_file "$T/d" "$T/dek" "round trip on softokn"
 ok "cmk key disable k" cmk key disable k
 run probe privkey "$v"
 like "$(cat "$OUT")" "decrypt=0 unwrap=0 sign=0" "disable clears CKA_DECRYPT, CKA_UNWRAP and CKA_SIGN on softokn"
-run probe decrypt "$v" SHA256 "$T/ct"
-is "$(cat "$OUT")" "err CKR_KEY_TYPE_INCONSISTENT" \
-	"softokn itself refuses the disabled key, with CKR_KEY_TYPE_INCONSISTENT (SoftHSM: KEY_FUNCTION_NOT_PERMITTED)"
+run probe decrypt-all "$v" SHA256 "$T/ct"
+is "$(cat "$OUT")" "refused 1" \
+	"softokn itself refuses: the one copy left (the archive) may not decrypt"
 expect_fail_msg 6 "key cmk://lab/keys/k.* is disabled" "cmk maps it by meaning: CMK_E_DISABLED" \
 	cmk unwrap "cmk://lab/keys/k/$v" --raw --in "$T/ct"
 ok "cmk key enable k" cmk key enable k

@@ -12,8 +12,19 @@
  *       U = number of usage flags set)
  *   ... privkey IDHEX
  *       "sensitive=S extractable=E never_extractable=N decrypt=D unwrap=U sign=G"
+ *       over every copy of the version (CKA_ID starting with IDHEX): S and
+ *       N when all copies have it, E, D, U, G when any has it
  *   ... decrypt IDHEX SHA1|SHA256 INFILE
  *       C_Decrypt with RSA-OAEP on the token: "ok HEX" or "err CKR_NAME"
+ *   ... privkeys
+ *       every private key: "IDHEX decrypt=D unwrap=U sign=G"
+ *   ... decrypt-all IDPREFIX SHA1|SHA256 INFILE
+ *       C_Decrypt with every private key whose CKA_ID starts with IDPREFIX
+ *       (all copies of a version): "ok HEX" for the first that decrypts,
+ *       else "refused N" (N copies tried)
+ *   ... secret LABEL
+ *       the usages of the secret key LABEL: "encrypt=E decrypt=D wrap=W
+ *       unwrap=U sign=S verify=V derive=R"
  */
 #include <p11-kit/p11-kit.h>
 #include <p11-kit/pkcs11.h>
@@ -161,6 +172,122 @@ static void decrypt(const char *idhex, const char *hash, const char *file)
 	printf("\n");
 }
 
+static size_t get_id(CK_OBJECT_HANDLE o, char *hex, size_t cap)
+{
+	CK_BYTE id[128];
+	CK_ATTRIBUTE a = { CKA_ID, id, sizeof id };
+	hex[0] = '\0';
+	if (fn->C_GetAttributeValue(sh, o, &a, 1) != CKR_OK || a.ulValueLen > sizeof id ||
+	    2 * a.ulValueLen + 1 > cap)
+		return 0;
+	for (CK_ULONG i = 0; i < a.ulValueLen; i++)
+		sprintf(hex + 2 * i, "%02x", id[i]);
+	return a.ulValueLen;
+}
+
+static CK_ULONG all_privkeys(CK_OBJECT_HANDLE *h, CK_ULONG cap)
+{
+	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+	CK_ATTRIBUTE t[] = { { CKA_CLASS, &cls, sizeof cls } };
+	return find(t, 1, h, cap);
+}
+
+static void privkeys(void)
+{
+	static CK_OBJECT_HANDLE h[4096];
+	CK_ULONG n = all_privkeys(h, 4096);
+	for (CK_ULONG i = 0; i < n; i++) {
+		char hex[260];
+		get_id(h[i], hex, sizeof hex);
+		printf("%s decrypt=%d unwrap=%d sign=%d\n", hex[0] ? hex : "-", get_bool(h[i], CKA_DECRYPT),
+		       get_bool(h[i], CKA_UNWRAP), get_bool(h[i], CKA_SIGN));
+	}
+}
+
+static CK_RV oaep_decrypt(CK_OBJECT_HANDLE k, const char *hash, const CK_BYTE *in, CK_ULONG inlen,
+                          CK_BYTE *out, CK_ULONG *outlen)
+{
+	CK_RSA_PKCS_OAEP_PARAMS p;
+	memset(&p, 0, sizeof p);
+	int sha1 = strcmp(hash, "SHA1") == 0;
+	p.hashAlg = sha1 ? CKM_SHA_1 : CKM_SHA256;
+	p.mgf = sha1 ? CKG_MGF1_SHA1 : CKG_MGF1_SHA256;
+	p.source = CKZ_DATA_SPECIFIED;
+	CK_MECHANISM m = { CKM_RSA_PKCS_OAEP, &p, sizeof p };
+	CK_RV rv = fn->C_DecryptInit(sh, &m, k);
+	if (rv == CKR_OK)
+		rv = fn->C_Decrypt(sh, (CK_BYTE_PTR)in, inlen, out, outlen);
+	return rv;
+}
+
+static void decrypt_all(const char *prefix, const char *hash, const char *file)
+{
+	static CK_OBJECT_HANDLE h[4096];
+	CK_BYTE in[1024], out[1024];
+	FILE *f = fopen(file, "rb");
+	size_t inlen = f ? fread(in, 1, sizeof in, f) : 0;
+	if (f)
+		fclose(f);
+	CK_ULONG n = all_privkeys(h, 4096), tried = 0;
+	for (CK_ULONG i = 0; i < n; i++) {
+		char hex[260];
+		get_id(h[i], hex, sizeof hex);
+		if (strncmp(hex, prefix, strlen(prefix)) != 0)
+			continue;
+		tried++;
+		CK_ULONG outlen = sizeof out;
+		if (oaep_decrypt(h[i], hash, in, inlen, out, &outlen) == CKR_OK) {
+			printf("ok ");
+			for (CK_ULONG j = 0; j < outlen; j++)
+				printf("%02x", out[j]);
+			printf("\n");
+			return;
+		}
+	}
+	printf("refused %lu\n", (unsigned long)tried);
+}
+
+static void privkey_all(const char *prefix)
+{
+	static CK_OBJECT_HANDLE h[4096];
+	CK_ULONG n = all_privkeys(h, 4096), found = 0;
+	int sens = 1, ext = 0, never = 1, dec = 0, unw = 0, sig = 0;
+	for (CK_ULONG i = 0; i < n; i++) {
+		char hex[260];
+		get_id(h[i], hex, sizeof hex);
+		if (strncmp(hex, prefix, strlen(prefix)) != 0)
+			continue;
+		found++;
+		sens &= get_bool(h[i], CKA_SENSITIVE);
+		ext |= get_bool(h[i], CKA_EXTRACTABLE);
+		never &= get_bool(h[i], CKA_NEVER_EXTRACTABLE);
+		dec |= get_bool(h[i], CKA_DECRYPT);
+		unw |= get_bool(h[i], CKA_UNWRAP);
+		sig |= get_bool(h[i], CKA_SIGN);
+	}
+	if (!found) {
+		fprintf(stderr, "p11-probe: no private key with id %s\n", prefix);
+		exit(1);
+	}
+	printf("sensitive=%d extractable=%d never_extractable=%d decrypt=%d unwrap=%d sign=%d\n",
+	       sens, ext, never, dec, unw, sig);
+}
+
+static void secret(const char *label)
+{
+	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+	CK_ATTRIBUTE t[] = { { CKA_CLASS, &cls, sizeof cls }, { CKA_LABEL, (void *)label, strlen(label) } };
+	CK_OBJECT_HANDLE h;
+	if (find(t, 2, &h, 1) != 1) {
+		fprintf(stderr, "p11-probe: no secret key '%s'\n", label);
+		exit(1);
+	}
+	printf("encrypt=%d decrypt=%d wrap=%d unwrap=%d sign=%d verify=%d derive=%d\n",
+	       get_bool(h, CKA_ENCRYPT), get_bool(h, CKA_DECRYPT), get_bool(h, CKA_WRAP),
+	       get_bool(h, CKA_UNWRAP), get_bool(h, CKA_SIGN), get_bool(h, CKA_VERIFY),
+	       get_bool(h, CKA_DERIVE));
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 6) {
@@ -219,13 +346,15 @@ int main(int argc, char **argv)
 	else if (strcmp(argv[5], "records") == 0)
 		records();
 	else if (strcmp(argv[5], "privkey") == 0 && argc == 7) {
-		CK_OBJECT_HANDLE k = privkey(argv[6]);
-		printf("sensitive=%d extractable=%d never_extractable=%d decrypt=%d unwrap=%d sign=%d\n",
-		       get_bool(k, CKA_SENSITIVE), get_bool(k, CKA_EXTRACTABLE),
-		       get_bool(k, CKA_NEVER_EXTRACTABLE), get_bool(k, CKA_DECRYPT),
-		       get_bool(k, CKA_UNWRAP), get_bool(k, CKA_SIGN));
+		privkey_all(argv[6]);
 	} else if (strcmp(argv[5], "decrypt") == 0 && argc == 9)
 		decrypt(argv[6], argv[7], argv[8]);
+	else if (strcmp(argv[5], "privkeys") == 0)
+		privkeys();
+	else if (strcmp(argv[5], "decrypt-all") == 0 && argc == 9)
+		decrypt_all(argv[6], argv[7], argv[8]);
+	else if (strcmp(argv[5], "secret") == 0 && argc == 7)
+		secret(argv[6]);
 	else {
 		fprintf(stderr, "p11-probe: unknown command %s\n", argv[5]);
 		return 2;

@@ -146,9 +146,10 @@ int cli_key_show(struct cli *c, int argc, char **argv);
 int cli_lab_serve(struct cli *c, int argc, char **argv);
 int cli_lab_stop(struct cli *c, int argc, char **argv);
 
-/* vault_admin.c: `cmk vault set` and `cmk vault sweep`. */
+/* vault_admin.c: `cmk vault set`, `cmk vault sweep`, `cmk vault check`. */
 int cli_vault_set(struct cli *c, int argc, char **argv);
 int cli_vault_sweep(struct cli *c, int argc, char **argv);
+int cli_vault_check(struct cli *c, int argc, char **argv);
 
 /* ----------------------------------------------------------------- json */
 

@@ -232,6 +232,15 @@ const struct cli_group cli_group_vault = {
 		  "Purge every deleted key past its scheduled purge date, and "
 		  "finish\ninterrupted purges.  Idempotent: safe to run from cron.",
 		  NULL },
+		{ "check", cli_vault_check, "[--repair]",
+		  "List what a kill, a crash or an edit behind cmk's back left on "
+		  "the token:\nrecords failing authentication (ignored by cmk), "
+		  "superseded records,\nkey versions whose token copies do not "
+		  "match their metadata, duplicate\nor half-written copies, "
+		  "interrupted purges.  Exit status 23 while any is left.",
+		  "  --repair     fix them, under the vault lock (administrator "
+		  "only): remove the\n"
+		  "               records, settle the copies, finish the purges\n" },
 		{ NULL, NULL, NULL, NULL, NULL },
 	},
 };

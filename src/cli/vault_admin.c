@@ -1,15 +1,20 @@
 /*
- * vault_admin.c - `cmk vault set` and `cmk vault sweep`: the vault's
- * one-way switches, and purging what is past its retention.
+ * vault_admin.c - `cmk vault set`, `cmk vault sweep` and `cmk vault
+ * check`: the vault's one-way switches, purging what is past its
+ * retention, and finding (and repairing) what a kill or an edit behind
+ * cmk's back left on the token.
  */
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <json-c/json.h>
 
 #include "cli/cli.h"
 
-enum { OPT_PURGE_PROTECTION = 256, OPT_FAIL_CLOSED };
+enum { OPT_PURGE_PROTECTION = 256, OPT_FAIL_CLOSED, OPT_REPAIR };
 
 static int
 on_off(struct cli *c, const char *opt, const char *v, int *out)
@@ -87,6 +92,79 @@ cli_vault_sweep(struct cli *c, int argc, char **argv)
 		rc = cli_lib_fail(rc);
 	else
 		printf("vault %s: %zu key%s purged\n", cmk_ctx_vault(ctx), purged, purged == 1 ? "" : "s");
+	cmk_close(ctx);
+	return rc;
+}
+
+static int
+check_json(const cmk_check_item *it, size_t n)
+{
+	json_object *a = json_object_new_array();
+	for (size_t i = 0; i < n; i++) {
+		json_object *o = json_object_new_object();
+		json_object_object_add(o, "kind", json_object_new_string(cmk_check_kind_name(it[i].kind)));
+		json_object_object_add(o, "object", json_object_new_string(it[i].object));
+		json_object_object_add(o, "detail", json_object_new_string(it[i].detail));
+		json_object_object_add(o, "repaired", json_object_new_boolean(it[i].repaired));
+		json_object_array_add(a, o);
+	}
+	printf("%s\n", json_object_to_json_string_ext(a, JSON_C_TO_STRING_PRETTY));
+	json_object_put(a);
+	return CMK_OK;
+}
+
+int
+cli_vault_check(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "repair", no_argument, NULL, OPT_REPAIR },
+		CLI_OPT_HELP, CLI_OPT_END,
+	};
+	int repair = 0, o, rc;
+	cmk_ctx *ctx;
+
+	while ((o = cli_next_opt(c, argc, argv, opts)) != -1) {
+		switch (o) {
+		case CLI_OPT_STOP:
+			return c->rc;
+		case OPT_REPAIR:
+			repair = 1;
+			break;
+		}
+	}
+	if ((rc = cli_operands(c, argc, argv, 0, 0, "")) != CMK_OK)
+		return rc;
+	if ((rc = cli_open(c, NULL, &ctx)) != CMK_OK)
+		return rc;
+	cmk_check_item *it;
+	size_t n;
+	if ((rc = cmk_vault_check(ctx, repair, &it, &n)) != CMK_OK) {
+		rc = cli_lib_fail(rc);
+		cmk_close(ctx);
+		return rc;
+	}
+	size_t left = 0, missing = 0;
+	for (size_t i = 0; i < n; i++) {
+		left += !it[i].repaired;
+		missing += it[i].kind == CMK_CHECK_MISSING;
+	}
+	if (c->json)
+		check_json(it, n);
+	else if (n == 0)
+		printf("vault %s: no problem found\n", cmk_ctx_vault(ctx));
+	for (size_t i = 0; !c->json && i < n; i++)
+		printf("%s %s: %s%s\n", cmk_check_kind_name(it[i].kind), it[i].object, it[i].detail,
+		       it[i].repaired ? " (repaired: removed or settled)" : "");
+	if (!c->json && n && !left)
+		printf("vault %s: %zu problem%s repaired (removed or settled)\n", cmk_ctx_vault(ctx), n,
+		       n == 1 ? "" : "s");
+	if (left) {
+		rc = cli_fail(CMK_E_INTEGRITY, "vault %s: %zu problem%s %s%s", cmk_ctx_vault(ctx), left,
+		              left == 1 ? "" : "s", repair ? "left after the repair" : "found",
+		              missing ? ": a version without its private key cannot be repaired"
+		              : repair ? "" : "; `cmk vault check --repair` repairs them");
+	}
+	cmk_free(it);
 	cmk_close(ctx);
 	return rc;
 }

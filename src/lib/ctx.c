@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <sys/file.h>
 #include "ctx.h"
+#include "vault/view.h"
 #include "vault/policy.h"
 #include "vault/audit.h"
 #include "util/err.h"
@@ -188,12 +189,19 @@ cmk_rc ctx_write_begin(cmk_ctx *ctx)
 			               strerror(errno));
 		}
 	}
-	return CMK_OK;
+	/* start every change from a complete view of the token */
+	cmk_rc rc = vault_lock_taken(ctx);
+	if (rc != CMK_OK) {
+		flock(ctx->lock_fd, LOCK_UN);
+		pthread_mutex_unlock(&ctx->write_lock);
+	}
+	return rc;
 }
 
 void ctx_write_end(cmk_ctx *ctx)
 {
 	atomic_fetch_add(&ctx->changes, 1);
+	vault_lock_releasing(ctx);
 	flock(ctx->lock_fd, LOCK_UN);
 	pthread_mutex_unlock(&ctx->write_lock);
 }

@@ -23,6 +23,11 @@ struct cmk_ctx {
 	int lock_fd;                        /* vault lock file, -1 if not open */
 	pthread_mutex_t write_lock;         /* one writer per process */
 	_Atomic uint64_t changes;           /* bumped by every change made here */
+	/* vault/view.c: is this process's view of the token complete? */
+	_Atomic unsigned long view_writes;  /* p11_writes() when it last was */
+	uint64_t view_seq;                  /* the lock file's counter then */
+	int view_seq_known;
+	unsigned long lock_writes;          /* p11_writes() when the lock was taken */
 };
 
 /* Token-held HMAC keys of the vault. */

@@ -21,6 +21,8 @@ libcmk_core_sources = \
 	src/lib/vault/names.c \
 	src/lib/vault/lifecycle.c \
 	src/lib/vault/listing.c \
+	src/lib/vault/view.c src/lib/vault/view.h \
+	src/lib/vault/check.c \
 	src/lib/vault/policy.c src/lib/vault/policy.h \
 	src/lib/vault/audit.c src/lib/vault/audit.h \
 	src/lib/p11/hmac.c \

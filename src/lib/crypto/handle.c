@@ -4,7 +4,13 @@
  * the token; private-key operations run on the token.  Before each
  * operation the handle's view of the key's metadata is refreshed when older
  * than the vault's metadata_cache_ms; disabling is enforced by the token at
- * once regardless (CKA_DECRYPT/CKA_SIGN). */
+ * once regardless (the working copy of the private key is destroyed).
+ *
+ * This path never changes the token (docs/design.md): it uses a version's
+ * working copy -- found by CKA_ID and the usage it needs, so never the
+ * archive copy -- and when there is none although the metadata says the
+ * version is usable, it waits for a change in progress and looks again;
+ * what is left is an interrupted change, reported as such. */
 #include "config.h"
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -19,6 +25,7 @@
 #include "vault/audit.h"
 #include "vault/keys.h"
 #include "vault/policy.h"
+#include "vault/view.h"
 #include "util/err.h"
 
 struct cmk_key {
@@ -32,9 +39,9 @@ struct cmk_key {
 	uint8_t n[512];          /* the modulus, big-endian, k bytes */
 	EVP_PKEY *pub;
 	pthread_mutex_t lock;    /* guards the fields below */
-	CK_OBJECT_HANDLE priv;
-	unsigned priv_gen;
-	int priv_stale;          /* the object was replaced: find it again */
+	CK_OBJECT_HANDLE priv[2]; /* working copies: [0] decrypts, [1] signs */
+	unsigned priv_gen[2];
+	int priv_stale[2];       /* destroyed or never found: find it again */
 	unsigned ops;
 	int usable, deleted;
 	int64_t not_before, expires;
@@ -147,9 +154,10 @@ cmk_rc cmk_key_open(cmk_ctx *ctx, const char *keyid, cmk_key **out)
 	CK_OBJECT_HANDLE pub;
 	uint8_t *n = NULL, *e = NULL;
 	size_t nlen, elen;
-	key->priv_gen = p11_tok_gen(ctx->tok);
-	rc = p11_rsa_find(ctx->tok, key->id, &key->priv, &pub);
-	if (rc == CMK_OK && (key->priv == CK_INVALID_HANDLE || pub == CK_INVALID_HANDLE))
+	CK_OBJECT_HANDLE anypriv;
+	key->priv_stale[0] = key->priv_stale[1] = 1;
+	rc = p11_rsa_find(ctx->tok, key->id, &anypriv, &pub);
+	if (rc == CMK_OK && (anypriv == CK_INVALID_HANDLE || pub == CK_INVALID_HANDLE))
 		rc = cmk_err(CMK_E_INTEGRITY, "key %s: the key pair is missing from token '%s'",
 		             key->kid, p11_tok_label(ctx->tok));
 	if (rc == CMK_OK)
@@ -286,40 +294,76 @@ static cmk_rc check(cmk_key *key, unsigned op)
 	return CMK_OK;
 }
 
-static CK_OBJECT_HANDLE priv_handle(cmk_key *key, cmk_rc *rc)
+/* No working copy with the usage although the handle's metadata says the
+ * version is usable: a disable (or key-ops change) just destroyed it, an
+ * enable has committed but not made it yet, this process's view of the
+ * token is stale (docs/design.md), or a change was interrupted.  Wait for
+ * a change in progress, refresh the view if needed, read the metadata
+ * again, and look once more.  Changes nothing on the token. */
+static CK_OBJECT_HANDLE priv_missing(cmk_key *key, int sign, cmk_rc *rc)
+{
+	cmk_ctx *ctx = key->ctx;
+	vault_wait_writer(ctx);
+	if ((*rc = vault_view_refresh(ctx)) != CMK_OK)
+		return CK_INVALID_HANDLE;
+	if ((*rc = refresh(key)) != CMK_OK)
+		return CK_INVALID_HANDLE;
+	pthread_mutex_lock(&key->lock);
+	int usable = key->usable, deleted = key->deleted;
+	pthread_mutex_unlock(&key->lock);
+	if (deleted) {
+		*rc = cmk_err(CMK_E_DELETED, "key %s is deleted", key->kid);
+		return CK_INVALID_HANDLE;
+	}
+	if (!usable) {
+		*rc = cmk_err(CMK_E_DISABLED, "key %s is disabled", key->kid);
+		return CK_INVALID_HANDLE;
+	}
+	CK_OBJECT_HANDLE h;
+	if ((*rc = p11_rsa_find_usable(ctx->tok, key->id, sign, &h)) != CMK_OK)
+		return CK_INVALID_HANDLE;
+	if (h == CK_INVALID_HANDLE)
+		*rc = cmk_err(CMK_E_DISABLED,
+		              "key %s is enabled but the token has no copy of it that may %s: an interrupted change left the token stricter than the metadata; `cmk vault check --repair` (or the next change of the key) restores it",
+		              key->kid, sign ? "sign" : "decrypt");
+	return h;
+}
+
+static CK_OBJECT_HANDLE priv_handle(cmk_key *key, int sign, cmk_rc *rc)
 {
 	unsigned gen = p11_tok_gen(key->ctx->tok);
 	pthread_mutex_lock(&key->lock);
-	CK_OBJECT_HANDLE h = key->priv;
-	int fresh = key->priv_gen == gen && !key->priv_stale;
+	CK_OBJECT_HANDLE h = key->priv[sign];
+	int fresh = key->priv_gen[sign] == gen && !key->priv_stale[sign];
 	pthread_mutex_unlock(&key->lock);
 	*rc = CMK_OK;
 	if (fresh)
 		return h;
-	*rc = p11_rsa_find(key->ctx->tok, key->id, &h, NULL);
+	*rc = p11_rsa_find_usable(key->ctx->tok, key->id, sign, &h);
 	if (*rc == CMK_OK && h == CK_INVALID_HANDLE)
-		*rc = cmk_err(CMK_E_NOT_FOUND, "key %s: the private key is gone from the token", key->kid);
+		h = priv_missing(key, sign, rc);
 	if (*rc != CMK_OK)
 		return CK_INVALID_HANDLE;
+	gen = p11_tok_gen(key->ctx->tok);
 	pthread_mutex_lock(&key->lock);
-	key->priv = h;
-	key->priv_gen = gen;
-	key->priv_stale = 0;
+	key->priv[sign] = h;
+	key->priv_gen[sign] = gen;
+	key->priv_stale[sign] = 0;
 	pthread_mutex_unlock(&key->lock);
 	return h;
 }
 
-/* Flag changes replace the private key object (copy, then destroy: see
- * p11_rsa_set_flags), so a handle found earlier can go invalid. */
+/* A disable destroys the working copy, so a handle found earlier can go
+ * invalid: look again (and find the answer "disabled"). */
 static int handle_gone(CK_RV rv)
 {
 	return rv == CKR_KEY_HANDLE_INVALID || rv == CKR_OBJECT_HANDLE_INVALID;
 }
 
-static void forget_priv(cmk_key *key)
+static void forget_priv(cmk_key *key, int sign)
 {
 	pthread_mutex_lock(&key->lock);
-	key->priv_stale = 1;
+	key->priv_stale[sign] = 1;
 	pthread_mutex_unlock(&key->lock);
 }
 
@@ -334,8 +378,7 @@ static p11_hash hash_of(const char *md)
 	return 0;
 }
 
-/* Map a token refusal to the key's words.  A token that refuses while the
- * metadata says usable had an interrupted enable: reconcile. */
+/* Map a token refusal to the key's words. */
 static cmk_rc token_fail(cmk_key *key, CK_RV rv, const char *what)
 {
 	cmk_rc rc = p11_rv_rc(rv);
@@ -424,7 +467,7 @@ static cmk_rc cmk_key_decrypt_impl(cmk_key *key, cmk_purpose purpose, cmk_alg al
 		return cmk_err(CMK_E_DECRYPT, "the data does not %s with key %s: it is not smaller than the modulus",
 		               what, key->kid);
 	cmk_rc rc;
-	CK_OBJECT_HANDLE priv = priv_handle(key, &rc);
+	CK_OBJECT_HANDLE priv = priv_handle(key, 0, &rc);
 	if (rc != CMK_OK)
 		return rc;
 	uint8_t em[1024];
@@ -433,30 +476,21 @@ static cmk_rc cmk_key_decrypt_impl(cmk_key *key, cmk_purpose purpose, cmk_alg al
 	CK_RV rv = CKR_OK;
 	for (int attempt = 0; attempt < 3; attempt++) {
 		emlen = sizeof em;
+		unsigned gen = p11_tok_gen(key->ctx->tok);
 		rv = decrypt_on_token(key, priv, alg, md, mgf1, label, llen, in, inlen, em, &emlen, &decode);
 		if (rv == CKR_OK || attempt == 2)
 			break;
-		if (handle_gone(rv)) {
-			forget_priv(key);
-			priv = priv_handle(key, &rc);
+		if (handle_gone(rv) || p11_rv_rc(rv) == CMK_E_DISABLED) {
+			/* the working copy was destroyed (disable), or is not the
+			 * one to use: look again -- never change the token here */
+			forget_priv(key, 0);
+			priv = priv_handle(key, 0, &rc);
 			if (rc != CMK_OK)
 				return rc;
-		} else if (p11_rv_rc(rv) == CMK_E_DISABLED) {
-			/* metadata says usable: finish an interrupted enable */
-			key_state st;
-			if (keys_load_live(key->ctx, key->name, &st) != CMK_OK)
-				break;
-			meta_version *v = keys_find_version(&st, key->ver);
-			int fix = v && keys_version_usable(&st, v);
-			if (fix)
-				keys_reconcile(key->ctx, &st);
-			key_state_free(&st);
-			if (!fix)
-				break;
 		} else if (p11_rv_dead(rv)) {
-			if (p11_tok_recover(key->ctx->tok, key->priv_gen) != CMK_OK)
+			if (p11_tok_recover(key->ctx->tok, gen) != CMK_OK)
 				break;
-			priv = priv_handle(key, &rc);
+			priv = priv_handle(key, 0, &rc);
 			if (rc != CMK_OK)
 				return rc;
 		} else {
@@ -507,7 +541,7 @@ static cmk_rc cmk_key_sign_impl(cmk_key *key, const cmk_sig *sig, const uint8_t 
 	CK_RV rv;
 	size_t len;
 again:
-	priv = priv_handle(key, &rc);
+	priv = priv_handle(key, 1, &rc);
 	if (rc != CMK_OK)
 		return rc;
 	len = *outlen;
@@ -531,8 +565,8 @@ again:
 			cmk_wipe(em, sizeof em);
 		}
 	}
-	if (handle_gone(rv) && !retried) {
-		forget_priv(key);
+	if ((handle_gone(rv) || p11_rv_rc(rv) == CMK_E_DISABLED) && !retried) {
+		forget_priv(key, 1);
 		retried = 1;
 		goto again;
 	}

@@ -39,11 +39,18 @@ cmk_rc p11_hmac_key_create(p11_tok *t, const char *label, CK_OBJECT_HANDLE *h)
 		{ CKA_EXTRACTABLE, &no, sizeof no },
 		{ CKA_SIGN, &yes, sizeof yes },
 		{ CKA_VERIFY, &yes, sizeof yes },
+		/* every other usage false: SoftHSM's defaults include them */
+		{ CKA_ENCRYPT, &no, sizeof no },
+		{ CKA_DECRYPT, &no, sizeof no },
+		{ CKA_WRAP, &no, sizeof no },
+		{ CKA_UNWRAP, &no, sizeof no },
+		{ CKA_DERIVE, &no, sizeof no },
 		{ CKA_MODIFIABLE, &no, sizeof no },
 		{ CKA_LABEL, (void *)label, strlen(label) },
 	};
 	p11_sess *s;
 	CMK_TRY(p11_sess_get(t, &s));
+	p11_note_write();
 	CK_RV rv = t->fn->C_GenerateKey(s->h, &mech, tmpl, sizeof tmpl / sizeof tmpl[0], h);
 	p11_sess_put(t, s, rv);
 	if (rv != CKR_OK)

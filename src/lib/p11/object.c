@@ -1,9 +1,22 @@
 /* object.c - finding, reading, writing and destroying token objects. */
 #include "config.h"
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include "p11/p11_int.h"
 #include "util/err.h"
+
+static _Atomic unsigned long writes;
+
+unsigned long p11_writes(void)
+{
+	return atomic_load(&writes);
+}
+
+void p11_note_write(void)
+{
+	atomic_fetch_add(&writes, 1);
+}
 
 /* Borrow a session, run one call, give the session back. */
 #define WITH_SESSION(t, s, rv, body) do { \
@@ -107,6 +120,7 @@ cmk_rc p11_get_bytes(p11_tok *t, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type,
 cmk_rc p11_create(p11_tok *t, CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_HANDLE *o)
 {
 	CK_RV rv = CKR_OK;
+	p11_note_write();
 	WITH_SESSION(t, s, rv, { rv = t->fn->C_CreateObject(s->h, tmpl, n, o); });
 	if (rv != CKR_OK)
 		return p11_fail(rv, t->what, "C_CreateObject");
@@ -116,6 +130,7 @@ cmk_rc p11_create(p11_tok *t, CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_HANDLE *
 cmk_rc p11_destroy(p11_tok *t, CK_OBJECT_HANDLE o)
 {
 	CK_RV rv = CKR_OK;
+	p11_note_write();
 	WITH_SESSION(t, s, rv, { rv = t->fn->C_DestroyObject(s->h, o); });
 	if (rv == CKR_OBJECT_HANDLE_INVALID)
 		return CMK_OK;     /* already gone: destroying is idempotent */
@@ -179,6 +194,7 @@ static CK_RV rec_create(p11_tok *t, int form, const char *app, const char *label
 	};
 	CK_ULONG n = form == REC_KEY ? sizeof tmpl / sizeof tmpl[0] : 7;
 	CK_RV rv = CKR_OK;
+	p11_note_write();
 	WITH_SESSION(t, s, rv, { rv = t->fn->C_CreateObject(s->h, tmpl, n, o); });
 	return rv;
 }

@@ -77,6 +77,9 @@ cmk_rc p11_tok_check_fork(p11_tok *t);
 /* A call failed with a dead-session code under generation `seen_gen`:
  * re-initialise, re-login, bump the generation (once per failure). */
 cmk_rc p11_tok_recover(p11_tok *t, unsigned seen_gen);
+/* Reopen when another token sharing the module re-initialised it.  Called
+ * by p11_tok_gen() and p11_sess_get(). */
+cmk_rc p11_tok_check_module(p11_tok *t);
 const char *p11_tok_label(const p11_tok *t);
 
 /* session.c */
@@ -92,6 +95,11 @@ cmk_rc p11_get_bytes(p11_tok *t, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type,
                      uint8_t **val, size_t *len);
 cmk_rc p11_create(p11_tok *t, CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_HANDLE *o);
 cmk_rc p11_destroy(p11_tok *t, CK_OBJECT_HANDLE o);
+/* Token objects created or destroyed by this process so far (SoftHSM 2.6
+ * can miss other processes' new objects after a write of its own:
+ * docs/design.md, "Several processes"). */
+unsigned long p11_writes(void);
+void p11_note_write(void);
 
 /* Token data objects (CKO_DATA, token, private) grouped by application. */
 typedef struct p11_data {
@@ -119,34 +127,60 @@ typedef struct p11_mechs {
 } p11_mechs;
 cmk_rc p11_mechs_probe(p11_tok *t, p11_mechs *m);
 
-/* rsa.c */
+/* rsa.c
+ *
+ * A key version's private key lives in copies (docs/design.md): one
+ * ARCHIVE copy (CKA_ID = the version id followed by P11_ARCHIVE_SUFFIX,
+ * every usage false), never changed and destroyed only by a purge, and at
+ * most one WORKING copy (CKA_ID = the version id) with the usages the
+ * metadata allows, made from the archive by C_CopyObject and destroyed to
+ * take usages away.  The public key has the version id. */
 #define P11_ID_LEN 16
+#define P11_ARCHIVE_ID_LEN (P11_ID_LEN + 1)
+#define P11_ARCHIVE_SUFFIX 0x41   /* 'A' */
 typedef struct p11_rsa_flags {
 	int decrypt;             /* CKA_DECRYPT and CKA_UNWRAP */
 	int sign;                /* CKA_SIGN */
 } p11_rsa_flags;
 
+void p11_rsa_archive_id(const uint8_t id[P11_ID_LEN], uint8_t out[P11_ARCHIVE_ID_LEN]);
+/* A new key pair, the private half with CKA_ID id and usages f. */
 cmk_rc p11_rsa_generate(p11_tok *t, unsigned bits, const uint8_t id[P11_ID_LEN],
                         const char *label, p11_rsa_flags f,
                         CK_OBJECT_HANDLE *priv, CK_OBJECT_HANDLE *pub);
-/* Components big-endian; public key object made too. */
+/* A new key pair of a key version: the private half is its archive copy. */
+cmk_rc p11_rsa_generate_archived(p11_tok *t, unsigned bits, const uint8_t id[P11_ID_LEN],
+                                 const char *label, CK_OBJECT_HANDLE *priv, CK_OBJECT_HANDLE *pub);
+/* Components big-endian; public key object made too; the private half is
+ * the version's archive copy. */
 typedef struct p11_rsa_parts {
 	const uint8_t *n, *e, *d, *p, *q, *dp, *dq, *qinv;
 	size_t n_len, e_len, d_len, p_len, q_len, dp_len, dq_len, qinv_len;
 } p11_rsa_parts;
 cmk_rc p11_rsa_import(p11_tok *t, const p11_rsa_parts *k, const uint8_t id[P11_ID_LEN],
-                      const char *label, p11_rsa_flags f,
-                      CK_OBJECT_HANDLE *priv, CK_OBJECT_HANDLE *pub);
-/* Find the key pair with CKA_ID id: either handle may be 0 if absent. */
+                      const char *label, CK_OBJECT_HANDLE *priv, CK_OBJECT_HANDLE *pub);
+/* Find the key pair with CKA_ID id: either handle may be 0 if absent.
+ * priv is a working copy that may decrypt if there is one, else any copy. */
 cmk_rc p11_rsa_find(p11_tok *t, const uint8_t id[P11_ID_LEN],
                     CK_OBJECT_HANDLE *priv, CK_OBJECT_HANDLE *pub);
 cmk_rc p11_rsa_public(p11_tok *t, CK_OBJECT_HANDLE pub, uint8_t **n, size_t *nlen,
                       uint8_t **e, size_t *elen);
-cmk_rc p11_rsa_get_flags(p11_tok *t, CK_OBJECT_HANDLE priv, p11_rsa_flags *f);
-/* Settle the private key(s) with CKA_ID id to flags f: copy-then-destroy,
- * never an in-place change (see rsa.c).  *out: the remaining handle. */
-cmk_rc p11_rsa_set_flags(p11_tok *t, const uint8_t id[P11_ID_LEN], p11_rsa_flags f,
-                         CK_OBJECT_HANDLE *out);
+/* Every private-key object of a version, as found on the token. */
+typedef struct p11_rsa_copy_t {
+	CK_OBJECT_HANDLE h;
+	int archive;             /* CKA_ID is the archive id */
+	int dec, unw, sig;       /* CKA_DECRYPT, CKA_UNWRAP, CKA_SIGN */
+	int complete;            /* every attribute there, modulus = the public key's */
+} p11_rsa_copy_t;
+cmk_rc p11_rsa_copies(p11_tok *t, const uint8_t id[P11_ID_LEN], p11_rsa_copy_t **out, size_t *n);
+/* C_CopyObject of private key `from`: an archive copy (every usage false),
+ * or a working copy with usages f. */
+cmk_rc p11_rsa_copy(p11_tok *t, CK_OBJECT_HANDLE from, const uint8_t id[P11_ID_LEN], int archive,
+                    p11_rsa_flags f, CK_OBJECT_HANDLE *out);
+/* A complete working copy that may decrypt+unwrap (sign 0) or sign
+ * (sign 1); *out 0 when there is none. */
+cmk_rc p11_rsa_find_usable(p11_tok *t, const uint8_t id[P11_ID_LEN], int sign,
+                           CK_OBJECT_HANDLE *out);
 
 typedef enum p11_hash { P11_SHA1 = 1, P11_SHA256, P11_SHA384, P11_SHA512 } p11_hash;
 /* Private-key operations.  CKR returned in *rv for the caller's mapping. */

@@ -10,14 +10,22 @@
 
 static CK_BBOOL b(int v) { return v ? CK_TRUE : CK_FALSE; }
 
-cmk_rc p11_rsa_generate(p11_tok *t, unsigned bits, const uint8_t id[P11_ID_LEN],
-                        const char *label, p11_rsa_flags f,
-                        CK_OBJECT_HANDLE *priv, CK_OBJECT_HANDLE *pub)
+void p11_rsa_archive_id(const uint8_t id[P11_ID_LEN], uint8_t out[P11_ARCHIVE_ID_LEN])
+{
+	memcpy(out, id, P11_ID_LEN);
+	out[P11_ID_LEN] = P11_ARCHIVE_SUFFIX;
+}
+
+static cmk_rc generate(p11_tok *t, unsigned bits, const uint8_t id[P11_ID_LEN],
+                       const char *label, int archive, p11_rsa_flags f,
+                       CK_OBJECT_HANDLE *priv, CK_OBJECT_HANDLE *pub)
 {
 	CK_MECHANISM mech = { CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0 };
-	CK_BBOOL yes = CK_TRUE, no = CK_FALSE, dec = b(f.decrypt), sig = b(f.sign);
+	CK_BBOOL yes = CK_TRUE, no = CK_FALSE, dec = b(f.decrypt && !archive), sig = b(f.sign && !archive);
 	CK_ULONG mbits = bits;
 	CK_BYTE exp[] = { 0x01, 0x00, 0x01 };
+	uint8_t aid[P11_ARCHIVE_ID_LEN];
+	p11_rsa_archive_id(id, aid);
 	CK_ATTRIBUTE pubt[] = {
 		{ CKA_TOKEN, &yes, sizeof yes },
 		{ CKA_PRIVATE, &no, sizeof no },
@@ -38,11 +46,12 @@ cmk_rc p11_rsa_generate(p11_tok *t, unsigned bits, const uint8_t id[P11_ID_LEN],
 		{ CKA_DECRYPT, &dec, sizeof dec },
 		{ CKA_UNWRAP, &dec, sizeof dec },
 		{ CKA_SIGN, &sig, sizeof sig },
-		{ CKA_ID, (void *)id, P11_ID_LEN },
+		{ CKA_ID, archive ? aid : (uint8_t *)id, archive ? sizeof aid : P11_ID_LEN },
 		{ CKA_LABEL, (void *)label, strlen(label) },
 	};
 	p11_sess *s;
 	CMK_TRY(p11_sess_get(t, &s));
+	p11_note_write();
 	CK_RV rv = t->fn->C_GenerateKeyPair(s->h, &mech, pubt, N_ELEMS(pubt),
 	                                    privt, N_ELEMS(privt), pub, priv);
 	p11_sess_put(t, s, rv);
@@ -51,13 +60,31 @@ cmk_rc p11_rsa_generate(p11_tok *t, unsigned bits, const uint8_t id[P11_ID_LEN],
 	return CMK_OK;
 }
 
+cmk_rc p11_rsa_generate(p11_tok *t, unsigned bits, const uint8_t id[P11_ID_LEN],
+                        const char *label, p11_rsa_flags f,
+                        CK_OBJECT_HANDLE *priv, CK_OBJECT_HANDLE *pub)
+{
+	return generate(t, bits, id, label, 0, f, priv, pub);
+}
+
+/* The private half is made as the version's archive copy: CKA_ID is the
+ * archive id, every usage false.  Working copies are made from it
+ * (p11_rsa_copy). */
+cmk_rc p11_rsa_generate_archived(p11_tok *t, unsigned bits, const uint8_t id[P11_ID_LEN],
+                                 const char *label, CK_OBJECT_HANDLE *priv, CK_OBJECT_HANDLE *pub)
+{
+	p11_rsa_flags none = { 0, 0 };
+	return generate(t, bits, id, label, 1, none, priv, pub);
+}
+
 cmk_rc p11_rsa_import(p11_tok *t, const p11_rsa_parts *k, const uint8_t id[P11_ID_LEN],
-                      const char *label, p11_rsa_flags f,
-                      CK_OBJECT_HANDLE *priv, CK_OBJECT_HANDLE *pub)
+                      const char *label, CK_OBJECT_HANDLE *priv, CK_OBJECT_HANDLE *pub)
 {
 	CK_OBJECT_CLASS pcls = CKO_PRIVATE_KEY, ucls = CKO_PUBLIC_KEY;
 	CK_KEY_TYPE kt = CKK_RSA;
-	CK_BBOOL yes = CK_TRUE, no = CK_FALSE, dec = b(f.decrypt), sig = b(f.sign);
+	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+	uint8_t aid[P11_ARCHIVE_ID_LEN];
+	p11_rsa_archive_id(id, aid);
 	CK_ATTRIBUTE privt[] = {
 		{ CKA_CLASS, &pcls, sizeof pcls },
 		{ CKA_KEY_TYPE, &kt, sizeof kt },
@@ -66,10 +93,10 @@ cmk_rc p11_rsa_import(p11_tok *t, const p11_rsa_parts *k, const uint8_t id[P11_I
 		{ CKA_SENSITIVE, &yes, sizeof yes },
 		{ CKA_EXTRACTABLE, &no, sizeof no },
 		{ CKA_MODIFIABLE, &yes, sizeof yes },
-		{ CKA_DECRYPT, &dec, sizeof dec },
-		{ CKA_UNWRAP, &dec, sizeof dec },
-		{ CKA_SIGN, &sig, sizeof sig },
-		{ CKA_ID, (void *)id, P11_ID_LEN },
+		{ CKA_DECRYPT, &no, sizeof no },
+		{ CKA_UNWRAP, &no, sizeof no },
+		{ CKA_SIGN, &no, sizeof no },
+		{ CKA_ID, aid, sizeof aid },
 		{ CKA_LABEL, (void *)label, strlen(label) },
 		{ CKA_MODULUS, (void *)k->n, k->n_len },
 		{ CKA_PUBLIC_EXPONENT, (void *)k->e, k->e_len },
@@ -102,28 +129,47 @@ cmk_rc p11_rsa_import(p11_tok *t, const p11_rsa_parts *k, const uint8_t id[P11_I
 	return rc;
 }
 
-static cmk_rc find_one(p11_tok *t, CK_OBJECT_CLASS cls, const uint8_t id[P11_ID_LEN],
-                       CK_OBJECT_HANDLE *out)
+static cmk_rc find_all(p11_tok *t, CK_OBJECT_CLASS cls, const uint8_t *id, size_t idlen,
+                       const CK_ATTRIBUTE *extra, CK_OBJECT_HANDLE **h, size_t *n)
 {
-	CK_ATTRIBUTE tmpl[] = {
+	CK_ATTRIBUTE tmpl[3] = {
 		{ CKA_CLASS, &cls, sizeof cls },
-		{ CKA_ID, (void *)id, P11_ID_LEN },
+		{ CKA_ID, (void *)id, idlen },
 	};
+	if (extra)
+		tmpl[2] = *extra;
+	return p11_find(t, tmpl, extra ? 3 : 2, h, n);
+}
+
+static cmk_rc find_one(p11_tok *t, CK_OBJECT_CLASS cls, const uint8_t *id, size_t idlen,
+                       const CK_ATTRIBUTE *extra, CK_OBJECT_HANDLE *out)
+{
 	CK_OBJECT_HANDLE *h;
 	size_t n;
-	CMK_TRY(p11_find(t, tmpl, N_ELEMS(tmpl), &h, &n));
+	CMK_TRY(find_all(t, cls, id, idlen, extra, &h, &n));
 	*out = n ? h[0] : CK_INVALID_HANDLE;
 	free(h);
 	return CMK_OK;
 }
 
+/* priv: a working copy that may decrypt if there is one, else any copy
+ * (working or archive), for callers that only ask "is the key here". */
 cmk_rc p11_rsa_find(p11_tok *t, const uint8_t id[P11_ID_LEN],
                     CK_OBJECT_HANDLE *priv, CK_OBJECT_HANDLE *pub)
 {
-	if (priv)
-		CMK_TRY(find_one(t, CKO_PRIVATE_KEY, id, priv));
+	if (priv) {
+		CK_BBOOL yes = CK_TRUE;
+		CK_ATTRIBUTE dec = { CKA_DECRYPT, &yes, sizeof yes };
+		uint8_t aid[P11_ARCHIVE_ID_LEN];
+		p11_rsa_archive_id(id, aid);
+		CMK_TRY(find_one(t, CKO_PRIVATE_KEY, id, P11_ID_LEN, &dec, priv));
+		if (*priv == CK_INVALID_HANDLE)
+			CMK_TRY(find_one(t, CKO_PRIVATE_KEY, id, P11_ID_LEN, NULL, priv));
+		if (*priv == CK_INVALID_HANDLE)
+			CMK_TRY(find_one(t, CKO_PRIVATE_KEY, aid, sizeof aid, NULL, priv));
+	}
 	if (pub)
-		CMK_TRY(find_one(t, CKO_PUBLIC_KEY, id, pub));
+		CMK_TRY(find_one(t, CKO_PUBLIC_KEY, id, P11_ID_LEN, NULL, pub));
 	return CMK_OK;
 }
 
@@ -139,76 +185,246 @@ cmk_rc p11_rsa_public(p11_tok *t, CK_OBJECT_HANDLE pub, uint8_t **n, size_t *nle
 	return rc;
 }
 
-cmk_rc p11_rsa_get_flags(p11_tok *t, CK_OBJECT_HANDLE priv, p11_rsa_flags *f)
+/*
+ * Is a private-key object a complete copy of the key?  SoftHSM 2.6 writes
+ * a new object's file in place, attributes in ascending CKA_ type order,
+ * and C_CopyObject writes it twice (the source's attributes, then again
+ * with the template applied).  A kill mid-write leaves a prefix; when the
+ * file is cut between two attributes it still loads (one cut inside an
+ * attribute does not load at all), and the first use of the object fills
+ * every missing attribute with its default (P11Attribute::init) -- the
+ * private components become empty, CKA_ALLOWED_MECHANISMS the empty set.
+ * So this reads every non-sensitive attribute a private RSA key has,
+ * compares the modulus with the public key's, asks for the sensitive
+ * components (CKR_ATTRIBUTE_SENSITIVE, not CKR_ATTRIBUTE_TYPE_INVALID),
+ * and then copy_works() checks the key still does RSA.  A token that does
+ * not know CKA_ALLOWED_MECHANISMS may answer CKR_ATTRIBUTE_TYPE_INVALID.
+ */
+static int copy_complete(p11_tok *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h,
+                         const uint8_t *mod, size_t modlen, p11_rsa_copy_t *c)
 {
-	CK_BBOOL dec = CK_FALSE, unw = CK_FALSE, sig = CK_FALSE;
-	CK_ATTRIBUTE tmpl[] = {
+	CK_OBJECT_CLASS cls = 0;
+	CK_KEY_TYPE kt = 0;
+	CK_BBOOL tok = 0, priv = 0, sens = 0, ext = 1, dec = 0, unw = 0, sig = 0;
+	CK_ATTRIBUTE one[] = {
+		{ CKA_CLASS, &cls, sizeof cls },
+		{ CKA_TOKEN, &tok, sizeof tok },
+		{ CKA_PRIVATE, &priv, sizeof priv },
+		{ CKA_KEY_TYPE, &kt, sizeof kt },
+		{ CKA_SENSITIVE, &sens, sizeof sens },
 		{ CKA_DECRYPT, &dec, sizeof dec },
 		{ CKA_UNWRAP, &unw, sizeof unw },
 		{ CKA_SIGN, &sig, sizeof sig },
+		{ CKA_EXTRACTABLE, &ext, sizeof ext },
 	};
-	CMK_TRY(p11_get_attrs(t, priv, tmpl, N_ELEMS(tmpl)));
-	f->decrypt = dec == CK_TRUE && unw == CK_TRUE;
-	f->sign = sig == CK_TRUE;
-	return CMK_OK;
+	int ok = 1;
+	for (size_t i = 0; i < N_ELEMS(one); i++)
+		if (t->fn->C_GetAttributeValue(s, h, &one[i], 1) != CKR_OK)
+			ok = 0;
+	c->dec = dec == CK_TRUE;
+	c->unw = unw == CK_TRUE;
+	c->sig = sig == CK_TRUE;
+	if (!ok || cls != CKO_PRIVATE_KEY || kt != CKK_RSA || tok != CK_TRUE || priv != CK_TRUE ||
+	    sens != CK_TRUE || ext != CK_FALSE)
+		return 0;
+	/* the modulus, equal to the public key's */
+	uint8_t buf[1024];
+	CK_ATTRIBUTE m = { CKA_MODULUS, buf, sizeof buf };
+	if (!mod || t->fn->C_GetAttributeValue(s, h, &m, 1) != CKR_OK || m.ulValueLen != modlen ||
+	    memcmp(buf, mod, modlen) != 0)
+		return 0;
+	CK_ATTRIBUTE e = { CKA_PUBLIC_EXPONENT, buf, sizeof buf };
+	if (t->fn->C_GetAttributeValue(s, h, &e, 1) != CKR_OK || e.ulValueLen == 0)
+		return 0;
+	static const CK_ATTRIBUTE_TYPE secret[] = {
+		CKA_PRIVATE_EXPONENT, CKA_PRIME_1, CKA_PRIME_2,
+		CKA_EXPONENT_1, CKA_EXPONENT_2, CKA_COEFFICIENT,
+	};
+	for (size_t i = 0; i < N_ELEMS(secret); i++) {
+		CK_ATTRIBUTE a = { secret[i], NULL, 0 };
+		CK_RV rv = t->fn->C_GetAttributeValue(s, h, &a, 1);
+		if (rv != CKR_ATTRIBUTE_SENSITIVE &&
+		    !(rv == CKR_OK && a.ulValueLen == CK_UNAVAILABLE_INFORMATION))
+			return 0;
+	}
+	CK_ATTRIBUTE last = { CKA_ALLOWED_MECHANISMS, NULL, 0 };
+	CK_RV rv = t->fn->C_GetAttributeValue(s, h, &last, 1);
+	return rv == CKR_OK || rv == CKR_ATTRIBUTE_TYPE_INVALID;
 }
 
 /*
- * Never change a private key in place: SoftHSM 2.6 rewrites the object's
- * file on C_SetAttributeValue, and a kill (or power loss) in the middle
- * leaves it empty -- the key is gone.  Instead the key is copied with the
- * new flags (C_CopyObject writes a new file) and then the old copy is
- * destroyed, so some copy of the key survives any interruption.  Two copies
- * with one CKA_ID can therefore exist for a moment; this function settles
- * any number of them: it keeps one copy with the wanted flags and destroys
- * the rest.  Idempotent.
+ * Does the copy still do RSA?  SoftHSM fills an attribute missing from a
+ * loaded object with its default the first time the object is used (a
+ * private component becomes empty), so the attribute checks above cannot
+ * see a file cut inside the private components.  This makes a session
+ * copy of it (never on the token's storage, gone with this call) that may
+ * decrypt, and checks it inverts a raw RSA encryption made with the
+ * public key.  1 works, 0 does not, -1 the token cannot tell (no session
+ * copy, no raw RSA): the attribute checks decide alone.
  */
-cmk_rc p11_rsa_set_flags(p11_tok *t, const uint8_t id[P11_ID_LEN], p11_rsa_flags f,
-                         CK_OBJECT_HANDLE *out)
+static int copy_works(p11_tok *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, CK_OBJECT_HANDLE pub,
+                      size_t modlen)
 {
-	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
-	CK_ATTRIBUTE find[] = {
-		{ CKA_CLASS, &cls, sizeof cls },
-		{ CKA_ID, (void *)id, P11_ID_LEN },
+	if (pub == CK_INVALID_HANDLE || modlen < 64 || modlen > 512)
+		return -1;
+	CK_BBOOL no = CK_FALSE, yes = CK_TRUE;
+	CK_ATTRIBUTE tmpl[] = {
+		{ CKA_TOKEN, &no, sizeof no },
+		{ CKA_DECRYPT, &yes, sizeof yes },
+		{ CKA_UNWRAP, &no, sizeof no },
+		{ CKA_SIGN, &no, sizeof no },
 	};
+	uint8_t m[512], c[512], out[512];
+	m[0] = 0;
+	for (size_t i = 1; i < modlen; i++)
+		m[i] = (uint8_t)(i * 7 + 1);
+	CK_MECHANISM x509 = { CKM_RSA_X_509, NULL, 0 };
+	CK_ULONG clen = sizeof c, olen = sizeof out;
+	CK_RV rv = t->fn->C_EncryptInit(s, &x509, pub);
+	if (rv == CKR_OK)
+		rv = t->fn->C_Encrypt(s, m, modlen, c, &clen);
+	if (rv != CKR_OK)
+		return -1;
+	CK_OBJECT_HANDLE tmp;
+	if (t->fn->C_CopyObject(s, h, tmpl, N_ELEMS(tmpl), &tmp) != CKR_OK)
+		return -1;
+	rv = t->fn->C_DecryptInit(s, &x509, tmp);
+	if (rv == CKR_OK)
+		rv = t->fn->C_Decrypt(s, c, clen, out, &olen);
+	t->fn->C_DestroyObject(s, tmp);
+	int ok = rv == CKR_OK && olen <= modlen &&
+	         memcmp(out, m + (modlen - olen), olen) == 0 &&
+	         (olen == modlen || m[0] == 0);
+	cmk_wipe(out, sizeof out);
+	/* a token that will not do raw RSA with a private key (policy, FIPS
+	 * mode) cannot tell; a key that fails the operation is broken */
+	if (rv == CKR_MECHANISM_INVALID || rv == CKR_MECHANISM_PARAM_INVALID ||
+	    rv == CKR_KEY_TYPE_INCONSISTENT || rv == CKR_KEY_FUNCTION_NOT_PERMITTED ||
+	    rv == CKR_FUNCTION_NOT_SUPPORTED)
+		return -1;
+	return ok;
+}
+
+/* The public key's modulus (malloc'd), or NULL when there is none. */
+static uint8_t *pub_modulus(p11_tok *t, const uint8_t id[P11_ID_LEN], CK_OBJECT_HANDLE *pub,
+                            size_t *len, cmk_rc *rc)
+{
+	uint8_t *n = NULL;
+	*rc = find_one(t, CKO_PUBLIC_KEY, id, P11_ID_LEN, NULL, pub);
+	if (*rc == CMK_OK && *pub != CK_INVALID_HANDLE &&
+	    p11_get_bytes(t, *pub, CKA_MODULUS, &n, len) != CMK_OK)
+		n = NULL;
+	return n;
+}
+
+static cmk_rc check_copies(p11_tok *t, CK_OBJECT_HANDLE pub, const uint8_t *mod, size_t modlen,
+                           p11_rsa_copy_t *c, size_t n)
+{
+	p11_sess *s;
+	CMK_TRY(p11_sess_get(t, &s));
+	for (size_t i = 0; i < n; i++) {
+		c[i].complete = copy_complete(t, s->h, c[i].h, mod, modlen, &c[i]);
+		if (c[i].complete)
+			c[i].complete = copy_works(t, s->h, c[i].h, pub, modlen) != 0;
+	}
+	p11_sess_put(t, s, CKR_OK);
+	return CMK_OK;
+}
+
+cmk_rc p11_rsa_copies(p11_tok *t, const uint8_t id[P11_ID_LEN], p11_rsa_copy_t **out, size_t *n)
+{
+	uint8_t aid[P11_ARCHIVE_ID_LEN];
+	p11_rsa_archive_id(id, aid);
+	CK_OBJECT_HANDLE *w, *a;
+	size_t nw, na;
+	CMK_TRY(find_all(t, CKO_PRIVATE_KEY, id, P11_ID_LEN, NULL, &w, &nw));
+	cmk_rc rc = find_all(t, CKO_PRIVATE_KEY, aid, sizeof aid, NULL, &a, &na);
+	if (rc != CMK_OK) {
+		free(w);
+		return rc;
+	}
+	p11_rsa_copy_t *c = calloc(nw + na ? nw + na : 1, sizeof *c);
+	size_t modlen = 0;
+	CK_OBJECT_HANDLE pub = CK_INVALID_HANDLE;
+	uint8_t *mod = c ? pub_modulus(t, id, &pub, &modlen, &rc) : NULL;
+	if (!c)
+		rc = cmk_err(CMK_E_NOMEM, "out of memory");
+	for (size_t i = 0; c && i < nw; i++)
+		c[i].h = w[i];
+	for (size_t i = 0; c && i < na; i++) {
+		c[nw + i].h = a[i];
+		c[nw + i].archive = 1;
+	}
+	free(w);
+	free(a);
+	if (rc == CMK_OK)
+		rc = check_copies(t, pub, mod, modlen, c, nw + na);
+	free(mod);
+	if (rc != CMK_OK) {
+		free(c);
+		return rc;
+	}
+	*out = c;
+	*n = nw + na;
+	return CMK_OK;
+}
+
+cmk_rc p11_rsa_copy(p11_tok *t, CK_OBJECT_HANDLE from, const uint8_t id[P11_ID_LEN], int archive,
+                    p11_rsa_flags f, CK_OBJECT_HANDLE *out)
+{
+	uint8_t aid[P11_ARCHIVE_ID_LEN];
+	p11_rsa_archive_id(id, aid);
+	CK_BBOOL dec = b(f.decrypt && !archive), sig = b(f.sign && !archive);
+	CK_ATTRIBUTE tmpl[] = {
+		{ CKA_DECRYPT, &dec, sizeof dec },
+		{ CKA_UNWRAP, &dec, sizeof dec },
+		{ CKA_SIGN, &sig, sizeof sig },
+		{ CKA_ID, archive ? aid : (uint8_t *)id, archive ? sizeof aid : P11_ID_LEN },
+	};
+	CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+	p11_sess *s;
+	CMK_TRY(p11_sess_get(t, &s));
+	p11_note_write();
+	CK_RV rv = t->fn->C_CopyObject(s->h, from, tmpl, N_ELEMS(tmpl), &h);
+	p11_sess_put(t, s, rv);
+	if (rv != CKR_OK)
+		return p11_fail(rv, t->what, archive ? "C_CopyObject (archive copy of a private key)"
+		                                     : "C_CopyObject (working copy of a private key)");
+	if (out)
+		*out = h;
+	return CMK_OK;
+}
+
+cmk_rc p11_rsa_find_usable(p11_tok *t, const uint8_t id[P11_ID_LEN], int sign,
+                           CK_OBJECT_HANDLE *out)
+{
+	CK_BBOOL yes = CK_TRUE;
+	CK_ATTRIBUTE use = { sign ? CKA_SIGN : CKA_DECRYPT, &yes, sizeof yes };
 	CK_OBJECT_HANDLE *h;
 	size_t n;
-	CMK_TRY(p11_find(t, find, N_ELEMS(find), &h, &n));
+	*out = CK_INVALID_HANDLE;
+	CMK_TRY(find_all(t, CKO_PRIVATE_KEY, id, P11_ID_LEN, &use, &h, &n));
 	if (n == 0) {
 		free(h);
-		return cmk_err(CMK_E_NOT_FOUND, "%s: no private key with this id on the token", t->what);
+		return CMK_OK;
 	}
-	cmk_rc rc = CMK_OK;
-	size_t keep = n;
-	for (size_t i = 0; i < n && keep == n && rc == CMK_OK; i++) {
-		p11_rsa_flags now;
-		rc = p11_rsa_get_flags(t, h[i], &now);
-		if (rc == CMK_OK && now.decrypt == f.decrypt && now.sign == f.sign)
-			keep = i;
-	}
-	CK_OBJECT_HANDLE kept = keep < n ? h[keep] : CK_INVALID_HANDLE;
-	if (rc == CMK_OK && keep == n) {
-		CK_BBOOL dec = b(f.decrypt), sig = b(f.sign);
-		CK_ATTRIBUTE tmpl[] = {
-			{ CKA_DECRYPT, &dec, sizeof dec },
-			{ CKA_UNWRAP, &dec, sizeof dec },
-			{ CKA_SIGN, &sig, sizeof sig },
-		};
-		p11_sess *s;
-		rc = p11_sess_get(t, &s);
-		if (rc == CMK_OK) {
-			CK_RV rv = t->fn->C_CopyObject(s->h, h[0], tmpl, N_ELEMS(tmpl), &kept);
-			p11_sess_put(t, s, rv);
-			if (rv != CKR_OK)
-				rc = p11_fail(rv, t->what, "C_CopyObject (private key with new flags)");
-		}
-	}
-	for (size_t i = 0; i < n && rc == CMK_OK; i++)
-		if (h[i] != kept)
-			rc = p11_destroy(t, h[i]);
+	cmk_rc rc;
+	size_t modlen = 0;
+	CK_OBJECT_HANDLE pub = CK_INVALID_HANDLE;
+	uint8_t *mod = pub_modulus(t, id, &pub, &modlen, &rc);
+	p11_rsa_copy_t *c = calloc(n, sizeof *c);
+	if (rc == CMK_OK && !c)
+		rc = cmk_err(CMK_E_NOMEM, "out of memory");
+	for (size_t i = 0; rc == CMK_OK && i < n; i++)
+		c[i].h = h[i];
+	if (rc == CMK_OK)
+		rc = check_copies(t, pub, mod, modlen, c, n);
+	for (size_t i = 0; rc == CMK_OK && i < n && *out == CK_INVALID_HANDLE; i++)
+		if (c[i].complete && (sign ? c[i].sig : c[i].dec && c[i].unw))
+			*out = c[i].h;
+	free(c);
+	free(mod);
 	free(h);
-	if (rc == CMK_OK && out)
-		*out = kept;
 	return rc;
 }
 

@@ -17,6 +17,8 @@ cmk_rc p11_sess_get(p11_tok *t, p11_sess **out)
 	pthread_mutex_unlock(&t->lock);
 	if (lost)   /* an earlier call lost the connection: reconnect first */
 		CMK_TRY(p11_tok_recover(t, lost_gen));
+	else
+		CMK_TRY(p11_tok_check_module(t));
 	pthread_mutex_lock(&t->lock);
 	p11_sess *s = t->pool;
 	if (s)

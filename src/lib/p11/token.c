@@ -315,10 +315,24 @@ CK_FUNCTION_LIST *p11_tok_fn(p11_tok *t)
 unsigned p11_tok_gen(p11_tok *t)
 {
 	(void)p11_tok_check_fork(t);
+	(void)p11_tok_check_module(t);
 	pthread_mutex_lock(&t->lock);
 	unsigned g = t->gen;
 	pthread_mutex_unlock(&t->lock);
 	return g;
+}
+
+/* Another token sharing the module re-initialised it: this token's
+ * sessions, login and handles are gone too.  Reopen (without initialising
+ * the module again) before any handle of the old generation is used. */
+cmk_rc p11_tok_check_module(p11_tok *t)
+{
+	unsigned mg = p11_mod_gen(t->mod);
+	pthread_mutex_lock(&t->lock);
+	int moved = t->mod_gen != mg;
+	unsigned g = t->gen;
+	pthread_mutex_unlock(&t->lock);
+	return moved ? p11_tok_recover(t, g) : CMK_OK;
 }
 
 const char *p11_tok_what(const p11_tok *t)

@@ -62,14 +62,18 @@ cmk_rc keys_load(cmk_ctx *ctx, const char *name, key_state *st)
 		meta_keystate ks;
 		const uint8_t *json;
 		size_t jlen;
-		if ((rc = meta_open(ctx, &d[i], &json, &jlen)) != CMK_OK)
+		if ((rc = meta_open_or_skip(ctx, &d[i], &json, &jlen)) == CMK_E_NOT_FOUND) {
+			rc = CMK_OK;          /* not cmk's: reported, ignored */
+			continue;
+		}
+		if (rc != CMK_OK)
 			break;
 		if (meta_decode(json, jlen, &kind, NULL, &ver, &ks) != CMK_OK ||
 		    (kind == META_VERSION && strcmp(ver.name, name) != 0) ||
 		    (kind == META_KEYSTATE && strcmp(ks.name, name) != 0)) {
-			rc = cmk_err(CMK_E_INTEGRITY, "%s: a metadata record of key %s is malformed",
-			             CTX_WHAT(ctx), name);
-			break;
+			cmk_err_clear();
+			meta_report_bad(ctx, &d[i], "is malformed");
+			continue;
 		}
 		ver.h = ks.h = d[i].h;
 		if (kind == META_KEYSTATE) {
@@ -219,16 +223,24 @@ static cmk_rc new_version(cmk_ctx *ctx, key_state *st, const char *name, meta_ve
 
 	key_state fresh = { .ks = { .enabled = 1 } };
 	p11_rsa_flags f = keys_token_flags(st ? st : &fresh, v);
-	CK_OBJECT_HANDLE priv, pub;
-	cmk_rc rc = parts ? p11_rsa_import(ctx->tok, parts, id, name, f, &priv, &pub)
-	                  : p11_rsa_generate(ctx->tok, v->bits, id, name, f, &priv, &pub);
+	/* The archive copy (with the public key), then the working copy, then
+	 * the record: a kill before the record leaves objects no record names
+	 * (never taken for a version; a purge of the name removes them). */
+	CK_OBJECT_HANDLE priv, pub, work = CK_INVALID_HANDLE;
+	cmk_rc rc = parts ? p11_rsa_import(ctx->tok, parts, id, name, &priv, &pub)
+	                  : p11_rsa_generate_archived(ctx->tok, v->bits, id, name, &priv, &pub);
 	if (rc != CMK_OK)
 		return cmk_err_prefix(rc, "key %s", name);
+	if (f.decrypt || f.sign)
+		rc = p11_rsa_copy(ctx->tok, priv, id, 0, f, &work);
 	char app[CMK_NAME_MAX + 16], label[CMK_NAME_MAX + 64];
 	key_app(name, app);
 	snprintf(label, sizeof label, "cmk %s/%s #1", name, v->ver);
-	rc = meta_write(ctx, app, label, meta_encode_version(v), NULL);
+	if (rc == CMK_OK)
+		rc = meta_write(ctx, app, label, meta_encode_version(v), NULL);
 	if (rc != CMK_OK) {
+		if (work != CK_INVALID_HANDLE)
+			p11_destroy(ctx->tok, work);
 		p11_destroy(ctx->tok, priv);
 		p11_destroy(ctx->tok, pub);
 		return rc;
@@ -254,8 +266,10 @@ static cmk_rc check_name_free(cmk_ctx *ctx, const char *name)
 {
 	key_state st;
 	cmk_rc rc = keys_load(ctx, name, &st);
-	if (rc == CMK_E_NOT_FOUND)   /* leftovers of an interrupted purge go first */
+	if (rc == CMK_E_NOT_FOUND) { /* leftovers of an interrupted purge go first */
+		cmk_err_clear();
 		return keys_purge_objects(ctx, name);
+	}
 	if (rc != CMK_OK)
 		return rc;
 	int deleted = st.ks.deleted_on != 0;

@@ -30,14 +30,34 @@ p11_rsa_flags keys_token_flags(const key_state *st, const meta_version *v);
 void keys_fill_version_info(cmk_ctx *ctx, key_state *st, meta_version *v,
                             cmk_version_info *out);
 
-/* Apply a change: `ks` (new key state) and/or `v` (new record of one
- * version; nothing else changes).  Lowers token flags before the commit,
- * raises them after, then destroys superseded records. */
+/* Apply a change: `ks` (new key state) or `v` (new record of one
+ * version; nothing else changes).  Under the vault lock, on a state read
+ * after taking it.  Destroys working copies that allow too much before the
+ * commit, makes the allowed ones after, then destroys superseded records
+ * (docs/design.md). */
 cmk_rc keys_commit(cmk_ctx *ctx, key_state *st, const meta_keystate *ks,
                    const meta_version *v);
-/* Bring the token's flags in line with the metadata (an interrupted
- * change, or an edit behind cmk's back). */
-cmk_rc keys_reconcile(cmk_ctx *ctx, key_state *st);
+
+/* What keys_settle*() did. */
+typedef struct keys_settled {
+	size_t made_archive, made_working, destroyed;
+} keys_settled;
+/* Under the vault lock: bring one version's copies to exactly usages f
+ * (archive made if missing, incomplete and surplus copies destroyed while
+ * a complete archive is there, the working copy made). */
+cmk_rc keys_settle_version(cmk_ctx *ctx, const meta_version *v, p11_rsa_flags f,
+                           keys_settled *out);
+/* The same for every version of a key, from its metadata. */
+cmk_rc keys_settle(cmk_ctx *ctx, key_state *st, keys_settled *out);
+/* A version's copies as found, against usages f (read only). */
+typedef struct keys_exam {
+	size_t archives;         /* complete archive copies (want 1) */
+	size_t working;          /* complete working copies */
+	size_t exact;            /* ... with exactly f (want 1 if f allows anything) */
+	size_t looser;           /* ... allowing more than f */
+	size_t incomplete;       /* half-written copies */
+} keys_exam;
+cmk_rc keys_examine_version(cmk_ctx *ctx, const meta_version *v, p11_rsa_flags f, keys_exam *out);
 
 /* listing.c, lifecycle.c: no permission check, no audit */
 cmk_rc keys_list_all(cmk_ctx *ctx, int deleted, cmk_key_info **keys, size_t *n);

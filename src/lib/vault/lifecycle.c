@@ -1,11 +1,13 @@
 /* lifecycle.c - enable, disable, attribute changes, soft delete, recover
  * and purge, each committed by writing exactly one record.
  *
- * The token's CKA_DECRYPT/CKA_UNWRAP/CKA_SIGN follow the metadata.  Flags
- * that go down are lowered before the commit and flags that go up are
- * raised after it, so a kill at any point leaves the token at least as
- * strict as the metadata before or after; keys_reconcile() finishes the
- * job on the next change (docs/design.md). */
+ * The token's usages follow the metadata through each version's copies:
+ * an archive copy that is never changed, and a working copy with the
+ * usages allowed.  Working copies that allow too much are destroyed before
+ * the commit and the new one is made after it, so a kill at any point
+ * leaves the token at least as strict as the metadata before or after, and
+ * never without a complete copy of the key; the next change of the key (or
+ * `cmk vault check --repair`) finishes an interrupted one (docs/design.md). */
 #include "config.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,27 +18,206 @@
 #include "vault/policy.h"
 #include "util/err.h"
 
-static cmk_rc set_version_flags(cmk_ctx *ctx, const meta_version *v, p11_rsa_flags f)
-{
+/* ------------------------------------------- a version's copies on the token
+ *
+ * Every function here runs under the vault lock, on copies listed after
+ * taking it (docs/design.md, "Key versions on the token"). */
+
+typedef struct copies {
+	p11_rsa_copy_t *c;
+	size_t n;
+	const meta_version *v;
 	uint8_t id[P11_ID_LEN];
-	names_unhex(v->ver, id, sizeof id);
-	cmk_rc rc = p11_rsa_set_flags(ctx->tok, id, f, NULL);
-	if (rc == CMK_E_NOT_FOUND)
-		return cmk_err(CMK_E_INTEGRITY, "%s: version %s/%s has a record but no private key on the token",
+} copies;
+
+static cmk_rc copies_load(cmk_ctx *ctx, const meta_version *v, copies *cs)
+{
+	cs->v = v;
+	names_unhex(v->ver, cs->id, sizeof cs->id);
+	return p11_rsa_copies(ctx->tok, cs->id, &cs->c, &cs->n);
+}
+
+static void copies_free(copies *cs)
+{
+	free(cs->c);
+	cs->c = NULL;
+	cs->n = 0;
+}
+
+static int is_working(const p11_rsa_copy_t *c)
+{
+	return !c->archive && (c->dec || c->unw || c->sig);
+}
+
+/* The one complete archive copy that stays, or NULL. */
+static const p11_rsa_copy_t *the_archive(const copies *cs)
+{
+	for (size_t i = 0; i < cs->n; i++)
+		if (cs->c[i].archive && cs->c[i].complete && !cs->c[i].dec && !cs->c[i].unw && !cs->c[i].sig)
+			return &cs->c[i];
+	return NULL;
+}
+
+static cmk_rc no_key(cmk_ctx *ctx, const meta_version *v)
+{
+	return cmk_err(CMK_E_INTEGRITY, "%s: version %s/%s has a record but no complete private key on the token",
+	               CTX_WHAT(ctx), v->name, v->ver);
+}
+
+/* Make sure a complete archive copy exists: a vault made by an older cmk
+ * has single copies, and a kill can interrupt the copy.  Copies one from
+ * any complete copy; destroys nothing. */
+static cmk_rc ensure_archive(cmk_ctx *ctx, copies *cs, int *made)
+{
+	if (the_archive(cs))
+		return CMK_OK;
+	const p11_rsa_copy_t *from = NULL;
+	for (size_t i = 0; i < cs->n && !from; i++)
+		if (cs->c[i].complete)
+			from = &cs->c[i];
+	if (!from)
+		return no_key(ctx, cs->v);
+	p11_rsa_flags none = { 0, 0 };
+	CMK_TRY(p11_rsa_copy(ctx->tok, from->h, cs->id, 1, none, NULL));
+	if (made)
+		*made = 1;
+	const meta_version *v = cs->v;
+	copies_free(cs);
+	CMK_TRY(copies_load(ctx, v, cs));
+	if (!the_archive(cs))
+		return cmk_err(CMK_E_INTEGRITY, "%s: the archive copy of version %s/%s is not complete after C_CopyObject",
 		               CTX_WHAT(ctx), v->name, v->ver);
+	return CMK_OK;
+}
+
+static int within(const p11_rsa_copy_t *c, p11_rsa_flags f)
+{
+	return (!c->dec || f.decrypt) && (!c->unw || f.decrypt) && (!c->sig || f.sign);
+}
+
+static int exactly(const p11_rsa_copy_t *c, p11_rsa_flags f)
+{
+	return c->dec == f.decrypt && c->unw == f.decrypt && c->sig == f.sign;
+}
+
+/* Destroy what must go, keeping the complete archive: incomplete copies,
+ * surplus archives, and working copies beyond `keep` (exact: every working
+ * copy but one with exactly `keep`).  A copy is destroyed only while the
+ * archive is verified present. */
+static cmk_rc prune(cmk_ctx *ctx, copies *cs, p11_rsa_flags keep, int exact, size_t *destroyed)
+{
+	const p11_rsa_copy_t *a = the_archive(cs);
+	if (!a)
+		return no_key(ctx, cs->v);
+	int kept = 0;
+	for (size_t i = 0; i < cs->n; i++) {
+		const p11_rsa_copy_t *c = &cs->c[i];
+		int go;
+		if (c == a)
+			continue;
+		if (!c->complete || !is_working(c))
+			go = 1;                 /* half-written, or a surplus archive */
+		else if (exact)
+			go = !exactly(c, keep) || kept++;
+		else
+			go = !within(c, keep);
+		if (go) {
+			CMK_TRY(p11_destroy(ctx->tok, c->h));
+			if (destroyed)
+				(*destroyed)++;
+		}
+	}
+	return CMK_OK;
+}
+
+/* Make the working copy with usages f from the archive, unless a complete
+ * one is there. */
+static cmk_rc raise(cmk_ctx *ctx, copies *cs, p11_rsa_flags f, int *made)
+{
+	if (!f.decrypt && !f.sign)
+		return CMK_OK;
+	for (size_t i = 0; i < cs->n; i++)
+		if (cs->c[i].complete && is_working(&cs->c[i]) && exactly(&cs->c[i], f))
+			return CMK_OK;
+	const p11_rsa_copy_t *a = the_archive(cs);
+	if (!a)
+		return no_key(ctx, cs->v);
+	if (made)
+		*made = 1;
+	return p11_rsa_copy(ctx->tok, a->h, cs->id, 0, f, NULL);
+}
+
+/* Before a commit: every copy of v no more permissive than f. */
+static cmk_rc lower_version(cmk_ctx *ctx, const meta_version *v, p11_rsa_flags f)
+{
+	copies cs;
+	CMK_TRY(copies_load(ctx, v, &cs));
+	cmk_rc rc = ensure_archive(ctx, &cs, NULL);
+	if (rc == CMK_OK)
+		rc = prune(ctx, &cs, f, 0, NULL);
+	copies_free(&cs);
 	return rc;
 }
 
-static int flags_eq(p11_rsa_flags a, p11_rsa_flags b)
+cmk_rc keys_settle_version(cmk_ctx *ctx, const meta_version *v, p11_rsa_flags f, keys_settled *out)
 {
-	return a.decrypt == b.decrypt && a.sign == b.sign;
+	copies cs;
+	int made_archive = 0, made_working = 0;
+	size_t destroyed = 0;
+	CMK_TRY(copies_load(ctx, v, &cs));
+	cmk_rc rc = ensure_archive(ctx, &cs, &made_archive);
+	if (rc == CMK_OK)
+		rc = prune(ctx, &cs, f, 1, &destroyed);
+	if (rc == CMK_OK && destroyed) {
+		const meta_version *vv = cs.v;
+		copies_free(&cs);
+		rc = copies_load(ctx, vv, &cs);
+	}
+	if (rc == CMK_OK)
+		rc = raise(ctx, &cs, f, &made_working);
+	copies_free(&cs);
+	if (out) {
+		out->made_archive += made_archive;
+		out->made_working += made_working;
+		out->destroyed += destroyed;
+	}
+	return rc;
 }
 
-cmk_rc keys_reconcile(cmk_ctx *ctx, key_state *st)
+cmk_rc keys_examine_version(cmk_ctx *ctx, const meta_version *v, p11_rsa_flags f, keys_exam *out)
+{
+	copies cs;
+	memset(out, 0, sizeof *out);
+	CMK_TRY(copies_load(ctx, v, &cs));
+	for (size_t i = 0; i < cs.n; i++) {
+		const p11_rsa_copy_t *c = &cs.c[i];
+		if (!c->complete)
+			out->incomplete++;
+		else if (is_working(c)) {
+			out->working++;
+			if (exactly(c, f))
+				out->exact++;
+			else if (!within(c, f))
+				out->looser++;
+		} else {
+			out->archives++;
+		}
+	}
+	copies_free(&cs);
+	return CMK_OK;
+}
+
+cmk_rc keys_settle(cmk_ctx *ctx, key_state *st, keys_settled *out)
 {
 	for (size_t i = 0; i < st->nv; i++)
-		CMK_TRY(set_version_flags(ctx, &st->v[i], keys_token_flags(st, &st->v[i])));
+		CMK_TRY(keys_settle_version(ctx, &st->v[i], keys_token_flags(st, &st->v[i]), out));
 	return CMK_OK;
+}
+
+static p11_rsa_flags flags_and(p11_rsa_flags a, p11_rsa_flags b)
+{
+	p11_rsa_flags f = { a.decrypt && b.decrypt, a.sign && b.sign };
+	return f;
 }
 
 cmk_rc keys_commit(cmk_ctx *ctx, key_state *st, const meta_keystate *ks, const meta_version *v)
@@ -54,14 +235,11 @@ cmk_rc keys_commit(cmk_ctx *ctx, key_state *st, const meta_keystate *ks, const m
 		*target = *v;
 
 	cmk_rc rc = CMK_OK;
-	/* 1. lower */
-	for (size_t i = 0; i < st->nv && rc == CMK_OK; i++) {
-		p11_rsa_flags a = keys_token_flags(st, &st->v[i]);
-		p11_rsa_flags b = keys_token_flags(&after, &vs[i]);
-		p11_rsa_flags low = { a.decrypt && b.decrypt, a.sign && b.sign };
-		if (!flags_eq(low, a))
-			rc = set_version_flags(ctx, &st->v[i], low);
-	}
+	/* 1. lower: every version's copies no more permissive than both the
+	 * metadata before and after (this also makes a missing archive) */
+	for (size_t i = 0; i < st->nv && rc == CMK_OK; i++)
+		rc = lower_version(ctx, &st->v[i], flags_and(keys_token_flags(st, &st->v[i]),
+		                                             keys_token_flags(&after, &vs[i])));
 	/* 2. commit: one new record */
 	char app[CMK_NAME_MAX + 16], label[CMK_NAME_MAX + 80];
 	snprintf(app, sizeof app, META_APP_KEY_PREFIX "%s", st->name);
@@ -82,12 +260,10 @@ cmk_rc keys_commit(cmk_ctx *ctx, key_state *st, const meta_keystate *ks, const m
 		snprintf(label, sizeof label, "cmk %s/%s #%llu", st->name, n.ver, (unsigned long long)n.gen);
 		rc = meta_write(ctx, app, label, meta_encode_version(&n), NULL);
 	}
-	/* 3. raise */
-	for (size_t i = 0; i < st->nv && rc == CMK_OK; i++) {
-		p11_rsa_flags b = keys_token_flags(&after, &vs[i]);
-		if (!flags_eq(b, keys_token_flags(st, &st->v[i])))
-			rc = set_version_flags(ctx, &vs[i], b);
-	}
+	/* 3. raise: exactly the working copy the new metadata allows (this
+	 * also finishes what an interrupted change left) */
+	for (size_t i = 0; i < st->nv && rc == CMK_OK; i++)
+		rc = keys_settle_version(ctx, &vs[i], keys_token_flags(&after, &vs[i]), NULL);
 	/* 4. clean up what the new record superseded (best effort: readers
 	 * ignore lower generations anyway) */
 	if (rc == CMK_OK) {
@@ -218,8 +394,30 @@ static cmk_rc cmk_key_recover_impl(cmk_ctx *ctx, const char *name)
 	return rc;
 }
 
-/* Destroy every object of a key whose purge is committed: key pairs
- * first, records last, so an interrupted purge is found and finished. */
+/* Destroy every private-key copy and the public key of version `ver`. */
+static cmk_rc destroy_pair(cmk_ctx *ctx, const char *ver)
+{
+	uint8_t id[P11_ID_LEN];
+	names_unhex(ver, id, sizeof id);
+	p11_rsa_copy_t *c;
+	size_t n;
+	CMK_TRY(p11_rsa_copies(ctx->tok, id, &c, &n));
+	cmk_rc rc = CMK_OK;
+	for (size_t i = 0; i < n && rc == CMK_OK; i++)
+		rc = p11_destroy(ctx->tok, c[i].h);
+	free(c);
+	CK_OBJECT_HANDLE pub;
+	while (rc == CMK_OK && (rc = p11_rsa_find(ctx->tok, id, NULL, &pub)) == CMK_OK &&
+	       pub != CK_INVALID_HANDLE)
+		rc = p11_destroy(ctx->tok, pub);
+	return rc;
+}
+
+/* Destroy every object of a key whose purge is committed (an authentic
+ * key state record says `purging`): key pairs first, then the version
+ * records, the key state record last, so an interrupted purge is found
+ * and finished, and never leaves versions that look live.  Does nothing
+ * when no authentic record says so.  Under the vault lock. */
 cmk_rc keys_purge_objects(cmk_ctx *ctx, const char *name)
 {
 	char app[CMK_NAME_MAX + 16];
@@ -227,28 +425,39 @@ cmk_rc keys_purge_objects(cmk_ctx *ctx, const char *name)
 	p11_data *d;
 	size_t n;
 	CMK_TRY(p11_data_find(ctx->tok, app, &d, &n));
-	cmk_rc rc = CMK_OK;
+	meta_kind *kind = calloc(n ? n : 1, sizeof *kind);
+	meta_version *ver = calloc(n ? n : 1, sizeof *ver);
+	cmk_rc rc = kind && ver ? CMK_OK : cmk_err(CMK_E_NOMEM, "out of memory");
+	int purging = 0;
 	for (size_t i = 0; i < n && rc == CMK_OK; i++) {
-		meta_kind kind;
-		meta_version v;
+		meta_keystate ks;
 		const uint8_t *json;
 		size_t jlen;
-		/* a record failing authentication still names a key pair of
-		 * this key only if it decodes; purge what decodes */
-		if (meta_open(ctx, &d[i], &json, &jlen) != CMK_OK ||
-		    meta_decode(json, jlen, &kind, NULL, &v, NULL) != CMK_OK || kind != META_VERSION)
+		rc = meta_open_or_skip(ctx, &d[i], &json, &jlen);
+		if (rc == CMK_E_NOT_FOUND) {
+			rc = CMK_OK;
 			continue;
-		uint8_t id[P11_ID_LEN];
-		CK_OBJECT_HANDLE priv, pub;
-		names_unhex(v.ver, id, sizeof id);
-		rc = p11_rsa_find(ctx->tok, id, &priv, &pub);
-		if (rc == CMK_OK && priv != CK_INVALID_HANDLE)
-			rc = p11_destroy(ctx->tok, priv);
-		if (rc == CMK_OK && pub != CK_INVALID_HANDLE)
-			rc = p11_destroy(ctx->tok, pub);
+		}
+		if (rc == CMK_OK && meta_decode(json, jlen, &kind[i], NULL, &ver[i], &ks) != CMK_OK) {
+			cmk_err_clear();
+			kind[i] = META_NONE;
+		}
+		if (kind[i] == META_VERSION && strcmp(ver[i].name, name) != 0)
+			kind[i] = META_NONE;
+		if (kind[i] == META_KEYSTATE && strcmp(ks.name, name) == 0 && ks.purging)
+			purging = 1;
 	}
-	for (size_t i = 0; i < n && rc == CMK_OK; i++)
-		rc = p11_destroy(ctx->tok, d[i].h);
+	for (size_t i = 0; purging && i < n && rc == CMK_OK; i++)
+		if (kind[i] == META_VERSION)
+			rc = destroy_pair(ctx, ver[i].ver);
+	for (size_t i = 0; purging && i < n && rc == CMK_OK; i++)
+		if (kind[i] == META_VERSION)
+			rc = p11_destroy(ctx->tok, d[i].h);
+	for (size_t i = 0; purging && i < n && rc == CMK_OK; i++)
+		if (kind[i] == META_KEYSTATE)
+			rc = p11_destroy(ctx->tok, d[i].h);
+	free(kind);
+	free(ver);
 	p11_data_free(d, n);
 	return rc;
 }
@@ -360,11 +569,28 @@ cmk_rc keys_finish_purges(cmk_ctx *ctx, size_t *count)
 		}
 		if (lrc != CMK_E_NOT_FOUND)
 			continue;
-		/* records but no live view: a purge in progress, or orphans */
+		cmk_err_clear();
+		/* records but no live view: a purge in progress, or orphans.
+		 * Decide again under the lock: the purge may have finished and
+		 * the name been taken by a new key meanwhile. */
 		rc = ctx_write_begin(ctx);
+		int purged = 0;
 		if (rc == CMK_OK) {
-			rc = keys_purge_objects(ctx, name);
+			lrc = keys_load(ctx, name, &st);
+			if (lrc == CMK_OK)
+				key_state_free(&st);
+			else if (lrc == CMK_E_NOT_FOUND) {
+				cmk_err_clear();
+				rc = keys_purge_objects(ctx, name);
+				purged = rc == CMK_OK;
+			}
 			ctx_write_end(ctx);
+		}
+		if (!purged) {
+			for (size_t j = i + 1; j < n; j++)
+				if (strcmp(d[j].app, d[i].app) == 0)
+					d[j].app[0] = '\0';
+			continue;
 		}
 		if (rc == CMK_OK)
 			(*count)++;

@@ -1,5 +1,7 @@
 /* meta.c - the JSON codec of vault metadata records (json-c). */
 #include "config.h"
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -248,4 +250,82 @@ cmk_rc meta_open(cmk_ctx *ctx, const p11_data *d, const uint8_t **json, size_t *
 	*json = d->value + 65;
 	*len = d->len - 65;
 	return CMK_OK;
+}
+
+void meta_label(cmk_ctx *ctx, CK_OBJECT_HANDLE h, char *out, size_t cap)
+{
+	uint8_t *l;
+	size_t n;
+	out[0] = '\0';
+	if (p11_get_bytes(ctx->tok, h, CKA_LABEL, &l, &n) != CMK_OK)
+		return;
+	size_t j = 0;
+	for (size_t i = 0; i < n && j + 1 < cap; i++)     /* printable only */
+		out[j++] = l[i] >= 0x20 && l[i] < 0x7f && l[i] != '\'' ? (char)l[i] : '?';
+	out[j] = '\0';
+	free(l);
+}
+
+void meta_describe(cmk_ctx *ctx, const p11_data *d, char *out, size_t cap)
+{
+	char label[96];
+	meta_label(ctx, d->h, label, sizeof label);
+	char app[96];
+	size_t j = 0;
+	for (const char *p = d->app; *p && j + 1 < sizeof app; p++)
+		app[j++] = *p >= 0x20 && *p < 0x7f && *p != '\'' ? *p : '?';
+	app[j] = '\0';
+	snprintf(out, cap, "record '%s' (label '%s')", app, label);
+}
+
+/* One warning per object and process: the same record is met by every
+ * read, and a long-running service must not flood its log. */
+static pthread_mutex_t warned_lock = PTHREAD_MUTEX_INITIALIZER;
+static int quiet;
+
+void meta_set_quiet(int on)
+{
+	pthread_mutex_lock(&warned_lock);
+	quiet = on;
+	pthread_mutex_unlock(&warned_lock);
+}
+
+static CK_OBJECT_HANDLE warned[64];
+static size_t nwarned;
+
+void meta_report_bad(cmk_ctx *ctx, const p11_data *d, const char *why)
+{
+	pthread_mutex_lock(&warned_lock);
+	int seen = 0;
+	for (size_t i = 0; i < nwarned && i < 64 && !seen; i++)
+		seen = warned[i] == d->h;
+	if (!seen && !quiet)
+		warned[nwarned++ % 64] = d->h;
+	seen |= quiet;
+	pthread_mutex_unlock(&warned_lock);
+	if (seen || getenv("CMK_NO_RECORD_WARNINGS"))
+		return;
+	char what[256];
+	meta_describe(ctx, d, what, sizeof what);
+	fprintf(stderr, "cmk: warning: %s: %s %s and is ignored; `cmk vault check --repair` removes it\n",
+	        CTX_WHAT(ctx), what, why);
+}
+
+cmk_rc meta_open_or_skip(cmk_ctx *ctx, const p11_data *d, const uint8_t **json, size_t *len)
+{
+	cmk_rc rc = meta_open(ctx, d, json, len);
+	if (rc == CMK_E_INTEGRITY && d->len >= 66 && d->value[64] == '\n') {
+		/* before calling the record forged, make sure the MAC key is the
+		 * token's (a handle cached across a re-initialisation is not) */
+		pthread_mutex_lock(&ctx->lock);
+		ctx->mac_key[CTX_MAC_META].known = 0;
+		pthread_mutex_unlock(&ctx->lock);
+		rc = meta_open(ctx, d, json, len);
+	}
+	if (rc == CMK_E_INTEGRITY) {
+		meta_report_bad(ctx, d, d->len < 66 || d->value[64] != '\n' ? "has no MAC (not written by cmk)"
+		                                                             : "fails authentication");
+		return CMK_E_NOT_FOUND;
+	}
+	return rc;
 }

@@ -70,6 +70,20 @@ cmk_rc meta_write(cmk_ctx *ctx, const char *app, const char *label, char *json,
  * A record edited or made behind cmk's back fails with CMK_E_INTEGRITY. */
 cmk_rc meta_open(cmk_ctx *ctx, const p11_data *d, const uint8_t **json, size_t *len);
 
+/* The same, for readers: a record that fails authentication is reported
+ * (meta_report_bad) and CMK_E_NOT_FOUND returned: skip it.  Other errors
+ * (the token failed) are returned as they are. */
+cmk_rc meta_open_or_skip(cmk_ctx *ctx, const p11_data *d, const uint8_t **json, size_t *len);
+/* A warning on stderr, once per object and process (none when the
+ * environment has CMK_NO_RECORD_WARNINGS): "record 'APP' (label 'L') WHY
+ * and is ignored". */
+void meta_report_bad(cmk_ctx *ctx, const p11_data *d, const char *why);
+/* No warnings while on (`vault check` lists the records itself). */
+void meta_set_quiet(int on);
+/* "record 'APP' (label 'L')" for messages. */
+void meta_describe(cmk_ctx *ctx, const p11_data *d, char *out, size_t cap);
+void meta_label(cmk_ctx *ctx, CK_OBJECT_HANDLE h, char *out, size_t cap);
+
 int64_t meta_now_us(void);
 
 #endif

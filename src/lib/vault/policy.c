@@ -100,7 +100,11 @@ static cmk_rc policy_read(cmk_ctx *ctx, pol_rec **out, size_t *n, CK_OBJECT_HAND
 	for (size_t i = 0; i < count && rc == CMK_OK; i++) {
 		const uint8_t *json;
 		size_t jlen;
-		if ((rc = meta_open(ctx, &d[i], &json, &jlen)) != CMK_OK)
+		if ((rc = meta_open_or_skip(ctx, &d[i], &json, &jlen)) == CMK_E_NOT_FOUND) {
+			rc = CMK_OK;          /* not cmk's: reported, ignored */
+			continue;
+		}
+		if (rc != CMK_OK)
 			break;
 		json_object *o = json_tokener_parse((const char *)json);
 		json_object *id, *perms, *gen, *upd;
@@ -110,8 +114,8 @@ static cmk_rc policy_read(cmk_ctx *ctx, pol_rec **out, size_t *n, CK_OBJECT_HAND
 		    !json_object_object_get_ex(o, "updated", &upd) ||
 		    strlen(json_object_get_string(id)) >= CMK_IDENTITY_MAX) {
 			json_object_put(o);
-			rc = cmk_err(CMK_E_INTEGRITY, "%s: an access policy record is malformed", CTX_WHAT(ctx));
-			break;
+			meta_report_bad(ctx, &d[i], "is malformed");
+			continue;
 		}
 		pol_rec r = { .gen = (uint64_t)json_object_get_int64(gen), .h = d[i].h };
 		strcpy(r.p.identity, json_object_get_string(id));

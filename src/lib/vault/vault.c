@@ -24,11 +24,16 @@ cmk_rc ctx_vault_record(cmk_ctx *ctx, meta_vault *out)
 		meta_vault v;
 		const uint8_t *json;
 		size_t jlen;
-		if ((rc = meta_open(ctx, &d[i], &json, &jlen)) != CMK_OK)
+		if ((rc = meta_open_or_skip(ctx, &d[i], &json, &jlen)) == CMK_E_NOT_FOUND) {
+			rc = CMK_OK;          /* not cmk's: reported, ignored */
+			continue;
+		}
+		if (rc != CMK_OK)
 			break;
 		if (meta_decode(json, jlen, &kind, &v, NULL, NULL) != CMK_OK || kind != META_VAULT) {
-			rc = cmk_err(CMK_E_INTEGRITY, "%s: the vault settings record is malformed", CTX_WHAT(ctx));
-			break;
+			cmk_err_clear();
+			meta_report_bad(ctx, &d[i], "is malformed");
+			continue;
 		}
 		v.h = d[i].h;
 		if (!found || v.gen > out->gen)

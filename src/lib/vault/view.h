@@ -1,0 +1,28 @@
+/* view.h - a process's view of the token's objects, and the vault lock's
+ * change counter (docs/design.md, "Several processes on one token").
+ *
+ * SoftHSM 2.6 re-reads its object directory only when the token's
+ * generation file changed since it last looked; a process that creates or
+ * destroys an object of its own first takes the new generation as seen, and
+ * so can miss objects other processes created just before, until someone
+ * else writes.  Every change under the vault lock must start from a
+ * complete view, so: each lock holder that changed the token bumps a
+ * counter kept in the lock file; a process taking the lock whose counter
+ * moved since it last held it, and which wrote to the token since its
+ * view was last known complete, re-initialises the module first. */
+#ifndef CMK_VIEW_H
+#define CMK_VIEW_H
+
+#include "ctx.h"
+
+/* Right after taking the vault lock / right before releasing it. */
+cmk_rc vault_lock_taken(cmk_ctx *ctx);
+void vault_lock_releasing(cmk_ctx *ctx);
+/* Re-initialise if this process wrote to the token since its view of ctx's
+ * vault was last known complete (readers, on a missing working copy). */
+cmk_rc vault_view_refresh(cmk_ctx *ctx);
+/* Wait (bounded) until no process holds the vault lock: a change in
+ * progress.  Takes nothing; never fails. */
+void vault_wait_writer(cmk_ctx *ctx);
+
+#endif

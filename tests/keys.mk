@@ -1,0 +1,14 @@
+# tests/keys.mk - issue 10: key versions on the token under concurrency
+# and kills (archive and working copies, docs/design.md), unauthenticated
+# records and `cmk vault check`; included from tests/local.mk.
+
+keys_tests = \
+	tests/keys-race.sh \
+	tests/keys-concurrent.sh \
+	tests/keys-unauth.sh \
+	tests/keys-copies.sh \
+	tests/keys-purge-race.sh \
+	tests/keys-incomplete.sh
+
+TESTS += $(keys_tests)
+EXTRA_DIST += $(keys_tests)

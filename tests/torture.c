@@ -1100,6 +1100,12 @@ static pid_t spawn_worker(int wi, unsigned gen)
 	pid_t p = fork();
 	if (p == 0)
 		worker_main(wi, gen);
+	if (p < 0) {
+		/* never leave -1 where kill() and waitpid() would take it as
+		 * "every process" */
+		say("# fork of worker %d failed: %s", wi, strerror(errno));
+		exit(2);
+	}
 	return p;
 }
 

@@ -1827,6 +1827,10 @@ int main(int argc, char **argv)
 	pid_t checker = fork();
 	if (checker == 0)
 		checker_main();
+	if (checker < 0) {
+		say("# fork of the checker failed: %s", strerror(errno));
+		return 2;
+	}
 	pid_t *w = calloc((size_t)o_procs, sizeof *w);
 	unsigned *gen = calloc((size_t)o_procs, sizeof *gen);
 	if (!w || !gen)

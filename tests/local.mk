@@ -102,5 +102,6 @@ include tests/resources.mk
 
 include tests/remote.mk
 include tests/cli.mk
+include tests/torture.mk
 include tests/keys.mk
 include tests/p11.mk

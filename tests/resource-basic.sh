@@ -76,4 +76,14 @@ ok "everything opens once restored" cmk resource list r1
 ok "create in --dir" cmk resource create r2 --dir "$T/other"
 [ -f "$T/other/r2/resource.json" ] && pass "--dir is used" || fail "--dir is used"
 ok "put with --dir" cmk resource put r2 x --dir "$T/other" --in "$T/small"
+# what a killed `resource create` leaves (a directory without a state file,
+# and its service key made already) is no resource, and the next create of
+# that name takes it over (src/lib/resource/objects.c)
+mkdir -p "$T/res/lo/objects"
+expect_fail_msg 4 "resource lo does not exist" "a directory without a state file is no resource" cmk resource get lo x
+ok "resource create takes over the leftover directory" cmk resource create lo
+echo hello | cmk resource put lo greeting >/dev/null 2>&1
+run cmk resource get lo greeting
+is "$(cat "$OUT")" hello "and the resource works"
+
 done_testing

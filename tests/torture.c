@@ -1459,6 +1459,23 @@ static void snap_add(const char *fmt, ...)
 	snap_lines[snap_n++] = line;
 }
 
+/* A resource NAME exists when RESDIR/NAME holds its state file; a
+ * directory without one, or a service key whose resource has none, is what
+ * a killed `resource create` leaves: no resource (src/lib/resource/objects.c),
+ * and the next create of that name takes both over. */
+static int resource_exists(const char *name)
+{
+	const char *dir = o_res_dir ? o_res_dir : getenv("CMK_RESOURCE_DIR");
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s/%s/resource.json", dir ? dir : "/nonexistent", name);
+	return access(path, F_OK) == 0;
+}
+
+static int orphan_service_key(const cmk_key_info *k)
+{
+	return k->managed_by[0] && !resource_exists(k->managed_by);
+}
+
 static int snapshot_main(void)
 {
 	cmk_ctx *ctx;
@@ -1488,6 +1505,8 @@ static int snapshot_main(void)
 			return 1;
 		}
 		for (size_t i = 0; i < nk; i++) {
+			if (orphan_service_key(&k[i]))
+				continue;
 			snap_add("key %s deleted=%d enabled=%d current=%s", k[i].name, k[i].deleted, k[i].enabled,
 			         k[i].current[0] ? k[i].current : "-");
 			cmk_version_info *v;
@@ -1576,6 +1595,8 @@ static int snapshot_main(void)
 	cmk_resource_params rp = { .dir = dir };
 	while (ls && fgets(rname, sizeof rname, ls)) {
 		rname[strcspn(rname, "\n")] = '\0';
+		if (!resource_exists(rname))
+			continue;
 		cmk_resource *r;
 		cmk_resource_info ri;
 		if ((rc = cmk_resource_open(ctx, &rp, rname, &r)) != CMK_OK) {

@@ -382,22 +382,34 @@ restore_locked(const struct cli_lab *lab, const char *tokpath,
 		tokfile_free(&copy);
 		return rc;
 	}
-	if ((fd = open(tokpath, O_RDWR | O_CREAT | O_CLOEXEC,
-	               lab_mode(lab, 0600))) < 0 ||
-	    ofd_lock(fd, F_WRLCK) != 0 || read_fd(fd, &now) != 0) {
-		rc = cli_fail(CMK_E_TOKEN, "lab %s: cannot restore %s: %s",
-		              lab->dir, tokpath, strerror(errno));
-		if (fd >= 0)
+	/* SoftHSM truncates the file before it takes its lock: a writer may
+	 * be waiting for the lock we hold, the file empty meanwhile.  So a
+	 * damaged file is looked at again, the lock let go in between, before
+	 * it is taken for a killed writer's. */
+	for (int i = 0;; i++) {
+		if ((fd = open(tokpath, O_RDWR | O_CREAT | O_CLOEXEC,
+		               lab_mode(lab, 0600))) < 0 ||
+		    ofd_lock(fd, F_WRLCK) != 0 || read_fd(fd, &now) != 0) {
+			rc = cli_fail(CMK_E_TOKEN, "lab %s: cannot restore %s: %s",
+			              lab->dir, tokpath, strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			tokfile_free(&copy);
+			return rc;
+		}
+		now.missing = 0;
+		if (damage(&now) == NULL) { /* SoftHSM finished its rewrite */
+			tokfile_free(&now);
+			tokfile_free(&copy);
 			close(fd);
-		tokfile_free(&copy);
-		return rc;
-	}
-	now.missing = 0;
-	if (damage(&now) == NULL) { /* SoftHSM finished its rewrite */
+			return 0;
+		}
+		if (i == 10)
+			break;
 		tokfile_free(&now);
-		tokfile_free(&copy);
 		close(fd);
-		return 0;
+		struct timespec ts = { 0, 30 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
 	}
 	if (strcmp(*why, "missing") != 0)
 		*why = damage(&now);

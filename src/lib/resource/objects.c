@@ -133,10 +133,18 @@ cmk_rc cmk_resource_create2(cmk_ctx *ctx, const cmk_resource_params *p,
 		snprintf(r->st.identity, sizeof r->st.identity, "res-%s", name);
 	}
 	if (access(r->dir, F_OK) == 0) {
-		rc = cmk_err(CMK_E_EXISTS, "resource %s: cannot create %s: it "
-		             "already exists", name, r->dir);
-		cmk_resource_close(r);
-		return rc;
+		/* a directory without a state file is no resource: what a killed
+		 * create left (an empty objects/ at most), taken over here */
+		char leftover[4200];
+		res_state old;
+		snprintf(leftover, sizeof leftover, "%s/objects", r->dir);
+		if (res_state_load(r->dir, &old) != CMK_E_NOT_FOUND ||
+		    (rmdir(leftover) != 0 && errno != ENOENT) || rmdir(r->dir) != 0) {
+			rc = cmk_err(CMK_E_EXISTS, "resource %s: cannot create %s: it "
+			             "already exists", name, r->dir);
+			cmk_resource_close(r);
+			return rc;
+		}
 	}
 	/* --key: set-key's checks before anything is made */
 	if (cp && cp->keyid) {
@@ -176,7 +184,16 @@ cmk_rc cmk_resource_create2(cmk_ctx *ctx, const cmk_resource_params *p,
 		rc = cmk_err(CMK_E_IO, "cannot create %s: %s", objs, strerror(errno));
 		goto fail;
 	}
-	if ((rc = cmk_key_create(ctx, svc, &kp, ver)) != CMK_OK) {
+	rc = cmk_key_create(ctx, svc, &kp, ver);
+	if (rc == CMK_E_EXISTS) {
+		/* a killed create of this resource made it (it is tagged as this
+		 * resource's, and no resource state names it): taken over */
+		cmk_key_info ki;
+		if (cmk_key_info_get(ctx, svc, 0, &ki) == CMK_OK &&
+		    strcmp(ki.managed_by, name) == 0 && ki.current[0])
+			rc = CMK_OK;
+	}
+	if (rc != CMK_OK) {
 		rc = cmk_err_prefix(rc, "resource %s: creating its service-managed "
 		                    "key %s", name, svc);
 		goto fail;

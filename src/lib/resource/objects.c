@@ -138,7 +138,10 @@ cmk_rc cmk_resource_create2(cmk_ctx *ctx, const cmk_resource_params *p,
 		char leftover[4200];
 		res_state old;
 		snprintf(leftover, sizeof leftover, "%s/objects", r->dir);
-		if (res_state_load(r->dir, &old) != CMK_E_NOT_FOUND ||
+		cmk_rc lrc = res_state_load(r->dir, &old);
+		if (lrc == CMK_OK)
+			res_state_clear(&old);
+		if (lrc != CMK_E_NOT_FOUND ||
 		    (rmdir(leftover) != 0 && errno != ENOENT) || rmdir(r->dir) != 0) {
 			rc = cmk_err(CMK_E_EXISTS, "resource %s: cannot create %s: it "
 			             "already exists", name, r->dir);

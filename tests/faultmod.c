@@ -16,6 +16,9 @@
  *                              of its success (the token changed: a reply
  *                              lost after the commit point)
  *               delay=Nms      call the module N ms later
+ *               signal=SIG     call the module, then send SIG (KILL,
+ *                              TERM or INT) to this process: a kill at
+ *                              exactly that point of a change
  *     CKR_BUFFER_TOO_SMALL on C_GetSlotList sets the count the module
  *     reports, as a module whose slot list grew between two calls does.
  *   CMK_FAULT_LOG=FILE     one line per injected fault: "FUNCTION N ACTION"
@@ -33,6 +36,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -148,7 +152,7 @@ enum { FUNCS(ENUM) F_COUNT };
 #define NAME(name, params, args) #name,
 static const char *const names[F_COUNT] = { FUNCS(NAME) };
 
-enum { A_FAIL, A_AFTER, A_DELAY };
+enum { A_FAIL, A_AFTER, A_DELAY, A_SIGNAL };
 struct rule {
 	int fn;
 	unsigned long from, to;
@@ -247,6 +251,12 @@ static void parse_rule(char *r)
 		x->delay_ms = (unsigned)strtoul(act + 6, &end, 10);
 		if (end == act + 6 || (*end && strcmp(end, "ms") != 0))
 			die("%s: '%s': want delay=Nms", fn, act);
+	} else if (strncmp(act, "signal=", 7) == 0) {
+		x->action = A_SIGNAL;
+		const char *sn = act + 7;
+		x->rv = !strcmp(sn, "KILL") ? SIGKILL : !strcmp(sn, "TERM") ? SIGTERM : !strcmp(sn, "INT") ? SIGINT : 0;
+		if (!x->rv)
+			die("%s: '%s': want signal=KILL, TERM or INT", fn, act);
 	} else if (strncmp(act, "after=", 6) == 0) {
 		x->action = A_AFTER;
 		if (!parse_rv(act + 6, &x->rv))
@@ -318,6 +328,9 @@ static int before(int fn, unsigned long n, int *after, CK_RV *after_rv)
 		} else if (x->action == A_AFTER) {
 			*after = 1;
 			*after_rv = x->rv;
+		} else if (x->action == A_SIGNAL) {
+			*after = 2;
+			*after_rv = x->rv;      /* the signal's number */
 		} else {
 			note(log_path, "%s %lu %s\n", names[fn], n, rv_name(x->rv));
 			*after_rv = x->rv;
@@ -329,6 +342,12 @@ static int before(int fn, unsigned long n, int *after, CK_RV *after_rv)
 
 static CK_RV after_call(int fn, unsigned long n, int after, CK_RV frv, CK_RV rv)
 {
+	if (after == 2) {
+		note(log_path, "%s %lu signal=%d\n", names[fn], n, (int)frv);
+		note(trace_path, "%s %lu %s\n", names[fn], n, rv_name(rv));
+		kill(getpid(), (int)frv);
+		return rv;
+	}
 	if (after && rv == CKR_OK) {
 		note(log_path, "%s %lu after=%s\n", names[fn], n, rv_name(frv));
 		rv = frv;

@@ -5,6 +5,7 @@
 p11_tests = \
 	tests/fork-load.sh \
 	tests/faults-lifecycle.sh \
+	tests/interrupted-changes.sh \
 	tests/faults-p11.sh
 
 TESTS += $(p11_tests)

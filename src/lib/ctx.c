@@ -12,6 +12,7 @@
 #include "vault/policy.h"
 #include "vault/audit.h"
 #include "util/err.h"
+#include "util/sigdefer.h"
 
 static cmk_rc set_identity(cmk_ctx *ctx, const char *identity)
 {
@@ -213,13 +214,22 @@ cmk_rc ctx_mac(cmk_ctx *ctx, int which, const uint8_t *a, size_t alen, const uin
 
 /* The lock file sits next to the configuration unless lock_file says
  * otherwise; every process changing the vault on this host takes it. */
+static cmk_rc write_take(cmk_ctx *ctx, int blocking, int change, int *got);
+
 cmk_rc ctx_write_begin(cmk_ctx *ctx)
 {
 	int got;
-	return ctx_write_try(ctx, 1, &got);
+	return write_take(ctx, 1, 1, &got);
 }
 
 cmk_rc ctx_write_try(cmk_ctx *ctx, int blocking, int *got)
+{
+	return write_take(ctx, blocking, 0, got);
+}
+
+/* change: a change of the vault follows (ctx_write_begin), not the audit
+ * anchor's bookkeeping */
+static cmk_rc write_take(cmk_ctx *ctx, int blocking, int change, int *got)
 {
 	*got = 0;
 	if (!blocking) {
@@ -248,13 +258,15 @@ cmk_rc ctx_write_try(cmk_ctx *ctx, int blocking, int *got)
 		}
 	}
 	*got = 1;
+	/* no catchable signal stops a change half-way (util/sigdefer.h) */
+	sig_defer_begin();
 	ctx->write_owner = pthread_self();
 	atomic_store(&ctx->write_held, 1);
 	/* a change starts from a complete view of the token (vault/view.h); a
 	 * non-blocking take is the audit anchor's, which reads no key objects
 	 * and must not re-initialise the module under an unwrap */
 	if (blocking) {
-		cmk_rc rc = vault_lock_taken(ctx);
+		cmk_rc rc = vault_lock_taken(ctx, change);
 		if (rc != CMK_OK) {
 			*got = 0;
 			ctx_write_release(ctx);
@@ -271,9 +283,12 @@ int ctx_write_held(cmk_ctx *ctx)
 
 void ctx_write_release(cmk_ctx *ctx)
 {
+	if (ctx->lock_marked)   /* a blocking take released without ctx_write_end */
+		vault_lock_releasing(ctx);
 	atomic_store(&ctx->write_held, 0);
 	flock(ctx->lock_fd, LOCK_UN);
 	pthread_mutex_unlock(&ctx->write_lock);
+	sig_defer_end();
 }
 
 void ctx_write_end(cmk_ctx *ctx)

@@ -32,6 +32,8 @@ struct cmk_ctx {
 	uint64_t view_seq;                  /* the lock file's counter then */
 	int view_seq_known;
 	unsigned long lock_writes;          /* p11_writes() when the lock was taken */
+	int heal_failed;                    /* vault_heal failed under this hold */
+	int lock_marked;                    /* the lock file says "in progress" */
 };
 
 /* Token-held HMAC keys of the vault. */

@@ -3,6 +3,7 @@ libcmk_core_sources = \
 	src/lib/util/err.c src/lib/util/err.h \
 	src/lib/util/secmem.c src/lib/util/secmem.h \
 	src/lib/util/strv.c \
+	src/lib/util/sigdefer.c src/lib/util/sigdefer.h \
 	src/lib/conffile.c src/lib/conffile.h \
 	src/lib/pin.c \
 	src/lib/p11/p11.h src/lib/p11/p11_int.h src/lib/p11/calls.h \
@@ -28,6 +29,7 @@ libcmk_core_sources = \
 	src/lib/vault/rotation.c \
 	src/lib/vault/listing.c \
 	src/lib/vault/view.c src/lib/vault/view.h \
+	src/lib/vault/check.h \
 	src/lib/vault/check.c \
 	src/lib/vault/policy.c src/lib/vault/policy.h \
 	src/lib/vault/audit.c src/lib/vault/audit.h src/lib/vault/audit_int.h \

@@ -3,6 +3,7 @@
 #define CMK_AUDIT_H
 
 #include "ctx.h"
+#include "util/sigdefer.h"
 
 /* Append one record for operation `op` on `key` (NULL: the vault) with
  * result rc, and return rc -- or CMK_E_AUDIT if the vault fails closed and
@@ -25,18 +26,35 @@ void audit_fork_child(cmk_ctx *ctx);
 
 /* The checks, permission and audit around one public operation.
  * `write` operations hold the vault lock (ctx_write_begin). */
+/* Release the vault lock and write the operation's audit record, no
+ * catchable signal in between (util/sigdefer.h); returns audit_op's. */
+static inline cmk_rc audit_write_end(cmk_ctx *ctx, const char *op, const char *key, cmk_rc rc)
+{
+	sig_defer_begin();
+	ctx_write_end(ctx);
+	rc = audit_op(ctx, op, key, rc);
+	sig_defer_end();
+	return rc;
+}
+
 #define VAULT_OP(ctx, perm, op, polkey, write, expr, auditkey) do { \
 	cmk_rc rc_ = audit_check_writable(ctx); \
 	if (rc_ == CMK_OK) \
 		rc_ = policy_check((ctx), (perm), (polkey)); \
+	int held_ = 0; \
 	if (rc_ == CMK_OK && (write)) \
-		rc_ = ctx_write_begin(ctx); \
+		held_ = (rc_ = ctx_write_begin(ctx)) == CMK_OK; \
 	if (rc_ == CMK_OK) { \
 		rc_ = (expr); \
-		if (write) \
+		if (held_) { \
+			sig_defer_begin();  /* until its audit record is written */ \
 			ctx_write_end(ctx); \
+		} \
 	} \
-	return audit_op((ctx), (op), (auditkey), rc_); \
+	rc_ = audit_op((ctx), (op), (auditkey), rc_); \
+	if (held_) \
+		sig_defer_end(); \
+	return rc_; \
 } while (0)
 
 #endif

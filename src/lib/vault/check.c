@@ -7,10 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include "vault/audit.h"
+#include "vault/check.h"
 #include "vault/keys.h"
 #include "vault/meta.h"
 #include "vault/policy.h"
 #include "util/err.h"
+
+/* what check_run puts right: nothing, everything (`vault check
+ * --repair`), or all but records cmk did not write (vault_heal) */
+enum { REPAIR_NONE = 0, REPAIR_ALL = 1, REPAIR_HEAL = 2 };
 
 typedef struct found {
 	cmk_check_item *v;
@@ -213,7 +218,7 @@ static cmk_rc check_run(cmk_ctx *ctx, int repair, found *f)
 			char what[256];
 			meta_describe(ctx, &d[i], what, sizeof what);
 			cmk_check_item *it = add(f, CMK_CHECK_UNAUTHENTICATED, what, "%s; cmk ignores it", why);
-			if (it && repair && (rc = p11_destroy(ctx->tok, d[i].h)) == CMK_OK)
+			if (it && repair == REPAIR_ALL && (rc = p11_destroy(ctx->tok, d[i].h)) == CMK_OK)
 				it->repaired = 1;
 			continue;
 		}
@@ -255,21 +260,46 @@ cmk_rc cmk_vault_check(cmk_ctx *ctx, int repair, cmk_check_item **items, size_t 
 	cmk_rc rc = audit_check_writable(ctx);
 	if (rc == CMK_OK)
 		rc = repair ? check_admin(ctx) : policy_check(ctx, CMK_PERM_LIST, NULL);
+	int held = 0;
 	if (rc == CMK_OK && repair)
-		rc = ctx_write_begin(ctx);
+		held = (rc = ctx_write_begin(ctx)) == CMK_OK;
 	if (rc == CMK_OK) {
 		meta_set_quiet(1);
 		rc = check_run(ctx, repair, &f);
 		meta_set_quiet(0);
-		if (repair)
+		if (held) {
+			sig_defer_begin();      /* until the audit record is written */
 			ctx_write_end(ctx);
+		}
 	}
 	rc = audit_op(ctx, repair ? "vault-repair" : "vault-check", NULL, rc);
+	if (held)
+		sig_defer_end();
 	if (rc != CMK_OK) {
 		free(f.v);
 		return rc;
 	}
 	*items = f.v;
 	*n = f.n;
+	return CMK_OK;
+}
+
+cmk_rc vault_heal(cmk_ctx *ctx, size_t *fixed)
+{
+	*fixed = 0;
+	found f = { 0 };
+	meta_set_quiet(1);
+	cmk_rc rc = check_run(ctx, REPAIR_HEAL, &f);
+	meta_set_quiet(0);
+	for (size_t i = 0; i < f.n; i++)
+		*fixed += f.v[i].repaired != 0;
+	free(f.v);
+	if (rc != CMK_OK)
+		return rc;
+	if (*fixed) {
+		char what[64];
+		snprintf(what, sizeof what, "%zu item(s) left by an interrupted change", *fixed);
+		audit_op(ctx, "vault-heal", what, CMK_OK);
+	}
 	return CMK_OK;
 }

@@ -213,10 +213,9 @@ cmk_rc identity_create_system(cmk_ctx *ctx, const char *name, const char *resour
 	snprintf(in.resource, sizeof in.resource, "%s", resource);
 	CMK_TRY(ctx_write_begin(ctx));
 	rc = identity_write(ctx, &in);
-	ctx_write_end(ctx);
 	char what[CMK_IDENTITY_MAX + 16];
 	snprintf(what, sizeof what, "identity:%s", name);
-	return audit_op(ctx, "identity-create", what, rc);
+	return audit_write_end(ctx, "identity-create", what, rc);
 }
 
 cmk_rc identity_erase_system(cmk_ctx *ctx, const char *name, const char *resource)
@@ -245,12 +244,13 @@ cmk_rc identity_erase_system(cmk_ctx *ctx, const char *name, const char *resourc
 		policy_cache_invalidate(ctx);
 		atomic_fetch_add(&ctx->changes, 1);
 	}
-	ctx_write_end(ctx);
-	if (!mine)
+	if (!mine) {
+		ctx_write_end(ctx);
 		return rc;
+	}
 	char what[CMK_IDENTITY_MAX + 16];
 	snprintf(what, sizeof what, "identity:%s", name);
-	return audit_op(ctx, "identity-purge", what, rc);
+	return audit_write_end(ctx, "identity-purge", what, rc);
 }
 
 /* The first user identity: every identity a policy names, and the
@@ -321,12 +321,11 @@ static cmk_rc admin_op(cmk_ctx *ctx, const char *name, const char *op, int what)
 	CMK_TRY(identity_name_check(name));
 	CMK_TRY(audit_check_writable(ctx));
 	cmk_rc rc = policy_check_admin(ctx, "identities");
-	if (rc == CMK_OK && (rc = ctx_write_begin(ctx)) == CMK_OK) {
-		rc = what < 0 ? create_impl(ctx, name) : state_impl(ctx, name, what);
-		ctx_write_end(ctx);
-	}
 	char what_s[CMK_IDENTITY_MAX + 16];
 	snprintf(what_s, sizeof what_s, "identity:%s", name);
+	if (rc == CMK_OK && (rc = ctx_write_begin(ctx)) == CMK_OK)
+		return audit_write_end(ctx, op, what_s,
+		                       what < 0 ? create_impl(ctx, name) : state_impl(ctx, name, what));
 	return audit_op(ctx, op, what_s, rc);
 }
 

@@ -373,12 +373,10 @@ cmk_rc cmk_policy_set(cmk_ctx *ctx, const char *identity, unsigned perms)
 	cmk_rc rc = check_admin(ctx);
 	if (rc == CMK_OK)
 		rc = check_exists(ctx, identity);
-	if (rc == CMK_OK && (rc = ctx_write_begin(ctx)) == CMK_OK) {
-		rc = policy_write(ctx, identity, perms);
-		ctx_write_end(ctx);
-	}
 	char what[CMK_IDENTITY_MAX + 16];
 	snprintf(what, sizeof what, "identity:%s", identity);
+	if (rc == CMK_OK && (rc = ctx_write_begin(ctx)) == CMK_OK)
+		return audit_write_end(ctx, "policy-set", what, policy_write(ctx, identity, perms));
 	return audit_op(ctx, "policy-set", what, rc);
 }
 
@@ -404,7 +402,8 @@ cmk_rc cmk_policy_remove(cmk_ctx *ctx, const char *identity)
 	CMK_TRY(check_identity(identity));
 	CMK_TRY(audit_check_writable(ctx));
 	cmk_rc rc = check_admin(ctx);
-	if (rc == CMK_OK && (rc = ctx_write_begin(ctx)) == CMK_OK) {
+	int held = 0;
+	if (rc == CMK_OK && (held = (rc = ctx_write_begin(ctx)) == CMK_OK)) {
 		pol_rec *r;
 		size_t n, ns;
 		CK_OBJECT_HANDLE *stale;
@@ -425,10 +424,16 @@ cmk_rc cmk_policy_remove(cmk_ctx *ctx, const char *identity)
 			free(stale);
 		}
 		policy_cache_invalidate(ctx);
+		sig_defer_begin();      /* until the audit record is written */
 		ctx_write_end(ctx);
 	}
 	char what[CMK_IDENTITY_MAX + 16];
 	snprintf(what, sizeof what, "identity:%s", identity);
+	if (held) {
+		rc = audit_op(ctx, "policy-remove", what, rc);
+		sig_defer_end();
+		return rc;
+	}
 	return audit_op(ctx, "policy-remove", what, rc);
 }
 

@@ -105,8 +105,7 @@ cmk_rc cmk_vault_init(cmk_ctx *ctx, const cmk_vault_params *p)
 		return cmk_err(CMK_E_USAGE, "admin identity must be 1-%d characters", CMK_IDENTITY_MAX - 1);
 	CMK_TRY(ctx_write_begin(ctx));
 	cmk_rc rc = vault_init_locked(ctx, p);
-	ctx_write_end(ctx);
-	return audit_op(ctx, "vault-init", NULL, rc);
+	return audit_write_end(ctx, "vault-init", NULL, rc);
 }
 
 /* path with its directory made absolute (it may not exist yet) */
@@ -157,8 +156,7 @@ static cmk_rc vault_set(cmk_ctx *ctx, const char *op, int which, int on, const c
 	if (rc == CMK_OK)
 		rc = vault_update(ctx, which == 0 ? on != 0 : v.purge_protection,
 		                  which == 1 ? on != 0 : v.audit_fail_closed, log);
-	ctx_write_end(ctx);
-	return audit_op(ctx, op, log, rc);
+	return audit_write_end(ctx, op, log, rc);
 }
 
 cmk_rc cmk_vault_set_audit_log(cmk_ctx *ctx, const char *path)

@@ -9,16 +9,31 @@
 #include <time.h>
 #include <unistd.h>
 #include "vault/view.h"
+#include "vault/check.h"
 #include "util/err.h"
 
-static uint64_t read_seq(int fd)
+/* The lock file holds one line: the change counter, then 'p' while a
+ * change is in progress (set by each blocking lock holder, cleared when
+ * it releases) or 'c'.  A line without the mark (older cmk) is clean. */
+static uint64_t read_lock(int fd, int *pending)
 {
 	char buf[32];
 	ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+	*pending = 0;
 	if (n <= 0)
 		return 0;
 	buf[n] = '\0';
-	return strtoull(buf, NULL, 10);
+	char *end;
+	uint64_t seq = strtoull(buf, &end, 10);
+	*pending = end[0] == ' ' && end[1] == 'p';
+	return seq;
+}
+
+static int write_lock(int fd, uint64_t seq, int pending)
+{
+	char buf[32];
+	int n = snprintf(buf, sizeof buf, "%020llu %c\n", (unsigned long long)seq, pending ? 'p' : 'c');
+	return pwrite(fd, buf, (size_t)n, 0) == n;
 }
 
 cmk_rc vault_view_refresh(cmk_ctx *ctx)
@@ -31,29 +46,46 @@ cmk_rc vault_view_refresh(cmk_ctx *ctx)
 	return CMK_OK;
 }
 
-cmk_rc vault_lock_taken(cmk_ctx *ctx)
+cmk_rc vault_lock_taken(cmk_ctx *ctx, int change)
 {
-	uint64_t seq = read_seq(ctx->lock_fd);
+	int pending;
+	uint64_t seq = read_lock(ctx->lock_fd, &pending);
 	if (seq != ctx->view_seq || !ctx->view_seq_known)
 		CMK_TRY(vault_view_refresh(ctx));
 	ctx->view_seq = seq;
 	ctx->view_seq_known = 1;
 	ctx->lock_writes = p11_writes();
+	ctx->heal_failed = 0;
+	if (!change)
+		return CMK_OK;
+	if (pending) {
+		/* the last holder died inside its change (SIGKILL, a crash):
+		 * finish or undo what it left before changing anything */
+		size_t fixed = 0;
+		cmk_rc rc = vault_heal(ctx, &fixed);
+		if (rc != CMK_OK) {
+			ctx->heal_failed = 1;   /* the mark stays for the next holder */
+			cmk_err_clear();
+		}
+	}
+	if (!write_lock(ctx->lock_fd, seq, 1))
+		ctx->view_seq_known = 0;
+	ctx->lock_marked = 1;
 	return CMK_OK;
 }
 
 void vault_lock_releasing(cmk_ctx *ctx)
 {
 	unsigned long w = p11_writes();
-	if (w != ctx->lock_writes) {
-		uint64_t seq = read_seq(ctx->lock_fd) + 1;
-		char buf[32];
-		int n = snprintf(buf, sizeof buf, "%020llu\n", (unsigned long long)seq);
-		if (pwrite(ctx->lock_fd, buf, (size_t)n, 0) == n)
-			ctx->view_seq = seq;
-		else
-			ctx->view_seq_known = 0;
-	}
+	ctx->lock_marked = 0;
+	int pending;
+	uint64_t seq = read_lock(ctx->lock_fd, &pending);
+	if (w != ctx->lock_writes)
+		seq++;
+	if (write_lock(ctx->lock_fd, seq, ctx->heal_failed))
+		ctx->view_seq = seq;
+	else
+		ctx->view_seq_known = 0;
 	/* every object of the vault's keys is made under the lock: this
 	 * process has seen them all */
 	atomic_store(&ctx->view_writes, w);

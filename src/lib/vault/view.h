@@ -15,8 +15,11 @@
 
 #include "ctx.h"
 
-/* Right after taking the vault lock / right before releasing it. */
-cmk_rc vault_lock_taken(cmk_ctx *ctx);
+/* Right after taking the vault lock / right before releasing it.  For a
+ * change (not the audit anchor's bookkeeping), vault_lock_taken first
+ * heals what a holder that died in its change left (check.h), then marks
+ * the lock file "in progress" until vault_lock_releasing. */
+cmk_rc vault_lock_taken(cmk_ctx *ctx, int change);
 void vault_lock_releasing(cmk_ctx *ctx);
 /* Re-initialise if this process wrote to the token since its view of ctx's
  * vault was last known complete (readers, on a missing working copy). */

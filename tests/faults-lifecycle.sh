@@ -14,8 +14,7 @@
 # unwraps, and the audit log verifies.  The object writes fail before and
 # after in turn; CMK_FAULT_FULL=1 tries both at every call (twice as long).
 . "${srcdir:-.}/tests/lib.sh"
-: "${CMK_FAULTMOD:?run the tests with make check}"
-[ -f "$CMK_FAULTMOD" ] || bail "$CMK_FAULTMOD not built"
+. "${srcdir:-.}/tests/fault-lib.sh"
 
 lab_new
 cmk policy set admin all,purge >/dev/null || bail "policy set"
@@ -25,29 +24,12 @@ V1=$(key_versions a | head -n 1)
 cmk key delete c >/dev/null && cmk key delete d >/dev/null && cmk key disable e >/dev/null ||
 	bail "lab setup"
 REAL_CONF=$CMK_CONF
-FAULT_CONF=$T/fault.conf
-# the same vault, audit log and lock file through the fault module
-write_conf "$FAULT_CONF" module="$CMK_FAULTMOD" "audit_log = $LAB/lab.audit.log" \
-	"lock_file = $LAB/lab.lock"
-rand_file "$T/dek" 32
-cp -a "$LAB" "$T/base"
-
-restore() { rm -rf "$LAB" && cp -a "$T/base" "$LAB"; }
+fault_lab
 
 # the vault as the fault-free configuration sees it (the keys in $KEYS and
 # the policies), ids of new versions left out
 state() {
-	local k rc
-	for k in $KEYS; do
-		rc=0
-		cmk --json key show $k >"$T/s.json" 2>/dev/null || rc=$?
-		[ $rc = 10 ] && { rc=0; cmk --json key show $k --deleted >"$T/s.json" 2>/dev/null || rc=$?; }
-		if [ $rc = 0 ]; then
-			jq -c '{name, enabled, deleted, v: [.version_list[] | .enabled]}' "$T/s.json"
-		else
-			echo "$k: exit $rc"
-		fi
-	done
+	fault_keys_state $KEYS
 	cmk --json policy show | jq -c 'map(del(.updated)) | sort_by(.identity)'
 }
 

@@ -17,8 +17,7 @@
 # Signals take turns over the write points; CMK_FAULT_FULL=1 sends each
 # signal at every point.
 . "${srcdir:-.}/tests/lib.sh"
-: "${CMK_FAULTMOD:?run the tests with make check}"
-[ -f "$CMK_FAULTMOD" ] || bail "$CMK_FAULTMOD not built"
+. "${srcdir:-.}/tests/fault-lib.sh"
 need jq
 [ "$CMK_VALGRIND" = 1 ] && { echo "1..0 # SKIP not a valgrind test"; exit 0; }
 
@@ -28,27 +27,8 @@ for k in a b c; do cmk key create $k >/dev/null || bail "key create $k"; done
 cmk key rotate a >/dev/null || bail "rotate"
 V1=$(key_versions a | head -n 1)
 cmk key delete c >/dev/null && cmk key disable b >/dev/null || bail "lab setup"
-FAULT_CONF=$T/fault.conf
-write_conf "$FAULT_CONF" module="$CMK_FAULTMOD" "audit_log = $LAB/lab.audit.log" \
-	"lock_file = $LAB/lab.lock"
-rand_file "$T/dek" 32
-cp -a "$LAB" "$T/base"
-restore() { rm -rf "$LAB" && cp -a "$T/base" "$LAB"; }
-
-# the vault as metadata says (keys a b c, version flags), new ids left out
-state() {
-	local k rc
-	for k in a b c; do
-		rc=0
-		cmk --json key show $k >"$T/s.json" 2>/dev/null || rc=$?
-		[ $rc = 10 ] && { rc=0; cmk --json key show $k --deleted >"$T/s.json" 2>/dev/null || rc=$?; }
-		if [ $rc = 0 ]; then
-			jq -c '{name, enabled, deleted, v: [.version_list[] | .enabled]}' "$T/s.json"
-		else
-			echo "$k: exit $rc"
-		fi
-	done
-}
+fault_lab
+state() { fault_keys_state a b c; }
 
 # every enabled version of every live, enabled key wraps and unwraps
 healthy() {

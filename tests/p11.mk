@@ -9,7 +9,7 @@ p11_tests = \
 	tests/faults-p11.sh
 
 TESTS += $(p11_tests)
-EXTRA_DIST += $(p11_tests)
+EXTRA_DIST += $(p11_tests) tests/fault-lib.sh
 
 # 4 threads unwrapping through a context and the provider while the main
 # thread forks: an application of both libcmk and OpenSSL.

@@ -15,15 +15,12 @@
 #include <pthread.h>
 #include <signal.h>
 #include "p11/p11_int.h"
+#include "util/sigdefer.h"
 
 void p11_sig_block(sigset_t *old)
 {
 	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGQUIT);
+	sig_defer_set(&set);
 	pthread_sigmask(SIG_BLOCK, &set, old);
 }
 

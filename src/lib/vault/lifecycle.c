@@ -133,7 +133,7 @@ static cmk_rc prune(cmk_ctx *ctx, copies *cs, p11_rsa_flags keep, int exact, siz
 
 /* Make the working copy with usages f from the archive, unless a complete
  * one is there. */
-static cmk_rc raise(cmk_ctx *ctx, copies *cs, p11_rsa_flags f, int *made)
+static cmk_rc raise_copies(cmk_ctx *ctx, copies *cs, p11_rsa_flags f, int *made)
 {
 	if (!f.decrypt && !f.sign)
 		return CMK_OK;
@@ -175,7 +175,7 @@ cmk_rc keys_settle_version(cmk_ctx *ctx, const meta_version *v, p11_rsa_flags f,
 		rc = copies_load(ctx, vv, &cs);
 	}
 	if (rc == CMK_OK)
-		rc = raise(ctx, &cs, f, &made_working);
+		rc = raise_copies(ctx, &cs, f, &made_working);
 	copies_free(&cs);
 	if (out) {
 		out->made_archive += made_archive;

@@ -1,0 +1,35 @@
+# tests/fault-lib.sh - the lab behind the fault module (tests/faultmod.c),
+# for tests/faults-lifecycle.sh and tests/interrupted-changes.sh.  Source
+# after tests/lib.sh and lab_new.
+
+# fault_lab: $FAULT_CONF, the same vault, audit log and lock file through
+# the fault module; $T/dek; a copy of the lab as it is now, which restore
+# brings back
+fault_lab() {
+	: "${CMK_FAULTMOD:?run the tests with make check}"
+	[ -f "$CMK_FAULTMOD" ] || bail "$CMK_FAULTMOD not built"
+	FAULT_CONF=$T/fault.conf
+	write_conf "$FAULT_CONF" module="$CMK_FAULTMOD" "audit_log = $LAB/lab.audit.log" \
+		"lock_file = $LAB/lab.lock"
+	rand_file "$T/dek" 32
+	cp -a "$LAB" "$T/base"
+}
+
+restore() { rm -rf "$LAB" && cp -a "$T/base" "$LAB"; }
+
+# fault_keys_state KEY...: each key as the metadata says (enabled, deleted,
+# the versions' flags), ids of new versions left out; "KEY: exit N" when
+# it cannot be read
+fault_keys_state() {
+	local k rc
+	for k in "$@"; do
+		rc=0
+		cmk --json key show $k >"$T/s.json" 2>/dev/null || rc=$?
+		[ $rc = 10 ] && { rc=0; cmk --json key show $k --deleted >"$T/s.json" 2>/dev/null || rc=$?; }
+		if [ $rc = 0 ]; then
+			jq -c '{name, enabled, deleted, v: [.version_list[] | .enabled]}' "$T/s.json"
+		else
+			echo "$k: exit $rc"
+		fi
+	done
+}

@@ -281,7 +281,8 @@ lab_new() {
 	LAB=${1:-$T/lab}
 	local out=$T/.lab.out err=$T/.lab.err rc=0
 	# lab init is checked under valgrind in tests/vault.sh; elsewhere it is setup
-	CMK_VALGRIND=0 cmk lab init "$LAB" >"$out" 2>"$err" </dev/null || rc=$?
+	# shellcheck disable=SC2086 # LAB_INIT_ARGS: extra options, split
+	CMK_VALGRIND=0 cmk lab init "$LAB" ${LAB_INIT_ARGS:-} >"$out" 2>"$err" </dev/null || rc=$?
 	if [ $rc != 0 ]; then
 		diag_file "cmk lab init stderr" "$err"
 		bail "cmk lab init $LAB failed with exit $rc"

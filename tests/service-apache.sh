@@ -1,9 +1,10 @@
 #!/bin/bash
 # Apache httpd (mod_ssl, event MPM) with SSLCertificateKeyFile a key
 # reference file: the key is loaded by the root parent, the handshakes are
-# signed in the children, which run as www-data (the lab made usable by
-# that user); curl gets a page, the signature is audited under svc-tls; a
-# disabled key fails the next handshake, the key named in the error log.
+# signed in the children, which run as www-data (the lab made with
+# `cmk lab init --group` for that user's group); curl gets a page, the
+# signature is audited under svc-tls; a disabled key fails the next
+# handshake, the key named in the error log.
 # libengine-pkcs11-openssl, when installed, takes pkcs11: key names in
 # mod_ssl: the key reference file is not one, so there is no clash.
 . "${srcdir:-.}/tests/lib.sh"
@@ -20,8 +21,7 @@ if [ "$(id -u)" = 0 ]; then
 fi
 
 plan 7
-svc_setup
-[ -n "$RUNUSER" ] && svc_for_user "$RUNUSER"
+svc_setup "$RUNUSER"
 PORT=$(free_port) || bail "no free port"
 A=$T/apache
 mkdir -p "$A/html" && echo "hello from apache" >"$A/html/index.html"

@@ -90,10 +90,17 @@ wait_grep() {
 	return 1
 }
 
-# svc_setup: the lab, key, reference, certificate and openssl.cnf
+# svc_setup [USER]: the lab, key, reference, certificate and openssl.cnf;
+# with USER (a service that drops privileges to USER signs in its
+# workers), the lab is made as a user would: `cmk lab init --group` with
+# USER's group, and the test's files readable by that user
 svc_setup() {
 	svc_wrap nginx haproxy stunnel4 apache2
-	lab_new
+	local grp=
+	if [ -n "${1:-}" ]; then
+		grp=$(id -gn "$1") || bail "no group for user $1"
+	fi
+	LAB_INIT_ARGS=${grp:+--group $grp} lab_new
 	KID=$(cmk key create tls --ops sign,verify) || bail "cannot create the key"
 	cmk policy set svc-tls get,sign >/dev/null || bail "cannot grant svc-tls"
 	KEYREF=$T/tls-key.pem
@@ -106,13 +113,16 @@ svc_setup() {
 		bail "cannot make a certificate: $(cat "$T/req.err")"
 	AUDIT=$(ls "$LAB"/*.audit.log 2>/dev/null | head -1)
 	export OPENSSL_CONF=$SVC_CNF
+	if [ -n "$grp" ]; then
+		chmod 711 "$T"
+		chgrp "$grp" "$KEYREF" "$CERT" "$SVC_CNF" && chmod g+r "$KEYREF" "$CERT" "$SVC_CNF" ||
+			bail "cannot give the service files to group $grp"
+	fi
 }
 
-# svc_for_user USER: make the lab usable by USER (a service that drops
-# privileges to USER signs in its workers): the token, PIN, lock and audit
-# log belong to USER, and the test's directories can be traversed.
-# (With `cmk lab init --group GROUP` this becomes: lab init --group GROUP
-# and the worker user in GROUP.)
+# svc_for_user USER: hand the whole lab to USER (tests/bench-services.sh,
+# which runs services as several users in turn; the tests use svc_setup
+# USER, i.e. `cmk lab init --group`)
 svc_for_user() {
 	chmod 711 "$T"
 	chown -R "$1" "$LAB"

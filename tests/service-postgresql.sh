@@ -11,7 +11,7 @@ PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 svc_need postgresql psql "${PGBIN:-/nonexistent}/postgres" "${PGBIN:-/nonexistent}/initdb"
 
 # PostgreSQL refuses to run as root: it runs as the postgres user, and the
-# lab is made usable by that user (svc_for_user).
+# lab is made with `cmk lab init --group` for that user's group (svc_setup USER).
 if [ "$(id -u)" = 0 ]; then
 	PGUSER=postgres
 	id "$PGUSER" >/dev/null 2>&1 || svc_skip "no postgres user to run the server as"
@@ -30,9 +30,8 @@ if [ -n "${_san:-}" ]; then
 	[ $prc = 124 ] && svc_skip "sanitizer build: PostgreSQL hangs with the sanitizer runtime preloaded (probe: postgres --version did not finish in 10 s)"
 fi
 plan 6
-svc_setup
+svc_setup "$([ "$(id -u)" = 0 ] && echo "$PGUSER")"
 POSTGRES=$(svc_wrapped "$PGBIN/postgres")
-[ "$(id -u)" = 0 ] && svc_for_user "$PGUSER"
 PORT=$(free_port) || bail "no free port"
 PGDATA=$T/pg
 mkdir -p "$PGDATA" "$T/pgsock" && chown "$PGUSER" "$PGDATA" "$T/pgsock"

@@ -31,4 +31,7 @@ awk -v l=$((n + 1)) -v r="$first" 'NR == l { print r; next } { print }' "$log" >
 cp "$T/spliced" "$log"
 ok "(the first record $((n + 1)) is back in the log)" grep -qF "$first" "$log"
 expect_fail_msg 23 "line $((n + 2))\b.*does not chain" "audit verify exits 23 naming line $((n + 2)): record does not chain" cmk audit verify
+# the same log copied elsewhere (a collector's copy) and verified as a file
+expect_fail_msg 23 "line $((n + 2))\b.*does not chain" "audit verify --file on a copy of the log names line $((n + 2)) too" \
+	cmk audit verify --file "$T/spliced"
 done_testing

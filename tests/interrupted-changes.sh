@@ -3,10 +3,12 @@
 # the module makes the write, then sends SIG to the process), for the key
 # changes whose token writes come before or after their metadata commit:
 # disable and enable (key and version), delete, recover, rotate.
-#   - SIGTERM and SIGINT are held back until the change and its audit
-#     record are complete (src/lib/util/sigdefer.h): the command then dies
-#     of the signal, the vault is "after", `vault check` finds nothing, every
-#     usable key wraps and unwraps, and the change's audit record is there.
+#   - SIGTERM and SIGINT are held back from the moment the change has the
+#     vault lock until it and its audit record are complete
+#     (src/lib/util/sigdefer.h): the command then dies of the signal, the
+#     vault is "after" with the change's audit record (or "before" without
+#     it, for a write before the lock: a session object), `vault check`
+#     finds nothing and every usable key wraps and unwraps.
 #   - SIGKILL cannot be held back: the vault is "before" or "after", no
 #     private key is lost, and the token may be stricter than the metadata
 #     (never looser); a read (key show, unwrap) leaves that as it is, and the
@@ -14,11 +16,14 @@
 #     right (the lock file's in-progress mark, docs/design.md "Interrupted
 #     changes"): `vault check` then finds nothing, every usable key wraps and
 #     unwraps, and the audit log has a "vault-heal" record.
-# Signals take turns over the write points; CMK_FAULT_FULL=1 sends each
-# signal at every point.
+# After every kill, whatever the signal, the token itself (pkcs11-tool) has
+# no private key that may decrypt or sign for a version the metadata does
+# not allow to be used: a disable lowers the token before it commits.
+# SIGKILL is sent at every write point, SIGTERM or SIGINT at every other
+# one; CMK_FAULT_FULL=1 sends each signal at every point.
 . "${srcdir:-.}/tests/lib.sh"
 . "${srcdir:-.}/tests/fault-lib.sh"
-need jq
+need jq pkcs11-tool
 [ "$CMK_VALGRIND" = 1 ] && { echo "1..0 # SKIP not a valgrind test"; exit 0; }
 
 lab_new
@@ -44,6 +49,30 @@ healthy() {
 	done
 }
 
+# never looser, read on the token itself (pkcs11-tool, not cmk's own
+# judgement): no private key of a version the metadata does not allow to
+# be used (key disabled or deleted, version disabled) may decrypt or sign
+no_looser() {
+	local k v objs
+	objs=$(p11tool_login -O --type privkey 2>/dev/null | awk '
+		function flush() { if (i != "") print i, u; i = ""; u = "" }
+		/^Private Key Object/ { flush() }
+		/^ *ID:/ { i = $2 }
+		/^ *Usage:/ { sub(/^ *Usage: */, ""); gsub(/[ ,]+/, ","); u = $0 }
+		END { flush() }')
+	[ -n "$objs" ] || { echo "pkcs11-tool lists no private key"; return 1; }
+	for k in a b c; do
+		cmk --json key show $k >"$T/l.json" 2>/dev/null || cmk --json key show $k --deleted >"$T/l.json" 2>/dev/null ||
+			{ echo "key show $k failed"; return 1; }
+		for v in $(jq -r 'if (.enabled and (.deleted | not)) then (.version_list[] | select(.enabled | not) | .version) else .version_list[].version end' "$T/l.json"); do
+			if grep -E "^$v[0-9a-f]* .*(decrypt|sign)" <<<"$objs" >/dev/null; then
+				echo "$k/$v may not be used, but the token has a copy that may: $(grep "^$v" <<<"$objs" | tr '\n' ' ')"
+				return 1
+			fi
+		done
+	done
+}
+
 # vault check finds nothing (its report otherwise)
 clean_check() {
 	cmk vault check >"$T/vc.out" 2>&1 || { head -c 400 "$T/vc.out"; return 1; }
@@ -51,7 +80,6 @@ clean_check() {
 
 audit_ops() { cmk --json audit show 2>/dev/null | jq -r .op 2>/dev/null; }
 
-SIGS=(KILL TERM INT)
 WRITES="C_CreateObject C_CopyObject C_DestroyObject C_GenerateKeyPair"
 
 # check_cmd NAME AUDIT_OP ARGS...: the command killed after each token write
@@ -66,10 +94,17 @@ check_cmd() {
 	state >"$T/after"
 	cmp -s "$T/before" "$T/after" && bail "$name: the command changed nothing"
 	for f in $WRITES; do
-		n=$(grep -c "^$f [0-9]* CKR_OK\$" "$T/trace" || true)
-		for ((i = 1; i <= n; i++)); do
-			local sigs=${SIGS[$(((runs + i) % 3))]}
-			[ "${CMK_FAULT_FULL:-0}" = 1 ] && sigs=${SIGS[*]}
+		# the calls that succeeded in the clean run (a failed one
+		# wrote nothing)
+		for i in $(sed -n "s/^$f \([0-9]*\) CKR_OK\$/\1/p" "$T/trace"); do
+			# SIGKILL at every write; SIGTERM or SIGINT (in turn) at
+			# every other one, or both at each with CMK_FAULT_FULL=1
+			local sigs=KILL
+			if [ "${CMK_FAULT_FULL:-0}" = 1 ]; then
+				sigs="KILL TERM INT"
+			elif [ $((runs % 2)) = 0 ]; then
+				sigs="KILL $([ $(((runs / 2) % 2)) = 0 ] && echo TERM || echo INT)"
+			fi
 			for sig in $sigs; do
 				runs=$((runs + 1))
 				why=
@@ -81,21 +116,31 @@ check_cmd() {
 				CMK_CONF=$FAULT_CONF CMK_FAULT="$f:$i:signal=$sig" CMK_FAULT_LOG=$T/flog \
 					"$CMK_BIN" "$@" >/dev/null 2>"$T/f.err" || rc=$?
 				state >"$T/now"
+				st=$(no_looser) || why="the token is looser than the metadata: $st"
 				if ! grep -q "signal=" "$T/flog" 2>/dev/null; then
 					why="the signal was not sent"
+				elif [ -n "$why" ]; then
+					:
 				elif [ $sig != KILL ]; then
-					# held back: the change completes, then the signal kills
-					local want=$((128 + $(kill -l $sig)))
+					# held back: a write before the lock (a session
+					# object) leaves "before"; once the change has the
+					# lock, it completes with its audit record, then
+					# the signal kills
+					local want=$((128 + $(kill -l $sig))) nrec
+					nrec=$(audit_ops | grep -c "^$op\$")
 					if [ $rc != $want ]; then
-						why="exit $rc, want $want (death by SIG$sig after the change): $(head -c 200 "$T/f.err")"
-					elif ! cmp -s "$T/now" "$T/after"; then
-						why="the vault is not 'after': $(diff "$T/after" "$T/now" | tr '\n' ' ' | head -c 300)"
-					elif ! st=$(clean_check); then
+						why="exit $rc, want $want (death by SIG$sig): $(head -c 200 "$T/f.err")"
+					elif cmp -s "$T/now" "$T/after"; then
+						[ "$nrec" = $((nops + 1)) ] || why="no '$op' audit record for the completed change"
+					elif cmp -s "$T/now" "$T/before"; then
+						[ "$nrec" = "$nops" ] || why="a '$op' audit record for a change that did not happen"
+					else
+						why="the vault is neither before nor after: $(diff "$T/after" "$T/now" | tr '\n' ' ' | head -c 300)"
+					fi
+					if [ -z "$why" ] && ! st=$(clean_check); then
 						why="vault check: $st"
-					elif ! st=$(healthy); then
+					elif [ -z "$why" ] && ! st=$(healthy); then
 						why=$st
-					elif [ "$(audit_ops | grep -c "^$op\$")" != $((nops + 1)) ]; then
-						why="no '$op' audit record for the completed change"
 					fi
 				else
 					if [ $rc != 137 ]; then

@@ -17,6 +17,7 @@ rand_file "$T/dek" 32
 ok "key create k" cmk key create k
 v=$(key_versions k | tail -n 1)
 ok "wrap with k" cmk wrap k --in "$T/dek" --out "$T/w"
+ok "wrap with k/V, raw" cmk wrap "k/$v" --raw --in "$T/dek" --out "$T/wr"
 tokdir=$(sed -n 's/^directories.tokendir *= *//p' "$SOFTHSM2_CONF")
 [ -d "$tokdir" ] || bail "no SoftHSM token directory in $SOFTHSM2_CONF"
 
@@ -49,6 +50,9 @@ like "$ids" "^$v" "the token still lists the cut copy (it loads, defaults filled
 
 expect_fail_msg 6 "k/$v.*interrupted change" "unwrap does not use the incomplete copy (exit 6)" \
 	cmk unwrap --in "$T/w" -o "$T/u"
+expect_fail_msg 6 "k/$v.*interrupted change" "nor does a raw unwrap naming the version (exit 6)" \
+	cmk unwrap "cmk://lab/keys/k/$v" --raw --in "$T/wr" -o "$T/ur"
+no_file "$T/ur" "and it writes no output"
 is "$(probe privkeys | awk '{ print $1 }' | sort)" "$ids" "and changes nothing on the token"
 run cmk vault check
 is "$RC" 23 "vault check exits 23"

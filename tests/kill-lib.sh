@@ -45,13 +45,16 @@ kill_signal() {
 
 # kill_run SIG MS CMD...: run CMD, send SIG after MS milliseconds (then
 # SIGKILL 5 s later if it is still there); sets KILL_RC, KILL_HOW
-# ("killed by SIGX after N ms" or "exit N before SIGX at N ms") and
-# KILL_KILLED (1 when the signal ended it).
+# ("killed by SIGX after N ms" or "exit N before SIGX at N ms"),
+# KILL_KILLED (1 when the signal ended it) and KILL_MS (the run's time).
 kill_run() {
 	local sig=$1 ms=$2
 	shift 2
 	KILL_RC=0
+	local t0
+	t0=$(date +%s%N)
 	timeout -k 5 -s "$sig" "$((ms / 1000)).$(printf %03d $((ms % 1000)))" "$@" || KILL_RC=$?
+	KILL_MS=$((($(date +%s%N) - t0) / 1000000))
 	KILL_KILLED=0
 	case $KILL_RC in
 	124 | 137 | 130 | 143)

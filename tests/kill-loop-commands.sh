@@ -5,7 +5,8 @@
 # every one that changes something (key create/import/rotate/enable/
 # disable/set/delete/recover/purge, policy set/remove, resource create/put/
 # rm/set-key/refresh, vault set/sweep) -- is interrupted with SIGKILL,
-# SIGTERM or SIGINT (at random) after a random 0-400 ms.  After each:
+# SIGTERM or SIGINT (at random) at a random instant of its run (within the
+# time it takes uninterrupted).  After each:
 #   - the state is "before" or "after": the vault's keys, versions, flags,
 #     tags, policies and resources (timestamps aside) equal the state before
 #     the command or the state the same command gives when it runs to its
@@ -84,8 +85,10 @@ shadow_after() {
 	sed -i "s#$LAB#$sh#g" "$sh/cmk.conf" "$sh/softhsm2.conf"
 	(
 		export CMK_CONF=$sh/cmk.conf SOFTHSM2_CONF=$sh/softhsm2.conf CMK_RESOURCE_DIR=$sh/res
+		t0=$(date +%s%N)
 		cd "$T" && timeout 60 "$CMK_BIN" "$@" >/dev/null 2>"$T/shadow.err"
 		echo "$?" >"$T/shadow.rc"
+		echo $((($(date +%s%N) - t0) / 1000000)) >"$T/shadow.ms"
 		snapshot
 	)
 }
@@ -181,7 +184,7 @@ KILL_DEADLINE=$((SECONDS + CMK_KILL_SECONDS))
 KILL_TOTAL=0
 HEALED=0
 iter=0
-declare -A by_sig
+declare -A by_sig read_ms
 before=$(snapshot) || bail "the first snapshot failed: $before"
 diag "the state, as compared:" "$before"
 while kill_more || { [ ${#seen[@]} -lt $n_kinds ] && [ $iter -lt 150 ]; }; do
@@ -198,10 +201,15 @@ while kill_more || { [ ${#seen[@]} -lt $n_kinds ] && [ $iter -lt 150 ]; }; do
 		after=$(norm_new "$before" "$after")
 	fi
 	sig=$(kill_signal)
-	ms=$((RANDOM % 401))
-	(cd "$T" && kill_run "$sig" "$ms" "$CMK_BIN" "${cmd[@]}" >/dev/null 2>"$T/k.err"; echo "$KILL_RC $KILL_KILLED $KILL_HOW" >"$T/k.res")
-	read -r rc killed how <"$T/k.res"
+	# a random instant within the command's run: the time it took on the
+	# copy of the lab (a change), or its last uninterrupted run (a read)
+	if [ $ro = 0 ]; then dur=$(cat "$T/shadow.ms"); else dur=${read_ms[$kind]:-400}; fi
+	[ "$dur" -ge 20 ] 2>/dev/null || dur=20
+	ms=$((RANDOM % dur))
+	(cd "$T" && kill_run "$sig" "$ms" "$CMK_BIN" "${cmd[@]}" >/dev/null 2>"$T/k.err"; echo "$KILL_RC $KILL_KILLED $KILL_MS $KILL_HOW" >"$T/k.res")
+	read -r rc killed took how <"$T/k.res"
 	seen[$kind]=1
+	[ $ro = 1 ] && [ "$killed" = 0 ] && read_ms[$kind]=$took
 	if [ "$killed" = 1 ]; then
 		KILL_TOTAL=$((KILL_TOTAL + 1))
 		by_sig[$sig]=$((${by_sig[$sig]:-0} + 1))

@@ -4,8 +4,9 @@
 #   make check TESTS=tests/torture.sh          the suite's run ($(CMK_TORTURE_SECONDS) s)
 #   make torture TORTURE_ARGS='--minutes 10 --procs 4 --threads 2'
 #                                              the long form, on a fresh lab
-#   make check TESTS=tests/kill-loop-commands.sh CMK_KILL_COUNT=1000
-#                                              the long kill loop
+#   make check TESTS=tests/kill-loop-commands.sh CMK_KILL_COUNT=1000 CMK_TEST_TIMEOUT=0
+#                                              the long kill loop (about 45 min;
+#                                              no per-test time limit)
 
 torture_tests = \
 	tests/torture.sh \

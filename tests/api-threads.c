@@ -303,6 +303,21 @@ int main(int argc, char **argv)
 	}
 	ok(strcmp(cmk_key_kid(key), want_kid) == 0, "cmk_key_kid is the versioned id");
 	ok(cmk_key_bits(key) == 2048, "cmk_key_bits is 2048");
+	{
+		/* OAEP parameters naming a digest OpenSSL does not know are
+		 * refused by name, in both directions, before the token is used */
+		cmk_oaep bad = { "SHA-NOPE", NULL, NULL, 0 }, badmgf = { "SHA256", "MGF-NOPE", NULL, 0 };
+		uint8_t ct[512], pt[512];
+		size_t ctlen = sizeof ct, ptlen = sizeof pt;
+
+		is_rc(cmk_key_encrypt(key, CMK_PURPOSE_KEY, CMK_ALG_RSA_OAEP_256, &bad, dek, sizeof dek, ct, &ctlen),
+		      CMK_E_USAGE, "cmk_key_encrypt with an unknown OAEP digest");
+		ok(cmk_last_error() && strstr(cmk_last_error(), "OAEP digest 'SHA-NOPE' is unknown"),
+		   "the error names the digest: '%s'", cmk_last_error() ? cmk_last_error() : "");
+		memset(ct, 1, sizeof ct);
+		is_rc(cmk_key_decrypt(key, CMK_PURPOSE_KEY, CMK_ALG_RSA_OAEP_256, &badmgf, ct, 256, pt, &ptlen),
+		      CMK_E_USAGE, "cmk_key_decrypt with an unknown MGF1 digest");
+	}
 
 	/* threads sharing one context and one handle */
 	memset(&s, 0, sizeof s);

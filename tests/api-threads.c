@@ -314,9 +314,16 @@ int main(int argc, char **argv)
 		      CMK_E_USAGE, "cmk_key_encrypt with an unknown OAEP digest");
 		ok(cmk_last_error() && strstr(cmk_last_error(), "OAEP digest 'SHA-NOPE' is unknown"),
 		   "the error names the digest: '%s'", cmk_last_error() ? cmk_last_error() : "");
+		ctlen = sizeof ct;
+		is_rc(cmk_key_encrypt(key, CMK_PURPOSE_KEY, CMK_ALG_RSA_OAEP_256, &badmgf, dek, sizeof dek, ct, &ctlen),
+		      CMK_E_USAGE, "cmk_key_encrypt with an unknown MGF1 digest");
+		ok(cmk_last_error() && strstr(cmk_last_error(), "OAEP MGF1 digest 'MGF-NOPE' is unknown"),
+		   "the error names the MGF1 digest: '%s'", cmk_last_error() ? cmk_last_error() : "");
 		memset(ct, 1, sizeof ct);
 		is_rc(cmk_key_decrypt(key, CMK_PURPOSE_KEY, CMK_ALG_RSA_OAEP_256, &badmgf, ct, 256, pt, &ptlen),
 		      CMK_E_USAGE, "cmk_key_decrypt with an unknown MGF1 digest");
+		ok(cmk_last_error() && strstr(cmk_last_error(), "OAEP MGF1 digest 'MGF-NOPE' is unknown"),
+		   "the error names the MGF1 digest: '%s'", cmk_last_error() ? cmk_last_error() : "");
 	}
 
 	/* threads sharing one context and one handle */

@@ -23,11 +23,13 @@ cmk_rc oaep_params(cmk_alg alg, const cmk_oaep *o, const char **md, const char *
 	*label_len = 0;
 	if (o) {
 		ERR_set_mark();
-		int known = o->md && EVP_get_digestbyname(o->md) &&
-		            (!o->mgf1_md || EVP_get_digestbyname(o->mgf1_md));
+		int md_known = o->md && EVP_get_digestbyname(o->md);
+		int mgf1_known = !o->mgf1_md || EVP_get_digestbyname(o->mgf1_md);
 		ERR_pop_to_mark();
-		if (!known)
+		if (!md_known)
 			return cmk_err(CMK_E_USAGE, "OAEP digest '%s' is unknown", o->md ? o->md : "(none)");
+		if (!mgf1_known)
+			return cmk_err(CMK_E_USAGE, "OAEP MGF1 digest '%s' is unknown", o->mgf1_md);
 		*md = o->md;
 		*mgf1 = o->mgf1_md ? o->mgf1_md : o->md;
 		*label = o->label;

@@ -36,11 +36,19 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 
 /* A resource's service-managed key belongs to it: delete and purge the
  * resource through the resource API (for a killed run's too, keys.c). */
+/* A run killed inside cmk_resource_create, before the state was saved,
+ * left a directory that is no resource and may have made the resource's
+ * identity and service key (a key only its resource may delete): a create
+ * of that name takes them over (src/lib/resource/objects.c), and the
+ * resource is then removed with them. */
 void bench_resource_purge_dir(cmk_ctx *ctx, const char *dir, const char *name)
 {
 	cmk_resource *res;
 	cmk_resource_params p = { .dir = dir };
-	if (cmk_resource_open(ctx, &p, name, &res) == CMK_OK) {
+	cmk_rc rc = cmk_resource_open(ctx, &p, name, &res);
+	if (rc == CMK_E_NOT_FOUND && cmk_resource_create(ctx, &p, name) == CMK_OK)
+		rc = cmk_resource_open(ctx, &p, name, &res);
+	if (rc == CMK_OK) {
 		(void)cmk_resource_delete(res);
 		(void)cmk_resource_purge(res);
 		cmk_resource_close(res);

@@ -9,6 +9,8 @@
 #  - SIGTERM or SIGINT arriving while the process is inside C_Login (held
 #    there by a delay) is delivered right after the call: the process dies
 #    by the signal, the call finished first, and the token survives;
+#  - a token failing while records are read never lets a disabled
+#    identity through;
 #  - tests/p11-errors: buffer too small after the token decrypted, and
 #    PKCS#1 v1.5 implicit rejection.
 . "${srcdir:-.}/tests/lib.sh"
@@ -79,6 +81,32 @@ for sig in TERM INT; do
 done
 [ -s "$(echo "$LAB"/tokens/*/token.object)" ] && pass "token.object is intact" ||
 	fail "token.object is intact"
+
+# ------------------------------------------------------------ a disabled identity
+# The token failing while records are read never lets a disabled identity
+# through: every HMAC that authenticates a record read for the access
+# check (policies, then identities, then the key's) is failed in turn, one
+# and two calls in a row, and the unwrap must never give the key.  Before
+# the identity records were read like the policies (src/lib/vault/records.c)
+# a failed MAC made them "not cmk's" and skipped: no identity record, so the
+# disabled identity was judged by its policy alone and got the key.
+cmk identity create bob >/dev/null && cmk policy set bob all >/dev/null &&
+	cmk identity disable bob >/dev/null || bail "identity setup"
+rand_file "$T/dek" 32
+cmk wrap k --in "$T/dek" --out "$T/bob.w" >/dev/null || bail "wrap"
+expect_fail_msg 9 "identity 'bob' is disabled" "a disabled identity is refused" \
+	fcmk --identity bob unwrap --in "$T/bob.w" -o "$T/bob.out"
+given=
+for n in $(seq 1 12); do
+	for rule in "C_SignInit:$n:CKR_FUNCTION_FAILED" \
+		"C_SignInit:$n:CKR_FUNCTION_FAILED,C_SignInit:$((n + 1)):CKR_FUNCTION_FAILED"; do
+		rm -f "$T/bob.out"
+		rc=0
+		CMK_FAULT=$rule fcmk --identity bob unwrap --in "$T/bob.w" -o "$T/bob.out" 2>/dev/null || rc=$?
+		{ [ $rc = 0 ] || [ -e "$T/bob.out" ]; } && given="$given $rule"
+	done
+done
+is "$given" "" "a failing HMAC on the token never gives a disabled identity the key"
 
 # ------------------------------------------------------------ CMK_DEBUG=p11
 CMK_DEBUG=p11 run cmk key list

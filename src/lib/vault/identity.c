@@ -11,6 +11,7 @@
  * every operation (CMK_E_ACCESS_DENIED).  System-assigned identities of
  * resources ("resource" set) do not turn identities on. */
 #include "config.h"
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include "vault/identity.h"
 #include "vault/meta.h"
 #include "vault/policy.h"
+#include "vault/records.h"
 #include "util/err.h"
 
 cmk_rc identity_name_check(const char *name)
@@ -37,82 +39,33 @@ cmk_rc identity_name_check(const char *name)
 }
 
 typedef struct id_rec {
+	rec_hdr hdr;
 	cmk_identity_info i;
-	uint64_t gen;
-	CK_OBJECT_HANDLE h;
 } id_rec;
 
-static const char *jstr(json_object *o, const char *k)
+static int id_parse(json_object *o, void *rec)
 {
-	json_object *v;
-	return json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_string) ?
-	       json_object_get_string(v) : "";
+	id_rec *r = rec;
+	if (identity_name_check(r->i.name) != CMK_OK)
+		return 0;
+	const char *state = recs_str(o, "state");
+	r->i.enabled = strcmp(state, "enabled") == 0;
+	r->i.deleted = strcmp(state, "deleted") == 0;
+	snprintf(r->i.resource, sizeof r->i.resource, "%s", recs_str(o, "resource"));
+	r->i.created = recs_int(o, "created");
+	r->i.updated = recs_int(o, "updated");
+	return 1;
 }
 
-static int64_t jint(json_object *o, const char *k)
-{
-	json_object *v;
-	return json_object_object_get_ex(o, k, &v) ? json_object_get_int64(v) : 0;
-}
+static const rec_kind id_kind = {
+	.app = META_APP_IDENTITY, .what = "identity", .name_key = "name",
+	.size = sizeof(id_rec), .name_off = offsetof(id_rec, i.name), .parse = id_parse,
+};
 
 static cmk_rc read_recs(cmk_ctx *ctx, id_rec **out, size_t *n, CK_OBJECT_HANDLE **stale,
                         size_t *nstale)
 {
-	p11_data *d;
-	size_t count;
-	CMK_TRY(p11_data_find(ctx->tok, META_APP_IDENTITY, &d, &count));
-	id_rec *v = calloc(count ? count : 1, sizeof *v);
-	CK_OBJECT_HANDLE *st = calloc(count ? count : 1, sizeof *st);
-	size_t used = 0, ns = 0;
-	cmk_rc rc = v && st ? CMK_OK : cmk_err(CMK_E_NOMEM, "out of memory");
-	for (size_t i = 0; i < count && rc == CMK_OK; i++) {
-		const uint8_t *json;
-		size_t jlen;
-		/* a record failing its MAC is not ours: skip it */
-		if (meta_open(ctx, &d[i], &json, &jlen) != CMK_OK)
-			continue;
-		json_object *o = json_tokener_parse((const char *)json);
-		const char *name = o ? jstr(o, "name") : "";
-		if (!o || identity_name_check(name) != CMK_OK) {
-			json_object_put(o);
-			continue;
-		}
-		id_rec r = { .gen = (uint64_t)jint(o, "gen"), .h = d[i].h };
-		snprintf(r.i.name, sizeof r.i.name, "%s", name);
-		const char *state = jstr(o, "state");
-		r.i.enabled = strcmp(state, "enabled") == 0;
-		r.i.deleted = strcmp(state, "deleted") == 0;
-		snprintf(r.i.resource, sizeof r.i.resource, "%s", jstr(o, "resource"));
-		r.i.created = jint(o, "created");
-		r.i.updated = jint(o, "updated");
-		json_object_put(o);
-		size_t j = 0;
-		while (j < used && strcmp(v[j].i.name, r.i.name) != 0)
-			j++;
-		if (j == used)
-			v[used++] = r;
-		else if (r.gen > v[j].gen) {
-			st[ns++] = v[j].h;
-			v[j] = r;
-		} else {
-			st[ns++] = r.h;
-		}
-	}
-	p11_data_free(d, count);
-	if (rc != CMK_OK) {
-		free(v);
-		free(st);
-		return rc;
-	}
-	*out = v;
-	*n = used;
-	if (stale) {
-		*stale = st;
-		*nstale = ns;
-	} else {
-		free(st);
-	}
-	return CMK_OK;
+	return recs_read(ctx, &id_kind, (void **)out, n, stale, nstale);
 }
 
 cmk_rc identity_read(cmk_ctx *ctx, cmk_identity_info **out, size_t *n, CK_OBJECT_HANDLE **stale,
@@ -134,23 +87,16 @@ cmk_rc identity_read(cmk_ctx *ctx, cmk_identity_info **out, size_t *n, CK_OBJECT
 	return CMK_OK;
 }
 
+/* An identity keeps the time it was made, unless it was deleted. */
+static void keep_created(json_object *o, const void *cur)
+{
+	const id_rec *r = cur;
+	int64_t created = r && !r->i.deleted && r->i.created ? r->i.created : (int64_t)time(NULL);
+	json_object_object_add(o, "created", json_object_new_int64(created));
+}
+
 cmk_rc identity_write(cmk_ctx *ctx, const cmk_identity_info *in)
 {
-	id_rec *r;
-	size_t n, ns;
-	CK_OBJECT_HANDLE *stale;
-	CMK_TRY(read_recs(ctx, &r, &n, &stale, &ns));
-	uint64_t gen = 0;
-	CK_OBJECT_HANDLE old = CK_INVALID_HANDLE;
-	int64_t created = (int64_t)time(NULL);
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(r[i].i.name, in->name) == 0) {
-			gen = r[i].gen;
-			old = r[i].h;
-			if (!r[i].i.deleted && r[i].i.created)
-				created = r[i].i.created;
-		}
-	free(r);
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "t", json_object_new_string("identity"));
 	json_object_object_add(o, "name", json_object_new_string(in->name));
@@ -158,20 +104,8 @@ cmk_rc identity_write(cmk_ctx *ctx, const cmk_identity_info *in)
 	        in->deleted ? "deleted" : in->enabled ? "enabled" : "disabled"));
 	if (in->resource[0])
 		json_object_object_add(o, "resource", json_object_new_string(in->resource));
-	json_object_object_add(o, "gen", json_object_new_int64((int64_t)gen + 1));
-	json_object_object_add(o, "created", json_object_new_int64(created));
 	json_object_object_add(o, "updated", json_object_new_int64((int64_t)time(NULL)));
-	char *json = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-	json_object_put(o);
-	char label[CMK_IDENTITY_MAX + 40];
-	snprintf(label, sizeof label, "cmk identity %s #%llu", in->name, (unsigned long long)gen + 1);
-	cmk_rc rc = json ? meta_write(ctx, META_APP_IDENTITY, label, json, NULL)
-	                 : cmk_err(CMK_E_NOMEM, "out of memory");
-	if (rc == CMK_OK && old != CK_INVALID_HANDLE)
-		p11_destroy(ctx->tok, old);
-	for (size_t i = 0; rc == CMK_OK && i < ns; i++)
-		p11_destroy(ctx->tok, stale[i]);
-	free(stale);
+	cmk_rc rc = recs_write(ctx, &id_kind, in->name, o, keep_created);
 	policy_cache_invalidate(ctx);
 	atomic_fetch_add(&ctx->changes, 1);
 	return rc;
@@ -229,7 +163,7 @@ cmk_rc identity_erase_system(cmk_ctx *ctx, const char *name, const char *resourc
 	for (size_t i = 0; rc == CMK_OK && i < n; i++)
 		if (strcmp(r[i].i.name, name) == 0 && strcmp(r[i].i.resource, resource) == 0) {
 			mine = 1;
-			rc = p11_destroy(ctx->tok, r[i].h);
+			rc = p11_destroy(ctx->tok, r[i].hdr.h);
 		}
 	/* superseded records (of any identity) go too: readers ignore them */
 	for (size_t i = 0; rc == CMK_OK && mine && i < ns; i++)

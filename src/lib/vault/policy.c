@@ -5,6 +5,7 @@
  * is the documented revocation delay; a change made through this context
  * drops its cache at once. */
 #include "config.h"
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "vault/meta.h"
 #include "vault/owner.h"
 #include "vault/policy.h"
+#include "vault/records.h"
 #include "util/err.h"
 
 struct ctx_policy_cache {
@@ -87,73 +89,31 @@ static int64_t mono_ms(void)
 
 /* Every policy record on the token, newest generation per identity. */
 typedef struct pol_rec {
+	rec_hdr hdr;
 	cmk_policy p;
-	uint64_t gen;
-	CK_OBJECT_HANDLE h;
 } pol_rec;
+
+static int pol_parse(json_object *o, void *rec)
+{
+	pol_rec *r = rec;
+	json_object *v;
+	if (!json_object_object_get_ex(o, "perms", &v) ||
+	    !json_object_object_get_ex(o, "updated", &v))
+		return 0;
+	r->p.perms = (unsigned)recs_int(o, "perms") & CMK_PERM_ALL;
+	r->p.updated = recs_int(o, "updated");
+	return 1;
+}
+
+static const rec_kind pol_kind = {
+	.app = META_APP_POLICY, .what = "policy", .name_key = "identity",
+	.size = sizeof(pol_rec), .name_off = offsetof(pol_rec, p.identity), .parse = pol_parse,
+};
 
 static cmk_rc policy_read(cmk_ctx *ctx, pol_rec **out, size_t *n, CK_OBJECT_HANDLE **stale,
                           size_t *nstale)
 {
-	p11_data *d;
-	size_t count;
-	CMK_TRY(p11_data_find(ctx->tok, META_APP_POLICY, &d, &count));
-	pol_rec *v = calloc(count ? count : 1, sizeof *v);
-	CK_OBJECT_HANDLE *st = calloc(count ? count : 1, sizeof *st);
-	size_t used = 0, ns = 0;
-	cmk_rc rc = v && st ? CMK_OK : cmk_err(CMK_E_NOMEM, "out of memory");
-	for (size_t i = 0; i < count && rc == CMK_OK; i++) {
-		const uint8_t *json;
-		size_t jlen;
-		if ((rc = meta_open_or_skip(ctx, &d[i], &json, &jlen)) == CMK_E_NOT_FOUND) {
-			rc = CMK_OK;          /* not cmk's: reported, ignored */
-			continue;
-		}
-		if (rc != CMK_OK)
-			break;
-		json_object *o = json_tokener_parse((const char *)json);
-		json_object *id, *perms, *gen, *upd;
-		if (!o || !json_object_object_get_ex(o, "identity", &id) ||
-		    !json_object_object_get_ex(o, "perms", &perms) ||
-		    !json_object_object_get_ex(o, "gen", &gen) ||
-		    !json_object_object_get_ex(o, "updated", &upd) ||
-		    strlen(json_object_get_string(id)) >= CMK_IDENTITY_MAX) {
-			json_object_put(o);
-			meta_report_bad(ctx, &d[i], "is malformed");
-			continue;
-		}
-		pol_rec r = { .gen = (uint64_t)json_object_get_int64(gen), .h = d[i].h };
-		strcpy(r.p.identity, json_object_get_string(id));
-		r.p.perms = (unsigned)json_object_get_int64(perms) & CMK_PERM_ALL;
-		r.p.updated = json_object_get_int64(upd);
-		json_object_put(o);
-		size_t j = 0;
-		while (j < used && strcmp(v[j].p.identity, r.p.identity) != 0)
-			j++;
-		if (j == used)
-			v[used++] = r;
-		else if (r.gen > v[j].gen) {
-			st[ns++] = v[j].h;
-			v[j] = r;
-		} else {
-			st[ns++] = r.h;
-		}
-	}
-	p11_data_free(d, count);
-	if (rc != CMK_OK) {
-		free(v);
-		free(st);
-		return rc;
-	}
-	*out = v;
-	*n = used;
-	if (stale) {
-		*stale = st;
-		*nstale = ns;
-	} else {
-		free(st);
-	}
-	return CMK_OK;
+	return recs_read(ctx, &pol_kind, (void **)out, n, stale, nstale);
 }
 
 void policy_cache_free(cmk_ctx *ctx)
@@ -288,34 +248,12 @@ cmk_rc policy_check(cmk_ctx *ctx, unsigned perm, const char *key)
 
 cmk_rc policy_write(cmk_ctx *ctx, const char *identity, unsigned perms)
 {
-	pol_rec *r;
-	size_t n, ns;
-	CK_OBJECT_HANDLE *stale;
-	CMK_TRY(policy_read(ctx, &r, &n, &stale, &ns));
-	uint64_t gen = 0;
-	CK_OBJECT_HANDLE old = CK_INVALID_HANDLE;
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(r[i].p.identity, identity) == 0) {
-			gen = r[i].gen;
-			old = r[i].h;
-		}
-	free(r);
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "t", json_object_new_string("policy"));
 	json_object_object_add(o, "identity", json_object_new_string(identity));
 	json_object_object_add(o, "perms", json_object_new_int64(perms));
-	json_object_object_add(o, "gen", json_object_new_int64((int64_t)gen + 1));
 	json_object_object_add(o, "updated", json_object_new_int64((int64_t)time(NULL)));
-	char *json = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-	json_object_put(o);
-	char label[CMK_IDENTITY_MAX + 32];
-	snprintf(label, sizeof label, "cmk policy %s #%llu", identity, (unsigned long long)gen + 1);
-	cmk_rc rc = meta_write(ctx, META_APP_POLICY, label, json, NULL);
-	if (rc == CMK_OK && old != CK_INVALID_HANDLE)
-		p11_destroy(ctx->tok, old);
-	for (size_t i = 0; rc == CMK_OK && i < ns; i++)
-		p11_destroy(ctx->tok, stale[i]);
-	free(stale);
+	cmk_rc rc = recs_write(ctx, &pol_kind, identity, o, NULL);
 	policy_cache_invalidate(ctx);
 	return rc;
 }
@@ -389,7 +327,7 @@ cmk_rc policy_erase(cmk_ctx *ctx, const char *identity)
 	cmk_rc rc = CMK_OK;
 	for (size_t i = 0; i < n && rc == CMK_OK; i++)
 		if (strcmp(r[i].p.identity, identity) == 0)
-			rc = p11_destroy(ctx->tok, r[i].h);
+			rc = p11_destroy(ctx->tok, r[i].hdr.h);
 	free(r);
 	free(stale);
 	policy_cache_invalidate(ctx);
@@ -413,7 +351,7 @@ cmk_rc cmk_policy_remove(cmk_ctx *ctx, const char *identity)
 			for (size_t i = 0; i < n && rc == CMK_OK; i++)
 				if (strcmp(r[i].p.identity, identity) == 0) {
 					found = 1;
-					rc = p11_destroy(ctx->tok, r[i].h);
+					rc = p11_destroy(ctx->tok, r[i].hdr.h);
 				}
 			for (size_t i = 0; i < ns && rc == CMK_OK; i++)
 				p11_destroy(ctx->tok, stale[i]);

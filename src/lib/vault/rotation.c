@@ -12,6 +12,7 @@
  * "near-expiry").  Keys that belong to a resource and deleted keys are
  * left alone. */
 #include "config.h"
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,81 +23,39 @@
 #include "vault/meta.h"
 #include "vault/owner.h"
 #include "vault/policy.h"
+#include "vault/records.h"
 #include "util/err.h"
 
 #define META_APP_ROTATION "cmk/rotation"
 #define DAY 86400
 
 typedef struct rot_rec {
+	rec_hdr hdr;
 	char name[CMK_NAME_MAX];
 	cmk_rotation_policy p;
-	uint64_t gen;
-	CK_OBJECT_HANDLE h;
 } rot_rec;
 
-static int64_t jint(json_object *o, const char *k)
+static int rot_parse(json_object *o, void *rec)
 {
-	json_object *v;
-	return json_object_object_get_ex(o, k, &v) ? json_object_get_int64(v) : 0;
+	rot_rec *r = rec;
+	if (!names_key_valid(r->name))
+		return 0;
+	r->p.rotate_after = recs_int(o, "rotate_after");
+	r->p.expire_after = recs_int(o, "expire_after");
+	r->p.notify_before = recs_int(o, "notify_before");
+	r->p.updated = recs_int(o, "updated");
+	return 1;
 }
 
-/* Every record, newest generation per key; superseded handles in stale. */
-static cmk_rc read_recs(cmk_ctx *ctx, rot_rec **out, size_t *n, CK_OBJECT_HANDLE **stale,
-                        size_t *nstale)
+static const rec_kind rot_kind = {
+	.app = META_APP_ROTATION, .what = "rotation", .name_key = "key",
+	.size = sizeof(rot_rec), .name_off = offsetof(rot_rec, name), .parse = rot_parse,
+};
+
+/* Every record, newest generation per key. */
+static cmk_rc read_recs(cmk_ctx *ctx, rot_rec **out, size_t *n)
 {
-	p11_data *d;
-	size_t count;
-	CMK_TRY(p11_data_find(ctx->tok, META_APP_ROTATION, &d, &count));
-	rot_rec *v = calloc(count ? count : 1, sizeof *v);
-	CK_OBJECT_HANDLE *st = calloc(count ? count : 1, sizeof *st);
-	size_t used = 0, ns = 0;
-	if (!v || !st) {
-		free(v);
-		free(st);
-		p11_data_free(d, count);
-		return cmk_err(CMK_E_NOMEM, "out of memory");
-	}
-	for (size_t i = 0; i < count; i++) {
-		const uint8_t *json;
-		size_t jlen;
-		json_object *o, *k;
-		if (meta_open(ctx, &d[i], &json, &jlen) != CMK_OK ||
-		    !(o = json_tokener_parse((const char *)json)))
-			continue;
-		if (!json_object_object_get_ex(o, "key", &k) ||
-		    !names_key_valid(json_object_get_string(k))) {
-			json_object_put(o);
-			continue;
-		}
-		rot_rec r = { .gen = (uint64_t)jint(o, "gen"), .h = d[i].h };
-		snprintf(r.name, sizeof r.name, "%s", json_object_get_string(k));
-		r.p.rotate_after = jint(o, "rotate_after");
-		r.p.expire_after = jint(o, "expire_after");
-		r.p.notify_before = jint(o, "notify_before");
-		r.p.updated = jint(o, "updated");
-		json_object_put(o);
-		size_t j = 0;
-		while (j < used && strcmp(v[j].name, r.name) != 0)
-			j++;
-		if (j == used)
-			v[used++] = r;
-		else if (r.gen > v[j].gen) {
-			st[ns++] = v[j].h;
-			v[j] = r;
-		} else {
-			st[ns++] = r.h;
-		}
-	}
-	p11_data_free(d, count);
-	*out = v;
-	*n = used;
-	if (stale) {
-		*stale = st;
-		*nstale = ns;
-	} else {
-		free(st);
-	}
-	return CMK_OK;
+	return recs_read(ctx, &rot_kind, (void **)out, n, NULL, NULL);
 }
 
 int64_t rotation_next(cmk_ctx *ctx, const key_state *st)
@@ -104,7 +63,7 @@ int64_t rotation_next(cmk_ctx *ctx, const key_state *st)
 	rot_rec *r;
 	size_t n;
 	int64_t next = 0;
-	if (read_recs(ctx, &r, &n, NULL, NULL) != CMK_OK)
+	if (read_recs(ctx, &r, &n) != CMK_OK)
 		return 0;
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(r[i].name, st->name) == 0 && r[i].p.rotate_after)
@@ -128,38 +87,14 @@ static cmk_rc set_impl(cmk_ctx *ctx, const char *id, const cmk_rotation_policy *
 	CMK_TRY(names_resolve(ctx, id, name, ver));
 	CMK_TRY(keys_load_live(ctx, name, &st));
 	key_state_free(&st);
-	rot_rec *r;
-	size_t n, ns;
-	CK_OBJECT_HANDLE *stale;
-	CMK_TRY(read_recs(ctx, &r, &n, &stale, &ns));
-	uint64_t gen = 0;
-	CK_OBJECT_HANDLE old = CK_INVALID_HANDLE;
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(r[i].name, name) == 0) {
-			gen = r[i].gen;
-			old = r[i].h;
-		}
-	free(r);
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "t", json_object_new_string("rotation"));
 	json_object_object_add(o, "key", json_object_new_string(name));
 	json_object_object_add(o, "rotate_after", json_object_new_int64(p->rotate_after));
 	json_object_object_add(o, "expire_after", json_object_new_int64(p->expire_after));
 	json_object_object_add(o, "notify_before", json_object_new_int64(p->notify_before));
-	json_object_object_add(o, "gen", json_object_new_int64((int64_t)gen + 1));
 	json_object_object_add(o, "updated", json_object_new_int64((int64_t)time(NULL)));
-	char *json = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-	json_object_put(o);
-	char label[CMK_NAME_MAX + 40];
-	snprintf(label, sizeof label, "cmk rotation %s #%llu", name, (unsigned long long)gen + 1);
-	cmk_rc rc = json ? meta_write(ctx, META_APP_ROTATION, label, json, NULL)
-	                 : cmk_err(CMK_E_NOMEM, "out of memory");
-	if (rc == CMK_OK && old != CK_INVALID_HANDLE)
-		p11_destroy(ctx->tok, old);
-	for (size_t i = 0; rc == CMK_OK && i < ns; i++)
-		p11_destroy(ctx->tok, stale[i]);
-	free(stale);
-	return rc;
+	return recs_write(ctx, &rot_kind, name, o, NULL);
 }
 
 cmk_rc cmk_rotation_policy_set(cmk_ctx *ctx, const char *name, const cmk_rotation_policy *p)
@@ -192,7 +127,7 @@ static cmk_rc get_impl(cmk_ctx *ctx, const char *id, cmk_rotation_policy *out)
 	rot_rec *r;
 	size_t n;
 	CMK_TRY(names_resolve(ctx, id, name, ver));
-	CMK_TRY(read_recs(ctx, &r, &n, NULL, NULL));
+	CMK_TRY(read_recs(ctx, &r, &n));
 	cmk_rc rc = cmk_err(CMK_E_NOT_FOUND, "key cmk://%s/keys/%s has no rotation policy",
 	                    cmk_ctx_vault(ctx), name);
 	for (size_t i = 0; i < n; i++)
@@ -265,7 +200,7 @@ cmk_rc cmk_rotation_sweep(cmk_ctx *ctx, cmk_rotation_event **out, size_t *n)
 	*n = 0;
 	rot_rec *r;
 	size_t nr;
-	CMK_TRY(read_recs(ctx, &r, &nr, NULL, NULL));
+	CMK_TRY(read_recs(ctx, &r, &nr));
 	cmk_rotation_event *ev = calloc(nr ? nr : 1, sizeof *ev);
 	if (!ev) {
 		free(r);

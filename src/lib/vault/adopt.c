@@ -17,6 +17,7 @@
 #include <string.h>
 #include <openssl/rand.h>
 #include "vault/audit.h"
+#include "vault/op.h"
 #include "vault/keys.h"
 #include "vault/policy.h"
 #include "util/err.h"
@@ -171,7 +172,10 @@ cmk_rc cmk_key_adopt(cmk_ctx *ctx, const char *name, const uint8_t *id, size_t i
 	return_if_fail(ctx && name && version && (id ? idlen > 0 : label != NULL));
 	char kid[CMK_KID_MAX];
 	version[0] = '\0';
-	VAULT_OP(ctx, CMK_PERM_CREATE, "adopt", name, 1,
-	         adopt_impl(ctx, name, id, idlen, label, p, version),
-	         (names_kid(cmk_ctx_vault(ctx), name, version, kid), kid));
+	vault_op o;
+	cmk_rc rc = vault_op_begin(&o, ctx, "adopt", CMK_PERM_CREATE, name, 1);
+	if (rc == CMK_OK)
+		rc = adopt_impl(ctx, name, id, idlen, label, p, version);
+	names_kid(cmk_ctx_vault(ctx), name, version, kid);
+	return vault_op_end(&o, kid, rc);
 }

@@ -24,8 +24,6 @@ void audit_fork_prepare(cmk_ctx *ctx);
 void audit_fork_parent(cmk_ctx *ctx);
 void audit_fork_child(cmk_ctx *ctx);
 
-/* The checks, permission and audit around one public operation.
- * `write` operations hold the vault lock (ctx_write_begin). */
 /* Release the vault lock and write the operation's audit record, no
  * catchable signal in between (util/sigdefer.h); returns audit_op's. */
 static inline cmk_rc audit_write_end(cmk_ctx *ctx, const char *op, const char *key, cmk_rc rc)
@@ -37,24 +35,5 @@ static inline cmk_rc audit_write_end(cmk_ctx *ctx, const char *op, const char *k
 	return rc;
 }
 
-#define VAULT_OP(ctx, perm, op, polkey, write, expr, auditkey) do { \
-	cmk_rc rc_ = audit_check_writable(ctx); \
-	if (rc_ == CMK_OK) \
-		rc_ = policy_check((ctx), (perm), (polkey)); \
-	int held_ = 0; \
-	if (rc_ == CMK_OK && (write)) \
-		held_ = (rc_ = ctx_write_begin(ctx)) == CMK_OK; \
-	if (rc_ == CMK_OK) { \
-		rc_ = (expr); \
-		if (held_) { \
-			sig_defer_begin();  /* until its audit record is written */ \
-			ctx_write_end(ctx); \
-		} \
-	} \
-	rc_ = audit_op((ctx), (op), (auditkey), rc_); \
-	if (held_) \
-		sig_defer_end(); \
-	return rc_; \
-} while (0)
 
 #endif

@@ -10,6 +10,7 @@
 #include <openssl/rand.h>
 #include "vault/audit.h"
 #include "vault/keys.h"
+#include "vault/op.h"
 #include "vault/owner.h"
 #include "vault/policy.h"
 #include "util/err.h"
@@ -391,8 +392,12 @@ cmk_rc cmk_key_create(cmk_ctx *ctx, const char *name, const cmk_key_params *p,
 	version[0] = '\0';
 	if (p && owner_check_tags(p->tags, p->ntags) != CMK_OK)
 		return audit_op(ctx, "create", name, CMK_E_USAGE);
-	VAULT_OP(ctx, CMK_PERM_CREATE, "create", name, 1, cmk_key_create_impl(ctx, name, p, version),
-	         (audit_kid(ctx, name, version, kid), kid));
+	vault_op o;
+	cmk_rc rc = vault_op_begin(&o, ctx, "create", CMK_PERM_CREATE, name, 1);
+	if (rc == CMK_OK)
+		rc = cmk_key_create_impl(ctx, name, p, version);
+	audit_kid(ctx, name, version, kid);
+	return vault_op_end(&o, kid, rc);
 }
 
 cmk_rc cmk_key_rotate(cmk_ctx *ctx, const char *name, const cmk_key_params *p,
@@ -401,11 +406,17 @@ cmk_rc cmk_key_rotate(cmk_ctx *ctx, const char *name, const cmk_key_params *p,
 	return_if_fail(ctx && name && version);
 	char kid[CMK_KID_MAX];
 	version[0] = '\0';
-	OWNER_GUARD(ctx, name, "rotate", name);
+	cmk_rc rc = owner_guard(ctx, name, "rotate", "rotate", name);
+	if (rc != CMK_OK)
+		return rc;
 	if (p && owner_check_tags(p->tags, p->ntags) != CMK_OK)
 		return audit_op(ctx, "rotate", name, CMK_E_USAGE);
-	VAULT_OP(ctx, CMK_PERM_ROTATE, "rotate", name, 1, cmk_key_rotate_impl(ctx, name, p, version),
-	         (audit_kid(ctx, name, version, kid), kid));
+	vault_op o;
+	rc = vault_op_begin(&o, ctx, "rotate", CMK_PERM_ROTATE, name, 1);
+	if (rc == CMK_OK)
+		rc = cmk_key_rotate_impl(ctx, name, p, version);
+	audit_kid(ctx, name, version, kid);
+	return vault_op_end(&o, kid, rc);
 }
 
 cmk_rc cmk_key_import(cmk_ctx *ctx, const char *name, const uint8_t *pem, size_t len,
@@ -414,10 +425,15 @@ cmk_rc cmk_key_import(cmk_ctx *ctx, const char *name, const uint8_t *pem, size_t
 	return_if_fail(ctx && name && pem && version);
 	char kid[CMK_KID_MAX];
 	version[0] = '\0';
-	OWNER_GUARD(ctx, name, "import", name);
+	cmk_rc rc = owner_guard(ctx, name, "import", "import", name);
+	if (rc != CMK_OK)
+		return rc;
 	if (p && owner_check_tags(p->tags, p->ntags) != CMK_OK)
 		return audit_op(ctx, "import", name, CMK_E_USAGE);
-	VAULT_OP(ctx, CMK_PERM_CREATE, "import", name, 1,
-	         cmk_key_import_impl(ctx, name, pem, len, p, version),
-	         (audit_kid(ctx, name, version, kid), kid));
+	vault_op o;
+	rc = vault_op_begin(&o, ctx, "import", CMK_PERM_CREATE, name, 1);
+	if (rc == CMK_OK)
+		rc = cmk_key_import_impl(ctx, name, pem, len, p, version);
+	audit_kid(ctx, name, version, kid);
+	return vault_op_end(&o, kid, rc);
 }

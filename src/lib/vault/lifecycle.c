@@ -15,6 +15,7 @@
 #include <time.h>
 #include "vault/audit.h"
 #include "vault/keys.h"
+#include "vault/op.h"
 #include "vault/owner.h"
 #include "vault/policy.h"
 #include "util/err.h"
@@ -511,9 +512,15 @@ cmk_rc cmk_key_set_enabled(cmk_ctx *ctx, const char *name, const char *version, 
 	return_if_fail(ctx && name);
 	char kid[CMK_KID_MAX];
 	audit_name(ctx, name, version, kid);
-	OWNER_GUARD(ctx, name, enabled ? "enable" : "disable", kid);
-	VAULT_OP(ctx, CMK_PERM_UPDATE, enabled ? "enable" : "disable", kid, 1,
-	         cmk_key_set_enabled_impl(ctx, name, version, enabled), kid);
+	const char *op = enabled ? "enable" : "disable";
+	cmk_rc rc = owner_guard(ctx, name, op, op, kid);
+	if (rc != CMK_OK)
+		return rc;
+	vault_op o;
+	rc = vault_op_begin(&o, ctx, op, CMK_PERM_UPDATE, kid, 1);
+	if (rc == CMK_OK)
+		rc = cmk_key_set_enabled_impl(ctx, name, version, enabled);
+	return vault_op_end(&o, kid, rc);
 }
 
 cmk_rc cmk_key_update_attrs(cmk_ctx *ctx, const char *name, const char *version,
@@ -522,11 +529,16 @@ cmk_rc cmk_key_update_attrs(cmk_ctx *ctx, const char *name, const char *version,
 	return_if_fail(ctx && name && u);
 	char kid[CMK_KID_MAX];
 	audit_name(ctx, name, version, kid);
-	OWNER_GUARD(ctx, name, "update", kid);
+	cmk_rc rc = owner_guard(ctx, name, "update", "update", kid);
+	if (rc != CMK_OK)
+		return rc;
 	if (u->set_tags && owner_check_tags(u->tags, u->ntags) != CMK_OK)
 		return audit_op(ctx, "update", kid, CMK_E_USAGE);
-	VAULT_OP(ctx, CMK_PERM_UPDATE, "update", kid, 1,
-	         cmk_key_update_attrs_impl(ctx, name, version, u), kid);
+	vault_op o;
+	rc = vault_op_begin(&o, ctx, "update", CMK_PERM_UPDATE, kid, 1);
+	if (rc == CMK_OK)
+		rc = cmk_key_update_attrs_impl(ctx, name, version, u);
+	return vault_op_end(&o, kid, rc);
 }
 
 cmk_rc cmk_key_delete(cmk_ctx *ctx, const char *name)
@@ -534,8 +546,14 @@ cmk_rc cmk_key_delete(cmk_ctx *ctx, const char *name)
 	return_if_fail(ctx && name);
 	char kid[CMK_KID_MAX];
 	audit_name(ctx, name, NULL, kid);
-	OWNER_GUARD(ctx, name, "delete", kid);
-	VAULT_OP(ctx, CMK_PERM_DELETE, "delete", kid, 1, cmk_key_delete_impl(ctx, name), kid);
+	cmk_rc rc = owner_guard(ctx, name, "delete", "delete", kid);
+	if (rc != CMK_OK)
+		return rc;
+	vault_op o;
+	rc = vault_op_begin(&o, ctx, "delete", CMK_PERM_DELETE, kid, 1);
+	if (rc == CMK_OK)
+		rc = cmk_key_delete_impl(ctx, name);
+	return vault_op_end(&o, kid, rc);
 }
 
 cmk_rc cmk_key_recover(cmk_ctx *ctx, const char *name)
@@ -543,8 +561,14 @@ cmk_rc cmk_key_recover(cmk_ctx *ctx, const char *name)
 	return_if_fail(ctx && name);
 	char kid[CMK_KID_MAX];
 	audit_name(ctx, name, NULL, kid);
-	OWNER_GUARD(ctx, name, "recover", kid);
-	VAULT_OP(ctx, CMK_PERM_RECOVER, "recover", kid, 1, cmk_key_recover_impl(ctx, name), kid);
+	cmk_rc rc = owner_guard(ctx, name, "recover", "recover", kid);
+	if (rc != CMK_OK)
+		return rc;
+	vault_op o;
+	rc = vault_op_begin(&o, ctx, "recover", CMK_PERM_RECOVER, kid, 1);
+	if (rc == CMK_OK)
+		rc = cmk_key_recover_impl(ctx, name);
+	return vault_op_end(&o, kid, rc);
 }
 
 cmk_rc cmk_key_purge(cmk_ctx *ctx, const char *name)
@@ -552,8 +576,14 @@ cmk_rc cmk_key_purge(cmk_ctx *ctx, const char *name)
 	return_if_fail(ctx && name);
 	char kid[CMK_KID_MAX];
 	audit_name(ctx, name, NULL, kid);
-	OWNER_GUARD(ctx, name, "purge", kid);
-	VAULT_OP(ctx, CMK_PERM_PURGE, "purge", kid, 1, cmk_key_purge_impl(ctx, name), kid);
+	cmk_rc rc = owner_guard(ctx, name, "purge", "purge", kid);
+	if (rc != CMK_OK)
+		return rc;
+	vault_op o;
+	rc = vault_op_begin(&o, ctx, "purge", CMK_PERM_PURGE, kid, 1);
+	if (rc == CMK_OK)
+		rc = cmk_key_purge_impl(ctx, name);
+	return vault_op_end(&o, kid, rc);
 }
 
 /* Purges whose records were committed but whose objects remain (a kill

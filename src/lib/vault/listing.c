@@ -6,6 +6,7 @@
 #include <time.h>
 #include "vault/audit.h"
 #include "vault/keys.h"
+#include "vault/op.h"
 #include "vault/owner.h"
 #include "vault/policy.h"
 #include "util/err.h"
@@ -134,20 +135,30 @@ static cmk_rc cmk_key_versions_impl(cmk_ctx *ctx, const char *name, int deleted,
 cmk_rc cmk_key_list(cmk_ctx *ctx, int deleted, cmk_key_info **keys, size_t *n)
 {
 	return_if_fail(ctx && keys && n);
-	VAULT_OP(ctx, CMK_PERM_LIST, deleted ? "list-deleted" : "list", NULL, 0,
-	         keys_list_all(ctx, deleted, keys, n), NULL);
+	vault_op o;
+	cmk_rc rc = vault_op_begin(&o, ctx, deleted ? "list-deleted" : "list", CMK_PERM_LIST, NULL, 0);
+	if (rc == CMK_OK)
+		rc = keys_list_all(ctx, deleted, keys, n);
+	return vault_op_end(&o, NULL, rc);
 }
 
 cmk_rc cmk_key_info_get(cmk_ctx *ctx, const char *name, int deleted, cmk_key_info *out)
 {
 	return_if_fail(ctx && name && out);
-	VAULT_OP(ctx, CMK_PERM_GET, "get", name, 0, cmk_key_info_get_impl(ctx, name, deleted, out), name);
+	vault_op o;
+	cmk_rc rc = vault_op_begin(&o, ctx, "get", CMK_PERM_GET, name, 0);
+	if (rc == CMK_OK)
+		rc = cmk_key_info_get_impl(ctx, name, deleted, out);
+	return vault_op_end(&o, name, rc);
 }
 
 cmk_rc cmk_key_versions(cmk_ctx *ctx, const char *name, int deleted, cmk_version_info **v,
                         size_t *n)
 {
 	return_if_fail(ctx && name && v && n);
-	VAULT_OP(ctx, CMK_PERM_GET, "get-versions", name, 0,
-	         cmk_key_versions_impl(ctx, name, deleted, v, n), name);
+	vault_op o;
+	cmk_rc rc = vault_op_begin(&o, ctx, "get-versions", CMK_PERM_GET, name, 0);
+	if (rc == CMK_OK)
+		rc = cmk_key_versions_impl(ctx, name, deleted, v, n);
+	return vault_op_end(&o, name, rc);
 }

@@ -27,24 +27,22 @@ void owner_act_identity(const char *identity);
 const char *owner_identity(const cmk_ctx *ctx);
 const char *owner_acting_object(void);
 
-/* CMK_E_OP_NOT_ALLOWED when key `id` belongs to a resource and this
- * thread is not acting for it; CMK_OK otherwise (unknown keys too: the
- * operation itself reports them).  `op` is the operation, for the message. */
 /* The resource that owns a loaded key, or NULL. */
 struct key_state;
 const char *owner_of(const struct key_state *st);
 /* rotation.c: when the key's rotation policy next rotates it (0: none). */
 int64_t rotation_next(cmk_ctx *ctx, const struct key_state *st);
+/* CMK_E_OP_NOT_ALLOWED when key `id` belongs to a resource and this
+ * thread is not acting for it; CMK_OK otherwise (unknown keys too: the
+ * operation itself reports them).  `op` is the operation, for the message. */
 cmk_rc owner_check(cmk_ctx *ctx, const char *id, const char *op);
 /* Whether tags hold a reserved owner tag (key create/import refuse it
  * unless acting for that resource). */
 cmk_rc owner_check_tags(const cmk_tag *tags, size_t ntags);
 
-/* One line at each public entry point: refuse (and audit) an owned key. */
-#define OWNER_GUARD(ctx, id, op, auditkey) do { \
-	cmk_rc orc_ = owner_check((ctx), (id), (op)); \
-	if (orc_ != CMK_OK) \
-		return audit_op((ctx), (op), (auditkey), orc_); \
-} while (0)
+/* At a public entry point: owner_check (verb for the message), and when it
+ * refuses, the refusal audited as operation op on auditkey. */
+cmk_rc owner_guard(cmk_ctx *ctx, const char *id, const char *verb, const char *op,
+                   const char *auditkey);
 
 #endif

@@ -21,6 +21,7 @@
 #include "vault/audit.h"
 #include "vault/keys.h"
 #include "vault/meta.h"
+#include "vault/op.h"
 #include "vault/owner.h"
 #include "vault/policy.h"
 #include "vault/records.h"
@@ -117,8 +118,14 @@ cmk_rc cmk_rotation_policy_set(cmk_ctx *ctx, const char *name, const cmk_rotatio
 		names_kid(cmk_ctx_vault(ctx), n, NULL, kid);
 	else
 		snprintf(kid, sizeof kid, "%s", name);
-	OWNER_GUARD(ctx, name, "set a rotation policy on", kid);
-	VAULT_OP(ctx, CMK_PERM_UPDATE, "rotation-policy", kid, 1, set_impl(ctx, name, p), kid);
+	cmk_rc rc = owner_guard(ctx, name, "set a rotation policy on", "rotation-policy", kid);
+	if (rc != CMK_OK)
+		return rc;
+	vault_op o;
+	rc = vault_op_begin(&o, ctx, "rotation-policy", CMK_PERM_UPDATE, kid, 1);
+	if (rc == CMK_OK)
+		rc = set_impl(ctx, name, p);
+	return vault_op_end(&o, kid, rc);
 }
 
 static cmk_rc get_impl(cmk_ctx *ctx, const char *id, cmk_rotation_policy *out)

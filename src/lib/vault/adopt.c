@@ -172,10 +172,11 @@ cmk_rc cmk_key_adopt(cmk_ctx *ctx, const char *name, const uint8_t *id, size_t i
 	return_if_fail(ctx && name && version && (id ? idlen > 0 : label != NULL));
 	char kid[CMK_KID_MAX];
 	version[0] = '\0';
-	vault_op o;
-	cmk_rc rc = vault_op_begin(&o, ctx, "adopt", CMK_PERM_CREATE, name, 1);
+	vault_op o = { .ctx = ctx, .op = "adopt", .perm = CMK_PERM_CREATE, .key = name, .change = 1 };
+	cmk_rc rc = vault_op_begin(&o);
 	if (rc == CMK_OK)
 		rc = adopt_impl(ctx, name, id, idlen, label, p, version);
 	names_kid(cmk_ctx_vault(ctx), name, version, kid);
-	return vault_op_end(&o, kid, rc);
+	o.key = kid;
+	return vault_op_end(&o, rc);
 }

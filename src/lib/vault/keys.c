@@ -384,56 +384,54 @@ static void audit_kid(cmk_ctx *ctx, const char *name, const char *ver, char out[
 	names_kid(cmk_ctx_vault(ctx), n, ver && *ver ? ver : v, out);
 }
 
+/* the end of create, rotate, import: the audit record names the new version */
+static cmk_rc end_new_version(vault_op *o, const char *name, const char *version, cmk_rc rc)
+{
+	char kid[CMK_KID_MAX];
+	audit_kid(o->ctx, name, version, kid);
+	o->key = kid;
+	return vault_op_end(o, rc);
+}
+
+static cmk_rc tags_check(const cmk_key_params *p)
+{
+	return p ? owner_check_tags(p->tags, p->ntags) : CMK_OK;
+}
+
 cmk_rc cmk_key_create(cmk_ctx *ctx, const char *name, const cmk_key_params *p,
                       char version[CMK_VERSION_LEN + 1])
 {
 	return_if_fail(ctx && name && version);
-	char kid[CMK_KID_MAX];
 	version[0] = '\0';
-	if (p && owner_check_tags(p->tags, p->ntags) != CMK_OK)
-		return audit_op(ctx, "create", name, CMK_E_USAGE);
-	vault_op o;
-	cmk_rc rc = vault_op_begin(&o, ctx, "create", CMK_PERM_CREATE, name, 1);
-	if (rc == CMK_OK)
+	vault_op o = { .ctx = ctx, .op = "create", .perm = CMK_PERM_CREATE, .key = name, .change = 1 };
+	cmk_rc rc = tags_check(p);
+	if (rc == CMK_OK && (rc = vault_op_begin(&o)) == CMK_OK)
 		rc = cmk_key_create_impl(ctx, name, p, version);
-	audit_kid(ctx, name, version, kid);
-	return vault_op_end(&o, kid, rc);
+	return end_new_version(&o, name, version, rc);
 }
 
 cmk_rc cmk_key_rotate(cmk_ctx *ctx, const char *name, const cmk_key_params *p,
                       char version[CMK_VERSION_LEN + 1])
 {
 	return_if_fail(ctx && name && version);
-	char kid[CMK_KID_MAX];
 	version[0] = '\0';
-	cmk_rc rc = owner_guard(ctx, name, "rotate", "rotate", name);
-	if (rc != CMK_OK)
-		return rc;
-	if (p && owner_check_tags(p->tags, p->ntags) != CMK_OK)
-		return audit_op(ctx, "rotate", name, CMK_E_USAGE);
-	vault_op o;
-	rc = vault_op_begin(&o, ctx, "rotate", CMK_PERM_ROTATE, name, 1);
-	if (rc == CMK_OK)
+	vault_op o = { .ctx = ctx, .op = "rotate", .perm = CMK_PERM_ROTATE, .key = name,
+	               .owned = name, .change = 1 };
+	cmk_rc rc = tags_check(p);
+	if (rc == CMK_OK && (rc = vault_op_begin(&o)) == CMK_OK)
 		rc = cmk_key_rotate_impl(ctx, name, p, version);
-	audit_kid(ctx, name, version, kid);
-	return vault_op_end(&o, kid, rc);
+	return end_new_version(&o, name, version, rc);
 }
 
 cmk_rc cmk_key_import(cmk_ctx *ctx, const char *name, const uint8_t *pem, size_t len,
                       const cmk_key_params *p, char version[CMK_VERSION_LEN + 1])
 {
 	return_if_fail(ctx && name && pem && version);
-	char kid[CMK_KID_MAX];
 	version[0] = '\0';
-	cmk_rc rc = owner_guard(ctx, name, "import", "import", name);
-	if (rc != CMK_OK)
-		return rc;
-	if (p && owner_check_tags(p->tags, p->ntags) != CMK_OK)
-		return audit_op(ctx, "import", name, CMK_E_USAGE);
-	vault_op o;
-	rc = vault_op_begin(&o, ctx, "import", CMK_PERM_CREATE, name, 1);
-	if (rc == CMK_OK)
+	vault_op o = { .ctx = ctx, .op = "import", .perm = CMK_PERM_CREATE, .key = name,
+	               .owned = name, .change = 1 };
+	cmk_rc rc = tags_check(p);
+	if (rc == CMK_OK && (rc = vault_op_begin(&o)) == CMK_OK)
 		rc = cmk_key_import_impl(ctx, name, pem, len, p, version);
-	audit_kid(ctx, name, version, kid);
-	return vault_op_end(&o, kid, rc);
+	return end_new_version(&o, name, version, rc);
 }

@@ -511,16 +511,12 @@ cmk_rc cmk_key_set_enabled(cmk_ctx *ctx, const char *name, const char *version, 
 {
 	return_if_fail(ctx && name);
 	char kid[CMK_KID_MAX];
-	audit_name(ctx, name, version, kid);
-	const char *op = enabled ? "enable" : "disable";
-	cmk_rc rc = owner_guard(ctx, name, op, op, kid);
-	if (rc != CMK_OK)
-		return rc;
-	vault_op o;
-	rc = vault_op_begin(&o, ctx, op, CMK_PERM_UPDATE, kid, 1);
+	vault_op o = { .ctx = ctx, .op = enabled ? "enable" : "disable", .perm = CMK_PERM_UPDATE,
+	               .key = audit_name(ctx, name, version, kid), .owned = name, .change = 1 };
+	cmk_rc rc = vault_op_begin(&o);
 	if (rc == CMK_OK)
 		rc = cmk_key_set_enabled_impl(ctx, name, version, enabled);
-	return vault_op_end(&o, kid, rc);
+	return vault_op_end(&o, rc);
 }
 
 cmk_rc cmk_key_update_attrs(cmk_ctx *ctx, const char *name, const char *version,
@@ -528,62 +524,45 @@ cmk_rc cmk_key_update_attrs(cmk_ctx *ctx, const char *name, const char *version,
 {
 	return_if_fail(ctx && name && u);
 	char kid[CMK_KID_MAX];
-	audit_name(ctx, name, version, kid);
-	cmk_rc rc = owner_guard(ctx, name, "update", "update", kid);
-	if (rc != CMK_OK)
-		return rc;
-	if (u->set_tags && owner_check_tags(u->tags, u->ntags) != CMK_OK)
-		return audit_op(ctx, "update", kid, CMK_E_USAGE);
-	vault_op o;
-	rc = vault_op_begin(&o, ctx, "update", CMK_PERM_UPDATE, kid, 1);
+	vault_op o = { .ctx = ctx, .op = "update", .perm = CMK_PERM_UPDATE,
+	               .key = audit_name(ctx, name, version, kid), .owned = name, .change = 1 };
+	cmk_rc rc = u->set_tags ? owner_check_tags(u->tags, u->ntags) : CMK_OK;
+	if (rc == CMK_OK)
+		rc = vault_op_begin(&o);
 	if (rc == CMK_OK)
 		rc = cmk_key_update_attrs_impl(ctx, name, version, u);
-	return vault_op_end(&o, kid, rc);
+	return vault_op_end(&o, rc);
+}
+
+/* delete, recover, purge: a change of the whole key */
+static cmk_rc key_change(cmk_ctx *ctx, const char *name, const char *op, unsigned perm,
+                         cmk_rc (*impl)(cmk_ctx *, const char *))
+{
+	char kid[CMK_KID_MAX];
+	vault_op o = { .ctx = ctx, .op = op, .perm = perm, .key = audit_name(ctx, name, NULL, kid),
+	               .owned = name, .change = 1 };
+	cmk_rc rc = vault_op_begin(&o);
+	if (rc == CMK_OK)
+		rc = impl(ctx, name);
+	return vault_op_end(&o, rc);
 }
 
 cmk_rc cmk_key_delete(cmk_ctx *ctx, const char *name)
 {
 	return_if_fail(ctx && name);
-	char kid[CMK_KID_MAX];
-	audit_name(ctx, name, NULL, kid);
-	cmk_rc rc = owner_guard(ctx, name, "delete", "delete", kid);
-	if (rc != CMK_OK)
-		return rc;
-	vault_op o;
-	rc = vault_op_begin(&o, ctx, "delete", CMK_PERM_DELETE, kid, 1);
-	if (rc == CMK_OK)
-		rc = cmk_key_delete_impl(ctx, name);
-	return vault_op_end(&o, kid, rc);
+	return key_change(ctx, name, "delete", CMK_PERM_DELETE, cmk_key_delete_impl);
 }
 
 cmk_rc cmk_key_recover(cmk_ctx *ctx, const char *name)
 {
 	return_if_fail(ctx && name);
-	char kid[CMK_KID_MAX];
-	audit_name(ctx, name, NULL, kid);
-	cmk_rc rc = owner_guard(ctx, name, "recover", "recover", kid);
-	if (rc != CMK_OK)
-		return rc;
-	vault_op o;
-	rc = vault_op_begin(&o, ctx, "recover", CMK_PERM_RECOVER, kid, 1);
-	if (rc == CMK_OK)
-		rc = cmk_key_recover_impl(ctx, name);
-	return vault_op_end(&o, kid, rc);
+	return key_change(ctx, name, "recover", CMK_PERM_RECOVER, cmk_key_recover_impl);
 }
 
 cmk_rc cmk_key_purge(cmk_ctx *ctx, const char *name)
 {
 	return_if_fail(ctx && name);
-	char kid[CMK_KID_MAX];
-	audit_name(ctx, name, NULL, kid);
-	cmk_rc rc = owner_guard(ctx, name, "purge", "purge", kid);
-	if (rc != CMK_OK)
-		return rc;
-	vault_op o;
-	rc = vault_op_begin(&o, ctx, "purge", CMK_PERM_PURGE, kid, 1);
-	if (rc == CMK_OK)
-		rc = cmk_key_purge_impl(ctx, name);
-	return vault_op_end(&o, kid, rc);
+	return key_change(ctx, name, "purge", CMK_PERM_PURGE, cmk_key_purge_impl);
 }
 
 /* Purges whose records were committed but whose objects remain (a kill

@@ -135,30 +135,30 @@ static cmk_rc cmk_key_versions_impl(cmk_ctx *ctx, const char *name, int deleted,
 cmk_rc cmk_key_list(cmk_ctx *ctx, int deleted, cmk_key_info **keys, size_t *n)
 {
 	return_if_fail(ctx && keys && n);
-	vault_op o;
-	cmk_rc rc = vault_op_begin(&o, ctx, deleted ? "list-deleted" : "list", CMK_PERM_LIST, NULL, 0);
+	vault_op o = { .ctx = ctx, .op = deleted ? "list-deleted" : "list", .perm = CMK_PERM_LIST };
+	cmk_rc rc = vault_op_begin(&o);
 	if (rc == CMK_OK)
 		rc = keys_list_all(ctx, deleted, keys, n);
-	return vault_op_end(&o, NULL, rc);
+	return vault_op_end(&o, rc);
 }
 
 cmk_rc cmk_key_info_get(cmk_ctx *ctx, const char *name, int deleted, cmk_key_info *out)
 {
 	return_if_fail(ctx && name && out);
-	vault_op o;
-	cmk_rc rc = vault_op_begin(&o, ctx, "get", CMK_PERM_GET, name, 0);
+	vault_op o = { .ctx = ctx, .op = "get", .perm = CMK_PERM_GET, .key = name };
+	cmk_rc rc = vault_op_begin(&o);
 	if (rc == CMK_OK)
 		rc = cmk_key_info_get_impl(ctx, name, deleted, out);
-	return vault_op_end(&o, name, rc);
+	return vault_op_end(&o, rc);
 }
 
 cmk_rc cmk_key_versions(cmk_ctx *ctx, const char *name, int deleted, cmk_version_info **v,
                         size_t *n)
 {
 	return_if_fail(ctx && name && v && n);
-	vault_op o;
-	cmk_rc rc = vault_op_begin(&o, ctx, "get-versions", CMK_PERM_GET, name, 0);
+	vault_op o = { .ctx = ctx, .op = "get-versions", .perm = CMK_PERM_GET, .key = name };
+	cmk_rc rc = vault_op_begin(&o);
 	if (rc == CMK_OK)
 		rc = cmk_key_versions_impl(ctx, name, deleted, v, n);
-	return vault_op_end(&o, name, rc);
+	return vault_op_end(&o, rc);
 }

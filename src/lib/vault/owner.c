@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <string.h>
 #include "vault/keys.h"
-#include "vault/audit.h"
 #include "vault/owner.h"
 #include "util/err.h"
 
@@ -68,13 +67,6 @@ cmk_rc owner_check(cmk_ctx *ctx, const char *id, const char *op)
 		             cmk_ctx_vault(ctx), name, owner, op);
 	key_state_free(&st);
 	return rc;
-}
-
-cmk_rc owner_guard(cmk_ctx *ctx, const char *id, const char *verb, const char *op,
-                   const char *auditkey)
-{
-	cmk_rc rc = owner_check(ctx, id, verb);
-	return rc == CMK_OK ? CMK_OK : audit_op(ctx, op, auditkey, rc);
 }
 
 cmk_rc owner_check_tags(const cmk_tag *tags, size_t ntags)

@@ -40,9 +40,4 @@ cmk_rc owner_check(cmk_ctx *ctx, const char *id, const char *op);
  * unless acting for that resource). */
 cmk_rc owner_check_tags(const cmk_tag *tags, size_t ntags);
 
-/* At a public entry point: owner_check (verb for the message), and when it
- * refuses, the refusal audited as operation op on auditkey. */
-cmk_rc owner_guard(cmk_ctx *ctx, const char *id, const char *verb, const char *op,
-                   const char *auditkey);
-
 #endif

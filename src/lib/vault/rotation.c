@@ -118,14 +118,12 @@ cmk_rc cmk_rotation_policy_set(cmk_ctx *ctx, const char *name, const cmk_rotatio
 		names_kid(cmk_ctx_vault(ctx), n, NULL, kid);
 	else
 		snprintf(kid, sizeof kid, "%s", name);
-	cmk_rc rc = owner_guard(ctx, name, "set a rotation policy on", "rotation-policy", kid);
-	if (rc != CMK_OK)
-		return rc;
-	vault_op o;
-	rc = vault_op_begin(&o, ctx, "rotation-policy", CMK_PERM_UPDATE, kid, 1);
+	vault_op o = { .ctx = ctx, .op = "rotation-policy", .perm = CMK_PERM_UPDATE, .key = kid,
+	               .owned = name, .verb = "set a rotation policy on", .change = 1 };
+	cmk_rc rc = vault_op_begin(&o);
 	if (rc == CMK_OK)
 		rc = set_impl(ctx, name, p);
-	return vault_op_end(&o, kid, rc);
+	return vault_op_end(&o, rc);
 }
 
 static cmk_rc get_impl(cmk_ctx *ctx, const char *id, cmk_rotation_policy *out)

@@ -167,8 +167,12 @@ cmk_rc ctx_mechs(cmk_ctx *ctx, p11_mechs *out)
 	return CMK_OK;
 }
 
+/* The vault's two MAC keys are found together (one search of the token,
+ * which may read every object on it) and each used through an in-token
+ * session copy when the token allows one. */
 cmk_rc ctx_mac_key(cmk_ctx *ctx, int which, CK_OBJECT_HANDLE *h)
 {
+	static const char *const labels[2] = { CTX_MAC_META_LABEL, CTX_MAC_AUDIT_LABEL };
 	unsigned gen = p11_tok_gen(ctx->tok);
 	pthread_mutex_lock(&ctx->lock);
 	struct ctx_keyref r = ctx->mac_key[which];
@@ -177,21 +181,28 @@ cmk_rc ctx_mac_key(cmk_ctx *ctx, int which, CK_OBJECT_HANDLE *h)
 		*h = r.h;
 		return CMK_OK;
 	}
-	const char *label = which == CTX_MAC_META ? CTX_MAC_META_LABEL : CTX_MAC_AUDIT_LABEL;
-	CK_OBJECT_HANDLE tok;
-	CMK_TRY(p11_hmac_key_find(ctx->tok, label, &tok));
-	if (tok == CK_INVALID_HANDLE)
+	CK_OBJECT_HANDLE tok[2];
+	CMK_TRY(p11_hmac_keys_find(ctx->tok, labels, 2, tok));
+	if (tok[which] == CK_INVALID_HANDLE)
 		return cmk_err(CMK_E_NOT_FOUND, "%s is not initialised on token '%s' (no %s key): run `cmk vault init`",
-		               CTX_WHAT(ctx), p11_tok_label(ctx->tok), label);
-	/* use an in-token session copy when the token allows one */
-	if (p11_key_session_copy(ctx->tok, tok, &r.h) != CMK_OK)
-		r.h = tok;
-	r.gen = gen;
-	r.known = 1;
-	pthread_mutex_lock(&ctx->lock);
-	ctx->mac_key[which] = r;
-	pthread_mutex_unlock(&ctx->lock);
-	*h = r.h;
+		               CTX_WHAT(ctx), p11_tok_label(ctx->tok), labels[which]);
+	for (int k = 0; k < 2; k++) {
+		if (tok[k] == CK_INVALID_HANDLE)
+			continue;
+		struct ctx_keyref nr = { .gen = gen, .known = 1 };
+		pthread_mutex_lock(&ctx->lock);
+		int have = k != which && ctx->mac_key[k].known && ctx->mac_key[k].gen == gen;
+		pthread_mutex_unlock(&ctx->lock);
+		if (have)
+			continue;
+		if (p11_key_session_copy(ctx->tok, tok[k], &nr.h) != CMK_OK)
+			nr.h = tok[k];
+		pthread_mutex_lock(&ctx->lock);
+		ctx->mac_key[k] = nr;
+		pthread_mutex_unlock(&ctx->lock);
+		if (k == which)
+			*h = nr.h;
+	}
 	return CMK_OK;
 }
 

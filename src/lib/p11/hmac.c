@@ -8,16 +8,37 @@
 
 cmk_rc p11_hmac_key_find(p11_tok *t, const char *label, CK_OBJECT_HANDLE *h)
 {
+	return p11_hmac_keys_find(t, &label, 1, h);
+}
+
+cmk_rc p11_hmac_keys_find(p11_tok *t, const char *const *labels, size_t n, CK_OBJECT_HANDLE *h)
+{
 	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+	CK_BBOOL yes = CK_TRUE;
 	CK_ATTRIBUTE tmpl[] = {
 		{ CKA_CLASS, &cls, sizeof cls },
-		{ CKA_LABEL, (void *)label, strlen(label) },
+		{ CKA_SIGN, &yes, sizeof yes },
+		{ CKA_LABEL, n == 1 ? (void *)labels[0] : NULL, n == 1 ? strlen(labels[0]) : 0 },
 	};
 	CK_OBJECT_HANDLE *v;
-	size_t n;
-	CMK_TRY(p11_find(t, tmpl, 2, &v, &n));
-	/* vault init makes exactly one, under the vault lock */
-	*h = n ? v[0] : CK_INVALID_HANDLE;
+	size_t count;
+	for (size_t i = 0; i < n; i++)
+		h[i] = CK_INVALID_HANDLE;
+	/* one label: searched by it; several: every secret key that signs,
+	 * told apart by label (one search, not one per key) */
+	CMK_TRY(p11_find(t, tmpl, n == 1 ? 3 : 2, &v, &count));
+	for (size_t i = 0; i < count; i++) {
+		uint8_t *l = NULL;
+		size_t len = 0;
+		if (n > 1 && p11_get_bytes(t, v[i], CKA_LABEL, &l, &len) != CMK_OK)
+			continue;       /* destroyed since the search */
+		/* vault init makes exactly one of each, under the vault lock */
+		for (size_t k = 0; k < n; k++)
+			if (h[k] == CK_INVALID_HANDLE &&
+			    (n == 1 || (len == strlen(labels[k]) && memcmp(l, labels[k], len) == 0)))
+				h[k] = v[i];
+		free(l);
+	}
 	free(v);
 	return CMK_OK;
 }

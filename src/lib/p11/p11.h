@@ -244,6 +244,8 @@ CK_RV p11_rsa_encrypt_oaep(p11_tok *t, CK_OBJECT_HANDLE pub, p11_hash h,
 
 /* hmac.c: HMAC-SHA-256 with a token key over a || b. */
 cmk_rc p11_hmac_key_find(p11_tok *t, const char *label, CK_OBJECT_HANDLE *h);
+/* The keys of n labels in one search; h[i] CK_INVALID_HANDLE when absent. */
+cmk_rc p11_hmac_keys_find(p11_tok *t, const char *const *labels, size_t n, CK_OBJECT_HANDLE *h);
 cmk_rc p11_hmac_key_create(p11_tok *t, const char *label, CK_OBJECT_HANDLE *h);
 cmk_rc p11_hmac(p11_tok *t, CK_OBJECT_HANDLE key, const uint8_t *a, size_t alen,
                 const uint8_t *b, size_t blen, uint8_t mac[32]);

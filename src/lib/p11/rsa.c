@@ -152,24 +152,76 @@ static cmk_rc find_one(p11_tok *t, CK_OBJECT_CLASS cls, const uint8_t *id, size_
 	return CMK_OK;
 }
 
+/* The key objects with this CKA_ID (public and private keys), in one
+ * search: a token's search may cost time in proportion to every object on
+ * it (SoftHSM's file store reads them all), so a key's objects are found
+ * together and told apart by their attributes.  An object destroyed by
+ * another process since the search is left out. */
+typedef struct id_obj {
+	CK_OBJECT_HANDLE h;
+	CK_OBJECT_CLASS cls;
+	CK_BBOOL dec, sig;       /* private keys */
+} id_obj;
+
+static cmk_rc find_id(p11_tok *t, const uint8_t *id, size_t idlen, id_obj **out, size_t *n)
+{
+	CK_ATTRIBUTE tmpl[] = { { CKA_ID, (void *)id, idlen } };
+	CK_OBJECT_HANDLE *h;
+	size_t count, used = 0;
+	CMK_TRY(p11_find(t, tmpl, 1, &h, &count));
+	id_obj *v = calloc(count ? count : 1, sizeof *v);
+	if (!v) {
+		free(h);
+		return cmk_err(CMK_E_NOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < count; i++) {
+		id_obj o = { .h = h[i] };
+		CK_ATTRIBUTE c = { CKA_CLASS, &o.cls, sizeof o.cls };
+		CK_ATTRIBUTE use[] = { { CKA_DECRYPT, &o.dec, sizeof o.dec },
+		                       { CKA_SIGN, &o.sig, sizeof o.sig } };
+		if (p11_get_attrs(t, h[i], &c, 1) != CMK_OK ||
+		    (o.cls != CKO_PUBLIC_KEY && o.cls != CKO_PRIVATE_KEY) ||
+		    (o.cls == CKO_PRIVATE_KEY && p11_get_attrs(t, h[i], use, 2) != CMK_OK))
+			continue;
+		v[used++] = o;
+	}
+	free(h);
+	*out = v;
+	*n = used;
+	return CMK_OK;
+}
+
+/* The first object of class cls (and, when use is set, that may decrypt or
+ * sign), or CK_INVALID_HANDLE. */
+static CK_OBJECT_HANDLE first(const id_obj *v, size_t n, CK_OBJECT_CLASS cls, int dec, int sig)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].cls == cls && (!dec || v[i].dec) && (!sig || v[i].sig))
+			return v[i].h;
+	return CK_INVALID_HANDLE;
+}
+
 /* priv: a working copy that may decrypt if there is one, else any copy
  * (working or archive), for callers that only ask "is the key here". */
 cmk_rc p11_rsa_find(p11_tok *t, const uint8_t id[P11_ID_LEN],
                     CK_OBJECT_HANDLE *priv, CK_OBJECT_HANDLE *pub)
 {
+	id_obj *v;
+	size_t n;
+	CMK_TRY(find_id(t, id, P11_ID_LEN, &v, &n));
 	if (priv) {
-		CK_BBOOL yes = CK_TRUE;
-		CK_ATTRIBUTE dec = { CKA_DECRYPT, &yes, sizeof yes };
-		uint8_t aid[P11_ARCHIVE_ID_LEN];
-		p11_rsa_archive_id(id, aid);
-		CMK_TRY(find_one(t, CKO_PRIVATE_KEY, id, P11_ID_LEN, &dec, priv));
+		*priv = first(v, n, CKO_PRIVATE_KEY, 1, 0);
 		if (*priv == CK_INVALID_HANDLE)
-			CMK_TRY(find_one(t, CKO_PRIVATE_KEY, id, P11_ID_LEN, NULL, priv));
-		if (*priv == CK_INVALID_HANDLE)
-			CMK_TRY(find_one(t, CKO_PRIVATE_KEY, aid, sizeof aid, NULL, priv));
+			*priv = first(v, n, CKO_PRIVATE_KEY, 0, 0);
 	}
 	if (pub)
-		CMK_TRY(find_one(t, CKO_PUBLIC_KEY, id, P11_ID_LEN, NULL, pub));
+		*pub = first(v, n, CKO_PUBLIC_KEY, 0, 0);
+	free(v);
+	if (priv && *priv == CK_INVALID_HANDLE) {
+		uint8_t aid[P11_ARCHIVE_ID_LEN];
+		p11_rsa_archive_id(id, aid);
+		CMK_TRY(find_one(t, CKO_PRIVATE_KEY, aid, sizeof aid, NULL, priv));
+	}
 	return CMK_OK;
 }
 
@@ -312,13 +364,10 @@ static int copy_works(p11_tok *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, CK_OB
 }
 
 /* The public key's modulus (malloc'd), or NULL when there is none. */
-static uint8_t *pub_modulus(p11_tok *t, const uint8_t id[P11_ID_LEN], CK_OBJECT_HANDLE *pub,
-                            size_t *len, cmk_rc *rc)
+static uint8_t *pub_modulus(p11_tok *t, CK_OBJECT_HANDLE pub, size_t *len)
 {
 	uint8_t *n = NULL;
-	*rc = find_one(t, CKO_PUBLIC_KEY, id, P11_ID_LEN, NULL, pub);
-	if (*rc == CMK_OK && *pub != CK_INVALID_HANDLE &&
-	    p11_get_bytes(t, *pub, CKA_MODULUS, &n, len) != CMK_OK)
+	if (pub != CK_INVALID_HANDLE && p11_get_bytes(t, pub, CKA_MODULUS, &n, len) != CMK_OK)
 		n = NULL;
 	return n;
 }
@@ -344,37 +393,39 @@ cmk_rc p11_rsa_copies(p11_tok *t, const uint8_t id[P11_ID_LEN], p11_rsa_copy_t *
 {
 	uint8_t aid[P11_ARCHIVE_ID_LEN];
 	p11_rsa_archive_id(id, aid);
-	CK_OBJECT_HANDLE *w, *a;
+	id_obj *w;
+	CK_OBJECT_HANDLE *a;
 	size_t nw, na;
-	CMK_TRY(find_all(t, CKO_PRIVATE_KEY, id, P11_ID_LEN, NULL, &w, &nw));
+	CMK_TRY(find_id(t, id, P11_ID_LEN, &w, &nw));
 	cmk_rc rc = find_all(t, CKO_PRIVATE_KEY, aid, sizeof aid, NULL, &a, &na);
 	if (rc != CMK_OK) {
 		free(w);
 		return rc;
 	}
 	p11_rsa_copy_t *c = calloc(nw + na ? nw + na : 1, sizeof *c);
-	size_t modlen = 0;
-	CK_OBJECT_HANDLE pub = CK_INVALID_HANDLE;
-	uint8_t *mod = c ? pub_modulus(t, id, &pub, &modlen, &rc) : NULL;
+	size_t modlen = 0, used = 0;
+	CK_OBJECT_HANDLE pub = first(w, nw, CKO_PUBLIC_KEY, 0, 0);
+	uint8_t *mod = c ? pub_modulus(t, pub, &modlen) : NULL;
 	if (!c)
 		rc = cmk_err(CMK_E_NOMEM, "out of memory");
 	for (size_t i = 0; c && i < nw; i++)
-		c[i].h = w[i];
+		if (w[i].cls == CKO_PRIVATE_KEY)
+			c[used++].h = w[i].h;
 	for (size_t i = 0; c && i < na; i++) {
-		c[nw + i].h = a[i];
-		c[nw + i].archive = 1;
+		c[used].h = a[i];
+		c[used++].archive = 1;
 	}
 	free(w);
 	free(a);
 	if (rc == CMK_OK)
-		rc = check_copies(t, pub, mod, modlen, c, nw + na);
+		rc = check_copies(t, pub, mod, modlen, c, used);
 	free(mod);
 	if (rc != CMK_OK) {
 		free(c);
 		return rc;
 	}
 	*out = c;
-	*n = nw + na;
+	*n = used;
 	return CMK_OK;
 }
 
@@ -407,33 +458,26 @@ cmk_rc p11_rsa_copy(p11_tok *t, CK_OBJECT_HANDLE from, const uint8_t id[P11_ID_L
 cmk_rc p11_rsa_find_usable(p11_tok *t, const uint8_t id[P11_ID_LEN], int sign,
                            CK_OBJECT_HANDLE *out)
 {
-	CK_BBOOL yes = CK_TRUE;
-	CK_ATTRIBUTE use = { sign ? CKA_SIGN : CKA_DECRYPT, &yes, sizeof yes };
-	CK_OBJECT_HANDLE *h;
-	size_t n;
+	id_obj *v;
+	size_t n, used = 0;
 	*out = CK_INVALID_HANDLE;
-	CMK_TRY(find_all(t, CKO_PRIVATE_KEY, id, P11_ID_LEN, &use, &h, &n));
-	if (n == 0) {
-		free(h);
-		return CMK_OK;
-	}
-	cmk_rc rc;
-	size_t modlen = 0;
-	CK_OBJECT_HANDLE pub = CK_INVALID_HANDLE;
-	uint8_t *mod = pub_modulus(t, id, &pub, &modlen, &rc);
-	p11_rsa_copy_t *c = calloc(n, sizeof *c);
-	if (rc == CMK_OK && !c)
-		rc = cmk_err(CMK_E_NOMEM, "out of memory");
+	CMK_TRY(find_id(t, id, P11_ID_LEN, &v, &n));
+	p11_rsa_copy_t *c = calloc(n ? n : 1, sizeof *c);
+	cmk_rc rc = c ? CMK_OK : cmk_err(CMK_E_NOMEM, "out of memory");
 	for (size_t i = 0; rc == CMK_OK && i < n; i++)
-		c[i].h = h[i];
-	if (rc == CMK_OK)
-		rc = check_copies(t, pub, mod, modlen, c, n);
-	for (size_t i = 0; rc == CMK_OK && i < n && *out == CK_INVALID_HANDLE; i++)
+		if (v[i].cls == CKO_PRIVATE_KEY && (sign ? v[i].sig : v[i].dec))
+			c[used++].h = v[i].h;
+	size_t modlen = 0;
+	CK_OBJECT_HANDLE pub = first(v, n, CKO_PUBLIC_KEY, 0, 0);
+	uint8_t *mod = used ? pub_modulus(t, pub, &modlen) : NULL;
+	if (rc == CMK_OK && used)
+		rc = check_copies(t, pub, mod, modlen, c, used);
+	for (size_t i = 0; rc == CMK_OK && i < used && *out == CK_INVALID_HANDLE; i++)
 		if (c[i].complete && (sign ? c[i].sig : c[i].dec && c[i].unw))
 			*out = c[i].h;
 	free(c);
 	free(mod);
-	free(h);
+	free(v);
 	return rc;
 }
 

@@ -165,6 +165,28 @@ void audit_close(cmk_ctx *ctx)
 /* The configuration's audit_log, else the path recorded in the vault's
  * settings (the same whichever configuration opened the vault), else the
  * default next to the configuration. */
+/* The log's path, once known, stays for the context: the configuration's
+ * audit_log, else the vault record's (v, or read now when NULL), else the
+ * configuration's default.  Called with a->lock not held. */
+static void learn_path(cmk_ctx *ctx, struct ctx_audit *a, const meta_vault *v)
+{
+	char p[1024];
+	meta_vault rec;
+	snprintf(p, sizeof p, "%s", ctx->conf.audit_log);
+	if (!ctx->conf.audit_log_set) {
+		if (!v && ctx_vault_record(ctx, &rec) == CMK_OK)
+			v = &rec;
+		if (v && v->audit_log[0])
+			snprintf(p, sizeof p, "%s", v->audit_log);
+	}
+	pthread_mutex_lock(&a->lock);
+	if (!a->path_known) {
+		memcpy(a->path, p, sizeof p);
+		a->path_known = 1;
+	}
+	pthread_mutex_unlock(&a->lock);
+}
+
 const char *audit_path(cmk_ctx *ctx)
 {
 	struct ctx_audit *a = audit_state(ctx);
@@ -173,19 +195,8 @@ const char *audit_path(cmk_ctx *ctx)
 	pthread_mutex_lock(&a->lock);
 	int known = a->path_known;
 	pthread_mutex_unlock(&a->lock);
-	if (known)
-		return a->path;
-	char p[1024];
-	snprintf(p, sizeof p, "%s", ctx->conf.audit_log);
-	meta_vault v;
-	if (!ctx->conf.audit_log_set && ctx_vault_record(ctx, &v) == CMK_OK && v.audit_log[0])
-		snprintf(p, sizeof p, "%s", v.audit_log);
-	pthread_mutex_lock(&a->lock);
-	if (!a->path_known) {
-		memcpy(a->path, p, sizeof p);
-		a->path_known = 1;
-	}
-	pthread_mutex_unlock(&a->lock);
+	if (!known)
+		learn_path(ctx, a, NULL);
 	return a->path;
 }
 
@@ -207,8 +218,11 @@ static int fail_closed(cmk_ctx *ctx, struct ctx_audit *a)
 	int64_t now = mono_ms();
 	if (a->settings_ms < 0 || now - a->settings_ms >= (int64_t)ctx->conf.policy_cache_ms) {
 		meta_vault v;
+		int known = a->path_known;
 		pthread_mutex_unlock(&a->lock);
 		cmk_rc rc = ctx_vault_record(ctx, &v);
+		if (rc == CMK_OK && !known)
+			learn_path(ctx, a, &v);  /* the same record: no second read */
 		pthread_mutex_lock(&a->lock);
 		if (rc == CMK_OK) {
 			a->fail_closed = v.audit_fail_closed;

@@ -46,7 +46,7 @@ assert r["duration_s"] == 0.2 and r["warmup_s"] == 0
 assert r["failed"] == [], r["failed"]
 res = {x["op"]: x for x in r["results"]}
 core = ["wrap", "unwrap", "key-create", "key-rotate", "p11-decrypt", "p11-encrypt",
-        "p11-keygen", "ossl-decrypt", "ossl-encrypt", "ossl-aes-gcm-16K", "seal-4K", "open-4K",
+        "p11-keygen", "ossl-decrypt", "ossl-encrypt", "ossl-aes-gcm-16K", "ossl-aes-gcm-buffer-4K", "seal-4K", "open-4K",
         "open-cached-4K", "put-4K", "get-4K", "put-cached-4K", "get-cached-4K"]
 optional = ["unwrap-provider"]
 skipped = {s["op"]: s["reason"] for s in r["skipped"]}

@@ -134,6 +134,8 @@ typedef struct bench_kind {
 	bench_class cls;
 	const char *what;
 	const char *hsm_limit, *cpu_limit; /* case names, NULL: none */
+	int cpu_limit_sized;         /* cpu_limit is a sized kind: its case of
+	                                this case's size */
 	int sized;                   /* 1: once per --sizes, 2: --object-size,
 	                                3: a fixed size (its `bytes`) */
 	size_t bytes;
@@ -229,7 +231,7 @@ extern const bench_kind bench_kind_key_create, bench_kind_key_rotate; /* op_mgmt
 extern const bench_kind bench_kind_p11_decrypt, bench_kind_p11_encrypt,
 	bench_kind_p11_keygen;                                       /* op_p11.c */
 extern const bench_kind bench_kind_ossl_decrypt, bench_kind_ossl_encrypt,
-	bench_kind_ossl_aes_gcm;                                     /* op_ossl.c */
+	bench_kind_ossl_aes_gcm, bench_kind_ossl_aes_gcm_buffer;     /* op_ossl.c */
 extern const bench_kind bench_kind_tok_enc_oaep, bench_kind_tok_dec_oaep,
 	bench_kind_tok_enc_raw, bench_kind_tok_dec_raw, bench_kind_tok_wrap,
 	bench_kind_tok_unwrap, bench_kind_tok_gcm, bench_kind_tok_keygen; /* op_token.c */

@@ -15,6 +15,7 @@ const bench_kind *const bench_kinds[] = {
 	&bench_kind_unwrap, &bench_kind_provider, &bench_kind_p11_decrypt,
 	&bench_kind_ossl_decrypt,
 	&bench_kind_seal, &bench_kind_open, &bench_kind_open_cache, &bench_kind_ossl_aes_gcm,
+	&bench_kind_ossl_aes_gcm_buffer,
 	&bench_kind_res_put, &bench_kind_res_get,
 	&bench_kind_res_put_cache, &bench_kind_res_get_cache,
 	&bench_kind_key_create, &bench_kind_key_rotate, &bench_kind_p11_keygen,
@@ -29,7 +30,7 @@ const char *bench_op_names(void)
 {
 	return "wrap unwrap unwrap-provider seal open open-cached put get put-cached get-cached "
 	       "key-create key-rotate p11-decrypt p11-encrypt p11-keygen ossl-decrypt "
-	       "ossl-encrypt ossl-aes-gcm-16K, or the groups key provider envelope "
+	       "ossl-encrypt ossl-aes-gcm-16K ossl-aes-gcm-buffer, or the groups key provider envelope "
 	       "resource mgmt limits all; without a vault: p11-encrypt-oaep p11-decrypt-oaep "
 	       "p11-encrypt-raw p11-decrypt-raw p11-wrap p11-unwrap p11-aes-gcm-16K p11-keygen, "
 	       "the group token";
@@ -61,8 +62,8 @@ static int in_list(const char *list, const char *word)
 static int in_mode(const bench_env *e, const bench_kind *k)
 {
 	int modes = k->modes ? k->modes : BENCH_VAULT;
-	if (k->cls == BENCH_CPU)
-		modes = BENCH_VAULT | BENCH_TOKEN;
+	if (k->cls == BENCH_CPU && !k->modes)
+		modes = BENCH_VAULT | BENCH_TOKEN;   /* the limits of both, unless said */
 	return modes & (e->user ? BENCH_VAULT : BENCH_TOKEN);
 }
 
@@ -124,6 +125,12 @@ static void add_case(bench_case *cs, bench_result *rs, size_t *n, bench_env *e,
 	r->bytes = size;
 	snprintf(r->hsm_limit, sizeof r->hsm_limit, "%s", k->hsm_limit && !e->o->no_limits ? k->hsm_limit : "");
 	snprintf(r->cpu_limit, sizeof r->cpu_limit, "%s", k->cpu_limit && !e->o->no_limits ? k->cpu_limit : "");
+	if (r->cpu_limit[0] && k->cpu_limit_sized) {
+		char sz[32];
+		size_t used = strlen(r->cpu_limit);
+		bench_fmt_size(size, sz, sizeof sz);
+		snprintf(r->cpu_limit + used, sizeof r->cpu_limit - used, "-%s", sz);
+	}
 	(*n)++;
 }
 

@@ -149,7 +149,7 @@ static cmk_rc open_one(bench_case *c, void *vt)
 const bench_kind bench_kind_seal = {
 	.name = "seal", .group = "envelope", .cls = BENCH_CMK,
 	.what = "cmk_seal_init/update/final: new DEK wrapped under the key, AES-256-GCM frames",
-	.cpu_limit = "ossl-aes-gcm-16K", .sized = 1,
+	.cpu_limit = "ossl-aes-gcm-buffer", .cpu_limit_sized = 1, .sized = 1,
 	.setup = env_setup, .teardown = env_teardown,
 	.thread_init = env_thread_init, .thread_fini = env_thread_fini,
 	.one = seal_one,
@@ -158,7 +158,7 @@ const bench_kind bench_kind_seal = {
 const bench_kind bench_kind_open = {
 	.name = "open", .group = "envelope", .cls = BENCH_CMK,
 	.what = "cmk_unseal_init/update/final: header, DEK unwrapped on the token, frames",
-	.hsm_limit = "p11-decrypt", .cpu_limit = "ossl-aes-gcm-16K", .sized = 1,
+	.hsm_limit = "p11-decrypt", .cpu_limit = "ossl-aes-gcm-buffer", .cpu_limit_sized = 1, .sized = 1,
 	.setup = env_setup, .teardown = env_teardown,
 	.thread_init = env_thread_init, .thread_fini = env_thread_fini,
 	.one = open_one,
@@ -167,7 +167,7 @@ const bench_kind bench_kind_open = {
 const bench_kind bench_kind_open_cache = {
 	.name = "open-cached", .group = "envelope", .cls = BENCH_CMK,
 	.what = "cmk_unseal_init/update/final with the DEK from a cmk_dekcache",
-	.cpu_limit = "ossl-aes-gcm-16K", .sized = 1,
+	.cpu_limit = "ossl-aes-gcm-buffer", .cpu_limit_sized = 1, .sized = 1,
 	.setup = env_setup, .teardown = env_teardown,
 	.thread_init = env_thread_init, .thread_fini = env_thread_fini,
 	.one = open_one,

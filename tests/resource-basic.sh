@@ -85,5 +85,13 @@ ok "resource create takes over the leftover directory" cmk resource create lo
 echo hello | cmk resource put lo greeting >/dev/null 2>&1
 run cmk resource get lo greeting
 is "$(cat "$OUT")" hello "and the resource works"
+# killed inside the state's first save: its temporary file is left beside
+# the objects directory (src/lib/resource/store.c res_write_atomic)
+mkdir -p "$T/res/lo2/objects"
+echo '{"partial' >"$T/res/lo2/.tmp-resource.json-Ab12Cd"
+expect_fail_msg 4 "resource lo2 does not exist" "a directory with only a temporary state file is no resource" \
+	cmk resource get lo2 x
+ok "resource create takes it over too" cmk resource create lo2
+is "$(ls -A "$T/res/lo2" | tr '\n' ' ')" "objects resource.json " "and the temporary file is gone"
 
 done_testing

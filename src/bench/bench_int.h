@@ -244,7 +244,7 @@ int bench_p11_native(bench_env *e);
 /* Teardown of lazily shared parts, at the end of the run. */
 void bench_ossl_env_free(bench_env *e);
 void bench_resource_env_free(bench_env *e);
-void bench_resource_purge_dir(cmk_ctx *ctx, const char *dir, const char *name);
+cmk_rc bench_resource_purge_dir(cmk_ctx *ctx, const char *dir, const char *name);
 
 /* report.c helpers shared by the writers */
 void bench_fmt_us(double us, char *buf, size_t len);

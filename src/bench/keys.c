@@ -151,12 +151,16 @@ static void remove_dead_dirs(bench_env *e)
 		char *x = strrchr(tag, '-');      /* the mkdtemp suffix */
 		if (x)
 			*x = '\0';
-		if (bench_tag_dead(tag)) {
-			/* its resource first: the service key goes only through it */
-			if (e->mk)
-				bench_resource_purge_dir(e->mk, g.gl_pathv[i], tag);
-			nftw(g.gl_pathv[i], rm_one, 16, FTW_DEPTH | FTW_PHYS);
+		if (!bench_tag_dead(tag))
+			continue;
+		/* its resource first: the service key goes only through it; the
+		 * directory stays when that fails, for the next run to try again */
+		if (e->mk && bench_resource_purge_dir(e->mk, g.gl_pathv[i], tag) != CMK_OK) {
+			fprintf(stderr, "cmk: bench: warning: could not remove resource %s that a "
+			        "killed run left in %s: %s\n", tag, g.gl_pathv[i], cmk_last_error());
+			continue;
 		}
+		nftw(g.gl_pathv[i], rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	}
 	globfree(&g);
 }

@@ -22,6 +22,7 @@ typedef struct res_env {
 	cmk_dekcache *cache;
 	uint8_t *data;
 	size_t size;
+	int tried;                   /* cmk_resource_create was called */
 } res_env;
 
 typedef struct res_thread {
@@ -35,24 +36,25 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 }
 
 /* A resource's service-managed key belongs to it: delete and purge the
- * resource through the resource API (for a killed run's too, keys.c). */
-/* A run killed inside cmk_resource_create, before the state was saved,
+ * resource through the resource API (for a killed run's too, keys.c).
+ * A run killed inside cmk_resource_create, before the state was saved,
  * left a directory that is no resource and may have made the resource's
  * identity and service key (a key only its resource may delete): a create
  * of that name takes them over (src/lib/resource/objects.c), and the
  * resource is then removed with them. */
-void bench_resource_purge_dir(cmk_ctx *ctx, const char *dir, const char *name)
+cmk_rc bench_resource_purge_dir(cmk_ctx *ctx, const char *dir, const char *name)
 {
 	cmk_resource *res;
 	cmk_resource_params p = { .dir = dir };
 	cmk_rc rc = cmk_resource_open(ctx, &p, name, &res);
-	if (rc == CMK_E_NOT_FOUND && cmk_resource_create(ctx, &p, name) == CMK_OK)
+	if (rc == CMK_E_NOT_FOUND && (rc = cmk_resource_create(ctx, &p, name)) == CMK_OK)
 		rc = cmk_resource_open(ctx, &p, name, &res);
 	if (rc == CMK_OK) {
-		(void)cmk_resource_delete(res);
-		(void)cmk_resource_purge(res);
+		(void)cmk_resource_delete(res);   /* deleted already: purged next */
+		rc = cmk_resource_purge(res);
 		cmk_resource_close(res);
 	}
+	return rc;
 }
 
 void bench_resource_env_free(bench_env *e)
@@ -62,9 +64,9 @@ void bench_resource_env_free(bench_env *e)
 		return;
 	if (r->cache)
 		cmk_dekcache_free(r->cache);
-	if (r->dir[0] && r->name[0])
-		bench_resource_purge_dir(e->ctx, r->dir, r->name);
-	if (r->dir[0])
+	if (r->tried && bench_resource_purge_dir(e->ctx, r->dir, r->name) != CMK_OK)
+		bench_left_over(e, r->dir);    /* kept: the next run removes it */
+	else if (r->dir[0])
 		nftw(r->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	free(r->data);
 	free(r);
@@ -86,6 +88,7 @@ static cmk_rc make(bench_env *e, res_env *r)
 	if (RAND_bytes(r->data, (int)r->size) != 1)
 		return bench_err(CMK_E_INTERNAL, "no random bytes");
 	cmk_resource_params p = { .dir = r->dir };
+	r->tried = 1;
 	LIB_TRY(cmk_resource_create(e->mk, &p, r->name));
 	cmk_dekcache_params cp = { 0 };
 	return bench_lib(cmk_dekcache_new(e->mk, &cp, &r->cache));

@@ -134,13 +134,16 @@ cmk_rc cmk_resource_create2(cmk_ctx *ctx, const cmk_resource_params *p,
 	}
 	if (access(r->dir, F_OK) == 0) {
 		/* a directory without a state file is no resource: what a killed
-		 * create left (an empty objects/ at most), taken over here */
+		 * create left (an empty objects/ at most, and the temporary file
+		 * of a first save cut short), taken over here */
 		char leftover[4200];
 		res_state old;
 		snprintf(leftover, sizeof leftover, "%s/objects", r->dir);
 		cmk_rc lrc = res_state_load(r->dir, &old);
 		if (lrc == CMK_OK)
 			res_state_clear(&old);
+		if (lrc == CMK_E_NOT_FOUND)
+			res_remove_temporaries(r->dir);
 		if (lrc != CMK_E_NOT_FOUND ||
 		    (rmdir(leftover) != 0 && errno != ENOENT) || rmdir(r->dir) != 0) {
 			rc = cmk_err(CMK_E_EXISTS, "resource %s: cannot create %s: it "

@@ -57,6 +57,9 @@ void res_state_clear(res_state *st);
 cmk_rc res_lock(cmk_resource *r);
 void res_unlock(cmk_resource *r);
 /* Write `len` bytes to dir/name through a temp file + fsync + rename. */
+/* Remove the temporary files res_write_atomic left in dir (a process
+ * killed inside a write); only for a directory no state names. */
+void res_remove_temporaries(const char *dir);
 cmk_rc res_write_atomic(const char *dir, const char *name, const uint8_t *p,
                         size_t len, int mode);
 cmk_rc res_read_file(const char *path, size_t max, uint8_t **p, size_t *len);

@@ -4,6 +4,7 @@
  * DIR/NAME/.lock (flock, held while the state changes).
  */
 #include "config.h"
+#include <dirent.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -120,6 +121,18 @@ cmk_rc res_read_head(const char *path, size_t max, size_t head, uint8_t **p,
 	*p = b;
 	*len = n;
 	return CMK_OK;
+}
+
+void res_remove_temporaries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	if (!d)
+		return;
+	while ((e = readdir(d)))
+		if (!strncmp(e->d_name, ".tmp-", 5))
+			(void)unlinkat(dirfd(d), e->d_name, 0);
+	closedir(d);
 }
 
 cmk_rc res_write_atomic(const char *dir, const char *name, const uint8_t *p,

@@ -11,7 +11,9 @@
 #include "vault/policy.h"
 #include "util/err.h"
 
-static void fill_key_info(cmk_ctx *ctx, key_state *st, cmk_key_info *out)
+/* rot: the rotation policies read once (key list), or NULL: read now */
+static void fill_key_info(cmk_ctx *ctx, key_state *st, const struct rot_rec *rot, size_t nrot,
+                          cmk_key_info *out)
 {
 	memset(out, 0, sizeof *out);
 	strcpy(out->name, st->name);
@@ -29,7 +31,7 @@ static void fill_key_info(cmk_ctx *ctx, key_state *st, cmk_key_info *out)
 	if (owner_of(st))
 		snprintf(out->managed_by, sizeof out->managed_by, "%s", owner_of(st));
 	out->expires = cur ? cur->expires : 0;
-	out->next_rotation = rotation_next(ctx, st);
+	out->next_rotation = rot ? rotation_next_of(rot, nrot, st) : rotation_next(ctx, st);
 }
 
 static int by_name(const void *a, const void *b)
@@ -45,10 +47,18 @@ static int by_app(const void *a, const void *b)
 cmk_rc keys_list_all(cmk_ctx *ctx, int deleted, cmk_key_info **keys, size_t *n)
 {
 	p11_data *d;
-	size_t count;
-	CMK_TRY(p11_data_find(ctx->tok, NULL, &d, &count));
+	size_t count, nrot = 0;
+	struct rot_rec *rot = NULL;
+	/* the rotation policies once, not once per key */
+	CMK_TRY(rotation_policies(ctx, &rot, &nrot));
+	cmk_rc frc = p11_data_find(ctx->tok, NULL, &d, &count);
+	if (frc != CMK_OK) {
+		free(rot);
+		return frc;
+	}
 	cmk_key_info *out = calloc(count ? count : 1, sizeof *out);
 	if (!out) {
+		free(rot);
 		p11_data_free(d, count);
 		return cmk_err(CMK_E_NOMEM, "out of memory");
 	}
@@ -73,10 +83,11 @@ cmk_rc keys_list_all(cmk_ctx *ctx, int deleted, cmk_key_info **keys, size_t *n)
 		if (rc != CMK_OK)
 			break;
 		if ((st.ks.deleted_on != 0) == (deleted != 0))
-			fill_key_info(ctx, &st, &out[used++]);
+			fill_key_info(ctx, &st, rot, nrot, &out[used++]);
 		key_state_free(&st);
 	}
 	p11_data_free(d, count);
+	free(rot);
 	if (rc != CMK_OK) {
 		free(out);
 		return rc;
@@ -106,7 +117,7 @@ static cmk_rc cmk_key_info_get_impl(cmk_ctx *ctx, const char *name, int deleted,
 	return_if_fail(ctx && name && out);
 	key_state st;
 	CMK_TRY(load_for_show(ctx, name, deleted, &st));
-	fill_key_info(ctx, &st, out);
+	fill_key_info(ctx, &st, NULL, 0, out);
 	key_state_free(&st);
 	return CMK_OK;
 }

@@ -30,8 +30,12 @@ const char *owner_acting_object(void);
 /* The resource that owns a loaded key, or NULL. */
 struct key_state;
 const char *owner_of(const struct key_state *st);
-/* rotation.c: when the key's rotation policy next rotates it (0: none). */
+/* rotation.c: when the key's rotation policy next rotates it (0: none);
+ * for many keys, the policies read once (free()) and looked up in. */
 int64_t rotation_next(cmk_ctx *ctx, const struct key_state *st);
+struct rot_rec;
+cmk_rc rotation_policies(cmk_ctx *ctx, struct rot_rec **r, size_t *n);
+int64_t rotation_next_of(const struct rot_rec *r, size_t n, const struct key_state *st);
 /* CMK_E_OP_NOT_ALLOWED when key `id` belongs to a resource and this
  * thread is not acting for it; CMK_OK otherwise (unknown keys too: the
  * operation itself reports them).  `op` is the operation, for the message. */

@@ -59,16 +59,27 @@ static cmk_rc read_recs(cmk_ctx *ctx, rot_rec **out, size_t *n)
 	return recs_read(ctx, &rot_kind, (void **)out, n, NULL, NULL);
 }
 
+cmk_rc rotation_policies(cmk_ctx *ctx, struct rot_rec **r, size_t *n)
+{
+	return read_recs(ctx, r, n);
+}
+
+int64_t rotation_next_of(const struct rot_rec *r, size_t n, const key_state *st)
+{
+	int64_t next = 0;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(r[i].name, st->name) == 0 && r[i].p.rotate_after)
+			next = st->v[st->nv - 1].created / 1000000 + r[i].p.rotate_after;
+	return next;
+}
+
 int64_t rotation_next(cmk_ctx *ctx, const key_state *st)
 {
 	rot_rec *r;
 	size_t n;
-	int64_t next = 0;
 	if (read_recs(ctx, &r, &n) != CMK_OK)
 		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(r[i].name, st->name) == 0 && r[i].p.rotate_after)
-			next = st->v[st->nv - 1].created / 1000000 + r[i].p.rotate_after;
+	int64_t next = rotation_next_of(r, n, st);
 	free(r);
 	return next;
 }

@@ -15,17 +15,22 @@ fault_lab() {
 	cp -a "$LAB" "$T/base"
 }
 
-restore() { rm -rf "$LAB" && cp -a "$T/base" "$LAB"; }
+restore() { rm -rf "$LAB" && cp -a "$T/base" "$LAB" && SHOWN=0; }
 
 # fault_keys_state KEY...: each key as the metadata says (enabled, deleted,
 # the versions' flags), ids of new versions left out; "KEY: exit N" when
-# it cannot be read
+# it cannot be read.  With FAULT_SHOW_DIR set, each key's `key show --json`
+# (live or deleted) is kept there as KEY.json (removed when unreadable).
 fault_keys_state() {
 	local k rc
 	for k in "$@"; do
 		rc=0
 		cmk --json key show $k >"$T/s.json" 2>/dev/null || rc=$?
 		[ $rc = 10 ] && { rc=0; cmk --json key show $k --deleted >"$T/s.json" 2>/dev/null || rc=$?; }
+		if [ -n "${FAULT_SHOW_DIR:-}" ]; then
+			rm -f "$FAULT_SHOW_DIR/$k.json"
+			[ $rc = 0 ] && cp "$T/s.json" "$FAULT_SHOW_DIR/$k.json"
+		fi
 		if [ $rc = 0 ]; then
 			jq -c '{name, enabled, deleted, v: [.version_list[] | .enabled]}' "$T/s.json"
 		else

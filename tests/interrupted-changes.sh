@@ -33,14 +33,30 @@ cmk key rotate a >/dev/null || bail "rotate"
 V1=$(key_versions a | head -n 1)
 cmk key delete c >/dev/null && cmk key disable b >/dev/null || bail "lab setup"
 fault_lab
-state() { fault_keys_state a b c; }
+# state: the keys as the metadata says; their `key show` is kept in
+# $T/show (FAULT_SHOW_DIR) for the checks that follow while nothing changed
+# the vault since (SHOWN=1)
+FAULT_SHOW_DIR=$T/show
+mkdir -p "$FAULT_SHOW_DIR"
+state() { fault_keys_state a b c; SHOWN=1; }
+SHOWN=0
+
+# show_json KEY FILE: KEY's key show (live or deleted) into FILE, from the
+# last state while it holds; 1 when the key cannot be read
+show_json() {
+	if [ $SHOWN = 1 ]; then
+		[ -f "$FAULT_SHOW_DIR/$1.json" ] && cp "$FAULT_SHOW_DIR/$1.json" "$2"
+	else
+		cmk --json key show $1 >"$2" 2>/dev/null || cmk --json key show $1 --deleted >"$2" 2>/dev/null
+	fi
+}
 
 # every enabled version of every live, enabled key wraps and unwraps
 healthy() {
 	local k v
 	for k in a b c; do
-		cmk --json key show $k >"$T/h.json" 2>/dev/null || continue
-		[ "$(jq -r .enabled "$T/h.json")" = true ] || continue
+		show_json $k "$T/h.json" || continue
+		[ "$(jq -r '.enabled and (.deleted | not)' "$T/h.json")" = true ] || continue
 		for v in $(jq -r '.version_list[] | select(.enabled) | .version' "$T/h.json"); do
 			cmk wrap "$k/$v" --in "$T/dek" --out "$T/h.w" 2>"$T/h.err" &&
 				cmk unwrap --in "$T/h.w" -o "$T/h.out" 2>>"$T/h.err" && cmp -s "$T/dek" "$T/h.out" ||
@@ -62,8 +78,7 @@ no_looser() {
 		END { flush() }')
 	[ -n "$objs" ] || { echo "pkcs11-tool lists no private key"; return 1; }
 	for k in a b c; do
-		cmk --json key show $k >"$T/l.json" 2>/dev/null || cmk --json key show $k --deleted >"$T/l.json" 2>/dev/null ||
-			{ echo "key show $k failed"; return 1; }
+		show_json $k "$T/l.json" || { echo "key show $k failed"; return 1; }
 		for v in $(jq -r 'if (.enabled and (.deleted | not)) then (.version_list[] | select(.enabled | not) | .version) else .version_list[].version end' "$T/l.json"); do
 			if grep -E "^$v[0-9a-f]* .*(decrypt|sign)" <<<"$objs" >/dev/null; then
 				echo "$k/$v may not be used, but the token has a copy that may: $(grep "^$v" <<<"$objs" | tr '\n' ' ')"
@@ -93,6 +108,10 @@ check_cmd() {
 		bail "$name: fault-free run failed: $(cat "$T/clean.err")"
 	state >"$T/after"
 	cmp -s "$T/before" "$T/after" && bail "$name: the command changed nothing"
+	# every run starts from the lab as it is now (restore): its records
+	restore
+	local nops
+	nops=$(audit_ops | grep -c "^$op\$")
 	for f in $WRITES; do
 		# the calls that succeeded in the clean run (a failed one
 		# wrote nothing)
@@ -110,8 +129,6 @@ check_cmd() {
 				why=
 				restore
 				rm -f "$T/flog"
-				local nops
-				nops=$(audit_ops | grep -c "^$op\$")
 				rc=0
 				CMK_CONF=$FAULT_CONF CMK_FAULT="$f:$i:signal=$sig" CMK_FAULT_LOG=$T/flog \
 					"$CMK_BIN" "$@" >/dev/null 2>"$T/f.err" || rc=$?
@@ -160,6 +177,7 @@ check_cmd() {
 						# the next change heals it
 						cmk policy set heal get >/dev/null 2>"$T/p.err" ||
 							why="policy set after the kill: $(cat "$T/p.err")"
+						SHOWN=0
 						if [ -z "$why" ]; then
 							if ! st=$(clean_check); then
 								why="the next change did not heal: $st"

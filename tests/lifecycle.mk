@@ -5,6 +5,8 @@
 # real days with libfaketime (`faketime -f +91d`), never a test-only clock.
 
 lifecycle_tests = \
+	tests/kill-loop-lifecycle.sh \
+	tests/concurrent-stress.sh \
 	tests/lifecycle-recover.sh \
 	tests/lifecycle-purge.sh \
 	tests/lifecycle-retention.sh \
@@ -13,9 +15,7 @@ lifecycle_tests = \
 	tests/policy-perms.sh \
 	tests/audit-tamper.sh \
 	tests/audit-secrets.sh \
-	tests/audit-fail-closed.sh \
-	tests/concurrent-stress.sh \
-	tests/kill-loop-lifecycle.sh
+	tests/audit-fail-closed.sh
 
 TESTS += $(lifecycle_tests)
 EXTRA_DIST += $(lifecycle_tests) tests/lifecycle-lib.sh

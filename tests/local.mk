@@ -48,8 +48,19 @@ AM_TESTS_ENVIRONMENT += \
 	export ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS;
 endif
 
+# The order of TESTS is the order in which `make -j check` starts them: the
+# longest (fault injection and kill loops, torture, the other token kinds)
+# come first, each first in its fragment, so that the many short tests fill
+# the other job slots beside them instead of one long test running alone at
+# the end.
+include tests/p11.mk
+include tests/torture.mk
+include tests/lifecycle.mk
+include tests/remote.mk
+
 # The foundation (issue 2): vault, keys, wrap/unwrap, errors, interop, crashes.
 foundation_tests = \
+	tests/kill-loop.sh \
 	tests/layers.sh \
 	tests/vault.sh \
 	tests/key-lifecycle.sh \
@@ -63,8 +74,7 @@ foundation_tests = \
 	tests/errors-blob.sh \
 	tests/interop-openssl.sh \
 	tests/interop-pkcs11-tool.sh \
-	tests/api.sh \
-	tests/kill-loop.sh
+	tests/api.sh
 
 # Run under valgrind by `make check-valgrind` (and tests/run-all): the
 # crypto and parsing paths, where valgrind's uninitialised-value checks add
@@ -96,12 +106,7 @@ print-quick-tests:
 include tests/envelope.mk
 include tests/provider.mk
 include tests/bench.mk
-include tests/lifecycle.mk
 include tests/audit.mk
 include tests/resources.mk
-
-include tests/remote.mk
 include tests/cli.mk
-include tests/torture.mk
 include tests/keys.mk
-include tests/p11.mk

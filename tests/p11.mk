@@ -3,9 +3,9 @@
 # paths.  Included from tests/local.mk.
 
 p11_tests = \
-	tests/fork-load.sh \
-	tests/faults-lifecycle.sh \
 	tests/interrupted-changes.sh \
+	tests/faults-lifecycle.sh \
+	tests/fork-load.sh \
 	tests/faults-p11.sh
 
 TESTS += $(p11_tests)

@@ -18,12 +18,12 @@ tests_p11_probe_CFLAGS = $(AM_CFLAGS) $(P11KIT_CFLAGS)
 tests_p11_probe_LDADD = $(P11KIT_LIBS)
 
 remote_tests = \
+	tests/kind-nss.sh \
+	tests/kind-remote.sh \
 	tests/remote-serve.sh \
 	tests/remote-fault.sh \
 	tests/remote-clients.sh \
-	tests/nss-vault.sh \
-	tests/kind-nss.sh \
-	tests/kind-remote.sh
+	tests/nss-vault.sh
 
 TESTS += $(remote_tests)
 EXTRA_DIST += $(remote_tests) tests/token-kinds.sh tests/token-run.sh

@@ -1,18 +1,12 @@
-/* ctx.c - opening a vault: configuration, module, token, login. */
+/* ctx.c - opening a vault: configuration, module, token, login; the parts
+ * the layers above keep in the context, freed at close and kept across fork. */
 #include "config.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <unistd.h>
-#include <sys/file.h>
 #include "ctx.h"
-#include "vault/view.h"
-#include "vault/policy.h"
-#include "vault/audit.h"
 #include "util/err.h"
-#include "util/sigdefer.h"
 
 static cmk_rc set_identity(cmk_ctx *ctx, const char *identity)
 {
@@ -33,35 +27,58 @@ static cmk_rc set_identity(cmk_ctx *ctx, const char *identity)
 	return CMK_OK;
 }
 
+void ctx_part_add(cmk_ctx *ctx, int id, const ctx_part *part)
+{
+	atomic_store(&ctx->parts[id], part);
+}
+
+enum { PREPARE, PARENT, CHILD };
+
+/* Around fork() the parts taken before ctx->lock (before = 1) or after it. */
+static void parts_fork(cmk_ctx *ctx, int step, int before)
+{
+	for (int n = 0; n < CTX_NPARTS; n++) {
+		/* released and made anew in the reverse order of taking */
+		int id = step == PREPARE ? n : CTX_NPARTS - 1 - n;
+		const ctx_part *p = atomic_load(&ctx->parts[id]);
+		void (*fn)(cmk_ctx *) = !p || p->before_ctx_lock != before ? NULL :
+		                        step == PREPARE ? p->fork_prepare :
+		                        step == PARENT ? p->fork_parent : p->fork_child;
+		if (fn)
+			fn(ctx);
+	}
+}
+
 /* fork() while other threads use this context (src/lib/p11/fork.c): the
  * context's locks are taken before the module's gate closes, in their
- * usual order (writer, audit, context, key cache), and released after; the
- * child makes them anew and opens its own lock file, so that its flock is
- * not the parent's. */
+ * usual order (writer, the parts taken before the context's lock -- the
+ * audit log --, the context, the other parts -- the key cache), and
+ * released after; the child makes them anew and opens its own lock file,
+ * so that its flock is not the parent's. */
 static void fork_prepare(void *arg)
 {
 	cmk_ctx *ctx = arg;
 	pthread_mutex_lock(&ctx->write_lock);
-	audit_fork_prepare(ctx);
+	parts_fork(ctx, PREPARE, 1);
 	pthread_mutex_lock(&ctx->lock);
-	keycache_fork_lock(ctx, 1);
+	parts_fork(ctx, PREPARE, 0);
 }
 
 static void fork_parent(void *arg)
 {
 	cmk_ctx *ctx = arg;
-	keycache_fork_lock(ctx, 0);
+	parts_fork(ctx, PARENT, 0);
 	pthread_mutex_unlock(&ctx->lock);
-	audit_fork_parent(ctx);
+	parts_fork(ctx, PARENT, 1);
 	pthread_mutex_unlock(&ctx->write_lock);
 }
 
 static void fork_child(void *arg)
 {
 	cmk_ctx *ctx = arg;
-	keycache_fork_child(ctx);
+	parts_fork(ctx, CHILD, 0);
 	pthread_mutex_init(&ctx->lock, NULL);
-	audit_fork_child(ctx);
+	parts_fork(ctx, CHILD, 1);
 	if (ctx->lock_fd >= 0)
 		close(ctx->lock_fd);
 	ctx->lock_fd = -1;
@@ -115,9 +132,11 @@ void cmk_close(cmk_ctx *ctx)
 		return;
 	if (ctx->tok)
 		p11_tok_fork_hooks(ctx->tok, NULL);
-	keycache_free(ctx);
-	audit_close(ctx);
-	policy_cache_free(ctx);
+	for (int id = CTX_NPARTS; id-- > 0;) {
+		const ctx_part *p = atomic_load(&ctx->parts[id]);
+		if (p)
+			p->free(ctx);
+	}
 	if (ctx->lock_fd >= 0)
 		close(ctx->lock_fd);
 	p11_tok_close(ctx->tok);
@@ -221,90 +240,4 @@ cmk_rc ctx_mac(cmk_ctx *ctx, int which, const uint8_t *a, size_t alen, const uin
 		rc = p11_hmac(ctx->tok, h, a, alen, b, blen, mac);
 	}
 	return rc;
-}
-
-/* The lock file sits next to the configuration unless lock_file says
- * otherwise; every process changing the vault on this host takes it. */
-static cmk_rc write_take(cmk_ctx *ctx, int blocking, int change, int *got);
-
-cmk_rc ctx_write_begin(cmk_ctx *ctx)
-{
-	int got;
-	return write_take(ctx, 1, 1, &got);
-}
-
-cmk_rc ctx_write_try(cmk_ctx *ctx, int blocking, int *got)
-{
-	return write_take(ctx, blocking, 0, got);
-}
-
-/* change: a change of the vault follows (ctx_write_begin), not the audit
- * anchor's bookkeeping */
-static cmk_rc write_take(cmk_ctx *ctx, int blocking, int change, int *got)
-{
-	*got = 0;
-	if (!blocking) {
-		if (pthread_mutex_trylock(&ctx->write_lock) != 0)
-			return CMK_OK;
-	} else {
-		pthread_mutex_lock(&ctx->write_lock);
-	}
-	if (ctx->lock_fd < 0) {
-		ctx->lock_fd = open(ctx->conf.lock_file, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-		if (ctx->lock_fd < 0) {
-			pthread_mutex_unlock(&ctx->write_lock);
-			return cmk_err(CMK_E_IO, "%s: lock file %s: %s", CTX_WHAT(ctx), ctx->conf.lock_file,
-			               strerror(errno));
-		}
-	}
-	while (flock(ctx->lock_fd, blocking ? LOCK_EX : LOCK_EX | LOCK_NB) != 0) {
-		if (!blocking && errno == EWOULDBLOCK) {
-			pthread_mutex_unlock(&ctx->write_lock);
-			return CMK_OK;
-		}
-		if (errno != EINTR) {
-			pthread_mutex_unlock(&ctx->write_lock);
-			return cmk_err(CMK_E_IO, "%s: cannot lock %s: %s", CTX_WHAT(ctx), ctx->conf.lock_file,
-			               strerror(errno));
-		}
-	}
-	*got = 1;
-	/* no catchable signal stops a change half-way (util/sigdefer.h) */
-	sig_defer_begin();
-	ctx->write_owner = pthread_self();
-	atomic_store(&ctx->write_held, 1);
-	/* a change starts from a complete view of the token (vault/view.h); a
-	 * non-blocking take is the audit anchor's, which reads no key objects
-	 * and must not re-initialise the module under an unwrap */
-	if (blocking) {
-		cmk_rc rc = vault_lock_taken(ctx, change);
-		if (rc != CMK_OK) {
-			*got = 0;
-			ctx_write_release(ctx);
-		}
-		return rc;
-	}
-	return CMK_OK;
-}
-
-int ctx_write_held(cmk_ctx *ctx)
-{
-	return atomic_load(&ctx->write_held) && pthread_equal(ctx->write_owner, pthread_self());
-}
-
-void ctx_write_release(cmk_ctx *ctx)
-{
-	if (ctx->lock_marked)   /* a blocking take released without ctx_write_end */
-		vault_lock_releasing(ctx);
-	atomic_store(&ctx->write_held, 0);
-	flock(ctx->lock_fd, LOCK_UN);
-	pthread_mutex_unlock(&ctx->write_lock);
-	sig_defer_end();
-}
-
-void ctx_write_end(cmk_ctx *ctx)
-{
-	atomic_fetch_add(&ctx->changes, 1);
-	vault_lock_releasing(ctx);
-	ctx_write_release(ctx);
 }

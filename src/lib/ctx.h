@@ -6,7 +6,6 @@
 #include <stdatomic.h>
 #include "conffile.h"
 #include "p11/p11.h"
-#include "vault/meta.h"
 
 struct cmk_ctx {
 	cmk_vault_conf conf;
@@ -18,9 +17,11 @@ struct cmk_ctx {
 	p11_mechs mechs;
 	_Atomic int oaep_native[5]; /* by p11_hash: -1 unknown, 0 refused, 1 works */
 	struct ctx_keyref { CK_OBJECT_HANDLE h; unsigned gen; int known; } mac_key[2];
-	struct ctx_policy_cache *policies;  /* policy.c */
-	struct ctx_audit *audit;            /* audit.c */
-	struct ctx_keycache *keycache;      /* handle.c: resolved key handles */
+	/* the parts of the layers above (ctx_part_add) */
+	struct ctx_policy_cache *policies;  /* vault/policy.c */
+	struct ctx_audit *audit;            /* vault/audit.c */
+	struct ctx_keycache *keycache;      /* crypto/handle.c: resolved key handles */
+	const struct ctx_part *_Atomic parts[3];  /* CTX_NPARTS */
 	int lock_fd;                        /* vault lock file, -1 if not open */
 	pthread_mutex_t write_lock;         /* one writer per process */
 	_Atomic int write_held;             /* by write_owner: */
@@ -45,29 +46,24 @@ cmk_rc ctx_mac_key(cmk_ctx *ctx, int which, CK_OBJECT_HANDLE *h);
 cmk_rc ctx_mac(cmk_ctx *ctx, int which, const uint8_t *a, size_t alen, const uint8_t *b,
                size_t blen, uint8_t mac[32]);
 
-/* Serialise changes to the vault: a process mutex and an flock on the
- * vault's lock file (docs/design.md, "Concurrency"). */
-cmk_rc ctx_write_begin(cmk_ctx *ctx);
-void ctx_write_end(cmk_ctx *ctx);
-/* The same lock for bookkeeping objects (the audit anchor): blocking or
- * not (*got says whether it was taken); released without counting a
- * change of the vault. */
-cmk_rc ctx_write_try(cmk_ctx *ctx, int blocking, int *got);
-/* Whether the calling thread holds it. */
-int ctx_write_held(cmk_ctx *ctx);
-void ctx_write_release(cmk_ctx *ctx);
-
-/* A key handle for an id, from the context's cache of resolved handles
- * (handle.c); close it with cmk_key_close. */
-cmk_rc key_open_cached(cmk_ctx *ctx, const char *keyid, cmk_key **out);
-void keycache_free(cmk_ctx *ctx);
-void keycache_fork_lock(cmk_ctx *ctx, int lock);   /* 1 lock, 0 unlock */
-void keycache_fork_child(cmk_ctx *ctx);             /* the lock made anew */
+/* The state the layers above keep in the context (the vault's audit log
+ * and policy cache, the key-handle cache of crypto/): each layer makes its
+ * part on first use and, holding ctx->lock, adds what the context must do
+ * with it: free it when the context is closed, and around fork() take its
+ * locks (before ctx->lock, or after it), release them in the parent and
+ * make them anew in the child.  So the context calls nothing above it. */
+enum { CTX_PART_AUDIT, CTX_PART_POLICY, CTX_PART_KEYCACHE, CTX_NPARTS };
+typedef struct ctx_part {
+	void (*free)(cmk_ctx *ctx);
+	int before_ctx_lock;
+	void (*fork_prepare)(cmk_ctx *ctx);   /* each may be NULL */
+	void (*fork_parent)(cmk_ctx *ctx);
+	void (*fork_child)(cmk_ctx *ctx);
+} ctx_part;
+void ctx_part_add(cmk_ctx *ctx, int id, const ctx_part *part);
 
 /* The token's mechanisms, probed once per context. */
 cmk_rc ctx_mechs(cmk_ctx *ctx, p11_mechs *out);
-/* The vault record; CMK_E_NOT_FOUND if `vault init` was never run. */
-cmk_rc ctx_vault_record(cmk_ctx *ctx, meta_vault *out);
 /* "vault lab" etc., for messages */
 #define CTX_WHAT(ctx) p11_tok_what((ctx)->tok)
 

@@ -34,6 +34,7 @@ libcmk_core_sources = \
 	src/lib/vault/policy.c src/lib/vault/policy.h \
 	src/lib/vault/records.c src/lib/vault/records.h \
 	src/lib/vault/op.c src/lib/vault/op.h \
+	src/lib/vault/lock.c src/lib/vault/lock.h \
 	src/lib/vault/audit.c src/lib/vault/audit.h src/lib/vault/audit_int.h \
 	src/lib/vault/audit_shared.c src/lib/vault/audit_anchor.c \
 	src/lib/vault/audit_verify.c \

@@ -21,6 +21,7 @@
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include "crypto/handle.h"
 #include "crypto/oaep.h"
 #include "vault/audit.h"
 #include "vault/keys.h"
@@ -228,36 +229,22 @@ struct ctx_keycache {
 	uint64_t tick;
 };
 
-static struct ctx_keycache *keycache(cmk_ctx *ctx)
+static void keycache_fork_prepare(cmk_ctx *ctx)
 {
-	pthread_mutex_lock(&ctx->lock);
-	if (!ctx->keycache) {
-		struct ctx_keycache *c = calloc(1, sizeof *c);
-		if (c)
-			pthread_mutex_init(&c->lock, NULL);
-		ctx->keycache = c;
-	}
-	pthread_mutex_unlock(&ctx->lock);
-	return ctx->keycache;
+	pthread_mutex_lock(&ctx->keycache->lock);
 }
 
-void keycache_fork_lock(cmk_ctx *ctx, int lock)
+static void keycache_fork_parent(cmk_ctx *ctx)
 {
-	struct ctx_keycache *c = ctx->keycache;
-	if (c && lock)
-		pthread_mutex_lock(&c->lock);
-	else if (c)
-		pthread_mutex_unlock(&c->lock);
+	pthread_mutex_unlock(&ctx->keycache->lock);
 }
 
-void keycache_fork_child(cmk_ctx *ctx)
+static void keycache_fork_child(cmk_ctx *ctx)
 {
-	struct ctx_keycache *c = ctx->keycache;
-	if (c)
-		pthread_mutex_init(&c->lock, NULL);
+	pthread_mutex_init(&ctx->keycache->lock, NULL);
 }
 
-void keycache_free(cmk_ctx *ctx)
+static void keycache_free(cmk_ctx *ctx)
 {
 	struct ctx_keycache *c = ctx->keycache;
 	if (!c)
@@ -267,6 +254,28 @@ void keycache_free(cmk_ctx *ctx)
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 	ctx->keycache = NULL;
+}
+
+/* the context's part (ctx.h): taken after the context's lock at fork */
+static const ctx_part keycache_part = {
+	.free = keycache_free, .before_ctx_lock = 0,
+	.fork_prepare = keycache_fork_prepare, .fork_parent = keycache_fork_parent,
+	.fork_child = keycache_fork_child,
+};
+
+static struct ctx_keycache *keycache(cmk_ctx *ctx)
+{
+	pthread_mutex_lock(&ctx->lock);
+	if (!ctx->keycache) {
+		struct ctx_keycache *c = calloc(1, sizeof *c);
+		if (c) {
+			pthread_mutex_init(&c->lock, NULL);
+			ctx->keycache = c;
+			ctx_part_add(ctx, CTX_PART_KEYCACHE, &keycache_part);
+		}
+	}
+	pthread_mutex_unlock(&ctx->lock);
+	return ctx->keycache;
 }
 
 cmk_rc key_open_cached(cmk_ctx *ctx, const char *keyid, cmk_key **out)

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "ctx.h"
+#include "crypto/handle.h"
 #include "util/err.h"
 
 cmk_rc cmk_wrap_raw(cmk_ctx *ctx, const char *keyid, cmk_alg alg, const uint8_t *dek,

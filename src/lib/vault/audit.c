@@ -77,12 +77,12 @@ struct ctx_audit {
 
 static _Atomic int warned_process;   /* stderr: once per process */
 
-/* fork() (ctx.c's hooks, src/lib/p11/fork.c): prepare takes sync_lock and
+/* fork() (the context's part, ctx.h; src/lib/p11/fork.c): prepare takes sync_lock and
  * lock (in this order), so no child inherits them held by a thread it does
  * not have (the group sync holds sync_lock across an fdatasync); the child
  * makes them anew.  The shared mutex in LOG.state needs nothing: its holder
  * is a live thread of the parent, and a dead one is EOWNERDEAD. */
-void audit_fork_prepare(cmk_ctx *ctx)
+static void audit_fork_prepare(cmk_ctx *ctx)
 {
 	struct ctx_audit *a = ctx->audit;
 	if (a) {
@@ -91,7 +91,7 @@ void audit_fork_prepare(cmk_ctx *ctx)
 	}
 }
 
-void audit_fork_parent(cmk_ctx *ctx)
+static void audit_fork_parent(cmk_ctx *ctx)
 {
 	struct ctx_audit *a = ctx->audit;
 	if (a) {
@@ -100,7 +100,7 @@ void audit_fork_parent(cmk_ctx *ctx)
 	}
 }
 
-void audit_fork_child(cmk_ctx *ctx)
+static void audit_fork_child(cmk_ctx *ctx)
 {
 	struct ctx_audit *a = ctx->audit;
 	if (a) {
@@ -123,6 +123,15 @@ static int64_t real_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static void audit_close(cmk_ctx *ctx);
+
+/* the context's part (ctx.h): taken before the context's lock at fork */
+static const ctx_part audit_part = {
+	.free = audit_close, .before_ctx_lock = 1,
+	.fork_prepare = audit_fork_prepare, .fork_parent = audit_fork_parent,
+	.fork_child = audit_fork_child,
+};
+
 static struct ctx_audit *audit_state(cmk_ctx *ctx)
 {
 	struct ctx_audit *a = atomic_load_explicit((_Atomic(struct ctx_audit *) *)&ctx->audit,
@@ -139,13 +148,14 @@ static struct ctx_audit *audit_state(cmk_ctx *ctx)
 			a->settings_ms = -1;
 			atomic_store_explicit((_Atomic(struct ctx_audit *) *)&ctx->audit, a,
 			                      memory_order_release);
+			ctx_part_add(ctx, CTX_PART_AUDIT, &audit_part);
 		}
 	}
 	pthread_mutex_unlock(&ctx->lock);
 	return ctx->audit;
 }
 
-void audit_close(cmk_ctx *ctx)
+static void audit_close(cmk_ctx *ctx)
 {
 	struct ctx_audit *a = ctx->audit;
 	if (!a)
@@ -174,7 +184,7 @@ static void learn_path(cmk_ctx *ctx, struct ctx_audit *a, const meta_vault *v)
 	meta_vault rec;
 	snprintf(p, sizeof p, "%s", ctx->conf.audit_log);
 	if (!ctx->conf.audit_log_set) {
-		if (!v && ctx_vault_record(ctx, &rec) == CMK_OK)
+		if (!v && vault_record(ctx, &rec) == CMK_OK)
 			v = &rec;
 		if (v && v->audit_log[0])
 			snprintf(p, sizeof p, "%s", v->audit_log);
@@ -220,7 +230,7 @@ static int fail_closed(cmk_ctx *ctx, struct ctx_audit *a)
 		meta_vault v;
 		int known = a->path_known;
 		pthread_mutex_unlock(&a->lock);
-		cmk_rc rc = ctx_vault_record(ctx, &v);
+		cmk_rc rc = vault_record(ctx, &v);
 		if (rc == CMK_OK && !known)
 			learn_path(ctx, a, &v);  /* the same record: no second read */
 		pthread_mutex_lock(&a->lock);

@@ -3,6 +3,7 @@
 #define CMK_AUDIT_H
 
 #include "ctx.h"
+#include "vault/lock.h"
 #include "util/sigdefer.h"
 
 /* Append one record for operation `op` on `key` (NULL: the vault) with
@@ -17,19 +18,13 @@ void audit_settings_changed(cmk_ctx *ctx, int fail_closed);
 uint64_t audit_lost_here(cmk_ctx *ctx, char *why, size_t len);
 /* The log's path (see audit_int.h). */
 const char *audit_path(cmk_ctx *ctx);
-void audit_close(cmk_ctx *ctx);
-/* Around fork() (ctx.c's fork hooks): prepare takes the audit's locks,
- * the parent releases them, the child makes them anew. */
-void audit_fork_prepare(cmk_ctx *ctx);
-void audit_fork_parent(cmk_ctx *ctx);
-void audit_fork_child(cmk_ctx *ctx);
 
 /* Release the vault lock and write the operation's audit record, no
  * catchable signal in between (util/sigdefer.h); returns audit_op's. */
 static inline cmk_rc audit_write_end(cmk_ctx *ctx, const char *op, const char *key, cmk_rc rc)
 {
 	sig_defer_begin();
-	ctx_write_end(ctx);
+	vault_write_end(ctx);
 	rc = audit_op(ctx, op, key, rc);
 	sig_defer_end();
 	return rc;

@@ -14,6 +14,7 @@
 #include "config.h"
 #include <stdio.h>
 #include <string.h>
+#include "vault/lock.h"
 #include "vault/audit_int.h"
 #include "util/err.h"
 
@@ -56,9 +57,9 @@ cmk_rc audit_anchor_read(cmk_ctx *ctx, audit_anchor *out)
 cmk_rc audit_anchor_write(cmk_ctx *ctx, uint64_t seq, const char *mac, uint64_t lost_more,
                           int blocking)
 {
-	int got = 0, mine = ctx_write_held(ctx);   /* called inside a change */
+	int got = 0, mine = vault_write_held(ctx);   /* called inside a change */
 	if (!mine)
-		CMK_TRY(ctx_write_try(ctx, blocking, &got));
+		CMK_TRY(vault_write_try(ctx, blocking, &got));
 	if (!mine && !got)
 		return CMK_OK;        /* the holder is changing the vault: it anchors */
 	p11_data *d;
@@ -66,7 +67,7 @@ cmk_rc audit_anchor_write(cmk_ctx *ctx, uint64_t seq, const char *mac, uint64_t 
 	cmk_rc rc = p11_data_find(ctx->tok, META_APP_ANCHOR, &d, &nd);
 	if (rc != CMK_OK) {
 		if (!mine)
-			ctx_write_release(ctx);
+			vault_write_release(ctx);
 		return rc;
 	}
 	audit_anchor cur;
@@ -80,7 +81,7 @@ cmk_rc audit_anchor_write(cmk_ctx *ctx, uint64_t seq, const char *mac, uint64_t 
 	if (cur.mac[0] && next.seq == cur.seq && next.lost == cur.lost && nd == 1) {
 		p11_data_free(d, nd);
 		if (!mine)
-			ctx_write_release(ctx);
+			vault_write_release(ctx);
 		return CMK_OK;
 	}
 	char value[160];
@@ -94,6 +95,6 @@ cmk_rc audit_anchor_write(cmk_ctx *ctx, uint64_t seq, const char *mac, uint64_t 
 			p11_destroy(ctx->tok, d[i].h);
 	p11_data_free(d, nd);
 	if (!mine)
-		ctx_write_release(ctx);
+		vault_write_release(ctx);
 	return rc;
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "vault/lock.h"
 #include "vault/audit.h"
 #include "vault/check.h"
 #include "vault/keys.h"
@@ -244,7 +245,7 @@ static cmk_rc check_run(cmk_ctx *ctx, int repair, found *f)
 static cmk_rc check_admin(cmk_ctx *ctx)
 {
 	meta_vault v;
-	CMK_TRY(ctx_vault_record(ctx, &v));
+	CMK_TRY(vault_record(ctx, &v));
 	if (strcmp(v.admin, ctx->identity) != 0)
 		return cmk_err(CMK_E_ACCESS_DENIED, "access denied: only the administrator of %s ('%s') repairs it, not '%s'",
 		               CTX_WHAT(ctx), v.admin, ctx->identity);
@@ -262,14 +263,14 @@ cmk_rc cmk_vault_check(cmk_ctx *ctx, int repair, cmk_check_item **items, size_t 
 		rc = repair ? check_admin(ctx) : policy_check(ctx, CMK_PERM_LIST, NULL);
 	int held = 0;
 	if (rc == CMK_OK && repair)
-		held = (rc = ctx_write_begin(ctx)) == CMK_OK;
+		held = (rc = vault_write_begin(ctx)) == CMK_OK;
 	if (rc == CMK_OK) {
 		meta_set_quiet(1);
 		rc = check_run(ctx, repair, &f);
 		meta_set_quiet(0);
 		if (held) {
 			sig_defer_begin();      /* until the audit record is written */
-			ctx_write_end(ctx);
+			vault_write_end(ctx);
 		}
 	}
 	rc = audit_op(ctx, repair ? "vault-repair" : "vault-check", NULL, rc);

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 #include <json-c/json.h>
+#include "vault/lock.h"
 #include "vault/audit.h"
 #include "vault/identity.h"
 #include "vault/meta.h"
@@ -145,7 +146,7 @@ cmk_rc identity_create_system(cmk_ctx *ctx, const char *name, const char *resour
 	cmk_identity_info in = { .enabled = 1 };
 	snprintf(in.name, sizeof in.name, "%s", name);
 	snprintf(in.resource, sizeof in.resource, "%s", resource);
-	CMK_TRY(ctx_write_begin(ctx));
+	CMK_TRY(vault_write_begin(ctx));
 	rc = identity_write(ctx, &in);
 	char what[CMK_IDENTITY_MAX + 16];
 	snprintf(what, sizeof what, "identity:%s", name);
@@ -157,7 +158,7 @@ cmk_rc identity_erase_system(cmk_ctx *ctx, const char *name, const char *resourc
 	id_rec *r = NULL;
 	size_t n = 0, ns = 0;
 	CK_OBJECT_HANDLE *stale = NULL;
-	CMK_TRY(ctx_write_begin(ctx));
+	CMK_TRY(vault_write_begin(ctx));
 	cmk_rc rc = read_recs(ctx, &r, &n, &stale, &ns);
 	int have = rc == CMK_OK, mine = 0;
 	for (size_t i = 0; rc == CMK_OK && i < n; i++)
@@ -179,7 +180,7 @@ cmk_rc identity_erase_system(cmk_ctx *ctx, const char *name, const char *resourc
 		atomic_fetch_add(&ctx->changes, 1);
 	}
 	if (!mine) {
-		ctx_write_end(ctx);
+		vault_write_end(ctx);
 		return rc;
 	}
 	char what[CMK_IDENTITY_MAX + 16];
@@ -214,7 +215,7 @@ static cmk_rc create_impl(cmk_ctx *ctx, const char *name)
 	meta_vault vr;
 	cmk_identity_info cur;
 	int users;
-	CMK_TRY(ctx_vault_record(ctx, &vr));
+	CMK_TRY(vault_record(ctx, &vr));
 	cmk_rc rc = find(ctx, name, &cur, &users);
 	if (rc == CMK_OK && !cur.deleted)
 		return cmk_err(CMK_E_EXISTS, "%s already has identity '%s'", CTX_WHAT(ctx), name);
@@ -233,7 +234,7 @@ static cmk_rc state_impl(cmk_ctx *ctx, const char *name, int what)
 {
 	meta_vault vr;
 	cmk_identity_info cur;
-	CMK_TRY(ctx_vault_record(ctx, &vr));
+	CMK_TRY(vault_record(ctx, &vr));
 	CMK_TRY(find(ctx, name, &cur, NULL));
 	if (cur.deleted)
 		return cmk_err(CMK_E_NOT_FOUND, "identity '%s' of %s is deleted (cmk identity create %s "
@@ -257,7 +258,7 @@ static cmk_rc admin_op(cmk_ctx *ctx, const char *name, const char *op, int what)
 	cmk_rc rc = policy_check_admin(ctx, "identities");
 	char what_s[CMK_IDENTITY_MAX + 16];
 	snprintf(what_s, sizeof what_s, "identity:%s", name);
-	if (rc == CMK_OK && (rc = ctx_write_begin(ctx)) == CMK_OK)
+	if (rc == CMK_OK && (rc = vault_write_begin(ctx)) == CMK_OK)
 		return audit_write_end(ctx, op, what_s,
 		                       what < 0 ? create_impl(ctx, name) : state_impl(ctx, name, what));
 	return audit_op(ctx, op, what_s, rc);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "vault/lock.h"
 #include "vault/audit.h"
 #include "vault/keys.h"
 #include "vault/op.h"
@@ -360,7 +361,7 @@ static cmk_rc cmk_key_delete_impl(cmk_ctx *ctx, const char *name)
 {
 	return_if_fail(ctx && name);
 	meta_vault vr;
-	CMK_TRY(ctx_vault_record(ctx, &vr));
+	CMK_TRY(vault_record(ctx, &vr));
 	key_state st;
 	meta_version *v;
 	CMK_TRY(load_target(ctx, name, NULL, &st, &v));
@@ -468,7 +469,7 @@ static cmk_rc cmk_key_purge_impl(cmk_ctx *ctx, const char *name)
 {
 	return_if_fail(ctx && name);
 	meta_vault vr;
-	CMK_TRY(ctx_vault_record(ctx, &vr));
+	CMK_TRY(vault_record(ctx, &vr));
 	key_state st;
 	CMK_TRY(load_deleted(ctx, name, &st));
 	int64_t now = (int64_t)time(NULL);
@@ -590,7 +591,7 @@ cmk_rc keys_finish_purges(cmk_ctx *ctx, size_t *count)
 		/* records but no live view: a purge in progress, or orphans.
 		 * Decide again under the lock: the purge may have finished and
 		 * the name been taken by a new key meanwhile. */
-		rc = ctx_write_begin(ctx);
+		rc = vault_write_begin(ctx);
 		int purged = 0;
 		if (rc == CMK_OK) {
 			lrc = keys_load(ctx, name, &st);
@@ -601,7 +602,7 @@ cmk_rc keys_finish_purges(cmk_ctx *ctx, size_t *count)
 				rc = keys_purge_objects(ctx, name);
 				purged = rc == CMK_OK;
 			}
-			ctx_write_end(ctx);
+			vault_write_end(ctx);
 		}
 		if (!purged) {
 			for (size_t j = i + 1; j < n; j++)

@@ -87,4 +87,8 @@ void meta_label(cmk_ctx *ctx, CK_OBJECT_HANDLE h, char *out, size_t cap);
 
 int64_t meta_now_us(void);
 
+/* The vault record (vault.c); CMK_E_NOT_FOUND if `vault init` was never
+ * run. */
+cmk_rc vault_record(cmk_ctx *ctx, meta_vault *out);
+
 #endif

@@ -1,5 +1,6 @@
 /* op.c - one public operation of the vault (op.h). */
 #include "config.h"
+#include "vault/lock.h"
 #include "vault/audit.h"
 #include "vault/op.h"
 #include "vault/owner.h"
@@ -17,7 +18,7 @@ cmk_rc vault_op_begin(vault_op *o)
 	if (rc == CMK_OK)
 		rc = policy_check(o->ctx, o->perm, o->key);
 	if (rc == CMK_OK && o->change)
-		o->held = (rc = ctx_write_begin(o->ctx)) == CMK_OK;
+		o->held = (rc = vault_write_begin(o->ctx)) == CMK_OK;
 	return rc;
 }
 
@@ -25,7 +26,7 @@ cmk_rc vault_op_end(vault_op *o, cmk_rc rc)
 {
 	if (o->held) {
 		sig_defer_begin();      /* until its audit record is written */
-		ctx_write_end(o->ctx);
+		vault_write_end(o->ctx);
 	}
 	rc = audit_op(o->ctx, o->op, o->key, rc);
 	if (o->held) {

@@ -12,7 +12,7 @@
  * for it (owner_check, on .owned when set); when the vault fails closed, a
  * log that can be appended to (audit_check_writable); the caller's
  * permission on .key (policy_check); for a change, the vault lock
- * (ctx_write_begin, which also heals what a killed change left).  end: for
+ * (vault_write_begin, which also heals what a killed change left).  end: for
  * a change, the lock released with the catchable signals held back
  * (util/sigdefer.h) until the audit record is written; the record of .op
  * on .key (set .key again before end when the operation named it, e.g. a

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 #include <json-c/json.h>
+#include "vault/lock.h"
 #include "vault/audit.h"
 #include "vault/identity.h"
 #include "vault/keys.h"
@@ -116,7 +117,7 @@ static cmk_rc policy_read(cmk_ctx *ctx, pol_rec **out, size_t *n, CK_OBJECT_HAND
 	return recs_read(ctx, &pol_kind, (void **)out, n, stale, nstale);
 }
 
-void policy_cache_free(cmk_ctx *ctx)
+static void policy_cache_free(cmk_ctx *ctx)
 {
 	if (!ctx->policies)
 		return;
@@ -125,6 +126,9 @@ void policy_cache_free(cmk_ctx *ctx)
 	free(ctx->policies);
 	ctx->policies = NULL;
 }
+
+/* the context's part (ctx.h): no lock of its own (ctx->lock guards it) */
+static const ctx_part policy_part = { .free = policy_cache_free };
 
 void policy_cache_invalidate(cmk_ctx *ctx)
 {
@@ -180,8 +184,8 @@ static cmk_rc own_perms(cmk_ctx *ctx, const char *who, unsigned *perms, int *sta
 	struct ctx_policy_cache tmp = { .v = v, .n = n, .ids = ids, .nids = nids };
 	lookup(&tmp, who, perms, state);
 	pthread_mutex_lock(&ctx->lock);
-	if (!ctx->policies)
-		ctx->policies = calloc(1, sizeof *ctx->policies);
+	if (!ctx->policies && (ctx->policies = calloc(1, sizeof *ctx->policies)))
+		ctx_part_add(ctx, CTX_PART_POLICY, &policy_part);
 	if (ctx->policies) {
 		free(ctx->policies->v);
 		free(ctx->policies->ids);
@@ -261,7 +265,7 @@ cmk_rc policy_write(cmk_ctx *ctx, const char *identity, unsigned perms)
 cmk_rc policy_check_admin(cmk_ctx *ctx, const char *what)
 {
 	meta_vault v;
-	CMK_TRY(ctx_vault_record(ctx, &v));
+	CMK_TRY(vault_record(ctx, &v));
 	if (strcmp(v.admin, ctx->identity) != 0)
 		return cmk_err(CMK_E_ACCESS_DENIED, "access denied: only the administrator of %s ('%s') edits %s, not '%s'",
 		               CTX_WHAT(ctx), v.admin, what, ctx->identity);
@@ -313,7 +317,7 @@ cmk_rc cmk_policy_set(cmk_ctx *ctx, const char *identity, unsigned perms)
 		rc = check_exists(ctx, identity);
 	char what[CMK_IDENTITY_MAX + 16];
 	snprintf(what, sizeof what, "identity:%s", identity);
-	if (rc == CMK_OK && (rc = ctx_write_begin(ctx)) == CMK_OK)
+	if (rc == CMK_OK && (rc = vault_write_begin(ctx)) == CMK_OK)
 		return audit_write_end(ctx, "policy-set", what, policy_write(ctx, identity, perms));
 	return audit_op(ctx, "policy-set", what, rc);
 }
@@ -341,7 +345,7 @@ cmk_rc cmk_policy_remove(cmk_ctx *ctx, const char *identity)
 	CMK_TRY(audit_check_writable(ctx));
 	cmk_rc rc = check_admin(ctx);
 	int held = 0;
-	if (rc == CMK_OK && (held = (rc = ctx_write_begin(ctx)) == CMK_OK)) {
+	if (rc == CMK_OK && (held = (rc = vault_write_begin(ctx)) == CMK_OK)) {
 		pol_rec *r;
 		size_t n, ns;
 		CK_OBJECT_HANDLE *stale;
@@ -363,7 +367,7 @@ cmk_rc cmk_policy_remove(cmk_ctx *ctx, const char *identity)
 		}
 		policy_cache_invalidate(ctx);
 		sig_defer_begin();      /* until the audit record is written */
-		ctx_write_end(ctx);
+		vault_write_end(ctx);
 	}
 	char what[CMK_IDENTITY_MAX + 16];
 	snprintf(what, sizeof what, "identity:%s", identity);

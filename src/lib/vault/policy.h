@@ -11,7 +11,6 @@
 cmk_rc policy_check(cmk_ctx *ctx, unsigned perm, const char *key);
 /* Write a grant record (caller holds the write lock). */
 cmk_rc policy_write(cmk_ctx *ctx, const char *identity, unsigned perms);
-void policy_cache_free(cmk_ctx *ctx);
 /* Remove an identity's policy records (caller holds the write lock). */
 cmk_rc policy_erase(cmk_ctx *ctx, const char *identity);
 /* Only the vault's administrator; `what` names what is edited. */

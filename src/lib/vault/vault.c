@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include "ctx.h"
+#include "vault/lock.h"
 #include "vault/audit.h"
 #include "vault/audit_int.h"
 #include "vault/keys.h"
@@ -21,7 +22,7 @@
 
 static void absolute_path(const char *path, char *out, size_t cap);
 
-cmk_rc ctx_vault_record(cmk_ctx *ctx, meta_vault *out)
+cmk_rc vault_record(cmk_ctx *ctx, meta_vault *out)
 {
 	p11_data *d;
 	size_t n;
@@ -65,7 +66,7 @@ static cmk_rc vault_init_locked(cmk_ctx *ctx, const cmk_vault_params *p)
 	CK_OBJECT_HANDLE h;
 	CMK_TRY(p11_hmac_key_find(ctx->tok, CTX_MAC_META_LABEL, &h));
 	if (h != CK_INVALID_HANDLE) {
-		cmk_rc rc = ctx_vault_record(ctx, &v);
+		cmk_rc rc = vault_record(ctx, &v);
 		if (rc == CMK_OK)
 			return cmk_err(CMK_E_EXISTS, "%s is already initialised on token '%s'", CTX_WHAT(ctx),
 			               p11_tok_label(ctx->tok));
@@ -103,7 +104,7 @@ cmk_rc cmk_vault_init(cmk_ctx *ctx, const cmk_vault_params *p)
 		return cmk_err(CMK_E_USAGE, "retention must be 7 to 90 days, not %u", days);
 	if (p->admin && (strlen(p->admin) >= CMK_IDENTITY_MAX || !*p->admin))
 		return cmk_err(CMK_E_USAGE, "admin identity must be 1-%d characters", CMK_IDENTITY_MAX - 1);
-	CMK_TRY(ctx_write_begin(ctx));
+	CMK_TRY(vault_write_begin(ctx));
 	cmk_rc rc = vault_init_locked(ctx, p);
 	return audit_write_end(ctx, "vault-init", NULL, rc);
 }
@@ -124,7 +125,7 @@ static void absolute_path(const char *path, char *out, size_t cap)
 static cmk_rc vault_update(cmk_ctx *ctx, int purge_protection, int fail_closed, const char *log)
 {
 	meta_vault v;
-	CMK_TRY(ctx_vault_record(ctx, &v));
+	CMK_TRY(vault_record(ctx, &v));
 	if (strcmp(ctx->identity, v.admin) != 0)
 		return cmk_err(CMK_E_ACCESS_DENIED, "access denied: only the administrator of %s (%s) changes its settings, not '%s'",
 		               CTX_WHAT(ctx), v.admin, ctx->identity);
@@ -150,9 +151,9 @@ static cmk_rc vault_update(cmk_ctx *ctx, int purge_protection, int fail_closed, 
 static cmk_rc vault_set(cmk_ctx *ctx, const char *op, int which, int on, const char *log)
 {
 	CMK_TRY(audit_check_writable(ctx));
-	CMK_TRY(ctx_write_begin(ctx));
+	CMK_TRY(vault_write_begin(ctx));
 	meta_vault v;
-	cmk_rc rc = ctx_vault_record(ctx, &v);
+	cmk_rc rc = vault_record(ctx, &v);
 	if (rc == CMK_OK)
 		rc = vault_update(ctx, which == 0 ? on != 0 : v.purge_protection,
 		                  which == 1 ? on != 0 : v.audit_fail_closed, log);
@@ -264,7 +265,7 @@ cmk_rc cmk_vault_info_get(cmk_ctx *ctx, cmk_vault_info *out)
 	return_if_fail(ctx && out);
 	memset(out, 0, sizeof *out);
 	meta_vault v;
-	CMK_TRY(ctx_vault_record(ctx, &v));
+	CMK_TRY(vault_record(ctx, &v));
 	snprintf(out->name, sizeof out->name, "%s", ctx->conf.name);
 	snprintf(out->module, sizeof out->module, "%s", ctx->conf.module);
 	snprintf(out->admin, sizeof out->admin, "%s", v.admin);

@@ -51,5 +51,9 @@ isnt "$RC" 0 "after cmk key disable the next handshake fails"
 # haproxy 2.6 logs a failed handshake without OpenSSL's error text
 wait_grep "$T/haproxy/log" "fe/1: SSL handshake failure" 5
 like "$(cat "$T/haproxy/log")" "fe/1: SSL handshake failure" "haproxy's log reports the failed handshake"
+# the provider's line on stderr, haproxy's log here (src/provider/errors.c)
+wait_grep "$T/haproxy/log" "refused: key $KID is disabled" 5
+like "$(cat "$T/haproxy/log")" "cmk provider \(cmk.so\): refused: key $KID is disabled" \
+	"and names the disabled key"
 stop
 done_testing

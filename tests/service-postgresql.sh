@@ -96,5 +96,8 @@ isnt "$RC" 0 "after cmk key disable the next handshake fails"
 wait_grep "$T/pg.log" "key disabled" 5
 like "$(cat "$T/pg.log")" "could not accept SSL connection: key disabled" \
 	"the server log has cmk's reason: key disabled"
+wait_grep "$T/pg.log" "refused: key $KID is disabled" 5
+like "$(cat "$T/pg.log")" "cmk provider \(cmk.so\): refused: key $KID is disabled" \
+	"and the provider's line names the disabled key (src/provider/errors.c)"
 stop
 done_testing

@@ -2,7 +2,8 @@
 # stunnel4 accepts TLS with a vault key (key = the key reference file) and
 # runs a program per connection; openssl s_client verifies the certificate
 # and reads its output; the signature is audited; a disabled key fails the
-# next handshake, named in stunnel's log.
+# next handshake, its reason in stunnel's log and the key named on its
+# stderr.
 . "${srcdir:-.}/tests/lib.sh"
 . "${srcdir:-.}/tests/provider-lib.sh"
 . "${srcdir:-.}/tests/service-lib.sh"
@@ -54,5 +55,10 @@ is "$unlike_out" 0 "after cmk key disable the next handshake fails"
 wait_grep "$T/stunnel/log" "cmk::key disabled" 5
 like "$(cat "$T/stunnel/log")" "SSL_accept: .*error:40800006:cmk::key disabled" \
 	"stunnel's log has cmk's reason: key disabled"
+# and the provider's line on stunnel's stderr (the journal under systemd)
+# names the key (src/provider/errors.c)
+wait_grep "$T/stunnel/out" "refused: key $KID is disabled" 5
+like "$(cat "$T/stunnel/out")" "cmk provider \(cmk.so\): refused: key $KID is disabled" \
+	"stunnel's stderr names the disabled key"
 stop
 done_testing

@@ -1,5 +1,19 @@
-/* errors.c - the provider's error reasons, raised through the core. */
+/* errors.c - the provider's error reasons, raised through the core.
+ *
+ * A key operation refused by the vault (the key disabled, deleted, not
+ * valid now, not allowed by its key-ops, access denied) is also written to
+ * stderr, one line naming the key and the reason: OpenSSL's one-line error
+ * text (ERR_error_string) shows the reason but not the error data that
+ * names the key, and that line is all that stunnel, haproxy and PostgreSQL
+ * log of a failed handshake.  A server's stderr is its log (journald, or
+ * the file it was started with).  The same refusal is written at most once
+ * every REFUSAL_QUIET_S seconds, so a client retrying against a disabled
+ * key does not flood the log; the audit log has every one. */
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
 
 #include "prov.h"
 
@@ -45,6 +59,30 @@ const OSSL_ITEM cmkp_reason_strings[] = {
 	{ 0, NULL },
 };
 
+#define REFUSAL_QUIET_S 10
+
+static int is_refusal(int reason)
+{
+	return reason == CMK_E_DISABLED || reason == CMK_E_DELETED || reason == CMK_E_NOT_VALID ||
+	       reason == CMK_E_OP_NOT_ALLOWED || reason == CMK_E_ACCESS_DENIED;
+}
+
+static void log_refusal(const char *msg)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static char last[512];
+	static time_t last_at;
+	time_t now = time(NULL);
+	pthread_mutex_lock(&lock);
+	int quiet = strncmp(last, msg, sizeof last - 1) == 0 && now - last_at < REFUSAL_QUIET_S;
+	if (!quiet) {
+		snprintf(last, sizeof last, "%s", msg);
+		last_at = now;
+		fprintf(stderr, "cmk provider (cmk.so): refused: %s\n", msg);
+	}
+	pthread_mutex_unlock(&lock);
+}
+
 void cmkp_err_at(const cmkp_prov *p, const char *file, int line,
                  const char *func, int reason, const char *fmt, ...)
 {
@@ -56,6 +94,14 @@ void cmkp_err_at(const cmkp_prov *p, const char *file, int line,
 	if (p->set_error_debug != NULL)
 		p->set_error_debug(p->handle, file, line, func);
 	va_start(ap, fmt);
+	if (is_refusal(reason)) {
+		char msg[512];
+		va_list copy;
+		va_copy(copy, ap);
+		vsnprintf(msg, sizeof msg, fmt, copy);
+		va_end(copy);
+		log_refusal(msg);
+	}
 	p->vset_error(p->handle, (uint32_t)reason, fmt, ap);
 	va_end(ap);
 }

@@ -595,6 +595,15 @@ void cmk_audit_reopen(cmk_ctx *ctx);
 cmk_rc cmk_token_init(const char *module, const char *label,
                       const char *so_pin, const char *user_pin);
 
+/*
+ * 1 when the n bytes at p are a whole SoftHSM 2 token file (its
+ * token.object: the generation, then well-formed records up to the end,
+ * among them the token's label and flags), 0 when the file is cut short or
+ * garbled, as a process killed inside SoftHSM's rewrite of it at C_Login
+ * leaves it.  `cmk lab` checks its saved copy and the live file with it.
+ */
+int cmk_softhsm_token_file_ok(const uint8_t *p, size_t n);
+
 /* Read a PIN from a source: "file:PATH", "env:VAR" or "prompt" (no echo, on
  * the controlling terminal).  The result is in cmk_secure_alloc() memory of
  * `*cap` bytes; free with cmk_secure_free(pin, cap). */

@@ -21,7 +21,8 @@
  *    copy, saying so on standard error.
  * Only configurations with a [lab] section are touched; other tokens get
  * the library's diagnosis (src/lib/p11/softhsm_diag.c) and no repair.
- * Record format (SoftHSM's ObjectFile): see softhsm_diag.c.
+ * The file's format is checked by the library (cmk_softhsm_token_file_ok,
+ * src/lib/p11/softhsm_diag.c).
  */
 #include "config.h"
 
@@ -46,63 +47,6 @@
 #include "cli/cli.h"
 
 #define TOKFILE_MAX (1u << 20)
-#define OS_TOKENLABEL 0x80005349ull
-#define OS_TOKENFLAGS 0x8000534bull
-
-static uint64_t
-be64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
-/* 1 for a whole token file: generation, then well-formed records up to
- * the end, among them the label and the flags. */
-static int
-tokfile_ok(const uint8_t *p, size_t n)
-{
-	size_t pos = 8;
-	uint64_t type, kind, len;
-	int label = 0, flags = 0;
-
-	if (n < 8)
-		return 0;
-	while (pos < n) {
-		if (n - pos < 16)
-			return 0;
-		type = be64(p + pos);
-		kind = be64(p + pos + 8);
-		pos += 16;
-		if (kind == 1) {
-			len = 1;
-		} else if (kind == 2) {
-			len = 8;
-		} else if (kind >= 3 && kind <= 5) {
-			if (n - pos < 8)
-				return 0;
-			len = be64(p + pos);
-			pos += 8;
-			if (kind == 5) {
-				if (len > n / 8)
-					return 0;
-				len *= 8;
-			}
-		} else {
-			return 0;
-		}
-		if (len > n - pos)
-			return 0;
-		pos += len;
-		label |= type == OS_TOKENLABEL;
-		flags |= type == OS_TOKENFLAGS;
-	}
-	return label && flags;
-}
-
 struct tokfile {
 	uint8_t *p;
 	size_t len;
@@ -193,7 +137,7 @@ damage(const struct tokfile *f)
 		return "missing";
 	if (f->len == 0)
 		return "empty";
-	return tokfile_ok(f->p, f->len) ? NULL : "cut short or garbled";
+	return cmk_softhsm_token_file_ok(f->p, f->len) ? NULL : "cut short or garbled";
 }
 
 /* Equal but for the generation (SoftHSM bumps it at every login). */
@@ -372,7 +316,7 @@ restore_locked(const struct cli_lab *lab, const char *tokpath,
 	int fd, rc;
 
 	if (read_copy(lab, &copy, copypath, sizeof(copypath)) != 0 ||
-	    copy.missing || !tokfile_ok(copy.p, copy.len)) {
+	    copy.missing || !cmk_softhsm_token_file_ok(copy.p, copy.len)) {
 		rc = cli_fail(CMK_E_TOKEN, "lab %s: the token file %s is %s, "
 		              "and its copy %s %s: re-make the lab (cmk lab "
 		              "init --force destroys its keys)", lab->dir,

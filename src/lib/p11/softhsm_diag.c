@@ -43,8 +43,8 @@ static uint64_t be64(const unsigned char *p)
 }
 
 /* 1 when the bytes are a whole token file, 0 when they are cut short or
- * garbled. */
-static int tokfile_parses(const unsigned char *p, size_t n)
+ * garbled (cmk.h; also `cmk lab`'s check of its token). */
+int cmk_softhsm_token_file_ok(const uint8_t *p, size_t n)
 {
 	size_t pos = 8;
 	int label = 0, flags = 0;
@@ -167,7 +167,7 @@ static void check_token(const char *tokdir, const char *who, const char *repair,
 	if (n == 0)
 		append(out, cap, "; %s is empty (a process killed during C_Login)%s",
 		       path, repair);
-	else if (n > 0 && !tokfile_parses(buf, (size_t)n))
+	else if (n > 0 && !cmk_softhsm_token_file_ok(buf, (size_t)n))
 		append(out, cap, "; %s is cut short or garbled (a process killed during C_Login)%s",
 		       path, repair);
 	free(buf);

@@ -40,7 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rc == CMK_OK) {
 		o2 = cmk_unseal_out_max(u, size - split);
 		if (o1 + o2 > size + 1)
-			abort();            /* plaintext larger than its input */
+			abort(); /* plaintext larger than its input */
 		rc = cmk_unseal_update(u, data + split, size - split, out + o1, &o2);
 	}
 	if (rc == CMK_OK)

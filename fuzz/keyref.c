@@ -20,13 +20,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (cmk_keyref_decode(data, size, &r) != CMK_OK) {
 		if (cmk_last_error()[0] == '\0')
-			abort();            /* a refusal always says why */
+			abort(); /* a refusal always says why */
 		return 0;
 	}
 	if (strncmp(r.kid, "cmk://", 6) != 0 || strlen(r.token) >= sizeof r.token)
 		abort();
-	if (cmk_keyref_encode(&r, &der, &len) != CMK_OK || len != size
-	    || memcmp(der, data, size) != 0)
+	if (cmk_keyref_encode(&r, &der, &len) != CMK_OK || len != size ||
+	    memcmp(der, data, size) != 0)
 		abort();
 	cmk_free(der);
 	return 0;

@@ -66,9 +66,8 @@ int main(int argc, char **argv)
 		} else {
 			run_file(argv[i]);
 		}
-		printf("%s %d - replayed %zu inputs from %s\n",
-		       count > before ? "ok" : "not ok", i, count - before,
-		       argv[i]);
+		printf("%s %d - replayed %zu inputs from %s\n", count > before ? "ok" : "not ok", i,
+		       count - before, argv[i]);
 		bad += count == before;
 	}
 	printf("1..%d\n", argc - 1);

@@ -21,8 +21,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	uint8_t *back = malloc(size);
 	size_t n = size;
-	if (cmk_wrapped_encode(w.alg, w.kid, w.ct, w.ct_len, back, &n) != CMK_OK ||
-	    n != size || memcmp(back, data, size) != 0)
+	if (cmk_wrapped_encode(w.alg, w.kid, w.ct, w.ct_len, back, &n) != CMK_OK || n != size ||
+	    memcmp(back, data, size) != 0)
 		abort();
 	free(back);
 	return 0;

@@ -23,16 +23,16 @@ extern "C" {
 #pragma GCC visibility push(default)
 #endif
 
-#define CMK_ENVELOPE_VERSION 1
-#define CMK_ENVELOPE_FRAME_DEFAULT 65536u
-#define CMK_ENVELOPE_FRAME_MIN 1024u
-#define CMK_ENVELOPE_FRAME_MAX (1024u * 1024u)
-#define CMK_ENVELOPE_MAX_KEYS 16         /* wrapped DEKs in one header */
-#define CMK_ENVELOPE_MAX_CONTEXT 64      /* context pairs */
-#define CMK_ENVELOPE_CONTEXT_KEY_MAX 255 /* bytes of a context key */
+#define CMK_ENVELOPE_VERSION	       1
+#define CMK_ENVELOPE_FRAME_DEFAULT     65536u
+#define CMK_ENVELOPE_FRAME_MIN	       1024u
+#define CMK_ENVELOPE_FRAME_MAX	       (1024u * 1024u)
+#define CMK_ENVELOPE_MAX_KEYS	       16  /* wrapped DEKs in one header */
+#define CMK_ENVELOPE_MAX_CONTEXT       64  /* context pairs */
+#define CMK_ENVELOPE_CONTEXT_KEY_MAX   255 /* bytes of a context key */
 #define CMK_ENVELOPE_CONTEXT_VALUE_MAX 4096
-#define CMK_ENVELOPE_HEADER_MAX 65536    /* whole header, bytes */
-#define CMK_ENVELOPE_PREFIX_LEN 12       /* bytes that give the header length */
+#define CMK_ENVELOPE_HEADER_MAX	       65536 /* whole header, bytes */
+#define CMK_ENVELOPE_PREFIX_LEN	       12    /* bytes that give the header length */
 
 /* A context pair: key is 1-255 printable ASCII bytes without '=' or space;
  * value is any text without NUL.  Order does not matter; keys are unique. */
@@ -44,20 +44,20 @@ typedef struct cmk_kv {
 typedef struct cmk_dekcache cmk_dekcache;
 
 typedef struct cmk_seal_params {
-	const char *const *keyids;  /* one or more vault keys, each wraps the DEK */
+	const char *const *keyids; /* one or more vault keys, each wraps the DEK */
 	size_t nkeys;
-	cmk_alg alg;                /* 0: CMK_ALG_RSA_OAEP_256 */
-	const cmk_kv *context;      /* authenticated, not secret */
+	cmk_alg alg;	       /* 0: CMK_ALG_RSA_OAEP_256 */
+	const cmk_kv *context; /* authenticated, not secret */
 	size_t ncontext;
-	unsigned frame_size;        /* 0: 64 KiB; power of two, 1 KiB - 1 MiB */
-	const char *propq;          /* OpenSSL property query, NULL: default */
+	unsigned frame_size; /* 0: 64 KiB; power of two, 1 KiB - 1 MiB */
+	const char *propq;   /* OpenSSL property query, NULL: default */
 } cmk_seal_params;
 
 typedef struct cmk_unseal_params {
-	const cmk_kv *context;      /* must equal the sealed context exactly */
+	const cmk_kv *context; /* must equal the sealed context exactly */
 	size_t ncontext;
 	const char *propq;
-	cmk_dekcache *cache;        /* NULL: unwrap on the token every time */
+	cmk_dekcache *cache; /* NULL: unwrap on the token every time */
 } cmk_unseal_params;
 
 /* ------------------------------------------------------------ streaming */
@@ -73,8 +73,8 @@ typedef struct cmk_unsealer cmk_unsealer;
  */
 cmk_rc cmk_seal_init(cmk_ctx *ctx, const cmk_seal_params *p, cmk_sealer **s);
 size_t cmk_seal_out_max(const cmk_sealer *s, size_t inlen);
-cmk_rc cmk_seal_update(cmk_sealer *s, const uint8_t *in, size_t inlen,
-                       uint8_t *out, size_t *outlen);
+cmk_rc cmk_seal_update(cmk_sealer *s, const uint8_t *in, size_t inlen, uint8_t *out,
+		       size_t *outlen);
 cmk_rc cmk_seal_final(cmk_sealer *s, uint8_t *out, size_t *outlen);
 /* The versioned ids that wrapped the DEK, in header order. */
 const char *cmk_seal_kid(const cmk_sealer *s, size_t i);
@@ -88,11 +88,10 @@ void cmk_seal_free(cmk_sealer *s);
  * CMK_OK (it detects truncation): callers must not commit earlier output
  * before that.  out must hold cmk_unseal_out_max(u, inlen) bytes.
  */
-cmk_rc cmk_unseal_init(cmk_ctx *ctx, const cmk_unseal_params *p,
-                       cmk_unsealer **u);
+cmk_rc cmk_unseal_init(cmk_ctx *ctx, const cmk_unseal_params *p, cmk_unsealer **u);
 size_t cmk_unseal_out_max(const cmk_unsealer *u, size_t inlen);
-cmk_rc cmk_unseal_update(cmk_unsealer *u, const uint8_t *in, size_t inlen,
-                         uint8_t *out, size_t *outlen);
+cmk_rc cmk_unseal_update(cmk_unsealer *u, const uint8_t *in, size_t inlen, uint8_t *out,
+			 size_t *outlen);
 CMK_MUST_CHECK cmk_rc cmk_unseal_final(cmk_unsealer *u);
 /* After the header: the versioned id that unwrapped the DEK, the context. */
 const char *cmk_unseal_kid(const cmk_unsealer *u);
@@ -103,11 +102,10 @@ void cmk_unseal_free(cmk_unsealer *u);
 
 /* Whole buffers; *out is malloc memory: cmk_free it (after cmk_wipe for
  * plaintext).  On failure *out is NULL: no partial plaintext is returned. */
-cmk_rc cmk_seal(cmk_ctx *ctx, const cmk_seal_params *p, const uint8_t *in,
-                size_t inlen, uint8_t **out, size_t *outlen);
-cmk_rc cmk_unseal(cmk_ctx *ctx, const cmk_unseal_params *p,
-                  const uint8_t *in, size_t inlen, uint8_t **out,
-                  size_t *outlen);
+cmk_rc cmk_seal(cmk_ctx *ctx, const cmk_seal_params *p, const uint8_t *in, size_t inlen,
+		uint8_t **out, size_t *outlen);
+cmk_rc cmk_unseal(cmk_ctx *ctx, const cmk_unseal_params *p, const uint8_t *in, size_t inlen,
+		  uint8_t **out, size_t *outlen);
 
 /* ------------------------------------------------------ header inspection */
 
@@ -117,8 +115,7 @@ cmk_rc cmk_unseal(cmk_ctx *ctx, const cmk_unseal_params *p,
  */
 cmk_rc cmk_envelope_header_len(const uint8_t *buf, size_t len, size_t *hlen);
 /* The versioned ids of a complete header's wrapped DEKs (cmk_strv_free). */
-cmk_rc cmk_envelope_kids(const uint8_t *hdr, size_t len, char ***kids,
-                         size_t *n);
+cmk_rc cmk_envelope_kids(const uint8_t *hdr, size_t len, char ***kids, size_t *n);
 
 /* ------------------------------------------------------- data-key cache */
 
@@ -130,13 +127,12 @@ cmk_rc cmk_envelope_kids(const uint8_t *hdr, size_t len, char ***kids,
  * belongs to one context; it may be shared by threads.
  */
 typedef struct cmk_dekcache_params {
-	unsigned ttl_ms;            /* 0: 60000 */
-	unsigned max_uses;          /* 0: unlimited within ttl */
-	unsigned max_entries;       /* 0: 1024 */
+	unsigned ttl_ms;      /* 0: 60000 */
+	unsigned max_uses;    /* 0: unlimited within ttl */
+	unsigned max_entries; /* 0: 1024 */
 } cmk_dekcache_params;
 
-cmk_rc cmk_dekcache_new(cmk_ctx *ctx, const cmk_dekcache_params *p,
-                        cmk_dekcache **c);
+cmk_rc cmk_dekcache_new(cmk_ctx *ctx, const cmk_dekcache_params *p, cmk_dekcache **c);
 void cmk_dekcache_flush(cmk_dekcache *c);
 void cmk_dekcache_free(cmk_dekcache *c);
 /* Counters for tests and monitoring. */
@@ -156,15 +152,15 @@ void cmk_dekcache_stats_get(cmk_dekcache *c, cmk_dekcache_stats *st);
  */
 typedef struct cmk_resource cmk_resource;
 
-#define CMK_RESOURCE_NAME_MAX 120   /* 1-119 of [A-Za-z0-9-] */
-#define CMK_OBJECT_NAME_MAX 1024    /* bytes, no NUL */
+#define CMK_RESOURCE_NAME_MAX 120  /* 1-119 of [A-Za-z0-9-] */
+#define CMK_OBJECT_NAME_MAX   1024 /* bytes, no NUL */
 
 typedef struct cmk_resource_params {
-	const char *dir;            /* parent directory of resources; NULL:
+	const char *dir;     /* parent directory of resources; NULL:
 	                               $CMK_RESOURCE_DIR, else
 	                               $XDG_DATA_HOME/cmk/resources */
-	const char *config;         /* for opening a CMK in another vault */
-	cmk_dekcache *cache;        /* root-key cache; NULL: unwrap per call */
+	const char *config;  /* for opening a CMK in another vault */
+	cmk_dekcache *cache; /* root-key cache; NULL: unwrap per call */
 	const char *propq;
 } cmk_resource_params;
 
@@ -172,40 +168,38 @@ typedef struct cmk_resource_info {
 	char name[CMK_RESOURCE_NAME_MAX];
 	char path[4096];
 	char vault[64];
-	char service_kid[CMK_KID_MAX];     /* versioned */
-	char customer_key[CMK_KID_MAX];    /* as set (maybe versionless), "" */
-	char customer_kid[CMK_KID_MAX];    /* version now wrapping, "" */
-	char cmk_vault[64];                /* vault of any CMK ever set, "" */
-	int64_t created;                   /* unix seconds */
-	int64_t rewrapped;                 /* last root-key re-wrap */
+	char service_kid[CMK_KID_MAX];	/* versioned */
+	char customer_key[CMK_KID_MAX]; /* as set (maybe versionless), "" */
+	char customer_kid[CMK_KID_MAX]; /* version now wrapping, "" */
+	char cmk_vault[64];		/* vault of any CMK ever set, "" */
+	int64_t created;		/* unix seconds */
+	int64_t rewrapped;		/* last root-key re-wrap */
 	size_t objects;
-	int key_fixed;                     /* --key-management fixed */
-	int64_t deleted_on;                /* unix seconds; 0: live */
-	int64_t purge_on;                  /* scheduled purge; 0: live */
-	char identity[128];                /* the identity it acts as ("":
+	int key_fixed;	    /* --key-management fixed */
+	int64_t deleted_on; /* unix seconds; 0: live */
+	int64_t purge_on;   /* scheduled purge; 0: live */
+	char identity[128]; /* the identity it acts as ("":
 	                                      the caller's; older resources) */
 } cmk_resource_info;
 
 /* Create: makes the vault key svc-NAME, a root key, the directory. */
-cmk_rc cmk_resource_create(cmk_ctx *ctx, const cmk_resource_params *p,
-                           const char *name);
+cmk_rc cmk_resource_create(cmk_ctx *ctx, const cmk_resource_params *p, const char *name);
 /* Create with options: a customer-managed key from the start (keyid, with
  * set-key's checks made before anything is created), and fixed key
  * management (no later switch between service- and customer-managed;
  * CMK_E_OP_NOT_ALLOWED). */
 typedef struct cmk_resource_create_params {
-	const char *keyid;          /* NULL: service-managed */
+	const char *keyid; /* NULL: service-managed */
 	int key_fixed;
-	const char *identity;       /* an existing identity to act as; NULL:
+	const char *identity; /* an existing identity to act as; NULL:
 	                               the system-assigned res-NAME, created */
 } cmk_resource_create_params;
-cmk_rc cmk_resource_create2(cmk_ctx *ctx, const cmk_resource_params *p,
-                            const char *name,
-                            const cmk_resource_create_params *cp);
+cmk_rc cmk_resource_create2(cmk_ctx *ctx, const cmk_resource_params *p, const char *name,
+			    const cmk_resource_create_params *cp);
 /* Every resource in the directory (any vault), sorted by name; deleted
  * ones only with `deleted` (and only they).  cmk_free the array. */
-cmk_rc cmk_resource_list_all(const cmk_resource_params *p, int deleted,
-                             cmk_resource_info **out, size_t *n);
+cmk_rc cmk_resource_list_all(const cmk_resource_params *p, int deleted, cmk_resource_info **out,
+			     size_t *n);
 /* Soft delete with the vault's retention: the objects stay, unreadable
  * (CMK_E_DELETED), svc-NAME is soft-deleted with them.  Recover brings
  * both back exactly; purge destroys svc-NAME (refused by purge protection
@@ -214,22 +208,19 @@ cmk_rc cmk_resource_delete(cmk_resource *r);
 cmk_rc cmk_resource_recover(cmk_resource *r);
 cmk_rc cmk_resource_purge(cmk_resource *r);
 /* Purge every deleted resource of ctx's vault past its date. */
-cmk_rc cmk_resource_sweep(cmk_ctx *ctx, const cmk_resource_params *p,
-                          size_t *purged);
+cmk_rc cmk_resource_sweep(cmk_ctx *ctx, const cmk_resource_params *p, size_t *purged);
 /* The vault a resource lives in (to open the right context). */
-cmk_rc cmk_resource_vault(const cmk_resource_params *p, const char *name,
-                          char vault[64]);
+cmk_rc cmk_resource_vault(const cmk_resource_params *p, const char *name, char vault[64]);
 /* Open an existing resource; ctx must be for the resource's vault. */
-cmk_rc cmk_resource_open(cmk_ctx *ctx, const cmk_resource_params *p,
-                         const char *name, cmk_resource **r);
+cmk_rc cmk_resource_open(cmk_ctx *ctx, const cmk_resource_params *p, const char *name,
+			 cmk_resource **r);
 void cmk_resource_close(cmk_resource *r);
 cmk_rc cmk_resource_info_get(cmk_resource *r, cmk_resource_info *out);
 
 /* Objects: data is sealed whole (put) or opened whole (get, malloc'd). */
-cmk_rc cmk_resource_put(cmk_resource *r, const char *object,
-                        const uint8_t *data, size_t len);
+cmk_rc cmk_resource_put(cmk_resource *r, const char *object, const uint8_t *data, size_t len);
 CMK_MUST_CHECK cmk_rc cmk_resource_get(cmk_resource *r, const char *object, uint8_t **data,
-                        size_t *len);
+				       size_t *len);
 cmk_rc cmk_resource_rm(cmk_resource *r, const char *object);
 /* Names, sorted; cmk_strv_free. */
 cmk_rc cmk_resource_list(cmk_resource *r, char ***names, size_t *n);

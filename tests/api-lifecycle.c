@@ -44,8 +44,8 @@ static void is_rc_msg(cmk_rc got, cmk_rc want, const char *what, ...)
 			strcat(missing, "'");
 		}
 	va_end(ap);
-	ok(got == want && !missing[0], "%s: %s naming the object (got %s)", what,
-	   cmk_rc_name(want), cmk_rc_name(got));
+	ok(got == want && !missing[0], "%s: %s naming the object (got %s)", what, cmk_rc_name(want),
+	   cmk_rc_name(got));
 	if (missing[0])
 		printf("# error '%s' lacks%s\n", err, missing);
 }
@@ -179,40 +179,47 @@ static void test_lifecycle(cmk_ctx *a)
 
 	is_rc(cmk_vault_info_get(a, &vi), CMK_OK, "cmk_vault_info_get");
 	ok(vi.retention_days == 90 && !vi.purge_protection, "a lab: 90 days, no purge protection");
-	ok(!strcmp(vi.recovery_level, "Recoverable+Purgeable"), "recovery level %s", vi.recovery_level);
-	ok(vi.policy_cache_ms == POLICY_CACHE_MS, "policy_cache_ms from cmk.conf: %u", vi.policy_cache_ms);
+	ok(!strcmp(vi.recovery_level, "Recoverable+Purgeable"), "recovery level %s",
+	   vi.recovery_level);
+	ok(vi.policy_cache_ms == POLICY_CACHE_MS, "policy_cache_ms from cmk.conf: %u",
+	   vi.policy_cache_ms);
 
 	is_rc(cmk_key_create(a, "k", NULL, v1), CMK_OK, "create k");
 	is_rc(cmk_key_rotate(a, "k", NULL, v2), CMK_OK, "rotate k");
 	snprintf(kid1, sizeof kid1, "cmk://lab/keys/k/%s", v1);
 	snprintf(kid2, sizeof kid2, "cmk://lab/keys/k/%s", v2);
-	is_rc(cmk_wrap(a, kid1, CMK_ALG_RSA_OAEP_256, dek, sizeof dek, w1, &w1len), CMK_OK, "wrap with v1");
-	is_rc(cmk_wrap(a, kid2, CMK_ALG_RSA_OAEP_256, dek, sizeof dek, w2, &w2len), CMK_OK, "wrap with v2");
+	is_rc(cmk_wrap(a, kid1, CMK_ALG_RSA_OAEP_256, dek, sizeof dek, w1, &w1len), CMK_OK,
+	      "wrap with v1");
+	is_rc(cmk_wrap(a, kid2, CMK_ALG_RSA_OAEP_256, dek, sizeof dek, w2, &w2len), CMK_OK,
+	      "wrap with v2");
 	is_rc(cmk_key_open(a, kid2, &h), CMK_OK, "open a handle on v2");
-	is_rc(cmk_key_encrypt(h, CMK_PURPOSE_KEY, CMK_ALG_RSA_OAEP, NULL, dek, sizeof dek, ct, &ctlen),
+	is_rc(cmk_key_encrypt(h, CMK_PURPOSE_KEY, CMK_ALG_RSA_OAEP, NULL, dek, sizeof dek, ct,
+			      &ctlen),
 	      CMK_OK, "encrypt with the handle");
 	is_rc(cmk_key_set_enabled(a, "k", v1, 0), CMK_OK, "disable v1");
 
 	/* delete */
 	is_rc(cmk_key_delete(a, "k"), CMK_OK, "delete k");
 	is_rc_msg(cmk_key_info_get(a, "k", 0, &info), CMK_E_DELETED, "info_get of a deleted key",
-	          "cmk://lab/keys/k", NULL);
+		  "cmk://lab/keys/k", NULL);
 	is_rc(cmk_key_info_get(a, "k", 1, &info), CMK_OK, "info_get(deleted=1)");
 	ok(info.deleted == 1, "the key is marked deleted");
-	ok(info.deleted_on >= t0 - 5 && info.deleted_on <= (int64_t)time(NULL) + 5, "deleted_on is now");
+	ok(info.deleted_on >= t0 - 5 && info.deleted_on <= (int64_t)time(NULL) + 5,
+	   "deleted_on is now");
 	ok(info.purge_on - info.deleted_on == 90 * 86400, "purge_on = deleted_on + 90 days (%lld)",
 	   (long long)(info.purge_on - info.deleted_on));
 	ok(info.nversions == 2, "both versions kept");
 	ok(has_key(a, 0, "k") == 0, "key_list(deleted=0) leaves k out");
 	ok(has_key(a, 1, "k") == 1, "key_list(deleted=1) has k");
-	is_rc_msg(cmk_key_create(a, "k", NULL, vx), CMK_E_EXISTS, "create with the deleted key's name",
-	          "cmk://lab/keys/k", "deleted", NULL);
+	is_rc_msg(cmk_key_create(a, "k", NULL, vx), CMK_E_EXISTS,
+		  "create with the deleted key's name", "cmk://lab/keys/k", "deleted", NULL);
 	is_rc(cmk_wrap(a, "k", CMK_ALG_RSA_OAEP_256, dek, sizeof dek, out, &(size_t){ sizeof out }),
 	      CMK_E_DELETED, "wrap with a deleted key");
 	is_rc(unwrap_check(a, w2, w2len), CMK_E_DELETED, "unwrap with a deleted key");
 	is_rc(cmk_key_rotate(a, "k", NULL, vx), CMK_E_DELETED, "rotate a deleted key");
 	is_rc(cmk_key_set_enabled(a, "k", NULL, 1), CMK_E_DELETED, "enable a deleted key");
-	is_rc(cmk_key_set_enabled(a, "k", v1, 1), CMK_E_DELETED, "enable a version of a deleted key");
+	is_rc(cmk_key_set_enabled(a, "k", v1, 1), CMK_E_DELETED,
+	      "enable a version of a deleted key");
 	up.set_ops = 1;
 	up.ops = CMK_OP_WRAP;
 	is_rc(cmk_key_update_attrs(a, "k", NULL, &up), CMK_E_DELETED, "update a deleted key");
@@ -220,12 +227,14 @@ static void test_lifecycle(cmk_ctx *a)
 	olen = sizeof out;
 	rc = cmk_key_decrypt(h, CMK_PURPOSE_KEY, CMK_ALG_RSA_OAEP, NULL, ct, ctlen, out, &olen);
 	ok(rc == CMK_E_DELETED || rc == CMK_E_DISABLED,
-	   "a handle opened before the delete no longer decrypts (the token refuses): %s", cmk_rc_name(rc));
-	sleep_ms(1100);  /* past metadata_cache_ms (1 s): the handle knows why */
+	   "a handle opened before the delete no longer decrypts (the token refuses): %s",
+	   cmk_rc_name(rc));
+	sleep_ms(1100); /* past metadata_cache_ms (1 s): the handle knows why */
 	olen = sizeof out;
-	is_rc_msg(cmk_key_decrypt(h, CMK_PURPOSE_KEY, CMK_ALG_RSA_OAEP, NULL, ct, ctlen, out, &olen),
-	          CMK_E_DELETED, "after metadata_cache_ms the old handle reports the delete", "cmk://lab/keys/k",
-	          "deleted", NULL);
+	is_rc_msg(
+		cmk_key_decrypt(h, CMK_PURPOSE_KEY, CMK_ALG_RSA_OAEP, NULL, ct, ctlen, out, &olen),
+		CMK_E_DELETED, "after metadata_cache_ms the old handle reports the delete",
+		"cmk://lab/keys/k", "deleted", NULL);
 
 	/* recover */
 	is_rc(cmk_key_recover(a, "k"), CMK_OK, "recover k");
@@ -236,13 +245,15 @@ static void test_lifecycle(cmk_ctx *a)
 	ok(!strcmp(info.current, v2), "current is v2 again");
 	ok(version_enabled(a, "k", 0, v1) == 0, "v1 is still disabled");
 	ok(version_enabled(a, "k", 0, v2) == 1, "v2 is enabled");
-	is_rc(unwrap_check(a, w1, w1len), CMK_E_DISABLED, "unwrap with v1 (disabled before the delete)");
+	is_rc(unwrap_check(a, w1, w1len), CMK_E_DISABLED,
+	      "unwrap with v1 (disabled before the delete)");
 	is_rc(unwrap_check(a, w2, w2len), CMK_OK, "unwrap with v2 after recover");
 	/* the handle's metadata may say "deleted" for metadata_cache_ms (1 s) */
 	int64_t t_rec = now_ms();
 	do {
 		olen = sizeof out;
-		rc = cmk_key_decrypt(h, CMK_PURPOSE_KEY, CMK_ALG_RSA_OAEP, NULL, ct, ctlen, out, &olen);
+		rc = cmk_key_decrypt(h, CMK_PURPOSE_KEY, CMK_ALG_RSA_OAEP, NULL, ct, ctlen, out,
+				     &olen);
 		if (rc != CMK_OK)
 			sleep_ms(50);
 	} while (rc == CMK_E_DELETED && now_ms() - t_rec < 1000 + MARGIN_MS);
@@ -270,7 +281,8 @@ static void test_lifecycle(cmk_ctx *a)
 		_exit(cmk_key_delete(a, "f"));
 	int st = 0;
 	waitpid(pid, &st, 0);
-	ok(WIFEXITED(st) && WEXITSTATUS(st) == CMK_OK, "a forked child deletes f with the parent's context (%d)",
+	ok(WIFEXITED(st) && WEXITSTATUS(st) == CMK_OK,
+	   "a forked child deletes f with the parent's context (%d)",
 	   WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 	is_rc(cmk_key_info_get(a, "f", 0, &info), CMK_E_DELETED, "the parent sees f deleted");
 	is_rc(cmk_key_recover(a, "f"), CMK_OK, "and recovers it");
@@ -284,7 +296,7 @@ static void test_lifecycle(cmk_ctx *a)
 	ok(vi.purge_protection == 1 && !strcmp(vi.recovery_level, "Recoverable"),
 	   "protection on, recovery level %s", vi.recovery_level);
 	is_rc_msg(cmk_key_purge(a, "p"), CMK_E_PURGE_PROTECTED, "purge before the retention passed",
-	          "cmk://lab/keys/p", NULL);
+		  "cmk://lab/keys/p", NULL);
 	size_t purged = 99;
 	is_rc(cmk_vault_sweep(a, &purged), CMK_OK, "sweep");
 	ok(purged == 0, "the sweep purges nothing before the date (%zu)", purged);
@@ -305,8 +317,8 @@ static void test_lifecycle(cmk_ctx *a)
 static void test_policies(cmk_ctx *a)
 {
 	static const unsigned perms[] = {
-		CMK_PERM_GET, CMK_PERM_LIST, CMK_PERM_CREATE, CMK_PERM_UPDATE, CMK_PERM_DELETE,
-		CMK_PERM_RECOVER, CMK_PERM_PURGE, CMK_PERM_ROTATE, CMK_PERM_WRAP, CMK_PERM_UNWRAP,
+		CMK_PERM_GET,	  CMK_PERM_LIST,  CMK_PERM_CREATE, CMK_PERM_UPDATE, CMK_PERM_DELETE,
+		CMK_PERM_RECOVER, CMK_PERM_PURGE, CMK_PERM_ROTATE, CMK_PERM_WRAP,   CMK_PERM_UNWRAP,
 	};
 	char v[CMK_VERSION_LEN + 1];
 	uint8_t w[1024], out[512];
@@ -322,7 +334,8 @@ static void test_policies(cmk_ctx *a)
 	is_rc(cmk_key_create(a, "ak", NULL, v), CMK_OK, "create ak");
 	is_rc(cmk_key_create(a, "ad", NULL, v), CMK_OK, "create ad");
 	is_rc(cmk_key_delete(a, "ad"), CMK_OK, "delete ad");
-	is_rc(cmk_wrap(a, "ak", CMK_ALG_RSA_OAEP_256, dek, sizeof dek, w, &wlen), CMK_OK, "wrap with ak");
+	is_rc(cmk_wrap(a, "ak", CMK_ALG_RSA_OAEP_256, dek, sizeof dek, w, &wlen), CMK_OK,
+	      "wrap with ak");
 
 	for (i = 0; i < sizeof perms / sizeof perms[0]; i++) {
 		const char *pname = cmk_perm_name(perms[i]);
@@ -372,7 +385,8 @@ static void test_policies(cmk_ctx *a)
 		cmk_close(c);
 	}
 	ok(has_key(a, 0, "never") == 0, "the denied create made no key");
-	ok(has_key(a, 0, "ak") == 1 && has_key(a, 1, "ad") == 1, "the denied delete, recover, purge changed nothing");
+	ok(has_key(a, 0, "ak") == 1 && has_key(a, 1, "ad") == 1,
+	   "the denied delete, recover, purge changed nothing");
 	is_rc(cmk_key_info_get(a, "ak", 0, &info), CMK_OK, "ak");
 	ok(info.nversions == 1, "the denied rotate made no version");
 
@@ -381,20 +395,24 @@ static void test_policies(cmk_ctx *a)
 	is_rc(cmk_policy_set(a, "svc", CMK_PERM_GET | CMK_PERM_WRAP | CMK_PERM_UNWRAP), CMK_OK,
 	      "grant svc get,wrapKey,unwrapKey");
 	is_rc(cmk_policy_get(a, "svc", &pol), CMK_OK, "policy_get svc");
-	ok(pol.perms == (CMK_PERM_GET | CMK_PERM_WRAP | CMK_PERM_UNWRAP) && !strcmp(pol.identity, "svc"),
+	ok(pol.perms == (CMK_PERM_GET | CMK_PERM_WRAP | CMK_PERM_UNWRAP) &&
+		   !strcmp(pol.identity, "svc"),
 	   "exactly the granted permissions");
-	is_rc_msg(cmk_policy_set(s, "svc", CMK_PERM_ALL), CMK_E_ACCESS_DENIED, "svc raises its own policy",
-	          "svc", "admin", NULL);
+	is_rc_msg(cmk_policy_set(s, "svc", CMK_PERM_ALL), CMK_E_ACCESS_DENIED,
+		  "svc raises its own policy", "svc", "admin", NULL);
 	is_rc(cmk_policy_remove(s, "no-get"), CMK_E_ACCESS_DENIED, "svc removes a policy");
-	is_rc(cmk_policy_set(s, "other", CMK_PERM_GET), CMK_E_ACCESS_DENIED, "svc grants another identity");
-	is_rc(cmk_vault_set_purge_protection(s, 1), CMK_E_ACCESS_DENIED, "svc changes vault settings");
+	is_rc(cmk_policy_set(s, "other", CMK_PERM_GET), CMK_E_ACCESS_DENIED,
+	      "svc grants another identity");
+	is_rc(cmk_vault_set_purge_protection(s, 1), CMK_E_ACCESS_DENIED,
+	      "svc changes vault settings");
 	is_rc(cmk_policy_get(a, "other", &pol), CMK_E_NOT_FOUND, "no policy for other was made");
 	is_rc(cmk_policy_get(a, "svc", &pol), CMK_OK, "svc's policy");
 	ok(pol.perms == (CMK_PERM_GET | CMK_PERM_WRAP | CMK_PERM_UNWRAP), "is unchanged");
 	is_rc(cmk_policy_list(a, &pols, &n), CMK_OK, "policy_list");
 	int seen = 0;
 	for (i = 0; i < n; i++)
-		seen |= (!strcmp(pols[i].identity, "admin") ? 1 : 0) | (!strcmp(pols[i].identity, "svc") ? 2 : 0);
+		seen |= (!strcmp(pols[i].identity, "admin") ? 1 : 0) |
+			(!strcmp(pols[i].identity, "svc") ? 2 : 0);
 	cmk_free(pols);
 	ok(seen == 3, "lists admin and svc");
 	is_rc(unwrap_check(s, w, wlen), CMK_OK, "svc unwraps");
@@ -403,7 +421,8 @@ static void test_policies(cmk_ctx *a)
 
 	/* the admin can always edit policies, even with its own removed */
 	is_rc(cmk_policy_remove(a, "admin"), CMK_OK, "admin removes its own policy");
-	is_rc(cmk_key_info_get(a, "ak", 0, &info), CMK_E_ACCESS_DENIED, "and loses access at once (same context)");
+	is_rc(cmk_key_info_get(a, "ak", 0, &info), CMK_E_ACCESS_DENIED,
+	      "and loses access at once (same context)");
 	is_rc(cmk_policy_set(a, "admin", CMK_PERM_ALL), CMK_OK, "but can grant itself again");
 	is_rc(cmk_key_info_get(a, "ak", 0, &info), CMK_OK, "and has access again at once");
 }
@@ -419,13 +438,16 @@ static void test_revocation(cmk_ctx *a)
 	int passes_after_revoke = 0, flapped = 0, calls = 0;
 	cmk_rc rc, bad_rc = CMK_OK;
 
-	is_rc(cmk_policy_set(a, "rev", CMK_PERM_GET | CMK_PERM_WRAP | CMK_PERM_UNWRAP), CMK_OK, "grant rev");
-	is_rc(cmk_wrap(a, "ak", CMK_ALG_RSA_OAEP_256, dek, sizeof dek, w, &wlen), CMK_OK, "wrap with ak");
+	is_rc(cmk_policy_set(a, "rev", CMK_PERM_GET | CMK_PERM_WRAP | CMK_PERM_UNWRAP), CMK_OK,
+	      "grant rev");
+	is_rc(cmk_wrap(a, "ak", CMK_ALG_RSA_OAEP_256, dek, sizeof dek, w, &wlen), CMK_OK,
+	      "wrap with ak");
 	s = open_as("rev");
 	is_rc(unwrap_check(s, w, wlen), CMK_OK, "rev unwraps (its policy is now cached)");
-	t_cached = now_ms();   /* the cache was filled before this instant */
+	t_cached = now_ms(); /* the cache was filled before this instant */
 
-	ok(run_cmk("policy", "remove", "rev", NULL) == 0, "another process (cmk policy remove rev) revokes");
+	ok(run_cmk("policy", "remove", "rev", NULL) == 0,
+	   "another process (cmk policy remove rev) revokes");
 	t_revoked = now_ms();
 	t_end = t_revoked + POLICY_CACHE_MS + MARGIN_MS;
 	while ((t = now_ms()) < t_end + 300) {
@@ -445,20 +467,23 @@ static void test_revocation(cmk_ctx *a)
 		}
 		sleep_ms(50);
 	}
-	printf("# %d calls; %d passed after the revoke (allowed within %d ms); revoked %lld ms after the "
+	printf("# %d calls; %d passed after the revoke (allowed within %d ms); revoked %lld ms "
+	       "after the "
 	       "policy was cached; last pass after %lld ms, first denial after %lld ms\n",
 	       calls, passes_after_revoke, POLICY_CACHE_MS, (long long)(t_revoked - t_cached),
-	       (long long)(t_last_pass - t_revoked), t_fail < 0 ? -1LL : (long long)(t_fail - t_revoked));
+	       (long long)(t_last_pass - t_revoked),
+	       t_fail < 0 ? -1LL : (long long)(t_fail - t_revoked));
 	ok(bad_rc == CMK_OK, "every call either passed or was denied (%s)", cmk_rc_name(bad_rc));
 	ok(t_fail >= 0, "the revocation took effect");
 	ok(t_fail >= 0 && t_fail - t_revoked <= POLICY_CACHE_MS + MARGIN_MS,
 	   "within the bound: policy_cache_ms %d + %d ms margin", POLICY_CACHE_MS, MARGIN_MS);
 	ok(t_last_pass < 0 || t_last_pass - t_cached < POLICY_CACHE_MS,
-	   "no call made policy_cache_ms after the policy was read passed (last pass %lld ms after)",
+	   "no call made policy_cache_ms after the policy was read passed (last pass %lld ms "
+	   "after)",
 	   (long long)(t_last_pass - t_cached));
 	ok(flapped == 0, "once denied, never allowed again (%d)", flapped);
-	is_rc_msg(unwrap_check(s, w, wlen), CMK_E_ACCESS_DENIED, "an unwrap after the bound", "'rev'",
-	          "lacks permission", "cmk://lab/keys/ak", NULL);
+	is_rc_msg(unwrap_check(s, w, wlen), CMK_E_ACCESS_DENIED, "an unwrap after the bound",
+		  "'rev'", "lacks permission", "cmk://lab/keys/ak", NULL);
 	{
 		uint8_t out[512];
 		size_t olen = sizeof out;
@@ -467,7 +492,8 @@ static void test_revocation(cmk_ctx *a)
 	}
 
 	/* the grant travels the same way */
-	ok(run_cmk("policy", "set", "rev", "get,wrapKey,unwrapKey") == 0, "another process grants rev again");
+	ok(run_cmk("policy", "set", "rev", "get,wrapKey,unwrapKey") == 0,
+	   "another process grants rev again");
 	t_revoked = now_ms();
 	t_fail = -1;
 	while ((t = now_ms()) < t_revoked + POLICY_CACHE_MS + MARGIN_MS) {
@@ -535,7 +561,8 @@ static void test_audit(cmk_ctx *a)
 	size_t len, lines = 0, i, o3, o4, o5;
 	char *log, *t;
 
-	ok(path && strstr(path, "lab.audit.log") != NULL, "the audit log is %s", path ? path : "(null)");
+	ok(path && strstr(path, "lab.audit.log") != NULL, "the audit log is %s",
+	   path ? path : "(null)");
 	is_rc(cmk_audit_verify(a, NULL, &records), CMK_OK, "audit_verify of the vault's log");
 	log = slurp(path, &len);
 	if (!log)
@@ -558,16 +585,17 @@ static void test_audit(cmk_ctx *a)
 	char *f = strstr(t + o3, "\"seq\":3");
 	ok(f != NULL, "line 3 is record 3");
 	if (f)
-		f[6] = '7';  /* "seq":3 -> "seq":7 */
+		f[6] = '7'; /* "seq":3 -> "seq":7 */
 	spit(copy, t, len);
-	is_rc_msg(cmk_audit_verify(a, copy, &records), CMK_E_INTEGRITY, "a copy with line 3 edited", "line 3", NULL);
+	is_rc_msg(cmk_audit_verify(a, copy, &records), CMK_E_INTEGRITY, "a copy with line 3 edited",
+		  "line 3", NULL);
 	memcpy(t, log, len + 1);
 	char *r = strstr(t + line_off(t, 5), "\"result\":\"");
 	if (r)
 		r[10] = r[10] == 'o' ? 'O' : 'o';
 	spit(copy, t, len);
-	is_rc_msg(cmk_audit_verify(a, copy, &records), CMK_E_INTEGRITY, "a copy with the result of line 5 edited",
-	          "line 5", NULL);
+	is_rc_msg(cmk_audit_verify(a, copy, &records), CMK_E_INTEGRITY,
+		  "a copy with the result of line 5 edited", "line 5", NULL);
 
 	/* remove line 4 */
 	o4 = line_off(log, 4);
@@ -575,7 +603,8 @@ static void test_audit(cmk_ctx *a)
 	memcpy(t, log, o4);
 	memcpy(t + o4, log + o5, len - o5);
 	spit(copy, t, len - (o5 - o4));
-	is_rc_msg(cmk_audit_verify(a, copy, &records), CMK_E_INTEGRITY, "a copy with line 4 removed", "line 4", NULL);
+	is_rc_msg(cmk_audit_verify(a, copy, &records), CMK_E_INTEGRITY,
+		  "a copy with line 4 removed", "line 4", NULL);
 
 	/* swap lines 3 and 4 */
 	o3 = line_off(log, 3);
@@ -584,16 +613,16 @@ static void test_audit(cmk_ctx *a)
 	memcpy(t + o3 + (o5 - o4), log + o3, o4 - o3);
 	memcpy(t + o5, log + o5, len - o5);
 	spit(copy, t, len);
-	is_rc_msg(cmk_audit_verify(a, copy, &records), CMK_E_INTEGRITY, "a copy with lines 3 and 4 swapped",
-	          "line 3", NULL);
+	is_rc_msg(cmk_audit_verify(a, copy, &records), CMK_E_INTEGRITY,
+		  "a copy with lines 3 and 4 swapped", "line 3", NULL);
 
 	/* the last line cut off (the last op was a management op) */
 	is_rc(cmk_policy_set(a, "last", CMK_PERM_GET), CMK_OK, "a management op (policy set)");
 	free(log);
 	log = slurp(path, &len);
-	spit(copy, log, line_off(log, (int)lines + 1));  /* all but the new last line */
-	is_rc_msg(cmk_audit_verify(a, copy, &records), CMK_E_INTEGRITY, "a copy without its last line", "cut off",
-	          NULL);
+	spit(copy, log, line_off(log, (int)lines + 1)); /* all but the new last line */
+	is_rc_msg(cmk_audit_verify(a, copy, &records), CMK_E_INTEGRITY,
+		  "a copy without its last line", "cut off", NULL);
 	spit(copy, "", 0);
 	is_rc(cmk_audit_verify(a, copy, &records), CMK_E_INTEGRITY, "an empty copy");
 	spit(copy, log, len);

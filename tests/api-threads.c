@@ -54,9 +54,14 @@ static void test_helpers(void)
 	int zero = 1;
 	void *sec;
 	static const char *bad_kids[] = {
-		"http://lab/keys/k", "cmk://lab/keys/", "cmk://lab/keys/bad_name",
-		"cmk://lab/keys/k/XYZ", "cmk://lab/keys/k/0123456789abcdef0123456789abcdeF",
-		"cmk://lab/secrets/k", "cmk:///keys/k", "",
+		"http://lab/keys/k",
+		"cmk://lab/keys/",
+		"cmk://lab/keys/bad_name",
+		"cmk://lab/keys/k/XYZ",
+		"cmk://lab/keys/k/0123456789abcdef0123456789abcdeF",
+		"cmk://lab/secrets/k",
+		"cmk:///keys/k",
+		"",
 	};
 
 	ok(strcmp(cmk_rc_name(CMK_OK), "CMK_OK") == 0, "cmk_rc_name(CMK_OK)");
@@ -70,7 +75,8 @@ static void test_helpers(void)
 		cmk_rc prc = cmk_wrapped_parse(NULL, 0, &w);
 		char msg[512];
 		snprintf(msg, sizeof msg, "%s", cmk_last_error());
-		ok(prc == CMK_E_INTERNAL && strstr(msg, "cmk_wrapped_parse: precondition failed") != NULL,
+		ok(prc == CMK_E_INTERNAL &&
+			   strstr(msg, "cmk_wrapped_parse: precondition failed") != NULL,
 		   "a NULL argument is a precondition failure (CMK_E_INTERNAL, named): %s", msg);
 		fflush(stdout);
 		pid = fork();
@@ -82,18 +88,22 @@ static void test_helpers(void)
 			rc = cmk_wrapped_parse(NULL, 0, &w);
 			_exit(rc == CMK_E_INTERNAL ? 3 : 4);
 		}
-		ok(pid > 0 && waitpid(pid, &st, 0) == pid && WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT,
+		ok(pid > 0 && waitpid(pid, &st, 0) == pid && WIFSIGNALED(st) &&
+			   WTERMSIG(st) == SIGABRT,
 		   "with CMK_STRICT=1 a precondition failure aborts");
 	}
-	ok(strcmp(cmk_rc_name(CMK_E_DISABLED), "CMK_E_DISABLED") == 0, "cmk_rc_name(CMK_E_DISABLED)");
+	ok(strcmp(cmk_rc_name(CMK_E_DISABLED), "CMK_E_DISABLED") == 0,
+	   "cmk_rc_name(CMK_E_DISABLED)");
 	ok(strcmp(cmk_rc_name(CMK_E_FORMAT), "CMK_E_FORMAT") == 0, "cmk_rc_name(CMK_E_FORMAT)");
 
 	is_rc(cmk_alg_parse("RSA-OAEP-256", &alg), CMK_OK, "cmk_alg_parse RSA-OAEP-256");
 	ok(alg == CMK_ALG_RSA_OAEP_256, "RSA-OAEP-256 is CMK_ALG_RSA_OAEP_256");
 	is_rc(cmk_alg_parse("RSA-OAEP", &alg), CMK_OK, "cmk_alg_parse RSA-OAEP");
 	ok(alg == CMK_ALG_RSA_OAEP, "RSA-OAEP is CMK_ALG_RSA_OAEP");
-	is_rc(cmk_alg_parse("RSA-OAEP-1024", &alg), CMK_E_USAGE, "cmk_alg_parse of an unknown name");
-	ok(strcmp(cmk_alg_name(CMK_ALG_RSA_OAEP_256), "RSA-OAEP-256") == 0, "cmk_alg_name(RSA-OAEP-256)");
+	is_rc(cmk_alg_parse("RSA-OAEP-1024", &alg), CMK_E_USAGE,
+	      "cmk_alg_parse of an unknown name");
+	ok(strcmp(cmk_alg_name(CMK_ALG_RSA_OAEP_256), "RSA-OAEP-256") == 0,
+	   "cmk_alg_name(RSA-OAEP-256)");
 
 	is_rc(cmk_ops_parse("wrapKey,unwrapKey", &ops), CMK_OK, "cmk_ops_parse with commas");
 	ok(ops == (CMK_OP_WRAP | CMK_OP_UNWRAP), "wrapKey,unwrapKey is WRAP|UNWRAP");
@@ -103,14 +113,16 @@ static void test_helpers(void)
 	cmk_ops_format(CMK_OP_WRAP | CMK_OP_UNWRAP, buf, sizeof buf);
 	ok(strcmp(buf, "wrapKey,unwrapKey") == 0, "cmk_ops_format(WRAP|UNWRAP) = '%s'", buf);
 
-	is_rc(cmk_kid_parse("cmk://lab/keys/db-kek/0123456789abcdef0123456789abcdef",
-	                    vault, name, version), CMK_OK, "cmk_kid_parse of a versioned id");
+	is_rc(cmk_kid_parse("cmk://lab/keys/db-kek/0123456789abcdef0123456789abcdef", vault, name,
+			    version),
+	      CMK_OK, "cmk_kid_parse of a versioned id");
 	ok(strcmp(vault, "lab") == 0 && strcmp(name, "db-kek") == 0 &&
-	   strcmp(version, "0123456789abcdef0123456789abcdef") == 0,
+		   strcmp(version, "0123456789abcdef0123456789abcdef") == 0,
 	   "versioned id parts: %s %s %s", vault, name, version);
 	is_rc(cmk_kid_parse("cmk://lab/keys/db-kek", vault, name, version), CMK_OK,
 	      "cmk_kid_parse of a versionless id");
-	ok(strcmp(name, "db-kek") == 0 && version[0] == '\0', "versionless id has an empty version");
+	ok(strcmp(name, "db-kek") == 0 && version[0] == '\0',
+	   "versionless id has an empty version");
 	for (i = 0; i < sizeof bad_kids / sizeof bad_kids[0]; i++)
 		ok(cmk_kid_parse(bad_kids[i], vault, name, version) != CMK_OK,
 		   "cmk_kid_parse refuses '%s'", bad_kids[i]);
@@ -159,23 +171,26 @@ static void *worker(void *arg)
 	for (i = 0; i < s->iters; i++) {
 		rand_bytes(dek, sizeof dek);
 		wlen = sizeof w;
-		if (cmk_wrap(s->ctx, s->keyname, CMK_ALG_RSA_OAEP_256, dek, sizeof dek, w, &wlen) != CMK_OK) {
+		if (cmk_wrap(s->ctx, s->keyname, CMK_ALG_RSA_OAEP_256, dek, sizeof dek, w, &wlen) !=
+		    CMK_OK) {
 			note_failure(s, "cmk_wrap");
 			continue;
 		}
 		dlen = sizeof out;
-		if (cmk_unwrap(s->ctx, w, wlen, out, &dlen, kid) != CMK_OK ||
-		    dlen != sizeof dek || memcmp(out, dek, dlen) != 0) {
+		if (cmk_unwrap(s->ctx, w, wlen, out, &dlen, kid) != CMK_OK || dlen != sizeof dek ||
+		    memcmp(out, dek, dlen) != 0) {
 			note_failure(s, "cmk_unwrap");
 			continue;
 		}
 		/* the shared handle, both algorithms */
 		ctlen = sizeof ct;
 		ptlen = sizeof pt;
-		if (cmk_key_encrypt(s->key, CMK_PURPOSE_KEY, i % 2 ? CMK_ALG_RSA_OAEP : CMK_ALG_RSA_OAEP_256,
-		                    NULL, dek, sizeof dek, ct, &ctlen) != CMK_OK ||
-		    cmk_key_decrypt(s->key, CMK_PURPOSE_KEY, i % 2 ? CMK_ALG_RSA_OAEP : CMK_ALG_RSA_OAEP_256,
-		                    NULL, ct, ctlen, pt, &ptlen) != CMK_OK ||
+		if (cmk_key_encrypt(s->key, CMK_PURPOSE_KEY,
+				    i % 2 ? CMK_ALG_RSA_OAEP : CMK_ALG_RSA_OAEP_256, NULL, dek,
+				    sizeof dek, ct, &ctlen) != CMK_OK ||
+		    cmk_key_decrypt(s->key, CMK_PURPOSE_KEY,
+				    i % 2 ? CMK_ALG_RSA_OAEP : CMK_ALG_RSA_OAEP_256, NULL, ct,
+				    ctlen, pt, &ptlen) != CMK_OK ||
 		    ptlen != sizeof dek || memcmp(pt, dek, ptlen) != 0)
 			note_failure(s, "cmk_key_encrypt/decrypt on a shared handle");
 	}
@@ -234,7 +249,8 @@ int main(int argc, char **argv)
 	}
 	ok(strcmp(cmk_ctx_vault(ctx), "lab") == 0, "cmk_ctx_vault is 'lab'");
 
-	is_rc(cmk_key_open(ctx, "no-such-key", &key), CMK_E_NOT_FOUND, "cmk_key_open of an unknown key");
+	is_rc(cmk_key_open(ctx, "no-such-key", &key), CMK_E_NOT_FOUND,
+	      "cmk_key_open of an unknown key");
 	ok(cmk_last_error() && strstr(cmk_last_error(), "no-such-key") != NULL,
 	   "cmk_last_error names the key: '%s'", cmk_last_error() ? cmk_last_error() : "");
 	{
@@ -279,11 +295,11 @@ int main(int argc, char **argv)
 
 	is_rc(cmk_wrapped_parse(w, wlen, &parsed), CMK_OK, "cmk_wrapped_parse");
 	ok(parsed.alg == CMK_ALG_RSA_OAEP_256 && parsed.ct_len == 256 &&
-	   strcmp(parsed.kid, want_kid) == 0 && parsed.kid_len == strlen(want_kid),
+		   strcmp(parsed.kid, want_kid) == 0 && parsed.kid_len == strlen(want_kid),
 	   "parsed: alg, kid and a 256-byte ciphertext");
 	w2len = sizeof w2;
-	is_rc(cmk_wrapped_encode(parsed.alg, parsed.kid, parsed.ct, parsed.ct_len, w2, &w2len), CMK_OK,
-	      "cmk_wrapped_encode of the parsed parts");
+	is_rc(cmk_wrapped_encode(parsed.alg, parsed.kid, parsed.ct, parsed.ct_len, w2, &w2len),
+	      CMK_OK, "cmk_wrapped_encode of the parsed parts");
 	ok(w2len == wlen && memcmp(w2, w, wlen) == 0, "encode(parse(x)) == x");
 	{
 		/* a parsed record is a value: a copy outlives the original */
@@ -306,24 +322,33 @@ int main(int argc, char **argv)
 	{
 		/* OAEP parameters naming a digest OpenSSL does not know are
 		 * refused by name, in both directions, before the token is used */
-		cmk_oaep bad = { "SHA-NOPE", NULL, NULL, 0 }, badmgf = { "SHA256", "MGF-NOPE", NULL, 0 };
+		cmk_oaep bad = { "SHA-NOPE", NULL, NULL, 0 },
+			 badmgf = { "SHA256", "MGF-NOPE", NULL, 0 };
 		uint8_t ct[512], pt[512];
 		size_t ctlen = sizeof ct, ptlen = sizeof pt;
 
-		is_rc(cmk_key_encrypt(key, CMK_PURPOSE_KEY, CMK_ALG_RSA_OAEP_256, &bad, dek, sizeof dek, ct, &ctlen),
+		is_rc(cmk_key_encrypt(key, CMK_PURPOSE_KEY, CMK_ALG_RSA_OAEP_256, &bad, dek,
+				      sizeof dek, ct, &ctlen),
 		      CMK_E_USAGE, "cmk_key_encrypt with an unknown OAEP digest");
-		ok(cmk_last_error() && strstr(cmk_last_error(), "OAEP digest 'SHA-NOPE' is unknown"),
+		ok(cmk_last_error() &&
+			   strstr(cmk_last_error(), "OAEP digest 'SHA-NOPE' is unknown"),
 		   "the error names the digest: '%s'", cmk_last_error() ? cmk_last_error() : "");
 		ctlen = sizeof ct;
-		is_rc(cmk_key_encrypt(key, CMK_PURPOSE_KEY, CMK_ALG_RSA_OAEP_256, &badmgf, dek, sizeof dek, ct, &ctlen),
+		is_rc(cmk_key_encrypt(key, CMK_PURPOSE_KEY, CMK_ALG_RSA_OAEP_256, &badmgf, dek,
+				      sizeof dek, ct, &ctlen),
 		      CMK_E_USAGE, "cmk_key_encrypt with an unknown MGF1 digest");
-		ok(cmk_last_error() && strstr(cmk_last_error(), "OAEP MGF1 digest 'MGF-NOPE' is unknown"),
-		   "the error names the MGF1 digest: '%s'", cmk_last_error() ? cmk_last_error() : "");
+		ok(cmk_last_error() &&
+			   strstr(cmk_last_error(), "OAEP MGF1 digest 'MGF-NOPE' is unknown"),
+		   "the error names the MGF1 digest: '%s'",
+		   cmk_last_error() ? cmk_last_error() : "");
 		memset(ct, 1, sizeof ct);
-		is_rc(cmk_key_decrypt(key, CMK_PURPOSE_KEY, CMK_ALG_RSA_OAEP_256, &badmgf, ct, 256, pt, &ptlen),
+		is_rc(cmk_key_decrypt(key, CMK_PURPOSE_KEY, CMK_ALG_RSA_OAEP_256, &badmgf, ct, 256,
+				      pt, &ptlen),
 		      CMK_E_USAGE, "cmk_key_decrypt with an unknown MGF1 digest");
-		ok(cmk_last_error() && strstr(cmk_last_error(), "OAEP MGF1 digest 'MGF-NOPE' is unknown"),
-		   "the error names the MGF1 digest: '%s'", cmk_last_error() ? cmk_last_error() : "");
+		ok(cmk_last_error() &&
+			   strstr(cmk_last_error(), "OAEP MGF1 digest 'MGF-NOPE' is unknown"),
+		   "the error names the MGF1 digest: '%s'",
+		   cmk_last_error() ? cmk_last_error() : "");
 	}
 
 	/* threads sharing one context and one handle */
@@ -337,7 +362,8 @@ int main(int argc, char **argv)
 		pthread_create(&th[i], NULL, worker, &s);
 	for (i = 0; i < nthreads; i++)
 		pthread_join(th[i], NULL);
-	ok(s.failures == 0, "%d threads x %d wrap/unwrap + handle encrypt/decrypt on one context: %d failures%s%s",
+	ok(s.failures == 0,
+	   "%d threads x %d wrap/unwrap + handle encrypt/decrypt on one context: %d failures%s%s",
 	   nthreads, iters, s.failures, s.failures ? ", first: " : "", s.errmsg);
 
 	/* a child after fork() keeps using the parent's context and handle */
@@ -352,8 +378,10 @@ int main(int argc, char **argv)
 		    memcmp(cout, dek, clen) != 0)
 			bad |= 1;
 		clen = sizeof cout;
-		if (cmk_key_encrypt(key, CMK_PURPOSE_KEY, CMK_ALG_RSA_OAEP_256, NULL, dek, sizeof dek, ct, &ctlen) != CMK_OK ||
-		    cmk_key_decrypt(key, CMK_PURPOSE_KEY, CMK_ALG_RSA_OAEP_256, NULL, ct, ctlen, ct, &clen) != CMK_OK ||
+		if (cmk_key_encrypt(key, CMK_PURPOSE_KEY, CMK_ALG_RSA_OAEP_256, NULL, dek,
+				    sizeof dek, ct, &ctlen) != CMK_OK ||
+		    cmk_key_decrypt(key, CMK_PURPOSE_KEY, CMK_ALG_RSA_OAEP_256, NULL, ct, ctlen, ct,
+				    &clen) != CMK_OK ||
 		    clen != sizeof dek || memcmp(ct, dek, clen) != 0)
 			bad |= 2;
 		if (bad)
@@ -370,18 +398,22 @@ int main(int argc, char **argv)
 
 	/* and the parent still works after the child is gone */
 	dlen = sizeof out;
-	is_rc(cmk_unwrap(ctx, w, wlen, out, &dlen, kid), CMK_OK, "the parent unwraps after the fork");
+	is_rc(cmk_unwrap(ctx, w, wlen, out, &dlen, kid), CMK_OK,
+	      "the parent unwraps after the fork");
 
 	/* lifecycle through a live handle: disable is seen at once */
 	is_rc(cmk_key_set_enabled(ctx, keyname, NULL, 0), CMK_OK, "cmk_key_set_enabled(0)");
 	dlen = sizeof out;
-	is_rc(cmk_unwrap(ctx, w, wlen, out, &dlen, kid), CMK_E_DISABLED, "cmk_unwrap of a disabled key");
+	is_rc(cmk_unwrap(ctx, w, wlen, out, &dlen, kid), CMK_E_DISABLED,
+	      "cmk_unwrap of a disabled key");
 	{
 		uint8_t ct[512], pt[512];
 		size_t ctlen = sizeof ct, ptlen = sizeof pt;
 
-		cmk_key_encrypt(key, CMK_PURPOSE_KEY, CMK_ALG_RSA_OAEP_256, NULL, dek, sizeof dek, ct, &ctlen);
-		is_rc(cmk_key_decrypt(key, CMK_PURPOSE_KEY, CMK_ALG_RSA_OAEP_256, NULL, ct, ctlen, pt, &ptlen),
+		cmk_key_encrypt(key, CMK_PURPOSE_KEY, CMK_ALG_RSA_OAEP_256, NULL, dek, sizeof dek,
+				ct, &ctlen);
+		is_rc(cmk_key_decrypt(key, CMK_PURPOSE_KEY, CMK_ALG_RSA_OAEP_256, NULL, ct, ctlen,
+				      pt, &ptlen),
 		      CMK_E_DISABLED, "decrypt through a handle opened before the disable");
 	}
 	is_rc(cmk_key_set_enabled(ctx, keyname, NULL, 1), CMK_OK, "cmk_key_set_enabled(1)");

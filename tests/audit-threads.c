@@ -17,8 +17,16 @@ static unsigned long count;
 static atomic_int started, failed;
 static volatile sig_atomic_t hup, stop;
 
-static void on_hup(int s) { (void)s; hup = 1; }
-static void on_term(int s) { (void)s; stop = 1; }
+static void on_hup(int s)
+{
+	(void)s;
+	hup = 1;
+}
+static void on_term(int s)
+{
+	(void)s;
+	stop = 1;
+}
 
 static void *run(void *arg)
 {
@@ -26,8 +34,8 @@ static void *run(void *arg)
 	uint8_t dek[32] = { 1 }, out[1024];
 	for (unsigned long i = 0; !stop && (!count || i < count); i++) {
 		size_t len = sizeof out;
-		if (cmk_key_encrypt(key, CMK_PURPOSE_KEY, CMK_ALG_RSA_OAEP_256, NULL, dek, sizeof dek, out,
-		                    &len) != CMK_OK) {
+		if (cmk_key_encrypt(key, CMK_PURPOSE_KEY, CMK_ALG_RSA_OAEP_256, NULL, dek,
+				    sizeof dek, out, &len) != CMK_OK) {
 			fprintf(stderr, "audit-threads: %s\n", cmk_last_error());
 			atomic_store(&failed, 1);
 			return NULL;
@@ -47,7 +55,8 @@ int main(int argc, char **argv)
 	int n = atoi(argv[2]);
 	count = strtoul(argv[3], NULL, 10);
 	cmk_ctx *ctx;
-	if (cmk_open(&ctx, NULL, NULL, NULL) != CMK_OK || cmk_key_open(ctx, argv[1], &key) != CMK_OK) {
+	if (cmk_open(&ctx, NULL, NULL, NULL) != CMK_OK ||
+	    cmk_key_open(ctx, argv[1], &key) != CMK_OK) {
 		fprintf(stderr, "audit-threads: %s\n", cmk_last_error());
 		return 1;
 	}
@@ -70,7 +79,7 @@ int main(int argc, char **argv)
 			cmk_audit_reopen(ctx);
 		}
 		if (stop || count || atomic_load(&failed))
-			break;       /* with a COUNT, the joins below wait */
+			break; /* with a COUNT, the joins below wait */
 		usleep(10000);
 	}
 	if (!count)

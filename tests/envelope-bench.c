@@ -44,8 +44,7 @@ static const uint8_t kek[32] = { 1, 2, 3 };
 
 static void die(const char *what, cmk_rc rc)
 {
-	fprintf(stderr, "envelope-bench: %s: %s (%s)\n", what,
-	        cmk_last_error(), cmk_rc_name(rc));
+	fprintf(stderr, "envelope-bench: %s: %s (%s)\n", what, cmk_last_error(), cmk_rc_name(rc));
 	exit(1);
 }
 
@@ -123,7 +122,7 @@ static void once(enum op op, size_t len, size_t cap)
 static double measure(enum op op, size_t len, size_t cap, double *ops)
 {
 	double best = 0;
-	once(op, len, cap);          /* warm up (and fill the cache) */
+	once(op, len, cap); /* warm up (and fill the cache) */
 	for (int round = 0; round < 3; round++) {
 		size_t n = 0;
 		double t0 = now(), t;
@@ -142,8 +141,10 @@ static double openssl_speed(void)
 {
 	char cmd[256], line[512];
 	double bps = 0;
-	snprintf(cmd, sizeof cmd, "openssl speed -mr -evp aes-256-gcm -bytes "
-	         "16384 -seconds %d 2>/dev/null", (int)(seconds + 0.5));
+	snprintf(cmd, sizeof cmd,
+		 "openssl speed -mr -evp aes-256-gcm -bytes "
+		 "16384 -seconds %d 2>/dev/null",
+		 (int)(seconds + 0.5));
 	FILE *f = popen(cmd, "r");
 	while (f && fgets(line, sizeof line, f))
 		if (strncmp(line, "+F:", 3) == 0) {
@@ -168,7 +169,7 @@ int main(int argc, char **argv)
 			keyid = optarg;
 		else {
 			fprintf(stderr, "usage: envelope-bench [-s SECONDS] [-k "
-			        "KEYID]\n");
+					"KEYID]\n");
 			return 2;
 		}
 	}
@@ -194,18 +195,15 @@ int main(int argc, char **argv)
 	memset(ct, 0, max + max / 1024 + 65536);
 
 	double ossl = openssl_speed(), o2;
-	printf("openssl speed -evp aes-256-gcm, 16 KiB blocks: %.0f MB/s\n",
-	       ossl / 1e6);
-	printf("%-12s %10s %12s %10s %8s\n", "operation", "object", "objects/s",
-	       "MB/s", "% ossl");
-	const char *names[] = { "seal", "open", "open+cache", "kw seal",
-	                        "kw open", "seal-1shot" };
+	printf("openssl speed -evp aes-256-gcm, 16 KiB blocks: %.0f MB/s\n", ossl / 1e6);
+	printf("%-12s %10s %12s %10s %8s\n", "operation", "object", "objects/s", "MB/s", "% ossl");
+	const char *names[] = { "seal", "open", "open+cache", "kw seal", "kw open", "seal-1shot" };
 	for (size_t i = 0; i < 3; i++) {
 		size_t cap = sizes[i] + sizes[i] / 1024 * 17 + 65536 + 4096;
 		for (int op = SEAL; op <= SEAL_1SHOT; op++) {
 			double ops, bps;
 			if (op == OPEN || op == OPEN_CACHE) {
-				once(SEAL, sizes[i], cap);   /* a fresh vault envelope */
+				once(SEAL, sizes[i], cap); /* a fresh vault envelope */
 			} else if (op == KW_OPEN) {
 				once(KW_SEAL, sizes[i], cap);
 			}
@@ -215,14 +213,15 @@ int main(int argc, char **argv)
 				snprintf(obj, sizeof obj, "%zu MiB", sizes[i] >> 20);
 			else
 				snprintf(obj, sizeof obj, "%zu KiB", sizes[i] >> 10);
-			printf("%-12s %10s %12.0f %10.0f %7.0f%%\n", names[op], obj,
-			       ops, bps / 1e6, ossl > 0 ? 100 * bps / ossl : 0);
+			printf("%-12s %10s %12.0f %10.0f %7.0f%%\n", names[op], obj, ops, bps / 1e6,
+			       ossl > 0 ? 100 * bps / ossl : 0);
 			fflush(stdout);
 		}
 	}
 	o2 = openssl_speed();
 	printf("openssl speed again at the end: %.0f MB/s (%% columns use the "
-	       "first)\n", o2 / 1e6);
+	       "first)\n",
+	       o2 / 1e6);
 	cmk_dekcache_free(cache);
 	cmk_close(ctx);
 	free(in);

@@ -42,7 +42,7 @@ static void msleep(unsigned ms)
 	nanosleep(&ts, NULL);
 }
 
-static cmk_ctx *ctx, *admin;   /* admin: "another process" changing keys */
+static cmk_ctx *ctx, *admin; /* admin: "another process" changing keys */
 static uint8_t *env;
 static size_t envlen;
 
@@ -94,25 +94,27 @@ int main(void)
 	cmk_dekcache_stats_get(c, &st);
 	ok(all && st.misses == 1 && st.hits == 2 && st.entries == 1,
 	   "three opens: one unwrap on the token, two hits (misses %llu, "
-	   "hits %llu)", (unsigned long long)st.misses,
-	   (unsigned long long)st.hits);
+	   "hits %llu)",
+	   (unsigned long long)st.misses, (unsigned long long)st.hits);
 
 	/* Disabled elsewhere: the cache hides it for at most the bound. */
-	ok(cmk_key_set_enabled(admin, "ck", NULL, 0) == CMK_OK,
-	   "disable ck (another context)");
-	ok(open_env(NULL) == CMK_E_DISABLED, "without the cache the open fails "
-	   "at once: %s", cmk_last_error());
+	ok(cmk_key_set_enabled(admin, "ck", NULL, 0) == CMK_OK, "disable ck (another context)");
+	ok(open_env(NULL) == CMK_E_DISABLED,
+	   "without the cache the open fails "
+	   "at once: %s",
+	   cmk_last_error());
 	rc = open_env(c);
 	ok(rc == CMK_OK, "within the bound the cached data key still opens "
-	   "(the documented delay)");
+			 "(the documented delay)");
 	msleep(700);
 	cmk_dekcache_stats_get(c, &st);
-	ok(st.entries == 0 && st.expired >= 1, "after the bound the entry is "
-	   "gone (expired %llu)", (unsigned long long)st.expired);
+	ok(st.entries == 0 && st.expired >= 1,
+	   "after the bound the entry is "
+	   "gone (expired %llu)",
+	   (unsigned long long)st.expired);
 	rc = open_env(c);
 	ok(rc == CMK_E_DISABLED && strstr(cmk_last_error(), "cmk://lab/keys/ck"),
-	   "after the bound the open fails, naming the key: %s",
-	   cmk_last_error());
+	   "after the bound the open fails, naming the key: %s", cmk_last_error());
 	ok(cmk_key_set_enabled(admin, "ck", NULL, 1) == CMK_OK, "enable ck");
 	ok(open_env(c) == CMK_OK, "and it opens again");
 
@@ -134,9 +136,10 @@ int main(void)
 	for (int i = 0; i < 3; i++)
 		open_env(c);
 	cmk_dekcache_stats_get(c, &st);
-	ok(st.misses == 2 && st.hits == 1, "max_uses 2: unwrap, hit, unwrap "
-	   "(misses %llu, hits %llu)", (unsigned long long)st.misses,
-	   (unsigned long long)st.hits);
+	ok(st.misses == 2 && st.hits == 1,
+	   "max_uses 2: unwrap, hit, unwrap "
+	   "(misses %llu, hits %llu)",
+	   (unsigned long long)st.misses, (unsigned long long)st.hits);
 
 	/* Threads share one cache. */
 	pthread_t t[4];
@@ -170,8 +173,7 @@ int main(void)
 	size_t len;
 	rc = cmk_resource_open(ctx, &rp, "rc", &r);
 	ok(rc == CMK_OK, "open resource rc with a 600 ms root-key cache");
-	ok(cmk_resource_put(r, "x", (const uint8_t *)"data", 4) == CMK_OK,
-	   "put x");
+	ok(cmk_resource_put(r, "x", (const uint8_t *)"data", 4) == CMK_OK, "put x");
 	ok(cmk_key_set_enabled(admin, "ck", NULL, 0) == CMK_OK,
 	   "disable the resource's CMK (another context)");
 	rc = cmk_resource_get(r, "x", &data, &len);
@@ -181,14 +183,13 @@ int main(void)
 	msleep(700);
 	rc = cmk_resource_get(r, "x", &data, &len);
 	ok(rc == CMK_E_DISABLED && strstr(cmk_last_error(), "resource rc") &&
-	   strstr(cmk_last_error(), "cmk://lab/keys/ck"),
+		   strstr(cmk_last_error(), "cmk://lab/keys/ck"),
 	   "after the bound get fails: %s", cmk_last_error());
 	rc = cmk_resource_put(r, "y", (const uint8_t *)"data", 4);
 	ok(rc == CMK_E_DISABLED, "and put fails: %s", cmk_last_error());
 	cmk_key_set_enabled(admin, "ck", NULL, 1);
 	rc = cmk_resource_get(r, "x", &data, &len);
-	ok(rc == CMK_OK && len == 4 && !memcmp(data, "data", 4),
-	   "enabled again: x reads back");
+	ok(rc == CMK_OK && len == 4 && !memcmp(data, "data", 4), "enabled again: x reads back");
 	if (rc == CMK_OK)
 		free(data);
 	cmk_resource_close(r);

@@ -37,17 +37,19 @@ static void ok(int cond, const char *fmt, ...)
 
 static uint8_t kek[32], kek2[32], fixed_dek[32], fixed_msgid[32];
 static const cmk_kv ctx2[] = { { "tenant", "42" }, { "purpose", "example" } };
-static const cmk_kv ctx2_reordered[] = { { "purpose", "example" },
-                                         { "tenant", "42" } };
+static const cmk_kv ctx2_reordered[] = { { "purpose", "example" }, { "tenant", "42" } };
 
-static cmk_rc seal(const uint8_t *k, const cmk_kv *kv, size_t nkv,
-                   unsigned frame, const uint8_t *msgid, const uint8_t *dek,
-                   const uint8_t *in, size_t len, uint8_t **out,
-                   size_t *outlen)
+static cmk_rc seal(const uint8_t *k, const cmk_kv *kv, size_t nkv, unsigned frame,
+		   const uint8_t *msgid, const uint8_t *dek, const uint8_t *in, size_t len,
+		   uint8_t **out, size_t *outlen)
 {
-	env_kw_params p = { .kek = k, .id = "test-kek", .context = kv,
-	                    .ncontext = nkv, .frame_size = frame,
-	                    .msgid = msgid, .dek = dek };
+	env_kw_params p = { .kek = k,
+			    .id = "test-kek",
+			    .context = kv,
+			    .ncontext = nkv,
+			    .frame_size = frame,
+			    .msgid = msgid,
+			    .dek = dek };
 	cmk_sealer *s;
 	cmk_rc rc = env_kw_sealer(&p, &s);
 	if (rc != CMK_OK)
@@ -57,12 +59,10 @@ static cmk_rc seal(const uint8_t *k, const cmk_kv *kv, size_t nkv,
 	return rc;
 }
 
-static cmk_rc unseal(const uint8_t *k, const cmk_kv *kv, size_t nkv,
-                     const uint8_t *in, size_t len, uint8_t **out,
-                     size_t *outlen)
+static cmk_rc unseal(const uint8_t *k, const cmk_kv *kv, size_t nkv, const uint8_t *in, size_t len,
+		     uint8_t **out, size_t *outlen)
 {
-	env_kw_params p = { .kek = k, .id = "test-kek", .context = kv,
-	                    .ncontext = nkv };
+	env_kw_params p = { .kek = k, .id = "test-kek", .context = kv, .ncontext = nkv };
 	cmk_unsealer *u;
 	*out = NULL;
 	cmk_rc rc = env_kw_unsealer(&p, 0, &u);
@@ -74,11 +74,10 @@ static cmk_rc unseal(const uint8_t *k, const cmk_kv *kv, size_t nkv,
 }
 
 /* Open in chunks of `chunk` bytes through the streaming API. */
-static cmk_rc unseal_chunked(const uint8_t *in, size_t len, size_t chunk,
-                             uint8_t *out, size_t *outlen)
+static cmk_rc unseal_chunked(const uint8_t *in, size_t len, size_t chunk, uint8_t *out,
+			     size_t *outlen)
 {
-	env_kw_params p = { .kek = kek, .id = "test-kek", .context = ctx2,
-	                    .ncontext = 2 };
+	env_kw_params p = { .kek = kek, .id = "test-kek", .context = ctx2, .ncontext = 2 };
 	cmk_unsealer *u;
 	size_t total = 0;
 	cmk_rc rc = env_kw_unsealer(&p, 0, &u);
@@ -97,12 +96,16 @@ static cmk_rc unseal_chunked(const uint8_t *in, size_t len, size_t chunk,
 }
 
 /* Seal in chunks through the streaming API (fixed msgid and dek). */
-static cmk_rc seal_chunked(const uint8_t *in, size_t len, size_t chunk,
-                           unsigned frame, uint8_t **out, size_t *outlen)
+static cmk_rc seal_chunked(const uint8_t *in, size_t len, size_t chunk, unsigned frame,
+			   uint8_t **out, size_t *outlen)
 {
-	env_kw_params p = { .kek = kek, .id = "test-kek", .context = ctx2,
-	                    .ncontext = 2, .frame_size = frame,
-	                    .msgid = fixed_msgid, .dek = fixed_dek };
+	env_kw_params p = { .kek = kek,
+			    .id = "test-kek",
+			    .context = ctx2,
+			    .ncontext = 2,
+			    .frame_size = frame,
+			    .msgid = fixed_msgid,
+			    .dek = fixed_dek };
 	cmk_sealer *s;
 	cmk_rc rc = env_kw_sealer(&p, &s);
 	if (rc != CMK_OK)
@@ -141,42 +144,37 @@ static void test_round_trips(void)
 	for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
 		uint8_t *pt = pattern(sizes[i], (unsigned)i), *ct = NULL, *back;
 		size_t ctlen, backlen;
-		cmk_rc rc = seal(kek, ctx2, 2, F, NULL, NULL, pt, sizes[i], &ct,
-		                 &ctlen);
+		cmk_rc rc = seal(kek, ctx2, 2, F, NULL, NULL, pt, sizes[i], &ct, &ctlen);
 		ok(rc == CMK_OK, "seal %zu bytes in %u-byte frames", sizes[i], F);
 		size_t frames = sizes[i] / F;
 		size_t expect = ctlen - frames * (F + 17) - (sizes[i] % F) - 21;
-		ok(rc == CMK_OK && expect < 400, "%zu bytes: %zu regular frames "
-		   "and a final frame of %zu", sizes[i], frames, sizes[i] % F);
+		ok(rc == CMK_OK && expect < 400,
+		   "%zu bytes: %zu regular frames "
+		   "and a final frame of %zu",
+		   sizes[i], frames, sizes[i] % F);
 		rc = unseal(kek, ctx2_reordered, 2, ct, ctlen, &back, &backlen);
-		ok(rc == CMK_OK && backlen == sizes[i] &&
-		   memcmp(back, pt, backlen) == 0,
+		ok(rc == CMK_OK && backlen == sizes[i] && memcmp(back, pt, backlen) == 0,
 		   "open %zu bytes (context given in another order)", sizes[i]);
 		free(back);
 		uint8_t *out = malloc(ctlen + 1);
 		int all = 1;
 		for (size_t c = 0; c < sizeof chunks / sizeof *chunks; c++) {
 			rc = unseal_chunked(ct, ctlen, chunks[c], out, &backlen);
-			all &= rc == CMK_OK && backlen == sizes[i] &&
-			       memcmp(out, pt, backlen) == 0;
+			all &= rc == CMK_OK && backlen == sizes[i] && memcmp(out, pt, backlen) == 0;
 		}
-		ok(all, "open %zu bytes fed in pieces of 1, 7, F-1, F, F+17, all",
-		   sizes[i]);
+		ok(all, "open %zu bytes fed in pieces of 1, 7, F-1, F, F+17, all", sizes[i]);
 		/* Streaming seal in any chunking gives the same bytes. */
 		uint8_t *ref, *alt = NULL;
 		size_t reflen, altlen;
-		seal(kek, ctx2, 2, F, fixed_msgid, fixed_dek, pt, sizes[i], &ref,
-		     &reflen);
+		seal(kek, ctx2, 2, F, fixed_msgid, fixed_dek, pt, sizes[i], &ref, &reflen);
 		all = 1;
 		for (size_t c = 0; c < sizeof chunks / sizeof *chunks; c++) {
 			alt = NULL;
 			rc = seal_chunked(pt, sizes[i], chunks[c], F, &alt, &altlen);
-			all &= rc == CMK_OK && altlen == reflen &&
-			       memcmp(alt, ref, reflen) == 0;
+			all &= rc == CMK_OK && altlen == reflen && memcmp(alt, ref, reflen) == 0;
 			free(alt);
 		}
-		ok(all, "seal %zu bytes in any chunking gives the same envelope",
-		   sizes[i]);
+		ok(all, "seal %zu bytes in any chunking gives the same envelope", sizes[i]);
 		free(ref);
 		free(out);
 		free(ct);
@@ -223,13 +221,14 @@ static void test_bit_flips(void)
 			total++;
 			if (!fails(c, TLEN, NULL)) {
 				if (bad++ < 5)
-					printf("# flip of bit %d of byte %zu was accepted\n",
-					       b, i);
+					printf("# flip of bit %d of byte %zu was accepted\n", b, i);
 			}
 			c[i] ^= (uint8_t)(1 << b);
 		}
-	ok(bad == 0, "each of the %zu single-bit flips (header and body) is "
-	   "refused with no plaintext", total);
+	ok(bad == 0,
+	   "each of the %zu single-bit flips (header and body) is "
+	   "refused with no plaintext",
+	   total);
 	free(c);
 }
 
@@ -261,14 +260,13 @@ static void test_frames(void)
 	memcpy(c, T, TLEN);
 	memcpy(c + HLEN, T + HLEN + R, R);
 	memcpy(c + HLEN + R, T + HLEN, R);
-	ok(fails(c, TLEN, &rc) && rc == CMK_E_DECRYPT &&
-	   strstr(cmk_last_error(), "frame 1"),
+	ok(fails(c, TLEN, &rc) && rc == CMK_E_DECRYPT && strstr(cmk_last_error(), "frame 1"),
 	   "swapped frames are refused: %s", cmk_last_error());
 	/* duplicate frame 1 in place of frame 2 */
 	memcpy(c, T, TLEN);
 	memcpy(c + HLEN + R, T + HLEN, R);
-	ok(fails(c, TLEN, &rc) && rc == CMK_E_DECRYPT,
-	   "a duplicated frame is refused: %s", cmk_last_error());
+	ok(fails(c, TLEN, &rc) && rc == CMK_E_DECRYPT, "a duplicated frame is refused: %s",
+	   cmk_last_error());
 	/* duplicate frame 1 inserted (one frame more) */
 	memcpy(c, T, HLEN + R);
 	memcpy(c + HLEN + R, T + HLEN, TLEN - HLEN);
@@ -277,8 +275,7 @@ static void test_frames(void)
 	/* drop frame 2 */
 	memcpy(c, T, HLEN + R);
 	memcpy(c + HLEN + R, T + HLEN + 2 * R, TLEN - HLEN - 2 * R);
-	ok(fails(c, TLEN - R, &rc) && rc == CMK_E_DECRYPT,
-	   "a dropped frame is refused");
+	ok(fails(c, TLEN - R, &rc) && rc == CMK_E_DECRYPT, "a dropped frame is refused");
 	/* turn the final frame into a regular one: length fields change */
 	memcpy(c, T, TLEN);
 	c[HLEN + 2 * R] = 0;
@@ -302,14 +299,13 @@ static void test_frames(void)
 	/* unknown frame type */
 	memcpy(c, T, TLEN);
 	c[HLEN] = 7;
-	ok(fails(c, TLEN, &rc) && rc == CMK_E_FORMAT &&
-	   strstr(cmk_last_error(), "unknown type"),
+	ok(fails(c, TLEN, &rc) && rc == CMK_E_FORMAT && strstr(cmk_last_error(), "unknown type"),
 	   "an unknown frame type is refused: %s", cmk_last_error());
 	/* final length >= frame size */
 	memcpy(c, T, TLEN);
 	c[HLEN + 2 * R + 1] = 0x7f;
-	ok(fails(c, TLEN, &rc) && rc == CMK_E_FORMAT,
-	   "an absurd final-frame length is refused: %s", cmk_last_error());
+	ok(fails(c, TLEN, &rc) && rc == CMK_E_FORMAT, "an absurd final-frame length is refused: %s",
+	   cmk_last_error());
 	free(c);
 }
 
@@ -317,7 +313,11 @@ static void test_header_fields(void)
 {
 	uint8_t *c = malloc(TLEN + 70000);
 	cmk_rc rc;
-	struct { size_t off; uint8_t val; const char *what, *msg; } f[] = {
+	struct {
+		size_t off;
+		uint8_t val;
+		const char *what, *msg;
+	} f[] = {
 		{ 0, 'X', "magic", "magic" },
 		{ 4, 2, "format version 2", "version 2 is not supported" },
 		{ 4, 0, "format version 0", "version 0" },
@@ -335,14 +335,13 @@ static void test_header_fields(void)
 	for (size_t i = 0; i < sizeof f / sizeof *f; i++) {
 		memcpy(c, T, TLEN);
 		c[f[i].off] = f[i].val;
-		ok(fails(c, TLEN, &rc) && rc == CMK_E_FORMAT &&
-		   strstr(cmk_last_error(), f[i].msg),
+		ok(fails(c, TLEN, &rc) && rc == CMK_E_FORMAT && strstr(cmk_last_error(), f[i].msg),
 		   "%s is refused: %s", f[i].what, cmk_last_error());
 	}
 	/* no input at all, and a non-envelope */
 	ok(fails(T, 0, &rc) && rc == CMK_E_FORMAT, "empty input is refused");
 	ok(fails((const uint8_t *)"hello world, not an envelope", 28, &rc) &&
-	   strstr(cmk_last_error(), "not a cmk envelope"),
+		   strstr(cmk_last_error(), "not a cmk envelope"),
 	   "a non-envelope is refused: %s", cmk_last_error());
 	free(c);
 }
@@ -353,42 +352,33 @@ static void test_context_and_keys(void)
 	size_t outlen;
 	cmk_rc rc;
 	const cmk_kv wrong_val[] = { { "tenant", "43" }, { "purpose", "example" } };
-	const cmk_kv extra[] = { { "tenant", "42" }, { "purpose", "example" },
-	                         { "x", "y" } };
+	const cmk_kv extra[] = { { "tenant", "42" }, { "purpose", "example" }, { "x", "y" } };
 	rc = unseal(kek, wrong_val, 2, T, TLEN, &out, &outlen);
 	ok(rc == CMK_E_DECRYPT && !out && strstr(cmk_last_error(), "tenant"),
 	   "a wrong context value is refused: %s", cmk_last_error());
 	rc = unseal(kek, ctx2, 1, T, TLEN, &out, &outlen);
-	ok(rc == CMK_E_DECRYPT && !out, "a missing context pair is refused: %s",
-	   cmk_last_error());
+	ok(rc == CMK_E_DECRYPT && !out, "a missing context pair is refused: %s", cmk_last_error());
 	rc = unseal(kek, extra, 3, T, TLEN, &out, &outlen);
-	ok(rc == CMK_E_DECRYPT && !out, "an extra context pair is refused: %s",
-	   cmk_last_error());
+	ok(rc == CMK_E_DECRYPT && !out, "an extra context pair is refused: %s", cmk_last_error());
 	rc = unseal(kek, NULL, 0, T, TLEN, &out, &outlen);
-	ok(rc == CMK_E_DECRYPT && !out, "no context is refused: %s",
-	   cmk_last_error());
+	ok(rc == CMK_E_DECRYPT && !out, "no context is refused: %s", cmk_last_error());
 	rc = unseal(kek2, ctx2, 2, T, TLEN, &out, &outlen);
-	ok(rc == CMK_E_DECRYPT && !out, "the wrong key is refused: %s",
-	   cmk_last_error());
+	ok(rc == CMK_E_DECRYPT && !out, "the wrong key is refused: %s", cmk_last_error());
 	const cmk_kv dup[] = { { "a", "1" }, { "a", "2" } };
 	const cmk_kv badkey[] = { { "a=b", "1" } };
 	uint8_t *ct;
 	size_t ctlen;
 	ok(seal(kek, dup, 2, 0, NULL, NULL, T, 10, &ct, &ctlen) == CMK_E_USAGE,
 	   "sealing with a key given twice is refused: %s", cmk_last_error());
-	ok(seal(kek, badkey, 1, 0, NULL, NULL, T, 10, &ct, &ctlen) ==
-	   CMK_E_USAGE, "sealing with '=' in a key is refused: %s",
-	   cmk_last_error());
-	ok(seal(kek, NULL, 0, 3000, NULL, NULL, T, 10, &ct, &ctlen) ==
-	   CMK_E_USAGE, "a frame size that is no power of two is refused");
+	ok(seal(kek, badkey, 1, 0, NULL, NULL, T, 10, &ct, &ctlen) == CMK_E_USAGE,
+	   "sealing with '=' in a key is refused: %s", cmk_last_error());
+	ok(seal(kek, NULL, 0, 3000, NULL, NULL, T, 10, &ct, &ctlen) == CMK_E_USAGE,
+	   "a frame size that is no power of two is refused");
 	/* The property query reaches OpenSSL: nothing matches this one. */
-	env_kw_params pq = { .kek = kek, .id = "test-kek",
-	                     .propq = "provider=no-such-provider" };
+	env_kw_params pq = { .kek = kek, .id = "test-kek", .propq = "provider=no-such-provider" };
 	cmk_sealer *s;
-	ok(env_kw_sealer(&pq, &s) == CMK_E_CONFIG &&
-	   strstr(cmk_last_error(), "no-such-provider"),
-	   "a property query no provider meets is refused: %s",
-	   cmk_last_error());
+	ok(env_kw_sealer(&pq, &s) == CMK_E_CONFIG && strstr(cmk_last_error(), "no-such-provider"),
+	   "a property query no provider meets is refused: %s", cmk_last_error());
 
 	/* Commitment: a header whose wrapped key gives another data key. */
 	uint8_t dek2[32], *rec;
@@ -398,11 +388,9 @@ static void test_context_and_keys(void)
 	env_aeskw_wrap(NULL, kek, "test-kek", dek2, &rec, &rlen);
 	uint8_t *c = malloc(TLEN);
 	memcpy(c, T, TLEN);
-	memcpy(c + 45 + 3, rec, rlen);  /* the record after type and length */
-	ok(fails(c, TLEN, &rc) && rc == CMK_E_DECRYPT &&
-	   strstr(cmk_last_error(), "commitment"),
-	   "a data key that is not the committed one is refused: %s",
-	   cmk_last_error());
+	memcpy(c + 45 + 3, rec, rlen); /* the record after type and length */
+	ok(fails(c, TLEN, &rc) && rc == CMK_E_DECRYPT && strstr(cmk_last_error(), "commitment"),
+	   "a data key that is not the committed one is refused: %s", cmk_last_error());
 	free(rec);
 	free(c);
 }
@@ -418,15 +406,17 @@ static char *hex(const uint8_t *p, size_t n)
 
 static void test_vectors(const char *dir, int write)
 {
-	struct { size_t len; size_t nkv; } v[] = { { 0, 0 }, { 5, 2 },
-	                                           { 2500, 2 } };
+	struct {
+		size_t len;
+		size_t nkv;
+	} v[] = { { 0, 0 }, { 5, 2 }, { 2500, 2 } };
 	for (size_t i = 0; i < 3; i++) {
 		uint8_t *pt = pattern(v[i].len, 0), *ct;
 		size_t ctlen;
 		if (i == 1)
 			memcpy(pt, "hello", 5);
-		cmk_rc rc = seal(kek, ctx2, v[i].nkv, 1024, fixed_msgid, fixed_dek,
-		                 pt, v[i].len, &ct, &ctlen);
+		cmk_rc rc = seal(kek, ctx2, v[i].nkv, 1024, fixed_msgid, fixed_dek, pt, v[i].len,
+				 &ct, &ctlen);
 		char *h = hex(ct, ctlen), path[4096];
 		snprintf(path, sizeof path, "%s/envelope-v1-%zu.hex", dir, i + 1);
 		if (write) {
@@ -442,8 +432,8 @@ static void test_vectors(const char *dir, int write)
 			fclose(f);
 		}
 		want[strcspn(want, "\n")] = 0;
-		ok(rc == CMK_OK && strcmp(h, want) == 0,
-		   "test vector %zu (%zu bytes) matches %s", i + 1, v[i].len, path);
+		ok(rc == CMK_OK && strcmp(h, want) == 0, "test vector %zu (%zu bytes) matches %s",
+		   i + 1, v[i].len, path);
 		free(want);
 		free(h);
 		free(ct);
@@ -451,8 +441,7 @@ static void test_vectors(const char *dir, int write)
 	}
 }
 
-static void write_file(const char *dir, const char *name, const uint8_t *p,
-                       size_t n)
+static void write_file(const char *dir, const char *name, const uint8_t *p, size_t n)
 {
 	char path[4096];
 	snprintf(path, sizeof path, "%s/%s", dir, name);
@@ -473,8 +462,7 @@ static void write_corpus(const char *dir)
 	const size_t vl[] = { 0, 5, 2500 };
 	for (int i = 0; i < 3; i++) {
 		char name[32];
-		seal(kek, ctx2, i ? 2 : 0, 1024, fixed_msgid, fixed_dek, pt, vl[i],
-		     &ct, &len);
+		seal(kek, ctx2, i ? 2 : 0, 1024, fixed_msgid, fixed_dek, pt, vl[i], &ct, &len);
 		snprintf(name, sizeof name, "vector-%d", i + 1);
 		write_file(d, name, ct, len);
 		free(ct);
@@ -490,13 +478,16 @@ static void write_corpus(const char *dir)
 	size_t rlen[3];
 	env_recip r[3];
 	for (int i = 0; i < 3; i++) {
-		env_aeskw_wrap(NULL, i == 2 ? kek : kek2, i == 2 ? "test-kek" :
-		               i ? "other-2" : "other-1", fixed_dek, &rec[i],
-		               &rlen[i]);
+		env_aeskw_wrap(NULL, i == 2 ? kek : kek2,
+			       i == 2 ? "test-kek"
+			       : i    ? "other-2"
+				      : "other-1",
+			       fixed_dek, &rec[i], &rlen[i]);
 		r[i] = (env_recip){ ENV_RECIP_AESKW, rec[i], rlen[i] };
 	}
-	env_seal_cfg cfg = { .recip = r, .nrecip = 3, .context = ctx2,
-	                     .ncontext = 2, .frame_size = 1024 };
+	env_seal_cfg cfg = {
+		.recip = r, .nrecip = 3, .context = ctx2, .ncontext = 2, .frame_size = 1024
+	};
 	cmk_sealer *s;
 	env_seal_init(&cfg, fixed_dek, &s);
 	env_seal_buf(s, pt, 1500, &ct, &len);
@@ -507,7 +498,11 @@ static void write_corpus(const char *dir)
 		free(rec[i]);
 
 	snprintf(d, sizeof d, "%s/wrapped", dir);
-	struct { const char *name; cmk_alg alg; size_t ctlen; } w[] = {
+	struct {
+		const char *name;
+		cmk_alg alg;
+		size_t ctlen;
+	} w[] = {
 		{ "oaep256", CMK_ALG_RSA_OAEP_256, 256 },
 		{ "oaep1", CMK_ALG_RSA_OAEP, 256 },
 		{ "rsa4096", CMK_ALG_RSA_OAEP_256, 512 },
@@ -515,9 +510,10 @@ static void write_corpus(const char *dir)
 	for (int i = 0; i < 3; i++) {
 		uint8_t out[2048];
 		size_t n = sizeof out;
-		if (cmk_wrapped_encode(w[i].alg, "cmk://lab/keys/db-kek/"
-		                       "0123456789abcdef0123456789abcdef", pt,
-		                       w[i].ctlen, out, &n) != CMK_OK) {
+		if (cmk_wrapped_encode(w[i].alg,
+				       "cmk://lab/keys/db-kek/"
+				       "0123456789abcdef0123456789abcdef",
+				       pt, w[i].ctlen, out, &n) != CMK_OK) {
 			fprintf(stderr, "encode: %s\n", cmk_last_error());
 			exit(1);
 		}
@@ -544,8 +540,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	TPT = pattern(TPTLEN, 9);
-	if (seal(kek, ctx2, 2, 1024, fixed_msgid, fixed_dek, TPT, TPTLEN, &T,
-	         &TLEN) != CMK_OK) {
+	if (seal(kek, ctx2, 2, 1024, fixed_msgid, fixed_dek, TPT, TPTLEN, &T, &TLEN) != CMK_OK) {
 		printf("Bail out! cannot seal: %s\n", cmk_last_error());
 		return 1;
 	}

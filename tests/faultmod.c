@@ -51,100 +51,132 @@
 #define FAULT_DEFAULT_TARGET "/usr/lib/softhsm/libsofthsm2.so"
 #endif
 
-#define FUNCS(X) \
-	X(C_Initialize, (CK_VOID_PTR a), (a)) \
-	X(C_Finalize, (CK_VOID_PTR a), (a)) \
-	X(C_GetInfo, (CK_INFO_PTR a), (a)) \
-	X(C_GetSlotList, (CK_BBOOL a, CK_SLOT_ID_PTR b, CK_ULONG_PTR c), (a, b, c)) \
-	X(C_GetSlotInfo, (CK_SLOT_ID a, CK_SLOT_INFO_PTR b), (a, b)) \
-	X(C_GetTokenInfo, (CK_SLOT_ID a, CK_TOKEN_INFO_PTR b), (a, b)) \
-	X(C_GetMechanismList, (CK_SLOT_ID a, CK_MECHANISM_TYPE_PTR b, CK_ULONG_PTR c), (a, b, c)) \
-	X(C_GetMechanismInfo, (CK_SLOT_ID a, CK_MECHANISM_TYPE b, CK_MECHANISM_INFO_PTR c), (a, b, c)) \
-	X(C_InitToken, (CK_SLOT_ID a, CK_UTF8CHAR_PTR b, CK_ULONG c, CK_UTF8CHAR_PTR d), (a, b, c, d)) \
-	X(C_InitPIN, (CK_SESSION_HANDLE a, CK_UTF8CHAR_PTR b, CK_ULONG c), (a, b, c)) \
-	X(C_SetPIN, (CK_SESSION_HANDLE a, CK_UTF8CHAR_PTR b, CK_ULONG c, CK_UTF8CHAR_PTR d, CK_ULONG e), \
-	  (a, b, c, d, e)) \
-	X(C_OpenSession, (CK_SLOT_ID a, CK_FLAGS b, CK_VOID_PTR c, CK_NOTIFY d, CK_SESSION_HANDLE_PTR e), \
-	  (a, b, c, d, e)) \
-	X(C_CloseSession, (CK_SESSION_HANDLE a), (a)) \
-	X(C_CloseAllSessions, (CK_SLOT_ID a), (a)) \
-	X(C_GetSessionInfo, (CK_SESSION_HANDLE a, CK_SESSION_INFO_PTR b), (a, b)) \
-	X(C_GetOperationState, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG_PTR c), (a, b, c)) \
-	X(C_SetOperationState, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_OBJECT_HANDLE d, \
-	  CK_OBJECT_HANDLE e), (a, b, c, d, e)) \
-	X(C_Login, (CK_SESSION_HANDLE a, CK_USER_TYPE b, CK_UTF8CHAR_PTR c, CK_ULONG d), (a, b, c, d)) \
-	X(C_Logout, (CK_SESSION_HANDLE a), (a)) \
-	X(C_CreateObject, (CK_SESSION_HANDLE a, CK_ATTRIBUTE_PTR b, CK_ULONG c, CK_OBJECT_HANDLE_PTR d), \
-	  (a, b, c, d)) \
-	X(C_CopyObject, (CK_SESSION_HANDLE a, CK_OBJECT_HANDLE b, CK_ATTRIBUTE_PTR c, CK_ULONG d, \
-	  CK_OBJECT_HANDLE_PTR e), (a, b, c, d, e)) \
-	X(C_DestroyObject, (CK_SESSION_HANDLE a, CK_OBJECT_HANDLE b), (a, b)) \
-	X(C_GetObjectSize, (CK_SESSION_HANDLE a, CK_OBJECT_HANDLE b, CK_ULONG_PTR c), (a, b, c)) \
-	X(C_GetAttributeValue, (CK_SESSION_HANDLE a, CK_OBJECT_HANDLE b, CK_ATTRIBUTE_PTR c, CK_ULONG d), \
-	  (a, b, c, d)) \
-	X(C_SetAttributeValue, (CK_SESSION_HANDLE a, CK_OBJECT_HANDLE b, CK_ATTRIBUTE_PTR c, CK_ULONG d), \
-	  (a, b, c, d)) \
-	X(C_FindObjectsInit, (CK_SESSION_HANDLE a, CK_ATTRIBUTE_PTR b, CK_ULONG c), (a, b, c)) \
-	X(C_FindObjects, (CK_SESSION_HANDLE a, CK_OBJECT_HANDLE_PTR b, CK_ULONG c, CK_ULONG_PTR d), \
-	  (a, b, c, d)) \
-	X(C_FindObjectsFinal, (CK_SESSION_HANDLE a), (a)) \
+#define FUNCS(X)                                                                                   \
+	X(C_Initialize, (CK_VOID_PTR a), (a))                                                      \
+	X(C_Finalize, (CK_VOID_PTR a), (a))                                                        \
+	X(C_GetInfo, (CK_INFO_PTR a), (a))                                                         \
+	X(C_GetSlotList, (CK_BBOOL a, CK_SLOT_ID_PTR b, CK_ULONG_PTR c), (a, b, c))                \
+	X(C_GetSlotInfo, (CK_SLOT_ID a, CK_SLOT_INFO_PTR b), (a, b))                               \
+	X(C_GetTokenInfo, (CK_SLOT_ID a, CK_TOKEN_INFO_PTR b), (a, b))                             \
+	X(C_GetMechanismList, (CK_SLOT_ID a, CK_MECHANISM_TYPE_PTR b, CK_ULONG_PTR c), (a, b, c))  \
+	X(C_GetMechanismInfo, (CK_SLOT_ID a, CK_MECHANISM_TYPE b, CK_MECHANISM_INFO_PTR c),        \
+	  (a, b, c))                                                                               \
+	X(C_InitToken, (CK_SLOT_ID a, CK_UTF8CHAR_PTR b, CK_ULONG c, CK_UTF8CHAR_PTR d),           \
+	  (a, b, c, d))                                                                            \
+	X(C_InitPIN, (CK_SESSION_HANDLE a, CK_UTF8CHAR_PTR b, CK_ULONG c), (a, b, c))              \
+	X(C_SetPIN,                                                                                \
+	  (CK_SESSION_HANDLE a, CK_UTF8CHAR_PTR b, CK_ULONG c, CK_UTF8CHAR_PTR d, CK_ULONG e),     \
+	  (a, b, c, d, e))                                                                         \
+	X(C_OpenSession,                                                                           \
+	  (CK_SLOT_ID a, CK_FLAGS b, CK_VOID_PTR c, CK_NOTIFY d, CK_SESSION_HANDLE_PTR e),         \
+	  (a, b, c, d, e))                                                                         \
+	X(C_CloseSession, (CK_SESSION_HANDLE a), (a))                                              \
+	X(C_CloseAllSessions, (CK_SLOT_ID a), (a))                                                 \
+	X(C_GetSessionInfo, (CK_SESSION_HANDLE a, CK_SESSION_INFO_PTR b), (a, b))                  \
+	X(C_GetOperationState, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG_PTR c), (a, b, c))    \
+	X(C_SetOperationState,                                                                     \
+	  (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_OBJECT_HANDLE d,                     \
+	   CK_OBJECT_HANDLE e),                                                                    \
+	  (a, b, c, d, e))                                                                         \
+	X(C_Login, (CK_SESSION_HANDLE a, CK_USER_TYPE b, CK_UTF8CHAR_PTR c, CK_ULONG d),           \
+	  (a, b, c, d))                                                                            \
+	X(C_Logout, (CK_SESSION_HANDLE a), (a))                                                    \
+	X(C_CreateObject,                                                                          \
+	  (CK_SESSION_HANDLE a, CK_ATTRIBUTE_PTR b, CK_ULONG c, CK_OBJECT_HANDLE_PTR d),           \
+	  (a, b, c, d))                                                                            \
+	X(C_CopyObject,                                                                            \
+	  (CK_SESSION_HANDLE a, CK_OBJECT_HANDLE b, CK_ATTRIBUTE_PTR c, CK_ULONG d,                \
+	   CK_OBJECT_HANDLE_PTR e),                                                                \
+	  (a, b, c, d, e))                                                                         \
+	X(C_DestroyObject, (CK_SESSION_HANDLE a, CK_OBJECT_HANDLE b), (a, b))                      \
+	X(C_GetObjectSize, (CK_SESSION_HANDLE a, CK_OBJECT_HANDLE b, CK_ULONG_PTR c), (a, b, c))   \
+	X(C_GetAttributeValue,                                                                     \
+	  (CK_SESSION_HANDLE a, CK_OBJECT_HANDLE b, CK_ATTRIBUTE_PTR c, CK_ULONG d), (a, b, c, d)) \
+	X(C_SetAttributeValue,                                                                     \
+	  (CK_SESSION_HANDLE a, CK_OBJECT_HANDLE b, CK_ATTRIBUTE_PTR c, CK_ULONG d), (a, b, c, d)) \
+	X(C_FindObjectsInit, (CK_SESSION_HANDLE a, CK_ATTRIBUTE_PTR b, CK_ULONG c), (a, b, c))     \
+	X(C_FindObjects,                                                                           \
+	  (CK_SESSION_HANDLE a, CK_OBJECT_HANDLE_PTR b, CK_ULONG c, CK_ULONG_PTR d), (a, b, c, d)) \
+	X(C_FindObjectsFinal, (CK_SESSION_HANDLE a), (a))                                          \
 	X(C_EncryptInit, (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDLE c), (a, b, c)) \
-	X(C_Encrypt, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d, CK_ULONG_PTR e), \
-	  (a, b, c, d, e)) \
-	X(C_EncryptUpdate, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d, CK_ULONG_PTR e), \
-	  (a, b, c, d, e)) \
-	X(C_EncryptFinal, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG_PTR c), (a, b, c)) \
+	X(C_Encrypt,                                                                               \
+	  (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d, CK_ULONG_PTR e),         \
+	  (a, b, c, d, e))                                                                         \
+	X(C_EncryptUpdate,                                                                         \
+	  (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d, CK_ULONG_PTR e),         \
+	  (a, b, c, d, e))                                                                         \
+	X(C_EncryptFinal, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG_PTR c), (a, b, c))         \
 	X(C_DecryptInit, (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDLE c), (a, b, c)) \
-	X(C_Decrypt, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d, CK_ULONG_PTR e), \
-	  (a, b, c, d, e)) \
-	X(C_DecryptUpdate, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d, CK_ULONG_PTR e), \
-	  (a, b, c, d, e)) \
-	X(C_DecryptFinal, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG_PTR c), (a, b, c)) \
-	X(C_DigestInit, (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b), (a, b)) \
-	X(C_Digest, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d, CK_ULONG_PTR e), \
-	  (a, b, c, d, e)) \
-	X(C_DigestUpdate, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c), (a, b, c)) \
-	X(C_DigestKey, (CK_SESSION_HANDLE a, CK_OBJECT_HANDLE b), (a, b)) \
-	X(C_DigestFinal, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG_PTR c), (a, b, c)) \
-	X(C_SignInit, (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDLE c), (a, b, c)) \
+	X(C_Decrypt,                                                                               \
+	  (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d, CK_ULONG_PTR e),         \
+	  (a, b, c, d, e))                                                                         \
+	X(C_DecryptUpdate,                                                                         \
+	  (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d, CK_ULONG_PTR e),         \
+	  (a, b, c, d, e))                                                                         \
+	X(C_DecryptFinal, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG_PTR c), (a, b, c))         \
+	X(C_DigestInit, (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b), (a, b))                         \
+	X(C_Digest,                                                                                \
+	  (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d, CK_ULONG_PTR e),         \
+	  (a, b, c, d, e))                                                                         \
+	X(C_DigestUpdate, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c), (a, b, c))             \
+	X(C_DigestKey, (CK_SESSION_HANDLE a, CK_OBJECT_HANDLE b), (a, b))                          \
+	X(C_DigestFinal, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG_PTR c), (a, b, c))          \
+	X(C_SignInit, (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDLE c), (a, b, c))    \
 	X(C_Sign, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d, CK_ULONG_PTR e), \
-	  (a, b, c, d, e)) \
-	X(C_SignUpdate, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c), (a, b, c)) \
-	X(C_SignFinal, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG_PTR c), (a, b, c)) \
-	X(C_SignRecoverInit, (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDLE c), (a, b, c)) \
-	X(C_SignRecover, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d, CK_ULONG_PTR e), \
-	  (a, b, c, d, e)) \
-	X(C_VerifyInit, (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDLE c), (a, b, c)) \
-	X(C_Verify, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d, CK_ULONG e), \
-	  (a, b, c, d, e)) \
-	X(C_VerifyUpdate, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c), (a, b, c)) \
-	X(C_VerifyFinal, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c), (a, b, c)) \
-	X(C_VerifyRecoverInit, (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDLE c), (a, b, c)) \
-	X(C_VerifyRecover, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d, CK_ULONG_PTR e), \
-	  (a, b, c, d, e)) \
-	X(C_DigestEncryptUpdate, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d, \
-	  CK_ULONG_PTR e), (a, b, c, d, e)) \
-	X(C_DecryptDigestUpdate, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d, \
-	  CK_ULONG_PTR e), (a, b, c, d, e)) \
-	X(C_SignEncryptUpdate, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d, \
-	  CK_ULONG_PTR e), (a, b, c, d, e)) \
-	X(C_DecryptVerifyUpdate, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d, \
-	  CK_ULONG_PTR e), (a, b, c, d, e)) \
-	X(C_GenerateKey, (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_ATTRIBUTE_PTR c, CK_ULONG d, \
-	  CK_OBJECT_HANDLE_PTR e), (a, b, c, d, e)) \
-	X(C_GenerateKeyPair, (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_ATTRIBUTE_PTR c, CK_ULONG d, \
-	  CK_ATTRIBUTE_PTR e, CK_ULONG f, CK_OBJECT_HANDLE_PTR g, CK_OBJECT_HANDLE_PTR h), \
-	  (a, b, c, d, e, f, g, h)) \
-	X(C_WrapKey, (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDLE c, CK_OBJECT_HANDLE d, \
-	  CK_BYTE_PTR e, CK_ULONG_PTR f), (a, b, c, d, e, f)) \
-	X(C_UnwrapKey, (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDLE c, CK_BYTE_PTR d, \
-	  CK_ULONG e, CK_ATTRIBUTE_PTR f, CK_ULONG g, CK_OBJECT_HANDLE_PTR h), (a, b, c, d, e, f, g, h)) \
-	X(C_DeriveKey, (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDLE c, CK_ATTRIBUTE_PTR d, \
-	  CK_ULONG e, CK_OBJECT_HANDLE_PTR f), (a, b, c, d, e, f)) \
-	X(C_SeedRandom, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c), (a, b, c)) \
-	X(C_GenerateRandom, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c), (a, b, c)) \
-	X(C_GetFunctionStatus, (CK_SESSION_HANDLE a), (a)) \
-	X(C_CancelFunction, (CK_SESSION_HANDLE a), (a)) \
+	  (a, b, c, d, e))                                                                         \
+	X(C_SignUpdate, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c), (a, b, c))               \
+	X(C_SignFinal, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG_PTR c), (a, b, c))            \
+	X(C_SignRecoverInit, (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDLE c),        \
+	  (a, b, c))                                                                               \
+	X(C_SignRecover,                                                                           \
+	  (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d, CK_ULONG_PTR e),         \
+	  (a, b, c, d, e))                                                                         \
+	X(C_VerifyInit, (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDLE c), (a, b, c))  \
+	X(C_Verify, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d, CK_ULONG e),   \
+	  (a, b, c, d, e))                                                                         \
+	X(C_VerifyUpdate, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c), (a, b, c))             \
+	X(C_VerifyFinal, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c), (a, b, c))              \
+	X(C_VerifyRecoverInit, (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDLE c),      \
+	  (a, b, c))                                                                               \
+	X(C_VerifyRecover,                                                                         \
+	  (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d, CK_ULONG_PTR e),         \
+	  (a, b, c, d, e))                                                                         \
+	X(C_DigestEncryptUpdate,                                                                   \
+	  (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d, CK_ULONG_PTR e),         \
+	  (a, b, c, d, e))                                                                         \
+	X(C_DecryptDigestUpdate,                                                                   \
+	  (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d, CK_ULONG_PTR e),         \
+	  (a, b, c, d, e))                                                                         \
+	X(C_SignEncryptUpdate,                                                                     \
+	  (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d, CK_ULONG_PTR e),         \
+	  (a, b, c, d, e))                                                                         \
+	X(C_DecryptVerifyUpdate,                                                                   \
+	  (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d, CK_ULONG_PTR e),         \
+	  (a, b, c, d, e))                                                                         \
+	X(C_GenerateKey,                                                                           \
+	  (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_ATTRIBUTE_PTR c, CK_ULONG d,                \
+	   CK_OBJECT_HANDLE_PTR e),                                                                \
+	  (a, b, c, d, e))                                                                         \
+	X(C_GenerateKeyPair,                                                                       \
+	  (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_ATTRIBUTE_PTR c, CK_ULONG d,                \
+	   CK_ATTRIBUTE_PTR e, CK_ULONG f, CK_OBJECT_HANDLE_PTR g, CK_OBJECT_HANDLE_PTR h),        \
+	  (a, b, c, d, e, f, g, h))                                                                \
+	X(C_WrapKey,                                                                               \
+	  (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDLE c, CK_OBJECT_HANDLE d,        \
+	   CK_BYTE_PTR e, CK_ULONG_PTR f),                                                         \
+	  (a, b, c, d, e, f))                                                                      \
+	X(C_UnwrapKey,                                                                             \
+	  (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDLE c, CK_BYTE_PTR d, CK_ULONG e, \
+	   CK_ATTRIBUTE_PTR f, CK_ULONG g, CK_OBJECT_HANDLE_PTR h),                                \
+	  (a, b, c, d, e, f, g, h))                                                                \
+	X(C_DeriveKey,                                                                             \
+	  (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDLE c, CK_ATTRIBUTE_PTR d,        \
+	   CK_ULONG e, CK_OBJECT_HANDLE_PTR f),                                                    \
+	  (a, b, c, d, e, f))                                                                      \
+	X(C_SeedRandom, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c), (a, b, c))               \
+	X(C_GenerateRandom, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c), (a, b, c))           \
+	X(C_GetFunctionStatus, (CK_SESSION_HANDLE a), (a))                                         \
+	X(C_CancelFunction, (CK_SESSION_HANDLE a), (a))                                            \
 	X(C_WaitForSlotEvent, (CK_FLAGS a, CK_SLOT_ID_PTR b, CK_VOID_PTR c), (a, b, c))
 
 #define ENUM(name, params, args) F_##name,
@@ -170,16 +202,39 @@ static CK_FUNCTION_LIST list;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static const char *log_path, *trace_path, *mark_path;
 
-#define R(x) { #x, x }
-static const struct { const char *name; CK_RV rv; } rvs[] = {
-	R(CKR_OK), R(CKR_GENERAL_ERROR), R(CKR_FUNCTION_FAILED), R(CKR_HOST_MEMORY),
-	R(CKR_DEVICE_ERROR), R(CKR_DEVICE_MEMORY), R(CKR_DEVICE_REMOVED),
-	R(CKR_TOKEN_NOT_PRESENT), R(CKR_SESSION_HANDLE_INVALID), R(CKR_SESSION_CLOSED),
-	R(CKR_CRYPTOKI_NOT_INITIALIZED), R(CKR_BUFFER_TOO_SMALL), R(CKR_PIN_INCORRECT),
-	R(CKR_PIN_LOCKED), R(CKR_USER_NOT_LOGGED_IN), R(CKR_OBJECT_HANDLE_INVALID),
-	R(CKR_KEY_HANDLE_INVALID), R(CKR_ENCRYPTED_DATA_INVALID), R(CKR_DATA_LEN_RANGE),
-	R(CKR_ARGUMENTS_BAD), R(CKR_KEY_FUNCTION_NOT_PERMITTED), R(CKR_TEMPLATE_INCONSISTENT),
-	R(CKR_ATTRIBUTE_VALUE_INVALID), R(CKR_FUNCTION_CANCELED), R(CKR_OPERATION_ACTIVE),
+#define R(x)          \
+	{             \
+#x, x \
+	}
+static const struct {
+	const char *name;
+	CK_RV rv;
+} rvs[] = {
+	R(CKR_OK),
+	R(CKR_GENERAL_ERROR),
+	R(CKR_FUNCTION_FAILED),
+	R(CKR_HOST_MEMORY),
+	R(CKR_DEVICE_ERROR),
+	R(CKR_DEVICE_MEMORY),
+	R(CKR_DEVICE_REMOVED),
+	R(CKR_TOKEN_NOT_PRESENT),
+	R(CKR_SESSION_HANDLE_INVALID),
+	R(CKR_SESSION_CLOSED),
+	R(CKR_CRYPTOKI_NOT_INITIALIZED),
+	R(CKR_BUFFER_TOO_SMALL),
+	R(CKR_PIN_INCORRECT),
+	R(CKR_PIN_LOCKED),
+	R(CKR_USER_NOT_LOGGED_IN),
+	R(CKR_OBJECT_HANDLE_INVALID),
+	R(CKR_KEY_HANDLE_INVALID),
+	R(CKR_ENCRYPTED_DATA_INVALID),
+	R(CKR_DATA_LEN_RANGE),
+	R(CKR_ARGUMENTS_BAD),
+	R(CKR_KEY_FUNCTION_NOT_PERMITTED),
+	R(CKR_TEMPLATE_INCONSISTENT),
+	R(CKR_ATTRIBUTE_VALUE_INVALID),
+	R(CKR_FUNCTION_CANCELED),
+	R(CKR_OPERATION_ACTIVE),
 };
 #undef R
 
@@ -254,7 +309,10 @@ static void parse_rule(char *r)
 	} else if (strncmp(act, "signal=", 7) == 0) {
 		x->action = A_SIGNAL;
 		const char *sn = act + 7;
-		x->rv = !strcmp(sn, "KILL") ? SIGKILL : !strcmp(sn, "TERM") ? SIGTERM : !strcmp(sn, "INT") ? SIGINT : 0;
+		x->rv = !strcmp(sn, "KILL")   ? SIGKILL
+			: !strcmp(sn, "TERM") ? SIGTERM
+			: !strcmp(sn, "INT")  ? SIGINT
+					      : 0;
 		if (!x->rv)
 			die("%s: '%s': want signal=KILL, TERM or INT", fn, act);
 	} else if (strncmp(act, "after=", 6) == 0) {
@@ -322,7 +380,8 @@ static int before(int fn, unsigned long n, int *after, CK_RV *after_rv)
 		if (x->action == A_DELAY) {
 			note(log_path, "%s %lu delay=%ums\n", names[fn], n, x->delay_ms);
 			note(mark_path, "%s %lu\n", names[fn], n);
-			struct timespec ts = { x->delay_ms / 1000, (long)(x->delay_ms % 1000) * 1000000L };
+			struct timespec ts = { x->delay_ms / 1000,
+					       (long)(x->delay_ms % 1000) * 1000000L };
 			while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 				;
 		} else if (x->action == A_AFTER) {
@@ -330,7 +389,7 @@ static int before(int fn, unsigned long n, int *after, CK_RV *after_rv)
 			*after_rv = x->rv;
 		} else if (x->action == A_SIGNAL) {
 			*after = 2;
-			*after_rv = x->rv;      /* the signal's number */
+			*after_rv = x->rv; /* the signal's number */
 		} else {
 			note(log_path, "%s %lu %s\n", names[fn], n, rv_name(x->rv));
 			*after_rv = x->rv;
@@ -356,17 +415,17 @@ static CK_RV after_call(int fn, unsigned long n, int after, CK_RV frv, CK_RV rv)
 	return rv;
 }
 
-#define WRAP(name, params, args) \
-	__attribute__((unused)) static CK_RV f_##name params \
-	{ \
-		unsigned long n = atomic_fetch_add(&counts[F_##name], 1) + 1; \
-		int after; \
-		CK_RV frv = CKR_OK; \
-		if (before(F_##name, n, &after, &frv)) { \
+#define WRAP(name, params, args)                                                 \
+	__attribute__((unused)) static CK_RV f_##name params                     \
+	{                                                                        \
+		unsigned long n = atomic_fetch_add(&counts[F_##name], 1) + 1;    \
+		int after;                                                       \
+		CK_RV frv = CKR_OK;                                              \
+		if (before(F_##name, n, &after, &frv)) {                         \
 			note(trace_path, "%s %lu %s\n", #name, n, rv_name(frv)); \
-			return frv; \
-		} \
-		return after_call(F_##name, n, after, frv, real->name args); \
+			return frv;                                              \
+		}                                                                \
+		return after_call(F_##name, n, after, frv, real->name args);     \
 	}
 FUNCS(WRAP)
 
@@ -386,7 +445,8 @@ static CK_RV slot_list(CK_BBOOL present, CK_SLOT_ID_PTR slots, CK_ULONG_PTR coun
 		note(trace_path, "C_GetSlotList %lu %s\n", n, rv_name(frv));
 		return frv;
 	}
-	return after_call(F_C_GetSlotList, n, after, frv, real->C_GetSlotList(present, slots, count));
+	return after_call(F_C_GetSlotList, n, after, frv,
+			  real->C_GetSlotList(present, slots, count));
 }
 
 static void build_list(void)

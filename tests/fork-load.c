@@ -48,15 +48,15 @@
 #define ALLOCATOR_FORK_SAFE 1
 #endif
 
-#define CTX_THREADS 2
+#define CTX_THREADS  2
 #define PROV_THREADS 2
 
 static cmk_ctx *ctx;
 static EVP_PKEY *pkey;
 static uint8_t dek[32];
-static uint8_t w1[1024], w2[1024];      /* wrapped under version 1 and 2 */
+static uint8_t w1[1024], w2[1024]; /* wrapped under version 1 and 2 */
 static size_t w1len, w2len;
-static uint8_t ct[512];                 /* OAEP-256 ciphertext for the provider */
+static uint8_t ct[512]; /* OAEP-256 ciphertext for the provider */
 static size_t ctlen;
 static atomic_int stop;
 static atomic_long done_ctx, done_prov, bad_ctx, bad_prov;
@@ -137,7 +137,7 @@ static int unwrap_prov(void)
 	uint8_t out[512];
 	size_t len = sizeof out;
 	int good = c && EVP_PKEY_decrypt(c, out, &len, ct, ctlen) > 0 && len == sizeof dek &&
-	           memcmp(out, dek, len) == 0;
+		   memcmp(out, dek, len) == 0;
 
 	EVP_PKEY_CTX_free(c);
 	ERR_clear_error();
@@ -277,8 +277,10 @@ int main(int argc, char **argv)
 	}
 	if (!ALLOCATOR_FORK_SAFE) {
 		for (int i = 4; i <= 8; i++)
-			printf("ok %d # SKIP the ASan runtime's allocator is not fork-safe under threads"
-			       " (the plain build runs the fork storm)\n", i);
+			printf("ok %d # SKIP the ASan runtime's allocator is not fork-safe under "
+			       "threads"
+			       " (the plain build runs the fork storm)\n",
+			       i);
 		EVP_PKEY_free(pkey);
 		cmk_close(ctx);
 		OSSL_PROVIDER_unload(prov);
@@ -314,8 +316,8 @@ int main(int argc, char **argv)
 					printf("# rotate: %s (retried)\n", cmk_last_error());
 			changes_ok &= r == CMK_OK;
 			w2len = sizeof w2;
-			changes_ok &= cmk_wrap(ctx, keyname, CMK_ALG_RSA_OAEP_256, dek, sizeof dek, w2,
-			                       &w2len) == CMK_OK;
+			changes_ok &= cmk_wrap(ctx, keyname, CMK_ALG_RSA_OAEP_256, dek, sizeof dek,
+					       w2, &w2len) == CMK_OK;
 			pause_workers(0);
 			rotated = 1;
 		}
@@ -331,7 +333,8 @@ int main(int argc, char **argv)
 		int st = reap(pid, bound);
 		if (st == -1) {
 			hung++;
-			printf("# fork %d: child %ld hung (killed after %.0f s)\n", i, (long)pid, bound);
+			printf("# fork %d: child %ld hung (killed after %.0f s)\n", i, (long)pid,
+			       bound);
 		} else if (st < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
 			failed++;
 			printf("# fork %d: child %ld failed (status 0x%x)\n", i, (long)pid, st);
@@ -344,10 +347,11 @@ int main(int argc, char **argv)
 	printf("# %d forks; workers: %ld context and %ld provider unwraps\n", forks,
 	       atomic_load(&done_ctx), atomic_load(&done_prov));
 	ok(hung == 0, "no child hung (%d hung%s)", hung, hung >= 3 ? ", stopped after 3" : "");
-	ok(failed == 0, "every child unwrapped through the context and the provider (%d failed)", failed);
+	ok(failed == 0, "every child unwrapped through the context and the provider (%d failed)",
+	   failed);
 	ok(changes_ok && rotated, "the parent disabled, enabled and rotated the key meanwhile");
 	ok(atomic_load(&done_ctx) > 0 && atomic_load(&done_prov) > 0 &&
-	   atomic_load(&bad_ctx) == 0 && atomic_load(&bad_prov) == 0,
+		   atomic_load(&bad_ctx) == 0 && atomic_load(&bad_prov) == 0,
 	   "the worker threads unwrapped during the forks (%ld and %ld failed)",
 	   atomic_load(&bad_ctx), atomic_load(&bad_prov));
 	ok(unwrap_ctx(w1, w1len) && unwrap_ctx(w2, w2len) && unwrap_prov(),

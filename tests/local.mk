@@ -62,6 +62,7 @@ include tests/remote.mk
 foundation_tests = \
 	tests/kill-loop.sh \
 	tests/layers.sh \
+	tests/style.sh \
 	tests/vault.sh \
 	tests/key-lifecycle.sh \
 	tests/key-set.sh \

@@ -55,11 +55,13 @@ int main(int argc, char **argv)
 	/* a buffer too small, after the token decrypted */
 	for (size_t a = 0; a < 2; a++) {
 		ctlen = sizeof ct;
-		cmk_rc rc = cmk_key_encrypt(key, CMK_PURPOSE_KEY, algs[a], NULL, dek, sizeof dek, ct, &ctlen);
+		cmk_rc rc = cmk_key_encrypt(key, CMK_PURPOSE_KEY, algs[a], NULL, dek, sizeof dek,
+					    ct, &ctlen);
 		long before = audit_lines();
 		len = 16;
-		cmk_rc drc = rc == CMK_OK ? cmk_key_decrypt(key, CMK_PURPOSE_KEY, algs[a], NULL, ct, ctlen, out, &len)
-		                          : rc;
+		cmk_rc drc = rc == CMK_OK ? cmk_key_decrypt(key, CMK_PURPOSE_KEY, algs[a], NULL, ct,
+							    ctlen, out, &len)
+					  : rc;
 		ok(drc == CMK_E_BUFFER && len == sizeof dek,
 		   "%s: a 16-byte buffer gets CMK_E_BUFFER and the length 32 (got %s, %zu)",
 		   cmk_alg_name(algs[a]), cmk_rc_name(drc), len);
@@ -69,19 +71,24 @@ int main(int argc, char **argv)
 
 	/* PKCS#1 v1.5: the right plaintext, and implicit rejection */
 	ctlen = sizeof ct;
-	is_rc(cmk_key_encrypt(key, CMK_PURPOSE_DATA, CMK_ALG_RSA1_5, NULL, dek, sizeof dek, ct, &ctlen),
+	is_rc(cmk_key_encrypt(key, CMK_PURPOSE_DATA, CMK_ALG_RSA1_5, NULL, dek, sizeof dek, ct,
+			      &ctlen),
 	      CMK_OK, "RSA1_5 encryption");
 	len = sizeof out;
-	ok(cmk_key_decrypt(key, CMK_PURPOSE_DATA, CMK_ALG_RSA1_5, NULL, ct, ctlen, out, &len) == CMK_OK &&
-	   len == sizeof dek && memcmp(out, dek, len) == 0, "RSA1_5 decryption gives the plaintext back");
-	ct[ctlen - 1] ^= 0x5a;          /* still below the modulus: same top bytes */
+	ok(cmk_key_decrypt(key, CMK_PURPOSE_DATA, CMK_ALG_RSA1_5, NULL, ct, ctlen, out, &len) ==
+			   CMK_OK &&
+		   len == sizeof dek && memcmp(out, dek, len) == 0,
+	   "RSA1_5 decryption gives the plaintext back");
+	ct[ctlen - 1] ^= 0x5a; /* still below the modulus: same top bytes */
 	len = sizeof out;
-	cmk_rc r1 = cmk_key_decrypt(key, CMK_PURPOSE_DATA, CMK_ALG_RSA1_5, NULL, ct, ctlen, out, &len);
+	cmk_rc r1 =
+		cmk_key_decrypt(key, CMK_PURPOSE_DATA, CMK_ALG_RSA1_5, NULL, ct, ctlen, out, &len);
 	ok(r1 == CMK_OK, "a bad padding is no error (implicit rejection): %s", cmk_rc_name(r1));
 	ok(r1 == CMK_OK && len <= ctlen - 11 && !(len == sizeof dek && memcmp(out, dek, len) == 0),
 	   "... but a synthetic message (%zu bytes), not the plaintext", len);
 	len2 = sizeof out2;
-	cmk_rc r2 = cmk_key_decrypt(key, CMK_PURPOSE_DATA, CMK_ALG_RSA1_5, NULL, ct, ctlen, out2, &len2);
+	cmk_rc r2 = cmk_key_decrypt(key, CMK_PURPOSE_DATA, CMK_ALG_RSA1_5, NULL, ct, ctlen, out2,
+				    &len2);
 	ok(r2 == CMK_OK && len2 == len && memcmp(out, out2, len) == 0,
 	   "... the same one for the same ciphertext");
 	ct[ctlen - 2] ^= 0x33;

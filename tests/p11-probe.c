@@ -107,7 +107,8 @@ static void records(void)
 	CK_BBOOL yes = CK_TRUE;
 	CK_OBJECT_CLASS cls[] = { CKO_DATA, CKO_SECRET_KEY };
 	for (int c = 0; c < 2; c++) {
-		CK_ATTRIBUTE t[] = { { CKA_CLASS, &cls[c], sizeof cls[c] }, { CKA_TOKEN, &yes, sizeof yes } };
+		CK_ATTRIBUTE t[] = { { CKA_CLASS, &cls[c], sizeof cls[c] },
+				     { CKA_TOKEN, &yes, sizeof yes } };
 		CK_ULONG n = find(t, 2, h, 4096);
 		for (CK_ULONG i = 0; i < n; i++) {
 			char app[256];
@@ -118,8 +119,10 @@ static void records(void)
 				printf("data %s\n", app);
 				continue;
 			}
-			static const CK_ATTRIBUTE_TYPE use[] = { CKA_ENCRYPT, CKA_DECRYPT, CKA_SIGN,
-				CKA_VERIFY, CKA_WRAP, CKA_UNWRAP, CKA_DERIVE };
+			static const CK_ATTRIBUTE_TYPE use[] = { CKA_ENCRYPT, CKA_DECRYPT,
+								 CKA_SIGN,    CKA_VERIFY,
+								 CKA_WRAP,    CKA_UNWRAP,
+								 CKA_DERIVE };
 			int u = 0;
 			for (size_t k = 0; k < sizeof use / sizeof use[0]; k++)
 				u += get_bool(h[i], use[k]);
@@ -199,13 +202,14 @@ static void privkeys(void)
 	for (CK_ULONG i = 0; i < n; i++) {
 		char hex[260];
 		get_id(h[i], hex, sizeof hex);
-		printf("%s decrypt=%d unwrap=%d sign=%d\n", hex[0] ? hex : "-", get_bool(h[i], CKA_DECRYPT),
-		       get_bool(h[i], CKA_UNWRAP), get_bool(h[i], CKA_SIGN));
+		printf("%s decrypt=%d unwrap=%d sign=%d\n", hex[0] ? hex : "-",
+		       get_bool(h[i], CKA_DECRYPT), get_bool(h[i], CKA_UNWRAP),
+		       get_bool(h[i], CKA_SIGN));
 	}
 }
 
 static CK_RV oaep_decrypt(CK_OBJECT_HANDLE k, const char *hash, const CK_BYTE *in, CK_ULONG inlen,
-                          CK_BYTE *out, CK_ULONG *outlen)
+			  CK_BYTE *out, CK_ULONG *outlen)
 {
 	CK_RSA_PKCS_OAEP_PARAMS p;
 	memset(&p, 0, sizeof p);
@@ -276,7 +280,8 @@ static void privkey_all(const char *prefix)
 static void secret(const char *label)
 {
 	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
-	CK_ATTRIBUTE t[] = { { CKA_CLASS, &cls, sizeof cls }, { CKA_LABEL, (void *)label, strlen(label) } };
+	CK_ATTRIBUTE t[] = { { CKA_CLASS, &cls, sizeof cls },
+			     { CKA_LABEL, (void *)label, strlen(label) } };
 	CK_OBJECT_HANDLE h;
 	if (find(t, 2, &h, 1) != 1) {
 		fprintf(stderr, "p11-probe: no secret key '%s'\n", label);
@@ -291,7 +296,8 @@ static void secret(const char *label)
 int main(int argc, char **argv)
 {
 	if (argc < 6) {
-		fprintf(stderr, "usage: p11-probe MODULE INIT_RESERVED|- TOKEN PINFILE COMMAND [ARGS]\n");
+		fprintf(stderr,
+			"usage: p11-probe MODULE INIT_RESERVED|- TOKEN PINFILE COMMAND [ARGS]\n");
 		return 2;
 	}
 	fn = p11_kit_module_load(argv[1], P11_KIT_MODULE_UNMANAGED);
@@ -327,7 +333,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "p11-probe: no token '%s'\n", argv[3]);
 		return 1;
 	}
-	if ((rv = fn->C_OpenSession(slots[s], CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &sh)) != CKR_OK)
+	if ((rv = fn->C_OpenSession(slots[s], CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL,
+				    &sh)) != CKR_OK)
 		die("C_OpenSession", rv);
 	char pin[256] = "";
 	FILE *pf = fopen(argv[4], "r");

@@ -22,8 +22,8 @@ static int sign_with(EVP_PKEY *k)
 	unsigned char sig[1024];
 	size_t len = sizeof sig;
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	int ok = md != NULL && EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, k) == 1
-	         && EVP_DigestSign(md, sig, &len, (const unsigned char *)"abc", 3) == 1;
+	int ok = md != NULL && EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, k) == 1 &&
+		 EVP_DigestSign(md, sig, &len, (const unsigned char *)"abc", 3) == 1;
 
 	EVP_MD_CTX_free(md);
 	return ok;
@@ -60,8 +60,8 @@ int main(int argc, char **argv)
 
 	k = NULL;
 	b = BIO_new_file(argv[1], "r");
-	d = OSSL_DECODER_CTX_new_for_pkey(&k, "PEM", NULL, NULL, OSSL_KEYMGMT_SELECT_KEYPAIR,
-	                                  NULL, NULL);
+	d = OSSL_DECODER_CTX_new_for_pkey(&k, "PEM", NULL, NULL, OSSL_KEYMGMT_SELECT_KEYPAIR, NULL,
+					  NULL);
 	if (b == NULL || d == NULL || !OSSL_DECODER_from_bio(d, b)) {
 		EVP_PKEY_free(k);
 		k = NULL;

@@ -25,7 +25,7 @@
 #include <openssl/store.h>
 
 #define THREADS 8
-#define ROUNDS 12
+#define ROUNDS	12
 
 static int n_test;
 static int n_failed;
@@ -64,10 +64,10 @@ static EVP_PKEY_CTX *oaep256(EVP_PKEY *k, int decrypt)
 {
 	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_pkey(NULL, k, NULL);
 
-	if (c == NULL || (decrypt ? EVP_PKEY_decrypt_init(c) : EVP_PKEY_encrypt_init(c)) <= 0
-	    || EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_OAEP_PADDING) <= 0
-	    || EVP_PKEY_CTX_set_rsa_oaep_md_name(c, "SHA256", NULL) <= 0
-	    || EVP_PKEY_CTX_set_rsa_mgf1_md_name(c, "SHA256", NULL) <= 0) {
+	if (c == NULL || (decrypt ? EVP_PKEY_decrypt_init(c) : EVP_PKEY_encrypt_init(c)) <= 0 ||
+	    EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_OAEP_PADDING) <= 0 ||
+	    EVP_PKEY_CTX_set_rsa_oaep_md_name(c, "SHA256", NULL) <= 0 ||
+	    EVP_PKEY_CTX_set_rsa_mgf1_md_name(c, "SHA256", NULL) <= 0) {
 		EVP_PKEY_CTX_free(c);
 		return NULL;
 	}
@@ -82,8 +82,8 @@ static int decrypt_once(void)
 	size_t len = sizeof out;
 	int good;
 
-	good = c != NULL && EVP_PKEY_decrypt(c, out, &len, ct, ct_len) > 0
-	       && len == sizeof dek && memcmp(out, dek, len) == 0;
+	good = c != NULL && EVP_PKEY_decrypt(c, out, &len, ct, ct_len) > 0 && len == sizeof dek &&
+	       memcmp(out, dek, len) == 0;
 	EVP_PKEY_CTX_free(c);
 	return good;
 }
@@ -122,8 +122,9 @@ int main(int argc, char **argv)
 	   "OSSL_STORE loads the vault key as an RSA EVP_PKEY");
 	if (key == NULL)
 		return 1;
-	ok(EVP_PKEY_get_size(key) == EVP_PKEY_get_bits(key) / 8
-	   && EVP_PKEY_get_security_bits(key) >= 112, "size and security bits of the key");
+	ok(EVP_PKEY_get_size(key) == EVP_PKEY_get_bits(key) / 8 &&
+		   EVP_PKEY_get_security_bits(key) >= 112,
+	   "size and security bits of the key");
 
 	if ((f = fopen(argv[2], "r")) != NULL) {
 		pem = PEM_read_PUBKEY(f, NULL, NULL, NULL);
@@ -141,8 +142,9 @@ int main(int argc, char **argv)
 	RAND_bytes(dek, sizeof dek);
 	c = oaep256(key, 0);
 	ct_len = sizeof ct;
-	ok(c != NULL && EVP_PKEY_encrypt(c, ct, &ct_len, dek, sizeof dek) > 0
-	   && ct_len == (size_t)EVP_PKEY_get_size(key), "RSA-OAEP-256 encryption with the key");
+	ok(c != NULL && EVP_PKEY_encrypt(c, ct, &ct_len, dek, sizeof dek) > 0 &&
+		   ct_len == (size_t)EVP_PKEY_get_size(key),
+	   "RSA-OAEP-256 encryption with the key");
 	EVP_PKEY_CTX_free(c);
 
 	ok(decrypt_once(), "RSA-OAEP-256 decryption on the token gives the DEK back");
@@ -170,8 +172,9 @@ int main(int argc, char **argv)
 			ERR_print_errors_fp(stderr);
 		_exit(good ? 0 : 1);
 	}
-	ok(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status)
-	   && WEXITSTATUS(status) == 0, "a forked child decrypts with the key loaded before fork");
+	ok(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+		   WEXITSTATUS(status) == 0,
+	   "a forked child decrypts with the key loaded before fork");
 	ok(decrypt_once(), "the parent still decrypts after the fork");
 
 	EVP_PKEY_free(key);

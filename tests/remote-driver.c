@@ -234,8 +234,8 @@ static int interactive(void)
 
 struct stress {
 	const char *key;
-	unsigned count;          /* wrap+unwrap per thread */
-	unsigned rotations;      /* per thread */
+	unsigned count;	    /* wrap+unwrap per thread */
+	unsigned rotations; /* per thread */
 	FILE *out, *rot;
 	unsigned ops, rotated, errors;
 };
@@ -292,7 +292,9 @@ static void *stress_thread(void *arg)
 static int stress(const char *key, long count, long rotations, const char *out)
 {
 	char path[4096];
-	struct stress s = { .key = key, .count = (unsigned)count, .rotations = (unsigned)rotations };
+	struct stress s = { .key = key,
+			    .count = (unsigned)count,
+			    .rotations = (unsigned)rotations };
 	pthread_t th[2];
 
 	s.out = fopen(out, "w");
@@ -379,7 +381,8 @@ int main(int argc, char **argv)
 	cmk_rc rc;
 
 	if (!(argc == 2 || stress_mode || verify_mode)) {
-		fprintf(stderr, "usage: remote-driver VAULT | stress VAULT KEY COUNT ROTATIONS OUT | verify VAULT FILE\n");
+		fprintf(stderr, "usage: remote-driver VAULT | stress VAULT KEY COUNT ROTATIONS OUT "
+				"| verify VAULT FILE\n");
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);

@@ -10,8 +10,7 @@ static int test_n;
 static int test_failed;
 
 /* One test point; a failure also prints the library's last error. */
-__attribute__((format(printf, 2, 3)))
-static void ok(int cond, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void ok(int cond, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -28,8 +27,7 @@ static void ok(int cond, const char *fmt, ...)
 	fflush(stdout);
 }
 
-__attribute__((unused))
-static void is_rc(cmk_rc got, cmk_rc want, const char *what)
+__attribute__((unused)) static void is_rc(cmk_rc got, cmk_rc want, const char *what)
 {
 	ok(got == want, "%s: %s (got %s)", what, cmk_rc_name(want), cmk_rc_name(got));
 }

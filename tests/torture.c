@@ -90,33 +90,56 @@
 /* ------------------------------------------------------------ the model */
 
 enum kind {
-	K_WRAP, K_UNWRAP, K_PROV, K_VER_DIS, K_VER_EN, K_KEY_DIS, K_KEY_EN, K_ROTATE,
-	K_DELETE, K_RECOVER, K_KEYSET, K_POLICY, K_RES_PUT, K_RES_GET, K_RES_SETKEY, K_N
+	K_WRAP,
+	K_UNWRAP,
+	K_PROV,
+	K_VER_DIS,
+	K_VER_EN,
+	K_KEY_DIS,
+	K_KEY_EN,
+	K_ROTATE,
+	K_DELETE,
+	K_RECOVER,
+	K_KEYSET,
+	K_POLICY,
+	K_RES_PUT,
+	K_RES_GET,
+	K_RES_SETKEY,
+	K_N
 };
 static const char *kind_name[K_N] = {
-	"wrap", "unwrap", "provider-decrypt", "version-disable", "version-enable",
-	"key-disable", "key-enable", "rotate", "delete", "recover", "key-set",
-	"policy", "resource-put", "resource-get", "resource-set-key",
+	"wrap",	       "unwrap",     "provider-decrypt", "version-disable", "version-enable",
+	"key-disable", "key-enable", "rotate",		 "delete",	    "recover",
+	"key-set",     "policy",     "resource-put",	 "resource-get",    "resource-set-key",
 };
 static const int kind_weight[K_N] = { 10, 14, 8, 8, 8, 4, 4, 2, 1, 3, 4, 4, 5, 6, 2 };
 
-enum viol { V_LOST_KEY, V_NOT_REFUSED, V_INTEGRITY, V_LOST_UPDATE, V_WRONG_DATA,
-	V_UNUSABLE, V_AUDIT, V_TOKEN_LOST, V_N };
+enum viol {
+	V_LOST_KEY,
+	V_NOT_REFUSED,
+	V_INTEGRITY,
+	V_LOST_UPDATE,
+	V_WRONG_DATA,
+	V_UNUSABLE,
+	V_AUDIT,
+	V_TOKEN_LOST,
+	V_N
+};
 static const char *viol_name[V_N] = {
-	"no-key-lost", "disable-refused", "no-integrity-alarm", "no-lost-update",
-	"no-wrong-data", "usable-at-end", "audit-verify", "no-token-lost",
+	"no-key-lost",	 "disable-refused", "no-integrity-alarm", "no-lost-update",
+	"no-wrong-data", "usable-at-end",   "audit-verify",	  "no-token-lost",
 };
 
-#define MAXKEYS 8
-#define MAXVER 512
+#define MAXKEYS	    8
+#define MAXVER	    512
 #define VER_PER_KEY 10
-#define MAXW (1 << 17)
-#define MAXSLOTS 256
-#define NIDENT 4
-#define NRES 2
-#define NOBJ 4
-#define NRC 32
-#define ANY INT64_MIN      /* a register value that matches anything */
+#define MAXW	    (1 << 17)
+#define MAXSLOTS    256
+#define NIDENT	    4
+#define NRES	    2
+#define NOBJ	    4
+#define NRC	    32
+#define ANY	    INT64_MIN /* a register value that matches anything */
 
 /* registers: what the lost-update check compares */
 enum { R_VER_EN = 1, R_KEY_EN, R_KEY_DEL, R_VER_TAG, R_POLICY, R_OBJ, R_RESKEY };
@@ -128,27 +151,27 @@ struct version {
 	_Atomic int ready;
 	int key;
 	char hex[CMK_VERSION_LEN + 1];
-	_Atomic int lost;      /* reported lost */
+	_Atomic int lost; /* reported lost */
 };
 
 struct wlog {
 	_Atomic int status;
 	int reg;
 	int64_t val;
-	int64_t t0, t1;        /* CLOCK_MONOTONIC ns: call made, call returned */
+	int64_t t0, t1; /* CLOCK_MONOTONIC ns: call made, call returned */
 	pid_t pid;
 };
 
-struct slot {              /* an enable in flight, for the cleanup of a kill */
+struct slot { /* an enable in flight, for the cleanup of a kill */
 	_Atomic pid_t pid;
-	_Atomic int what;      /* 0, 1 key enable (idx key), 2 version enable (idx version) */
+	_Atomic int what; /* 0, 1 key enable (idx key), 2 version enable (idx version) */
 	_Atomic int idx;
 };
 
 struct shm {
 	_Atomic uint64_t ops[K_N], errs[K_N][NRC], viol[V_N];
-	_Atomic uint64_t refusal_checks, refusal_skipped, kills[3], restarts, hangs,
-		token_lost, zero_seen, dup_seen, checker_rounds;
+	_Atomic uint64_t refusal_checks, refusal_skipped, kills[3], restarts, hangs, token_lost,
+		zero_seen, dup_seen, checker_rounds;
 	_Atomic int nver;
 	struct version ver[MAXVER];
 	_Atomic int nw;
@@ -156,15 +179,15 @@ struct shm {
 	_Atomic uint64_t en_started_k[MAXKEYS], en_started_v[MAXVER];
 	_Atomic int en_active_k[MAXKEYS], en_active_v[MAXVER];
 	struct slot slot[MAXSLOTS];
-	_Atomic int64_t seq;   /* values written by puts and tags */
+	_Atomic int64_t seq; /* values written by puts and tags */
 	_Atomic int stop;
 	_Atomic int printed;
 	_Atomic int msg_taken[K_N][NRC];
-	char msg[K_N][NRC][160];   /* the first message of each error kind */
+	char msg[K_N][NRC][160]; /* the first message of each error kind */
 };
 
 static struct shm *S;
-static unsigned res_tag;   /* resources are new in each run: tr<i>-<pid> */
+static unsigned res_tag; /* resources are new in each run: tr<i>-<pid> */
 
 /* options */
 static int o_seconds = 60, o_procs = 2, o_threads = 2, o_keys = 3, o_kills;
@@ -184,8 +207,7 @@ static int64_t now_ns(void)
 }
 
 /* One line to stdout with a single write (many processes share it). */
-__attribute__((format(printf, 1, 2)))
-static void say(const char *fmt, ...)
+__attribute__((format(printf, 1, 2))) static void say(const char *fmt, ...)
 {
 	char buf[1024];
 	va_list ap;
@@ -201,8 +223,7 @@ static void say(const char *fmt, ...)
 		return;
 }
 
-__attribute__((format(printf, 2, 3)))
-static void violation(enum viol v, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void violation(enum viol v, const char *fmt, ...)
 {
 	char buf[900];
 	va_list ap;
@@ -316,8 +337,9 @@ static void wlog_check(int reg, int64_t final, const char *what)
 	for (int i = 0; i < n; i++)
 		if (S->w[i].reg == reg && S->w[i].status == WS_OK && S->w[i].t0 == last_ok_start)
 			want = S->w[i].val;
-	violation(V_LOST_UPDATE, "%s is %lld at the end, but the last successful change (of %d) wrote %lld",
-	          what, (long long)final, nw, (long long)want);
+	violation(V_LOST_UPDATE,
+		  "%s is %lld at the end, but the last successful change (of %d) wrote %lld", what,
+		  (long long) final, nw, (long long)want);
 }
 
 /* ------------------------------------------------- raw PKCS#11 (no libcmk) */
@@ -354,9 +376,11 @@ static int raw_open(struct raw *r)
 					label[i] = '\0';
 				if (strcmp(label, token_label) != 0)
 					continue;
-				if (r->fn->C_OpenSession(slots[s], CKF_SERIAL_SESSION, NULL, NULL, &r->sh) != CKR_OK)
+				if (r->fn->C_OpenSession(slots[s], CKF_SERIAL_SESSION, NULL, NULL,
+							 &r->sh) != CKR_OK)
 					break;
-				rv = r->fn->C_Login(r->sh, CKU_USER, (CK_UTF8CHAR *)pin, strlen(pin));
+				rv = r->fn->C_Login(r->sh, CKU_USER, (CK_UTF8CHAR *)pin,
+						    strlen(pin));
 				if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN)
 					return 0;
 				r->fn->C_CloseSession(r->sh);
@@ -428,7 +452,7 @@ static int raw_permits(struct raw *r, CK_OBJECT_HANDLE h)
 	memset(in, 0, sizeof in);
 	CK_RV rv = r->fn->C_Decrypt(r->sh, in, 256, out, &outlen);
 	if (rv == CKR_BUFFER_TOO_SMALL || rv == CKR_OK)
-		r->fn->C_DecryptInit(r->sh, NULL, h);  /* cancel (PKCS#11 3.0) */
+		r->fn->C_DecryptInit(r->sh, NULL, h); /* cancel (PKCS#11 3.0) */
 	return 1;
 }
 
@@ -482,7 +506,7 @@ static int probe(const struct probe_req *q, struct probe_resp *a)
 {
 	pthread_mutex_lock(&probe_mu);
 	int good = write(probe_fd, q, sizeof *q) == (ssize_t)sizeof *q &&
-	           read(probe_fd, a, sizeof *a) == (ssize_t)sizeof *a && !a->err;
+		   read(probe_fd, a, sizeof *a) == (ssize_t)sizeof *a && !a->err;
 	pthread_mutex_unlock(&probe_mu);
 	return good;
 }
@@ -552,9 +576,11 @@ struct thr {
 static void enable_begin(struct thr *t, int what, int idx)
 {
 	if (what == 1)
-		atomic_fetch_add(&S->en_active_k[idx], 1), atomic_fetch_add(&S->en_started_k[idx], 1);
+		atomic_fetch_add(&S->en_active_k[idx], 1),
+			atomic_fetch_add(&S->en_started_k[idx], 1);
 	else
-		atomic_fetch_add(&S->en_active_v[idx], 1), atomic_fetch_add(&S->en_started_v[idx], 1);
+		atomic_fetch_add(&S->en_active_v[idx], 1),
+			atomic_fetch_add(&S->en_started_v[idx], 1);
 	struct slot *s = &S->slot[t->slot];
 	atomic_store(&s->idx, idx);
 	atomic_store(&s->what, what);
@@ -592,7 +618,8 @@ static void refusal_after(int key, int vidx, uint64_t s0, int a0, const char *wh
 		atomic_fetch_add(&S->refusal_skipped, 1);
 		return;
 	}
-	uint64_t s1 = vidx >= 0 ? atomic_load(&S->en_started_v[vidx]) : atomic_load(&S->en_started_k[key]);
+	uint64_t s1 = vidx >= 0 ? atomic_load(&S->en_started_v[vidx])
+				: atomic_load(&S->en_started_k[key]);
 	if (a0 != 0 || s1 != s0) {
 		atomic_fetch_add(&S->refusal_skipped, 1);
 		return;
@@ -600,15 +627,18 @@ static void refusal_after(int key, int vidx, uint64_t s0, int a0, const char *wh
 	atomic_fetch_add(&S->refusal_checks, 1);
 	for (int i = 0; i < q.n; i++)
 		if (a.permitted[i])
-			violation(V_NOT_REFUSED, "after `%s` returned, %d of %d private key objects "
-			          "with id %s still decrypt on the token", what, a.permitted[i], a.objs[i], q.hex[i]);
+			violation(V_NOT_REFUSED,
+				  "after `%s` returned, %d of %d private key objects "
+				  "with id %s still decrypt on the token",
+				  what, a.permitted[i], a.objs[i], q.hex[i]);
 }
 
 static void op_disable(struct thr *t, int key, int vidx)
 {
 	char name[16], what[80];
 	key_name(key, name);
-	uint64_t s0 = vidx >= 0 ? atomic_load(&S->en_started_v[vidx]) : atomic_load(&S->en_started_k[key]);
+	uint64_t s0 = vidx >= 0 ? atomic_load(&S->en_started_v[vidx])
+				: atomic_load(&S->en_started_k[key]);
 	int a0 = vidx >= 0 ? atomic_load(&S->en_active_v[vidx]) : atomic_load(&S->en_active_k[key]);
 	int reg = vidx >= 0 ? REG(R_VER_EN, vidx, 0) : REG(R_KEY_EN, key, 0);
 	int w = wlog_begin(reg, 0);
@@ -617,7 +647,8 @@ static void op_disable(struct thr *t, int key, int vidx)
 	count(vidx >= 0 ? K_VER_DIS : K_KEY_DIS, rc);
 	if (rc != CMK_OK)
 		return;
-	snprintf(what, sizeof what, "disable %s%s%s", name, vidx >= 0 ? "/" : "", vidx >= 0 ? S->ver[vidx].hex : "");
+	snprintf(what, sizeof what, "disable %s%s%s", name, vidx >= 0 ? "/" : "",
+		 vidx >= 0 ? S->ver[vidx].hex : "");
 	refusal_after(key, vidx, s0, a0, what);
 }
 
@@ -642,7 +673,8 @@ static void op_wrap(struct thr *t, int key)
 	struct wrapped wr;
 	RAND_bytes(wr.dek, sizeof wr.dek);
 	wr.len = sizeof wr.blob;
-	cmk_rc rc = cmk_wrap(t->ctx, name, CMK_ALG_RSA_OAEP_256, wr.dek, sizeof wr.dek, wr.blob, &wr.len);
+	cmk_rc rc = cmk_wrap(t->ctx, name, CMK_ALG_RSA_OAEP_256, wr.dek, sizeof wr.dek, wr.blob,
+			     &wr.len);
 	count(K_WRAP, rc);
 	if (rc == CMK_OK)
 		t->ring[t->nring++ % 8] = wr;
@@ -713,7 +745,8 @@ static void op_provider(struct thr *t, int key)
 			c = oaep256(t->pkey[key], 1);
 			good = c && EVP_PKEY_decrypt(c, pt, &ptlen, ct, ctlen) > 0;
 			if (good && (ptlen != sizeof dek || memcmp(pt, dek, ptlen) != 0))
-				violation(V_WRONG_DATA, "provider decryption with %s gave other bytes", uri);
+				violation(V_WRONG_DATA,
+					  "provider decryption with %s gave other bytes", uri);
 		}
 		EVP_PKEY_CTX_free(c);
 	}
@@ -724,7 +757,8 @@ static void op_provider(struct thr *t, int key)
 			ERR_error_string_n(e, msg, sizeof msg);
 	count(K_PROV, good ? CMK_OK : CMK_E_INTERNAL);
 	if (!good && !atomic_exchange(&S->msg_taken[K_PROV][CMK_E_INTERNAL], 1))
-		snprintf(S->msg[K_PROV][CMK_E_INTERNAL], sizeof S->msg[K_PROV][CMK_E_INTERNAL], "%s", msg);
+		snprintf(S->msg[K_PROV][CMK_E_INTERNAL], sizeof S->msg[K_PROV][CMK_E_INTERNAL],
+			 "%s", msg);
 	if (!good && (strstr(msg, "authentic") || strstr(msg, "integrity")))
 		violation(V_INTEGRITY, "provider decrypt with %s: %s", uri, msg);
 	if (!good && o_verbose)
@@ -766,7 +800,7 @@ static void op_delete(struct thr *t, int key, int del)
 	uint64_t s0 = atomic_load(&S->en_started_k[key]);
 	int a0 = atomic_load(&S->en_active_k[key]);
 	if (!del)
-		enable_begin(t, 1, key);   /* a recover may make versions usable */
+		enable_begin(t, 1, key); /* a recover may make versions usable */
 	int w = wlog_begin(REG(R_KEY_DEL, key, 0), del);
 	cmk_rc rc = del ? cmk_key_delete(t->ctx, name) : cmk_key_recover(t->ctx, name);
 	wlog_end(w, rc);
@@ -814,7 +848,7 @@ static void op_policy(struct thr *t)
 		rc = cmk_policy_remove(t->ctx, ident);
 		wlog_end(w, rc == CMK_E_NOT_FOUND ? CMK_OK : rc);
 		if (rc == CMK_E_NOT_FOUND)
-			rc = CMK_OK;   /* nothing to remove: documented */
+			rc = CMK_OK; /* nothing to remove: documented */
 	} else {
 		unsigned perms = (unsigned)(rnd(&t->rs) & CMK_PERM_DEFAULT);
 		if (!perms)
@@ -866,10 +900,12 @@ static void op_resource(struct thr *t, enum kind k)
 		int64_t n;
 		rc = cmk_resource_get(res, oname, &d, &len);
 		if (rc == CMK_OK && !obj_parse(d, len, r, o, &n))
-			violation(V_WRONG_DATA, "resource %s object %s reads back as %zu other bytes", rname, oname, len);
+			violation(V_WRONG_DATA,
+				  "resource %s object %s reads back as %zu other bytes", rname,
+				  oname, len);
 		cmk_free(d);
 	} else {
-		int c = (int)rndn(&t->rs, (unsigned)o_keys + 1);   /* 0: service-managed */
+		int c = (int)rndn(&t->rs, (unsigned)o_keys + 1); /* 0: service-managed */
 		int w = wlog_begin(REG(R_RESKEY, r, 0), c);
 		if (c == 0) {
 			rc = cmk_resource_set_service_managed(res);
@@ -905,10 +941,24 @@ static void *worker_thread(void *arg)
 		int v;
 		switch (k) {
 		case K_WRAP: op_wrap(t, key); break;
-		case K_UNWRAP: if (t->nring) op_unwrap(t); else op_wrap(t, key); break;
-		case K_PROV: if (o_provider) op_provider(t, key); break;
-		case K_VER_DIS: if ((v = ver_pick(&t->rs, key)) >= 0) op_disable(t, key, v); break;
-		case K_VER_EN: if ((v = ver_pick(&t->rs, key)) >= 0) op_enable(t, key, v); break;
+		case K_UNWRAP:
+			if (t->nring)
+				op_unwrap(t);
+			else
+				op_wrap(t, key);
+			break;
+		case K_PROV:
+			if (o_provider)
+				op_provider(t, key);
+			break;
+		case K_VER_DIS:
+			if ((v = ver_pick(&t->rs, key)) >= 0)
+				op_disable(t, key, v);
+			break;
+		case K_VER_EN:
+			if ((v = ver_pick(&t->rs, key)) >= 0)
+				op_enable(t, key, v);
+			break;
 		case K_KEY_DIS: op_disable(t, key, -1); break;
 		case K_KEY_EN: op_enable(t, key, -1); break;
 		case K_ROTATE: op_rotate(t, key); break;
@@ -916,7 +966,9 @@ static void *worker_thread(void *arg)
 		case K_RECOVER: op_delete(t, key, 0); break;
 		case K_KEYSET: op_keyset(t, key); break;
 		case K_POLICY: op_policy(t); break;
-		case K_RES_PUT: case K_RES_GET: case K_RES_SETKEY: op_resource(t, k); break;
+		case K_RES_PUT:
+		case K_RES_GET:
+		case K_RES_SETKEY: op_resource(t, k); break;
 		default: break;
 		}
 	}
@@ -969,7 +1021,8 @@ static void worker_main(int wi, unsigned gen)
 	for (int i = 0; i < o_threads; i++) {
 		t[i].ctx = ctx;
 		t[i].slot = wi * o_threads + i;
-		t[i].rs = ((uint64_t)o_seed << 32) ^ ((uint64_t)t[i].slot * 7919 + gen * 104729 + 1) ^ 0x9E3779B97F4A7C15ULL;
+		t[i].rs = ((uint64_t)o_seed << 32) ^
+			  ((uint64_t)t[i].slot * 7919 + gen * 104729 + 1) ^ 0x9E3779B97F4A7C15ULL;
 		t[i].rp.dir = o_res_dir;
 		atomic_store(&S->slot[t[i].slot].pid, getpid());
 		if (pthread_create(&th[i], NULL, worker_thread, &t[i]) != 0)
@@ -1003,8 +1056,8 @@ static void checker_main(void)
 			CK_OBJECT_HANDLE h[8];
 			int c = raw_privs(&r, S->ver[i].hex, h, 8);
 			if (c < 0)
-				continue;   /* token busy or being repaired: next round */
-			if (c > 2)   /* more than a working and an archive copy */
+				continue; /* token busy or being repaired: next round */
+			if (c > 2)	  /* more than a working and an archive copy */
 				atomic_fetch_add(&S->dup_seen, 1);
 			if (c > 0) {
 				zero[i] = 0;
@@ -1013,8 +1066,10 @@ static void checker_main(void)
 			atomic_fetch_add(&S->zero_seen, 1);
 			/* gone for 3 rounds (3 s) in a row: lost, not in flight */
 			if (++zero[i] == 3 && !atomic_exchange(&S->ver[i].lost, 1))
-				violation(V_LOST_KEY, "version t%d/%s has no private key on the token "
-				          "(3 checks, 1 s apart)", S->ver[i].key, S->ver[i].hex);
+				violation(V_LOST_KEY,
+					  "version t%d/%s has no private key on the token "
+					  "(3 checks, 1 s apart)",
+					  S->ver[i].key, S->ver[i].hex);
 		}
 		atomic_fetch_add(&S->checker_rounds, 1);
 		for (int i = 0; i < 10 && !atomic_load(&S->stop); i++)
@@ -1185,8 +1240,10 @@ static int setup(void)
 			char oname[16], data[64];
 			snprintf(oname, sizeof oname, "o%d", o);
 			int len = snprintf(data, sizeof data, "torture r%d o%d n0", r, o);
-			if (cmk_resource_put(res, oname, (const uint8_t *)data, (size_t)len) != CMK_OK) {
-				say("# setup: resource put %s/%s: %s", rname, oname, cmk_last_error());
+			if (cmk_resource_put(res, oname, (const uint8_t *)data, (size_t)len) !=
+			    CMK_OK) {
+				say("# setup: resource put %s/%s: %s", rname, oname,
+				    cmk_last_error());
 				return -1;
 			}
 			w = wlog_begin(REG(R_OBJ, r, o), 0);
@@ -1245,9 +1302,10 @@ static int final_check(void)
 		}
 		if (rc != CMK_OK) {
 			if (rc == CMK_E_INTEGRITY)
-				violation(V_INTEGRITY, "key show %s at the end: %s", name, cmk_last_error());
+				violation(V_INTEGRITY, "key show %s at the end: %s", name,
+					  cmk_last_error());
 			violation(V_LOST_KEY, "key %s cannot be read at the end: %s: %s", name,
-			          cmk_rc_name(rc), cmk_last_error());
+				  cmk_rc_name(rc), cmk_last_error());
 			continue;
 		}
 		char what[64];
@@ -1259,7 +1317,7 @@ static int final_check(void)
 		size_t n;
 		if ((rc = cmk_key_versions(ctx, name, deleted, &v, &n)) != CMK_OK) {
 			violation(rc == CMK_E_INTEGRITY ? V_INTEGRITY : V_LOST_KEY,
-			          "key versions %s at the end: %s", name, cmk_last_error());
+				  "key versions %s at the end: %s", name, cmk_last_error());
 			continue;
 		}
 		listed[k] = 1;
@@ -1277,32 +1335,43 @@ static int final_check(void)
 				if (idx >= 0)
 					seen[idx] = 1;
 				if (a.objs[j] == 0)
-					violation(V_LOST_KEY, "version %s/%s has a record but no private key on the token",
-					          name, vi->version);
+					violation(V_LOST_KEY,
+						  "version %s/%s has a record but no private key "
+						  "on the token",
+						  name, vi->version);
 				if (a.objs[j] > 2)
 					dups++;
-				int usable = vi->usable && (vi->ops & (CMK_OP_UNWRAP | CMK_OP_DECRYPT));
+				int usable =
+					vi->usable && (vi->ops & (CMK_OP_UNWRAP | CMK_OP_DECRYPT));
 				if (!usable && a.permitted[j])
-					violation(V_NOT_REFUSED, "version %s/%s is %s but %d of its %d private key "
-					          "objects decrypt on the token", name, vi->version,
-					          deleted ? "deleted" : "disabled", a.permitted[j], a.objs[j]);
+					violation(
+						V_NOT_REFUSED,
+						"version %s/%s is %s but %d of its %d private key "
+						"objects decrypt on the token",
+						name, vi->version, deleted ? "deleted" : "disabled",
+						a.permitted[j], a.objs[j]);
 				if (idx < 0)
 					continue;
-				snprintf(what, sizeof what, "version %s/%.8s enabled", name, vi->version);
+				snprintf(what, sizeof what, "version %s/%.8s enabled", name,
+					 vi->version);
 				wlog_check(REG(R_VER_EN, idx, 0), vi->enabled, what);
 				int64_t tv;
 				snprintf(what, sizeof what, "tag of %s/%.8s", name, vi->version);
-				wlog_check(REG(R_VER_TAG, idx, 0), tag_value(vi, &tv) ? tv : -1, what);
+				wlog_check(REG(R_VER_TAG, idx, 0), tag_value(vi, &tv) ? tv : -1,
+					   what);
 			}
 		}
 		cmk_free(v);
 	}
 	int nv = atomic_load(&S->nver);
 	for (int i = 0; i < nv && i < MAXVER; i++)
-		if (atomic_load(&S->ver[i].ready) && listed[S->ver[i].key] && !seen[i] && !S->ver[i].lost)
-			violation(V_LOST_KEY, "version t%d/%s (it existed at the start, or its rotate returned) "
-			          "has no record at the end",
-			          S->ver[i].key, S->ver[i].hex);
+		if (atomic_load(&S->ver[i].ready) && listed[S->ver[i].key] && !seen[i] &&
+		    !S->ver[i].lost)
+			violation(
+				V_LOST_KEY,
+				"version t%d/%s (it existed at the start, or its rotate returned) "
+				"has no record at the end",
+				S->ver[i].key, S->ver[i].hex);
 
 	/* 2. policies, resources' keys */
 	for (int i = 0; i < NIDENT; i++) {
@@ -1312,7 +1381,7 @@ static int final_check(void)
 		cmk_rc rc = cmk_policy_get(ctx, ident, &p);
 		if (rc != CMK_OK && rc != CMK_E_NOT_FOUND) {
 			violation(rc == CMK_E_INTEGRITY ? V_INTEGRITY : V_LOST_UPDATE,
-			          "policy %s at the end: %s", ident, cmk_last_error());
+				  "policy %s at the end: %s", ident, cmk_last_error());
 			continue;
 		}
 		snprintf(what, sizeof what, "policy of %s", ident);
@@ -1330,7 +1399,8 @@ static int final_check(void)
 			cmk_resource_close(res);
 		}
 		if (rc != CMK_OK) {
-			violation(V_WRONG_DATA, "resource %s at the end: %s", rname, cmk_last_error());
+			violation(V_WRONG_DATA, "resource %s at the end: %s", rname,
+				  cmk_last_error());
 			continue;
 		}
 		int64_t c = 0;
@@ -1349,30 +1419,34 @@ static int final_check(void)
 		cmk_key_recover(ctx, name);
 		cmk_rc rc = cmk_key_set_enabled(ctx, name, NULL, 1);
 		if (rc == CMK_E_INTEGRITY)
-			violation(V_INTEGRITY, "key enable %s at the end: %s", name, cmk_last_error());
+			violation(V_INTEGRITY, "key enable %s at the end: %s", name,
+				  cmk_last_error());
 		cmk_version_info *v;
 		size_t n;
 		if (cmk_key_versions(ctx, name, 0, &v, &n) != CMK_OK)
-			continue;   /* reported above */
+			continue; /* reported above */
 		for (size_t i = 0; i < n; i++) {
 			char kid[CMK_KID_MAX];
 			snprintf(kid, sizeof kid, "cmk://%s/keys/%s/%s", vault, name, v[i].version);
 			if ((rc = cmk_key_set_enabled(ctx, name, v[i].version, 1)) != CMK_OK) {
 				violation(rc == CMK_E_INTEGRITY ? V_INTEGRITY : V_UNUSABLE,
-				          "enable %s at the end: %s", kid, cmk_last_error());
+					  "enable %s at the end: %s", kid, cmk_last_error());
 				continue;
 			}
 			uint8_t dek[32], ct[1024], pt[512];
 			size_t ctlen = sizeof ct, ptlen = sizeof pt;
 			char used[CMK_KID_MAX];
 			RAND_bytes(dek, sizeof dek);
-			if ((rc = cmk_wrap_raw(ctx, kid, CMK_ALG_RSA_OAEP_256, dek, sizeof dek, ct, &ctlen, used)) != CMK_OK ||
-			    (rc = cmk_unwrap_raw(ctx, kid, CMK_ALG_RSA_OAEP_256, ct, ctlen, pt, &ptlen)) != CMK_OK)
+			if ((rc = cmk_wrap_raw(ctx, kid, CMK_ALG_RSA_OAEP_256, dek, sizeof dek, ct,
+					       &ctlen, used)) != CMK_OK ||
+			    (rc = cmk_unwrap_raw(ctx, kid, CMK_ALG_RSA_OAEP_256, ct, ctlen, pt,
+						 &ptlen)) != CMK_OK)
 				violation(rc == CMK_E_INTEGRITY ? V_INTEGRITY : V_UNUSABLE,
-				          "%s does not wrap and unwrap at the end: %s: %s", kid, cmk_rc_name(rc),
-				          cmk_last_error());
+					  "%s does not wrap and unwrap at the end: %s: %s", kid,
+					  cmk_rc_name(rc), cmk_last_error());
 			else if (ptlen != sizeof dek || memcmp(pt, dek, ptlen) != 0)
-				violation(V_WRONG_DATA, "%s unwraps to another DEK at the end", kid);
+				violation(V_WRONG_DATA, "%s unwraps to another DEK at the end",
+					  kid);
 		}
 		cmk_free(v);
 	}
@@ -1382,7 +1456,8 @@ static int final_check(void)
 		cmk_resource *res;
 		cmk_rc rc = cmk_resource_open(ctx, &rp, rname, &res);
 		if (rc != CMK_OK) {
-			violation(V_WRONG_DATA, "resource %s does not open at the end: %s", rname, cmk_last_error());
+			violation(V_WRONG_DATA, "resource %s does not open at the end: %s", rname,
+				  cmk_last_error());
 			continue;
 		}
 		for (int o = 0; o < NOBJ; o++) {
@@ -1393,10 +1468,12 @@ static int final_check(void)
 			rc = cmk_resource_get(res, oname, &d, &len);
 			if (rc != CMK_OK)
 				violation(rc == CMK_E_INTEGRITY ? V_INTEGRITY : V_WRONG_DATA,
-				          "resource %s object %s does not read at the end: %s: %s", rname, oname,
-				          cmk_rc_name(rc), cmk_last_error());
+					  "resource %s object %s does not read at the end: %s: %s",
+					  rname, oname, cmk_rc_name(rc), cmk_last_error());
 			else if (!obj_parse(d, len, r, o, &nval))
-				violation(V_WRONG_DATA, "resource %s object %s holds other bytes at the end", rname, oname);
+				violation(V_WRONG_DATA,
+					  "resource %s object %s holds other bytes at the end",
+					  rname, oname);
 			else {
 				snprintf(what, sizeof what, "resource %s object %s", rname, oname);
 				wlog_check(REG(R_OBJ, r, o), nval, what);
@@ -1411,14 +1488,14 @@ static int final_check(void)
 	cmk_rc rc = cmk_audit_verify(ctx, NULL, &records);
 	if (rc != CMK_OK)
 		violation(V_AUDIT, "audit verify: %s: %s", cmk_rc_name(rc), cmk_last_error());
-	say("# final check: %llu audit records verified; %llu versions with more than two private key objects",
+	say("# final check: %llu audit records verified; %llu versions with more than two private "
+	    "key objects",
 	    (unsigned long long)records, (unsigned long long)dups);
 	cmk_close(ctx);
 	close(probe_fd);
 	waitpid(pp, NULL, 0);
 	return 0;
 }
-
 
 /* ------------------------------------------------------- snapshot mode */
 
@@ -1443,8 +1520,7 @@ static int snap_cmp(const void *a, const void *b)
 static char **snap_lines;
 static size_t snap_n;
 
-__attribute__((format(printf, 1, 2)))
-static void snap_add(const char *fmt, ...)
+__attribute__((format(printf, 1, 2))) static void snap_add(const char *fmt, ...)
 {
 	char *line = NULL;
 	va_list ap;
@@ -1501,18 +1577,20 @@ static int snapshot_main(void)
 		cmk_key_info *k;
 		size_t nk;
 		if ((rc = cmk_key_list(ctx, del, &k, &nk)) != CMK_OK) {
-			printf("error key list%s: %s: %s\n", del ? " --deleted" : "", cmk_rc_name(rc), cmk_last_error());
+			printf("error key list%s: %s: %s\n", del ? " --deleted" : "",
+			       cmk_rc_name(rc), cmk_last_error());
 			return 1;
 		}
 		for (size_t i = 0; i < nk; i++) {
 			if (orphan_service_key(&k[i]))
 				continue;
-			snap_add("key %s deleted=%d enabled=%d current=%s", k[i].name, k[i].deleted, k[i].enabled,
-			         k[i].current[0] ? k[i].current : "-");
+			snap_add("key %s deleted=%d enabled=%d current=%s", k[i].name, k[i].deleted,
+				 k[i].enabled, k[i].current[0] ? k[i].current : "-");
 			cmk_version_info *v;
 			size_t nv;
 			if ((rc = cmk_key_versions(ctx, k[i].name, del, &v, &nv)) != CMK_OK) {
-				snap_add("key %s versions: error %s: %s", k[i].name, cmk_rc_name(rc), cmk_last_error());
+				snap_add("key %s versions: error %s: %s", k[i].name,
+					 cmk_rc_name(rc), cmk_last_error());
 				bad = 1;
 				continue;
 			}
@@ -1524,11 +1602,14 @@ static int snapshot_main(void)
 				size_t off = 0;
 				cmk_ops_format(v[j].ops, ops, sizeof ops);
 				for (size_t t = 0; t < v[j].ntags && off < sizeof tags; t++)
-					off += (size_t)snprintf(tags + off, sizeof tags - off, "%s%s=%s", t ? "," : "",
-					                        v[j].tags[t].key, v[j].tags[t].value);
-				snap_add("version %s/%s enabled=%d usable=%d current=%d ops=%s nb=%lld exp=%lld tags=%s",
-				         k[i].name, v[j].version, v[j].enabled, v[j].usable, v[j].current, ops,
-				         (long long)v[j].not_before, (long long)v[j].expires, tags);
+					off += (size_t)snprintf(
+						tags + off, sizeof tags - off, "%s%s=%s",
+						t ? "," : "", v[j].tags[t].key, v[j].tags[t].value);
+				snap_add("version %s/%s enabled=%d usable=%d current=%d ops=%s "
+					 "nb=%lld exp=%lld tags=%s",
+					 k[i].name, v[j].version, v[j].enabled, v[j].usable,
+					 v[j].current, ops, (long long)v[j].not_before,
+					 (long long)v[j].expires, tags);
 				if (q.n < PROBE_MAX)
 					strcpy(q.hex[q.n++], v[j].version);
 				if (q.n == PROBE_MAX || j + 1 == nv) {
@@ -1538,29 +1619,40 @@ static int snapshot_main(void)
 					}
 					for (int x = 0; x < q.n; x++)
 						if (a.objs[x] == 0) {
-							lost = realloc(lost, (nlost + 1) * sizeof *lost);
-							if (!lost || asprintf(&lost[nlost++], "lost %s/%s", k[i].name, q.hex[x]) < 0)
+							lost = realloc(lost,
+								       (nlost + 1) * sizeof *lost);
+							if (!lost ||
+							    asprintf(&lost[nlost++], "lost %s/%s",
+								     k[i].name, q.hex[x]) < 0)
 								return 2;
 						}
 					memset(&q, 0, sizeof q);
 				}
 			}
-			if (o_check_key && (strcmp(o_check_key, k[i].name) == 0 || strcmp(o_check_key, "*") == 0) &&
+			if (o_check_key &&
+			    (strcmp(o_check_key, k[i].name) == 0 ||
+			     strcmp(o_check_key, "*") == 0) &&
 			    !del)
 				for (size_t j = 0; j < nv; j++) {
-					if (!v[j].usable || (v[j].not_before && v[j].not_before > time(NULL)) ||
+					if (!v[j].usable ||
+					    (v[j].not_before && v[j].not_before > time(NULL)) ||
 					    (v[j].expires && v[j].expires <= time(NULL)))
 						continue;
 					uint8_t dek[32], ct[1024], pt[512];
 					size_t ctlen = sizeof ct, ptlen = sizeof pt;
 					char used[CMK_KID_MAX];
 					RAND_bytes(dek, sizeof dek);
-					if ((rc = cmk_wrap_raw(ctx, v[j].kid, CMK_ALG_RSA_OAEP_256, dek, sizeof dek, ct, &ctlen,
-					                       used)) != CMK_OK ||
-					    (rc = cmk_unwrap_raw(ctx, v[j].kid, CMK_ALG_RSA_OAEP_256, ct, ctlen, pt, &ptlen)) != CMK_OK)
-						printf("unusable %s: %s: %s\n", v[j].kid, cmk_rc_name(rc), cmk_last_error());
+					if ((rc = cmk_wrap_raw(ctx, v[j].kid, CMK_ALG_RSA_OAEP_256,
+							       dek, sizeof dek, ct, &ctlen,
+							       used)) != CMK_OK ||
+					    (rc = cmk_unwrap_raw(ctx, v[j].kid,
+								 CMK_ALG_RSA_OAEP_256, ct, ctlen,
+								 pt, &ptlen)) != CMK_OK)
+						printf("unusable %s: %s: %s\n", v[j].kid,
+						       cmk_rc_name(rc), cmk_last_error());
 					else if (ptlen != sizeof dek || memcmp(pt, dek, ptlen) != 0)
-						printf("unusable %s: unwraps to another DEK\n", v[j].kid);
+						printf("unusable %s: unwraps to another DEK\n",
+						       v[j].kid);
 				}
 			cmk_free(v);
 		}
@@ -1584,8 +1676,8 @@ static int snapshot_main(void)
 		snap_add("vault: error %s: %s", cmk_rc_name(rc), cmk_last_error());
 		bad = 1;
 	} else {
-		snap_add("vault purge_protection=%d audit_fail_closed=%d retention=%u", vi.purge_protection,
-		         vi.audit_fail_closed, vi.retention_days);
+		snap_add("vault purge_protection=%d audit_fail_closed=%d retention=%u",
+			 vi.purge_protection, vi.audit_fail_closed, vi.retention_days);
 	}
 	const char *dir = o_res_dir ? o_res_dir : getenv("CMK_RESOURCE_DIR");
 	char cmd[PATH_MAX + 32];
@@ -1600,15 +1692,17 @@ static int snapshot_main(void)
 		cmk_resource *r;
 		cmk_resource_info ri;
 		if ((rc = cmk_resource_open(ctx, &rp, rname, &r)) != CMK_OK) {
-			snap_add("resource %s: error %s: %s", rname, cmk_rc_name(rc), cmk_last_error());
+			snap_add("resource %s: error %s: %s", rname, cmk_rc_name(rc),
+				 cmk_last_error());
 			continue;
 		}
 		if ((rc = cmk_resource_info_get(r, &ri)) != CMK_OK) {
-			snap_add("resource %s: error %s: %s", rname, cmk_rc_name(rc), cmk_last_error());
+			snap_add("resource %s: error %s: %s", rname, cmk_rc_name(rc),
+				 cmk_last_error());
 		} else {
-			snap_add("resource %s service=%s customer=%s customer_kid=%s objects=%zu", rname,
-			         ri.service_kid, ri.customer_key[0] ? ri.customer_key : "-",
-			         ri.customer_kid[0] ? ri.customer_kid : "-", ri.objects);
+			snap_add("resource %s service=%s customer=%s customer_kid=%s objects=%zu",
+				 rname, ri.service_kid, ri.customer_key[0] ? ri.customer_key : "-",
+				 ri.customer_kid[0] ? ri.customer_kid : "-", ri.objects);
 		}
 		char **objs;
 		size_t no;
@@ -1618,17 +1712,20 @@ static int snapshot_main(void)
 				size_t len = 0;
 				unsigned mdlen = 0;
 				if ((rc = cmk_resource_get(r, objs[i], &d, &len)) != CMK_OK) {
-					snap_add("object %s/%s: error %s: %s", rname, objs[i], cmk_rc_name(rc), cmk_last_error());
+					snap_add("object %s/%s: error %s: %s", rname, objs[i],
+						 cmk_rc_name(rc), cmk_last_error());
 					continue;
 				}
 				EVP_Digest(d, len, md, &mdlen, EVP_sha256(), NULL);
-				snap_add("object %s/%s sha256=%02x%02x%02x%02x%02x%02x%02x%02x", rname, objs[i], md[0],
-				         md[1], md[2], md[3], md[4], md[5], md[6], md[7]);
+				snap_add("object %s/%s sha256=%02x%02x%02x%02x%02x%02x%02x%02x",
+					 rname, objs[i], md[0], md[1], md[2], md[3], md[4], md[5],
+					 md[6], md[7]);
 				cmk_free(d);
 			}
 			cmk_strv_free(objs, no);
 		} else {
-			snap_add("resource %s list: error %s: %s", rname, cmk_rc_name(rc), cmk_last_error());
+			snap_add("resource %s list: error %s: %s", rname, cmk_rc_name(rc),
+				 cmk_last_error());
 		}
 		cmk_resource_close(r);
 	}
@@ -1667,29 +1764,35 @@ static void report(void)
 			ne += e;
 			if (off < sizeof errs - 1)
 				off += (size_t)snprintf(errs + off, sizeof errs - off, " %s=%llu",
-				                        k == K_PROV ? "failed" : cmk_rc_name((cmk_rc)rc),
-				                        (unsigned long long)e);
+							k == K_PROV ? "failed"
+								    : cmk_rc_name((cmk_rc)rc),
+							(unsigned long long)e);
 		}
 		total += S->ops[k];
-		say("# ops %-17s %7llu  errors %6llu%s", kind_name[k], (unsigned long long)S->ops[k],
-		    (unsigned long long)ne, errs);
+		say("# ops %-17s %7llu  errors %6llu%s", kind_name[k],
+		    (unsigned long long)S->ops[k], (unsigned long long)ne, errs);
 	}
-	say("# ops total %llu; refusal checks %llu (skipped for a concurrent enable %llu); checker rounds %llu, "
+	say("# ops total %llu; refusal checks %llu (skipped for a concurrent enable %llu); checker "
+	    "rounds %llu, "
 	    "zero-copy sightings %llu, duplicate sightings %llu",
 	    (unsigned long long)total, (unsigned long long)S->refusal_checks,
 	    (unsigned long long)S->refusal_skipped, (unsigned long long)S->checker_rounds,
 	    (unsigned long long)S->zero_seen, (unsigned long long)S->dup_seen);
-	say("# kills %llu (SIGKILL %llu, SIGTERM %llu, SIGINT %llu), restarts %llu, hung workers %llu, "
+	say("# kills %llu (SIGKILL %llu, SIGTERM %llu, SIGINT %llu), restarts %llu, hung workers "
+	    "%llu, "
 	    "token.object emptied %llu (%s)",
-	    (unsigned long long)(S->kills[0] + S->kills[1] + S->kills[2]), (unsigned long long)S->kills[0],
-	    (unsigned long long)S->kills[1], (unsigned long long)S->kills[2], (unsigned long long)S->restarts,
+	    (unsigned long long)(S->kills[0] + S->kills[1] + S->kills[2]),
+	    (unsigned long long)S->kills[0], (unsigned long long)S->kills[1],
+	    (unsigned long long)S->kills[2], (unsigned long long)S->restarts,
 	    (unsigned long long)S->hangs, (unsigned long long)S->token_lost,
-	    o_strict_token ? "counted as violations" : "restored, not counted: --strict-token counts them");
+	    o_strict_token ? "counted as violations"
+			   : "restored, not counted: --strict-token counts them");
 	say("# the first message of each kind of error:");
 	for (int k = 0; k < K_N; k++)
 		for (int rc = 1; rc < NRC; rc++)
 			if (S->msg[k][rc][0])
-				say("#   %s %s: %s", kind_name[k], k == K_PROV ? "failed" : cmk_rc_name((cmk_rc)rc),
+				say("#   %s %s: %s", kind_name[k],
+				    k == K_PROV ? "failed" : cmk_rc_name((cmk_rc)rc),
 				    S->msg[k][rc]);
 	for (int v = 0; v < V_N; v++)
 		say("violation %s %llu", viol_name[v], (unsigned long long)S->viol[v]);
@@ -1697,12 +1800,13 @@ static void report(void)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: torture [--seconds N | --minutes N] [--procs N] [--threads N] [--keys N]\n"
-	           "               [--kills] [--seed N] [--no-provider] [--strict-token] [--verbose]\n"
-	           "               [--config CMK_CONF] [--pin-file FILE] [--resource-dir DIR]\n"
-	           "       torture --snapshot [--check-key NAME] [--config ...] [--resource-dir DIR]\n"
-	           "Environment: CMK_CONF and SOFTHSM2_CONF (the lab), OPENSSL_MODULES (cmk.so),\n"
-	           "CMK_TOKEN_LOSS=fail (as --strict-token).  See the comment in tests/torture.c.\n");
+	fprintf(f,
+		"usage: torture [--seconds N | --minutes N] [--procs N] [--threads N] [--keys N]\n"
+		"               [--kills] [--seed N] [--no-provider] [--strict-token] [--verbose]\n"
+		"               [--config CMK_CONF] [--pin-file FILE] [--resource-dir DIR]\n"
+		"       torture --snapshot [--check-key NAME] [--config ...] [--resource-dir DIR]\n"
+		"Environment: CMK_CONF and SOFTHSM2_CONF (the lab), OPENSSL_MODULES (cmk.so),\n"
+		"CMK_TOKEN_LOSS=fail (as --strict-token).  See the comment in tests/torture.c.\n");
 }
 
 static volatile sig_atomic_t got_signal;
@@ -1714,12 +1818,23 @@ static void on_signal(int sig)
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{ "seconds", 1, 0, 's' }, { "minutes", 1, 0, 'm' }, { "procs", 1, 0, 'p' },
-		{ "threads", 1, 0, 't' }, { "keys", 1, 0, 'k' }, { "kills", 0, 0, 'K' },
-		{ "seed", 1, 0, 'S' }, { "no-provider", 0, 0, 'N' }, { "strict-token", 0, 0, 'T' },
-		{ "verbose", 0, 0, 'v' }, { "config", 1, 0, 'c' }, { "pin-file", 1, 0, 'P' },
-		{ "resource-dir", 1, 0, 'R' }, { "help", 0, 0, 'h' }, { "snapshot", 0, 0, 'X' },
-		{ "check-key", 1, 0, 'C' }, { 0, 0, 0, 0 },
+		{ "seconds", 1, 0, 's' },
+		{ "minutes", 1, 0, 'm' },
+		{ "procs", 1, 0, 'p' },
+		{ "threads", 1, 0, 't' },
+		{ "keys", 1, 0, 'k' },
+		{ "kills", 0, 0, 'K' },
+		{ "seed", 1, 0, 'S' },
+		{ "no-provider", 0, 0, 'N' },
+		{ "strict-token", 0, 0, 'T' },
+		{ "verbose", 0, 0, 'v' },
+		{ "config", 1, 0, 'c' },
+		{ "pin-file", 1, 0, 'P' },
+		{ "resource-dir", 1, 0, 'R' },
+		{ "help", 0, 0, 'h' },
+		{ "snapshot", 0, 0, 'X' },
+		{ "check-key", 1, 0, 'C' },
+		{ 0, 0, 0, 0 },
 	};
 	int c, snapshot = 0;
 	o_seed = (unsigned)time(NULL);
@@ -1753,7 +1868,8 @@ int main(int argc, char **argv)
 	if (o_provider && !getenv("OPENSSL_MODULES")) {
 		char exe[PATH_MAX], try[PATH_MAX + 64];
 		ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-		static const char *const rel[] = { "/../../src/provider/.libs", "/../src/provider/.libs" };
+		static const char *const rel[] = { "/../../src/provider/.libs",
+						   "/../src/provider/.libs" };
 		if (n > 0) {
 			exe[n] = '\0';
 			*strrchr(exe, '/') = '\0';
@@ -1772,25 +1888,29 @@ int main(int argc, char **argv)
 	if (!o_conf)
 		o_conf = getenv("CMK_CONF");
 	if (!o_conf) {
-		fprintf(stderr, "torture: no configuration: set CMK_CONF or give --config (a lab: cmk lab init)\n");
+		fprintf(stderr, "torture: no configuration: set CMK_CONF or give --config (a lab: "
+				"cmk lab init)\n");
 		return 2;
 	}
 	static char pinpath[PATH_MAX], resdir[PATH_MAX];
 	char *slash = strrchr(o_conf, '/');
 	if (!o_pin_file) {
 		snprintf(pinpath, sizeof pinpath, "%.*s/pin", slash ? (int)(slash - o_conf) : 1,
-		         slash ? o_conf : ".");
+			 slash ? o_conf : ".");
 		o_pin_file = pinpath;
 	}
 	if (!o_res_dir && !snapshot) {
-		snprintf(resdir, sizeof resdir, "%.*s/torture-resources", slash ? (int)(slash - o_conf) : 1,
-		         slash ? o_conf : ".");
+		snprintf(resdir, sizeof resdir, "%.*s/torture-resources",
+			 slash ? (int)(slash - o_conf) : 1, slash ? o_conf : ".");
 		mkdir(resdir, 0700);
 		o_res_dir = resdir;
 	}
 	FILE *pf = fopen(o_pin_file, "r");
 	if (!pf || !fgets(pin, sizeof pin, pf)) {
-		fprintf(stderr, "torture: cannot read the PIN from %s (a test lab's pin file; --pin-file)\n", o_pin_file);
+		fprintf(stderr,
+			"torture: cannot read the PIN from %s (a test lab's pin file; "
+			"--pin-file)\n",
+			o_pin_file);
 		return 2;
 	}
 	fclose(pf);
@@ -1805,7 +1925,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	for (size_t i = 0; i < nn && !found; i++)
-		found = cmk_config_vault_get(o_conf, names[i], &vi) == CMK_OK && (vi.is_default || nn == 1);
+		found = cmk_config_vault_get(o_conf, names[i], &vi) == CMK_OK &&
+			(vi.is_default || nn == 1);
 	cmk_strv_free(names, nn);
 	if (!found) {
 		fprintf(stderr, "torture: %s names no default vault\n", o_conf);
@@ -1825,9 +1946,10 @@ int main(int argc, char **argv)
 	}
 	tokobj_find();
 	res_tag = (unsigned)getpid();
-	say("# torture: %d processes x %d threads, %d s, keys %d, kills %s, provider %s, seed %u, vault %s",
-	    o_procs, o_threads, o_seconds, o_keys, o_kills ? "on" : "off", o_provider ? "on" : "off",
-	    o_seed, vault);
+	say("# torture: %d processes x %d threads, %d s, keys %d, kills %s, provider %s, seed %u, "
+	    "vault %s",
+	    o_procs, o_threads, o_seconds, o_keys, o_kills ? "on" : "off",
+	    o_provider ? "on" : "off", o_seed, vault);
 
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
@@ -1840,7 +1962,8 @@ int main(int argc, char **argv)
 	if (sp == 0)
 		_exit(setup() == 0 ? 0 : 2);
 	int status;
-	if (sp < 0 || waitpid(sp, &status, 0) != sp || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+	if (sp < 0 || waitpid(sp, &status, 0) != sp || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0) {
 		say("# setup failed");
 		return 2;
 	}
@@ -1872,7 +1995,8 @@ int main(int argc, char **argv)
 			    WIFEXITED(status) ? "exit" : "signal",
 			    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
 			reap_cleanup(p);
-			if (WIFEXITED(status) && (WEXITSTATUS(status) == 2 || WEXITSTATUS(status) == 3)) {
+			if (WIFEXITED(status) &&
+			    (WEXITSTATUS(status) == 2 || WEXITSTATUS(status) == 3)) {
 				say("# a worker cannot start: the run stops");
 				got_signal = -1;
 				break;
@@ -1898,7 +2022,9 @@ int main(int argc, char **argv)
 			waitpid(w[i], &status, 0);
 		}
 		reap_cleanup(w[i]);
-		tokobj_check(sigs[si] == SIGKILL ? "a SIGKILL" : sigs[si] == SIGTERM ? "a SIGTERM" : "a SIGINT");
+		tokobj_check(sigs[si] == SIGKILL   ? "a SIGKILL"
+			     : sigs[si] == SIGTERM ? "a SIGTERM"
+						   : "a SIGINT");
 		atomic_fetch_add(&S->restarts, 1);
 		w[i] = spawn_worker(i, gen[i]++);
 		next_kill = now_ns() + (int64_t)(100 + rndn(&rs, 1900)) * 1000000;
@@ -1937,7 +2063,8 @@ int main(int argc, char **argv)
 	sp = fork();
 	if (sp == 0)
 		_exit(final_check() == 0 ? 0 : 2);
-	if (sp < 0 || waitpid(sp, &status, 0) != sp || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+	if (sp < 0 || waitpid(sp, &status, 0) != sp || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0) {
 		say("# the final check did not complete");
 		rc = 2;
 	}

@@ -16,12 +16,16 @@
 /* -------------------------------------------------------------- err.c */
 
 /* Set this thread's error text (bench_last_error()) and return rc. */
-cmk_rc bench_err(cmk_rc rc, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+cmk_rc bench_err(cmk_rc rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The result of a libcmk call: on failure its cmk_last_error() becomes
  * this thread's error text. */
 cmk_rc bench_lib(cmk_rc rc);
-#define BENCH_TRY(call) do { cmk_rc rc_ = (call); if (rc_ != CMK_OK) return rc_; } while (0)
+#define BENCH_TRY(call)              \
+	do {                         \
+		cmk_rc rc_ = (call); \
+		if (rc_ != CMK_OK)   \
+			return rc_;  \
+	} while (0)
 /* A libcmk call whose failure returns from the calling function. */
 #define LIB_TRY(call) BENCH_TRY(bench_lib(call))
 
@@ -34,8 +38,8 @@ cmk_rc bench_lib(cmk_rc rc);
 typedef struct bench_tok bench_tok;
 typedef struct bench_tok_spec {
 	const char *module, *token;
-	const char *server;          /* p11-kit server address, "" or NULL */
-	const char *init_reserved;   /* C_Initialize pReserved, "" or NULL */
+	const char *server;	   /* p11-kit server address, "" or NULL */
+	const char *init_reserved; /* C_Initialize pReserved, "" or NULL */
 } bench_tok_spec;
 cmk_rc btok_open(const bench_tok_spec *spec, bench_tok **out);
 void btok_close(bench_tok *t);
@@ -61,7 +65,7 @@ const char *btok_module(bench_tok *t);
 cmk_rc btok_count(bench_tok *t, size_t *n);
 /* Handles of the objects matching tmpl (free()). */
 cmk_rc btok_find(bench_tok *t, CK_SESSION_HANDLE s, CK_ATTRIBUTE *tmpl, CK_ULONG n,
-                 CK_OBJECT_HANDLE **out, size_t *count);
+		 CK_OBJECT_HANDLE **out, size_t *count);
 const char *btok_rv_name(CK_RV rv);
 
 /* ------------------------------------------------------------- hist.c */
@@ -69,9 +73,9 @@ const char *btok_rv_name(CK_RV rv);
 /* Log-linear histogram of nanoseconds: 2^HIST_SUB_BITS linear buckets per
  * power of two (at most 1/32 wide, so quantiles are within 1.6%). */
 #define HIST_SUB_BITS 5
-#define HIST_SUB (1u << HIST_SUB_BITS)
-#define HIST_MAX_BITS 42         /* 73 minutes */
-#define HIST_BUCKETS (HIST_SUB + (HIST_MAX_BITS - HIST_SUB_BITS) * HIST_SUB)
+#define HIST_SUB      (1u << HIST_SUB_BITS)
+#define HIST_MAX_BITS 42 /* 73 minutes */
+#define HIST_BUCKETS  (HIST_SUB + (HIST_MAX_BITS - HIST_SUB_BITS) * HIST_SUB)
 
 typedef struct bench_hist {
 	uint64_t n, min, max;
@@ -90,36 +94,36 @@ typedef struct bench_case bench_case;
 
 /* Shared by every case of a run. */
 typedef struct bench_env {
-	cmk_ctx *user;               /* the caller's context; NULL without a vault */
-	cmk_ctx *ctx;                /* where the cmk operations run: the maker's
+	cmk_ctx *user;	   /* the caller's context; NULL without a vault */
+	cmk_ctx *ctx;	   /* where the cmk operations run: the maker's
 	                                when the run made its key, else user */
-	cmk_ctx *mk;                 /* makes and purges the run's keys (user, or
+	cmk_ctx *mk;	   /* makes and purges the run's keys (user, or
 	                                a context as the run's own identity);
 	                                NULL: the run may not make keys */
-	cmk_ctx *own;                /* the context as the run's identity */
-	int granted;                 /* the run gave itself a policy (keys.c) */
-	int made_identity;           /* and made that identity first */
+	cmk_ctx *own;	   /* the context as the run's identity */
+	int granted;	   /* the run gave itself a policy (keys.c) */
+	int made_identity; /* and made that identity first */
 	const bench_opts *o;
 	bench_report *rep;
 	cmk_alg alg;
-	const char *md;              /* "SHA256" */
-	cmk_key *key;                /* one handle, shared by all threads */
-	uint8_t key_id[16];          /* CKA_ID of its version on the token */
-	size_t k;                    /* modulus bytes */
-	uint8_t dek[32];             /* the key that is wrapped */
-	uint8_t ct[1024];            /* dek wrapped under key */
+	const char *md;	    /* "SHA256" */
+	cmk_key *key;	    /* one handle, shared by all threads */
+	uint8_t key_id[16]; /* CKA_ID of its version on the token */
+	size_t k;	    /* modulus bytes */
+	uint8_t dek[32];    /* the key that is wrapped */
+	uint8_t ct[1024];   /* dek wrapped under key */
 	size_t ctlen;
-	int native;                  /* token does OAEP with md itself */
-	char cannot_make_keys[200];  /* why mk is NULL */
-	char tag[64];                /* bench-HOST-PID-RAND: what the run makes
+	int native;		    /* token does OAEP with md itself */
+	char cannot_make_keys[200]; /* why mk is NULL */
+	char tag[64];		    /* bench-HOST-PID-RAND: what the run makes
 	                                is named after it (keys.c) */
-	bench_tok *tok;              /* the raw PKCS#11 side (p11.c) */
-	char tok_err[320];           /* why tok is NULL */
-	int progress;                /* 1: a line per measurement on stderr */
-	pthread_mutex_t lock;        /* guards the lazily made parts below */
-	void *soft;                  /* op_ossl.c: the software key */
-	void *res;                   /* op_resource.c: the resource */
-	void *pair;                  /* op_token.c: the session key pairs */
+	bench_tok *tok;		    /* the raw PKCS#11 side (p11.c) */
+	char tok_err[320];	    /* why tok is NULL */
+	int progress;		    /* 1: a line per measurement on stderr */
+	pthread_mutex_t lock;	    /* guards the lazily made parts below */
+	void *soft;		    /* op_ossl.c: the software key */
+	void *res;		    /* op_resource.c: the resource */
+	void *pair;		    /* op_token.c: the session key pairs */
 } bench_env;
 
 /* The run was asked to stop (bench_opts.stop). */
@@ -129,18 +133,18 @@ int bench_stopped(const bench_env *e);
 enum { BENCH_VAULT = 1, BENCH_TOKEN = 2 };
 
 typedef struct bench_kind {
-	const char *name;            /* sized kinds get "-SIZE" appended */
-	const char *group;           /* for --ops: "key", "envelope", ... */
+	const char *name;  /* sized kinds get "-SIZE" appended */
+	const char *group; /* for --ops: "key", "envelope", ... */
 	bench_class cls;
 	const char *what;
 	const char *hsm_limit, *cpu_limit; /* case names, NULL: none */
-	int cpu_limit_sized;         /* cpu_limit is a sized kind: its case of
+	int cpu_limit_sized;		   /* cpu_limit is a sized kind: its case of
 	                                this case's size */
-	int sized;                   /* 1: once per --sizes, 2: --object-size,
+	int sized;			   /* 1: once per --sizes, 2: --object-size,
 	                                3: a fixed size (its `bytes`) */
 	size_t bytes;
-	int slow;                    /* seconds per op: no warm-up */
-	int modes;                   /* BENCH_VAULT, BENCH_TOKEN; 0: vault */
+	int slow;  /* seconds per op: no warm-up */
+	int modes; /* BENCH_VAULT, BENCH_TOKEN; 0: vault */
 	/* Set c->state; CMK_OK with c->skip set: not available. */
 	cmk_rc (*setup)(bench_case *c);
 	cmk_rc (*thread_init)(bench_case *c, unsigned idx, void **t);
@@ -155,11 +159,11 @@ struct bench_case {
 	const bench_kind *k;
 	bench_env *env;
 	bench_result *res;
-	size_t size;                 /* bytes per op, 0: none */
+	size_t size; /* bytes per op, 0: none */
 	void *state;
-	int skip;                    /* set by setup: res->note says why */
-	int as_limit;                /* only there as the limit of another case */
-	int dropped;                 /* as_limit, but no case was measured */
+	int skip;     /* set by setup: res->note says why */
+	int as_limit; /* only there as the limit of another case */
+	int dropped;  /* as_limit, but no case was measured */
 };
 
 /* The outcome of one measurement, in one process. */
@@ -175,24 +179,20 @@ typedef struct bench_sample {
 /* run.c: measure case c with `threads` threads in this process.  sync, if
  * set, is called once every thread has warmed up, just before the start. */
 typedef void (*bench_sync_fn)(void *arg);
-cmk_rc bench_measure(bench_case *c, unsigned threads, uint64_t count,
-                     bench_sync_fn sync, void *sync_arg, bench_sample *out);
+cmk_rc bench_measure(bench_case *c, unsigned threads, uint64_t count, bench_sync_fn sync,
+		     void *sync_arg, bench_sample *out);
 uint64_t bench_now_ns(void);
 uint64_t bench_cpu_ns(void);
 /* A line on stderr (when the run is on a terminal). */
-void bench_progress(bench_env *e, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+void bench_progress(bench_env *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* procs.c: the same with `procs` processes forked from this one. */
-cmk_rc bench_measure_procs(bench_case *c, unsigned threads, unsigned procs,
-                           bench_sample *out);
+cmk_rc bench_measure_procs(bench_case *c, unsigned threads, unsigned procs, bench_sample *out);
 
 /* Skip a case with a reason (printf-style). */
-void bench_skip(bench_case *c, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+void bench_skip(bench_case *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Check an unwrapped key against env->dek. */
-cmk_rc bench_check_dek(bench_env *e, const uint8_t *got, size_t len,
-                       const char *what);
+cmk_rc bench_check_dek(bench_env *e, const uint8_t *got, size_t len, const char *what);
 /* Delete and purge the keys whose names start with prefix; names that
  * cannot be removed are listed in the report's leftover. */
 void bench_purge_prefix(bench_env *e, const char *prefix);
@@ -200,7 +200,7 @@ void bench_purge_prefix(bench_env *e, const char *prefix);
 void bench_left_over(bench_env *e, const char *name);
 /* Make a key, retrying on CMK_E_CONFLICT. */
 cmk_rc bench_key_create(bench_env *e, const char *name, unsigned bits,
-                        char version[CMK_VERSION_LEN + 1]);
+			char version[CMK_VERSION_LEN + 1]);
 
 /* cases.c: every word of --ops names something; the cases of a run. */
 cmk_rc bench_check_ops(const char *list);
@@ -221,20 +221,19 @@ extern const bench_kind *const bench_kinds[];
 extern const size_t bench_nkinds;
 
 /* Kinds by file. */
-extern const bench_kind bench_kind_wrap, bench_kind_unwrap;        /* op_key.c */
-extern const bench_kind bench_kind_provider;                        /* op_provider.c */
-extern const bench_kind bench_kind_seal, bench_kind_open,
-	bench_kind_open_cache;                                       /* op_envelope.c */
-extern const bench_kind bench_kind_res_put, bench_kind_res_get,
-	bench_kind_res_put_cache, bench_kind_res_get_cache;         /* op_resource.c */
+extern const bench_kind bench_kind_wrap, bench_kind_unwrap;			 /* op_key.c */
+extern const bench_kind bench_kind_provider;					 /* op_provider.c */
+extern const bench_kind bench_kind_seal, bench_kind_open, bench_kind_open_cache; /* op_envelope.c */
+extern const bench_kind bench_kind_res_put, bench_kind_res_get, bench_kind_res_put_cache,
+	bench_kind_res_get_cache;				      /* op_resource.c */
 extern const bench_kind bench_kind_key_create, bench_kind_key_rotate; /* op_mgmt.c */
 extern const bench_kind bench_kind_p11_decrypt, bench_kind_p11_encrypt,
-	bench_kind_p11_keygen;                                       /* op_p11.c */
-extern const bench_kind bench_kind_ossl_decrypt, bench_kind_ossl_encrypt,
-	bench_kind_ossl_aes_gcm, bench_kind_ossl_aes_gcm_buffer;     /* op_ossl.c */
-extern const bench_kind bench_kind_tok_enc_oaep, bench_kind_tok_dec_oaep,
-	bench_kind_tok_enc_raw, bench_kind_tok_dec_raw, bench_kind_tok_wrap,
-	bench_kind_tok_unwrap, bench_kind_tok_gcm, bench_kind_tok_keygen; /* op_token.c */
+	bench_kind_p11_keygen; /* op_p11.c */
+extern const bench_kind bench_kind_ossl_decrypt, bench_kind_ossl_encrypt, bench_kind_ossl_aes_gcm,
+	bench_kind_ossl_aes_gcm_buffer; /* op_ossl.c */
+extern const bench_kind bench_kind_tok_enc_oaep, bench_kind_tok_dec_oaep, bench_kind_tok_enc_raw,
+	bench_kind_tok_dec_raw, bench_kind_tok_wrap, bench_kind_tok_unwrap, bench_kind_tok_gcm,
+	bench_kind_tok_keygen; /* op_token.c */
 void bench_token_env_free(bench_env *e);
 /* op_p11.c: the vault key's pair on the token, found by its CKA_ID */
 void bench_p11_clean_up(bench_env *e);

@@ -11,18 +11,34 @@
 
 /* Measuring order: each limit soon after the first operation using it. */
 const bench_kind *const bench_kinds[] = {
-	&bench_kind_wrap, &bench_kind_p11_encrypt, &bench_kind_ossl_encrypt,
-	&bench_kind_unwrap, &bench_kind_provider, &bench_kind_p11_decrypt,
+	&bench_kind_wrap,
+	&bench_kind_p11_encrypt,
+	&bench_kind_ossl_encrypt,
+	&bench_kind_unwrap,
+	&bench_kind_provider,
+	&bench_kind_p11_decrypt,
 	&bench_kind_ossl_decrypt,
-	&bench_kind_seal, &bench_kind_open, &bench_kind_open_cache, &bench_kind_ossl_aes_gcm,
+	&bench_kind_seal,
+	&bench_kind_open,
+	&bench_kind_open_cache,
+	&bench_kind_ossl_aes_gcm,
 	&bench_kind_ossl_aes_gcm_buffer,
-	&bench_kind_res_put, &bench_kind_res_get,
-	&bench_kind_res_put_cache, &bench_kind_res_get_cache,
-	&bench_kind_key_create, &bench_kind_key_rotate, &bench_kind_p11_keygen,
+	&bench_kind_res_put,
+	&bench_kind_res_get,
+	&bench_kind_res_put_cache,
+	&bench_kind_res_get_cache,
+	&bench_kind_key_create,
+	&bench_kind_key_rotate,
+	&bench_kind_p11_keygen,
 	/* without a vault */
-	&bench_kind_tok_enc_oaep, &bench_kind_tok_enc_raw, &bench_kind_tok_wrap,
-	&bench_kind_tok_dec_oaep, &bench_kind_tok_dec_raw, &bench_kind_tok_unwrap,
-	&bench_kind_tok_gcm, &bench_kind_tok_keygen,
+	&bench_kind_tok_enc_oaep,
+	&bench_kind_tok_enc_raw,
+	&bench_kind_tok_wrap,
+	&bench_kind_tok_dec_oaep,
+	&bench_kind_tok_dec_raw,
+	&bench_kind_tok_unwrap,
+	&bench_kind_tok_gcm,
+	&bench_kind_tok_keygen,
 };
 const size_t bench_nkinds = sizeof bench_kinds / sizeof bench_kinds[0];
 
@@ -30,7 +46,8 @@ const char *bench_op_names(void)
 {
 	return "wrap unwrap unwrap-provider seal open open-cached put get put-cached get-cached "
 	       "key-create key-rotate p11-decrypt p11-encrypt p11-keygen ossl-decrypt "
-	       "ossl-encrypt ossl-aes-gcm-16K ossl-aes-gcm-buffer, or the groups key provider envelope "
+	       "ossl-encrypt ossl-aes-gcm-16K ossl-aes-gcm-buffer, or the groups key provider "
+	       "envelope "
 	       "resource mgmt limits all; without a vault: p11-encrypt-oaep p11-decrypt-oaep "
 	       "p11-encrypt-raw p11-decrypt-raw p11-wrap p11-unwrap p11-aes-gcm-16K p11-keygen, "
 	       "the group token";
@@ -63,7 +80,7 @@ static int in_mode(const bench_env *e, const bench_kind *k)
 {
 	int modes = k->modes ? k->modes : BENCH_VAULT;
 	if (k->cls == BENCH_CPU && !k->modes)
-		modes = BENCH_VAULT | BENCH_TOKEN;   /* the limits of both, unless said */
+		modes = BENCH_VAULT | BENCH_TOKEN; /* the limits of both, unless said */
 	return modes & (e->user ? BENCH_VAULT : BENCH_TOKEN);
 }
 
@@ -83,11 +100,11 @@ cmk_rc bench_check_ops(const char *list)
 		for (size_t i = 0; i < bench_nkinds && !known; i++) {
 			const bench_kind *k = bench_kinds[i];
 			known = (strlen(k->name) == m && !strncasecmp(p, k->name, m)) ||
-			        (strlen(k->group) == m && !strncasecmp(p, k->group, m));
+				(strlen(k->group) == m && !strncasecmp(p, k->group, m));
 		}
 		if (!known && m)
 			return bench_err(CMK_E_USAGE, "--ops: unknown operation '%.*s' (known: %s)",
-			               (int)m, p, bench_op_names());
+					 (int)m, p, bench_op_names());
 		p += m;
 		p += strspn(p, ", ");
 	}
@@ -104,8 +121,8 @@ void bench_fmt_size(size_t b, char *buf, size_t len)
 		snprintf(buf, len, "%zu", b);
 }
 
-static void add_case(bench_case *cs, bench_result *rs, size_t *n, bench_env *e,
-                     const bench_kind *k, size_t size)
+static void add_case(bench_case *cs, bench_result *rs, size_t *n, bench_env *e, const bench_kind *k,
+		     size_t size)
 {
 	bench_case *c = &cs[*n];
 	bench_result *r = &rs[*n];
@@ -123,8 +140,10 @@ static void add_case(bench_case *cs, bench_result *rs, size_t *n, bench_env *e,
 	r->cls = k->cls;
 	snprintf(r->what, sizeof r->what, "%s", k->what);
 	r->bytes = size;
-	snprintf(r->hsm_limit, sizeof r->hsm_limit, "%s", k->hsm_limit && !e->o->no_limits ? k->hsm_limit : "");
-	snprintf(r->cpu_limit, sizeof r->cpu_limit, "%s", k->cpu_limit && !e->o->no_limits ? k->cpu_limit : "");
+	snprintf(r->hsm_limit, sizeof r->hsm_limit, "%s",
+		 k->hsm_limit && !e->o->no_limits ? k->hsm_limit : "");
+	snprintf(r->cpu_limit, sizeof r->cpu_limit, "%s",
+		 k->cpu_limit && !e->o->no_limits ? k->cpu_limit : "");
 	if (r->cpu_limit[0] && k->cpu_limit_sized) {
 		char sz[32];
 		size_t used = strlen(r->cpu_limit);
@@ -189,12 +208,13 @@ cmk_rc bench_make_cases(bench_env *e, bench_case **cs_out, size_t *n_out)
 	if (n == 0) {
 		free(cs);
 		free(rs);
-		return bench_err(CMK_E_USAGE, "--ops %s: nothing to measure %s", o->ops ? o->ops : "all",
-		                 e->user ? "on a vault (the p11-... operations of a token without "
-		                 "a vault need --module and --token)"
-		                 : "without a vault (there: p11-encrypt-oaep p11-decrypt-oaep "
-		                 "p11-encrypt-raw p11-decrypt-raw p11-wrap p11-unwrap "
-		                 "p11-aes-gcm-16K p11-keygen, the limits, or the group token)");
+		return bench_err(
+			CMK_E_USAGE, "--ops %s: nothing to measure %s", o->ops ? o->ops : "all",
+			e->user ? "on a vault (the p11-... operations of a token without "
+				  "a vault need --module and --token)"
+				: "without a vault (there: p11-encrypt-oaep p11-decrypt-oaep "
+				  "p11-encrypt-raw p11-decrypt-raw p11-wrap p11-unwrap "
+				  "p11-aes-gcm-16K p11-keygen, the limits, or the group token)");
 	}
 	e->rep->results = rs;
 	e->rep->nresults = n;

@@ -18,7 +18,7 @@ static unsigned bucket(uint64_t v)
 {
 	if (v < HIST_SUB)
 		return (unsigned)v;
-	unsigned e = 63u - (unsigned)__builtin_clzll(v);   /* >= HIST_SUB_BITS */
+	unsigned e = 63u - (unsigned)__builtin_clzll(v); /* >= HIST_SUB_BITS */
 	if (e >= HIST_MAX_BITS)
 		return HIST_BUCKETS - 1;
 	unsigned m = (unsigned)(v >> (e - HIST_SUB_BITS)) - HIST_SUB;
@@ -75,7 +75,7 @@ uint64_t hist_quantile(const bench_hist *h, double q)
 			continue;
 		uint64_t low, width, v;
 		bucket_range(i, &low, &width);
-		v = low + width / 2;        /* the middle of the bucket */
+		v = low + width / 2; /* the middle of the bucket */
 		if (v < h->min)
 			v = h->min;
 		if (v > h->max)

@@ -35,12 +35,13 @@
 cmk_rc bench_check_dek(bench_env *e, const uint8_t *got, size_t len, const char *what)
 {
 	if (len != sizeof e->dek || CRYPTO_memcmp(got, e->dek, len) != 0)
-		return bench_err(CMK_E_INTERNAL, "%s gave back a different key (%zu bytes)", what, len);
+		return bench_err(CMK_E_INTERNAL, "%s gave back a different key (%zu bytes)", what,
+				 len);
 	return CMK_OK;
 }
 
 cmk_rc bench_key_create(bench_env *e, const char *name, unsigned bits,
-                        char version[CMK_VERSION_LEN + 1])
+			char version[CMK_VERSION_LEN + 1])
 {
 	cmk_key_params p = { .bits = bits };
 	cmk_rc rc;
@@ -69,8 +70,8 @@ void bench_make_tag(bench_env *e)
 	uint8_t r[4] = { 0 };
 	host_hash(host);
 	RAND_bytes(r, sizeof r);
-	snprintf(e->tag, sizeof e->tag, "bench-%s-%ld-%02x%02x%02x%02x", host, (long)getpid(),
-	         r[0], r[1], r[2], r[3]);
+	snprintf(e->tag, sizeof e->tag, "bench-%s-%ld-%02x%02x%02x%02x", host, (long)getpid(), r[0],
+		 r[1], r[2], r[3]);
 }
 
 int bench_tag_dead(const char *name)
@@ -96,8 +97,8 @@ void bench_left_over(bench_env *e, const char *name)
 	size_t used = strlen(e->rep->leftover);
 	if (strstr(e->rep->leftover, name))
 		return;
-	snprintf(e->rep->leftover + used, sizeof e->rep->leftover - used, "%s%s",
-	         used ? ", " : "", name);
+	snprintf(e->rep->leftover + used, sizeof e->rep->leftover - used, "%s%s", used ? ", " : "",
+		 name);
 }
 
 /* Remove keys whose name starts with prefix, or (prefix NULL) keys of runs
@@ -109,14 +110,16 @@ static void purge_keys(bench_env *e, const char *prefix)
 		cmk_key_info *keys = NULL;
 		size_t n = 0;
 		if (cmk_key_list(e->mk, deleted, &keys, &n) != CMK_OK) {
-			bench_left_over(e, deleted ? "(cannot list deleted keys)" : "(cannot list keys)");
+			bench_left_over(e, deleted ? "(cannot list deleted keys)"
+						   : "(cannot list keys)");
 			continue;
 		}
 		for (size_t i = 0; i < n; i++) {
 			const char *k = keys[i].name;
 			if (prefix ? strncmp(k, prefix, plen) != 0 : !bench_tag_dead(k))
 				continue;
-			if ((deleted ? cmk_key_purge(e->mk, k) : cmk_key_delete(e->mk, k)) != CMK_OK)
+			if ((deleted ? cmk_key_purge(e->mk, k) : cmk_key_delete(e->mk, k)) !=
+			    CMK_OK)
 				bench_left_over(e, k);
 		}
 		cmk_free(keys);
@@ -148,7 +151,7 @@ static void remove_dead_dirs(bench_env *e)
 		const char *base = strrchr(g.gl_pathv[i], '/');
 		char tag[128];
 		snprintf(tag, sizeof tag, "%s", base ? base + 5 : g.gl_pathv[i]);
-		char *x = strrchr(tag, '-');      /* the mkdtemp suffix */
+		char *x = strrchr(tag, '-'); /* the mkdtemp suffix */
 		if (x)
 			*x = '\0';
 		if (!bench_tag_dead(tag))
@@ -156,8 +159,10 @@ static void remove_dead_dirs(bench_env *e)
 		/* its resource first: the service key goes only through it; the
 		 * directory stays when that fails, for the next run to try again */
 		if (e->mk && bench_resource_purge_dir(e->mk, g.gl_pathv[i], tag) != CMK_OK) {
-			fprintf(stderr, "cmk: bench: warning: could not remove resource %s that a "
-			        "killed run left in %s: %s\n", tag, g.gl_pathv[i], cmk_last_error());
+			fprintf(stderr,
+				"cmk: bench: warning: could not remove resource %s that a "
+				"killed run left in %s: %s\n",
+				tag, g.gl_pathv[i], cmk_last_error());
 			continue;
 		}
 		nftw(g.gl_pathv[i], rm_one, 16, FTW_DEPTH | FTW_PHYS);
@@ -208,8 +213,10 @@ void bench_set_maker(bench_env *e, const cmk_vault_info *vi)
 	} else if (cmk_policy_get(e->user, id, &pol) == CMK_OK && (pol.perms & CMK_PERM_PURGE)) {
 		e->mk = e->user;
 	} else if (!admin) {
-		cannot(e, "identity %s may not purge keys and is not the admin of vault %s "
-		       "(the admin can run `cmk policy set IDENTITY all,purge`)", id, vi->name);
+		cannot(e,
+		       "identity %s may not purge keys and is not the admin of vault %s "
+		       "(the admin can run `cmk policy set IDENTITY all,purge`)",
+		       id, vi->name);
 	} else if (grant(e) != CMK_OK) {
 		cannot(e, "cannot give the run an identity of its own: %s%s", cmk_last_error(), "");
 	} else {
@@ -220,10 +227,10 @@ void bench_set_maker(bench_env *e, const cmk_vault_info *vi)
 		else
 			e->mk = e->own;
 	}
-	remove_dead_dirs(e);            /* killed runs' resources, then their keys */
+	remove_dead_dirs(e); /* killed runs' resources, then their keys */
 	if (e->mk) {
 		snprintf(e->rep->made_as, sizeof e->rep->made_as, "%s", cmk_ctx_identity(e->mk));
-		purge_keys(e, NULL);        /* what killed runs left */
+		purge_keys(e, NULL); /* what killed runs left */
 		e->rep->leftover[0] = '\0';
 	}
 	if (admin)
@@ -243,9 +250,10 @@ cmk_rc bench_open_key(bench_env *e)
 	} else {
 		char ver[CMK_VERSION_LEN + 1];
 		if (!e->mk)
-			return bench_err(CMK_E_USAGE, "%s, so a temporary key could not be removed "
-			                 "after the run; give an existing key with --key",
-			                 e->cannot_make_keys);
+			return bench_err(CMK_E_USAGE,
+					 "%s, so a temporary key could not be removed "
+					 "after the run; give an existing key with --key",
+					 e->cannot_make_keys);
 		e->ctx = e->mk;
 		bench_progress(e, "making the key %s", e->tag);
 		BENCH_TRY(bench_key_create(e, e->tag, o->key_bits, ver));
@@ -259,18 +267,18 @@ cmk_rc bench_open_key(bench_env *e)
 	if (!OPENSSL_hexstr2buf_ex(e->key_id, sizeof e->key_id, &idlen, ver, '\0') ||
 	    idlen != sizeof e->key_id)
 		return bench_err(CMK_E_INTERNAL, "key %s: the version is not 16 bytes of hex",
-		                 rep->key);
+				 rep->key);
 	rep->key_bits = cmk_key_bits(e->key);
 	e->k = (rep->key_bits + 7) / 8;
 	if (RAND_bytes(e->dek, sizeof e->dek) != 1)
 		return bench_err(CMK_E_INTERNAL, "no random bytes");
 	e->ctlen = sizeof e->ct;
-	LIB_TRY(cmk_key_encrypt(e->key, CMK_PURPOSE_KEY, e->alg, NULL, e->dek, sizeof e->dek,
-	                        e->ct, &e->ctlen));
+	LIB_TRY(cmk_key_encrypt(e->key, CMK_PURPOSE_KEY, e->alg, NULL, e->dek, sizeof e->dek, e->ct,
+				&e->ctlen));
 	uint8_t back[1024];
 	size_t len = sizeof back;
-	LIB_TRY(cmk_key_decrypt(e->key, CMK_PURPOSE_KEY, e->alg, NULL, e->ct, e->ctlen,
-	                        back, &len));
+	LIB_TRY(cmk_key_decrypt(e->key, CMK_PURPOSE_KEY, e->alg, NULL, e->ct, e->ctlen, back,
+				&len));
 	cmk_rc rc = bench_check_dek(e, back, len, "unwrap");
 	cmk_wipe(back, sizeof back);
 	return rc;

@@ -13,10 +13,9 @@
 #include <openssl/rand.h>
 #include "bench/bench_int.h"
 
-
 typedef struct env_state {
-	uint8_t *data;               /* the object */
-	uint8_t *sealed;             /* it sealed, for open */
+	uint8_t *data;	 /* the object */
+	uint8_t *sealed; /* it sealed, for open */
 	size_t sealed_len;
 	const char *kid;
 	cmk_seal_params sp;
@@ -89,7 +88,7 @@ static cmk_rc env_setup(bench_case *c)
 	st->up.cache = st->cache;
 	void *ot = NULL;
 	BENCH_TRY(env_thread_init(c, 0, &ot));
-	rc = open_one(c, ot);        /* puts the DEK in the cache */
+	rc = open_one(c, ot); /* puts the DEK in the cache */
 	env_thread_fini(c, ot);
 	return rc;
 }
@@ -147,28 +146,47 @@ static cmk_rc open_one(bench_case *c, void *vt)
 }
 
 const bench_kind bench_kind_seal = {
-	.name = "seal", .group = "envelope", .cls = BENCH_CMK,
+	.name = "seal",
+	.group = "envelope",
+	.cls = BENCH_CMK,
 	.what = "cmk_seal_init/update/final: new DEK wrapped under the key, AES-256-GCM frames",
-	.cpu_limit = "ossl-aes-gcm-buffer", .cpu_limit_sized = 1, .sized = 1,
-	.setup = env_setup, .teardown = env_teardown,
-	.thread_init = env_thread_init, .thread_fini = env_thread_fini,
+	.cpu_limit = "ossl-aes-gcm-buffer",
+	.cpu_limit_sized = 1,
+	.sized = 1,
+	.setup = env_setup,
+	.teardown = env_teardown,
+	.thread_init = env_thread_init,
+	.thread_fini = env_thread_fini,
 	.one = seal_one,
 };
 
 const bench_kind bench_kind_open = {
-	.name = "open", .group = "envelope", .cls = BENCH_CMK,
+	.name = "open",
+	.group = "envelope",
+	.cls = BENCH_CMK,
 	.what = "cmk_unseal_init/update/final: header, DEK unwrapped on the token, frames",
-	.hsm_limit = "p11-decrypt", .cpu_limit = "ossl-aes-gcm-buffer", .cpu_limit_sized = 1, .sized = 1,
-	.setup = env_setup, .teardown = env_teardown,
-	.thread_init = env_thread_init, .thread_fini = env_thread_fini,
+	.hsm_limit = "p11-decrypt",
+	.cpu_limit = "ossl-aes-gcm-buffer",
+	.cpu_limit_sized = 1,
+	.sized = 1,
+	.setup = env_setup,
+	.teardown = env_teardown,
+	.thread_init = env_thread_init,
+	.thread_fini = env_thread_fini,
 	.one = open_one,
 };
 
 const bench_kind bench_kind_open_cache = {
-	.name = "open-cached", .group = "envelope", .cls = BENCH_CMK,
+	.name = "open-cached",
+	.group = "envelope",
+	.cls = BENCH_CMK,
 	.what = "cmk_unseal_init/update/final with the DEK from a cmk_dekcache",
-	.cpu_limit = "ossl-aes-gcm-buffer", .cpu_limit_sized = 1, .sized = 1,
-	.setup = env_setup, .teardown = env_teardown,
-	.thread_init = env_thread_init, .thread_fini = env_thread_fini,
+	.cpu_limit = "ossl-aes-gcm-buffer",
+	.cpu_limit_sized = 1,
+	.sized = 1,
+	.setup = env_setup,
+	.teardown = env_teardown,
+	.thread_init = env_thread_init,
+	.thread_fini = env_thread_fini,
 	.one = open_one,
 };

@@ -21,8 +21,10 @@ typedef struct mgmt_thread {
 static cmk_rc mgmt_setup(bench_case *c)
 {
 	if (!c->env->mk)
-		bench_skip(c, "skipped: %s, so the keys it makes could not be removed after "
-		           "the run", c->env->cannot_make_keys);
+		bench_skip(c,
+			   "skipped: %s, so the keys it makes could not be removed after "
+			   "the run",
+			   c->env->cannot_make_keys);
 	return CMK_OK;
 }
 
@@ -31,7 +33,7 @@ static void purge_made(bench_case *c)
 {
 	char prefix[64];
 	snprintf(prefix, sizeof prefix, "%s-%c", c->env->tag,
-	         c->k == &bench_kind_key_create ? 'c' : 'r');
+		 c->k == &bench_kind_key_create ? 'c' : 'r');
 	bench_purge_prefix(c->env, prefix);
 }
 
@@ -40,7 +42,7 @@ static cmk_rc create_one(bench_case *c, void *t)
 	bench_env *e = c->env;
 	char name[CMK_NAME_MAX], ver[CMK_VERSION_LEN + 1];
 	snprintf(name, sizeof name, "%s-c%ld-%u", e->tag, (long)getpid(),
-	         atomic_fetch_add(&created, 1));
+		 atomic_fetch_add(&created, 1));
 	return bench_key_create(e, name, cmk_key_bits(e->key), ver);
 }
 
@@ -54,7 +56,7 @@ static cmk_rc rotate_thread_init(bench_case *c, unsigned idx, void **out)
 	snprintf(t->name, sizeof t->name, "%s-r%ld-%u", e->tag, (long)getpid(), idx);
 	cmk_key_info info;
 	cmk_rc rc = cmk_key_info_get(e->mk, t->name, 0, &info);
-	if (rc == CMK_E_NOT_FOUND)   /* purged after each measurement */
+	if (rc == CMK_E_NOT_FOUND) /* purged after each measurement */
 		rc = bench_key_create(e, t->name, cmk_key_bits(e->key), ver);
 	if (rc != CMK_OK) {
 		free(t);
@@ -81,17 +83,27 @@ static cmk_rc rotate_one(bench_case *c, void *vt)
 }
 
 const bench_kind bench_kind_key_create = {
-	.name = "key-create", .group = "mgmt", .cls = BENCH_CMK,
+	.name = "key-create",
+	.group = "mgmt",
+	.cls = BENCH_CMK,
 	.what = "cmk_key_create: key pair generated on the token plus its metadata",
-	.hsm_limit = "p11-keygen", .slow = 1,
-	.setup = mgmt_setup, .one = create_one, .after = purge_made,
+	.hsm_limit = "p11-keygen",
+	.slow = 1,
+	.setup = mgmt_setup,
+	.one = create_one,
+	.after = purge_made,
 };
 
 const bench_kind bench_kind_key_rotate = {
-	.name = "key-rotate", .group = "mgmt", .cls = BENCH_CMK,
+	.name = "key-rotate",
+	.group = "mgmt",
+	.cls = BENCH_CMK,
 	.what = "cmk_key_rotate of a key per thread: new version generated on the token",
-	.hsm_limit = "p11-keygen", .slow = 1,
+	.hsm_limit = "p11-keygen",
+	.slow = 1,
 	.setup = mgmt_setup,
-	.thread_init = rotate_thread_init, .thread_fini = rotate_thread_fini,
-	.one = rotate_one, .after = purge_made,
+	.thread_init = rotate_thread_init,
+	.thread_fini = rotate_thread_fini,
+	.one = rotate_one,
+	.after = purge_made,
 };

@@ -52,9 +52,9 @@ static cmk_rc soft_get(bench_env *e, soft_key **out)
 		else if (!(s->pk = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)e->rep->key_bits)))
 			rc = ossl_fail("RSA key generation");
 		else if (!(p = EVP_PKEY_CTX_new_from_pkey(NULL, s->pk, NULL)) ||
-		         EVP_PKEY_encrypt_init(p) <= 0 || !set_oaep(p, e->md) ||
-		         (s->ctlen = sizeof s->ct,
-		          EVP_PKEY_encrypt(p, s->ct, &s->ctlen, e->dek, sizeof e->dek) <= 0))
+			 EVP_PKEY_encrypt_init(p) <= 0 || !set_oaep(p, e->md) ||
+			 (s->ctlen = sizeof s->ct,
+			  EVP_PKEY_encrypt(p, s->ct, &s->ctlen, e->dek, sizeof e->dek) <= 0))
 			rc = ossl_fail("RSA-OAEP encryption");
 		EVP_PKEY_CTX_free(p);
 		if (rc == CMK_OK) {
@@ -143,7 +143,7 @@ static cmk_rc enc_one(bench_case *c, void *t)
 typedef struct gcm_thread {
 	EVP_CIPHER_CTX *c;
 	uint8_t iv[12];
-	size_t n;                    /* bytes per message */
+	size_t n; /* bytes per message */
 	uint8_t *in, *out;
 } gcm_thread;
 
@@ -170,8 +170,8 @@ static cmk_rc gcm_thread_init(bench_case *c, unsigned idx, void **out)
 	if (!t || !t->in || !t->out)
 		rc = bench_err(CMK_E_NOMEM, "out of memory");
 	else if (!aes || RAND_bytes(key, sizeof key) != 1 || RAND_bytes(t->in, (int)t->n) != 1 ||
-	         !(t->c = EVP_CIPHER_CTX_new()) ||
-	         !EVP_EncryptInit_ex2(t->c, aes, key, t->iv, NULL))
+		 !(t->c = EVP_CIPHER_CTX_new()) ||
+		 !EVP_EncryptInit_ex2(t->c, aes, key, t->iv, NULL))
 		rc = ossl_fail("AES-256-GCM set-up");
 	EVP_CIPHER_free(aes);
 	cmk_wipe(key, sizeof key);
@@ -189,7 +189,7 @@ static cmk_rc gcm_one(bench_case *c, void *vt)
 	gcm_thread *t = vt;
 	uint8_t tag[16];
 	int len = 0, fin = 0;
-	t->iv[11]++;                 /* a new nonce per message, as a sealer does */
+	t->iv[11]++; /* a new nonce per message, as a sealer does */
 	if (!EVP_EncryptInit_ex2(t->c, NULL, NULL, t->iv, NULL) ||
 	    !EVP_EncryptUpdate(t->c, t->out, &len, t->in, (int)t->n) ||
 	    !EVP_EncryptFinal_ex(t->c, t->out + len, &fin) ||
@@ -199,26 +199,36 @@ static cmk_rc gcm_one(bench_case *c, void *vt)
 }
 
 const bench_kind bench_kind_ossl_decrypt = {
-	.name = "ossl-decrypt", .group = "limits", .cls = BENCH_CPU,
+	.name = "ossl-decrypt",
+	.group = "limits",
+	.cls = BENCH_CPU,
 	.what = "EVP_PKEY_decrypt RSA-OAEP with a software key, one EVP_PKEY_CTX per thread",
 	.setup = rsa_setup,
-	.thread_init = dec_thread_init, .thread_fini = rsa_thread_fini,
+	.thread_init = dec_thread_init,
+	.thread_fini = rsa_thread_fini,
 	.one = dec_one,
 };
 
 const bench_kind bench_kind_ossl_encrypt = {
-	.name = "ossl-encrypt", .group = "limits", .cls = BENCH_CPU,
+	.name = "ossl-encrypt",
+	.group = "limits",
+	.cls = BENCH_CPU,
 	.what = "EVP_PKEY_encrypt RSA-OAEP with a software key, one EVP_PKEY_CTX per thread",
 	.setup = rsa_setup,
-	.thread_init = enc_thread_init, .thread_fini = rsa_thread_fini,
+	.thread_init = enc_thread_init,
+	.thread_fini = rsa_thread_fini,
 	.one = enc_one,
 };
 
 const bench_kind bench_kind_ossl_aes_gcm = {
-	.name = "ossl-aes-gcm-16K", .group = "limits", .cls = BENCH_CPU,
+	.name = "ossl-aes-gcm-16K",
+	.group = "limits",
+	.cls = BENCH_CPU,
 	.what = "AES-256-GCM encryption of 16 KiB with a new IV, one EVP_CIPHER_CTX per thread",
-	.sized = 3, .bytes = GCM_BLOCK,
-	.thread_init = gcm_thread_init, .thread_fini = gcm_thread_fini,
+	.sized = 3,
+	.bytes = GCM_BLOCK,
+	.thread_init = gcm_thread_init,
+	.thread_fini = gcm_thread_fini,
 	.one = gcm_one,
 };
 
@@ -226,10 +236,14 @@ const bench_kind bench_kind_ossl_aes_gcm = {
  * from one buffer and written to another, as a seal or an open must (the
  * 16 KiB blocks of ossl-aes-gcm-16K stay in the CPU's cache). */
 const bench_kind bench_kind_ossl_aes_gcm_buffer = {
-	.name = "ossl-aes-gcm-buffer", .group = "limits", .cls = BENCH_CPU,
+	.name = "ossl-aes-gcm-buffer",
+	.group = "limits",
+	.cls = BENCH_CPU,
 	.what = "AES-256-GCM encryption of SIZE bytes from one buffer into another, a new IV each, "
-	        "one EVP_CIPHER_CTX per thread",
-	.sized = 1, .modes = BENCH_VAULT,       /* envelopes need a vault */
-	.thread_init = gcm_thread_init, .thread_fini = gcm_thread_fini,
+		"one EVP_CIPHER_CTX per thread",
+	.sized = 1,
+	.modes = BENCH_VAULT, /* envelopes need a vault */
+	.thread_init = gcm_thread_init,
+	.thread_fini = gcm_thread_fini,
 	.one = gcm_one,
 };

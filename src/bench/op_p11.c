@@ -17,9 +17,9 @@
 #include "bench/bench_int.h"
 
 typedef struct p11_state {
-	pthread_mutex_t lock;        /* guards the handles below */
+	pthread_mutex_t lock; /* guards the handles below */
 	CK_OBJECT_HANDLE priv, pub;
-	unsigned gen;                /* btok_gen when they were found */
+	unsigned gen; /* btok_gen when they were found */
 	int found;
 	CK_RSA_PKCS_OAEP_PARAMS oaep;
 	CK_MECHANISM mech;
@@ -32,15 +32,24 @@ typedef struct p11_thread {
 
 static void hash_mech(const char *md, CK_MECHANISM_TYPE *h, CK_RSA_PKCS_MGF_TYPE *mgf)
 {
-	if (!strcmp(md, "SHA1")) { *h = CKM_SHA_1; *mgf = CKG_MGF1_SHA1; }
-	else if (!strcmp(md, "SHA384")) { *h = CKM_SHA384; *mgf = CKG_MGF1_SHA384; }
-	else if (!strcmp(md, "SHA512")) { *h = CKM_SHA512; *mgf = CKG_MGF1_SHA512; }
-	else { *h = CKM_SHA256; *mgf = CKG_MGF1_SHA256; }
+	if (!strcmp(md, "SHA1")) {
+		*h = CKM_SHA_1;
+		*mgf = CKG_MGF1_SHA1;
+	} else if (!strcmp(md, "SHA384")) {
+		*h = CKM_SHA384;
+		*mgf = CKG_MGF1_SHA384;
+	} else if (!strcmp(md, "SHA512")) {
+		*h = CKM_SHA512;
+		*mgf = CKG_MGF1_SHA512;
+	} else {
+		*h = CKM_SHA256;
+		*mgf = CKG_MGF1_SHA256;
+	}
 }
 
 /* The key pair of the measured version, in session s. */
 static cmk_rc find_pair(bench_env *e, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE *priv,
-                        CK_OBJECT_HANDLE *pub)
+			CK_OBJECT_HANDLE *pub)
 {
 	CK_OBJECT_CLASS cls[2] = { CKO_PRIVATE_KEY, CKO_PUBLIC_KEY };
 	CK_BBOOL yes = CK_TRUE;
@@ -57,8 +66,9 @@ static cmk_rc find_pair(bench_env *e, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE *pri
 		*out[i] = n ? h[0] : CK_INVALID_HANDLE;
 		free(h);
 		if (!n)
-			return bench_err(CMK_E_NOT_FOUND, "token %s has no %s key with the CKA_ID of %s",
-			                 e->rep->token, i ? "public" : "private", e->rep->key);
+			return bench_err(CMK_E_NOT_FOUND,
+					 "token %s has no %s key with the CKA_ID of %s",
+					 e->rep->token, i ? "public" : "private", e->rep->key);
 	}
 	return CMK_OK;
 }
@@ -77,9 +87,9 @@ int bench_p11_native(bench_env *e)
 	uint8_t out[1024];
 	CK_ULONG len = sizeof out;
 	int ok = find_pair(e, s, &priv, &pub) == CMK_OK &&
-	         fn->C_DecryptInit(s, &m, priv) == CKR_OK &&
-	         fn->C_Decrypt(s, e->ct, e->ctlen, out, &len) == CKR_OK &&
-	         len == sizeof e->dek && !memcmp(out, e->dek, len);
+		 fn->C_DecryptInit(s, &m, priv) == CKR_OK &&
+		 fn->C_Decrypt(s, e->ct, e->ctlen, out, &len) == CKR_OK && len == sizeof e->dek &&
+		 !memcmp(out, e->dek, len);
 	cmk_wipe(out, sizeof out);
 	btok_session_close(e->tok, s);
 	return ok;
@@ -123,7 +133,7 @@ static cmk_rc p11_thread_init(bench_case *c, unsigned idx, void **out)
 	p11_thread *t = calloc(1, sizeof *t);
 	if (!t)
 		return bench_err(CMK_E_NOMEM, "out of memory");
-	cmk_rc rc = btok_session(e->tok, &t->s);     /* initialises again after fork */
+	cmk_rc rc = btok_session(e->tok, &t->s); /* initialises again after fork */
 	if (rc != CMK_OK) {
 		free(t);
 		return rc;
@@ -229,14 +239,21 @@ static cmk_rc keygen_one(bench_case *c, void *vt)
 	CK_BYTE exp[] = { 1, 0, 1 };
 	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
 	CK_ATTRIBUTE pub[] = {
-		{ CKA_TOKEN, &yes, 1 }, { CKA_MODULUS_BITS, &bits, sizeof bits },
-		{ CKA_PUBLIC_EXPONENT, exp, sizeof exp }, { CKA_ENCRYPT, &yes, 1 },
-		{ CKA_ID, id, sizeof id }, { CKA_LABEL, label, strlen(label) },
+		{ CKA_TOKEN, &yes, 1 },
+		{ CKA_MODULUS_BITS, &bits, sizeof bits },
+		{ CKA_PUBLIC_EXPONENT, exp, sizeof exp },
+		{ CKA_ENCRYPT, &yes, 1 },
+		{ CKA_ID, id, sizeof id },
+		{ CKA_LABEL, label, strlen(label) },
 	};
 	CK_ATTRIBUTE priv[] = {
-		{ CKA_TOKEN, &yes, 1 }, { CKA_PRIVATE, &yes, 1 }, { CKA_SENSITIVE, &yes, 1 },
-		{ CKA_EXTRACTABLE, &no, 1 }, { CKA_DECRYPT, &yes, 1 },
-		{ CKA_ID, id, sizeof id }, { CKA_LABEL, label, strlen(label) },
+		{ CKA_TOKEN, &yes, 1 },
+		{ CKA_PRIVATE, &yes, 1 },
+		{ CKA_SENSITIVE, &yes, 1 },
+		{ CKA_EXTRACTABLE, &no, 1 },
+		{ CKA_DECRYPT, &yes, 1 },
+		{ CKA_ID, id, sizeof id },
+		{ CKA_LABEL, label, strlen(label) },
 	};
 	CK_MECHANISM m = { CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0 };
 	CK_OBJECT_HANDLE hpub, hpriv;
@@ -281,26 +298,37 @@ void bench_p11_clean_up(bench_env *e)
 }
 
 const bench_kind bench_kind_p11_decrypt = {
-	.name = "p11-decrypt", .group = "limits", .cls = BENCH_HSM,
+	.name = "p11-decrypt",
+	.group = "limits",
+	.cls = BENCH_HSM,
 	.what = "C_DecryptInit + C_Decrypt on one session per thread",
-	.setup = p11_setup, .teardown = p11_teardown,
-	.thread_init = p11_thread_init, .thread_fini = p11_thread_fini,
+	.setup = p11_setup,
+	.teardown = p11_teardown,
+	.thread_init = p11_thread_init,
+	.thread_fini = p11_thread_fini,
 	.one = decrypt_one,
 };
 
 const bench_kind bench_kind_p11_encrypt = {
-	.name = "p11-encrypt", .group = "limits", .cls = BENCH_HSM,
+	.name = "p11-encrypt",
+	.group = "limits",
+	.cls = BENCH_HSM,
 	.what = "C_EncryptInit + C_Encrypt with the public key object, one session per thread",
-	.setup = p11_setup, .teardown = p11_teardown,
-	.thread_init = p11_thread_init, .thread_fini = p11_thread_fini,
+	.setup = p11_setup,
+	.teardown = p11_teardown,
+	.thread_init = p11_thread_init,
+	.thread_fini = p11_thread_fini,
 	.one = encrypt_one,
 };
 
 const bench_kind bench_kind_p11_keygen = {
-	.name = "p11-keygen", .group = "limits", .cls = BENCH_HSM,
+	.name = "p11-keygen",
+	.group = "limits",
+	.cls = BENCH_HSM,
 	.what = "C_GenerateKeyPair of a token RSA key pair, then C_DestroyObject of both",
 	.slow = 1,
 	.setup = keygen_setup,
-	.thread_init = keygen_thread_init, .thread_fini = p11_thread_fini,
+	.thread_init = keygen_thread_init,
+	.thread_fini = p11_thread_fini,
 	.one = keygen_one,
 };

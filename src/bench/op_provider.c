@@ -141,8 +141,10 @@ static cmk_rc prov_setup(bench_case *c)
 	bench_env *e = c->env;
 	char dir[PATH_MAX], tried[PATH_MAX + 128];
 	if (!find_module(e->o->provider, dir, sizeof dir, tried, sizeof tried)) {
-		bench_skip(c, "not available in this build: cmk.so not found (looked in %s; "
-		           "--provider PATH or $OPENSSL_MODULES)", tried);
+		bench_skip(c,
+			   "not available in this build: cmk.so not found (looked in %s; "
+			   "--provider PATH or $OPENSSL_MODULES)",
+			   tried);
 		return CMK_OK;
 	}
 	if (e->o->config)
@@ -199,10 +201,15 @@ static cmk_rc prov_one(bench_case *c, void *t)
 }
 
 const bench_kind bench_kind_provider = {
-	.name = "unwrap-provider", .group = "provider", .cls = BENCH_CMK,
+	.name = "unwrap-provider",
+	.group = "provider",
+	.cls = BENCH_CMK,
 	.what = "EVP_PKEY_decrypt RSA-OAEP with the key loaded through cmk.so",
-	.hsm_limit = "p11-decrypt", .cpu_limit = "ossl-decrypt",
-	.setup = prov_setup, .teardown = prov_teardown,
-	.thread_init = prov_thread_init, .thread_fini = prov_thread_fini,
+	.hsm_limit = "p11-decrypt",
+	.cpu_limit = "ossl-decrypt",
+	.setup = prov_setup,
+	.teardown = prov_teardown,
+	.thread_init = prov_thread_init,
+	.thread_fini = prov_thread_fini,
 	.one = prov_one,
 };

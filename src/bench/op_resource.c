@@ -15,14 +15,13 @@
 #include <openssl/rand.h>
 #include "bench/bench_int.h"
 
-
 typedef struct res_env {
 	char dir[4096];
 	char name[CMK_RESOURCE_NAME_MAX];
 	cmk_dekcache *cache;
 	uint8_t *data;
 	size_t size;
-	int tried;                   /* cmk_resource_create was called */
+	int tried; /* cmk_resource_create was called */
 } res_env;
 
 typedef struct res_thread {
@@ -50,7 +49,7 @@ cmk_rc bench_resource_purge_dir(cmk_ctx *ctx, const char *dir, const char *name)
 	if (rc == CMK_E_NOT_FOUND && (rc = cmk_resource_create(ctx, &p, name)) == CMK_OK)
 		rc = cmk_resource_open(ctx, &p, name, &res);
 	if (rc == CMK_OK) {
-		(void)cmk_resource_delete(res);   /* deleted already: purged next */
+		(void)cmk_resource_delete(res); /* deleted already: purged next */
 		rc = cmk_resource_purge(res);
 		cmk_resource_close(res);
 	}
@@ -65,7 +64,7 @@ void bench_resource_env_free(bench_env *e)
 	if (r->cache)
 		cmk_dekcache_free(r->cache);
 	if (r->tried && bench_resource_purge_dir(e->ctx, r->dir, r->name) != CMK_OK)
-		bench_left_over(e, r->dir);    /* kept: the next run removes it */
+		bench_left_over(e, r->dir); /* kept: the next run removes it */
 	else if (r->dir[0])
 		nftw(r->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	free(r->data);
@@ -98,8 +97,10 @@ static cmk_rc res_setup(bench_case *c)
 {
 	bench_env *e = c->env;
 	if (!e->mk) {
-		bench_skip(c, "skipped: %s, so the resource's service key could not be "
-		           "removed after the run", e->cannot_make_keys);
+		bench_skip(c,
+			   "skipped: %s, so the resource's service key could not be "
+			   "removed after the run",
+			   e->cannot_make_keys);
 		return CMK_OK;
 	}
 	pthread_mutex_lock(&e->lock);
@@ -140,7 +141,7 @@ static cmk_rc res_thread_init(bench_case *c, unsigned idx, void **out)
 	cmk_resource_params p = { .dir = r->dir, .cache = cached(c) ? r->cache : NULL };
 	snprintf(t->object, sizeof t->object, "bench-%ld-%u", (long)getpid(), idx);
 	cmk_rc rc = bench_lib(cmk_resource_open(c->env->mk, &p, r->name, &t->r));
-	if (rc == CMK_OK)   /* the object a get reads */
+	if (rc == CMK_OK) /* the object a get reads */
 		rc = bench_lib(cmk_resource_put(t->r, t->object, r->data, r->size));
 	if (rc != CMK_OK) {
 		res_thread_fini(c, t);
@@ -165,26 +166,33 @@ static cmk_rc get_one(bench_case *c, void *vt)
 	size_t len = 0;
 	LIB_TRY(cmk_resource_get(t->r, t->object, &data, &len));
 	cmk_rc rc = len == r->size ? CMK_OK
-	            : bench_err(CMK_E_INTERNAL, "get gave %zu bytes, not %zu", len, r->size);
+				   : bench_err(CMK_E_INTERNAL, "get gave %zu bytes, not %zu", len,
+					       r->size);
 	cmk_wipe(data, len);
 	cmk_free(data);
 	return rc;
 }
 
 /* Uncached, each operation unwraps the root key on the token: its limit. */
-#define RES_KIND(var, nm, fn, lim, w) \
-	const bench_kind var = { \
-		.name = nm, .group = "resource", .cls = BENCH_CMK, .what = w, \
-		.hsm_limit = lim, .sized = 2, \
-		.setup = res_setup, .thread_init = res_thread_init, \
-		.thread_fini = res_thread_fini, .one = fn, \
+#define RES_KIND(var, nm, fn, lim, w)           \
+	const bench_kind var = {                \
+		.name = nm,                     \
+		.group = "resource",            \
+		.cls = BENCH_CMK,               \
+		.what = w,                      \
+		.hsm_limit = lim,               \
+		.sized = 2,                     \
+		.setup = res_setup,             \
+		.thread_init = res_thread_init, \
+		.thread_fini = res_thread_fini, \
+		.one = fn,                      \
 	}
 
 RES_KIND(bench_kind_res_put, "put", put_one, "p11-decrypt",
-         "cmk_resource_put of one object (new DEK, root key unwrapped on the token)");
+	 "cmk_resource_put of one object (new DEK, root key unwrapped on the token)");
 RES_KIND(bench_kind_res_get, "get", get_one, "p11-decrypt",
-         "cmk_resource_get of one object (root key unwrapped on the token)");
+	 "cmk_resource_get of one object (root key unwrapped on the token)");
 RES_KIND(bench_kind_res_put_cache, "put-cached", put_one, NULL,
-         "cmk_resource_put with the root key from a shared cmk_dekcache");
+	 "cmk_resource_put with the root key from a shared cmk_dekcache");
 RES_KIND(bench_kind_res_get_cache, "get-cached", get_one, NULL,
-         "cmk_resource_get with the root key from a shared cmk_dekcache");
+	 "cmk_resource_get with the root key from a shared cmk_dekcache");

@@ -30,19 +30,19 @@
 typedef struct tok_pair {
 	unsigned gen;
 	int ready;
-	CK_SESSION_HANDLE s;         /* holds the session objects */
+	CK_SESSION_HANDLE s; /* holds the session objects */
 	CK_OBJECT_HANDLE priv, pub, aes;
 	CK_RSA_PKCS_OAEP_PARAMS oaep;
-	uint8_t ct[1024];            /* the run's dek under pub, RSA-OAEP */
+	uint8_t ct[1024]; /* the run's dek under pub, RSA-OAEP */
 	size_t ctlen;
-	uint8_t wrapped[1024];       /* aes under pub (C_WrapKey) */
+	uint8_t wrapped[1024]; /* aes under pub (C_WrapKey) */
 	CK_ULONG wlen;
 	char no_oaep[200], no_raw[200], no_wrap[200], no_gcm[200]; /* "" or why not */
 } tok_pair;
 
 typedef struct tok_thread {
 	CK_SESSION_HANDLE s;
-	tok_pair p;                  /* a copy, for this process */
+	tok_pair p; /* a copy, for this process */
 	uint8_t iv[12];
 	uint8_t *buf;
 } tok_thread;
@@ -51,10 +51,19 @@ static void hash_mech(const char *md, CK_RSA_PKCS_OAEP_PARAMS *p)
 {
 	memset(p, 0, sizeof *p);
 	p->source = CKZ_DATA_SPECIFIED;
-	if (!strcmp(md, "SHA1")) { p->hashAlg = CKM_SHA_1; p->mgf = CKG_MGF1_SHA1; }
-	else if (!strcmp(md, "SHA384")) { p->hashAlg = CKM_SHA384; p->mgf = CKG_MGF1_SHA384; }
-	else if (!strcmp(md, "SHA512")) { p->hashAlg = CKM_SHA512; p->mgf = CKG_MGF1_SHA512; }
-	else { p->hashAlg = CKM_SHA256; p->mgf = CKG_MGF1_SHA256; }
+	if (!strcmp(md, "SHA1")) {
+		p->hashAlg = CKM_SHA_1;
+		p->mgf = CKG_MGF1_SHA1;
+	} else if (!strcmp(md, "SHA384")) {
+		p->hashAlg = CKM_SHA384;
+		p->mgf = CKG_MGF1_SHA384;
+	} else if (!strcmp(md, "SHA512")) {
+		p->hashAlg = CKM_SHA512;
+		p->mgf = CKG_MGF1_SHA512;
+	} else {
+		p->hashAlg = CKM_SHA256;
+		p->mgf = CKG_MGF1_SHA256;
+	}
 }
 
 /* The run's dek wrapped with RSA-OAEP under the public key, by OpenSSL. */
@@ -66,22 +75,22 @@ static cmk_rc encrypt_soft(bench_env *e, CK_FUNCTION_LIST *fn, tok_pair *p)
 	if (rv != CKR_OK)
 		return btok_fail(e->tok, rv, "C_GetAttributeValue of the public key");
 	OSSL_PARAM_BLD *b = OSSL_PARAM_BLD_new();
-	BIGNUM *bn = BN_bin2bn(n, (int)a[0].ulValueLen, NULL), *be = BN_bin2bn(x, (int)a[1].ulValueLen, NULL);
+	BIGNUM *bn = BN_bin2bn(n, (int)a[0].ulValueLen, NULL),
+	       *be = BN_bin2bn(x, (int)a[1].ulValueLen, NULL);
 	OSSL_PARAM *params = NULL;
 	EVP_PKEY_CTX *fc = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL), *ec = NULL;
 	EVP_PKEY *pk = NULL;
 	int ok = b && bn && be && OSSL_PARAM_BLD_push_BN(b, OSSL_PKEY_PARAM_RSA_N, bn) &&
-	         OSSL_PARAM_BLD_push_BN(b, OSSL_PKEY_PARAM_RSA_E, be) &&
-	         (params = OSSL_PARAM_BLD_to_param(b)) && fc &&
-	         EVP_PKEY_fromdata_init(fc) > 0 &&
-	         EVP_PKEY_fromdata(fc, &pk, EVP_PKEY_PUBLIC_KEY, params) > 0 &&
-	         (ec = EVP_PKEY_CTX_new_from_pkey(NULL, pk, NULL)) &&
-	         EVP_PKEY_encrypt_init(ec) > 0 &&
-	         EVP_PKEY_CTX_set_rsa_padding(ec, RSA_PKCS1_OAEP_PADDING) > 0 &&
-	         EVP_PKEY_CTX_set_rsa_oaep_md_name(ec, e->md, NULL) > 0 &&
-	         EVP_PKEY_CTX_set_rsa_mgf1_md_name(ec, e->md, NULL) > 0 &&
-	         (p->ctlen = sizeof p->ct,
-	          EVP_PKEY_encrypt(ec, p->ct, &p->ctlen, e->dek, sizeof e->dek) > 0);
+		 OSSL_PARAM_BLD_push_BN(b, OSSL_PKEY_PARAM_RSA_E, be) &&
+		 (params = OSSL_PARAM_BLD_to_param(b)) && fc && EVP_PKEY_fromdata_init(fc) > 0 &&
+		 EVP_PKEY_fromdata(fc, &pk, EVP_PKEY_PUBLIC_KEY, params) > 0 &&
+		 (ec = EVP_PKEY_CTX_new_from_pkey(NULL, pk, NULL)) &&
+		 EVP_PKEY_encrypt_init(ec) > 0 &&
+		 EVP_PKEY_CTX_set_rsa_padding(ec, RSA_PKCS1_OAEP_PADDING) > 0 &&
+		 EVP_PKEY_CTX_set_rsa_oaep_md_name(ec, e->md, NULL) > 0 &&
+		 EVP_PKEY_CTX_set_rsa_mgf1_md_name(ec, e->md, NULL) > 0 &&
+		 (p->ctlen = sizeof p->ct,
+		  EVP_PKEY_encrypt(ec, p->ct, &p->ctlen, e->dek, sizeof e->dek) > 0);
 	EVP_PKEY_CTX_free(ec);
 	EVP_PKEY_CTX_free(fc);
 	EVP_PKEY_free(pk);
@@ -90,14 +99,15 @@ static cmk_rc encrypt_soft(bench_env *e, CK_FUNCTION_LIST *fn, tok_pair *p)
 	BN_free(bn);
 	BN_free(be);
 	ERR_clear_error();
-	return ok ? CMK_OK : bench_err(CMK_E_INTERNAL, "OpenSSL: RSA-OAEP encryption with the "
-	                               "token's public key failed");
+	return ok ? CMK_OK
+		  : bench_err(CMK_E_INTERNAL, "OpenSSL: RSA-OAEP encryption with the "
+					      "token's public key failed");
 }
 
 static void why(char *buf, size_t len, bench_env *e, const char *what, CK_RV rv)
 {
 	snprintf(buf, len, "not available: token %s refuses %s (%s)", e->rep->token, what,
-	         btok_rv_name(rv));
+		 btok_rv_name(rv));
 }
 
 /* Make this process's key pair and AES key; probe what the token offers. */
@@ -115,19 +125,30 @@ static cmk_rc make_pair(bench_env *e, tok_pair *p)
 	char label[80];
 	snprintf(label, sizeof label, "%s-session", e->tag);
 	CK_ATTRIBUTE pub[] = {
-		{ CKA_TOKEN, &no, 1 }, { CKA_MODULUS_BITS, &bits, sizeof bits },
-		{ CKA_PUBLIC_EXPONENT, exp, sizeof exp }, { CKA_ENCRYPT, &yes, 1 },
-		{ CKA_WRAP, &yes, 1 }, { CKA_LABEL, label, strlen(label) },
+		{ CKA_TOKEN, &no, 1 },
+		{ CKA_MODULUS_BITS, &bits, sizeof bits },
+		{ CKA_PUBLIC_EXPONENT, exp, sizeof exp },
+		{ CKA_ENCRYPT, &yes, 1 },
+		{ CKA_WRAP, &yes, 1 },
+		{ CKA_LABEL, label, strlen(label) },
 	};
 	CK_ATTRIBUTE priv[] = {
-		{ CKA_TOKEN, &no, 1 }, { CKA_PRIVATE, &yes, 1 }, { CKA_SENSITIVE, &yes, 1 },
-		{ CKA_EXTRACTABLE, &no, 1 }, { CKA_DECRYPT, &yes, 1 }, { CKA_UNWRAP, &yes, 1 },
+		{ CKA_TOKEN, &no, 1 },
+		{ CKA_PRIVATE, &yes, 1 },
+		{ CKA_SENSITIVE, &yes, 1 },
+		{ CKA_EXTRACTABLE, &no, 1 },
+		{ CKA_DECRYPT, &yes, 1 },
+		{ CKA_UNWRAP, &yes, 1 },
 		{ CKA_LABEL, label, strlen(label) },
 	};
 	CK_ATTRIBUTE sec[] = {
-		{ CKA_CLASS, &secret, sizeof secret }, { CKA_KEY_TYPE, &aes, sizeof aes },
-		{ CKA_TOKEN, &no, 1 }, { CKA_VALUE_LEN, &aes_len, sizeof aes_len },
-		{ CKA_ENCRYPT, &yes, 1 }, { CKA_EXTRACTABLE, &yes, 1 }, { CKA_SENSITIVE, &yes, 1 },
+		{ CKA_CLASS, &secret, sizeof secret },
+		{ CKA_KEY_TYPE, &aes, sizeof aes },
+		{ CKA_TOKEN, &no, 1 },
+		{ CKA_VALUE_LEN, &aes_len, sizeof aes_len },
+		{ CKA_ENCRYPT, &yes, 1 },
+		{ CKA_EXTRACTABLE, &yes, 1 },
+		{ CKA_SENSITIVE, &yes, 1 },
 		{ CKA_LABEL, label, strlen(label) },
 	};
 	CK_MECHANISM kp = { CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0 };
@@ -161,8 +182,10 @@ static cmk_rc make_pair(bench_env *e, tok_pair *p)
 		snprintf(p->no_gcm, sizeof p->no_gcm, "%s", p->no_wrap);
 	} else {
 		p->wlen = sizeof p->wrapped;
-		if ((rv = fn->C_WrapKey(p->s, &oaep, p->pub, p->aes, p->wrapped, &p->wlen)) != CKR_OK) {
-			snprintf(what, sizeof what, "C_WrapKey with CKM_RSA_PKCS_OAEP with %s", e->md);
+		if ((rv = fn->C_WrapKey(p->s, &oaep, p->pub, p->aes, p->wrapped, &p->wlen)) !=
+		    CKR_OK) {
+			snprintf(what, sizeof what, "C_WrapKey with CKM_RSA_PKCS_OAEP with %s",
+				 e->md);
 			why(p->no_wrap, sizeof p->no_wrap, e, what, rv);
 		}
 		uint8_t iv[12] = { 0 }, in[16] = { 0 }, o2[64];
@@ -204,7 +227,7 @@ void bench_token_env_free(bench_env *e)
 	if (!p)
 		return;
 	if (p->ready && p->gen == btok_gen(e->tok))
-		btok_session_close(e->tok, p->s);   /* and with it its objects */
+		btok_session_close(e->tok, p->s); /* and with it its objects */
 	free(p);
 	e->pair = NULL;
 }
@@ -258,7 +281,7 @@ static cmk_rc rsa_op(bench_case *c, tok_thread *t, int oaep, int decrypt)
 	bench_env *e = c->env;
 	CK_FUNCTION_LIST *fn = btok_fn(e->tok);
 	CK_MECHANISM m = { oaep ? CKM_RSA_PKCS_OAEP : CKM_RSA_X_509, oaep ? &t->p.oaep : NULL,
-	                   oaep ? sizeof t->p.oaep : 0 };
+			   oaep ? sizeof t->p.oaep : 0 };
 	uint8_t out[1024];
 	CK_ULONG len = sizeof out;
 	CK_RV rv;
@@ -268,8 +291,8 @@ static cmk_rc rsa_op(bench_case *c, tok_thread *t, int oaep, int decrypt)
 	} else {
 		/* OAEP: the dek; raw: a whole block below the modulus, the ciphertext */
 		if ((rv = fn->C_EncryptInit(t->s, &m, t->p.pub)) == CKR_OK)
-			rv = fn->C_Encrypt(t->s, oaep ? e->dek : t->p.ct, oaep ? sizeof e->dek : t->p.ctlen,
-			                   out, &len);
+			rv = fn->C_Encrypt(t->s, oaep ? e->dek : t->p.ct,
+					   oaep ? sizeof e->dek : t->p.ctlen, out, &len);
 	}
 	if (rv != CKR_OK)
 		return btok_fail(e->tok, rv, decrypt ? "C_Decrypt" : "C_Encrypt");
@@ -278,10 +301,22 @@ static cmk_rc rsa_op(bench_case *c, tok_thread *t, int oaep, int decrypt)
 	return rc;
 }
 
-static cmk_rc enc_oaep_one(bench_case *c, void *t) { return rsa_op(c, t, 1, 0); }
-static cmk_rc dec_oaep_one(bench_case *c, void *t) { return rsa_op(c, t, 1, 1); }
-static cmk_rc enc_raw_one(bench_case *c, void *t) { return rsa_op(c, t, 0, 0); }
-static cmk_rc dec_raw_one(bench_case *c, void *t) { return rsa_op(c, t, 0, 1); }
+static cmk_rc enc_oaep_one(bench_case *c, void *t)
+{
+	return rsa_op(c, t, 1, 0);
+}
+static cmk_rc dec_oaep_one(bench_case *c, void *t)
+{
+	return rsa_op(c, t, 1, 1);
+}
+static cmk_rc enc_raw_one(bench_case *c, void *t)
+{
+	return rsa_op(c, t, 0, 0);
+}
+static cmk_rc dec_raw_one(bench_case *c, void *t)
+{
+	return rsa_op(c, t, 0, 1);
+}
 
 static cmk_rc wrap_one(bench_case *c, void *vt)
 {
@@ -305,9 +340,13 @@ static cmk_rc unwrap_one(bench_case *c, void *vt)
 	CK_KEY_TYPE aes = CKK_AES;
 	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
 	CK_ATTRIBUTE tmpl[] = {
-		{ CKA_CLASS, &secret, sizeof secret }, { CKA_KEY_TYPE, &aes, sizeof aes },
-		{ CKA_TOKEN, &no, 1 }, { CKA_SENSITIVE, &yes, 1 }, { CKA_EXTRACTABLE, &no, 1 },
-		{ CKA_ENCRYPT, &yes, 1 }, { CKA_DECRYPT, &yes, 1 },
+		{ CKA_CLASS, &secret, sizeof secret },
+		{ CKA_KEY_TYPE, &aes, sizeof aes },
+		{ CKA_TOKEN, &no, 1 },
+		{ CKA_SENSITIVE, &yes, 1 },
+		{ CKA_EXTRACTABLE, &no, 1 },
+		{ CKA_ENCRYPT, &yes, 1 },
+		{ CKA_DECRYPT, &yes, 1 },
 	};
 	CK_OBJECT_HANDLE k;
 	CK_RV rv = fn->C_UnwrapKey(t->s, &m, t->p.priv, t->p.wrapped, t->p.wlen, tmpl, 7, &k);
@@ -322,7 +361,7 @@ static cmk_rc gcm_one(bench_case *c, void *vt)
 	tok_thread *t = vt;
 	CK_FUNCTION_LIST *fn = btok_fn(c->env->tok);
 	for (int i = 11; i >= 0 && ++t->iv[i] == 0; i--)
-		;                        /* a new nonce per message */
+		; /* a new nonce per message */
 	CK_GCM_PARAMS g = { t->iv, sizeof t->iv, sizeof t->iv * 8, NULL, 0, 128 };
 	CK_MECHANISM m = { CKM_AES_GCM, &g, sizeof g };
 	CK_ULONG len = GCM_BLOCK + 64;
@@ -342,11 +381,13 @@ static cmk_rc keygen_one(bench_case *c, void *vt)
 	CK_BYTE exp[] = { 1, 0, 1 };
 	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
 	CK_ATTRIBUTE pub[] = {
-		{ CKA_TOKEN, &no, 1 }, { CKA_MODULUS_BITS, &bits, sizeof bits },
-		{ CKA_PUBLIC_EXPONENT, exp, sizeof exp }, { CKA_ENCRYPT, &yes, 1 },
+		{ CKA_TOKEN, &no, 1 },
+		{ CKA_MODULUS_BITS, &bits, sizeof bits },
+		{ CKA_PUBLIC_EXPONENT, exp, sizeof exp },
+		{ CKA_ENCRYPT, &yes, 1 },
 	};
 	CK_ATTRIBUTE priv[] = {
-		{ CKA_TOKEN, &no, 1 }, { CKA_PRIVATE, &yes, 1 }, { CKA_SENSITIVE, &yes, 1 },
+		{ CKA_TOKEN, &no, 1 },	     { CKA_PRIVATE, &yes, 1 }, { CKA_SENSITIVE, &yes, 1 },
 		{ CKA_EXTRACTABLE, &no, 1 }, { CKA_DECRYPT, &yes, 1 },
 	};
 	CK_MECHANISM m = { CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0 };
@@ -356,37 +397,43 @@ static cmk_rc keygen_one(bench_case *c, void *vt)
 		return btok_fail(e->tok, rv, "C_GenerateKeyPair");
 	CK_RV r1 = fn->C_DestroyObject(t->s, hpriv), r2 = fn->C_DestroyObject(t->s, hpub);
 	return r1 != CKR_OK || r2 != CKR_OK
-	       ? btok_fail(e->tok, r1 != CKR_OK ? r1 : r2, "C_DestroyObject") : CMK_OK;
+		       ? btok_fail(e->tok, r1 != CKR_OK ? r1 : r2, "C_DestroyObject")
+		       : CMK_OK;
 }
 
-#define TOK_KIND(var, nm, fn, w, cpu, ...) \
-	const bench_kind var = { \
-		.name = nm, .group = "token", .cls = BENCH_HSM, .what = w, .cpu_limit = cpu, \
-		.modes = BENCH_TOKEN, .setup = tok_setup, .thread_init = tok_thread_init, \
-		.thread_fini = tok_thread_fini, .one = fn, __VA_ARGS__ \
-	}
+#define TOK_KIND(var, nm, fn, w, cpu, ...)                       \
+	const bench_kind var = { .name = nm,                     \
+				 .group = "token",               \
+				 .cls = BENCH_HSM,               \
+				 .what = w,                      \
+				 .cpu_limit = cpu,               \
+				 .modes = BENCH_TOKEN,           \
+				 .setup = tok_setup,             \
+				 .thread_init = tok_thread_init, \
+				 .thread_fini = tok_thread_fini, \
+				 .one = fn,                      \
+				 __VA_ARGS__ }
 
 TOK_KIND(bench_kind_tok_enc_oaep, "p11-encrypt-oaep", enc_oaep_one,
-         "C_EncryptInit + C_Encrypt of 32 bytes, CKM_RSA_PKCS_OAEP, session public key",
-         "ossl-encrypt");
+	 "C_EncryptInit + C_Encrypt of 32 bytes, CKM_RSA_PKCS_OAEP, session public key",
+	 "ossl-encrypt");
 TOK_KIND(bench_kind_tok_dec_oaep, "p11-decrypt-oaep", dec_oaep_one,
-         "C_DecryptInit + C_Decrypt, CKM_RSA_PKCS_OAEP, session private key", "ossl-decrypt");
+	 "C_DecryptInit + C_Decrypt, CKM_RSA_PKCS_OAEP, session private key", "ossl-decrypt");
 TOK_KIND(bench_kind_tok_enc_raw, "p11-encrypt-raw", enc_raw_one,
-         "C_EncryptInit + C_Encrypt of a block, CKM_RSA_X_509, session public key", NULL);
+	 "C_EncryptInit + C_Encrypt of a block, CKM_RSA_X_509, session public key", NULL);
 TOK_KIND(bench_kind_tok_dec_raw, "p11-decrypt-raw", dec_raw_one,
-         "C_DecryptInit + C_Decrypt, CKM_RSA_X_509 (raw RSA), session private key",
-         "ossl-decrypt");
+	 "C_DecryptInit + C_Decrypt, CKM_RSA_X_509 (raw RSA), session private key", "ossl-decrypt");
 TOK_KIND(bench_kind_tok_wrap, "p11-wrap", wrap_one,
-         "C_WrapKey of an AES-256 session key, CKM_RSA_PKCS_OAEP", "ossl-encrypt");
+	 "C_WrapKey of an AES-256 session key, CKM_RSA_PKCS_OAEP", "ossl-encrypt");
 TOK_KIND(bench_kind_tok_unwrap, "p11-unwrap", unwrap_one,
-         "C_UnwrapKey into an AES-256 session key (CKM_RSA_PKCS_OAEP), then C_DestroyObject",
-         "ossl-decrypt");
+	 "C_UnwrapKey into an AES-256 session key (CKM_RSA_PKCS_OAEP), then C_DestroyObject",
+	 "ossl-decrypt");
 TOK_KIND(bench_kind_tok_gcm, "p11-aes-gcm-16K", gcm_one,
-         "C_EncryptInit + C_Encrypt of 16 KiB, CKM_AES_GCM, a new IV each, session AES key",
-         "ossl-aes-gcm-16K", .sized = 3, .bytes = GCM_BLOCK);
+	 "C_EncryptInit + C_Encrypt of 16 KiB, CKM_AES_GCM, a new IV each, session AES key",
+	 "ossl-aes-gcm-16K", .sized = 3, .bytes = GCM_BLOCK);
 TOK_KIND(bench_kind_tok_keygen, "p11-keygen", keygen_one,
-         "C_GenerateKeyPair of a session RSA key pair, then C_DestroyObject of both", NULL,
-         .slow = 1);
+	 "C_GenerateKeyPair of a session RSA key pair, then C_DestroyObject of both", NULL,
+	 .slow = 1);
 
 static const char *missing(const bench_case *c, const tok_pair *p)
 {

@@ -28,17 +28,17 @@
 
 struct bench_tok {
 	CK_FUNCTION_LIST *fn;
-	int managed;                 /* loaded by p11-kit as a managed module */
-	int owned;                   /* this file's C_Initialize did it */
+	int managed; /* loaded by p11-kit as a managed module */
+	int owned;   /* this file's C_Initialize did it */
 	char init_reserved[1024];
 	CK_SLOT_ID slot;
 	CK_TOKEN_INFO info;
 	char label[33];
 	char module[512];
-	char *pin;                   /* cmk_secure_alloc, or NULL */
+	char *pin; /* cmk_secure_alloc, or NULL */
 	size_t pin_cap;
 	pthread_mutex_t mu;
-	pid_t pid;                   /* process the module was initialised in */
+	pid_t pid; /* process the module was initialised in */
 	unsigned gen;
 };
 
@@ -50,11 +50,11 @@ const char *btok_rv_name(CK_RV rv)
 
 cmk_rc btok_fail(bench_tok *t, CK_RV rv, const char *call)
 {
-	cmk_rc rc = rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LOCKED ? CMK_E_PIN
-	            : rv == CKR_DEVICE_REMOVED || rv == CKR_TOKEN_NOT_PRESENT ? CMK_E_TOKEN
-	            : CMK_E_P11;
+	cmk_rc rc = rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LOCKED	      ? CMK_E_PIN
+		    : rv == CKR_DEVICE_REMOVED || rv == CKR_TOKEN_NOT_PRESENT ? CMK_E_TOKEN
+									      : CMK_E_P11;
 	return bench_err(rc, "token %s: %s failed: %s (0x%lx)", t->label, call, btok_rv_name(rv),
-	                 (unsigned long)rv);
+			 (unsigned long)rv);
 }
 
 static CK_RV initialize(bench_tok *t)
@@ -67,7 +67,7 @@ static CK_RV initialize(bench_tok *t)
 	if (rv == CKR_OK)
 		t->owned = 1;
 	else if (rv == CKR_CRYPTOKI_ALREADY_INITIALIZED)
-		rv = CKR_OK;         /* libcmk did, in this process */
+		rv = CKR_OK; /* libcmk did, in this process */
 	t->pid = getpid();
 	return rv;
 }
@@ -83,8 +83,8 @@ static CK_FUNCTION_LIST *load_path(const char *path, const char *server)
 		saved = cur ? strdup(cur) : NULL;
 		setenv(var, server, 1);
 	}
-	CK_FUNCTION_LIST *fn = p11_kit_module_load(path, P11_KIT_MODULE_UNMANAGED |
-	                                           P11_KIT_MODULE_CRITICAL);
+	CK_FUNCTION_LIST *fn =
+		p11_kit_module_load(path, P11_KIT_MODULE_UNMANAGED | P11_KIT_MODULE_CRITICAL);
 	if (server && *server) {
 		if (saved)
 			setenv(var, saved, 1);
@@ -101,7 +101,8 @@ static CK_FUNCTION_LIST *load_name(bench_tok *t, const char *name)
 {
 	CK_FUNCTION_LIST *fn = NULL;
 	for (int pass = 0; pass < 2 && !fn; pass++) {
-		CK_FUNCTION_LIST **all = p11_kit_modules_load(NULL, pass ? 0 : P11_KIT_MODULE_UNMANAGED);
+		CK_FUNCTION_LIST **all =
+			p11_kit_modules_load(NULL, pass ? 0 : P11_KIT_MODULE_UNMANAGED);
 		for (size_t i = 0; all && all[i]; i++) {
 			char *n = p11_kit_module_get_name(all[i]);
 			if (!fn && n && !strcmp(n, name)) {
@@ -109,7 +110,8 @@ static CK_FUNCTION_LIST *load_name(bench_tok *t, const char *name)
 				t->managed = pass;
 				char *opt = p11_kit_config_option(fn, "x-init-reserved");
 				if (opt && !t->init_reserved[0])
-					snprintf(t->init_reserved, sizeof t->init_reserved, "%s", opt);
+					snprintf(t->init_reserved, sizeof t->init_reserved, "%s",
+						 opt);
 				free(opt);
 			} else {
 				p11_kit_module_release(all[i]);
@@ -135,11 +137,13 @@ static cmk_rc find_slot(bench_tok *t, const char *token)
 	P11KitUri *uri = NULL;
 	if (!strncmp(token, "pkcs11:", 7)) {
 		uri = p11_kit_uri_new();
-		int r = uri ? p11_kit_uri_parse(token, P11_KIT_URI_FOR_TOKEN, uri) : P11_KIT_URI_UNEXPECTED;
+		int r = uri ? p11_kit_uri_parse(token, P11_KIT_URI_FOR_TOKEN, uri)
+			    : P11_KIT_URI_UNEXPECTED;
 		if (r != P11_KIT_URI_OK) {
 			p11_kit_uri_free(uri);
-			return bench_err(CMK_E_USAGE, "--token %s: not a PKCS#11 URI of a token: %s",
-			                 token, p11_kit_uri_message(r));
+			return bench_err(CMK_E_USAGE,
+					 "--token %s: not a PKCS#11 URI of a token: %s", token,
+					 p11_kit_uri_message(r));
 		}
 	}
 	CK_ULONG n = 0;
@@ -167,7 +171,7 @@ static cmk_rc find_slot(bench_tok *t, const char *token)
 	p11_kit_uri_free(uri);
 	if (rv != CKR_OK)
 		return bench_err(CMK_E_P11, "module %s: C_GetSlotList failed: %s", t->module,
-		                 btok_rv_name(rv));
+				 btok_rv_name(rv));
 	if (rc != CMK_OK)
 		return bench_err(CMK_E_TOKEN, "module %s has no token %s", t->module, token);
 	return CMK_OK;
@@ -182,23 +186,28 @@ cmk_rc btok_open(const bench_tok_spec *spec, bench_tok **out)
 	pthread_mutex_init(&t->mu, NULL);
 	snprintf(t->module, sizeof t->module, "%s", spec->module);
 	snprintf(t->init_reserved, sizeof t->init_reserved, "%s",
-	         spec->init_reserved ? spec->init_reserved : "");
+		 spec->init_reserved ? spec->init_reserved : "");
 	cmk_rc rc = CMK_OK;
 	if (strchr(spec->module, '/')) {
 		struct stat st;
 		if (stat(spec->module, &st) != 0)
-			rc = bench_err(CMK_E_MODULE, "PKCS#11 module %s: %s", spec->module, strerror(errno));
+			rc = bench_err(CMK_E_MODULE, "PKCS#11 module %s: %s", spec->module,
+				       strerror(errno));
 		else if (!(t->fn = load_path(spec->module, spec->server)))
-			rc = bench_err(CMK_E_MODULE, "PKCS#11 module %s cannot be loaded: %s", spec->module,
-			               p11_kit_message() ? p11_kit_message() : "not a PKCS#11 module");
+			rc = bench_err(CMK_E_MODULE, "PKCS#11 module %s cannot be loaded: %s",
+				       spec->module,
+				       p11_kit_message() ? p11_kit_message()
+							 : "not a PKCS#11 module");
 	} else if (!(t->fn = load_name(t, spec->module))) {
-		rc = bench_err(CMK_E_MODULE, "PKCS#11 module '%s' is neither a file nor a p11-kit "
-		               "module name", spec->module);
+		rc = bench_err(CMK_E_MODULE,
+			       "PKCS#11 module '%s' is neither a file nor a p11-kit "
+			       "module name",
+			       spec->module);
 	}
 	CK_RV rv;
 	if (rc == CMK_OK && (rv = initialize(t)) != CKR_OK)
 		rc = bench_err(CMK_E_MODULE, "PKCS#11 module %s: C_Initialize failed: %s",
-		               spec->module, btok_rv_name(rv));
+			       spec->module, btok_rv_name(rv));
 	if (rc == CMK_OK)
 		rc = find_slot(t, spec->token);
 	if (rc != CMK_OK) {
@@ -279,7 +288,8 @@ static CK_RV login(bench_tok *t, CK_SESSION_HANDLE s)
 {
 	CK_SESSION_INFO si;
 	CK_RV rv = t->fn->C_GetSessionInfo(s, &si);
-	if (rv == CKR_OK && (si.state == CKS_RW_USER_FUNCTIONS || si.state == CKS_RO_USER_FUNCTIONS))
+	if (rv == CKR_OK &&
+	    (si.state == CKS_RW_USER_FUNCTIONS || si.state == CKS_RO_USER_FUNCTIONS))
 		return CKR_OK;
 	if (rv == CKR_OK && !t->pin)
 		rv = CKR_USER_NOT_LOGGED_IN;
@@ -308,18 +318,19 @@ static cmk_rc child_init(bench_tok *t)
 		}
 		t->fn->C_Finalize(NULL);
 		rv = initialize(t);
-		t->owned = 0;        /* a child leaves with _exit() */
+		t->owned = 0; /* a child leaves with _exit() */
 		call = "C_Initialize (after fork)";
 		if (rv == CKR_OK && (rv = refind_slot(t)) != CKR_OK)
 			call = "C_GetSlotList (after fork)";
 		CK_SESSION_HANDLE s;
-		if (rv == CKR_OK && (rv = t->fn->C_OpenSession(t->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION,
-		                                               NULL, NULL, &s)) != CKR_OK)
+		if (rv == CKR_OK &&
+		    (rv = t->fn->C_OpenSession(t->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL,
+					       NULL, &s)) != CKR_OK)
 			call = "C_OpenSession (after fork)";
 		if (rv == CKR_OK && (rv = login(t, s)) != CKR_OK)
 			call = "C_Login (after fork)";
 		if (rv != CKR_OK)
-			t->pid = 0;      /* again */
+			t->pid = 0; /* again */
 	}
 	if (rv == CKR_OK)
 		t->gen++;
@@ -330,7 +341,8 @@ static cmk_rc child_init(bench_tok *t)
 cmk_rc btok_session(bench_tok *t, CK_SESSION_HANDLE *s)
 {
 	BENCH_TRY(child_init(t));
-	CK_RV rv = t->fn->C_OpenSession(t->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, s);
+	CK_RV rv =
+		t->fn->C_OpenSession(t->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, s);
 	if (rv != CKR_OK)
 		return btok_fail(t, rv, "C_OpenSession");
 	if ((rv = login(t, *s)) != CKR_OK) {
@@ -348,7 +360,7 @@ int btok_logged_in(bench_tok *t)
 	    t->fn->C_OpenSession(t->slot, CKF_SERIAL_SESSION, NULL, NULL, &s) != CKR_OK)
 		return 0;
 	int in = t->fn->C_GetSessionInfo(s, &si) == CKR_OK &&
-	         (si.state == CKS_RW_USER_FUNCTIONS || si.state == CKS_RO_USER_FUNCTIONS);
+		 (si.state == CKS_RW_USER_FUNCTIONS || si.state == CKS_RO_USER_FUNCTIONS);
 	t->fn->C_CloseSession(s);
 	return in;
 }
@@ -362,11 +374,12 @@ void btok_session_close(bench_tok *t, CK_SESSION_HANDLE s)
 int btok_has_mech(bench_tok *t, CK_MECHANISM_TYPE mech, CK_FLAGS flags)
 {
 	CK_MECHANISM_INFO mi;
-	return t->fn->C_GetMechanismInfo(t->slot, mech, &mi) == CKR_OK && (mi.flags & flags) == flags;
+	return t->fn->C_GetMechanismInfo(t->slot, mech, &mi) == CKR_OK &&
+	       (mi.flags & flags) == flags;
 }
 
 cmk_rc btok_find(bench_tok *t, CK_SESSION_HANDLE s, CK_ATTRIBUTE *tmpl, CK_ULONG n,
-                 CK_OBJECT_HANDLE **out, size_t *count)
+		 CK_OBJECT_HANDLE **out, size_t *count)
 {
 	*out = NULL;
 	*count = 0;

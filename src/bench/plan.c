@@ -18,7 +18,10 @@ static const char *const hashes[][3] = {
 	{ "SHA512", "SHA-512", "SHA512" },
 };
 static const cmk_alg hash_algs[] = {
-	CMK_ALG_RSA_OAEP, CMK_ALG_RSA_OAEP_256, CMK_ALG_RSA_OAEP_384, CMK_ALG_RSA_OAEP_512,
+	CMK_ALG_RSA_OAEP,
+	CMK_ALG_RSA_OAEP_256,
+	CMK_ALG_RSA_OAEP_384,
+	CMK_ALG_RSA_OAEP_512,
 };
 static int hash_index(const char *s)
 {
@@ -33,25 +36,30 @@ static cmk_rc check_opts(const bench_opts *o)
 {
 	if (o->nthreads > sizeof o->threads / sizeof o->threads[0])
 		return bench_err(CMK_E_USAGE, "--threads: at most %zu thread counts",
-		               sizeof o->threads / sizeof o->threads[0]);
+				 sizeof o->threads / sizeof o->threads[0]);
 	for (size_t i = 0; i < o->nthreads; i++)
 		if (o->threads[i] < 1 || o->threads[i] > BENCH_THREADS_MAX)
 			return bench_err(CMK_E_USAGE, "--threads: %u is not between 1 and %d",
-			               o->threads[i], BENCH_THREADS_MAX);
+					 o->threads[i], BENCH_THREADS_MAX);
 	if (o->repeat > 100)
 		return bench_err(CMK_E_USAGE, "--repeat: %u is more than 100", o->repeat);
 	if (o->procs > BENCH_PROCS_MAX)
-		return bench_err(CMK_E_USAGE, "--procs: %u is more than %d", o->procs, BENCH_PROCS_MAX);
+		return bench_err(CMK_E_USAGE, "--procs: %u is more than %d", o->procs,
+				 BENCH_PROCS_MAX);
 	if (o->key_bits && o->key_bits != 2048 && o->key_bits != 3072 && o->key_bits != 4096)
-		return bench_err(CMK_E_USAGE, "--key-size: %u is not 2048, 3072 or 4096", o->key_bits);
+		return bench_err(CMK_E_USAGE, "--key-size: %u is not 2048, 3072 or 4096",
+				 o->key_bits);
 	if (o->key && o->key_bits)
-		return bench_err(CMK_E_USAGE, "--key-size applies to the temporary key: not with --key");
+		return bench_err(CMK_E_USAGE,
+				 "--key-size applies to the temporary key: not with --key");
 	if (o->duration < 0 || o->duration > 86400)
-		return bench_err(CMK_E_USAGE, "--duration: %g seconds is out of range", o->duration);
+		return bench_err(CMK_E_USAGE, "--duration: %g seconds is out of range",
+				 o->duration);
 	if (o->warmup > 3600)
 		return bench_err(CMK_E_USAGE, "--warmup: %g seconds is out of range", o->warmup);
 	if (o->hash && hash_index(o->hash) < 0)
-		return bench_err(CMK_E_USAGE, "--hash: '%s' is not SHA1, SHA256, SHA384 or SHA512", o->hash);
+		return bench_err(CMK_E_USAGE, "--hash: '%s' is not SHA1, SHA256, SHA384 or SHA512",
+				 o->hash);
 	if (o->ops)
 		BENCH_TRY(bench_check_ops(o->ops));
 	return CMK_OK;
@@ -70,13 +78,13 @@ static void fill_header(bench_env *e)
 			snprintf(rep->token, sizeof rep->token, "%.32s", (const char *)ti->label);
 		snprintf(rep->model, sizeof rep->model, "%.16s", (const char *)ti->model);
 		snprintf(rep->manufacturer, sizeof rep->manufacturer, "%.32s",
-		         (const char *)ti->manufacturerID);
-		for (char *p = rep->token + strlen(rep->token); p > rep->token && p[-1] == ' '; )
+			 (const char *)ti->manufacturerID);
+		for (char *p = rep->token + strlen(rep->token); p > rep->token && p[-1] == ' ';)
 			*--p = '\0';
-		for (char *p = rep->model + strlen(rep->model); p > rep->model && p[-1] == ' '; )
+		for (char *p = rep->model + strlen(rep->model); p > rep->model && p[-1] == ' ';)
 			*--p = '\0';
 		for (char *p = rep->manufacturer + strlen(rep->manufacturer);
-		     p > rep->manufacturer && p[-1] == ' '; )
+		     p > rep->manufacturer && p[-1] == ' ';)
 			*--p = '\0';
 		if (btok_count(e->tok, &rep->token_objects) != CMK_OK)
 			rep->token_objects = 0;
@@ -141,9 +149,10 @@ static cmk_rc run_vault(bench_env *e, bench_case **cs, size_t *n)
 		snprintf(e->cannot_make_keys, sizeof e->cannot_make_keys, "the run makes no keys");
 	BENCH_TRY(bench_open_key(e));
 	e->native = bench_p11_native(e);
-	snprintf(rep->unwrap_mech, sizeof rep->unwrap_mech, e->native
-	         ? "CKM_RSA_PKCS_OAEP with %s on the token"
-	         : "CKM_RSA_X_509 on the token, OAEP-%s decoding in OpenSSL", e->md);
+	snprintf(rep->unwrap_mech, sizeof rep->unwrap_mech,
+		 e->native ? "CKM_RSA_PKCS_OAEP with %s on the token"
+			   : "CKM_RSA_X_509 on the token, OAEP-%s decoding in OpenSSL",
+		 e->md);
 	return bench_sweep(e, *cs, *n);
 }
 
@@ -155,16 +164,20 @@ static cmk_rc run_token(bench_env *e, bench_case **cs, size_t *n)
 	BENCH_TRY(bench_make_cases(e, cs, n));
 	BENCH_TRY(btok_open(&spec, &e->tok));
 	BENCH_TRY(btok_read_pin(e->tok, o->pin_source ? o->pin_source : "prompt"));
-	BENCH_TRY(btok_count(e->tok, &rep->token_objects));    /* logs in */
+	BENCH_TRY(btok_count(e->tok, &rep->token_objects)); /* logs in */
 	snprintf(rep->module, sizeof rep->module, "%s", o->module);
 	fill_header(e);
 	rep->key_bits = o->key_bits ? o->key_bits : 2048;
 	e->k = rep->key_bits / 8;
-	snprintf(rep->key, sizeof rep->key, "an RSA-%u key pair and an AES-256 key per process, "
-	         "session objects", rep->key_bits);
+	snprintf(rep->key, sizeof rep->key,
+		 "an RSA-%u key pair and an AES-256 key per process, "
+		 "session objects",
+		 rep->key_bits);
 	rep->temporary_key = 1;
-	snprintf(rep->unwrap_mech, sizeof rep->unwrap_mech, "CKM_RSA_PKCS_OAEP with %s, "
-	         "CKM_RSA_X_509", e->md);
+	snprintf(rep->unwrap_mech, sizeof rep->unwrap_mech,
+		 "CKM_RSA_PKCS_OAEP with %s, "
+		 "CKM_RSA_X_509",
+		 e->md);
 	if (RAND_bytes(e->dek, sizeof e->dek) != 1)
 		return bench_err(CMK_E_INTERNAL, "no random bytes");
 	return bench_sweep(e, *cs, *n);
@@ -178,7 +191,7 @@ cmk_rc bench_run(cmk_ctx *ctx, const bench_opts *given, bench_report **out)
 		return bench_err(CMK_E_USAGE, "without a vault, give --module and --token");
 	if (ctx && (o.module || o.token || o.pin_source))
 		return bench_err(CMK_E_USAGE, "--module, --token and --pin-source measure a token "
-		                 "without a vault: not with a vault");
+					      "without a vault: not with a vault");
 	if (!ctx && o.key)
 		return bench_err(CMK_E_USAGE, "--key names a key of a vault: not with --token");
 	BENCH_TRY(check_opts(&o));

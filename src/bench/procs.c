@@ -27,7 +27,7 @@ static void child_sync(void *arg)
 	char b = 'r';
 	while (write(s->ready, &b, 1) < 0 && errno == EINTR)
 		;
-	close(s->ready);            /* the parent sees EOF once all are ready */
+	close(s->ready); /* the parent sees EOF once all are ready */
 	while (read(s->go, &b, 1) < 0 && errno == EINTR)
 		;
 }
@@ -52,7 +52,7 @@ static void child(bench_case *c, unsigned threads, uint64_t count, sync_fds *s, 
 	bench_sample *out = malloc(sizeof *out);
 	if (!out)
 		_exit(3);
-	c->env->progress = 0;       /* the parent speaks for everyone */
+	c->env->progress = 0; /* the parent speaks for everyone */
 	cmk_rc rc = bench_measure(c, threads, count, child_sync, s, out);
 	if (rc != CMK_OK) {
 		memset(out, 0, sizeof *out);
@@ -66,8 +66,8 @@ static void child(bench_case *c, unsigned threads, uint64_t count, sync_fds *s, 
 }
 
 /* Read what the children send. */
-static void collect(bench_case *c, unsigned procs, const pid_t *pid, int *res,
-                    bench_sample *got, size_t *have)
+static void collect(bench_case *c, unsigned procs, const pid_t *pid, int *res, bench_sample *got,
+		    size_t *have)
 {
 	bench_env *e = c->env;
 	int told = 0;
@@ -96,7 +96,8 @@ static void collect(bench_case *c, unsigned procs, const pid_t *pid, int *res,
 			if (!(pf[j].revents & (POLLIN | POLLHUP | POLLERR)))
 				continue;
 			unsigned i = map[j];
-			ssize_t m = read(res[i], (char *)&got[i] + have[i], sizeof got[i] - have[i]);
+			ssize_t m =
+				read(res[i], (char *)&got[i] + have[i], sizeof got[i] - have[i]);
 			if (m < 0 && errno == EINTR)
 				continue;
 			if (m > 0)
@@ -120,7 +121,8 @@ cmk_rc bench_measure_procs(bench_case *c, unsigned threads, unsigned procs, benc
 	bench_sample *got = calloc(procs, sizeof *got);
 	size_t *have = calloc(procs, sizeof *have);
 	if (!got || !have || pipe(ready) != 0 || pipe(go) != 0) {
-		rc = bench_err(CMK_E_INTERNAL, "cannot set up %u processes: %s", procs, strerror(errno));
+		rc = bench_err(CMK_E_INTERNAL, "cannot set up %u processes: %s", procs,
+			       strerror(errno));
 		goto out;
 	}
 	fflush(NULL);
@@ -148,8 +150,8 @@ cmk_rc bench_measure_procs(bench_case *c, unsigned threads, unsigned procs, benc
 		close(p[1]);
 		if (pid[forked] < 0) {
 			close(p[0]);
-			rc = bench_err(CMK_E_INTERNAL, "cannot fork process %u of %u: %s", forked + 1,
-			             procs, strerror(errno));
+			rc = bench_err(CMK_E_INTERNAL, "cannot fork process %u of %u: %s",
+				       forked + 1, procs, strerror(errno));
 			break;
 		}
 		res[forked] = p[0];
@@ -175,14 +177,15 @@ cmk_rc bench_measure_procs(bench_case *c, unsigned threads, unsigned procs, benc
 		if (rc != CMK_OK)
 			continue;
 		if (WIFSIGNALED(st))
-			rc = bench_err(CMK_E_INTERNAL, "benchmark process %u of %u: %s", i + 1, procs,
-			             strsignal(WTERMSIG(st)));
+			rc = bench_err(CMK_E_INTERNAL, "benchmark process %u of %u: %s", i + 1,
+				       procs, strsignal(WTERMSIG(st)));
 		else if (WIFEXITED(st) && WEXITSTATUS(st))
-			rc = bench_err(CMK_E_INTERNAL, "benchmark process %u of %u exited with status %d",
-			             i + 1, procs, WEXITSTATUS(st));
+			rc = bench_err(CMK_E_INTERNAL,
+				       "benchmark process %u of %u exited with status %d", i + 1,
+				       procs, WEXITSTATUS(st));
 		else if (have[i] != sizeof got[i])
-			rc = bench_err(CMK_E_INTERNAL, "benchmark process %u of %u did not report", i + 1,
-			             procs);
+			rc = bench_err(CMK_E_INTERNAL, "benchmark process %u of %u did not report",
+				       i + 1, procs);
 	}
 	if (rc != CMK_OK)
 		goto out;

@@ -36,11 +36,11 @@ static void header(const bench_report *r, FILE *f)
 	else
 		fprintf(f, "cmk bench: no vault (session objects only), ");
 	fprintf(f, "token %s (%s, %s), %u CPU%s, %s\n", r->token, r->model, r->manufacturer,
-	        r->cpus, r->cpus > 1 ? "s" : "", r->openssl);
+		r->cpus, r->cpus > 1 ? "s" : "", r->openssl);
 	fprintf(f, "module %s; %zu objects on the token\n", r->module, r->token_objects);
 	if (r->vault[0])
 		fprintf(f, "key %s%s: RSA-%u, %s\n", r->key, r->temporary_key ? " (temporary)" : "",
-		        r->key_bits, r->alg);
+			r->key_bits, r->alg);
 	else
 		fprintf(f, "keys: %s; %s\n", r->key, r->alg);
 	if (r->made_as[0])
@@ -66,7 +66,7 @@ static void table(const bench_result *res, FILE *f)
 	if (res->cpu_limit[0])
 		snprintf(cl, sizeof cl, "vs %s", res->cpu_limit);
 	fprintf(f, "  %7s %10s %9s %8s %8s %8s %8s %9s %7s", "threads", "ops/s",
-	        bytes ? "MB/s" : "", "p50", "p90", "p99", "max", "CPU/op", "scaling");
+		bytes ? "MB/s" : "", "p50", "p90", "p99", "max", "CPU/op", "scaling");
 	if (*hl)
 		fprintf(f, "  %*s", (int)strlen(hl) > 7 ? (int)strlen(hl) : 7, hl);
 	if (*cl)
@@ -86,8 +86,8 @@ static void table(const bench_result *res, FILE *f)
 		bench_fmt_us(p->p99_us, q[2], sizeof q[2]);
 		bench_fmt_us(p->max_us, q[3], sizeof q[3]);
 		bench_fmt_us(p->cpu_us_per_op, cpu, sizeof cpu);
-		fprintf(f, "  %7s %10.1f %9s %8s %8s %8s %8s %9s %7.2f", th, p->ops_per_s, mb,
-		        q[0], q[1], q[2], q[3], cpu, p->scaling);
+		fprintf(f, "  %7s %10.1f %9s %8s %8s %8s %8s %9s %7.2f", th, p->ops_per_s, mb, q[0],
+			q[1], q[2], q[3], cpu, p->scaling);
 		pct(p->vs_hsm, a, sizeof a);
 		pct(p->vs_cpu, b, sizeof b);
 		if (*hl)
@@ -108,7 +108,8 @@ static void section(const bench_report *r, FILE *f, bench_class cls, const char 
 		if (!any++)
 			fprintf(f, "\n== %s\n", title);
 		if (res->rc != CMK_OK) {
-			fprintf(f, "\n%s: FAILED (%s): %s\n", res->name, cmk_rc_name(res->rc), res->note);
+			fprintf(f, "\n%s: FAILED (%s): %s\n", res->name, cmk_rc_name(res->rc),
+				res->note);
 			continue;
 		}
 		if (!res->measured) {
@@ -124,13 +125,16 @@ cmk_rc bench_write_table(const bench_report *r, FILE *f)
 {
 	header(r, f);
 	section(r, f, BENCH_CMK, "cmk operations");
-	section(r, f, BENCH_HSM, r->vault[0] ? "HSM limit: raw PKCS#11 on the same token"
-	                                     : "the token: raw PKCS#11 on session objects");
+	section(r, f, BENCH_HSM,
+		r->vault[0] ? "HSM limit: raw PKCS#11 on the same token"
+			    : "the token: raw PKCS#11 on session objects");
 	section(r, f, BENCH_CPU, "CPU limit: plain OpenSSL in this process");
-	fprintf(f, "\nlatency of one operation (p50/p90/p99/max); CPU/op: user+system time of the "
-	        "process(es) per operation;\nscaling: speed-up over the first thread count divided "
-	        "by the ratio of thread counts;\nvs X: throughput over X's at the same thread count "
-	        "(bytes/s when both have a size).\n");
+	fprintf(f,
+		"\nlatency of one operation (p50/p90/p99/max); CPU/op: user+system time of the "
+		"process(es) per operation;\nscaling: speed-up over the first thread count divided "
+		"by the ratio of thread counts;\nvs X: throughput over X's at the same thread "
+		"count "
+		"(bytes/s when both have a size).\n");
 	if (r->leftover[0])
 		fprintf(f, "\ncould not remove: %s\n", r->leftover);
 	return ferror(f) ? bench_err(CMK_E_IO, "cannot write the report") : CMK_OK;
@@ -139,17 +143,19 @@ cmk_rc bench_write_table(const bench_report *r, FILE *f)
 cmk_rc bench_write_csv(const bench_report *r, FILE *f)
 {
 	fprintf(f, "op,class,threads,procs,ops,seconds,ops_per_s,bytes,mb_per_s,p50_us,p90_us,"
-	        "p99_us,max_us,cpu_us_per_op,scaling,hsm_limit,vs_hsm,cpu_limit,vs_cpu\n");
+		   "p99_us,max_us,cpu_us_per_op,scaling,hsm_limit,vs_hsm,cpu_limit,vs_cpu\n");
 	for (size_t i = 0; i < r->nresults; i++) {
 		const bench_result *res = &r->results[i];
 		for (size_t j = 0; j < res->npoints; j++) {
 			const bench_point *p = &res->points[j];
-			fprintf(f, "%s,%s,%u,%u,%llu,%.6f,%.3f,%zu,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.4f,"
-			        "%s,%.4f,%s,%.4f\n", res->name, bench_class_name(res->cls), p->threads,
-			        p->procs, (unsigned long long)p->ops, p->seconds, p->ops_per_s,
-			        res->bytes, p->bytes_per_s / 1e6, p->p50_us, p->p90_us, p->p99_us,
-			        p->max_us, p->cpu_us_per_op, p->scaling, res->hsm_limit, p->vs_hsm,
-			        res->cpu_limit, p->vs_cpu);
+			fprintf(f,
+				"%s,%s,%u,%u,%llu,%.6f,%.3f,%zu,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.4f,"
+				"%s,%.4f,%s,%.4f\n",
+				res->name, bench_class_name(res->cls), p->threads, p->procs,
+				(unsigned long long)p->ops, p->seconds, p->ops_per_s, res->bytes,
+				p->bytes_per_s / 1e6, p->p50_us, p->p90_us, p->p99_us, p->max_us,
+				p->cpu_us_per_op, p->scaling, res->hsm_limit, p->vs_hsm,
+				res->cpu_limit, p->vs_cpu);
 		}
 	}
 	return ferror(f) ? bench_err(CMK_E_IO, "cannot write the CSV") : CMK_OK;

@@ -38,7 +38,7 @@ typedef struct worker {
 	run *r;
 	unsigned idx;
 	pthread_t th;
-	_Atomic uint64_t done;       /* measured operations, for the progress line */
+	_Atomic uint64_t done; /* measured operations, for the progress line */
 	uint64_t t_end;
 	cmk_rc rc;
 	char err[256];
@@ -49,13 +49,13 @@ struct run {
 	bench_case *c;
 	unsigned n;
 	int counted;
-	_Atomic int64_t tickets;     /* operations left, when counted */
-	_Atomic int stop;            /* an operation failed, or interrupted */
-	uint64_t t0, deadline;       /* written before the start barrier */
+	_Atomic int64_t tickets; /* operations left, when counted */
+	_Atomic int stop;	 /* an operation failed, or interrupted */
+	uint64_t t0, deadline;	 /* written before the start barrier */
 	pthread_barrier_t bar;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	int gate;                    /* 0: wait, 1: all threads exist, 2: abort */
+	int gate; /* 0: wait, 1: all threads exist, 2: abort */
 	unsigned finished;
 };
 
@@ -91,7 +91,8 @@ static void measure(worker *w, void *state)
 	const bench_kind *k = r->c->k;
 	uint64_t n = 0;
 	for (;;) {
-		if (atomic_load_explicit(&r->stop, memory_order_relaxed) || bench_stopped(r->c->env))
+		if (atomic_load_explicit(&r->stop, memory_order_relaxed) ||
+		    bench_stopped(r->c->env))
 			break;
 		if (r->counted && atomic_fetch_sub(&r->tickets, 1) <= 0)
 			break;
@@ -126,11 +127,11 @@ static void *worker_main(void *arg)
 	cmk_rc rc = k->thread_init ? k->thread_init(r->c, w->idx, &state) : CMK_OK;
 	if (rc != CMK_OK)
 		fail(w, rc);
-	pthread_barrier_wait(&r->bar);          /* everyone set up */
+	pthread_barrier_wait(&r->bar); /* everyone set up */
 	if (rc == CMK_OK)
 		warm_up(w, state);
-	pthread_barrier_wait(&r->bar);          /* warmed up */
-	pthread_barrier_wait(&r->bar);          /* t0 taken: go */
+	pthread_barrier_wait(&r->bar); /* warmed up */
+	pthread_barrier_wait(&r->bar); /* t0 taken: go */
 	if (rc == CMK_OK)
 		measure(w, state);
 	else
@@ -144,8 +145,8 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-cmk_rc bench_measure(bench_case *c, unsigned threads, uint64_t count,
-                     bench_sync_fn sync, void *sync_arg, bench_sample *out)
+cmk_rc bench_measure(bench_case *c, unsigned threads, uint64_t count, bench_sync_fn sync,
+		     void *sync_arg, bench_sample *out)
 {
 	run r;
 	memset(&r, 0, sizeof r);
@@ -167,7 +168,8 @@ cmk_rc bench_measure(bench_case *c, unsigned threads, uint64_t count,
 		w[started].idx = started;
 		hist_init(&w[started].hist);
 		if (pthread_create(&w[started].th, NULL, worker_main, &w[started]) != 0) {
-			rc = bench_err(CMK_E_INTERNAL, "cannot start thread %u of %u", started + 1, threads);
+			rc = bench_err(CMK_E_INTERNAL, "cannot start thread %u of %u", started + 1,
+				       threads);
 			break;
 		}
 	}
@@ -201,7 +203,7 @@ cmk_rc bench_measure(bench_case *c, unsigned threads, uint64_t count,
 		}
 		pthread_cond_timedwait(&r.cv, &r.mu, &ts);
 		if (bench_stopped(c->env))
-			atomic_store(&r.stop, 1);     /* interrupted: finish */
+			atomic_store(&r.stop, 1); /* interrupted: finish */
 	}
 	pthread_mutex_unlock(&r.mu);
 	for (unsigned i = 0; i < threads; i++)

@@ -9,7 +9,7 @@
 #include "bench/bench_int.h"
 
 static void to_point(const bench_sample *s, unsigned threads, unsigned procs, size_t bytes,
-                     bench_point *p)
+		     bench_point *p)
 {
 	memset(p, 0, sizeof *p);
 	p->threads = threads;
@@ -77,7 +77,7 @@ static void measure_point(bench_case *c, size_t i, bench_sample *s)
 	bench_result *r = c->res;
 	unsigned t = o->threads[i];
 	cmk_rc rc = o->procs > 1 ? bench_measure_procs(c, t, o->procs, s)
-	                         : bench_measure(c, t, o->count, NULL, NULL, s);
+				 : bench_measure(c, t, o->count, NULL, NULL, s);
 	const char *why = NULL;
 	if (rc == CMK_OK && s->rc != CMK_OK) {
 		rc = s->rc;
@@ -93,17 +93,18 @@ static void measure_point(bench_case *c, size_t i, bench_sample *s)
 	to_point(s, t, o->procs, c->size, &p);
 	char th[32], p50[16], p99[16];
 	if (o->procs > 1)
-		snprintf(th, sizeof th, "%u processes x %u thread%s", o->procs, t, t > 1 ? "s" : "");
+		snprintf(th, sizeof th, "%u processes x %u thread%s", o->procs, t,
+			 t > 1 ? "s" : "");
 	else
 		snprintf(th, sizeof th, "%u thread%s", t, t > 1 ? "s" : "");
 	bench_fmt_us(p.p50_us, p50, sizeof p50);
 	bench_fmt_us(p.p99_us, p99, sizeof p99);
 	if (c->size && p.bytes_per_s > 0)
 		bench_progress(c->env, "%s, %s: %.1f MB/s, p50 %s, p99 %s", r->name, th,
-		               p.bytes_per_s / 1e6, p50, p99);
+			       p.bytes_per_s / 1e6, p50, p99);
 	else
 		bench_progress(c->env, "%s, %s: %.1f ops/s, p50 %s, p99 %s", r->name, th,
-		               p.ops_per_s, p50, p99);
+			       p.ops_per_s, p50, p99);
 	if (i >= r->npoints) {
 		r->points[i] = p;
 		r->npoints = i + 1;
@@ -158,8 +159,7 @@ static const bench_result *find_result(const bench_report *rep, const char *name
 	return NULL;
 }
 
-static double ratio(const bench_result *r, const bench_point *p,
-                    const bench_result *lim)
+static double ratio(const bench_result *r, const bench_point *p, const bench_result *lim)
 {
 	for (size_t i = 0; lim && i < lim->npoints; i++) {
 		const bench_point *q = &lim->points[i];

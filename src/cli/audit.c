@@ -15,10 +15,17 @@
 
 #include "cli/cli.h"
 
-enum { OPT_SINCE = 256, OPT_KEY, OPT_IDENTITY, OPT_FILE, OPT_CHECKPOINT, OPT_ACCEPT_LOST, OPT_RESOURCE };
+enum {
+	OPT_SINCE = 256,
+	OPT_KEY,
+	OPT_IDENTITY,
+	OPT_FILE,
+	OPT_CHECKPOINT,
+	OPT_ACCEPT_LOST,
+	OPT_RESOURCE
+};
 
-static const char *
-field(json_object *o, const char *k)
+static const char *field(json_object *o, const char *k)
 {
 	json_object *v;
 	if (!json_object_object_get_ex(o, k, &v) || !v)
@@ -27,14 +34,12 @@ field(json_object *o, const char *k)
 }
 
 /* LOG.<digits...> next to LOG, sorted (the names sort in record order) */
-static int
-seg_cmp(const void *a, const void *b)
+static int seg_cmp(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int
-segments_of(const char *log, char ***out, size_t *n)
+static int segments_of(const char *log, char ***out, size_t *n)
 {
 	char d[1024], b[1024];
 	snprintf(d, sizeof d, "%s", log);
@@ -45,7 +50,7 @@ segments_of(const char *log, char ***out, size_t *n)
 	*n = 0;
 	DIR *dp = opendir(dir);
 	if (!dp)
-		return CMK_OK;           /* no segments; the log itself says why */
+		return CMK_OK; /* no segments; the log itself says why */
 	struct dirent *e;
 	while ((e = readdir(dp))) {
 		if (strncmp(e->d_name, base, bl) != 0 || e->d_name[bl] != '.' ||
@@ -68,9 +73,8 @@ segments_of(const char *log, char ***out, size_t *n)
 	return CMK_OK;
 }
 
-static void
-show_file(struct cli *c, FILE *f, const char *identity, const char *resource, const char *since,
-          const char *kid, size_t klen)
+static void show_file(struct cli *c, FILE *f, const char *identity, const char *resource,
+		      const char *since, const char *kid, size_t klen)
 {
 	char *line = NULL;
 	size_t cap = 0;
@@ -81,24 +85,25 @@ show_file(struct cli *c, FILE *f, const char *identity, const char *resource, co
 			continue;
 		const char *k = field(rec, "key");
 		int show = (!identity || strcmp(field(rec, "identity"), identity) == 0) &&
-		           (!resource || strcmp(field(rec, "resource"), resource) == 0) &&
-		           (!since[0] || strcmp(field(rec, "time"), since) >= 0) &&
-		           (!klen || (strncmp(k, kid, klen) == 0 && (k[klen] == '\0' || k[klen] == '/')));
+			   (!resource || strcmp(field(rec, "resource"), resource) == 0) &&
+			   (!since[0] || strcmp(field(rec, "time"), since) >= 0) &&
+			   (!klen ||
+			    (strncmp(k, kid, klen) == 0 && (k[klen] == '\0' || k[klen] == '/')));
 		if (show && c->json)
 			fputs(line, stdout);
 		else if (show)
-			printf("%-6s %s %-12s %-20s %-7s %s%s%s%s%s%s%s\n", field(rec, "seq"), field(rec, "time"),
-			       field(rec, "identity"), field(rec, "op"), field(rec, "result"), k,
-			       *field(rec, "resource") ? " resource=" : "", field(rec, "resource"),
-			       *field(rec, "object") ? " object=" : "", field(rec, "object"),
-			       *field(rec, "error") ? "  " : "", field(rec, "error"));
+			printf("%-6s %s %-12s %-20s %-7s %s%s%s%s%s%s%s\n", field(rec, "seq"),
+			       field(rec, "time"), field(rec, "identity"), field(rec, "op"),
+			       field(rec, "result"), k, *field(rec, "resource") ? " resource=" : "",
+			       field(rec, "resource"), *field(rec, "object") ? " object=" : "",
+			       field(rec, "object"), *field(rec, "error") ? "  " : "",
+			       field(rec, "error"));
 		json_object_put(rec);
 	}
 	free(line);
 }
 
-static int
-run_show(struct cli *c, int argc, char **argv)
+static int run_show(struct cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "since", required_argument, NULL, OPT_SINCE },
@@ -107,7 +112,8 @@ run_show(struct cli *c, int argc, char **argv)
 		{ "resource", required_argument, NULL, OPT_RESOURCE },
 		{ "file", required_argument, NULL, OPT_FILE },
 		{ "json", no_argument, NULL, 'j' },
-		CLI_OPT_HELP, CLI_OPT_END,
+		CLI_OPT_HELP,
+		CLI_OPT_END,
 	};
 	const char *key = NULL, *identity = NULL, *file = NULL, *resource = NULL;
 	int explicit_file;
@@ -118,13 +124,12 @@ run_show(struct cli *c, int argc, char **argv)
 
 	while ((o = cli_next_opt(c, argc, argv, opts)) != -1) {
 		switch (o) {
-		case CLI_OPT_STOP:
-			return c->rc;
+		case CLI_OPT_STOP: return c->rc;
 		case OPT_SINCE:
 			if ((rc = cli_time_parse(c, "--since", optarg, 0, &t)) != CMK_OK)
 				return rc;
 			cli_time_format(t, since);
-			since[strlen(since) - 1] = '\0';   /* drop "Z": compare prefixes */
+			since[strlen(since) - 1] = '\0'; /* drop "Z": compare prefixes */
 			break;
 		case OPT_KEY: key = optarg; break;
 		case OPT_IDENTITY: identity = optarg; break;
@@ -180,14 +185,14 @@ run_show(struct cli *c, int argc, char **argv)
 	return CMK_OK;
 }
 
-static int
-run_verify(struct cli *c, int argc, char **argv)
+static int run_verify(struct cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "file", required_argument, NULL, OPT_FILE },
 		{ "checkpoint", required_argument, NULL, OPT_CHECKPOINT },
 		{ "accept-lost", no_argument, NULL, OPT_ACCEPT_LOST },
-		CLI_OPT_HELP, CLI_OPT_END,
+		CLI_OPT_HELP,
+		CLI_OPT_END,
 	};
 	const char *file = NULL, *checkpoint = NULL;
 	int accept_lost = 0;
@@ -207,7 +212,8 @@ run_verify(struct cli *c, int argc, char **argv)
 	if ((rc = cli_operands(c, argc, argv, 0, 1000, "[SEGMENT|DIR...]")) != CMK_OK)
 		return rc;
 	if (accept_lost && !checkpoint)
-		return cli_usage_fail(c, "--accept-lost needs --checkpoint FILE (where the acknowledgement is kept)");
+		return cli_usage_fail(c, "--accept-lost needs --checkpoint FILE (where the "
+					 "acknowledgement is kept)");
 	if (file && optind < argc)
 		return cli_usage_fail(c, "give --file or segments, not both");
 	/* the segments: --file, the operands, or the vault's log and its
@@ -228,16 +234,21 @@ run_verify(struct cli *c, int argc, char **argv)
 	chk.accept_lost = accept_lost;
 	rc = cmk_audit_verify_files(ctx, paths, n, &chk);
 	if (rc == CMK_OK && chk.lost)
-		fprintf(stderr, "cmk: warning: the token counts %llu audit records that could not be written; accepted in checkpoint %s\n",
-		        (unsigned long long)chk.lost, checkpoint);
+		fprintf(stderr,
+			"cmk: warning: the token counts %llu audit records that could not be "
+			"written; accepted in checkpoint %s\n",
+			(unsigned long long)chk.lost, checkpoint);
 	if (rc != CMK_OK)
 		rc = cli_lib_fail(rc);
 	else if (chk.segments <= 1 && !chk.checkpoint_in)
 		printf("audit log %s: %llu records, chain intact\n",
 		       n ? paths[0] : cmk_audit_log_path(ctx), (unsigned long long)chk.last_seq);
 	else
-		printf("audit log %s: %llu records, chain intact (%llu verified in %llu segments%s)\n",
-		       n == 1 ? paths[0] : n ? "segments" : cmk_audit_log_path(ctx),
+		printf("audit log %s: %llu records, chain intact (%llu verified in %llu "
+		       "segments%s)\n",
+		       n == 1 ? paths[0]
+		       : n    ? "segments"
+			      : cmk_audit_log_path(ctx),
 		       (unsigned long long)chk.last_seq, (unsigned long long)chk.records,
 		       (unsigned long long)chk.segments,
 		       chk.checkpoint_in ? ", from the checkpoint on" : "");
@@ -246,10 +257,12 @@ run_verify(struct cli *c, int argc, char **argv)
 }
 
 const struct cli_group cli_group_audit = {
-	"audit", "show and verify the vault's audit log",
+	"audit",
+	"show and verify the vault's audit log",
 	(const struct cli_cmd[]){
 		{ "show", run_show,
-		  "[--since T] [--key KEYID] [--identity ID] [--resource NAME] [--json] [--file PATH]",
+		  "[--since T] [--key KEYID] [--identity ID] [--resource NAME] [--json] [--file "
+		  "PATH]",
 		  "Print audit records (the log's rotated segments first): seq, "
 		  "time, identity,\noperation, result, key, error.\nWith --json, "
 		  "the records as stored (JSON lines).",
@@ -261,7 +274,8 @@ const struct cli_group cli_group_audit = {
 		  "  --resource NAME  records of one resource (its operations and "
 		  "the key\n                   operations made for it)\n"
 		  "  --file PATH      another log than the vault's\n" },
-		{ "verify", run_verify, "[--checkpoint FILE [--accept-lost]] [--file PATH | SEGMENT|DIR...]",
+		{ "verify", run_verify,
+		  "[--checkpoint FILE [--accept-lost]] [--file PATH | SEGMENT|DIR...]",
 		  "Check every record's MAC (chain keys derived with the token's "
 		  "audit key), the\nsequence and the chain, across the log's "
 		  "rotated segments; name the first\nrecord altered, removed, "

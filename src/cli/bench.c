@@ -23,10 +23,27 @@
 #include "bench/bench.h"
 
 enum {
-	OPT_THREADS = 256, OPT_DURATION, OPT_COUNT, OPT_WARMUP, OPT_KEY_SIZE,
-	OPT_HASH, OPT_PROCS, OPT_KEY, OPT_OPS, OPT_SIZES, OPT_OBJECT_SIZE,
-	OPT_NO_LIMITS, OPT_PROVIDER, OPT_VAULT, OPT_JSON, OPT_CSV, OPT_PLOT,
-	OPT_REPEAT, OPT_MODULE, OPT_TOKEN, OPT_PIN_SOURCE,
+	OPT_THREADS = 256,
+	OPT_DURATION,
+	OPT_COUNT,
+	OPT_WARMUP,
+	OPT_KEY_SIZE,
+	OPT_HASH,
+	OPT_PROCS,
+	OPT_KEY,
+	OPT_OPS,
+	OPT_SIZES,
+	OPT_OBJECT_SIZE,
+	OPT_NO_LIMITS,
+	OPT_PROVIDER,
+	OPT_VAULT,
+	OPT_JSON,
+	OPT_CSV,
+	OPT_PLOT,
+	OPT_REPEAT,
+	OPT_MODULE,
+	OPT_TOKEN,
+	OPT_PIN_SOURCE,
 };
 
 static const struct option bench_options[] = {
@@ -51,7 +68,8 @@ static const struct option bench_options[] = {
 	{ "module", required_argument, NULL, OPT_MODULE },
 	{ "token", required_argument, NULL, OPT_TOKEN },
 	{ "pin-source", required_argument, NULL, OPT_PIN_SOURCE },
-	CLI_OPT_HELP, CLI_OPT_END,
+	CLI_OPT_HELP,
+	CLI_OPT_END,
 };
 
 struct bench_args {
@@ -62,9 +80,7 @@ struct bench_args {
 };
 
 /* Seconds: a positive number, optionally followed by "s" or "ms". */
-static int
-parse_seconds(struct cli *c, const char *opt, const char *s, int zero_ok,
-              double *out)
+static int parse_seconds(struct cli *c, const char *opt, const char *s, int zero_ok, double *out)
 {
 	char *end;
 	double v;
@@ -72,13 +88,11 @@ parse_seconds(struct cli *c, const char *opt, const char *s, int zero_ok,
 	errno = 0;
 	v = strtod(s, &end);
 	if (end == s || errno != 0 || !isfinite(v))
-		return cli_usage_fail(c, "%s '%s' is not a number of seconds",
-		                      opt, s);
+		return cli_usage_fail(c, "%s '%s' is not a number of seconds", opt, s);
 	if (strcmp(end, "ms") == 0)
 		v /= 1000;
 	else if (*end != '\0' && strcmp(end, "s") != 0)
-		return cli_usage_fail(c, "%s '%s': the unit must be s or ms",
-		                      opt, s);
+		return cli_usage_fail(c, "%s '%s': the unit must be s or ms", opt, s);
 	if (v < 0 || (v == 0 && !zero_ok))
 		return cli_usage_fail(c, "%s '%s' must be more than 0", opt, s);
 	*out = v;
@@ -86,8 +100,7 @@ parse_seconds(struct cli *c, const char *opt, const char *s, int zero_ok,
 }
 
 /* Bytes: a number with an optional K, M or G (KiB, MiB, GiB). */
-static int
-parse_size(struct cli *c, const char *opt, const char *s, size_t *out)
+static int parse_size(struct cli *c, const char *opt, const char *s, size_t *out)
 {
 	unsigned long long v;
 	char *end;
@@ -110,17 +123,20 @@ parse_size(struct cli *c, const char *opt, const char *s, size_t *out)
 	else if (strcasecmp(end, "B") == 0)
 		end++;
 	if (*end != '\0')
-		return cli_usage_fail(c, "%s '%s' is not a size (like 4096, 64K "
-		                      "or 16M)", opt, s);
+		return cli_usage_fail(c,
+				      "%s '%s' is not a size (like 4096, 64K "
+				      "or 16M)",
+				      opt, s);
 	if (errno != 0 || v == 0 || v > (1ULL << 30) / mul)
-		return cli_usage_fail(c, "%s '%s' must be between 1 byte and "
-		                      "1G", opt, s);
+		return cli_usage_fail(c,
+				      "%s '%s' must be between 1 byte and "
+				      "1G",
+				      opt, s);
 	*out = (size_t)v * mul;
 	return CMK_OK;
 }
 
-static int
-parse_threads(struct cli *c, const char *s, bench_opts *o)
+static int parse_threads(struct cli *c, const char *s, bench_opts *o)
 {
 	char buf[256], *tok, *save = NULL;
 	unsigned v;
@@ -130,26 +146,27 @@ parse_threads(struct cli *c, const char *s, bench_opts *o)
 		return cli_usage_fail(c, "--threads '%.20s...' is too long", s);
 	strcpy(buf, s);
 	o->nthreads = 0;
-	for (tok = strtok_r(buf, ",", &save); tok != NULL;
-	     tok = strtok_r(NULL, ",", &save)) {
+	for (tok = strtok_r(buf, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
 		if (o->nthreads == sizeof(o->threads) / sizeof(o->threads[0]))
-			return cli_usage_fail(c, "--threads: at most %zu thread "
-			                      "counts", o->nthreads);
+			return cli_usage_fail(c,
+					      "--threads: at most %zu thread "
+					      "counts",
+					      o->nthreads);
 		if ((rc = cli_parse_uint(c, "--threads", tok, &v)) != CMK_OK)
 			return rc;
 		if (v < 1 || v > BENCH_THREADS_MAX)
-			return cli_usage_fail(c, "--threads: %u is not between 1 "
-			                      "and %d", v, BENCH_THREADS_MAX);
+			return cli_usage_fail(c,
+					      "--threads: %u is not between 1 "
+					      "and %d",
+					      v, BENCH_THREADS_MAX);
 		o->threads[o->nthreads++] = v;
 	}
 	if (o->nthreads == 0)
-		return cli_usage_fail(c, "--threads '%s' names no thread count",
-		                      s);
+		return cli_usage_fail(c, "--threads '%s' names no thread count", s);
 	return CMK_OK;
 }
 
-static int
-parse_sizes(struct cli *c, const char *s, bench_opts *o)
+static int parse_sizes(struct cli *c, const char *s, bench_opts *o)
 {
 	char buf[256], *tok, *save = NULL;
 	int rc;
@@ -158,13 +175,10 @@ parse_sizes(struct cli *c, const char *s, bench_opts *o)
 		return cli_usage_fail(c, "--sizes '%.20s...' is too long", s);
 	strcpy(buf, s);
 	o->nsizes = 0;
-	for (tok = strtok_r(buf, ",", &save); tok != NULL;
-	     tok = strtok_r(NULL, ",", &save)) {
+	for (tok = strtok_r(buf, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
 		if (o->nsizes == BENCH_SIZES_MAX)
-			return cli_usage_fail(c, "--sizes: at most %d sizes",
-			                      BENCH_SIZES_MAX);
-		if ((rc = parse_size(c, "--sizes", tok, &o->sizes[o->nsizes]))
-		    != CMK_OK)
+			return cli_usage_fail(c, "--sizes: at most %d sizes", BENCH_SIZES_MAX);
+		if ((rc = parse_size(c, "--sizes", tok, &o->sizes[o->nsizes])) != CMK_OK)
 			return rc;
 		o->nsizes++;
 	}
@@ -174,8 +188,7 @@ parse_sizes(struct cli *c, const char *s, bench_opts *o)
 }
 
 /* Before a long run: can the plot be written where it is asked for? */
-static int
-check_writable(const char *path)
+static int check_writable(const char *path)
 {
 	char buf[4096], *dir;
 
@@ -184,13 +197,12 @@ check_writable(const char *path)
 	strcpy(buf, path);
 	dir = dirname(buf);
 	if (access(dir, W_OK) != 0)
-		return cli_fail(CMK_E_IO, "--plot %s: cannot write in %s: %s", path,
-		                dir, strerror(errno));
+		return cli_fail(CMK_E_IO, "--plot %s: cannot write in %s: %s", path, dir,
+				strerror(errno));
 	return CMK_OK;
 }
 
-static int
-parse_bench_opts(struct cli *c, int argc, char **argv, struct bench_args *a)
+static int parse_bench_opts(struct cli *c, int argc, char **argv, struct bench_args *a)
 {
 	unsigned v;
 	int o, rc = CMK_OK;
@@ -200,54 +212,51 @@ parse_bench_opts(struct cli *c, int argc, char **argv, struct bench_args *a)
 	a->o.progress = -1;
 	while ((o = cli_next_opt(c, argc, argv, bench_options)) != -1) {
 		switch (o) {
-		case CLI_OPT_STOP:
-			return c->rc;
+		case CLI_OPT_STOP: return c->rc;
 		case OPT_THREADS: rc = parse_threads(c, optarg, &a->o); break;
 		case OPT_DURATION:
-			rc = parse_seconds(c, "--duration", optarg, 0,
-			                   &a->o.duration);
+			rc = parse_seconds(c, "--duration", optarg, 0, &a->o.duration);
 			a->has_duration = 1;
 			break;
 		case OPT_COUNT:
 			rc = cli_parse_uint(c, "--count", optarg, &v);
 			if (rc == CMK_OK && v == 0)
 				rc = cli_usage_fail(c, "--count must be more "
-				                    "than 0");
+						       "than 0");
 			a->o.count = v;
 			break;
-		case OPT_WARMUP:
-			rc = parse_seconds(c, "--warmup", optarg, 1,
-			                   &a->o.warmup);
-			break;
+		case OPT_WARMUP: rc = parse_seconds(c, "--warmup", optarg, 1, &a->o.warmup); break;
 		case OPT_KEY_SIZE:
-			rc = cli_parse_uint(c, "--key-size", optarg,
-			                    &a->o.key_bits);
-			if (rc == CMK_OK && a->o.key_bits != 2048 &&
-			    a->o.key_bits != 3072 && a->o.key_bits != 4096)
-				rc = cli_usage_fail(c, "--key-size %s is not "
-				                    "2048, 3072 or 4096", optarg);
+			rc = cli_parse_uint(c, "--key-size", optarg, &a->o.key_bits);
+			if (rc == CMK_OK && a->o.key_bits != 2048 && a->o.key_bits != 3072 &&
+			    a->o.key_bits != 4096)
+				rc = cli_usage_fail(c,
+						    "--key-size %s is not "
+						    "2048, 3072 or 4096",
+						    optarg);
 			break;
 		case OPT_HASH: a->o.hash = optarg; break;
 		case OPT_PROCS:
 			rc = cli_parse_uint(c, "--procs", optarg, &a->o.procs);
-			if (rc == CMK_OK && (a->o.procs < 1 ||
-			    a->o.procs > BENCH_PROCS_MAX))
-				rc = cli_usage_fail(c, "--procs %s is not between "
-				                    "1 and %d", optarg,
-				                    BENCH_PROCS_MAX);
+			if (rc == CMK_OK && (a->o.procs < 1 || a->o.procs > BENCH_PROCS_MAX))
+				rc = cli_usage_fail(c,
+						    "--procs %s is not between "
+						    "1 and %d",
+						    optarg, BENCH_PROCS_MAX);
 			break;
 		case OPT_REPEAT:
 			rc = cli_parse_uint(c, "--repeat", optarg, &a->o.repeat);
 			if (rc == CMK_OK && (a->o.repeat < 1 || a->o.repeat > 100))
-				rc = cli_usage_fail(c, "--repeat %s is not between "
-				                    "1 and 100", optarg);
+				rc = cli_usage_fail(c,
+						    "--repeat %s is not between "
+						    "1 and 100",
+						    optarg);
 			break;
 		case OPT_KEY: a->o.key = optarg; break;
 		case OPT_OPS: a->o.ops = optarg; break;
 		case OPT_SIZES: rc = parse_sizes(c, optarg, &a->o); break;
 		case OPT_OBJECT_SIZE:
-			rc = parse_size(c, "--object-size", optarg,
-			                &a->o.object_size);
+			rc = parse_size(c, "--object-size", optarg, &a->o.object_size);
 			break;
 		case OPT_NO_LIMITS: a->o.no_limits = 1; break;
 		case OPT_PROVIDER: a->o.provider = optarg; break;
@@ -267,23 +276,23 @@ parse_bench_opts(struct cli *c, int argc, char **argv, struct bench_args *a)
 	}
 	if ((a->o.module != NULL) != (a->o.token != NULL))
 		return cli_usage_fail(c, "--module and --token go together: the token "
-		                      "to measure without a vault");
+					 "to measure without a vault");
 	if (a->o.pin_source != NULL && a->o.token == NULL)
 		return cli_usage_fail(c, "--pin-source is the PIN of --token: give "
-		                      "--module and --token");
+					 "--module and --token");
 	if (a->o.token != NULL && c->vault_explicit)
 		return cli_usage_fail(c, "--token measures a token without a vault: "
-		                      "not with --vault");
+					 "not with --vault");
 	if (a->o.token != NULL && a->o.key != NULL)
 		return cli_usage_fail(c, "--key names a key of a vault: not with "
-		                      "--token");
+					 "--token");
 	if (a->has_duration && a->o.count)
 		return cli_usage_fail(c, "give --duration or --count, not both");
 	if (c->json && a->csv)
 		return cli_usage_fail(c, "give --json or --csv, not both");
 	if (a->o.key != NULL && a->o.key_bits)
 		return cli_usage_fail(c, "--key-size is the size of the temporary "
-		                      "key: not with --key");
+					 "key: not with --key");
 	if (a->plot != NULL && *a->plot == '\0')
 		return cli_usage_fail(c, "--plot needs a file name");
 	if (a->plot != NULL && (rc = check_writable(a->plot)) != CMK_OK)
@@ -294,8 +303,7 @@ parse_bench_opts(struct cli *c, int argc, char **argv, struct bench_args *a)
 }
 
 /* The SVG, written whole to its file (or not at all). */
-static int
-write_plot(const char *path, const bench_report *r)
+static int write_plot(const char *path, const bench_report *r)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -325,14 +333,12 @@ write_plot(const char *path, const bench_report *r)
 static volatile sig_atomic_t stop_sig;
 static const int stop_sigs[] = { SIGINT, SIGTERM, SIGHUP };
 
-static void
-on_stop(int sig)
+static void on_stop(int sig)
 {
 	stop_sig = sig;
 }
 
-static void
-catch_stop(struct sigaction *old)
+static void catch_stop(struct sigaction *old)
 {
 	struct sigaction sa;
 
@@ -342,20 +348,17 @@ catch_stop(struct sigaction *old)
 	sa.sa_flags = SA_RESTART;
 	/* a signal ignored on entry stays ignored (nohup, background jobs) */
 	for (size_t i = 0; i < sizeof(stop_sigs) / sizeof(stop_sigs[0]); i++)
-		if (sigaction(stop_sigs[i], NULL, &old[i]) == 0 &&
-		    old[i].sa_handler != SIG_IGN)
+		if (sigaction(stop_sigs[i], NULL, &old[i]) == 0 && old[i].sa_handler != SIG_IGN)
 			sigaction(stop_sigs[i], &sa, NULL);
 }
 
-static void
-release_stop(const struct sigaction *old)
+static void release_stop(const struct sigaction *old)
 {
 	for (size_t i = 0; i < sizeof(stop_sigs) / sizeof(stop_sigs[0]); i++)
 		sigaction(stop_sigs[i], &old[i], NULL);
 }
 
-static int
-run_bench(struct cli *c, int argc, char **argv)
+static int run_bench(struct cli *c, int argc, char **argv)
 {
 	struct bench_args a;
 	struct sigaction old[3];
@@ -375,9 +378,12 @@ run_bench(struct cli *c, int argc, char **argv)
 
 		bench_report_free(r);
 		cmk_close(ctx);
-		fprintf(stderr, "cmk: bench: interrupted by %s; what the run made "
-		        "is removed\n", sig == SIGINT ? "SIGINT" : sig == SIGTERM
-		        ? "SIGTERM" : "SIGHUP");
+		fprintf(stderr,
+			"cmk: bench: interrupted by %s; what the run made "
+			"is removed\n",
+			sig == SIGINT	 ? "SIGINT"
+			: sig == SIGTERM ? "SIGTERM"
+					 : "SIGHUP");
 		fflush(NULL);
 		release_stop(old);
 		signal(sig, SIG_DFL);
@@ -401,8 +407,8 @@ run_bench(struct cli *c, int argc, char **argv)
 	failed = bench_failed(r);
 	for (size_t i = 0; i < r->nresults; i++)
 		if (r->results[i].rc != CMK_OK)
-			fprintf(stderr, "cmk: bench: %s failed: %s\n",
-			        r->results[i].name, r->results[i].note);
+			fprintf(stderr, "cmk: bench: %s failed: %s\n", r->results[i].name,
+				r->results[i].note);
 	if (r->leftover[0])
 		fprintf(stderr, "cmk: bench: could not remove %s\n", r->leftover);
 	bench_report_free(r);
@@ -411,7 +417,8 @@ run_bench(struct cli *c, int argc, char **argv)
 }
 
 const struct cli_group cli_group_bench = {
-	"bench", "measure cmk's speed against the token's and the CPU's",
+	"bench",
+	"measure cmk's speed against the token's and the CPU's",
 	(const struct cli_cmd[]){
 		{ NULL, run_bench,
 		  "[--threads LIST] [--duration S | --count N] [--ops LIST] "

@@ -16,22 +16,22 @@
 
 /* What every command sees: the global options and the command running. */
 struct cli {
-	const char *config;       /* --config, else NULL (library: $CMK_CONF) */
-	const char *vault;        /* --vault, else $CMK_VAULT, else NULL */
-	int vault_explicit;       /* the vault came from --vault */
-	const char *identity;     /* --identity, else $CMK_IDENTITY, else NULL */
-	int json;                 /* --json */
+	const char *config;   /* --config, else NULL (library: $CMK_CONF) */
+	const char *vault;    /* --vault, else $CMK_VAULT, else NULL */
+	int vault_explicit;   /* the vault came from --vault */
+	const char *identity; /* --identity, else $CMK_IDENTITY, else NULL */
+	int json;	      /* --json */
 	const struct cli_group *group;
 	const struct cli_cmd *cmd;
-	int rc;                   /* set by cli_next_opt() on CLI_OPT_STOP */
+	int rc; /* set by cli_next_opt() on CLI_OPT_STOP */
 };
 
 struct cli_cmd {
-	const char *name;         /* NULL: the group is a single command */
+	const char *name;				  /* NULL: the group is a single command */
 	int (*run)(struct cli *c, int argc, char **argv); /* argv[0]: name */
-	const char *synopsis;     /* arguments after "cmk GROUP NAME" */
-	const char *summary;      /* one line */
-	const char *options;      /* option lines for --help, or NULL */
+	const char *synopsis;				  /* arguments after "cmk GROUP NAME" */
+	const char *summary;				  /* one line */
+	const char *options;				  /* option lines for --help, or NULL */
 };
 
 struct cli_group {
@@ -49,17 +49,14 @@ const struct cli_group *const *cli_groups(size_t *n);
 void cli_begin(const struct cli *c);
 /* Print "cmk: " + the text and return rc; with --json, a JSON object
  * {"error": TEXT, "code": RC, "name": "CMK_E_..."} on one line. */
-int cli_fail(cmk_rc rc, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+int cli_fail(cmk_rc rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Print "cmk: " + cmk_last_error() (or the rc name) and return rc. */
 int cli_lib_fail(cmk_rc rc);
 /* A usage error for the running command, with a one-line hint; returns 2. */
-int cli_usage_fail(struct cli *c, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+int cli_usage_fail(struct cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* "cmk GROUP NAME" of the running command. */
 const char *cli_cmd_path(const struct cli *c);
-void cli_print_cmd_help(FILE *f, const struct cli_group *g,
-                        const struct cli_cmd *cmd);
+void cli_print_cmd_help(FILE *f, const struct cli_group *g, const struct cli_cmd *cmd);
 void cli_print_group_help(FILE *f, const struct cli_group *g);
 
 /* ------------------------------------------------------------- options */
@@ -71,8 +68,14 @@ enum { CLI_G_CONFIG = 0x4001, CLI_G_VAULT, CLI_G_IDENTITY, CLI_G_JSON };
 extern const struct option cli_global_opts[];
 /* Apply global option `o` (CMK_OK), or -1 when o is not one. */
 int cli_global_opt(struct cli *c, int o, const char *arg);
-#define CLI_OPT_HELP { "help", no_argument, NULL, 'h' }
-#define CLI_OPT_END { NULL, 0, NULL, 0 }
+#define CLI_OPT_HELP                           \
+	{                                      \
+		"help", no_argument, NULL, 'h' \
+	}
+#define CLI_OPT_END              \
+	{                        \
+		NULL, 0, NULL, 0 \
+	}
 /*
  * getopt_long over a command's options (which must include CLI_OPT_HELP)
  * and the global options it does not define itself, which are applied to
@@ -81,18 +84,14 @@ int cli_global_opt(struct cli *c, int o, const char *arg);
  * first operand), or CLI_OPT_STOP after printing an error (c->rc is then
  * CMK_E_USAGE).  --help prints the command's help and exits with 0.
  */
-int cli_next_opt(struct cli *c, int argc, char **argv,
-                 const struct option *opts);
+int cli_next_opt(struct cli *c, int argc, char **argv, const struct option *opts);
 /* A command with no options but --help: parse them, then check the
  * operand count (cli_operands).  Returns 0 or the exit status. */
-int cli_args(struct cli *c, int argc, char **argv, int min, int max,
-             const char *what);
+int cli_args(struct cli *c, int argc, char **argv, int min, int max, const char *what);
 /* Check the operand count: between min and max; names for messages. */
-int cli_operands(struct cli *c, int argc, char **argv, int min, int max,
-                 const char *what);
+int cli_operands(struct cli *c, int argc, char **argv, int min, int max, const char *what);
 /* Strict decimal unsigned; returns 0 or prints a usage error (returns 2). */
-int cli_parse_uint(struct cli *c, const char *opt, const char *s,
-                   unsigned *out);
+int cli_parse_uint(struct cli *c, const char *opt, const char *s, unsigned *out);
 
 /* ------------------------------------------------------------- context */
 
@@ -105,9 +104,9 @@ int cli_open(struct cli *c, const char *keyid, cmk_ctx **ctx);
 
 /* lab_token.c: a lab's SoftHSM token file, kept and restored. */
 struct cli_lab {
-	char dir[1024];        /* [lab] dir of the lab's cmk.conf */
-	char token_dir[1100];  /* [lab] token_dir: DIR/tokens/<uuid> */
-	char group[64];        /* [lab] group: shared with it (lab init --group) */
+	char dir[1024];	      /* [lab] dir of the lab's cmk.conf */
+	char token_dir[1100]; /* [lab] token_dir: DIR/tokens/<uuid> */
+	char group[64];	      /* [lab] group: shared with it (lab init --group) */
 };
 struct tokfile_view {
 	const uint8_t *p;
@@ -130,19 +129,17 @@ void cli_user_desc(char *out, size_t cap);
 int cli_lab_save_copy(const struct cli_lab *lab, const struct tokfile_view *v);
 
 /* Split NAME, NAME/VERSION or cmk://VAULT/keys/NAME[/VERSION]. */
-int cli_split_id(struct cli *c, const char *id, char vault[64],
-                 char name[CMK_NAME_MAX], char version[CMK_VERSION_LEN + 1]);
+int cli_split_id(struct cli *c, const char *id, char vault[64], char name[CMK_NAME_MAX],
+		 char version[CMK_VERSION_LEN + 1]);
 /* "cmk://VAULT/keys/NAME[/VERSION]" for messages and output. */
-void cli_kid(char out[CMK_KID_MAX], const char *vault, const char *name,
-             const char *version);
+void cli_kid(char out[CMK_KID_MAX], const char *vault, const char *name, const char *version);
 
 /* ----------------------------------------------------------------- time */
 
 /* RFC 3339 (2027-01-31T00:00:00Z), a date (2027-01-31), "now", or a
  * relative time (+90d, -1h; units s m h d w).  With allow_none, "none"
  * gives 0.  Returns 0 or prints a usage error naming `opt`. */
-int cli_time_parse(struct cli *c, const char *opt, const char *s,
-                   int allow_none, int64_t *out);
+int cli_time_parse(struct cli *c, const char *opt, const char *s, int allow_none, int64_t *out);
 /* Unix seconds as "2027-01-31T00:00:00Z" ("-" for 0). */
 void cli_time_format(int64_t secs, char buf[32]);
 
@@ -157,8 +154,7 @@ struct cli_buf {
 };
 
 /* Read all of `path` ("-" or NULL: stdin), at most `max` bytes. */
-int cli_read(const char *path, const char *what, size_t max, int secret,
-             struct cli_buf *out);
+int cli_read(const char *path, const char *what, size_t max, int secret, struct cli_buf *out);
 /* Free (and wipe) a buffer. */
 void cli_buf_free(struct cli_buf *b);
 /*
@@ -176,30 +172,27 @@ void cli_buf_free(struct cli_buf *b);
  */
 struct cli_out {
 	int fd;
-	const char *path;         /* as given; NULL: standard output */
+	const char *path; /* as given; NULL: standard output */
 	const char *what;
 	size_t written;
-	int direct;               /* stdout, a device or a FIFO */
-	int anon;                 /* fd is an unnamed O_TMPFILE */
-	int dirfd;                /* the target's directory */
-	char *dir, *base;         /* the target: dir/base */
-	char *tmp;                /* the named temporary (fallback), base name */
+	int direct;	  /* stdout, a device or a FIFO */
+	int anon;	  /* fd is an unnamed O_TMPFILE */
+	int dirfd;	  /* the target's directory */
+	char *dir, *base; /* the target: dir/base */
+	char *tmp;	  /* the named temporary (fallback), base name */
 };
-int cli_out_begin(struct cli_out *o, const char *path, const char *what,
-                  int secret);
+int cli_out_begin(struct cli_out *o, const char *path, const char *what, int secret);
 int cli_out_write(struct cli_out *o, const uint8_t *p, size_t len);
 /* ok: fsync and put into place; else drop what was written (a device or
  * FIFO has then got part of it only if the caller wrote before the end). */
 int cli_out_end(struct cli_out *o, int ok);
 /* Write `len` bytes to `path` as one cli_out: all or nothing. */
-int cli_write(const char *path, const char *what, const void *p, size_t len,
-              int secret);
+int cli_write(const char *path, const char *what, const void *p, size_t len, int secret);
 /* Base64 (one line, then "\n") of in; cmk_free-able malloc memory. */
-int cli_base64_encode(const uint8_t *in, size_t len, char **out,
-                      size_t *outlen);
+int cli_base64_encode(const uint8_t *in, size_t len, char **out, size_t *outlen);
 /* Decode base64 text (whitespace allowed) into a new buffer. */
-int cli_base64_decode(const char *what, const uint8_t *in, size_t len,
-                      int secret, struct cli_buf *out);
+int cli_base64_decode(const char *what, const uint8_t *in, size_t len, int secret,
+		      struct cli_buf *out);
 
 /* ------------------------------------------------------------ key group */
 
@@ -229,8 +222,8 @@ int cli_rotation_sweep(struct cli *c, cmk_ctx *ctx, struct json_object **json);
 int cli_key_rotation_policy(struct cli *c, int argc, char **argv);
 /* keyusers.c: resources whose root key NAME[/VERSION] wraps; their list
  * in `out` ("r1 (version V), ..."), and as objects in arr when not NULL. */
-size_t cli_key_users(const char *vault, const char *name, const char *version,
-                     char *out, size_t len, struct json_object *arr);
+size_t cli_key_users(const char *vault, const char *name, const char *version, char *out,
+		     size_t len, struct json_object *arr);
 /* Print a JSON value on stdout and release it. */
 int cli_json_print(struct json_object *o);
 

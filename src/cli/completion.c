@@ -18,8 +18,7 @@ struct words {
 	char files[512];
 };
 
-static void
-add_word(char *list, size_t cap, const char *word, size_t n)
+static void add_word(char *list, size_t cap, const char *word, size_t n)
 {
 	const char *p = list;
 	size_t used = strlen(list);
@@ -30,8 +29,8 @@ add_word(char *list, size_t cap, const char *word, size_t n)
 	memcpy(w, word, n);
 	w[n] = '\0';
 	while ((p = strstr(p, w)) != NULL) {
-		if ((p == list || p[-1] == ' ') &&
-		    (p[n] == ' ' || p[n] == '\0') && strncmp(p, w, n) == 0)
+		if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0') &&
+		    strncmp(p, w, n) == 0)
 			return;
 		p++;
 	}
@@ -44,8 +43,7 @@ add_word(char *list, size_t cap, const char *word, size_t n)
 }
 
 /* Every "--name" in a help text, and whether a FILE/PATH/DIR follows. */
-static void
-scan(struct words *w, const char *text)
+static void scan(struct words *w, const char *text)
 {
 	const char *p, *q, *m;
 	size_t n;
@@ -54,12 +52,11 @@ scan(struct words *w, const char *text)
 		return;
 	for (p = text; (p = strstr(p, "--")) != NULL; p = q) {
 		q = p + 2;
-		while (islower((unsigned char)*q) || isdigit((unsigned char)*q) ||
-		       *q == '-')
+		while (islower((unsigned char)*q) || isdigit((unsigned char)*q) || *q == '-')
 			q++;
 		n = (size_t)(q - p);
-		if (n <= 2 || (p > text && p[-1] != ' ' && p[-1] != '[' &&
-		               p[-1] != '(' && p[-1] != '|' && p[-1] != '\n'))
+		if (n <= 2 || (p > text && p[-1] != ' ' && p[-1] != '[' && p[-1] != '(' &&
+			       p[-1] != '|' && p[-1] != '\n'))
 			continue;
 		add_word(w->opts, sizeof(w->opts), p, n);
 		m = q;
@@ -74,8 +71,7 @@ scan(struct words *w, const char *text)
 	}
 }
 
-static void
-cmd_words(struct words *w, const struct cli_cmd *cmd)
+static void cmd_words(struct words *w, const struct cli_cmd *cmd)
 {
 	memset(w, 0, sizeof(*w));
 	scan(w, cmd->synopsis);
@@ -83,8 +79,7 @@ cmd_words(struct words *w, const struct cli_cmd *cmd)
 	add_word(w->opts, sizeof(w->opts), "--help", 6);
 }
 
-static void
-print_bash(void)
+static void print_bash(void)
 {
 	const struct cli_group *const *g;
 	const struct cli_cmd *cmd;
@@ -115,10 +110,8 @@ print_bash(void)
 			const char *p;
 
 			cmd_words(&w, cmd);
-			for (p = w.files; *p; p += strcspn(p, " "),
-			     p += *p == ' ')
-				add_word(files, sizeof(files), p,
-				         strcspn(p, " "));
+			for (p = w.files; *p; p += strcspn(p, " "), p += *p == ' ')
+				add_word(files, sizeof(files), p, strcspn(p, " "));
 		}
 	for (char *p = strchr(files, ' '); p; p = strchr(p, ' '))
 		*p = '|';
@@ -157,22 +150,24 @@ print_bash(void)
 	       "complete -F _cmk cmk\n");
 }
 
-static int
-run_completion(struct cli *c, int argc, char **argv)
+static int run_completion(struct cli *c, int argc, char **argv)
 {
 	int rc;
 
 	if ((rc = cli_args(c, argc, argv, 1, 1, "shell (bash)")) != CMK_OK)
 		return rc;
 	if (strcmp(argv[optind], "bash") != 0)
-		return cli_usage_fail(c, "no completion for shell '%s' (only "
-		                      "bash)", argv[optind]);
+		return cli_usage_fail(c,
+				      "no completion for shell '%s' (only "
+				      "bash)",
+				      argv[optind]);
 	print_bash();
 	return CMK_OK;
 }
 
 const struct cli_group cli_group_completion = {
-	"completion", "print a shell completion script (bash)",
+	"completion",
+	"print a shell completion script (bash)",
 	(const struct cli_cmd[]){
 		{ NULL, run_completion, "bash",
 		  "Print the bash completion script for cmk; load it with\n"

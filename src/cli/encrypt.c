@@ -19,22 +19,19 @@
 #include "cli/cli.h"
 #include "cli/envelope_io.h"
 
-#define CHUNK (1024 * 1024)
+#define CHUNK		   (1024 * 1024)
 #define BUFFER_MAX_DEFAULT ((size_t)64 * 1024 * 1024)
 
 enum { OPT_FRAME = 256, OPT_BUFFER_MAX, OPT_STREAM, OPT_BUFFER };
 
 /* ------------------------------------------------------------ helpers */
 
-int
-cli_context_add(struct cli *c, const char *arg, cmk_kv *kv, size_t *n,
-                char **store)
+int cli_context_add(struct cli *c, const char *arg, cmk_kv *kv, size_t *n, char **store)
 {
 	const char *eq = strchr(arg, '=');
 
 	if (*n >= CMK_ENVELOPE_MAX_CONTEXT)
-		return cli_usage_fail(c, "more than %d --context pairs",
-		                      CMK_ENVELOPE_MAX_CONTEXT);
+		return cli_usage_fail(c, "more than %d --context pairs", CMK_ENVELOPE_MAX_CONTEXT);
 	if (eq == NULL || eq == arg)
 		return cli_usage_fail(c, "--context '%s' is not KEY=VALUE", arg);
 	char *k = strndup(arg, (size_t)(eq - arg));
@@ -47,15 +44,13 @@ cli_context_add(struct cli *c, const char *arg, cmk_kv *kv, size_t *n,
 	return CMK_OK;
 }
 
-void
-cli_context_free(char **store, size_t n)
+void cli_context_free(char **store, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		free(store[i]);
 }
 
-int
-cli_write_fd(int fd, const uint8_t *p, size_t len)
+int cli_write_fd(int fd, const uint8_t *p, size_t len)
 {
 	while (len > 0) {
 		ssize_t w = write(fd, p, len);
@@ -71,8 +66,7 @@ cli_write_fd(int fd, const uint8_t *p, size_t len)
 }
 
 /* Read up to len bytes (less only at end of input); -1 on error. */
-ssize_t
-cli_read_fd(int fd, uint8_t *p, size_t len)
+ssize_t cli_read_fd(int fd, uint8_t *p, size_t len)
 {
 	size_t got = 0;
 	while (got < len) {
@@ -89,28 +83,24 @@ cli_read_fd(int fd, uint8_t *p, size_t len)
 	return (ssize_t)got;
 }
 
-static int
-is_std(const char *path)
+static int is_std(const char *path)
 {
 	return path == NULL || strcmp(path, "-") == 0;
 }
 
-int
-cli_in_open(const char *path, const char *what, int *fd)
+int cli_in_open(const char *path, const char *what, int *fd)
 {
 	if (is_std(path)) {
 		*fd = STDIN_FILENO;
 		return CMK_OK;
 	}
 	if ((*fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return cli_fail(CMK_E_IO, "cannot open %s %s: %s", what, path,
-		                strerror(errno));
+		return cli_fail(CMK_E_IO, "cannot open %s %s: %s", what, path, strerror(errno));
 	return CMK_OK;
 }
 
 /* "64M", "1G", "4096": bytes. */
-static int
-parse_size(struct cli *c, const char *opt, const char *s, size_t *out)
+static int parse_size(struct cli *c, const char *opt, const char *s, size_t *out)
 {
 	char *end;
 	errno = 0;
@@ -119,13 +109,24 @@ parse_size(struct cli *c, const char *opt, const char *s, size_t *out)
 	if (end == s || errno != 0)
 		return cli_usage_fail(c, "%s '%s' is not a size", opt, s);
 	switch (*end) {
-	case 'K': case 'k': shift = 10; end++; break;
-	case 'M': case 'm': shift = 20; end++; break;
-	case 'G': case 'g': shift = 30; end++; break;
+	case 'K':
+	case 'k':
+		shift = 10;
+		end++;
+		break;
+	case 'M':
+	case 'm':
+		shift = 20;
+		end++;
+		break;
+	case 'G':
+	case 'g':
+		shift = 30;
+		end++;
+		break;
 	}
 	if (*end != '\0' || v > (SIZE_MAX >> shift))
-		return cli_usage_fail(c, "%s '%s' is not a size (N, NK, NM, NG)",
-		                      opt, s);
+		return cli_usage_fail(c, "%s '%s' is not a size (N, NK, NM, NG)", opt, s);
 	*out = (size_t)v << shift;
 	return CMK_OK;
 }
@@ -139,13 +140,13 @@ static const struct option encrypt_options[] = {
 	{ "frame-size", required_argument, NULL, OPT_FRAME },
 	{ "in", required_argument, NULL, 'i' },
 	{ "out", required_argument, NULL, 'o' },
-	CLI_OPT_HELP, CLI_OPT_END,
+	CLI_OPT_HELP,
+	CLI_OPT_END,
 };
 
 /* All keys of one envelope come from one vault (one context): explicit
  * cmk://VAULT/ ids must name the vault that was opened. */
-static int
-same_vault(struct cli *c, const char *const *keys, size_t n, cmk_ctx *ctx)
+static int same_vault(struct cli *c, const char *const *keys, size_t n, cmk_ctx *ctx)
 {
 	char v[64], name[CMK_NAME_MAX], ver[CMK_VERSION_LEN + 1];
 	for (size_t i = 0; i < n; i++) {
@@ -154,16 +155,16 @@ same_vault(struct cli *c, const char *const *keys, size_t n, cmk_ctx *ctx)
 		if (cli_split_id(c, keys[i], v, name, ver) != CMK_OK)
 			return CMK_E_USAGE;
 		if (strcmp(v, cmk_ctx_vault(ctx)) != 0)
-			return cli_usage_fail(c, "--key %s is not in vault %s of "
-			                      "--key %s: one envelope takes keys of "
-			                      "one vault", keys[i], cmk_ctx_vault(ctx),
-			                      keys[0]);
+			return cli_usage_fail(c,
+					      "--key %s is not in vault %s of "
+					      "--key %s: one envelope takes keys of "
+					      "one vault",
+					      keys[i], cmk_ctx_vault(ctx), keys[0]);
 	}
 	return CMK_OK;
 }
 
-static int
-seal_stream(cmk_sealer *s, int in, struct cli_out *out)
+static int seal_stream(cmk_sealer *s, int in, struct cli_out *out)
 {
 	size_t cap = cmk_seal_out_max(s, CHUNK) + CHUNK;
 	uint8_t *ibuf = malloc(CHUNK), *obuf = malloc(cap);
@@ -178,8 +179,7 @@ seal_stream(cmk_sealer *s, int in, struct cli_out *out)
 		ssize_t got = cli_read_fd(in, ibuf, CHUNK);
 		size_t n = cap;
 		if (got < 0) {
-			rc = cli_fail(CMK_E_IO, "cannot read the input: %s",
-			              strerror(errno));
+			rc = cli_fail(CMK_E_IO, "cannot read the input: %s", strerror(errno));
 			goto out;
 		}
 		if (got == 0)
@@ -207,8 +207,7 @@ out:
 	return rc;
 }
 
-static int
-run_encrypt(struct cli *c, int argc, char **argv)
+static int run_encrypt(struct cli *c, int argc, char **argv)
 {
 	const char *keys[CMK_ENVELOPE_MAX_KEYS];
 	cmk_kv kv[CMK_ENVELOPE_MAX_CONTEXT];
@@ -225,13 +224,11 @@ run_encrypt(struct cli *c, int argc, char **argv)
 
 	while ((o = cli_next_opt(c, argc, argv, encrypt_options)) != -1) {
 		switch (o) {
-		case CLI_OPT_STOP:
-			rc = c->rc;
-			goto done;
+		case CLI_OPT_STOP: rc = c->rc; goto done;
 		case 'k':
 			if (nkeys == CMK_ENVELOPE_MAX_KEYS) {
 				rc = cli_usage_fail(c, "more than %d --key options",
-				                    CMK_ENVELOPE_MAX_KEYS);
+						    CMK_ENVELOPE_MAX_KEYS);
 				goto done;
 			}
 			keys[nkeys++] = optarg;
@@ -297,11 +294,11 @@ static const struct option decrypt_options[] = {
 	{ "buffer", no_argument, NULL, OPT_BUFFER },
 	{ "buffer-max", required_argument, NULL, OPT_BUFFER_MAX },
 	{ "stream", no_argument, NULL, OPT_STREAM },
-	CLI_OPT_HELP, CLI_OPT_END,
+	CLI_OPT_HELP,
+	CLI_OPT_END,
 };
 
-int
-cli_envelope_header(int fd, uint8_t **hdr, size_t *len)
+int cli_envelope_header(int fd, uint8_t **hdr, size_t *len)
 {
 	uint8_t pre[CMK_ENVELOPE_PREFIX_LEN];
 	size_t hlen;
@@ -309,8 +306,7 @@ cli_envelope_header(int fd, uint8_t **hdr, size_t *len)
 
 	ssize_t got = cli_read_fd(fd, pre, sizeof(pre));
 	if (got < 0)
-		return cli_fail(CMK_E_IO, "cannot read the envelope: %s",
-		                strerror(errno));
+		return cli_fail(CMK_E_IO, "cannot read the envelope: %s", strerror(errno));
 	if ((r = cmk_envelope_header_len(pre, (size_t)got, &hlen)) != CMK_OK)
 		return cli_lib_fail(r);
 	if ((*hdr = malloc(hlen)) == NULL)
@@ -321,11 +317,11 @@ cli_envelope_header(int fd, uint8_t **hdr, size_t *len)
 		free(*hdr);
 		*hdr = NULL;
 		if (got < 0)
-			return cli_fail(CMK_E_IO, "cannot read the envelope: %s",
-			                strerror(errno));
-		return cli_fail(CMK_E_FORMAT, "envelope is truncated: the header "
-		                "needs %zu bytes, the input has %zu", hlen,
-		                sizeof(pre) + (size_t)got);
+			return cli_fail(CMK_E_IO, "cannot read the envelope: %s", strerror(errno));
+		return cli_fail(CMK_E_FORMAT,
+				"envelope is truncated: the header "
+				"needs %zu bytes, the input has %zu",
+				hlen, sizeof(pre) + (size_t)got);
 	}
 	*len = hlen;
 	return CMK_OK;
@@ -333,9 +329,7 @@ cli_envelope_header(int fd, uint8_t **hdr, size_t *len)
 
 /* The vault to open: --vault, else that of the first key id whose vault
  * the configuration has. */
-static int
-pick_vault(struct cli *c, const uint8_t *hdr, size_t len, char *kid,
-           size_t kidlen)
+static int pick_vault(struct cli *c, const uint8_t *hdr, size_t len, char *kid, size_t kidlen)
 {
 	char **kids = NULL, **vaults = NULL;
 	size_t n = 0, nv = 0;
@@ -348,7 +342,7 @@ pick_vault(struct cli *c, const uint8_t *hdr, size_t len, char *kid,
 	if (n == 0) {
 		cmk_strv_free(kids, n);
 		return cli_fail(CMK_E_NOT_FOUND, "the envelope has no data key "
-		                "wrapped by a vault key");
+						 "wrapped by a vault key");
 	}
 	if (c->vault_explicit) {
 		cmk_strv_free(kids, n);
@@ -366,7 +360,7 @@ pick_vault(struct cli *c, const uint8_t *hdr, size_t len, char *kid,
 				break;
 			}
 	}
-	if (!kid[0])      /* no known vault: let cmk_open say why */
+	if (!kid[0]) /* no known vault: let cmk_open say why */
 		snprintf(kid, kidlen, "%s", kids[0]);
 	cmk_strv_free(kids, n);
 	cmk_strv_free(vaults, nv);
@@ -378,8 +372,7 @@ struct membuf {
 	size_t len, cap, max;
 };
 
-static int
-membuf_reserve(struct membuf *m, size_t more)
+static int membuf_reserve(struct membuf *m, size_t more)
 {
 	if (m->len + more <= m->cap)
 		return CMK_OK;
@@ -388,8 +381,10 @@ membuf_reserve(struct membuf *m, size_t more)
 		cap *= 2;
 	uint8_t *p = malloc(cap);
 	if (p == NULL)
-		return cli_fail(CMK_E_NOMEM, "out of memory for %zu bytes of "
-		                "plaintext", cap);
+		return cli_fail(CMK_E_NOMEM,
+				"out of memory for %zu bytes of "
+				"plaintext",
+				cap);
 	if (m->p) {
 		memcpy(p, m->p, m->len);
 		cmk_wipe(m->p, m->cap);
@@ -400,8 +395,7 @@ membuf_reserve(struct membuf *m, size_t more)
 	return CMK_OK;
 }
 
-static void
-membuf_free(struct membuf *m)
+static void membuf_free(struct membuf *m)
 {
 	if (m->p) {
 		cmk_wipe(m->p, m->cap);
@@ -417,9 +411,8 @@ struct dec_opts {
 
 /* Feed in[0..n) to the unsealer; plaintext to the file/stream, or the
  * memory buffer when one is given. */
-static int
-unseal_some(cmk_unsealer *u, const uint8_t *in, size_t n, uint8_t *obuf,
-            size_t ocap, struct membuf *m, struct cli_out *out)
+static int unseal_some(cmk_unsealer *u, const uint8_t *in, size_t n, uint8_t *obuf, size_t ocap,
+		       struct membuf *m, struct cli_out *out)
 {
 	size_t need = cmk_unseal_out_max(u, n), olen;
 	cmk_rc r;
@@ -433,10 +426,12 @@ unseal_some(cmk_unsealer *u, const uint8_t *in, size_t n, uint8_t *obuf,
 			return cli_lib_fail(r);
 		m->len += olen;
 		if (m->len > m->max)
-			return cli_fail(CMK_E_TOO_LARGE, "the plaintext is larger "
-			                "than --buffer-max (%zu bytes); nothing was "
-			                "written: use --out FILE or a larger "
-			                "--buffer-max", m->max);
+			return cli_fail(CMK_E_TOO_LARGE,
+					"the plaintext is larger "
+					"than --buffer-max (%zu bytes); nothing was "
+					"written: use --out FILE or a larger "
+					"--buffer-max",
+					m->max);
 		return CMK_OK;
 	}
 	olen = ocap;
@@ -445,9 +440,8 @@ unseal_some(cmk_unsealer *u, const uint8_t *in, size_t n, uint8_t *obuf,
 	return cli_out_write(out, obuf, olen);
 }
 
-static int
-unseal_stream(cmk_unsealer *u, int in, const uint8_t *hdr, size_t hlen,
-              struct membuf *m, struct cli_out *out)
+static int unseal_stream(cmk_unsealer *u, int in, const uint8_t *hdr, size_t hlen, struct membuf *m,
+			 struct cli_out *out)
 {
 	uint8_t *ibuf = malloc(CHUNK), *obuf = NULL;
 	size_t ocap = cmk_unseal_out_max(u, CHUNK) + CMK_ENVELOPE_FRAME_MAX + 64;
@@ -463,8 +457,7 @@ unseal_stream(cmk_unsealer *u, int in, const uint8_t *hdr, size_t hlen,
 	for (;;) {
 		ssize_t got = cli_read_fd(in, ibuf, CHUNK);
 		if (got < 0) {
-			rc = cli_fail(CMK_E_IO, "cannot read the envelope: %s",
-			              strerror(errno));
+			rc = cli_fail(CMK_E_IO, "cannot read the envelope: %s", strerror(errno));
 			goto out;
 		}
 		if (got == 0)
@@ -485,8 +478,7 @@ out:
 	return rc;
 }
 
-static int
-run_decrypt(struct cli *c, int argc, char **argv)
+static int run_decrypt(struct cli *c, int argc, char **argv)
 {
 	cmk_kv kv[CMK_ENVELOPE_MAX_CONTEXT];
 	char *kstore[CMK_ENVELOPE_MAX_CONTEXT];
@@ -504,19 +496,16 @@ run_decrypt(struct cli *c, int argc, char **argv)
 
 	while ((o = cli_next_opt(c, argc, argv, decrypt_options)) != -1) {
 		switch (o) {
-		case CLI_OPT_STOP:
-			rc = c->rc;
-			goto done;
+		case CLI_OPT_STOP: rc = c->rc; goto done;
 		case 'c':
 			if ((rc = cli_context_add(c, optarg, kv, &nkv, kstore)))
 				goto done;
 			break;
 		case 'i': in = optarg; break;
 		case 'o': outp = optarg; break;
-		case OPT_BUFFER: break;         /* the default for stdout */
+		case OPT_BUFFER: break; /* the default for stdout */
 		case OPT_BUFFER_MAX:
-			if ((rc = parse_size(c, "--buffer-max", optarg,
-			                     &d.buffer_max)))
+			if ((rc = parse_size(c, "--buffer-max", optarg, &d.buffer_max)))
 				goto done;
 			break;
 		case OPT_STREAM: d.stream = 1; break;
@@ -526,7 +515,7 @@ run_decrypt(struct cli *c, int argc, char **argv)
 		goto done;
 	if (d.stream && !is_std(outp)) {
 		rc = cli_usage_fail(c, "--stream is for standard output; with "
-		                    "--out the file appears only when complete");
+				       "--out the file appears only when complete");
 		goto done;
 	}
 	if ((rc = cli_in_open(in, "envelope", &infd)) != CMK_OK ||
@@ -548,8 +537,10 @@ run_decrypt(struct cli *c, int argc, char **argv)
 	if (rc == CMK_OK && buffered)
 		rc = cli_out_write(&out, m.p, m.len);
 	if (rc != CMK_OK && d.stream && out.written > 0)
-		cli_fail(rc, "the %zu bytes written to standard output so far are "
-		         "incomplete and must not be used", out.written);
+		cli_fail(rc,
+			 "the %zu bytes written to standard output so far are "
+			 "incomplete and must not be used",
+			 out.written);
 done:
 	if (begun) {
 		int rc2 = cli_out_end(&out, rc == CMK_OK);
@@ -567,7 +558,8 @@ done:
 }
 
 const struct cli_group cli_group_encrypt = {
-	"encrypt", "seal data in an envelope under vault keys",
+	"encrypt",
+	"seal data in an envelope under vault keys",
 	(const struct cli_cmd[]){
 		{ NULL, run_encrypt,
 		  "--key KEYID [--key KEYID...] [--context KEY=VALUE...] "
@@ -593,7 +585,8 @@ const struct cli_group cli_group_encrypt = {
 };
 
 const struct cli_group cli_group_decrypt = {
-	"decrypt", "open an envelope made by cmk encrypt",
+	"decrypt",
+	"open an envelope made by cmk encrypt",
 	(const struct cli_cmd[]){
 		{ NULL, run_decrypt,
 		  "[--context KEY=VALUE...] [--in FILE] [--out FILE] "

@@ -16,8 +16,7 @@ ssize_t cli_read_fd(int fd, uint8_t *p, size_t len);
 int cli_write_fd(int fd, const uint8_t *p, size_t len);
 
 /* --context KEY=VALUE: kv[*n] points into arg and a strdup in store. */
-int cli_context_add(struct cli *c, const char *arg, cmk_kv *kv, size_t *n,
-                    char **store);
+int cli_context_add(struct cli *c, const char *arg, cmk_kv *kv, size_t *n, char **store);
 void cli_context_free(char **store, size_t n);
 
 /* Read a whole envelope header from fd (malloc'd). */

@@ -11,13 +11,11 @@
 
 #include "cli/cli.h"
 
-static int
-one(struct cli *c, int argc, char **argv, int what)
+static int one(struct cli *c, int argc, char **argv, int what)
 {
 	cmk_ctx *ctx;
 	int rc;
-	static const char *const done[] = { "created", "enabled", "disabled",
-	                                    "deleted" };
+	static const char *const done[] = { "created", "enabled", "disabled", "deleted" };
 
 	if ((rc = cli_args(c, argc, argv, 1, 1, "NAME")) != CMK_OK)
 		return rc;
@@ -31,10 +29,11 @@ one(struct cli *c, int argc, char **argv, int what)
 				continue;
 			for (size_t i = 0; i < n; i++)
 				if (strcmp(v[i].identity, name) == 0) {
-					rc = cli_fail(CMK_E_USAGE, "identity %s is used by "
-					              "resource %s%s: delete or purge the "
-					              "resource first", name, v[i].name,
-					              del ? " (deleted)" : "");
+					rc = cli_fail(CMK_E_USAGE,
+						      "identity %s is used by "
+						      "resource %s%s: delete or purge the "
+						      "resource first",
+						      name, v[i].name, del ? " (deleted)" : "");
 					cmk_free(v);
 					return rc;
 				}
@@ -43,37 +42,45 @@ one(struct cli *c, int argc, char **argv, int what)
 	}
 	if ((rc = cli_open(c, NULL, &ctx)) != CMK_OK)
 		return rc;
-	cmk_rc r = what == 0 ? cmk_identity_create(ctx, name) :
-	           what == 3 ? cmk_identity_delete(ctx, name) :
-	           cmk_identity_set_enabled(ctx, name, what == 1);
+	cmk_rc r = what == 0   ? cmk_identity_create(ctx, name)
+		   : what == 3 ? cmk_identity_delete(ctx, name)
+			       : cmk_identity_set_enabled(ctx, name, what == 1);
 	if (r != CMK_OK)
 		rc = cli_lib_fail(r);
 	else
-		printf("identity %s in vault %s %s\n", name, cmk_ctx_vault(ctx),
-		       done[what]);
+		printf("identity %s in vault %s %s\n", name, cmk_ctx_vault(ctx), done[what]);
 	cmk_close(ctx);
 	return rc;
 }
 
 static int run_create(struct cli *c, int argc, char **argv)
-{ return one(c, argc, argv, 0); }
+{
+	return one(c, argc, argv, 0);
+}
 static int run_enable(struct cli *c, int argc, char **argv)
-{ return one(c, argc, argv, 1); }
+{
+	return one(c, argc, argv, 1);
+}
 static int run_disable(struct cli *c, int argc, char **argv)
-{ return one(c, argc, argv, 2); }
+{
+	return one(c, argc, argv, 2);
+}
 static int run_delete(struct cli *c, int argc, char **argv)
-{ return one(c, argc, argv, 3); }
+{
+	return one(c, argc, argv, 3);
+}
 
-static json_object *
-ident_json(const cmk_identity_info *i, const cmk_policy *p)
+static json_object *ident_json(const cmk_identity_info *i, const cmk_policy *p)
 {
 	char t[32], perms[256] = "";
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "name", json_object_new_string(i->name));
-	json_object_object_add(o, "state", json_object_new_string(
-	        i->deleted ? "deleted" : i->enabled ? "enabled" : "disabled"));
-	json_object_object_add(o, "resource", i->resource[0] ?
-	                       json_object_new_string(i->resource) : NULL);
+	json_object_object_add(o, "state",
+			       json_object_new_string(i->deleted   ? "deleted"
+						      : i->enabled ? "enabled"
+								   : "disabled"));
+	json_object_object_add(o, "resource",
+			       i->resource[0] ? json_object_new_string(i->resource) : NULL);
 	if (p)
 		cmk_perms_format(p->perms, perms, sizeof perms);
 	json_object_object_add(o, "permissions", json_object_new_string(perms));
@@ -82,8 +89,7 @@ ident_json(const cmk_identity_info *i, const cmk_policy *p)
 	return o;
 }
 
-static int
-show(struct cli *c, int argc, char **argv, int list)
+static int show(struct cli *c, int argc, char **argv, int list)
 {
 	cmk_identity_info *v;
 	cmk_policy *p;
@@ -91,8 +97,8 @@ show(struct cli *c, int argc, char **argv, int list)
 	cmk_ctx *ctx;
 	int rc;
 
-	if ((rc = cli_args(c, argc, argv, list ? 0 : 1, list ? 0 : 1,
-	                   list ? "" : "NAME")) != CMK_OK)
+	if ((rc = cli_args(c, argc, argv, list ? 0 : 1, list ? 0 : 1, list ? "" : "NAME")) !=
+	    CMK_OK)
 		return rc;
 	if ((rc = cli_open(c, NULL, &ctx)) != CMK_OK)
 		return rc;
@@ -119,14 +125,18 @@ show(struct cli *c, int argc, char **argv, int list)
 		if (arr)
 			json_object_array_add(arr, ident_json(&v[i], pol));
 		else if (list)
-			printf("%-24s %-8s %s%s%s\n", v[i].name, v[i].deleted ? "deleted"
-			       : v[i].enabled ? "enabled" : "disabled", perms,
-			       v[i].resource[0] ? "  resource " : "", v[i].resource);
+			printf("%-24s %-8s %s%s%s\n", v[i].name,
+			       v[i].deleted   ? "deleted"
+			       : v[i].enabled ? "enabled"
+					      : "disabled",
+			       perms, v[i].resource[0] ? "  resource " : "", v[i].resource);
 		else
 			printf("identity:    %s\nstate:       %s\npermissions: %s\n%s%s%s",
-			       v[i].name, v[i].deleted ? "deleted" : v[i].enabled ?
-			       "enabled" : "disabled", perms,
-			       v[i].resource[0] ? "resource:    " : "", v[i].resource,
+			       v[i].name,
+			       v[i].deleted   ? "deleted"
+			       : v[i].enabled ? "enabled"
+					      : "disabled",
+			       perms, v[i].resource[0] ? "resource:    " : "", v[i].resource,
 			       v[i].resource[0] ? " (system-assigned)\n" : "");
 	}
 	/* identities named only by a policy (a vault from before identity
@@ -141,25 +151,26 @@ show(struct cli *c, int argc, char **argv, int list)
 		cmk_perms_format(p[k].perms, perms, sizeof perms);
 		if (arr) {
 			json_object *o = json_object_new_object();
-			json_object_object_add(o, "name",
-			                       json_object_new_string(p[k].identity));
+			json_object_object_add(o, "name", json_object_new_string(p[k].identity));
 			json_object_object_add(o, "state", json_object_new_string("policy-only"));
 			json_object_object_add(o, "permissions", json_object_new_string(perms));
 			json_object_array_add(arr, o);
 		} else {
 			printf("%-24s %-8s %s  (named by a policy only; cmk identity "
-			       "create %s)\n", p[k].identity, "-", perms, p[k].identity);
+			       "create %s)\n",
+			       p[k].identity, "-", perms, p[k].identity);
 		}
 	}
 	cmk_free(v);
 	cmk_free(p);
 	if (!list && !found) {
 		json_object_put(arr);
-		rc = cli_fail(CMK_E_NOT_FOUND, "vault %s has no identity '%s'",
-		              cmk_ctx_vault(ctx), argv[optind]);
+		rc = cli_fail(CMK_E_NOT_FOUND, "vault %s has no identity '%s'", cmk_ctx_vault(ctx),
+			      argv[optind]);
 	} else if (arr) {
-		rc = cli_json_print(!list && json_object_array_length(arr) == 1 ?
-		                    json_object_get(json_object_array_get_idx(arr, 0)) : arr);
+		rc = cli_json_print(!list && json_object_array_length(arr) == 1
+					    ? json_object_get(json_object_array_get_idx(arr, 0))
+					    : arr);
 		if (!list)
 			json_object_put(arr);
 	}
@@ -168,9 +179,13 @@ show(struct cli *c, int argc, char **argv, int list)
 }
 
 static int run_list(struct cli *c, int argc, char **argv)
-{ return show(c, argc, argv, 1); }
+{
+	return show(c, argc, argv, 1);
+}
 static int run_show(struct cli *c, int argc, char **argv)
-{ return show(c, argc, argv, 0); }
+{
+	return show(c, argc, argv, 0);
+}
 
 const struct cli_group cli_group_identity = {
 	"identity",
@@ -188,15 +203,21 @@ const struct cli_group cli_group_identity = {
 	"separate tokens (or separate PINs).  See docs/identities.md.",
 	(const struct cli_cmd[]){
 		{ "create", run_create, "NAME", "Create identity NAME (enabled).", NULL },
-		{ "list", run_list, "", "List identities: name, state, permissions, "
-		  "resource.", NULL },
+		{ "list", run_list, "",
+		  "List identities: name, state, permissions, "
+		  "resource.",
+		  NULL },
 		{ "show", run_show, "NAME", "Show one identity.", NULL },
 		{ "enable", run_enable, "NAME", "Enable NAME again.", NULL },
-		{ "disable", run_disable, "NAME", "Disable NAME: every operation as "
+		{ "disable", run_disable, "NAME",
+		  "Disable NAME: every operation as "
 		  "NAME is refused.\nOther processes see it within the vault's "
-		  "policy_cache_ms (cmk.conf(5)).", NULL },
-		{ "delete", run_delete, "NAME", "Delete NAME and its access policy "
-		  "(refused while a resource acts as it).", NULL },
+		  "policy_cache_ms (cmk.conf(5)).",
+		  NULL },
+		{ "delete", run_delete, "NAME",
+		  "Delete NAME and its access policy "
+		  "(refused while a resource acts as it).",
+		  NULL },
 		{ NULL, NULL, NULL, NULL, NULL },
 	},
 };

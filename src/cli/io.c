@@ -21,20 +21,17 @@
 
 #include "cli/cli.h"
 
-static int
-is_std(const char *path)
+static int is_std(const char *path)
 {
 	return path == NULL || strcmp(path, "-") == 0;
 }
 
-static void *
-buf_alloc(size_t len, int secret)
+static void *buf_alloc(size_t len, int secret)
 {
 	return secret ? cmk_secure_alloc(len) : malloc(len);
 }
 
-void
-cli_buf_free(struct cli_buf *b)
+void cli_buf_free(struct cli_buf *b)
 {
 	if (b->p != NULL) {
 		if (b->secret) {
@@ -49,8 +46,7 @@ cli_buf_free(struct cli_buf *b)
 }
 
 /* Grow to at least `need` bytes, copying what is held. */
-static int
-buf_grow(struct cli_buf *b, size_t need)
+static int buf_grow(struct cli_buf *b, size_t need)
 {
 	struct cli_buf n = { NULL, b->len, b->cap ? b->cap : 1024, b->secret };
 
@@ -67,9 +63,7 @@ buf_grow(struct cli_buf *b, size_t need)
 	return 0;
 }
 
-int
-cli_read(const char *path, const char *what, size_t max, int secret,
-         struct cli_buf *out)
+int cli_read(const char *path, const char *what, size_t max, int secret, struct cli_buf *out)
 {
 	const char *name = is_std(path) ? "standard input" : path;
 	int fd, err = 0;
@@ -81,12 +75,10 @@ cli_read(const char *path, const char *what, size_t max, int secret,
 	if (is_std(path)) {
 		fd = STDIN_FILENO;
 	} else if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		return cli_fail(CMK_E_IO, "cannot open %s %s: %s", what, path,
-		                strerror(errno));
+		return cli_fail(CMK_E_IO, "cannot open %s %s: %s", what, path, strerror(errno));
 	}
 	for (;;) {
-		if (out->len == out->cap &&
-		    buf_grow(out, out->cap ? out->cap * 2 : 1024) != 0) {
+		if (out->len == out->cap && buf_grow(out, out->cap ? out->cap * 2 : 1024) != 0) {
 			err = ENOMEM;
 			break;
 		}
@@ -110,24 +102,23 @@ cli_read(const char *path, const char *what, size_t max, int secret,
 		close(fd);
 	if (err == ENOMEM) {
 		cli_buf_free(out);
-		return cli_fail(CMK_E_NOMEM, "out of memory reading %s %s",
-		                what, name);
+		return cli_fail(CMK_E_NOMEM, "out of memory reading %s %s", what, name);
 	}
 	if (err != 0) {
 		cli_buf_free(out);
-		return cli_fail(CMK_E_IO, "cannot read %s %s: %s", what, name,
-		                strerror(err));
+		return cli_fail(CMK_E_IO, "cannot read %s %s: %s", what, name, strerror(err));
 	}
 	if (out->len > max) {
 		cli_buf_free(out);
-		return cli_fail(CMK_E_TOO_LARGE, "%s %s is larger than %zu "
-		                "bytes", what, name, max);
+		return cli_fail(CMK_E_TOO_LARGE,
+				"%s %s is larger than %zu "
+				"bytes",
+				what, name, max);
 	}
 	return CMK_OK;
 }
 
-static int
-write_all(int fd, const uint8_t *p, size_t len)
+static int write_all(int fd, const uint8_t *p, size_t len)
 {
 	ssize_t w;
 
@@ -146,15 +137,13 @@ write_all(int fd, const uint8_t *p, size_t len)
 
 /* ------------------------------------------------------------ outputs */
 
-static int
-out_fail(struct cli_out *o, int e, const char *how)
+static int out_fail(struct cli_out *o, int e, const char *how)
 {
 	return cli_fail(CMK_E_IO, "cannot write %s %s: %s", o->what, o->path,
-	                how != NULL ? how : strerror(e));
+			how != NULL ? how : strerror(e));
 }
 
-static void
-out_free(struct cli_out *o)
+static void out_free(struct cli_out *o)
 {
 	if (o->dirfd >= 0)
 		close(o->dirfd);
@@ -166,8 +155,7 @@ out_free(struct cli_out *o)
 }
 
 /* o->dir and o->base of the regular file `target`. */
-static int
-out_split(struct cli_out *o, const char *target)
+static int out_split(struct cli_out *o, const char *target)
 {
 	const char *slash = strrchr(target, '/');
 
@@ -175,21 +163,18 @@ out_split(struct cli_out *o, const char *target)
 		o->dir = strdup(".");
 		o->base = strdup(target);
 	} else {
-		o->dir = slash == target ? strdup("/")
-		                         : strndup(target, (size_t)(slash - target));
+		o->dir = slash == target ? strdup("/") : strndup(target, (size_t)(slash - target));
 		o->base = strdup(slash + 1);
 	}
 	if (o->dir == NULL || o->base == NULL)
 		return cli_fail(CMK_E_NOMEM, "out of memory");
-	if (*o->base == '\0' || strcmp(o->base, ".") == 0 ||
-	    strcmp(o->base, "..") == 0)
+	if (*o->base == '\0' || strcmp(o->base, ".") == 0 || strcmp(o->base, "..") == 0)
 		return out_fail(o, EISDIR, NULL);
 	return CMK_OK;
 }
 
 /* A fresh temporary name next to the target: BASE.cmk-XXXXXXXX. */
-static char *
-tmp_name(const char *base)
+static char *tmp_name(const char *base)
 {
 	unsigned char r[4];
 	size_t n = strlen(base) + sizeof(".cmk-12345678");
@@ -203,9 +188,7 @@ tmp_name(const char *base)
 	return t;
 }
 
-int
-cli_out_begin(struct cli_out *o, const char *path, const char *what,
-              int secret)
+int cli_out_begin(struct cli_out *o, const char *path, const char *what, int secret)
 {
 	struct stat st, tst;
 	char *target = NULL;
@@ -225,10 +208,9 @@ cli_out_begin(struct cli_out *o, const char *path, const char *what,
 	/* a descriptor by name (/dev/stdout, /dev/fd/N, /proc/self/fd/N):
 	 * that descriptor, even when a regular file is behind it */
 	if (strcmp(path, "/dev/stdout") == 0 || strcmp(path, "/dev/stderr") == 0 ||
-	    strncmp(path, "/dev/fd/", 8) == 0 ||
-	    strncmp(path, "/proc/self/fd/", 14) == 0) {
-		const char *n = path[5] == 's' ? (path[8] == 'o' ? "1" : "2")
-		                               : strrchr(path, '/') + 1;
+	    strncmp(path, "/dev/fd/", 8) == 0 || strncmp(path, "/proc/self/fd/", 14) == 0) {
+		const char *n =
+			path[5] == 's' ? (path[8] == 'o' ? "1" : "2") : strrchr(path, '/') + 1;
 		char *end;
 		long fd;
 
@@ -256,19 +238,17 @@ cli_out_begin(struct cli_out *o, const char *path, const char *what,
 	} else if (S_ISLNK(st.st_mode)) {
 		if (stat(path, &tst) != 0) {
 			e = errno;
-			return cli_fail(CMK_E_IO, "cannot write %s %s: it is a "
-			                "symbolic link to a file that %s; give "
-			                "the file's own path to create it", what,
-			                path, e == ENOENT ? "does not exist"
-			                                  : strerror(e));
+			return cli_fail(CMK_E_IO,
+					"cannot write %s %s: it is a "
+					"symbolic link to a file that %s; give "
+					"the file's own path to create it",
+					what, path, e == ENOENT ? "does not exist" : strerror(e));
 		}
 		st = tst;
-		if (S_ISREG(st.st_mode) &&
-		    (target = realpath(path, NULL)) == NULL)
+		if (S_ISREG(st.st_mode) && (target = realpath(path, NULL)) == NULL)
 			return out_fail(o, errno, NULL);
 	}
-	if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ||
-	    S_ISFIFO(st.st_mode)) {
+	if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) || S_ISFIFO(st.st_mode)) {
 		/* written as such: /dev/null stays /dev/null, a FIFO's
 		 * reader gets the data */
 		o->direct = 1;
@@ -280,8 +260,9 @@ cli_out_begin(struct cli_out *o, const char *path, const char *what,
 	if (S_ISDIR(st.st_mode))
 		return out_fail(o, 0, "it is a directory");
 	if (!S_ISREG(st.st_mode))
-		return out_fail(o, 0, "it is neither a regular file, a "
-		                "device nor a FIFO");
+		return out_fail(o, 0,
+				"it is neither a regular file, a "
+				"device nor a FIFO");
 	rc = out_split(o, target != NULL ? target : path);
 	free(target);
 	if (rc != CMK_OK) {
@@ -299,8 +280,7 @@ cli_out_begin(struct cli_out *o, const char *path, const char *what,
 		o->anon = 1;
 		return CMK_OK;
 	}
-	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL &&
-	    errno != ENOENT) {
+	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL && errno != ENOENT) {
 		e = errno;
 		out_free(o);
 		return out_fail(o, e, NULL);
@@ -314,8 +294,8 @@ cli_out_begin(struct cli_out *o, const char *path, const char *what,
 			out_free(o);
 			return cli_fail(CMK_E_NOMEM, "out of memory");
 		}
-		o->fd = openat(o->dirfd, o->tmp, O_WRONLY | O_CREAT | O_EXCL |
-		               O_NOFOLLOW | O_CLOEXEC, mode);
+		o->fd = openat(o->dirfd, o->tmp,
+			       O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
 		if (o->fd >= 0 || errno != EEXIST)
 			break;
 	}
@@ -327,20 +307,17 @@ cli_out_begin(struct cli_out *o, const char *path, const char *what,
 	return CMK_OK;
 }
 
-int
-cli_out_write(struct cli_out *o, const uint8_t *p, size_t len)
+int cli_out_write(struct cli_out *o, const uint8_t *p, size_t len)
 {
 	if (len && write_all(o->fd, p, len) != 0)
 		return cli_fail(CMK_E_IO, "cannot write %s %s: %s", o->what,
-		                o->path ? o->path : "to standard output",
-		                strerror(errno));
+				o->path ? o->path : "to standard output", strerror(errno));
 	o->written += len;
 	return CMK_OK;
 }
 
 /* Give the unnamed file the name `name` in the target's directory. */
-static int
-link_anon(struct cli_out *o, const char *name)
+static int link_anon(struct cli_out *o, const char *name)
 {
 	char proc[64];
 
@@ -353,8 +330,7 @@ link_anon(struct cli_out *o, const char *name)
 	return linkat(AT_FDCWD, proc, o->dirfd, name, AT_SYMLINK_FOLLOW);
 }
 
-static int
-out_place(struct cli_out *o)
+static int out_place(struct cli_out *o)
 {
 	int i, e;
 
@@ -389,14 +365,12 @@ out_place(struct cli_out *o)
 	return 0;
 }
 
-int
-cli_out_end(struct cli_out *o, int ok)
+int cli_out_end(struct cli_out *o, int ok)
 {
 	int rc = CMK_OK, e;
 
 	if (o->direct) {
-		if (o->fd != STDOUT_FILENO && o->fd >= 0 && close(o->fd) != 0 &&
-		    ok)
+		if (o->fd != STDOUT_FILENO && o->fd >= 0 && close(o->fd) != 0 && ok)
 			rc = out_fail(o, errno, NULL);
 		o->fd = -1;
 		return rc;
@@ -409,8 +383,7 @@ cli_out_end(struct cli_out *o, int ok)
 		ok = 0;
 	}
 	if (ok) {
-		int dfd = openat(o->dirfd, ".", O_RDONLY | O_DIRECTORY |
-		                 O_CLOEXEC);
+		int dfd = openat(o->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 		if (dfd >= 0) {
 			(void)fsync(dfd);
@@ -425,28 +398,26 @@ cli_out_end(struct cli_out *o, int ok)
 	return rc;
 }
 
-int
-cli_write(const char *path, const char *what, const void *p, size_t len,
-          int secret)
+int cli_write(const char *path, const char *what, const void *p, size_t len, int secret)
 {
 	struct cli_out o;
 	int rc;
 
 	if (is_std(path)) {
 		if (fflush(stdout) != 0 || write_all(STDOUT_FILENO, p, len) != 0)
-			return cli_fail(CMK_E_IO, "cannot write %s to standard "
-			                "output: %s", what, strerror(errno));
+			return cli_fail(CMK_E_IO,
+					"cannot write %s to standard "
+					"output: %s",
+					what, strerror(errno));
 		return CMK_OK;
 	}
 	if ((rc = cli_out_begin(&o, path, what, secret)) != CMK_OK)
 		return rc;
 	rc = cli_out_write(&o, p, len);
-	return cli_out_end(&o, rc == CMK_OK) != CMK_OK && rc == CMK_OK
-	       ? CMK_E_IO : rc;
+	return cli_out_end(&o, rc == CMK_OK) != CMK_OK && rc == CMK_OK ? CMK_E_IO : rc;
 }
 
-int
-cli_base64_encode(const uint8_t *in, size_t len, char **out, size_t *outlen)
+int cli_base64_encode(const uint8_t *in, size_t len, char **out, size_t *outlen)
 {
 	size_t cap = 4 * ((len + 2) / 3) + 2;
 	char *b;
@@ -464,16 +435,14 @@ cli_base64_encode(const uint8_t *in, size_t len, char **out, size_t *outlen)
 	return CMK_OK;
 }
 
-static int
-is_b64(uint8_t ch)
+static int is_b64(uint8_t ch)
 {
-	return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
-	       (ch >= '0' && ch <= '9') || ch == '+' || ch == '/' || ch == '=';
+	return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+	       ch == '+' || ch == '/' || ch == '=';
 }
 
-int
-cli_base64_decode(const char *what, const uint8_t *in, size_t len,
-                  int secret, struct cli_buf *out)
+int cli_base64_decode(const char *what, const uint8_t *in, size_t len, int secret,
+		      struct cli_buf *out)
 {
 	EVP_ENCODE_CTX *ctx;
 	size_t i, chars = 0;
@@ -484,16 +453,15 @@ cli_base64_decode(const char *what, const uint8_t *in, size_t len,
 	for (i = 0; i < len; i++) {
 		if (is_b64(in[i]))
 			chars++;
-		else if (in[i] != ' ' && in[i] != '\t' && in[i] != '\n' &&
-		         in[i] != '\r')
-			return cli_fail(CMK_E_FORMAT, "%s is not base64: "
-			                "unexpected byte 0x%02x at offset %zu",
-			                what, in[i], i);
+		else if (in[i] != ' ' && in[i] != '\t' && in[i] != '\n' && in[i] != '\r')
+			return cli_fail(CMK_E_FORMAT,
+					"%s is not base64: "
+					"unexpected byte 0x%02x at offset %zu",
+					what, in[i], i);
 	}
 	if (chars == 0 || chars % 4 != 0)
 		return cli_fail(CMK_E_FORMAT, "%s is not base64: %s", what,
-		                chars ? "its length is not a multiple of 4"
-		                      : "it is empty");
+				chars ? "its length is not a multiple of 4" : "it is empty");
 	if (len > 0x3fffffff)
 		return cli_fail(CMK_E_TOO_LARGE, "%s is too large", what);
 	if (buf_grow(out, len + 80) != 0)
@@ -508,22 +476,19 @@ cli_base64_decode(const char *what, const uint8_t *in, size_t len,
 	EVP_ENCODE_CTX_free(ctx);
 	if (!ok) {
 		cli_buf_free(out);
-		return cli_fail(CMK_E_FORMAT, "%s is not base64: bad padding",
-		                what);
+		return cli_fail(CMK_E_FORMAT, "%s is not base64: bad padding", what);
 	}
 	out->len = (size_t)n + (size_t)fin;
 	return CMK_OK;
 }
 
-int
-cli_json_print(struct json_object *o)
+int cli_json_print(struct json_object *o)
 {
 	const char *s;
 	int rc = CMK_OK;
 
-	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
-	                                   JSON_C_TO_STRING_SPACED |
-	                                   JSON_C_TO_STRING_NOSLASHESCAPE);
+	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+						      JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (s == NULL)
 		rc = cli_fail(CMK_E_NOMEM, "out of memory");
 	else if (printf("%s\n", s) < 0)

@@ -17,34 +17,48 @@
 /* ------------------------------------------------- attribute options */
 
 enum {
-	OPT_SIZE = 256, OPT_OPS, OPT_EXPIRES, OPT_NBF, OPT_TAG, OPT_CLEAR_TAGS,
-	OPT_PEM, OPT_YES, OPT_DELETED,
+	OPT_SIZE = 256,
+	OPT_OPS,
+	OPT_EXPIRES,
+	OPT_NBF,
+	OPT_TAG,
+	OPT_CLEAR_TAGS,
+	OPT_PEM,
+	OPT_YES,
+	OPT_DELETED,
 };
 
-#define ATTR_OPTS \
-	{ "ops", required_argument, NULL, OPT_OPS }, \
-	{ "expires", required_argument, NULL, OPT_EXPIRES }, \
-	{ "not-before", required_argument, NULL, OPT_NBF }, \
-	{ "tag", required_argument, NULL, OPT_TAG }
+#define ATTR_OPTS                                                    \
+	{ "ops", required_argument, NULL, OPT_OPS },                 \
+		{ "expires", required_argument, NULL, OPT_EXPIRES }, \
+		{ "not-before", required_argument, NULL, OPT_NBF },  \
+	{                                                            \
+		"tag", required_argument, NULL, OPT_TAG              \
+	}
 
-#define ATTR_HELP \
+#define ATTR_HELP                                                                   \
 	"  --ops OPS          key operations, comma separated: wrapKey unwrapKey\n" \
-	"                     encrypt decrypt sign verify (default: all)\n" \
-	"  --expires T        no wrap, encrypt or sign after T\n" \
-	"  --not-before T     no wrap, encrypt or sign before T\n" \
-	"  --tag KEY=VALUE    a tag (repeat for more, at most 15)\n" \
+	"                     encrypt decrypt sign verify (default: all)\n"         \
+	"  --expires T        no wrap, encrypt or sign after T\n"                   \
+	"  --not-before T     no wrap, encrypt or sign before T\n"                  \
+	"  --tag KEY=VALUE    a tag (repeat for more, at most 15)\n"                \
 	"  T is 2027-01-31T00:00:00Z, 2027-01-31, now, or +90d (s m h d w)\n"
 
 struct attrs {
-	int has_bits; unsigned bits;
-	int has_ops; unsigned ops;
-	int has_nbf; int64_t nbf;
-	int has_exp; int64_t exp;
-	int has_tags; cmk_tag tags[CMK_TAGS_MAX]; size_t ntags;
+	int has_bits;
+	unsigned bits;
+	int has_ops;
+	unsigned ops;
+	int has_nbf;
+	int64_t nbf;
+	int has_exp;
+	int64_t exp;
+	int has_tags;
+	cmk_tag tags[CMK_TAGS_MAX];
+	size_t ntags;
 };
 
-static int
-parse_tag(struct cli *c, struct attrs *a, const char *s)
+static int parse_tag(struct cli *c, struct attrs *a, const char *s)
 {
 	const char *eq = strchr(s, '=');
 	size_t klen, vlen, i;
@@ -54,16 +68,18 @@ parse_tag(struct cli *c, struct attrs *a, const char *s)
 	klen = (size_t)(eq - s);
 	vlen = strlen(eq + 1);
 	if (klen >= sizeof(a->tags[0].key))
-		return cli_usage_fail(c, "--tag '%s': the key is longer than "
-		                      "%zu bytes", s, sizeof(a->tags[0].key) - 1);
+		return cli_usage_fail(c,
+				      "--tag '%s': the key is longer than "
+				      "%zu bytes",
+				      s, sizeof(a->tags[0].key) - 1);
 	if (vlen >= sizeof(a->tags[0].value))
-		return cli_usage_fail(c, "--tag '%s': the value is longer than "
-		                      "%zu bytes", s,
-		                      sizeof(a->tags[0].value) - 1);
+		return cli_usage_fail(c,
+				      "--tag '%s': the value is longer than "
+				      "%zu bytes",
+				      s, sizeof(a->tags[0].value) - 1);
 	a->has_tags = 1;
 	for (i = 0; i < a->ntags; i++)
-		if (strlen(a->tags[i].key) == klen &&
-		    memcmp(a->tags[i].key, s, klen) == 0)
+		if (strlen(a->tags[i].key) == klen && memcmp(a->tags[i].key, s, klen) == 0)
 			break;
 	if (i == CMK_TAGS_MAX)
 		return cli_usage_fail(c, "more than %d tags", CMK_TAGS_MAX);
@@ -76,44 +92,35 @@ parse_tag(struct cli *c, struct attrs *a, const char *s)
 }
 
 /* Handle one attribute option; -1 if `o` is not one. */
-static int
-attr_opt(struct cli *c, struct attrs *a, int o, const char *arg,
-         int allow_none)
+static int attr_opt(struct cli *c, struct attrs *a, int o, const char *arg, int allow_none)
 {
 	cmk_rc rc;
 
 	switch (o) {
-	case OPT_SIZE:
-		a->has_bits = 1;
-		return cli_parse_uint(c, "--size", arg, &a->bits);
+	case OPT_SIZE: a->has_bits = 1; return cli_parse_uint(c, "--size", arg, &a->bits);
 	case OPT_OPS:
 		a->has_ops = 1;
 		if ((rc = cmk_ops_parse(arg, &a->ops)) != CMK_OK)
 			return cli_lib_fail(rc);
 		if (a->ops == 0)
-			return cli_usage_fail(c, "--ops '%s' names no operation",
-			                      arg);
+			return cli_usage_fail(c, "--ops '%s' names no operation", arg);
 		return CMK_OK;
 	case OPT_EXPIRES:
 		a->has_exp = 1;
 		return cli_time_parse(c, "--expires", arg, allow_none, &a->exp);
 	case OPT_NBF:
 		a->has_nbf = 1;
-		return cli_time_parse(c, "--not-before", arg, allow_none,
-		                      &a->nbf);
-	case OPT_TAG:
-		return parse_tag(c, a, arg);
+		return cli_time_parse(c, "--not-before", arg, allow_none, &a->nbf);
+	case OPT_TAG: return parse_tag(c, a, arg);
 	case OPT_CLEAR_TAGS:
 		a->has_tags = 1;
 		a->ntags = 0;
 		return CMK_OK;
-	default:
-		return -1;
+	default: return -1;
 	}
 }
 
-static void
-attrs_params(const struct attrs *a, cmk_key_params *p)
+static void attrs_params(const struct attrs *a, cmk_key_params *p)
 {
 	memset(p, 0, sizeof(*p));
 	p->bits = a->has_bits ? a->bits : 0;
@@ -127,9 +134,8 @@ attrs_params(const struct attrs *a, cmk_key_params *p)
 /* ------------------------------------------------------------ output */
 
 /* Print the versioned id of a new version of `name`. */
-static int
-print_new_version(struct cli *c, cmk_ctx *ctx, const char *name,
-                  const char *version, const char *verb)
+static int print_new_version(struct cli *c, cmk_ctx *ctx, const char *name, const char *version,
+			     const char *verb)
 {
 	char vault[64], kname[CMK_NAME_MAX], v[CMK_VERSION_LEN + 1];
 	char kid[CMK_KID_MAX];
@@ -152,14 +158,11 @@ print_new_version(struct cli *c, cmk_ctx *ctx, const char *name,
 }
 
 /* Report a change: a sentence, or with --json {"kid", "action", ...}. */
-static int
-print_action(struct cli *c, const char *kid, const char *action,
-             int64_t purge_on, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
+static int print_action(struct cli *c, const char *kid, const char *action, int64_t purge_on,
+			const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
-static int
-print_action(struct cli *c, const char *kid, const char *action,
-             int64_t purge_on, const char *fmt, ...)
+static int print_action(struct cli *c, const char *kid, const char *action, int64_t purge_on,
+			const char *fmt, ...)
 {
 	struct json_object *o;
 	char when[32];
@@ -176,24 +179,26 @@ print_action(struct cli *c, const char *kid, const char *action,
 	json_object_object_add(o, "action", json_object_new_string(action));
 	if (purge_on != 0) {
 		cli_time_format(purge_on, when);
-		json_object_object_add(o, "scheduled_purge_on",
-		                       json_object_new_string(when));
+		json_object_object_add(o, "scheduled_purge_on", json_object_new_string(when));
 	}
 	return cli_json_print(o);
 }
 
 /* ---------------------------------------------------- create, import */
 
-static int
-run_create_import(struct cli *c, int argc, char **argv, int import)
+static int run_create_import(struct cli *c, int argc, char **argv, int import)
 {
 	static const struct option create_opts[] = {
 		{ "size", required_argument, NULL, OPT_SIZE },
-		ATTR_OPTS, CLI_OPT_HELP, CLI_OPT_END,
+		ATTR_OPTS,
+		CLI_OPT_HELP,
+		CLI_OPT_END,
 	};
 	static const struct option import_opts[] = {
 		{ "pem", required_argument, NULL, OPT_PEM },
-		ATTR_OPTS, CLI_OPT_HELP, CLI_OPT_END,
+		ATTR_OPTS,
+		CLI_OPT_HELP,
+		CLI_OPT_END,
 	};
 	struct attrs a;
 	struct cli_buf pem = { 0 };
@@ -204,8 +209,7 @@ run_create_import(struct cli *c, int argc, char **argv, int import)
 	int o, rc;
 
 	memset(&a, 0, sizeof(a));
-	while ((o = cli_next_opt(c, argc, argv,
-	                         import ? import_opts : create_opts)) != -1) {
+	while ((o = cli_next_opt(c, argc, argv, import ? import_opts : create_opts)) != -1) {
 		if (o == CLI_OPT_STOP)
 			return c->rc;
 		if (o == OPT_PEM) {
@@ -220,16 +224,14 @@ run_create_import(struct cli *c, int argc, char **argv, int import)
 	if (import && pem_path == NULL)
 		return cli_usage_fail(c, "missing --pem FILE");
 	attrs_params(&a, &p);
-	if (import &&
-	    (rc = cli_read(pem_path, "private key", 1 << 20, 1, &pem)) != CMK_OK)
+	if (import && (rc = cli_read(pem_path, "private key", 1 << 20, 1, &pem)) != CMK_OK)
 		return rc;
 	if ((rc = cli_open(c, argv[optind], &ctx)) != CMK_OK) {
 		cli_buf_free(&pem);
 		return rc;
 	}
 	if (import)
-		rc = cmk_key_import(ctx, argv[optind], pem.p, pem.len, &p,
-		                    version);
+		rc = cmk_key_import(ctx, argv[optind], pem.p, pem.len, &p, version);
 	else
 		rc = cmk_key_create(ctx, argv[optind], &p, version);
 	cli_buf_free(&pem);
@@ -237,31 +239,30 @@ run_create_import(struct cli *c, int argc, char **argv, int import)
 		rc = cli_lib_fail(rc);
 	else
 		rc = print_new_version(c, ctx, argv[optind], version,
-		                       import ? "imported" : "created");
+				       import ? "imported" : "created");
 	cmk_close(ctx);
 	return rc;
 }
 
-static int
-run_create(struct cli *c, int argc, char **argv)
+static int run_create(struct cli *c, int argc, char **argv)
 {
 	return run_create_import(c, argc, argv, 0);
 }
 
-static int
-run_import(struct cli *c, int argc, char **argv)
+static int run_import(struct cli *c, int argc, char **argv)
 {
 	return run_create_import(c, argc, argv, 1);
 }
 
 /* ------------------------------------------------------------ rotate */
 
-static int
-run_rotate(struct cli *c, int argc, char **argv)
+static int run_rotate(struct cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "size", required_argument, NULL, OPT_SIZE },
-		ATTR_OPTS, CLI_OPT_HELP, CLI_OPT_END,
+		ATTR_OPTS,
+		CLI_OPT_HELP,
+		CLI_OPT_END,
 	};
 	struct attrs a;
 	char version[CMK_VERSION_LEN + 1];
@@ -295,9 +296,8 @@ run_rotate(struct cli *c, int argc, char **argv)
 /* --------------------------------------------------- enable, disable */
 
 /* Parse NAME[/VERSION] and open its vault. */
-static int
-open_id(struct cli *c, const char *id, cmk_ctx **ctx, char name[CMK_NAME_MAX],
-        char version[CMK_VERSION_LEN + 1], char kid[CMK_KID_MAX])
+static int open_id(struct cli *c, const char *id, cmk_ctx **ctx, char name[CMK_NAME_MAX],
+		   char version[CMK_VERSION_LEN + 1], char kid[CMK_KID_MAX])
 {
 	char vault[64];
 	int rc;
@@ -311,13 +311,12 @@ open_id(struct cli *c, const char *id, cmk_ctx **ctx, char name[CMK_NAME_MAX],
 }
 
 /* --force for disable and delete (none for enable); then the operand. */
-static int
-parse_force(struct cli *c, int argc, char **argv, int *force, int none,
-            const char *what)
+static int parse_force(struct cli *c, int argc, char **argv, int *force, int none, const char *what)
 {
 	static const struct option opts[] = {
 		{ "force", no_argument, NULL, 'f' },
-		CLI_OPT_HELP, CLI_OPT_END,
+		CLI_OPT_HELP,
+		CLI_OPT_END,
 	};
 	static const struct option noopts[] = { CLI_OPT_HELP, CLI_OPT_END };
 	int o;
@@ -332,29 +331,28 @@ parse_force(struct cli *c, int argc, char **argv, int *force, int none,
 
 /* A key (version) that wraps resources' root keys: refused without
  * --force, naming them (docs/resources.md). */
-static int
-refuse_in_use(struct cli *c, cmk_ctx *ctx, const char *name,
-              const char *version, const char *doing)
+static int refuse_in_use(struct cli *c, cmk_ctx *ctx, const char *name, const char *version,
+			 const char *doing)
 {
 	char users[1024];
 	char kid[CMK_KID_MAX];
 	cmk_key_info ki;
 	(void)c;
-	if (!cli_key_users(cmk_ctx_vault(ctx), name, *version ? version : NULL,
-	                   users, sizeof users, NULL))
+	if (!cli_key_users(cmk_ctx_vault(ctx), name, *version ? version : NULL, users, sizeof users,
+			   NULL))
 		return CMK_OK;
 	/* a resource's own key: libcmk refuses it (managed by resource); read
 	 * (and audited) only when resources use the key */
 	if (cmk_key_info_get(ctx, name, 0, &ki) == CMK_OK && *ki.managed_by)
 		return CMK_OK;
 	cli_kid(kid, cmk_ctx_vault(ctx), name, version);
-	return cli_fail(CMK_E_USAGE, "%s %s makes the data of these resources "
-	                "unreadable: %s; give --force to do it anyway", doing,
-	                kid, users);
+	return cli_fail(CMK_E_USAGE,
+			"%s %s makes the data of these resources "
+			"unreadable: %s; give --force to do it anyway",
+			doing, kid, users);
 }
 
-static int
-set_enabled(struct cli *c, int argc, char **argv, int enabled)
+static int set_enabled(struct cli *c, int argc, char **argv, int enabled)
 {
 	char name[CMK_NAME_MAX], version[CMK_VERSION_LEN + 1];
 	char kid[CMK_KID_MAX];
@@ -374,34 +372,32 @@ set_enabled(struct cli *c, int argc, char **argv, int enabled)
 	if (rc != CMK_OK)
 		rc = cli_lib_fail(rc);
 	else
-		rc = print_action(c, kid, enabled ? "enabled" : "disabled", 0,
-		                  "%s %s %s\n", *version ? "version" : "key",
-		                  kid, enabled ? "enabled" : "disabled");
+		rc = print_action(c, kid, enabled ? "enabled" : "disabled", 0, "%s %s %s\n",
+				  *version ? "version" : "key", kid,
+				  enabled ? "enabled" : "disabled");
 	cmk_close(ctx);
 	return rc;
 }
 
-static int
-run_enable(struct cli *c, int argc, char **argv)
+static int run_enable(struct cli *c, int argc, char **argv)
 {
 	return set_enabled(c, argc, argv, 1);
 }
 
-static int
-run_disable(struct cli *c, int argc, char **argv)
+static int run_disable(struct cli *c, int argc, char **argv)
 {
 	return set_enabled(c, argc, argv, 0);
 }
 
 /* --------------------------------------------------------------- set */
 
-static int
-run_set(struct cli *c, int argc, char **argv)
+static int run_set(struct cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		ATTR_OPTS,
 		{ "clear-tags", no_argument, NULL, OPT_CLEAR_TAGS },
-		CLI_OPT_HELP, CLI_OPT_END,
+		CLI_OPT_HELP,
+		CLI_OPT_END,
 	};
 	char name[CMK_NAME_MAX], version[CMK_VERSION_LEN + 1];
 	char kid[CMK_KID_MAX];
@@ -421,8 +417,8 @@ run_set(struct cli *c, int argc, char **argv)
 		return rc;
 	if (!a.has_ops && !a.has_nbf && !a.has_exp && !a.has_tags)
 		return cli_usage_fail(c, "nothing to change: give --ops, "
-		                      "--expires, --not-before, --tag or "
-		                      "--clear-tags");
+					 "--expires, --not-before, --tag or "
+					 "--clear-tags");
 	memset(&u, 0, sizeof(u));
 	u.set_ops = a.has_ops;
 	u.ops = a.ops;
@@ -440,15 +436,14 @@ run_set(struct cli *c, int argc, char **argv)
 		rc = cli_lib_fail(rc);
 	else
 		rc = print_action(c, kid, "updated", 0, "%s %s updated\n",
-		                  *version ? "version" : "key", kid);
+				  *version ? "version" : "key", kid);
 	cmk_close(ctx);
 	return rc;
 }
 
 /* ------------------------------------------ delete, recover and purge */
 
-static int
-run_delete(struct cli *c, int argc, char **argv)
+static int run_delete(struct cli *c, int argc, char **argv)
 {
 	char name[CMK_NAME_MAX], version[CMK_VERSION_LEN + 1];
 	char kid[CMK_KID_MAX], when[32];
@@ -462,9 +457,10 @@ run_delete(struct cli *c, int argc, char **argv)
 		return rc;
 	if (*version) {
 		cmk_close(ctx);
-		return cli_usage_fail(c, "%s names a version; a whole key is "
-		                      "deleted (disable a version instead)",
-		                      argv[optind]);
+		return cli_usage_fail(c,
+				      "%s names a version; a whole key is "
+				      "deleted (disable a version instead)",
+				      argv[optind]);
 	}
 	if (!force && (rc = refuse_in_use(c, ctx, name, version, "deleting")) != CMK_OK) {
 		cmk_close(ctx);
@@ -472,12 +468,12 @@ run_delete(struct cli *c, int argc, char **argv)
 	}
 	if ((rc = cmk_key_delete(ctx, name)) != CMK_OK) {
 		rc = cli_lib_fail(rc);
-	} else if (cmk_key_info_get(ctx, name, 1, &info) == CMK_OK &&
-	           info.purge_on != 0) {
+	} else if (cmk_key_info_get(ctx, name, 1, &info) == CMK_OK && info.purge_on != 0) {
 		cli_time_format(info.purge_on, when);
 		rc = print_action(c, kid, "deleted", info.purge_on,
-		                  "key %s deleted; it can be recovered until it "
-		                  "is purged, at the earliest %s\n", kid, when);
+				  "key %s deleted; it can be recovered until it "
+				  "is purged, at the earliest %s\n",
+				  kid, when);
 	} else {
 		rc = print_action(c, kid, "deleted", 0, "key %s deleted\n", kid);
 	}
@@ -485,8 +481,7 @@ run_delete(struct cli *c, int argc, char **argv)
 	return rc;
 }
 
-static int
-run_recover(struct cli *c, int argc, char **argv)
+static int run_recover(struct cli *c, int argc, char **argv)
 {
 	char name[CMK_NAME_MAX], version[CMK_VERSION_LEN + 1];
 	char kid[CMK_KID_MAX];
@@ -498,20 +493,17 @@ run_recover(struct cli *c, int argc, char **argv)
 	if ((rc = open_id(c, argv[optind], &ctx, name, version, kid)) != CMK_OK)
 		return rc;
 	if (*version)
-		rc = cli_usage_fail(c, "%s names a version; give the key name",
-		                    argv[optind]);
+		rc = cli_usage_fail(c, "%s names a version; give the key name", argv[optind]);
 	else if ((rc = cmk_key_recover(ctx, name)) != CMK_OK)
 		rc = cli_lib_fail(rc);
 	else
-		rc = print_action(c, kid, "recovered", 0, "key %s recovered\n",
-		                  kid);
+		rc = print_action(c, kid, "recovered", 0, "key %s recovered\n", kid);
 	cmk_close(ctx);
 	return rc;
 }
 
 /* Ask on the terminal; 1 when the user typed the key name. */
-static int
-confirm_purge(const char *kid, const char *name, size_t nversions)
+static int confirm_purge(const char *kid, const char *name, size_t nversions)
 {
 	char line[CMK_NAME_MAX + 8];
 	FILE *tty;
@@ -525,12 +517,12 @@ confirm_purge(const char *kid, const char *name, size_t nversions)
 		return -1;
 	}
 	fprintf(tty,
-	        "Purging key %s destroys its %zu version%s on the token.\n"
-	        "Everything wrapped or encrypted under this key is LOST FOR "
-	        "EVER:\nno one can unwrap or decrypt it again, and this "
-	        "cannot be undone.\n"
-	        "Type the key name (%s) to purge it: ",
-	        kid, nversions, nversions == 1 ? "" : "s", name);
+		"Purging key %s destroys its %zu version%s on the token.\n"
+		"Everything wrapped or encrypted under this key is LOST FOR "
+		"EVER:\nno one can unwrap or decrypt it again, and this "
+		"cannot be undone.\n"
+		"Type the key name (%s) to purge it: ",
+		kid, nversions, nversions == 1 ? "" : "s", name);
 	fflush(tty);
 	ok = fgets(line, sizeof(line), tty) != NULL;
 	fclose(tty);
@@ -541,12 +533,12 @@ confirm_purge(const char *kid, const char *name, size_t nversions)
 	return strcmp(line, name) == 0;
 }
 
-static int
-run_purge(struct cli *c, int argc, char **argv)
+static int run_purge(struct cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "yes", no_argument, NULL, OPT_YES },
-		CLI_OPT_HELP, CLI_OPT_END,
+		CLI_OPT_HELP,
+		CLI_OPT_END,
 	};
 	char name[CMK_NAME_MAX], version[CMK_VERSION_LEN + 1];
 	char kid[CMK_KID_MAX];
@@ -563,16 +555,19 @@ run_purge(struct cli *c, int argc, char **argv)
 	if ((rc = cli_operands(c, argc, argv, 1, 1, "key NAME")) != CMK_OK)
 		return rc;
 	if (!yes && !isatty(STDIN_FILENO))
-		return cli_usage_fail(c, "refusing to purge %s without "
-		                      "confirmation: data wrapped under it "
-		                      "would be lost for ever; give --yes",
-		                      argv[optind]);
+		return cli_usage_fail(c,
+				      "refusing to purge %s without "
+				      "confirmation: data wrapped under it "
+				      "would be lost for ever; give --yes",
+				      argv[optind]);
 	if ((rc = open_id(c, argv[optind], &ctx, name, version, kid)) != CMK_OK)
 		return rc;
 	if (*version) {
 		cmk_close(ctx);
-		return cli_usage_fail(c, "%s names a version; a whole key is "
-		                      "purged", argv[optind]);
+		return cli_usage_fail(c,
+				      "%s names a version; a whole key is "
+				      "purged",
+				      argv[optind]);
 	}
 	if (!yes) {
 		if ((rc = cmk_key_info_get(ctx, name, 1, &info)) != CMK_OK) {
@@ -583,23 +578,28 @@ run_purge(struct cli *c, int argc, char **argv)
 		if (cmk_policy_get(ctx, cmk_ctx_identity(ctx), &pol) == CMK_OK &&
 		    !(pol.perms & CMK_PERM_PURGE)) {
 			cmk_close(ctx);
-			return cli_fail(CMK_E_ACCESS_DENIED, "access denied: "
-			                "identity '%s' lacks permission 'purge' on "
-			                "key %s", pol.identity, kid);
+			return cli_fail(CMK_E_ACCESS_DENIED,
+					"access denied: "
+					"identity '%s' lacks permission 'purge' on "
+					"key %s",
+					pol.identity, kid);
 		}
 		ok = confirm_purge(kid, name, info.nversions);
 		if (ok != 1) {
 			cmk_close(ctx);
 			return cli_fail(CMK_E_USAGE, "key %s not purged: %s", kid,
-			                ok < 0 ? "no terminal to confirm on; "
-			                "give --yes" : "not confirmed");
+					ok < 0 ? "no terminal to confirm on; "
+						 "give --yes"
+					       : "not confirmed");
 		}
 	}
 	if ((rc = cmk_key_purge(ctx, name)) != CMK_OK)
 		rc = cli_lib_fail(rc);
 	else
-		rc = print_action(c, kid, "purged", 0, "key %s purged; data "
-		                  "wrapped under it is lost for ever\n", kid);
+		rc = print_action(c, kid, "purged", 0,
+				  "key %s purged; data "
+				  "wrapped under it is lost for ever\n",
+				  kid);
 	cmk_close(ctx);
 	return rc;
 }
@@ -607,15 +607,15 @@ run_purge(struct cli *c, int argc, char **argv)
 /* ------------------------------------------------------------- group */
 
 const struct cli_group cli_group_key = {
-	"key", "create, list, rotate, change and delete keys",
+	"key",
+	"create, list, rotate, change and delete keys",
 	(const struct cli_cmd[]){
 		{ "create", run_create,
 		  "NAME [--size BITS] [--ops OPS] [--expires T] "
 		  "[--not-before T] [--tag K=V]...",
 		  "Create a key: an RSA key pair made on the token; prints the "
 		  "versioned id.",
-		  "  --size BITS        2048 (default), 3072 or 4096\n"
-		  ATTR_HELP },
+		  "  --size BITS        2048 (default), 3072 or 4096\n" ATTR_HELP },
 		{ "import", run_import,
 		  "NAME --pem FILE [--ops OPS] [--expires T] [--not-before T] "
 		  "[--tag K=V]...",
@@ -669,8 +669,7 @@ const struct cli_group cli_group_key = {
 		  "not given are\nthose of the newest version.  Prints the new "
 		  "versioned id.",
 		  "  --size BITS        2048, 3072 or 4096\n" ATTR_HELP },
-		{ "enable", run_enable, "NAME[/VERSION]",
-		  "Enable a key or one version.", NULL },
+		{ "enable", run_enable, "NAME[/VERSION]", "Enable a key or one version.", NULL },
 		{ "disable", run_disable, "NAME[/VERSION] [--force]",
 		  "Disable a key or one version: it can neither wrap nor "
 		  "unwrap until enabled.\nRefused without --force when it wraps "
@@ -681,17 +680,16 @@ const struct cli_group cli_group_key = {
 		  "[--not-before T|none] [--tag K=V]... [--clear-tags]",
 		  "Change attributes of a key's newest version, or of the "
 		  "given version.",
-		  ATTR_HELP
-		  "  none clears --expires or --not-before; --tag replaces all "
-		  "tags\n"
-		  "  --clear-tags       remove all tags\n" },
+		  ATTR_HELP "  none clears --expires or --not-before; --tag replaces all "
+			    "tags\n"
+			    "  --clear-tags       remove all tags\n" },
 		{ "delete", run_delete, "NAME [--force]",
 		  "Soft-delete a key: it can be recovered until the vault's "
 		  "retention has passed.\nRefused without --force when it wraps "
 		  "the root key of resources (named).",
 		  "  --force            delete even if resources use it\n" },
-		{ "recover", run_recover, "NAME",
-		  "Recover a soft-deleted key, exactly as it was.", NULL },
+		{ "recover", run_recover, "NAME", "Recover a soft-deleted key, exactly as it was.",
+		  NULL },
 		{ "purge", run_purge, "NAME [--yes]",
 		  "Destroy a soft-deleted key on the token.  Data wrapped under "
 		  "it is lost for ever.\nOn a terminal, asks to type the key "

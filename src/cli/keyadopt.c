@@ -13,14 +13,14 @@
 
 enum { OPT_ID = 1000, OPT_LABEL, OPT_OPS };
 
-int
-cli_key_adopt(struct cli *c, int argc, char **argv)
+int cli_key_adopt(struct cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "id", required_argument, NULL, OPT_ID },
 		{ "label", required_argument, NULL, OPT_LABEL },
 		{ "ops", required_argument, NULL, OPT_OPS },
-		CLI_OPT_HELP, CLI_OPT_END,
+		CLI_OPT_HELP,
+		CLI_OPT_END,
 	};
 	const char *idhex = NULL, *label = NULL;
 	char version[CMK_VERSION_LEN + 1], kid[CMK_KID_MAX];
@@ -33,8 +33,7 @@ cli_key_adopt(struct cli *c, int argc, char **argv)
 	memset(&p, 0, sizeof p);
 	while ((o = cli_next_opt(c, argc, argv, opts)) != -1) {
 		switch (o) {
-		case CLI_OPT_STOP:
-			return c->rc;
+		case CLI_OPT_STOP: return c->rc;
 		case OPT_ID: idhex = optarg; break;
 		case OPT_LABEL: label = optarg; break;
 		case OPT_OPS:
@@ -46,7 +45,8 @@ cli_key_adopt(struct cli *c, int argc, char **argv)
 	if ((rc = cli_operands(c, argc, argv, 1, 1, "key NAME")) != CMK_OK)
 		return rc;
 	if ((idhex == NULL) == (label == NULL))
-		return cli_usage_fail(c, "give the key pair by --id HEX or by --label LABEL (one of them)");
+		return cli_usage_fail(
+			c, "give the key pair by --id HEX or by --label LABEL (one of them)");
 	if (label != NULL && *label == '\0')
 		return cli_usage_fail(c, "--label needs a label");
 	if (idhex != NULL && ((id = OPENSSL_hexstr2buf(idhex, &idlen)) == NULL || idlen <= 0))

@@ -16,8 +16,7 @@
 enum { OPT_OUT = 1000 };
 
 /* The version exists (deleted keys are refused by cmk_key_versions). */
-static int
-check_key(cmk_ctx *ctx, const char *name, const char *version)
+static int check_key(cmk_ctx *ctx, const char *name, const char *version)
 {
 	cmk_version_info *v = NULL;
 	size_t n = 0, i;
@@ -31,16 +30,16 @@ check_key(cmk_ctx *ctx, const char *name, const char *version)
 	cmk_free(v);
 	if (*version && i == n)
 		return cli_fail(CMK_E_NOT_FOUND, "key cmk://%s/keys/%s has no version %s",
-		                cmk_ctx_vault(ctx), name, version);
+				cmk_ctx_vault(ctx), name, version);
 	return CMK_OK;
 }
 
-int
-cli_key_pem(struct cli *c, int argc, char **argv)
+int cli_key_pem(struct cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "out", required_argument, NULL, OPT_OUT },
-		CLI_OPT_HELP, CLI_OPT_END,
+		CLI_OPT_HELP,
+		CLI_OPT_END,
 	};
 	char vault[64], name[CMK_NAME_MAX], version[CMK_VERSION_LEN + 1];
 	const char *out = NULL;
@@ -79,13 +78,14 @@ cli_key_pem(struct cli *c, int argc, char **argv)
 		rc = cli_lib_fail(rc);
 		goto done;
 	}
-	if ((mem = BIO_new(BIO_s_mem())) == NULL
-	    || BIO_printf(mem, "cmk key reference: %s%s\n"
-	                  "Not a private key: the cmk OpenSSL provider (cmk-provider(7)) reads "
-	                  "this block\nas the vault key it names, whose private half stays "
-	                  "on token '%s'.\n", r.kid,
-	                  *version ? "" : " (the current version when loaded)", r.token) <= 0
-	    || !PEM_write_bio(mem, CMK_KEYREF_PEM_LABEL, "", der, (long)derlen)) {
+	if ((mem = BIO_new(BIO_s_mem())) == NULL ||
+	    BIO_printf(mem,
+		       "cmk key reference: %s%s\n"
+		       "Not a private key: the cmk OpenSSL provider (cmk-provider(7)) reads "
+		       "this block\nas the vault key it names, whose private half stays "
+		       "on token '%s'.\n",
+		       r.kid, *version ? "" : " (the current version when loaded)", r.token) <= 0 ||
+	    !PEM_write_bio(mem, CMK_KEYREF_PEM_LABEL, "", der, (long)derlen)) {
 		rc = cli_fail(CMK_E_INTERNAL, "cannot encode the key reference of %s", r.kid);
 		goto done;
 	}

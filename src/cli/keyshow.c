@@ -11,14 +11,12 @@
 
 #define OPT_DELETED 256
 
-static void
-usec_format(int64_t usec, char buf[32])
+static void usec_format(int64_t usec, char buf[32])
 {
 	cli_time_format(usec / 1000000, buf);
 }
 
-static struct json_object *
-json_time(int64_t secs)
+static struct json_object *json_time(int64_t secs)
 {
 	char buf[32];
 
@@ -28,47 +26,43 @@ json_time(int64_t secs)
 	return json_object_new_string(buf);
 }
 
-static const char *
-yes_no(int v)
+static const char *yes_no(int v)
 {
 	return v ? "yes" : "no";
 }
 
 /* ---------------------------------------------------------------- list */
 
-static struct json_object *
-key_json(const cmk_key_info *k)
+static struct json_object *key_json(const cmk_key_info *k)
 {
 	struct json_object *o = json_object_new_object();
 
 	json_object_object_add(o, "name", json_object_new_string(k->name));
 	json_object_object_add(o, "kid", json_object_new_string(k->kid));
-	json_object_object_add(o, "current", *k->current
-	                       ? json_object_new_string(k->current) : NULL);
+	json_object_object_add(o, "current",
+			       *k->current ? json_object_new_string(k->current) : NULL);
 	json_object_object_add(o, "enabled", json_object_new_boolean(k->enabled));
 	json_object_object_add(o, "deleted", json_object_new_boolean(k->deleted));
-	json_object_object_add(o, "versions",
-	                       json_object_new_int64((int64_t)k->nversions));
+	json_object_object_add(o, "versions", json_object_new_int64((int64_t)k->nversions));
 	json_object_object_add(o, "size", json_object_new_int64(k->bits));
 	json_object_object_add(o, "expires", json_time(k->expires));
 	json_object_object_add(o, "next_rotation", json_time(k->next_rotation));
-	json_object_object_add(o, "managed_by", *k->managed_by ?
-	                       json_object_new_string(k->managed_by) : NULL);
+	json_object_object_add(o, "managed_by",
+			       *k->managed_by ? json_object_new_string(k->managed_by) : NULL);
 	json_object_object_add(o, "created", json_time(k->created / 1000000));
 	if (k->deleted) {
 		json_object_object_add(o, "deleted_on", json_time(k->deleted_on));
-		json_object_object_add(o, "scheduled_purge_on",
-		                       json_time(k->purge_on));
+		json_object_object_add(o, "scheduled_purge_on", json_time(k->purge_on));
 	}
 	return o;
 }
 
-int
-cli_key_list(struct cli *c, int argc, char **argv)
+int cli_key_list(struct cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "deleted", no_argument, NULL, OPT_DELETED },
-		CLI_OPT_HELP, CLI_OPT_END,
+		CLI_OPT_HELP,
+		CLI_OPT_END,
 	};
 	struct json_object *arr;
 	cmk_key_info *keys = NULL;
@@ -100,8 +94,7 @@ cli_key_list(struct cli *c, int argc, char **argv)
 	for (i = 0; !c->json && i < n; i++) {
 		printf("%-20s %-32s %-8s %zu", keys[i].name,
 		       *keys[i].current ? keys[i].current : "-",
-		       keys[i].enabled ? "enabled" : "disabled",
-		       keys[i].nversions);
+		       keys[i].enabled ? "enabled" : "disabled", keys[i].nversions);
 		if (deleted) {
 			cli_time_format(keys[i].deleted_on, d);
 			cli_time_format(keys[i].purge_on, p);
@@ -126,19 +119,17 @@ cli_key_list(struct cli *c, int argc, char **argv)
 
 /* ---------------------------------------------------------------- show */
 
-static void
-tags_text(const cmk_tag *t, size_t n, char *buf, size_t len)
+static void tags_text(const cmk_tag *t, size_t n, char *buf, size_t len)
 {
 	size_t i, off = 0;
 
 	strcpy(buf, "-");
 	for (i = 0; i < n && off < len; i++)
-		off += (size_t)snprintf(buf + off, len - off, "%s%s=%s",
-		                        i ? ", " : "", t[i].key, t[i].value);
+		off += (size_t)snprintf(buf + off, len - off, "%s%s=%s", i ? ", " : "", t[i].key,
+					t[i].value);
 }
 
-static void
-print_version(const cmk_version_info *v)
+static void print_version(const cmk_version_info *v)
 {
 	char ops[128], t1[32], t2[32], tags[CMK_TAGS_MAX * 330];
 
@@ -163,8 +154,7 @@ print_version(const cmk_version_info *v)
 	printf("  tags:           %s\n", tags);
 }
 
-static struct json_object *
-version_json(const cmk_version_info *v)
+static struct json_object *version_json(const cmk_version_info *v)
 {
 	struct json_object *o = json_object_new_object(), *t;
 	char ops[128];
@@ -182,14 +172,11 @@ version_json(const cmk_version_info *v)
 	json_object_object_add(o, "expires", json_time(v->expires));
 	json_object_object_add(o, "created", json_time(v->created / 1000000));
 	json_object_object_add(o, "updated", json_time(v->updated / 1000000));
-	json_object_object_add(o, "token_enforced",
-	                       json_object_new_boolean(v->token_enforced));
-	json_object_object_add(o, "imported",
-	                       json_object_new_boolean(v->imported));
+	json_object_object_add(o, "token_enforced", json_object_new_boolean(v->token_enforced));
+	json_object_object_add(o, "imported", json_object_new_boolean(v->imported));
 	t = json_object_new_object();
 	for (i = 0; i < v->ntags; i++)
-		json_object_object_add(t, v->tags[i].key,
-		                       json_object_new_string(v->tags[i].value));
+		json_object_object_add(t, v->tags[i].key, json_object_new_string(v->tags[i].value));
 	json_object_object_add(o, "tags", t);
 	return o;
 }
@@ -197,9 +184,7 @@ version_json(const cmk_version_info *v)
 /* The public key of `id` (NAME or NAME/VERSION).  A version that cannot be
  * used now (disabled, not valid, no current version) is no error here:
  * `why` gets the reason and *pem stays NULL. */
-static int
-public_pem(cmk_ctx *ctx, const char *id, char **pem, char *kid,
-           char why[256])
+static int public_pem(cmk_ctx *ctx, const char *id, char **pem, char *kid, char why[256])
 {
 	cmk_key *key;
 	size_t len;
@@ -222,8 +207,7 @@ public_pem(cmk_ctx *ctx, const char *id, char **pem, char *kid,
 	return CMK_OK;
 }
 
-static void
-print_key(const cmk_key_info *k)
+static void print_key(const cmk_key_info *k)
 {
 	char t[32];
 
@@ -241,9 +225,8 @@ print_key(const cmk_key_info *k)
 	}
 }
 
-static int
-show_json(const cmk_key_info *k, const cmk_version_info *v, size_t n,
-          const char *pem, const char *pem_kid)
+static int show_json(const cmk_key_info *k, const cmk_version_info *v, size_t n, const char *pem,
+		     const char *pem_kid)
 {
 	struct json_object *o = key_json(k), *arr = json_object_new_array();
 	size_t i;
@@ -251,10 +234,8 @@ show_json(const cmk_key_info *k, const cmk_version_info *v, size_t n,
 	for (i = 0; i < n; i++)
 		json_object_array_add(arr, version_json(&v[i]));
 	json_object_object_add(o, "version_list", arr);
-	json_object_object_add(o, "public_key_kid",
-	                       pem ? json_object_new_string(pem_kid) : NULL);
-	json_object_object_add(o, "public_key_pem",
-	                       pem ? json_object_new_string(pem) : NULL);
+	json_object_object_add(o, "public_key_kid", pem ? json_object_new_string(pem_kid) : NULL);
+	json_object_object_add(o, "public_key_pem", pem ? json_object_new_string(pem) : NULL);
 	arr = json_object_new_array();
 	char vault[64], name[CMK_NAME_MAX], ver[CMK_VERSION_LEN + 1], users[8];
 	if (cmk_kid_parse(k->kid, vault, name, ver) == CMK_OK)
@@ -263,12 +244,12 @@ show_json(const cmk_key_info *k, const cmk_version_info *v, size_t n,
 	return cli_json_print(o);
 }
 
-int
-cli_key_show(struct cli *c, int argc, char **argv)
+int cli_key_show(struct cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "deleted", no_argument, NULL, OPT_DELETED },
-		CLI_OPT_HELP, CLI_OPT_END,
+		CLI_OPT_HELP,
+		CLI_OPT_END,
 	};
 	char vault[64], name[CMK_NAME_MAX], version[CMK_VERSION_LEN + 1];
 	char id[CMK_NAME_MAX + CMK_VERSION_LEN + 2], kid[CMK_KID_MAX];
@@ -300,8 +281,7 @@ cli_key_show(struct cli *c, int argc, char **argv)
 		for (i = 0; i < n && strcmp(v[i].version, version) != 0; i++)
 			;
 		if (i == n) {
-			rc = cli_fail(CMK_E_NOT_FOUND, "key %s has no version %s",
-			              k.kid, version);
+			rc = cli_fail(CMK_E_NOT_FOUND, "key %s has no version %s", k.kid, version);
 			goto out;
 		}
 	}
@@ -319,7 +299,8 @@ cli_key_show(struct cli *c, int argc, char **argv)
 		char users[2048];
 		if (*k.managed_by)
 			printf("managed by:       resource %s (cmk key cannot change "
-			       "it; cmk resource does)\n", k.managed_by);
+			       "it; cmk resource does)\n",
+			       k.managed_by);
 		if (cli_key_users(cmk_ctx_vault(ctx), name, NULL, users, sizeof users, NULL))
 			printf("used by:          %s\n", users);
 	}

@@ -13,17 +13,15 @@
 
 #include "cli/cli.h"
 
-static int
-uses(const char *kid, const char *prefix, size_t plen, const char *exact)
+static int uses(const char *kid, const char *prefix, size_t plen, const char *exact)
 {
 	if (!*kid)
 		return 0;
 	return exact ? strcmp(kid, exact) == 0 : strncmp(kid, prefix, plen) == 0;
 }
 
-size_t
-cli_key_users(const char *vault, const char *name, const char *version,
-              char *out, size_t len, struct json_object *arr)
+size_t cli_key_users(const char *vault, const char *name, const char *version, char *out,
+		     size_t len, struct json_object *arr)
 {
 	cmk_resource_info *v;
 	size_t n, found = 0, used = 0;
@@ -39,10 +37,10 @@ cli_key_users(const char *vault, const char *name, const char *version,
 		for (size_t i = 0; i < n; i++) {
 			const char *kid = NULL;
 			if (uses(v[i].customer_kid, prefix, strlen(prefix),
-			         version && *version ? exact : NULL))
+				 version && *version ? exact : NULL))
 				kid = v[i].customer_kid;
 			else if (uses(v[i].service_kid, prefix, strlen(prefix),
-			              version && *version ? exact : NULL))
+				      version && *version ? exact : NULL))
 				kid = v[i].service_kid;
 			if (!kid)
 				continue;
@@ -50,17 +48,17 @@ cli_key_users(const char *vault, const char *name, const char *version,
 			found++;
 			if (used < len)
 				used += (size_t)snprintf(out + used, len - used,
-				                         "%s%s (version %s%s)",
-				                         used ? ", " : "", v[i].name, ver,
-				                         deleted ? ", deleted" : "");
+							 "%s%s (version %s%s)", used ? ", " : "",
+							 v[i].name, ver,
+							 deleted ? ", deleted" : "");
 			if (arr) {
 				json_object *o = json_object_new_object();
 				json_object_object_add(o, "resource",
-				                       json_object_new_string(v[i].name));
-				json_object_object_add(o, "version",
-				                       json_object_new_string(ver));
-				json_object_object_add(o, "state", json_object_new_string(
-				        deleted ? "deleted" : "live"));
+						       json_object_new_string(v[i].name));
+				json_object_object_add(o, "version", json_object_new_string(ver));
+				json_object_object_add(
+					o, "state",
+					json_object_new_string(deleted ? "deleted" : "live"));
 				json_object_array_add(arr, o);
 			}
 		}

@@ -28,14 +28,12 @@
 
 #include "cli/cli.h"
 
-enum { OPT_TOKEN = 256, OPT_VAULT, OPT_FORCE, OPT_RETENTION, OPT_PP,
-       OPT_GROUP };
+enum { OPT_TOKEN = 256, OPT_VAULT, OPT_FORCE, OPT_RETENTION, OPT_PP, OPT_GROUP };
 
 #define PIN_BYTES 16 /* 32 hex characters */
 
 static const char *const lab_files[] = {
-	"cmk.conf", "softhsm2.conf", "pin", "so-pin", "token.object.saved",
-	"token-repair.lock",
+	"cmk.conf", "softhsm2.conf", "pin", "so-pin", "token.object.saved", "token-repair.lock",
 };
 #define NFILES (sizeof(lab_files) / sizeof(lab_files[0]))
 
@@ -43,33 +41,31 @@ struct lab {
 	char dir[PATH_MAX];
 	char path[PATH_MAX + 32];
 	int made_dir;
-	int made[NFILES];   /* lab_files written */
+	int made[NFILES]; /* lab_files written */
 	int made_tokens;
 };
 
-static const char *
-lab_path(struct lab *l, const char *name)
+static const char *lab_path(struct lab *l, const char *name)
 {
 	snprintf(l->path, sizeof(l->path), "%s/%s", l->dir, name);
 	return l->path;
 }
 
-static int
-unlink_cb(const char *path, const struct stat *st, int flag, struct FTW *f)
+static int unlink_cb(const char *path, const struct stat *st, int flag, struct FTW *f)
 {
-	(void)st; (void)flag; (void)f;
+	(void)st;
+	(void)flag;
+	(void)f;
 	return remove(path);
 }
 
-static int
-remove_tree(const char *path)
+static int remove_tree(const char *path)
 {
 	return nftw(path, unlink_cb, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* Undo a failed init: remove what this run made. */
-static void
-lab_cleanup(struct lab *l)
+static void lab_cleanup(struct lab *l)
 {
 	size_t i;
 
@@ -83,53 +79,49 @@ lab_cleanup(struct lab *l)
 }
 
 /* Characters a path in cmk.conf (NCONF) and softhsm2.conf can hold. */
-static int
-path_ok(struct cli *c, const char *what, const char *s)
+static int path_ok(struct cli *c, const char *what, const char *s)
 {
 	const char *p;
 
 	for (p = s; *p; p++)
 		if ((unsigned char)*p < 0x20 || strchr("#$\\\"'", *p) != NULL)
-			return cli_usage_fail(c, "%s '%s' holds '%c', which a "
-			                      "configuration file cannot hold",
-			                      what, s, *p >= 0x20 ? *p : '?');
+			return cli_usage_fail(c,
+					      "%s '%s' holds '%c', which a "
+					      "configuration file cannot hold",
+					      what, s, *p >= 0x20 ? *p : '?');
 	return CMK_OK;
 }
 
-static int
-name_ok(struct cli *c, const char *what, const char *s, size_t max, int label)
+static int name_ok(struct cli *c, const char *what, const char *s, size_t max, int label)
 {
 	const char *p;
 	size_t n = strlen(s);
 
 	if (n == 0 || n > max)
-		return cli_usage_fail(c, "%s '%s' must be 1-%zu characters", what,
-		                      s, max);
+		return cli_usage_fail(c, "%s '%s' must be 1-%zu characters", what, s, max);
 	for (p = s; *p; p++) {
 		int ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		         (*p >= '0' && *p <= '9') || *p == '-' ||
-		         (label && (*p == '_' || *p == '.'));
+			 (*p >= '0' && *p <= '9') || *p == '-' ||
+			 (label && (*p == '_' || *p == '.'));
 		if (!ok)
-			return cli_usage_fail(c, "%s '%s' may hold only letters, "
-			                      "digits and -%s", what, s,
-			                      label ? " _ ." : "");
+			return cli_usage_fail(c,
+					      "%s '%s' may hold only letters, "
+					      "digits and -%s",
+					      what, s, label ? " _ ." : "");
 	}
 	return CMK_OK;
 }
 
 /* Write a whole file, new (O_EXCL), with `mode`. */
-static int
-write_file(struct lab *l, size_t idx, const char *text, mode_t mode)
+static int write_file(struct lab *l, size_t idx, const char *text, mode_t mode)
 {
 	const char *path = lab_path(l, lab_files[idx]);
 	size_t len = strlen(text);
 	ssize_t w;
 	int fd, e;
 
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-	               mode)) < 0)
-		return cli_fail(CMK_E_IO, "cannot create %s: %s", path,
-		                strerror(errno));
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)) < 0)
+		return cli_fail(CMK_E_IO, "cannot create %s: %s", path, strerror(errno));
 	l->made[idx] = 1;
 	while (len > 0) {
 		w = write(fd, text, len);
@@ -138,21 +130,18 @@ write_file(struct lab *l, size_t idx, const char *text, mode_t mode)
 		if (w < 0) {
 			e = errno;
 			close(fd);
-			return cli_fail(CMK_E_IO, "cannot write %s: %s", path,
-			                strerror(e));
+			return cli_fail(CMK_E_IO, "cannot write %s: %s", path, strerror(e));
 		}
 		text += w;
 		len -= (size_t)w;
 	}
 	if (fchmod(fd, mode) != 0 || close(fd) != 0)
-		return cli_fail(CMK_E_IO, "cannot write %s: %s", path,
-		                strerror(errno));
+		return cli_fail(CMK_E_IO, "cannot write %s: %s", path, strerror(errno));
 	return CMK_OK;
 }
 
 /* A random PIN, hex, in secure memory of PIN_BYTES * 2 + 1 bytes. */
-static int
-make_pin(char **pin)
+static int make_pin(char **pin)
 {
 	static const char hex[] = "0123456789abcdef";
 	unsigned char raw[PIN_BYTES];
@@ -174,16 +163,14 @@ make_pin(char **pin)
 	return CMK_OK;
 }
 
-static void
-free_pin(char *pin)
+static void free_pin(char *pin)
 {
 	if (pin != NULL)
 		cmk_secure_free(pin, PIN_BYTES * 2 + 1);
 }
 
 /* Print a value for the shell, quoted when it needs to be. */
-static void
-print_export(const char *var, const char *dir, const char *file)
+static void print_export(const char *var, const char *dir, const char *file)
 {
 	const char *p;
 	int plain = 1;
@@ -199,16 +186,14 @@ print_export(const char *var, const char *dir, const char *file)
 		printf("export %s='%s/%s'\n", var, dir, file);
 }
 
-static void
-print_exports(const char *dir)
+static void print_exports(const char *dir)
 {
 	print_export("SOFTHSM2_CONF", dir, "softhsm2.conf");
 	print_export("CMK_CONF", dir, "cmk.conf");
 }
 
 /* Does DIR hold (part of) a lab?  Returns the first item found. */
-static const char *
-lab_present(struct lab *l)
+static const char *lab_present(struct lab *l)
 {
 	struct stat st;
 	size_t i;
@@ -221,39 +206,33 @@ lab_present(struct lab *l)
 	return NULL;
 }
 
-static int
-lab_remove(struct lab *l)
+static int lab_remove(struct lab *l)
 {
 	struct stat st;
 	size_t i;
 
-	if (lstat(lab_path(l, "tokens"), &st) == 0 &&
-	    remove_tree(l->path) != 0)
-		return cli_fail(CMK_E_IO, "cannot remove %s: %s", l->path,
-		                strerror(errno));
+	if (lstat(lab_path(l, "tokens"), &st) == 0 && remove_tree(l->path) != 0)
+		return cli_fail(CMK_E_IO, "cannot remove %s: %s", l->path, strerror(errno));
 	for (i = 0; i < NFILES; i++)
 		if (unlink(lab_path(l, lab_files[i])) != 0 && errno != ENOENT)
-			return cli_fail(CMK_E_IO, "cannot remove %s: %s",
-			                l->path, strerror(errno));
+			return cli_fail(CMK_E_IO, "cannot remove %s: %s", l->path, strerror(errno));
 	return CMK_OK;
 }
 
 /* Create DIR if needed and make l->dir its absolute path. */
-static int
-lab_dir(struct cli *c, struct lab *l, const char *dir)
+static int lab_dir(struct cli *c, struct lab *l, const char *dir)
 {
 	if (mkdir(dir, 0700) == 0)
 		l->made_dir = 1;
 	else if (errno != EEXIST)
-		return cli_fail(CMK_E_IO, "cannot create lab directory %s: %s",
-		                dir, strerror(errno));
+		return cli_fail(CMK_E_IO, "cannot create lab directory %s: %s", dir,
+				strerror(errno));
 	if (realpath(dir, l->dir) == NULL) {
 		int e = errno;
 
 		if (l->made_dir)
 			rmdir(dir);
-		return cli_fail(CMK_E_IO, "lab directory %s: %s", dir,
-		                strerror(e));
+		return cli_fail(CMK_E_IO, "lab directory %s: %s", dir, strerror(e));
 	}
 	if (path_ok(c, "lab directory", l->dir) != CMK_OK) {
 		if (l->made_dir)
@@ -264,8 +243,7 @@ lab_dir(struct cli *c, struct lab *l, const char *dir)
 }
 
 /* DIR/tokens/<uuid>: the one token directory SoftHSM made. */
-static int
-token_dir(struct lab *l, char *out, size_t cap)
+static int token_dir(struct lab *l, char *out, size_t cap)
 {
 	char path[PATH_MAX + 300];
 	DIR *d;
@@ -274,8 +252,7 @@ token_dir(struct lab *l, char *out, size_t cap)
 	int n = 0;
 
 	if ((d = opendir(lab_path(l, "tokens"))) == NULL)
-		return cli_fail(CMK_E_IO, "cannot read %s: %s", l->path,
-		                strerror(errno));
+		return cli_fail(CMK_E_IO, "cannot read %s: %s", l->path, strerror(errno));
 	while ((e = readdir(d)) != NULL) {
 		if (e->d_name[0] == '.')
 			continue;
@@ -285,14 +262,15 @@ token_dir(struct lab *l, char *out, size_t cap)
 	}
 	closedir(d);
 	if (n != 1)
-		return cli_fail(CMK_E_TOKEN, "%s/tokens holds %d token "
-		                "directories, not one", l->dir, n);
+		return cli_fail(CMK_E_TOKEN,
+				"%s/tokens holds %d token "
+				"directories, not one",
+				l->dir, n);
 	return CMK_OK;
 }
 
 /* Keep the copy of the token file that SoftHSM can lose. */
-static int
-save_token_copy(struct lab *l, const char *tokdir)
+static int save_token_copy(struct lab *l, const char *tokdir)
 {
 	struct cli_lab lab;
 	struct cli_buf b;
@@ -318,24 +296,22 @@ struct lab_opts {
 	const char *vault;
 	int force;
 	cmk_vault_params vp;
-	const char *group;  /* --group: shared with this group */
+	const char *group; /* --group: shared with this group */
 	gid_t gid;
 };
 
 /* Give `path` to the lab's group with `mode` (no world access). */
-static int
-share(const char *path, gid_t gid, mode_t mode)
+static int share(const char *path, gid_t gid, mode_t mode)
 {
 	if (chown(path, (uid_t)-1, gid) != 0 || chmod(path, mode) != 0)
-		return cli_fail(CMK_E_IO, "cannot share %s with its group: %s",
-		                path, strerror(errno));
+		return cli_fail(CMK_E_IO, "cannot share %s with its group: %s", path,
+				strerror(errno));
 	return CMK_OK;
 }
 
 static gid_t share_gid;
 
-static int
-share_cb(const char *path, const struct stat *st, int flag, struct FTW *f)
+static int share_cb(const char *path, const struct stat *st, int flag, struct FTW *f)
 {
 	(void)f;
 	if (flag == FTW_D)
@@ -356,8 +332,7 @@ share_cb(const char *path, const struct stat *st, int flag, struct FTW *f)
  * command on a shared lab gives new token files to the group when it ends
  * (cli_lab_after).
  */
-static int
-lab_share(struct lab *l, const struct lab_opts *o)
+static int lab_share(struct lab *l, const struct lab_opts *o)
 {
 	char path[PATH_MAX + 80];
 	int fd, rc;
@@ -383,8 +358,7 @@ lab_share(struct lab *l, const struct lab_opts *o)
 	more[2] = repair;
 	for (size_t i = 0; i < 3; i++) {
 		if ((fd = open(more[i], O_RDWR | O_CREAT | O_CLOEXEC, 0660)) < 0)
-			return cli_fail(CMK_E_IO, "cannot create %s: %s", more[i],
-			                strerror(errno));
+			return cli_fail(CMK_E_IO, "cannot create %s: %s", more[i], strerror(errno));
 		close(fd);
 		if ((rc = share(more[i], o->gid, 0660)) != CMK_OK)
 			return rc;
@@ -392,8 +366,7 @@ lab_share(struct lab *l, const struct lab_opts *o)
 	return CMK_OK;
 }
 
-static int
-lab_make(struct cli *c, struct lab *l, const struct lab_opts *o)
+static int lab_make(struct cli *c, struct lab *l, const struct lab_opts *o)
 {
 	char text[4 * PATH_MAX], sect[80], *pin = NULL, *so_pin = NULL;
 	char tokdir[PATH_MAX + 300];
@@ -402,16 +375,16 @@ lab_make(struct cli *c, struct lab *l, const struct lab_opts *o)
 	int rc;
 
 	snprintf(text, sizeof(text),
-	         "# SoftHSMv2 token of a cmk lab, made by cmk lab init\n"
-	         "directories.tokendir = %s/tokens\n"
-	         "objectstore.backend = file\n"
-	         "log.level = ERROR\n"
-	         "slots.removable = false\n", l->dir);
+		 "# SoftHSMv2 token of a cmk lab, made by cmk lab init\n"
+		 "directories.tokendir = %s/tokens\n"
+		 "objectstore.backend = file\n"
+		 "log.level = ERROR\n"
+		 "slots.removable = false\n",
+		 l->dir);
 	if ((rc = write_file(l, 1, text, 0644)) != CMK_OK)
 		return rc;
 	if (mkdir(lab_path(l, "tokens"), 0700) != 0)
-		return cli_fail(CMK_E_IO, "cannot create %s: %s", l->path,
-		                strerror(errno));
+		return cli_fail(CMK_E_IO, "cannot create %s: %s", l->path, strerror(errno));
 	l->made_tokens = 1;
 	if ((rc = make_pin(&pin)) != CMK_OK || (rc = make_pin(&so_pin)) != CMK_OK)
 		goto out;
@@ -434,32 +407,31 @@ lab_make(struct cli *c, struct lab *l, const struct lab_opts *o)
 		if (sect[i] == '-')
 			sect[i] = '_';
 	snprintf(text, sizeof(text),
-	         "# cmk lab, made by cmk lab init; see cmk.conf(5)\n"
-	         "[cmk]\n"
-	         "default_vault = %s\n"
-	         "identity = admin\n"
-	         "\n"
-	         "[vaults]\n"
-	         "%s = %s\n"
-	         "\n"
-	         "[%s]\n"
-	         "module = %s\n"
-	         "token = %s\n"
-	         "pin_source = file:%s/pin\n"
-	         "\n"
-	         "# a lab: cmk restores token_dir/token.object from\n"
-	         "# dir/token.object.saved when SoftHSM lost it (cmk lab repair)\n"
-	         "[lab]\n"
-	         "dir = %s\n"
-	         "token_dir = %s\n"
-	         "%s%s%s",
-	         o->vault, o->vault, sect, sect, CMK_SOFTHSM_MODULE, o->token,
-	         l->dir, l->dir, tokdir, o->group ? "group = " : "",
-	         o->group ? o->group : "", o->group ? "\n" : "");
+		 "# cmk lab, made by cmk lab init; see cmk.conf(5)\n"
+		 "[cmk]\n"
+		 "default_vault = %s\n"
+		 "identity = admin\n"
+		 "\n"
+		 "[vaults]\n"
+		 "%s = %s\n"
+		 "\n"
+		 "[%s]\n"
+		 "module = %s\n"
+		 "token = %s\n"
+		 "pin_source = file:%s/pin\n"
+		 "\n"
+		 "# a lab: cmk restores token_dir/token.object from\n"
+		 "# dir/token.object.saved when SoftHSM lost it (cmk lab repair)\n"
+		 "[lab]\n"
+		 "dir = %s\n"
+		 "token_dir = %s\n"
+		 "%s%s%s",
+		 o->vault, o->vault, sect, sect, CMK_SOFTHSM_MODULE, o->token, l->dir, l->dir,
+		 tokdir, o->group ? "group = " : "", o->group ? o->group : "",
+		 o->group ? "\n" : "");
 	if ((rc = write_file(l, 0, text, 0644)) != CMK_OK)
 		goto out;
-	if ((rc = cmk_open(&ctx, lab_path(l, "cmk.conf"), o->vault,
-	                   c->identity)) != CMK_OK ||
+	if ((rc = cmk_open(&ctx, lab_path(l, "cmk.conf"), o->vault, c->identity)) != CMK_OK ||
 	    (rc = cmk_vault_init(ctx, &o->vp)) != CMK_OK)
 		rc = cli_lib_fail(rc);
 out:
@@ -474,8 +446,7 @@ out:
 	return rc;
 }
 
-static int
-run_init(struct cli *c, int argc, char **argv)
+static int run_init(struct cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "token", required_argument, NULL, OPT_TOKEN },
@@ -484,7 +455,8 @@ run_init(struct cli *c, int argc, char **argv)
 		{ "purge-protection", no_argument, NULL, OPT_PP },
 		{ "force", no_argument, NULL, OPT_FORCE },
 		{ "group", required_argument, NULL, OPT_GROUP },
-		CLI_OPT_HELP, CLI_OPT_END,
+		CLI_OPT_HELP,
+		CLI_OPT_END,
 	};
 	struct lab_opts lo = { "cmk-lab", "lab", 0, { 0, 0, NULL }, NULL, 0 };
 	struct group *gr;
@@ -502,12 +474,13 @@ run_init(struct cli *c, int argc, char **argv)
 		case OPT_GROUP: lo.group = optarg; break;
 		case OPT_RETENTION:
 			if ((rc = cli_parse_uint(c, "--retention", optarg,
-			                         &lo.vp.retention_days)) != CMK_OK)
+						 &lo.vp.retention_days)) != CMK_OK)
 				return rc;
 			if (lo.vp.retention_days < 7 || lo.vp.retention_days > 90)
-				return cli_usage_fail(c, "--retention %u is not "
-				                      "between 7 and 90 days",
-				                      lo.vp.retention_days);
+				return cli_usage_fail(c,
+						      "--retention %u is not "
+						      "between 7 and 90 days",
+						      lo.vp.retention_days);
 			break;
 		}
 	}
@@ -521,9 +494,8 @@ run_init(struct cli *c, int argc, char **argv)
 			return rc;
 		errno = 0;
 		if ((gr = getgrnam(lo.group)) == NULL)
-			return cli_usage_fail(c, "--group %s: no such group%s%s",
-			                      lo.group, errno ? ": " : "",
-			                      errno ? strerror(errno) : "");
+			return cli_usage_fail(c, "--group %s: no such group%s%s", lo.group,
+					      errno ? ": " : "", errno ? strerror(errno) : "");
 		lo.gid = gr->gr_gid;
 	}
 	memset(&l, 0, sizeof(l));
@@ -531,9 +503,10 @@ run_init(struct cli *c, int argc, char **argv)
 		return rc;
 	if ((found = lab_present(&l)) != NULL) {
 		if (!lo.force)
-			return cli_fail(CMK_E_EXISTS, "%s already holds a cmk lab "
-			                "(%s/%s); give --force to replace it",
-			                l.dir, l.dir, found);
+			return cli_fail(CMK_E_EXISTS,
+					"%s already holds a cmk lab "
+					"(%s/%s); give --force to replace it",
+					l.dir, l.dir, found);
 		if ((rc = lab_remove(&l)) != CMK_OK)
 			return rc;
 	}
@@ -545,8 +518,7 @@ run_init(struct cli *c, int argc, char **argv)
 	return CMK_OK;
 }
 
-static int
-run_show(struct cli *c, int argc, char **argv)
+static int run_show(struct cli *c, int argc, char **argv)
 {
 	struct lab l;
 	struct stat st;
@@ -556,19 +528,19 @@ run_show(struct cli *c, int argc, char **argv)
 		return rc;
 	memset(&l, 0, sizeof(l));
 	if (realpath(argv[optind], l.dir) == NULL)
-		return cli_fail(CMK_E_NOT_FOUND, "lab directory %s: %s",
-		                argv[optind], strerror(errno));
+		return cli_fail(CMK_E_NOT_FOUND, "lab directory %s: %s", argv[optind],
+				strerror(errno));
 	if (stat(lab_path(&l, "cmk.conf"), &st) != 0 ||
 	    stat(lab_path(&l, "softhsm2.conf"), &st) != 0)
-		return cli_fail(CMK_E_NOT_FOUND, "%s is not a cmk lab: %s is "
-		                "missing (make one with cmk lab init)", l.dir,
-		                l.path);
+		return cli_fail(CMK_E_NOT_FOUND,
+				"%s is not a cmk lab: %s is "
+				"missing (make one with cmk lab init)",
+				l.dir, l.path);
 	print_exports(l.dir);
 	return CMK_OK;
 }
 
-static int
-run_repair(struct cli *c, int argc, char **argv)
+static int run_repair(struct cli *c, int argc, char **argv)
 {
 	struct lab l;
 	struct cli_lab lab;
@@ -578,26 +550,27 @@ run_repair(struct cli *c, int argc, char **argv)
 		return rc;
 	memset(&l, 0, sizeof(l));
 	if (realpath(argv[optind], l.dir) == NULL)
-		return cli_fail(CMK_E_NOT_FOUND, "lab directory %s: %s",
-		                argv[optind], strerror(errno));
+		return cli_fail(CMK_E_NOT_FOUND, "lab directory %s: %s", argv[optind],
+				strerror(errno));
 	if (!cli_lab_conf(lab_path(&l, "cmk.conf"), &lab))
-		return cli_fail(CMK_E_NOT_FOUND, "%s is not a cmk lab: %s has "
-		                "no [lab] section (labs made before cmk kept a "
-		                "copy of the token file cannot be repaired)",
-		                l.dir, l.path);
+		return cli_fail(CMK_E_NOT_FOUND,
+				"%s is not a cmk lab: %s has "
+				"no [lab] section (labs made before cmk kept a "
+				"copy of the token file cannot be repaired)",
+				l.dir, l.path);
 	if ((rc = cli_lab_check(&lab, &restored)) != CMK_OK)
 		return rc;
 	if (!restored)
-		printf("lab %s: the token file %s/token.object is whole\n",
-		       l.dir, lab.token_dir);
+		printf("lab %s: the token file %s/token.object is whole\n", l.dir, lab.token_dir);
 	else
-		printf("lab %s: the token file %s/token.object was restored\n",
-		       l.dir, lab.token_dir);
+		printf("lab %s: the token file %s/token.object was restored\n", l.dir,
+		       lab.token_dir);
 	return CMK_OK;
 }
 
 const struct cli_group cli_group_lab = {
-	"lab", "make a SoftHSMv2 lab: a token and a vault in one directory",
+	"lab",
+	"make a SoftHSMv2 lab: a token and a vault in one directory",
 	(const struct cli_cmd[]){
 		{ "init", run_init,
 		  "DIR [--token LABEL] [--vault NAME] [--retention DAYS] "
@@ -621,8 +594,8 @@ const struct cli_group cli_group_lab = {
 		  "DIR/token.object.saved when a\nkilled process left it empty or "
 		  "cut short (every command on the lab does\nthis by itself).",
 		  NULL },
-		{ "show", run_show, "DIR",
-		  "Print the export lines that select the lab in DIR.", NULL },
+		{ "show", run_show, "DIR", "Print the export lines that select the lab in DIR.",
+		  NULL },
 		{ "serve", cli_lab_serve, "DIR [--vault NAME]",
 		  "Serve the lab's token with p11-kit server on DIR/p11-kit.sock "
 		  "and write\nDIR/remote.conf, which names vault NAME (default "
@@ -632,7 +605,8 @@ const struct cli_group cli_group_lab = {
 		  "remote.conf hold only the remote one)\n" },
 		{ "stop", cli_lab_stop, "DIR",
 		  "Stop the p11-kit server of the lab in DIR and its "
-		  "connections.", NULL },
+		  "connections.",
+		  NULL },
 		{ NULL, NULL, NULL, NULL, NULL },
 	},
 };

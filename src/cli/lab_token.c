@@ -53,8 +53,7 @@ struct tokfile {
 	int missing;
 };
 
-static void
-tokfile_free(struct tokfile *f)
+static void tokfile_free(struct tokfile *f)
 {
 	free(f->p);
 	f->p = NULL;
@@ -62,8 +61,7 @@ tokfile_free(struct tokfile *f)
 }
 
 /* Read a whole file from fd; -1 with errno on error. */
-static int
-read_fd(int fd, struct tokfile *f)
+static int read_fd(int fd, struct tokfile *f)
 {
 	struct stat st;
 	ssize_t r;
@@ -78,8 +76,7 @@ read_fd(int fd, struct tokfile *f)
 	if ((f->p = malloc((size_t)st.st_size + 1)) == NULL)
 		return -1;
 	while (f->len < (size_t)st.st_size) {
-		r = pread(fd, f->p + f->len, (size_t)st.st_size - f->len,
-		          (off_t)f->len);
+		r = pread(fd, f->p + f->len, (size_t)st.st_size - f->len, (off_t)f->len);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
@@ -95,8 +92,7 @@ read_fd(int fd, struct tokfile *f)
 
 /* An open file description lock (it coexists with SoftHSM's POSIX locks
  * in this process and conflicts with them across processes). */
-static int
-ofd_lock(int fd, short type)
+static int ofd_lock(int fd, short type)
 {
 	struct flock fl;
 
@@ -111,8 +107,7 @@ ofd_lock(int fd, short type)
 }
 
 /* The token file as SoftHSM last finished writing it. */
-static int
-read_token(const char *path, struct tokfile *f)
+static int read_token(const char *path, struct tokfile *f)
 {
 	int fd, rc, e;
 
@@ -130,8 +125,7 @@ read_token(const char *path, struct tokfile *f)
 	return rc;
 }
 
-static const char *
-damage(const struct tokfile *f)
+static const char *damage(const struct tokfile *f)
 {
 	if (f->missing)
 		return "missing";
@@ -141,31 +135,26 @@ damage(const struct tokfile *f)
 }
 
 /* Equal but for the generation (SoftHSM bumps it at every login). */
-static int
-same_token(const struct tokfile *a, const struct tokfile *b)
+static int same_token(const struct tokfile *a, const struct tokfile *b)
 {
-	return a->len == b->len && a->len >= 8 &&
-	       memcmp(a->p + 8, b->p + 8, a->len - 8) == 0;
+	return a->len == b->len && a->len >= 8 && memcmp(a->p + 8, b->p + 8, a->len - 8) == 0;
 }
 
-void
-cli_user_desc(char *out, size_t cap)
+void cli_user_desc(char *out, size_t cap)
 {
 	uid_t uid = geteuid();
 	struct passwd pw, *res = NULL;
 	char buf[1024];
 
 	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) == 0 && res != NULL)
-		snprintf(out, cap, "user %s (uid %u)", res->pw_name,
-		         (unsigned)uid);
+		snprintf(out, cap, "user %s (uid %u)", res->pw_name, (unsigned)uid);
 	else
 		snprintf(out, cap, "uid %u", (unsigned)uid);
 }
 
 /* ------------------------------------------------------------ the lab */
 
-int
-cli_lab_conf(const char *config, struct cli_lab *lab)
+int cli_lab_conf(const char *config, struct cli_lab *lab)
 {
 	CONF *conf;
 	long eline;
@@ -173,8 +162,7 @@ cli_lab_conf(const char *config, struct cli_lab *lab)
 	int found = 0;
 
 	memset(lab, 0, sizeof(*lab));
-	if (config == NULL && (config = getenv("CMK_CONF")) != NULL &&
-	    *config == '\0')
+	if (config == NULL && (config = getenv("CMK_CONF")) != NULL && *config == '\0')
 		config = NULL;
 	if (config == NULL)
 		config = SYSCONFDIR "/cmk/cmk.conf";
@@ -183,8 +171,7 @@ cli_lab_conf(const char *config, struct cli_lab *lab)
 	if (NCONF_load(conf, config, &eline) > 0 &&
 	    (dir = NCONF_get_string(conf, "lab", "dir")) != NULL &&
 	    (tok = NCONF_get_string(conf, "lab", "token_dir")) != NULL &&
-	    strlen(dir) < sizeof(lab->dir) &&
-	    strlen(tok) < sizeof(lab->token_dir)) {
+	    strlen(dir) < sizeof(lab->dir) && strlen(tok) < sizeof(lab->token_dir)) {
 		const char *g = NCONF_get_string(conf, "lab", "group");
 
 		strcpy(lab->dir, dir);
@@ -198,16 +185,14 @@ cli_lab_conf(const char *config, struct cli_lab *lab)
 	return found;
 }
 
-static void
-lab_file(char *out, size_t cap, const char *dir, const char *name)
+static void lab_file(char *out, size_t cap, const char *dir, const char *name)
 {
 	snprintf(out, cap, "%s/%s", dir, name);
 }
 
 /* Mode of the lab's files: group-readable when the lab is shared with a
  * group (its directory is setgid: cmk lab init --group). */
-static mode_t
-lab_mode(const struct cli_lab *lab, mode_t owner)
+static mode_t lab_mode(const struct cli_lab *lab, mode_t owner)
 {
 	struct stat st;
 
@@ -217,8 +202,7 @@ lab_mode(const struct cli_lab *lab, mode_t owner)
 }
 
 /* Write the copy: a new read-only file renamed over the old one. */
-int
-cli_lab_save_copy(const struct cli_lab *lab, const struct tokfile_view *v)
+int cli_lab_save_copy(const struct cli_lab *lab, const struct tokfile_view *v)
 {
 	char path[PATH_MAX + 64], tmp[PATH_MAX + 80];
 	size_t off = 0;
@@ -228,10 +212,11 @@ cli_lab_save_copy(const struct cli_lab *lab, const struct tokfile_view *v)
 	lab_file(path, sizeof(path), lab->dir, "token.object.saved");
 	snprintf(tmp, sizeof(tmp), "%s.new", path);
 	unlink(tmp);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-	               0600)) < 0)
-		return cli_fail(CMK_E_IO, "cannot save the lab token's copy "
-		                "%s: %s", tmp, strerror(errno));
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
+		return cli_fail(CMK_E_IO,
+				"cannot save the lab token's copy "
+				"%s: %s",
+				tmp, strerror(errno));
 	while (off < v->len) {
 		w = write(fd, v->p + off, v->len - off);
 		if (w < 0 && errno == EINTR)
@@ -240,42 +225,43 @@ cli_lab_save_copy(const struct cli_lab *lab, const struct tokfile_view *v)
 			break;
 		off += (size_t)w;
 	}
-	if (off < v->len || fchmod(fd, lab_mode(lab, 0400)) != 0 ||
-	    fsync(fd) != 0) {
+	if (off < v->len || fchmod(fd, lab_mode(lab, 0400)) != 0 || fsync(fd) != 0) {
 		e = errno;
 		close(fd);
 		unlink(tmp);
-		return cli_fail(CMK_E_IO, "cannot save the lab token's copy "
-		                "%s: %s", tmp, strerror(e));
+		return cli_fail(CMK_E_IO,
+				"cannot save the lab token's copy "
+				"%s: %s",
+				tmp, strerror(e));
 	}
 	close(fd);
 	if (rename(tmp, path) != 0) {
 		e = errno;
 		unlink(tmp);
-		return cli_fail(CMK_E_IO, "cannot save the lab token's copy "
-		                "%s: %s", path, strerror(e));
+		return cli_fail(CMK_E_IO,
+				"cannot save the lab token's copy "
+				"%s: %s",
+				path, strerror(e));
 	}
 	return CMK_OK;
 }
 
 /* Take DIR/token-repair.lock (blocks while another process repairs). */
-static int
-lab_lock(const struct cli_lab *lab)
+static int lab_lock(const struct cli_lab *lab)
 {
 	char path[PATH_MAX + 64];
 	int fd;
 
 	lab_file(path, sizeof(path), lab->dir, "token-repair.lock");
-	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC,
-	               lab_mode(lab, 0600))) < 0) {
-		cli_fail(CMK_E_IO, "lab %s: cannot open its lock file %s: %s",
-		         lab->dir, path, strerror(errno));
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, lab_mode(lab, 0600))) < 0) {
+		cli_fail(CMK_E_IO, "lab %s: cannot open its lock file %s: %s", lab->dir, path,
+			 strerror(errno));
 		return -1;
 	}
 	while (flock(fd, LOCK_EX) != 0) {
 		if (errno != EINTR) {
-			cli_fail(CMK_E_IO, "lab %s: cannot lock %s: %s",
-			         lab->dir, path, strerror(errno));
+			cli_fail(CMK_E_IO, "lab %s: cannot lock %s: %s", lab->dir, path,
+				 strerror(errno));
 			close(fd);
 			return -1;
 		}
@@ -283,9 +269,7 @@ lab_lock(const struct cli_lab *lab)
 	return fd;
 }
 
-static int
-read_copy(const struct cli_lab *lab, struct tokfile *f, char *path,
-          size_t cap)
+static int read_copy(const struct cli_lab *lab, struct tokfile *f, char *path, size_t cap)
 {
 	int fd, rc, e;
 
@@ -305,9 +289,7 @@ read_copy(const struct cli_lab *lab, struct tokfile *f, char *path,
 /* Under the lab lock: look again with a write lock on the token file, and
  * put the copy back if it is still damaged.  1: restored, 0: it had
  * become whole, else an exit status. */
-static int
-restore_locked(const struct cli_lab *lab, const char *tokpath,
-               const char **why)
+static int restore_locked(const struct cli_lab *lab, const char *tokpath, const char **why)
 {
 	struct tokfile now, copy;
 	char copypath[PATH_MAX + 64];
@@ -315,14 +297,14 @@ restore_locked(const struct cli_lab *lab, const char *tokpath,
 	ssize_t w;
 	int fd, rc;
 
-	if (read_copy(lab, &copy, copypath, sizeof(copypath)) != 0 ||
-	    copy.missing || !cmk_softhsm_token_file_ok(copy.p, copy.len)) {
-		rc = cli_fail(CMK_E_TOKEN, "lab %s: the token file %s is %s, "
-		              "and its copy %s %s: re-make the lab (cmk lab "
-		              "init --force destroys its keys)", lab->dir,
-		              tokpath, *why, copypath,
-		              copy.missing ? "is missing"
-		                           : "is not a whole token file");
+	if (read_copy(lab, &copy, copypath, sizeof(copypath)) != 0 || copy.missing ||
+	    !cmk_softhsm_token_file_ok(copy.p, copy.len)) {
+		rc = cli_fail(CMK_E_TOKEN,
+			      "lab %s: the token file %s is %s, "
+			      "and its copy %s %s: re-make the lab (cmk lab "
+			      "init --force destroys its keys)",
+			      lab->dir, tokpath, *why, copypath,
+			      copy.missing ? "is missing" : "is not a whole token file");
 		tokfile_free(&copy);
 		return rc;
 	}
@@ -331,11 +313,10 @@ restore_locked(const struct cli_lab *lab, const char *tokpath,
 	 * damaged file is looked at again, the lock let go in between, before
 	 * it is taken for a killed writer's. */
 	for (int i = 0;; i++) {
-		if ((fd = open(tokpath, O_RDWR | O_CREAT | O_CLOEXEC,
-		               lab_mode(lab, 0600))) < 0 ||
+		if ((fd = open(tokpath, O_RDWR | O_CREAT | O_CLOEXEC, lab_mode(lab, 0600))) < 0 ||
 		    ofd_lock(fd, F_WRLCK) != 0 || read_fd(fd, &now) != 0) {
-			rc = cli_fail(CMK_E_TOKEN, "lab %s: cannot restore %s: %s",
-			              lab->dir, tokpath, strerror(errno));
+			rc = cli_fail(CMK_E_TOKEN, "lab %s: cannot restore %s: %s", lab->dir,
+				      tokpath, strerror(errno));
 			if (fd >= 0)
 				close(fd);
 			tokfile_free(&copy);
@@ -371,22 +352,22 @@ restore_locked(const struct cli_lab *lab, const char *tokpath,
 	if (rc == 0)
 		rc = fsync(fd);
 	if (rc != 0) {
-		rc = cli_fail(CMK_E_TOKEN, "lab %s: cannot restore %s: %s",
-		              lab->dir, tokpath, strerror(errno));
+		rc = cli_fail(CMK_E_TOKEN, "lab %s: cannot restore %s: %s", lab->dir, tokpath,
+			      strerror(errno));
 		close(fd);
 		tokfile_free(&copy);
 		return rc;
 	}
 	close(fd); /* releases the lock */
 	tokfile_free(&copy);
-	fprintf(stderr, "cmk: lab %s: the token file %s was %s (a process "
-	        "killed during SoftHSM's C_Login); restored it from %s\n",
-	        lab->dir, tokpath, *why, copypath);
+	fprintf(stderr,
+		"cmk: lab %s: the token file %s was %s (a process "
+		"killed during SoftHSM's C_Login); restored it from %s\n",
+		lab->dir, tokpath, *why, copypath);
 	return 1;
 }
 
-int
-cli_lab_check(const struct cli_lab *lab, int *restored)
+int cli_lab_check(const struct cli_lab *lab, int *restored)
 {
 	struct tokfile tok, copy;
 	char tokpath[PATH_MAX + 64], copypath[PATH_MAX + 64];
@@ -399,14 +380,16 @@ cli_lab_check(const struct cli_lab *lab, int *restored)
 		char who[300];
 
 		if (errno != EACCES)
-			return cli_fail(CMK_E_TOKEN, "lab %s: cannot read the "
-			                "token file %s: %s", lab->dir, tokpath,
-			                strerror(errno));
+			return cli_fail(CMK_E_TOKEN,
+					"lab %s: cannot read the "
+					"token file %s: %s",
+					lab->dir, tokpath, strerror(errno));
 		cli_user_desc(who, sizeof(who));
-		return cli_fail(CMK_E_TOKEN, "lab %s: the token file %s is not "
-		                "readable by %s: %s (a lab used by another "
-		                "user is made with cmk lab init --group)",
-		                lab->dir, tokpath, who, strerror(EACCES));
+		return cli_fail(CMK_E_TOKEN,
+				"lab %s: the token file %s is not "
+				"readable by %s: %s (a lab used by another "
+				"user is made with cmk lab init --group)",
+				lab->dir, tokpath, who, strerror(EACCES));
 	}
 	why = damage(&tok);
 	/* SoftHSM truncates the file before it takes its lock and writes, so a
@@ -426,8 +409,8 @@ cli_lab_check(const struct cli_lab *lab, int *restored)
 	}
 	if (why == NULL) {
 		/* whole: keep the copy current (a changed PIN, say) */
-		if (read_copy(lab, &copy, copypath, sizeof(copypath)) == 0 &&
-		    !copy.missing && same_token(&tok, &copy)) {
+		if (read_copy(lab, &copy, copypath, sizeof(copypath)) == 0 && !copy.missing &&
+		    same_token(&tok, &copy)) {
 			tokfile_free(&copy);
 			tokfile_free(&tok);
 			return CMK_OK;
@@ -457,8 +440,7 @@ cli_lab_check(const struct cli_lab *lab, int *restored)
 	return rc;
 }
 
-int
-cli_lab_guard(struct cli *c, int *restored)
+int cli_lab_guard(struct cli *c, int *restored)
 {
 	struct cli_lab lab;
 
@@ -472,8 +454,7 @@ cli_lab_guard(struct cli *c, int *restored)
 
 static gid_t after_gid;
 
-static void
-give_to_group(const char *path, const struct stat *st, mode_t want)
+static void give_to_group(const char *path, const struct stat *st, mode_t want)
 {
 	if (st->st_uid != geteuid())
 		return;
@@ -483,8 +464,7 @@ give_to_group(const char *path, const struct stat *st, mode_t want)
 		(void)chmod(path, want);
 }
 
-static int
-after_cb(const char *path, const struct stat *st, int flag, struct FTW *f)
+static int after_cb(const char *path, const struct stat *st, int flag, struct FTW *f)
 {
 	(void)f;
 	if (flag == FTW_D)
@@ -494,8 +474,7 @@ after_cb(const char *path, const struct stat *st, int flag, struct FTW *f)
 	return 0;
 }
 
-void
-cli_lab_after(const struct cli *c)
+void cli_lab_after(const struct cli *c)
 {
 	struct cli_lab lab;
 	struct group *gr;
@@ -516,8 +495,7 @@ cli_lab_after(const struct cli *c)
 		if (glob(pat, 0, NULL, &g) != 0)
 			continue;
 		for (i = 0; i < g.gl_pathc; i++)
-			if (lstat(g.gl_pathv[i], &st) == 0 &&
-			    S_ISREG(st.st_mode))
+			if (lstat(g.gl_pathv[i], &st) == 0 && S_ISREG(st.st_mode))
 				give_to_group(g.gl_pathv[i], &st, 0660);
 		globfree(&g);
 	}

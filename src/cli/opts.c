@@ -16,8 +16,7 @@
 /* The command line being run: its --json makes errors JSON too. */
 static const struct cli *cli_current;
 
-void
-cli_begin(const struct cli *c)
+void cli_begin(const struct cli *c)
 {
 	cli_current = c;
 }
@@ -26,9 +25,7 @@ cli_begin(const struct cli *c)
  * One error: "cmk: TEXT" on stderr, or with --json one JSON object
  * {"error": TEXT, "code": RC, "name": "CMK_E_..."} on a line of its own.
  */
-static int
-vfail(cmk_rc rc, const char *prefix, const char *fmt, va_list ap,
-      const char *suffix)
+static int vfail(cmk_rc rc, const char *prefix, const char *fmt, va_list ap, const char *suffix)
 {
 	char msg[2048];
 	json_object *o;
@@ -48,17 +45,15 @@ vfail(cmk_rc rc, const char *prefix, const char *fmt, va_list ap,
 	o = json_object_new_object();
 	json_object_object_add(o, "error", json_object_new_string(msg));
 	json_object_object_add(o, "code", json_object_new_int((int)rc));
-	json_object_object_add(o, "name",
-	                       json_object_new_string(cmk_rc_name(rc)));
-	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-	                                   JSON_C_TO_STRING_NOSLASHESCAPE);
+	json_object_object_add(o, "name", json_object_new_string(cmk_rc_name(rc)));
+	s = json_object_to_json_string_ext(o,
+					   JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	fprintf(stderr, "%s\n", s != NULL ? s : "{\"error\": \"out of memory\"}");
 	json_object_put(o);
 	return rc;
 }
 
-int
-cli_fail(cmk_rc rc, const char *fmt, ...)
+int cli_fail(cmk_rc rc, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -68,8 +63,7 @@ cli_fail(cmk_rc rc, const char *fmt, ...)
 	return rc;
 }
 
-int
-cli_lib_fail(cmk_rc rc)
+int cli_lib_fail(cmk_rc rc)
 {
 	const char *e = cmk_last_error();
 
@@ -78,8 +72,7 @@ cli_lib_fail(cmk_rc rc)
 	return cli_fail(rc, "%s", e);
 }
 
-const char *
-cli_cmd_path(const struct cli *c)
+const char *cli_cmd_path(const struct cli *c)
 {
 	static char path[96];
 
@@ -88,13 +81,11 @@ cli_cmd_path(const struct cli *c)
 	if (c->cmd == NULL || c->cmd->name == NULL)
 		snprintf(path, sizeof(path), "cmk %s", c->group->name);
 	else
-		snprintf(path, sizeof(path), "cmk %s %s", c->group->name,
-		         c->cmd->name);
+		snprintf(path, sizeof(path), "cmk %s %s", c->group->name, c->cmd->name);
 	return path;
 }
 
-int
-cli_usage_fail(struct cli *c, const char *fmt, ...)
+int cli_usage_fail(struct cli *c, const char *fmt, ...)
 {
 	va_list ap;
 	const char *path = cli_cmd_path(c);
@@ -110,27 +101,22 @@ cli_usage_fail(struct cli *c, const char *fmt, ...)
 	return CMK_E_USAGE;
 }
 
-void
-cli_print_cmd_help(FILE *f, const struct cli_group *g,
-                   const struct cli_cmd *cmd)
+void cli_print_cmd_help(FILE *f, const struct cli_group *g, const struct cli_cmd *cmd)
 {
 	if (cmd->name != NULL)
 		fprintf(f, "usage: cmk %s %s%s%s\n\n%s\n", g->name, cmd->name,
-		        *cmd->synopsis ? " " : "", cmd->synopsis,
-		        cmd->summary);
+			*cmd->synopsis ? " " : "", cmd->synopsis, cmd->summary);
 	else
-		fprintf(f, "usage: cmk %s%s%s\n\n%s\n", g->name,
-		        *cmd->synopsis ? " " : "", cmd->synopsis,
-		        cmd->summary);
+		fprintf(f, "usage: cmk %s%s%s\n\n%s\n", g->name, *cmd->synopsis ? " " : "",
+			cmd->synopsis, cmd->summary);
 	if (cmd->options != NULL)
 		fprintf(f, "\noptions:\n%s", cmd->options);
 	fprintf(f, "\nGlobal options (--config, --vault, --identity, --json) "
-	        "go anywhere on the\nline unless the command has an option of "
-	        "that name: see 'cmk help' and cmk(1).\n");
+		   "go anywhere on the\nline unless the command has an option of "
+		   "that name: see 'cmk help' and cmk(1).\n");
 }
 
-void
-cli_print_group_help(FILE *f, const struct cli_group *g)
+void cli_print_group_help(FILE *f, const struct cli_group *g)
 {
 	const struct cli_cmd *cmd;
 
@@ -138,25 +124,21 @@ cli_print_group_help(FILE *f, const struct cli_group *g)
 		cli_print_cmd_help(f, g, &g->cmds[0]);
 		return;
 	}
-	fprintf(f, "usage: cmk %s COMMAND [ARGS]\n\n%s\n\ncommands:\n",
-	        g->name, g->summary);
+	fprintf(f, "usage: cmk %s COMMAND [ARGS]\n\n%s\n\ncommands:\n", g->name, g->summary);
 	for (cmd = g->cmds; cmd->run != NULL; cmd++)
 		fprintf(f, "  %s %s\n      %.*s\n", cmd->name, cmd->synopsis,
-		        (int)strcspn(cmd->summary, "\n"), cmd->summary);
-	fprintf(f, "\nRun 'cmk %s COMMAND --help' for a command's options.\n",
-	        g->name);
+			(int)strcspn(cmd->summary, "\n"), cmd->summary);
+	fprintf(f, "\nRun 'cmk %s COMMAND --help' for a command's options.\n", g->name);
 }
 
 /* The short options of a long-option table: every val that is a letter. */
-static void
-short_opts(const struct option *opts, char *buf, size_t len)
+static void short_opts(const struct option *opts, char *buf, size_t len)
 {
 	size_t n = 0;
 
 	buf[n++] = ':';
 	for (; opts->name != NULL && n + 3 < len; opts++) {
-		if (opts->flag != NULL || opts->val <= 0 || opts->val > 127 ||
-		    !isalpha(opts->val))
+		if (opts->flag != NULL || opts->val <= 0 || opts->val > 127 || !isalpha(opts->val))
 			continue;
 		buf[n++] = (char)opts->val;
 		if (opts->has_arg == required_argument)
@@ -173,8 +155,7 @@ const struct option cli_global_opts[] = {
 	CLI_OPT_END,
 };
 
-int
-cli_global_opt(struct cli *c, int o, const char *arg)
+int cli_global_opt(struct cli *c, int o, const char *arg)
 {
 	switch (o) {
 	case CLI_G_CONFIG:
@@ -186,21 +167,15 @@ cli_global_opt(struct cli *c, int o, const char *arg)
 		c->vault = arg;
 		c->vault_explicit = 1;
 		return CMK_OK;
-	case CLI_G_IDENTITY:
-		c->identity = arg;
-		return CMK_OK;
-	case CLI_G_JSON:
-		c->json = 1;
-		return CMK_OK;
-	default:
-		return -1;
+	case CLI_G_IDENTITY: c->identity = arg; return CMK_OK;
+	case CLI_G_JSON: c->json = 1; return CMK_OK;
+	default: return -1;
 	}
 }
 
 /* The command's options followed by the global options it does not
  * define itself (a command's own --vault or --json wins). */
-static const struct option *
-merged_opts(const struct option *opts)
+static const struct option *merged_opts(const struct option *opts)
 {
 	static struct option all[96];
 	const struct option *g, *o;
@@ -219,9 +194,7 @@ merged_opts(const struct option *opts)
 	return all;
 }
 
-int
-cli_next_opt(struct cli *c, int argc, char **argv,
-             const struct option *opts)
+int cli_next_opt(struct cli *c, int argc, char **argv, const struct option *opts)
 {
 	const struct option *all = merged_opts(opts);
 	char sopts[64];
@@ -245,37 +218,30 @@ cli_next_opt(struct cli *c, int argc, char **argv,
 			exit(cli_fail(CMK_E_IO, "cannot write standard output"));
 		exit(CMK_OK);
 	case ':':
-		c->rc = cli_usage_fail(c, "option '%s' needs a value",
-		                       argv[optind - 1]);
+		c->rc = cli_usage_fail(c, "option '%s' needs a value", argv[optind - 1]);
 		return CLI_OPT_STOP;
 	case '?':
 		if (optopt != 0 && optopt != '?')
 			c->rc = cli_usage_fail(c, "unknown option '-%c'", optopt);
 		else
-			c->rc = cli_usage_fail(c, "unknown option '%s'",
-			                       argv[optind - 1]);
+			c->rc = cli_usage_fail(c, "unknown option '%s'", argv[optind - 1]);
 		return CLI_OPT_STOP;
-	default:
-		return o;
+	default: return o;
 	}
 }
 
-int
-cli_operands(struct cli *c, int argc, char **argv, int min, int max,
-             const char *what)
+int cli_operands(struct cli *c, int argc, char **argv, int min, int max, const char *what)
 {
 	int n = argc - optind;
 
 	if (n < min)
 		return cli_usage_fail(c, "missing %s", what);
 	if (n > max)
-		return cli_usage_fail(c, "unexpected argument '%s'",
-		                      argv[optind + max]);
+		return cli_usage_fail(c, "unexpected argument '%s'", argv[optind + max]);
 	return CMK_OK;
 }
 
-int
-cli_parse_uint(struct cli *c, const char *opt, const char *s, unsigned *out)
+int cli_parse_uint(struct cli *c, const char *opt, const char *s, unsigned *out)
 {
 	unsigned long v;
 	char *end;
@@ -292,8 +258,7 @@ cli_parse_uint(struct cli *c, const char *opt, const char *s, unsigned *out)
 	return CMK_OK;
 }
 
-int
-cli_args(struct cli *c, int argc, char **argv, int min, int max, const char *what)
+int cli_args(struct cli *c, int argc, char **argv, int min, int max, const char *what)
 {
 	static const struct option opts[] = { CLI_OPT_HELP, CLI_OPT_END };
 	int o;

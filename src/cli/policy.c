@@ -11,8 +11,7 @@
 
 #include "cli/cli.h"
 
-static int
-run_set(struct cli *c, int argc, char **argv)
+static int run_set(struct cli *c, int argc, char **argv)
 {
 	unsigned perms;
 	cmk_ctx *ctx;
@@ -37,8 +36,7 @@ run_set(struct cli *c, int argc, char **argv)
 	return rc;
 }
 
-static int
-run_show(struct cli *c, int argc, char **argv)
+static int run_show(struct cli *c, int argc, char **argv)
 {
 	cmk_policy *v;
 	size_t n;
@@ -65,11 +63,13 @@ run_show(struct cli *c, int argc, char **argv)
 		cli_time_format(v[i].updated, when);
 		if (arr) {
 			json_object *o2 = json_object_new_object();
-			json_object_object_add(o2, "identity", json_object_new_string(v[i].identity));
+			json_object_object_add(o2, "identity",
+					       json_object_new_string(v[i].identity));
 			json_object *p = json_object_new_array();
 			for (unsigned b = 1; b <= CMK_PERM_VERIFY; b <<= 1)
 				if (v[i].perms & b)
-					json_object_array_add(p, json_object_new_string(cmk_perm_name(b)));
+					json_object_array_add(
+						p, json_object_new_string(cmk_perm_name(b)));
 			json_object_object_add(o2, "permissions", p);
 			json_object_object_add(o2, "updated", json_object_new_string(when));
 			json_object_array_add(arr, o2);
@@ -81,7 +81,7 @@ run_show(struct cli *c, int argc, char **argv)
 	if (only && !found) {
 		json_object_put(arr);
 		rc = cli_fail(CMK_E_NOT_FOUND, "vault %s has no access policy for identity '%s'",
-		              cmk_ctx_vault(ctx), only);
+			      cmk_ctx_vault(ctx), only);
 	} else if (arr) {
 		rc = cli_json_print(arr);
 	}
@@ -89,8 +89,7 @@ run_show(struct cli *c, int argc, char **argv)
 	return rc;
 }
 
-static int
-run_remove(struct cli *c, int argc, char **argv)
+static int run_remove(struct cli *c, int argc, char **argv)
 {
 	cmk_ctx *ctx;
 	int rc;
@@ -110,19 +109,22 @@ run_remove(struct cli *c, int argc, char **argv)
 }
 
 const struct cli_group cli_group_policy = {
-	"policy", "grant, show and revoke key permissions of identities",
+	"policy",
+	"grant, show and revoke key permissions of identities",
 	(const struct cli_cmd[]){
 		{ "set", run_set, "IDENTITY PERMISSIONS",
 		  "Give IDENTITY exactly PERMISSIONS, a comma-separated list of: "
 		  "get list create\nupdate delete recover purge rotate wrapKey "
 		  "unwrapKey encrypt decrypt sign\nverify; \"all\" is every "
 		  "permission except purge, which must be named.\nOnly the vault's "
-		  "administrator may change policies.", NULL },
-		{ "show", run_show, "[IDENTITY]",
-		  "List the access policies, one identity a line.", NULL },
+		  "administrator may change policies.",
+		  NULL },
+		{ "show", run_show, "[IDENTITY]", "List the access policies, one identity a line.",
+		  NULL },
 		{ "remove", run_remove, "IDENTITY",
 		  "Revoke every permission of IDENTITY.  Other processes see it "
-		  "within the\nvault's policy_cache_ms (cmk.conf(5)).", NULL },
+		  "within the\nvault's policy_cache_ms (cmk.conf(5)).",
+		  NULL },
 		{ NULL, NULL, NULL, NULL, NULL },
 	},
 };

@@ -15,8 +15,7 @@
 #include "cli/cli.h"
 
 /* Exactly n digits at *p; advances p. */
-static int
-digits(const char **p, int n, int *out)
+static int digits(const char **p, int n, int *out)
 {
 	int v = 0, i;
 
@@ -30,8 +29,7 @@ digits(const char **p, int n, int *out)
 	return 0;
 }
 
-static int
-expect(const char **p, const char *chars)
+static int expect(const char **p, const char *chars)
 {
 	if (**p == '\0' || strchr(chars, **p) == NULL)
 		return -1;
@@ -39,18 +37,15 @@ expect(const char **p, const char *chars)
 	return 0;
 }
 
-static int
-leap(int y)
+static int leap(int y)
 {
 	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 }
 
 /* Days from 1970-01-01 to y-m-d (proleptic Gregorian, y >= 1970). */
-static int64_t
-days_from_civil(int y, int m, int d)
+static int64_t days_from_civil(int y, int m, int d)
 {
-	static const int before[12] = { 0, 31, 59, 90, 120, 151, 181, 212,
-	                                243, 273, 304, 334 };
+	static const int before[12] = { 0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334 };
 	int64_t days = 0;
 	int i;
 
@@ -60,19 +55,16 @@ days_from_civil(int y, int m, int d)
 	return days;
 }
 
-static int
-parse_absolute(const char *s, int64_t *out)
+static int parse_absolute(const char *s, int64_t *out)
 {
-	static const int mdays[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30,
-	                               31, 30, 31 };
+	static const int mdays[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
 	const char *p = s;
 	int y, mo, d, h = 0, mi = 0, sec = 0, oh = 0, om = 0, sign = 0;
 
-	if (digits(&p, 4, &y) || expect(&p, "-") || digits(&p, 2, &mo) ||
-	    expect(&p, "-") || digits(&p, 2, &d))
+	if (digits(&p, 4, &y) || expect(&p, "-") || digits(&p, 2, &mo) || expect(&p, "-") ||
+	    digits(&p, 2, &d))
 		return -1;
-	if (y < 1970 || mo < 1 || mo > 12 || d < 1 ||
-	    d > mdays[mo - 1] + (mo == 2 && leap(y)))
+	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] + (mo == 2 && leap(y)))
 		return -1;
 	if (*p != '\0') {
 		if (expect(&p, "Tt ") || digits(&p, 2, &h) || expect(&p, ":") ||
@@ -91,8 +83,8 @@ parse_absolute(const char *s, int64_t *out)
 			p++;
 		} else if (*p == '+' || *p == '-') {
 			sign = *p++ == '+' ? 1 : -1;
-			if (digits(&p, 2, &oh) || expect(&p, ":") ||
-			    digits(&p, 2, &om) || oh > 23 || om > 59)
+			if (digits(&p, 2, &oh) || expect(&p, ":") || digits(&p, 2, &om) ||
+			    oh > 23 || om > 59)
 				return -1;
 		} else {
 			return -1;
@@ -107,8 +99,7 @@ parse_absolute(const char *s, int64_t *out)
 	return 0;
 }
 
-static int
-parse_relative(const char *s, int64_t *out)
+static int parse_relative(const char *s, int64_t *out)
 {
 	int64_t n = 0, unit;
 	int sign = s[0] == '-' ? -1 : 1;
@@ -135,9 +126,7 @@ parse_relative(const char *s, int64_t *out)
 	return 0;
 }
 
-int
-cli_time_parse(struct cli *c, const char *opt, const char *s,
-               int allow_none, int64_t *out)
+int cli_time_parse(struct cli *c, const char *opt, const char *s, int allow_none, int64_t *out)
 {
 	int64_t t;
 	int bad;
@@ -155,19 +144,21 @@ cli_time_parse(struct cli *c, const char *opt, const char *s,
 		bad = parse_absolute(s, &t);
 	}
 	if (bad)
-		return cli_usage_fail(c, "%s '%s' is not a time: give "
-		                      "2027-01-31T00:00:00Z, 2027-01-31, now or "
-		                      "+90d (units s m h d w)%s", opt, s,
-		                      allow_none ? ", or none" : "");
+		return cli_usage_fail(c,
+				      "%s '%s' is not a time: give "
+				      "2027-01-31T00:00:00Z, 2027-01-31, now or "
+				      "+90d (units s m h d w)%s",
+				      opt, s, allow_none ? ", or none" : "");
 	if (t <= 0)
-		return cli_usage_fail(c, "%s '%s' is not after "
-		                      "1970-01-01T00:00:00Z", opt, s);
+		return cli_usage_fail(c,
+				      "%s '%s' is not after "
+				      "1970-01-01T00:00:00Z",
+				      opt, s);
 	*out = t;
 	return CMK_OK;
 }
 
-void
-cli_time_format(int64_t secs, char buf[32])
+void cli_time_format(int64_t secs, char buf[32])
 {
 	struct tm tm;
 	time_t t = (time_t)secs;

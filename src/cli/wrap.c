@@ -15,7 +15,7 @@
 enum { OPT_RAW = 256, OPT_BASE64 };
 
 #define INPUT_MAX (64 * 1024)
-#define DEK_CAP 1024 /* more than the largest RSA modulus cmk makes */
+#define DEK_CAP	  1024 /* more than the largest RSA modulus cmk makes */
 
 struct wrap_opts {
 	cmk_alg alg;
@@ -32,13 +32,13 @@ static const struct option wrap_options[] = {
 	{ "base64", no_argument, NULL, OPT_BASE64 },
 	{ "in", required_argument, NULL, 'i' },
 	{ "out", required_argument, NULL, 'o' },
-	CLI_OPT_HELP, CLI_OPT_END,
+	CLI_OPT_HELP,
+	CLI_OPT_END,
 };
 
 /* 0 to go on; else the command is done and returns c->rc (after --help
  * or an error). */
-static int
-parse_wrap_opts(struct cli *c, int argc, char **argv, struct wrap_opts *w)
+static int parse_wrap_opts(struct cli *c, int argc, char **argv, struct wrap_opts *w)
 {
 	cmk_rc rc;
 	int o;
@@ -47,8 +47,7 @@ parse_wrap_opts(struct cli *c, int argc, char **argv, struct wrap_opts *w)
 	w->alg = CMK_ALG_RSA_OAEP_256;
 	while ((o = cli_next_opt(c, argc, argv, wrap_options)) != -1) {
 		switch (o) {
-		case CLI_OPT_STOP:
-			return 1;
+		case CLI_OPT_STOP: return 1;
 		case 'a':
 			if ((rc = cmk_alg_parse(optarg, &w->alg)) != CMK_OK) {
 				c->rc = cli_lib_fail(rc);
@@ -65,18 +64,15 @@ parse_wrap_opts(struct cli *c, int argc, char **argv, struct wrap_opts *w)
 	return 0;
 }
 
-static const char *
-in_name(const char *path)
+static const char *in_name(const char *path)
 {
 	return path == NULL || strcmp(path, "-") == 0 ? "standard input" : path;
 }
 
 /* --------------------------------------------------------------- wrap */
 
-static int
-do_wrap(cmk_ctx *ctx, const struct wrap_opts *w, const char *keyid,
-        const struct cli_buf *dek, uint8_t **out, size_t *outlen,
-        char kid[CMK_KID_MAX])
+static int do_wrap(cmk_ctx *ctx, const struct wrap_opts *w, const char *keyid,
+		   const struct cli_buf *dek, uint8_t **out, size_t *outlen, char kid[CMK_KID_MAX])
 {
 	size_t cap = 4096;
 	uint8_t *buf;
@@ -87,11 +83,9 @@ do_wrap(cmk_ctx *ctx, const struct wrap_opts *w, const char *keyid,
 			return cli_fail(CMK_E_NOMEM, "out of memory");
 		*outlen = cap;
 		if (w->raw)
-			rc = cmk_wrap_raw(ctx, keyid, w->alg, dek->p, dek->len, buf,
-			                  outlen, kid);
+			rc = cmk_wrap_raw(ctx, keyid, w->alg, dek->p, dek->len, buf, outlen, kid);
 		else
-			rc = cmk_wrap(ctx, keyid, w->alg, dek->p, dek->len, buf,
-			              outlen);
+			rc = cmk_wrap(ctx, keyid, w->alg, dek->p, dek->len, buf, outlen);
 		if (rc == CMK_E_BUFFER && *outlen > cap) {
 			free(buf);
 			cap = *outlen;
@@ -106,8 +100,7 @@ do_wrap(cmk_ctx *ctx, const struct wrap_opts *w, const char *keyid,
 	}
 }
 
-static int
-run_wrap(struct cli *c, int argc, char **argv)
+static int run_wrap(struct cli *c, int argc, char **argv)
 {
 	struct wrap_opts w;
 	struct cli_buf dek = { 0 };
@@ -126,8 +119,7 @@ run_wrap(struct cli *c, int argc, char **argv)
 		return rc;
 	if (dek.len == 0) {
 		cli_buf_free(&dek);
-		return cli_usage_fail(c, "the key to wrap (%s) is empty",
-		                      in_name(w.in));
+		return cli_usage_fail(c, "the key to wrap (%s) is empty", in_name(w.in));
 	}
 	if ((rc = cli_open(c, argv[optind], &ctx)) != CMK_OK) {
 		cli_buf_free(&dek);
@@ -139,9 +131,8 @@ run_wrap(struct cli *c, int argc, char **argv)
 	if (rc == CMK_OK && w.base64)
 		rc = cli_base64_encode(out, outlen, &b64, &b64len);
 	if (rc == CMK_OK)
-		rc = b64 != NULL
-		     ? cli_write(w.out, "wrapped key", b64, b64len, 0)
-		     : cli_write(w.out, "wrapped key", out, outlen, 0);
+		rc = b64 != NULL ? cli_write(w.out, "wrapped key", b64, b64len, 0)
+				 : cli_write(w.out, "wrapped key", out, outlen, 0);
 	if (rc == CMK_OK && w.raw)
 		fprintf(stderr, "kid: %s\n", kid);
 	free(out);
@@ -152,8 +143,7 @@ run_wrap(struct cli *c, int argc, char **argv)
 /* ------------------------------------------------------------- unwrap */
 
 /* Without --raw a KEYID given must name the key the record names. */
-static int
-check_record_key(struct cli *c, const char *keyid, const char *recorded)
+static int check_record_key(struct cli *c, const char *keyid, const char *recorded)
 {
 	char v1[64], n1[CMK_NAME_MAX], ver1[CMK_VERSION_LEN + 1];
 	char v2[64], n2[CMK_NAME_MAX], ver2[CMK_VERSION_LEN + 1];
@@ -164,14 +154,15 @@ check_record_key(struct cli *c, const char *keyid, const char *recorded)
 		return rc;
 	if ((*v1 && strcmp(v1, v2) != 0) || strcmp(n1, n2) != 0 ||
 	    (*ver1 && strcmp(ver1, ver2) != 0))
-		return cli_fail(CMK_E_USAGE, "the wrapped key was wrapped by %s, "
-		                "not by %s", recorded, keyid);
+		return cli_fail(CMK_E_USAGE,
+				"the wrapped key was wrapped by %s, "
+				"not by %s",
+				recorded, keyid);
 	return CMK_OK;
 }
 
 /* The versioned id of `keyid` (a versionless one picks the current). */
-static int
-resolve_version(cmk_ctx *ctx, const char *keyid, char kid[CMK_KID_MAX])
+static int resolve_version(cmk_ctx *ctx, const char *keyid, char kid[CMK_KID_MAX])
 {
 	cmk_key *key;
 	cmk_rc rc;
@@ -183,9 +174,8 @@ resolve_version(cmk_ctx *ctx, const char *keyid, char kid[CMK_KID_MAX])
 	return CMK_OK;
 }
 
-static int
-do_unwrap(cmk_ctx *ctx, const struct wrap_opts *w, const char *kid,
-          const struct cli_buf *in, struct cli_buf *dek)
+static int do_unwrap(cmk_ctx *ctx, const struct wrap_opts *w, const char *kid,
+		     const struct cli_buf *in, struct cli_buf *dek)
 {
 	char used[CMK_KID_MAX];
 	cmk_rc rc;
@@ -197,11 +187,9 @@ do_unwrap(cmk_ctx *ctx, const struct wrap_opts *w, const char *kid,
 			return cli_fail(CMK_E_NOMEM, "out of secure memory");
 		dek->len = dek->cap;
 		if (w->raw)
-			rc = cmk_unwrap_raw(ctx, kid, w->alg, in->p, in->len,
-			                    dek->p, &dek->len);
+			rc = cmk_unwrap_raw(ctx, kid, w->alg, in->p, in->len, dek->p, &dek->len);
 		else
-			rc = cmk_unwrap(ctx, in->p, in->len, dek->p, &dek->len,
-			                used);
+			rc = cmk_unwrap(ctx, in->p, in->len, dek->p, &dek->len, used);
 		if (rc == CMK_E_BUFFER && dek->len > dek->cap) {
 			size_t need = dek->len;
 
@@ -218,8 +206,7 @@ do_unwrap(cmk_ctx *ctx, const struct wrap_opts *w, const char *kid,
 	}
 }
 
-static int
-run_unwrap(struct cli *c, int argc, char **argv)
+static int run_unwrap(struct cli *c, int argc, char **argv)
 {
 	struct wrap_opts w;
 	struct cli_buf raw = { 0 }, dec = { 0 }, dek = { 0 }, *in;
@@ -231,8 +218,8 @@ run_unwrap(struct cli *c, int argc, char **argv)
 
 	if (parse_wrap_opts(c, argc, argv, &w) != 0)
 		return c->rc;
-	if ((rc = cli_operands(c, argc, argv, w.raw ? 1 : 0, 1,
-	                       "KEYID (needed with --raw)")) != CMK_OK)
+	if ((rc = cli_operands(c, argc, argv, w.raw ? 1 : 0, 1, "KEYID (needed with --raw)")) !=
+	    CMK_OK)
 		return rc;
 	keyid = optind < argc ? argv[optind] : NULL;
 	if ((rc = cli_read(w.in, "wrapped key", INPUT_MAX, 0, &raw)) != CMK_OK)
@@ -245,8 +232,7 @@ run_unwrap(struct cli *c, int argc, char **argv)
 		in = &dec;
 	}
 	if (in->len == 0) {
-		rc = cli_usage_fail(c, "the wrapped key (%s) is empty",
-		                    in_name(w.in));
+		rc = cli_usage_fail(c, "the wrapped key (%s) is empty", in_name(w.in));
 		goto out;
 	}
 	if (w.raw) {
@@ -259,13 +245,13 @@ run_unwrap(struct cli *c, int argc, char **argv)
 			goto out;
 		}
 		if (w.has_alg && w.alg != rec.alg) {
-			rc = cli_fail(CMK_E_USAGE, "the wrapped key uses %s, not "
-			              "%s (--alg)", cmk_alg_name(rec.alg),
-			              cmk_alg_name(w.alg));
+			rc = cli_fail(CMK_E_USAGE,
+				      "the wrapped key uses %s, not "
+				      "%s (--alg)",
+				      cmk_alg_name(rec.alg), cmk_alg_name(w.alg));
 			goto out;
 		}
-		if (keyid != NULL &&
-		    (rc = check_record_key(c, keyid, rec.kid)) != CMK_OK)
+		if (keyid != NULL && (rc = check_record_key(c, keyid, rec.kid)) != CMK_OK)
 			goto out;
 		snprintf(kid, sizeof(kid), "%s", rec.kid);
 		if ((rc = cli_open(c, kid, &ctx)) != CMK_OK)
@@ -287,25 +273,25 @@ out:
 
 /* -------------------------------------------------------------- groups */
 
-#define IO_HELP \
-	"  --alg ALG, -a ALG  RSA-OAEP-256 (default), RSA-OAEP (SHA-1), " \
-	"RSA-OAEP-384,\n" \
-	"                     RSA-OAEP-512, or RSA1_5 (PKCS#1 v1.5, only " \
-	"by name)\n" \
-	"  --raw              the bare RSA ciphertext instead of the " \
-	"wrapped-key format\n" \
-	"  --base64           the wrapped key is base64 text\n" \
-	"  --in FILE, -i FILE input (default: standard input, also -)\n" \
-	"  --out FILE, -o FILE\n" \
+#define IO_HELP                                                              \
+	"  --alg ALG, -a ALG  RSA-OAEP-256 (default), RSA-OAEP (SHA-1), "    \
+	"RSA-OAEP-384,\n"                                                    \
+	"                     RSA-OAEP-512, or RSA1_5 (PKCS#1 v1.5, only "   \
+	"by name)\n"                                                         \
+	"  --raw              the bare RSA ciphertext instead of the "       \
+	"wrapped-key format\n"                                               \
+	"  --base64           the wrapped key is base64 text\n"              \
+	"  --in FILE, -i FILE input (default: standard input, also -)\n"     \
+	"  --out FILE, -o FILE\n"                                            \
 	"                     output (default: standard output, also -); a " \
-	"file is\n" \
+	"file is\n"                                                          \
 	"                     replaced only once the operation succeeded\n"
 
 const struct cli_group cli_group_wrap = {
-	"wrap", "wrap a data encryption key with a vault key",
+	"wrap",
+	"wrap a data encryption key with a vault key",
 	(const struct cli_cmd[]){
-		{ NULL, run_wrap,
-		  "KEYID [--alg ALG] [--raw] [--base64] [--in FILE] [--out FILE]",
+		{ NULL, run_wrap, "KEYID [--alg ALG] [--raw] [--base64] [--in FILE] [--out FILE]",
 		  "Wrap the key read from --in with KEYID (NAME, NAME/VERSION "
 		  "or\ncmk://VAULT/keys/NAME[/VERSION]; a versionless id uses "
 		  "the current version).\nThe output records the algorithm and "
@@ -318,7 +304,8 @@ const struct cli_group cli_group_wrap = {
 };
 
 const struct cli_group cli_group_unwrap = {
-	"unwrap", "unwrap a wrapped data encryption key",
+	"unwrap",
+	"unwrap a wrapped data encryption key",
 	(const struct cli_cmd[]){
 		{ NULL, run_unwrap,
 		  "[KEYID] [--alg ALG] [--raw] [--base64] [--in FILE] "

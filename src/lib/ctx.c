@@ -22,7 +22,8 @@ static cmk_rc set_identity(cmk_ctx *ctx, const char *identity)
 		return cmk_err(CMK_E_USAGE, "identity '%.40s...' is too long", identity);
 	for (const char *p = identity; *p; p++)
 		if ((unsigned char)*p < 0x21 || *p == 0x7f)
-			return cmk_err(CMK_E_USAGE, "identity '%s' has spaces or control characters", identity);
+			return cmk_err(CMK_E_USAGE,
+				       "identity '%s' has spaces or control characters", identity);
 	strcpy(ctx->identity, identity);
 	return CMK_OK;
 }
@@ -41,9 +42,10 @@ static void parts_fork(cmk_ctx *ctx, int step, int before)
 		/* released and made anew in the reverse order of taking */
 		int id = step == PREPARE ? n : CTX_NPARTS - 1 - n;
 		const ctx_part *p = atomic_load(&ctx->parts[id]);
-		void (*fn)(cmk_ctx *) = !p || p->before_ctx_lock != before ? NULL :
-		                        step == PREPARE ? p->fork_prepare :
-		                        step == PARENT ? p->fork_parent : p->fork_child;
+		void (*fn)(cmk_ctx *) = !p || p->before_ctx_lock != before ? NULL
+					: step == PREPARE		   ? p->fork_prepare
+					: step == PARENT		   ? p->fork_parent
+									   : p->fork_child;
 		if (fn)
 			fn(ctx);
 	}
@@ -102,7 +104,8 @@ cmk_rc cmk_open(cmk_ctx **out, const char *config, const char *vault, const char
 		rc = set_identity(ctx, identity);
 	char what[96];
 	snprintf(what, sizeof what, "vault %s", ctx->conf.name);
-	if (rc == CMK_OK && (rc = p11_mod_load_at(ctx->conf.module, ctx->conf.init_reserved, ctx->conf.server, &ctx->mod)))
+	if (rc == CMK_OK && (rc = p11_mod_load_at(ctx->conf.module, ctx->conf.init_reserved,
+						  ctx->conf.server, &ctx->mod)))
 		cmk_err_prefix(rc, "%s", what);
 	if (rc == CMK_OK)
 		rc = p11_tok_open(ctx->mod, ctx->conf.token, what, &ctx->tok);
@@ -203,8 +206,10 @@ cmk_rc ctx_mac_key(cmk_ctx *ctx, int which, CK_OBJECT_HANDLE *h)
 	CK_OBJECT_HANDLE tok[2];
 	CMK_TRY(p11_hmac_keys_find(ctx->tok, labels, 2, tok));
 	if (tok[which] == CK_INVALID_HANDLE)
-		return cmk_err(CMK_E_NOT_FOUND, "%s is not initialised on token '%s' (no %s key): run `cmk vault init`",
-		               CTX_WHAT(ctx), p11_tok_label(ctx->tok), labels[which]);
+		return cmk_err(
+			CMK_E_NOT_FOUND,
+			"%s is not initialised on token '%s' (no %s key): run `cmk vault init`",
+			CTX_WHAT(ctx), p11_tok_label(ctx->tok), labels[which]);
 	for (int k = 0; k < 2; k++) {
 		if (tok[k] == CK_INVALID_HANDLE)
 			continue;
@@ -226,7 +231,7 @@ cmk_rc ctx_mac_key(cmk_ctx *ctx, int which, CK_OBJECT_HANDLE *h)
 }
 
 cmk_rc ctx_mac(cmk_ctx *ctx, int which, const uint8_t *a, size_t alen, const uint8_t *b,
-               size_t blen, uint8_t mac[32])
+	       size_t blen, uint8_t mac[32])
 {
 	CK_OBJECT_HANDLE h;
 	CMK_TRY(ctx_mac_key(ctx, which, &h));

@@ -30,12 +30,14 @@ static cmk_rc pin_from_fd(int fd, char *pin, const char *what, const char *src)
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
-			return cmk_err(CMK_E_PIN, "%s: cannot read PIN from %s: %s", what, src, strerror(errno));
+			return cmk_err(CMK_E_PIN, "%s: cannot read PIN from %s: %s", what, src,
+				       strerror(errno));
 		if (r == 0 || memchr(pin + n, '\n', (size_t)r))
 			break;
 		n += (size_t)r;
 		if (n >= PIN_CAP - 1)
-			return cmk_err(CMK_E_PIN, "%s: PIN from %s is longer than %d bytes", what, src, PIN_CAP - 1);
+			return cmk_err(CMK_E_PIN, "%s: PIN from %s is longer than %d bytes", what,
+				       src, PIN_CAP - 1);
 	}
 	chomp(pin);
 	return CMK_OK;
@@ -51,11 +53,13 @@ static cmk_rc pin_from_file(const char *path, char *pin, const char *what)
 		char buf[1024];
 		if (getpwuid_r(uid, &pw, buf, sizeof buf, &res) != 0)
 			res = NULL;
-		return cmk_err(CMK_E_PIN, "%s: PIN file %s is not readable by user %s (uid %u): %s", what, path,
-		               res ? res->pw_name : "?", (unsigned)uid, strerror(EACCES));
+		return cmk_err(CMK_E_PIN, "%s: PIN file %s is not readable by user %s (uid %u): %s",
+			       what, path, res ? res->pw_name : "?", (unsigned)uid,
+			       strerror(EACCES));
 	}
 	if (fd < 0)
-		return cmk_err(CMK_E_PIN, "%s: PIN file %s cannot be read: %s", what, path, strerror(errno));
+		return cmk_err(CMK_E_PIN, "%s: PIN file %s cannot be read: %s", what, path,
+			       strerror(errno));
 	char src[600];
 	snprintf(src, sizeof src, "file %s", path);
 	cmk_rc rc = pin_from_fd(fd, pin, what, src);
@@ -67,7 +71,8 @@ static cmk_rc pin_from_prompt(char *pin, const char *what)
 {
 	int fd = open("/dev/tty", O_RDWR | O_CLOEXEC);
 	if (fd < 0)
-		return cmk_err(CMK_E_PIN, "%s: PIN source is 'prompt' but there is no terminal", what);
+		return cmk_err(CMK_E_PIN, "%s: PIN source is 'prompt' but there is no terminal",
+			       what);
 	struct termios old, quiet;
 	int have_tty = tcgetattr(fd, &old) == 0;
 	if (have_tty) {
@@ -78,11 +83,13 @@ static cmk_rc pin_from_prompt(char *pin, const char *what)
 	}
 	char prompt[200];
 	int plen = snprintf(prompt, sizeof prompt, "PIN for %s: ", what);
-	if (write(fd, prompt, (size_t)plen) < 0) { /* best effort */ }
+	if (write(fd, prompt, (size_t)plen) < 0) { /* best effort */
+	}
 	cmk_rc rc = pin_from_fd(fd, pin, what, "the terminal");
 	if (have_tty)
 		tcsetattr(fd, TCSAFLUSH, &old);
-	if (write(fd, "\n", 1) < 0) { /* best effort */ }
+	if (write(fd, "\n", 1) < 0) { /* best effort */
+	}
 	close(fd);
 	return rc;
 }
@@ -101,8 +108,10 @@ static cmk_rc pin_from_cb(char *pin, const char *what)
 {
 	if (!thread_pin_cb(pin, PIN_CAP, what, thread_pin_arg)) {
 		cmk_wipe(pin, PIN_CAP);
-		return cmk_err(CMK_E_PIN, "%s: PIN source is 'prompt' and the application's "
-		               "passphrase callback gave no PIN", what);
+		return cmk_err(CMK_E_PIN,
+			       "%s: PIN source is 'prompt' and the application's "
+			       "passphrase callback gave no PIN",
+			       what);
 	}
 	pin[PIN_CAP - 1] = '\0';
 	return CMK_OK;
@@ -132,7 +141,9 @@ cmk_rc cmk_pin_read(const char *source, const char *what, char **out, size_t *ca
 	} else if (strcmp(source, "prompt") == 0) {
 		rc = thread_pin_cb ? pin_from_cb(pin, what) : pin_from_prompt(pin, what);
 	} else {
-		rc = cmk_err(CMK_E_CONFIG, "%s: pin_source '%s' is not file:PATH, env:VAR or prompt", what, source);
+		rc = cmk_err(CMK_E_CONFIG,
+			     "%s: pin_source '%s' is not file:PATH, env:VAR or prompt", what,
+			     source);
 	}
 	if (rc == CMK_OK && !*pin)
 		rc = cmk_err(CMK_E_PIN, "%s: the PIN from %s is empty", what, source);

@@ -82,13 +82,13 @@ static int ciph_init(cipher_ctx *c, void *keydata, const OSSL_PARAM params[], in
 	c->decrypt = decrypt;
 	if (decrypt && k->tok == NULL) {
 		CMKP_ERR(c->prov, CMKP_R_NO_PRIVATE_KEY, "cannot decrypt with %s",
-		         cmkp_key_name(k));
+			 cmkp_key_name(k));
 		return 0;
 	}
 	if ((c->shadow = cmkp_key_shadow(k)) == NULL)
 		return 0;
 	if ((decrypt ? EVP_PKEY_decrypt_init_ex(c->shadow, NULL)
-	             : EVP_PKEY_encrypt_init_ex(c->shadow, NULL)) <= 0)
+		     : EVP_PKEY_encrypt_init_ex(c->shadow, NULL)) <= 0)
 		return 0;
 	return ciph_set_ctx_params(c, params);
 }
@@ -105,9 +105,12 @@ static int ciph_decrypt_init(void *vctx, void *keydata, const OSSL_PARAM params[
 
 /* The libcmk algorithm and OAEP parameters of the context's settings. */
 static int ciph_alg(cipher_ctx *c, cmk_alg *alg, cmk_oaep *oaep, char *md, char *mgf1,
-                    size_t namelen)
+		    size_t namelen)
 {
-	static const struct { const char *md; cmk_alg alg; } algs[] = {
+	static const struct {
+		const char *md;
+		cmk_alg alg;
+	} algs[] = {
 		{ "SHA1", CMK_ALG_RSA_OAEP },
 		{ "SHA256", CMK_ALG_RSA_OAEP_256 },
 		{ "SHA384", CMK_ALG_RSA_OAEP_384 },
@@ -123,9 +126,11 @@ static int ciph_alg(cipher_ctx *c, cmk_alg *alg, cmk_oaep *oaep, char *md, char 
 	memset(oaep, 0, sizeof *oaep);
 	if (pad == RSA_PKCS1_PADDING) {
 		if (!c->prov->allow_pkcs1v15) {
-			CMKP_ERR(c->prov, CMKP_R_PKCS1_DISABLED,
-			         "%s: PKCS#1 v1.5 encryption padding is disabled in the cmk provider"
-			         " (use OAEP, or set allow_pkcs1v15 = yes)", kid);
+			CMKP_ERR(
+				c->prov, CMKP_R_PKCS1_DISABLED,
+				"%s: PKCS#1 v1.5 encryption padding is disabled in the cmk provider"
+				" (use OAEP, or set allow_pkcs1v15 = yes)",
+				kid);
 			return 0;
 		}
 		*alg = CMK_ALG_RSA1_5;
@@ -133,18 +138,19 @@ static int ciph_alg(cipher_ctx *c, cmk_alg *alg, cmk_oaep *oaep, char *md, char 
 	}
 	if (pad != RSA_PKCS1_OAEP_PADDING) {
 		CMKP_ERR(c->prov, CMKP_R_PADDING,
-		         "%s: RSA padding mode %d is not supported (only OAEP%s)", kid, pad,
-		         c->prov->allow_pkcs1v15 ? " and PKCS#1 v1.5" : "");
+			 "%s: RSA padding mode %d is not supported (only OAEP%s)", kid, pad,
+			 c->prov->allow_pkcs1v15 ? " and PKCS#1 v1.5" : "");
 		return 0;
 	}
-	if (!cmkp_shadow_get_utf8(c->shadow, OSSL_ASYM_CIPHER_PARAM_OAEP_DIGEST, md, namelen)
-	    || !cmkp_shadow_get_utf8(c->shadow, OSSL_ASYM_CIPHER_PARAM_MGF1_DIGEST, mgf1, namelen))
+	if (!cmkp_shadow_get_utf8(c->shadow, OSSL_ASYM_CIPHER_PARAM_OAEP_DIGEST, md, namelen) ||
+	    !cmkp_shadow_get_utf8(c->shadow, OSSL_ASYM_CIPHER_PARAM_MGF1_DIGEST, mgf1, namelen))
 		return 0;
-	if ((oaep->md = cmkp_md_name(c->prov, md, NULL)) == NULL
-	    || (oaep->mgf1_md = cmkp_md_name(c->prov, mgf1, NULL)) == NULL) {
+	if ((oaep->md = cmkp_md_name(c->prov, md, NULL)) == NULL ||
+	    (oaep->mgf1_md = cmkp_md_name(c->prov, mgf1, NULL)) == NULL) {
 		CMKP_ERR(c->prov, CMKP_R_DIGEST,
-		         "%s: OAEP with %s and MGF1-%s is not supported (SHA-1, SHA-256, SHA-384,"
-		         " SHA-512)", kid, md, mgf1);
+			 "%s: OAEP with %s and MGF1-%s is not supported (SHA-1, SHA-256, SHA-384,"
+			 " SHA-512)",
+			 kid, md, mgf1);
 		return 0;
 	}
 	p[0] = OSSL_PARAM_construct_octet_ptr(OSSL_ASYM_CIPHER_PARAM_OAEP_LABEL, &label, 0);
@@ -160,7 +166,7 @@ static int ciph_alg(cipher_ctx *c, cmk_alg *alg, cmk_oaep *oaep, char *md, char 
 }
 
 static int ciph_encrypt(void *vctx, unsigned char *out, size_t *outlen, size_t outsize,
-                        const unsigned char *in, size_t inlen)
+			const unsigned char *in, size_t inlen)
 {
 	cipher_ctx *c = vctx;
 	char md[64], mgf1[64];
@@ -168,7 +174,7 @@ static int ciph_encrypt(void *vctx, unsigned char *out, size_t *outlen, size_t o
 	cmk_alg alg;
 	cmk_rc rc;
 
-	if (c->key->tok == NULL)   /* a foreign public key: plain software RSA */
+	if (c->key->tok == NULL) /* a foreign public key: plain software RSA */
 		return EVP_PKEY_encrypt(c->shadow, out, outlen, in, inlen);
 	if (out == NULL) {
 		*outlen = c->key->size;
@@ -178,7 +184,7 @@ static int ciph_encrypt(void *vctx, unsigned char *out, size_t *outlen, size_t o
 		return 0;
 	*outlen = outsize;
 	rc = cmk_key_encrypt(c->key->tok, cmkp_key_purpose(c->key, 1), alg,
-	                     alg == CMK_ALG_RSA1_5 ? NULL : &oaep, in, inlen, out, outlen);
+			     alg == CMK_ALG_RSA1_5 ? NULL : &oaep, in, inlen, out, outlen);
 	if (rc != CMK_OK) {
 		CMKP_ERR_RC(c->prov, rc);
 		return 0;
@@ -187,7 +193,7 @@ static int ciph_encrypt(void *vctx, unsigned char *out, size_t *outlen, size_t o
 }
 
 static int ciph_decrypt(void *vctx, unsigned char *out, size_t *outlen, size_t outsize,
-                        const unsigned char *in, size_t inlen)
+			const unsigned char *in, size_t inlen)
 {
 	cipher_ctx *c = vctx;
 	size_t size = c->key->size, len;
@@ -211,13 +217,13 @@ static int ciph_decrypt(void *vctx, unsigned char *out, size_t *outlen, size_t o
 	}
 	len = size > outsize ? size : outsize;
 	rc = cmk_key_decrypt(c->key->tok, cmkp_key_purpose(c->key, 0), alg,
-	                     alg == CMK_ALG_RSA1_5 ? NULL : &oaep, in, inlen, buf, &len);
+			     alg == CMK_ALG_RSA1_5 ? NULL : &oaep, in, inlen, buf, &len);
 	if (rc != CMK_OK) {
 		CMKP_ERR_RC(c->prov, rc);
 	} else if (len > outsize) {
 		CMKP_ERR(c->prov, CMKP_R_BUFFER,
-		         "%s: the plaintext is %zu bytes, the buffer holds %zu",
-		         cmkp_key_name(c->key), len, outsize);
+			 "%s: the plaintext is %zu bytes, the buffer holds %zu",
+			 cmkp_key_name(c->key), len, outsize);
 	} else {
 		if (buf != out)
 			memcpy(out, buf, len);
@@ -251,9 +257,9 @@ static const OSSL_PARAM *default_params(cmkp_prov *p, int settable)
 	EVP_ASYM_CIPHER *rsa = EVP_ASYM_CIPHER_fetch(p->libctx, "RSA", CMKP_PROPQ);
 	const OSSL_PARAM *list = NULL;
 
-	if (rsa != NULL)   /* the list lives as long as the provider stays loaded */
+	if (rsa != NULL) /* the list lives as long as the provider stays loaded */
 		list = settable ? EVP_ASYM_CIPHER_settable_ctx_params(rsa)
-		                : EVP_ASYM_CIPHER_gettable_ctx_params(rsa);
+				: EVP_ASYM_CIPHER_gettable_ctx_params(rsa);
 	EVP_ASYM_CIPHER_free(rsa);
 	return list;
 }

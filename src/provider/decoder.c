@@ -25,7 +25,7 @@
 #include <openssl/pem.h>
 
 /* A reference block, its text included, is never larger than this. */
-#define CMK_KEYREF_MAX 4096
+#define CMK_KEYREF_MAX	     4096
 #define CMK_KEYREF_STRUCTURE "CmkKeyReference"
 #include "prov.h"
 
@@ -36,7 +36,7 @@ static OSSL_FUNC_decoder_decode_fn der_decode;
 static OSSL_FUNC_decoder_does_selection_fn der_does_selection;
 
 #define BEGIN_LINE "-----BEGIN " CMK_KEYREF_PEM_LABEL "-----"
-#define END_LINE "-----END " CMK_KEYREF_PEM_LABEL "-----"
+#define END_LINE   "-----END " CMK_KEYREF_PEM_LABEL "-----"
 /* How far the PEM decoder looks for a BEGIN line before giving up. */
 #define SCAN_MAX (1024 * 1024)
 
@@ -81,12 +81,11 @@ static int read_block(BIO *in, BIO *mem, size_t *total)
 	return 0;
 }
 
-static cmkp_key *open_ref(cmkp_prov *p, const cmk_keyref *r,
-                          OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg);
+static cmkp_key *open_ref(cmkp_prov *p, const cmk_keyref *r, OSSL_PASSPHRASE_CALLBACK *pw_cb,
+			  void *pw_cbarg);
 
-static int pem_decode(void *ctx, OSSL_CORE_BIO *cin, int selection,
-                      OSSL_CALLBACK *data_cb, void *data_cbarg,
-                      OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)
+static int pem_decode(void *ctx, OSSL_CORE_BIO *cin, int selection, OSSL_CALLBACK *data_cb,
+		      void *data_cbarg, OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)
 {
 	cmkp_prov *p = ctx;
 	BIO *in, *mem = NULL;
@@ -113,21 +112,23 @@ static int pem_decode(void *ctx, OSSL_CORE_BIO *cin, int selection,
 	if ((mem = BIO_new(BIO_s_mem())) == NULL)
 		goto out;
 	if (!read_block(in, mem, &total)) {
-		CMKP_ERR(p, CMKP_R_KEYREF, "%s block: truncated or too long (no %s line within "
-		         "%d bytes)", CMK_KEYREF_PEM_LABEL, END_LINE, CMK_KEYREF_MAX);
+		CMKP_ERR(p, CMKP_R_KEYREF,
+			 "%s block: truncated or too long (no %s line within "
+			 "%d bytes)",
+			 CMK_KEYREF_PEM_LABEL, END_LINE, CMK_KEYREF_MAX);
 		goto out;
 	}
 	ERR_set_mark();
 	if (!PEM_read_bio(mem, &name, &header, &der, &len)) {
 		ERR_pop_to_mark();
 		CMKP_ERR(p, CMKP_R_KEYREF, "%s block: its base64 body is damaged",
-		         CMK_KEYREF_PEM_LABEL);
+			 CMK_KEYREF_PEM_LABEL);
 		goto out;
 	}
 	ERR_pop_to_mark();
 	if (cmk_keyref_decode(der, (size_t)len, &r) != CMK_OK) {
 		CMKP_ERR(p, CMKP_R_KEYREF, "%s block%s%s: %s", CMK_KEYREF_PEM_LABEL,
-		         r.kid[0] ? " of " : "", r.kid, cmk_last_error());
+			 r.kid[0] ? " of " : "", r.kid, cmk_last_error());
 		goto out;
 	}
 	/*
@@ -144,12 +145,11 @@ static int pem_decode(void *ctx, OSSL_CORE_BIO *cin, int selection,
 		int type = OSSL_OBJECT_PKEY;
 
 		params[0] = OSSL_PARAM_construct_int(OSSL_OBJECT_PARAM_TYPE, &type);
-		params[1] = OSSL_PARAM_construct_utf8_string(OSSL_OBJECT_PARAM_DATA_TYPE,
-		                                             "RSA", 0);
+		params[1] = OSSL_PARAM_construct_utf8_string(OSSL_OBJECT_PARAM_DATA_TYPE, "RSA", 0);
 		params[2] = OSSL_PARAM_construct_utf8_string(OSSL_OBJECT_PARAM_DATA_STRUCTURE,
-		                                             CMK_KEYREF_STRUCTURE, 0);
-		params[3] = OSSL_PARAM_construct_octet_string(OSSL_OBJECT_PARAM_DATA, der,
-		                                              (size_t)len);
+							     CMK_KEYREF_STRUCTURE, 0);
+		params[3] =
+			OSSL_PARAM_construct_octet_string(OSSL_OBJECT_PARAM_DATA, der, (size_t)len);
 		params[4] = OSSL_PARAM_construct_end();
 		ok = data_cb(params, data_cbarg);
 	}
@@ -192,16 +192,18 @@ static int same_token(cmkp_prov *p, cmk_ctx *ctx, const cmk_keyref *r)
 		return 1;
 	fmt_time(r->created, want);
 	fmt_time(info.created, have);
-	CMKP_ERR(p, CMKP_R_KEYREF, "key reference %s names vault %s on token '%s' (created "
-	         "%s), but vault %s here is on token '%s' (created %s): the reference was "
-	         "made for another token", r->kid, cmk_ctx_vault(ctx), r->token, want,
-	         cmk_ctx_vault(ctx), info.token_label, have);
+	CMKP_ERR(p, CMKP_R_KEYREF,
+		 "key reference %s names vault %s on token '%s' (created "
+		 "%s), but vault %s here is on token '%s' (created %s): the reference was "
+		 "made for another token",
+		 r->kid, cmk_ctx_vault(ctx), r->token, want, cmk_ctx_vault(ctx), info.token_label,
+		 have);
 	return 0;
 }
 
 /* The key a reference names, on the token it names. */
-static cmkp_key *open_ref(cmkp_prov *p, const cmk_keyref *r,
-                          OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)
+static cmkp_key *open_ref(cmkp_prov *p, const cmk_keyref *r, OSSL_PASSPHRASE_CALLBACK *pw_cb,
+			  void *pw_cbarg)
 {
 	char vault[64], name[CMK_NAME_MAX], version[CMK_VERSION_LEN + 1];
 	cmkp_key *k = NULL;
@@ -209,19 +211,20 @@ static cmkp_key *open_ref(cmkp_prov *p, const cmk_keyref *r,
 	int ok;
 
 	cmkp_pw_push(p, pw_cb, pw_cbarg);
-	ok = cmk_kid_parse(r->kid, vault, name, version) == CMK_OK
-	     && (vctx = cmkp_vault_ctx(p, vault)) != NULL && same_token(p, vctx, r)
-	     && (k = cmkp_key_open_uri(p, r->kid)) != NULL;
+	ok = cmk_kid_parse(r->kid, vault, name, version) == CMK_OK &&
+	     (vctx = cmkp_vault_ctx(p, vault)) != NULL && same_token(p, vctx, r) &&
+	     (k = cmkp_key_open_uri(p, r->kid)) != NULL;
 	cmkp_pw_pop(p);
 	if (!ok)
-		CMKP_ERR(p, CMKP_R_KEYREF, "the key reference to %s (token '%s') cannot be "
-		         "loaded (the reason is the error before this one)", r->kid, r->token);
+		CMKP_ERR(p, CMKP_R_KEYREF,
+			 "the key reference to %s (token '%s') cannot be "
+			 "loaded (the reason is the error before this one)",
+			 r->kid, r->token);
 	return k;
 }
 
-static int der_decode(void *ctx, OSSL_CORE_BIO *cin, int selection,
-                      OSSL_CALLBACK *data_cb, void *data_cbarg,
-                      OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)
+static int der_decode(void *ctx, OSSL_CORE_BIO *cin, int selection, OSSL_CALLBACK *data_cb,
+		      void *data_cbarg, OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)
 {
 	cmkp_prov *p = ctx;
 	unsigned char buf[CMK_KEYREF_MAX + 1];
@@ -242,7 +245,7 @@ static int der_decode(void *ctx, OSSL_CORE_BIO *cin, int selection,
 	if ((k = open_ref(p, &r, pw_cb, pw_cbarg)) == NULL)
 		return 0;
 	ok = cmkp_give_reference(&k, data_cb, data_cbarg);
-	cmkp_key_free(k);        /* NULL when keymgmt load() took it */
+	cmkp_key_free(k); /* NULL when keymgmt load() took it */
 	return ok;
 }
 

@@ -27,8 +27,8 @@ static int enc_does_selection(void *provctx, int selection)
 }
 
 static int enc_encode(void *ctx, OSSL_CORE_BIO *cout, const void *obj,
-                      const OSSL_PARAM obj_abstract[], int selection,
-                      OSSL_PASSPHRASE_CALLBACK *cb, void *cbarg)
+		      const OSSL_PARAM obj_abstract[], int selection, OSSL_PASSPHRASE_CALLBACK *cb,
+		      void *cbarg)
 {
 	cmkp_prov *p = ctx;
 	const cmkp_key *k = obj;
@@ -41,7 +41,7 @@ static int enc_encode(void *ctx, OSSL_CORE_BIO *cout, const void *obj,
 		return 0;
 	if (k->tok != NULL)
 		ok = BIO_printf(out, "cmk vault key %s (RSA %u bit, private half on the token)\n",
-		                cmk_key_kid(k->tok), k->bits) > 0;
+				cmk_key_kid(k->tok), k->bits) > 0;
 	else
 		ok = BIO_printf(out, "RSA public key (%u bit), not a vault key\n", k->bits) > 0;
 	ok = ok && EVP_PKEY_print_public(out, k->pub, 0, NULL) > 0;
@@ -69,19 +69,21 @@ static int priv_does_selection(void *provctx, int selection)
 }
 
 static int priv_encode(void *ctx, OSSL_CORE_BIO *cout, const void *obj,
-                       const OSSL_PARAM obj_abstract[], int selection,
-                       OSSL_PASSPHRASE_CALLBACK *cb, void *cbarg)
+		       const OSSL_PARAM obj_abstract[], int selection, OSSL_PASSPHRASE_CALLBACK *cb,
+		       void *cbarg)
 {
 	cmkp_prov *p = ctx;
 	const cmkp_key *k = obj;
 
 	if (k != NULL && k->tok != NULL)
-		CMKP_ERR(p, CMKP_R_EXPORT, "private key %s cannot leave the token: a vault key "
-		         "has no private key encoding (write a key reference instead: cmk key "
-		         "pem, cmk-provider(7))", cmk_key_kid(k->tok));
+		CMKP_ERR(p, CMKP_R_EXPORT,
+			 "private key %s cannot leave the token: a vault key "
+			 "has no private key encoding (write a key reference instead: cmk key "
+			 "pem, cmk-provider(7))",
+			 cmk_key_kid(k->tok));
 	else
 		CMKP_ERR(p, CMKP_R_NO_PRIVATE_KEY, "%s has no private half to encode",
-		         k != NULL ? cmkp_key_name(k) : "the key");
+			 k != NULL ? cmkp_key_name(k) : "the key");
 	return 0;
 }
 

@@ -83,8 +83,8 @@ static void log_refusal(const char *msg)
 	pthread_mutex_unlock(&lock);
 }
 
-void cmkp_err_at(const cmkp_prov *p, const char *file, int line,
-                 const char *func, int reason, const char *fmt, ...)
+void cmkp_err_at(const cmkp_prov *p, const char *file, int line, const char *func, int reason,
+		 const char *fmt, ...)
 {
 	va_list ap;
 

@@ -63,8 +63,8 @@ int cmkp_key_set_token(cmkp_key *k, cmk_key *tok)
 	cmk_free(der);
 	if (!ok) {
 		CMKP_ERR(k->prov, CMKP_R_OPENSSL,
-		         "the public key of %s cannot be read (is the default provider loaded?)",
-		         cmk_key_kid(tok));
+			 "the public key of %s cannot be read (is the default provider loaded?)",
+			 cmk_key_kid(tok));
 		return 0;
 	}
 	k->tok = tok;
@@ -86,8 +86,8 @@ int cmkp_key_set_public(cmkp_key *k, const OSSL_PARAM params[])
 	pubparams[1] = *e;
 	pubparams[2] = OSSL_PARAM_construct_end();
 	c = EVP_PKEY_CTX_new_from_name(k->prov->libctx, "RSA", CMKP_PROPQ);
-	if (c == NULL || EVP_PKEY_fromdata_init(c) <= 0
-	    || EVP_PKEY_fromdata(c, &pub, EVP_PKEY_PUBLIC_KEY, pubparams) <= 0)
+	if (c == NULL || EVP_PKEY_fromdata_init(c) <= 0 ||
+	    EVP_PKEY_fromdata(c, &pub, EVP_PKEY_PUBLIC_KEY, pubparams) <= 0)
 		pub = NULL;
 	EVP_PKEY_CTX_free(c);
 	return set_pub(k, pub);
@@ -106,8 +106,8 @@ EVP_PKEY_CTX *cmkp_key_shadow(const cmkp_key *k)
 		c = EVP_PKEY_CTX_new_from_pkey(k->prov->libctx, k->pub, CMKP_PROPQ);
 	if (c == NULL)
 		CMKP_ERR(k->prov, CMKP_R_OPENSSL,
-		         "no software RSA for %s (is the default provider loaded?)",
-		         cmkp_key_name(k));
+			 "no software RSA for %s (is the default provider loaded?)",
+			 cmkp_key_name(k));
 	return c;
 }
 
@@ -122,5 +122,5 @@ cmk_purpose cmkp_key_purpose(const cmkp_key *k, int wrap)
 		return CMK_PURPOSE_KEY;
 	if (ops & (wrap ? CMK_OP_ENCRYPT : CMK_OP_DECRYPT))
 		return CMK_PURPOSE_DATA;
-	return CMK_PURPOSE_KEY;   /* refused by libcmk, which names the key-op */
+	return CMK_PURPOSE_KEY; /* refused by libcmk, which names the key-op */
 }

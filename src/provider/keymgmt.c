@@ -64,7 +64,7 @@ static int km_has(const void *keydata, int selection)
 		return 0;
 	if ((selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) && k->tok == NULL)
 		return 0;
-	return 1;   /* RSA has no domain parameters */
+	return 1; /* RSA has no domain parameters */
 }
 
 /* An RSA key pair is determined by its public half. */
@@ -114,8 +114,8 @@ static int km_import(void *keydata, int selection, const OSSL_PARAM params[])
 	cmkp_key *k = keydata;
 
 	/* A private key cannot become a token key by import. */
-	if (k == NULL || k->tok != NULL || (selection & OSSL_KEYMGMT_SELECT_PUBLIC_KEY) == 0
-	    || OSSL_PARAM_locate_const(params, OSSL_PKEY_PARAM_RSA_D) != NULL)
+	if (k == NULL || k->tok != NULL || (selection & OSSL_KEYMGMT_SELECT_PUBLIC_KEY) == 0 ||
+	    OSSL_PARAM_locate_const(params, OSSL_PKEY_PARAM_RSA_D) != NULL)
 		return 0;
 	return cmkp_key_set_public(k, params);
 }
@@ -138,10 +138,10 @@ static int km_export(void *keydata, int selection, OSSL_CALLBACK *cb, void *cbar
 	if ((bld = OSSL_PARAM_BLD_new()) == NULL)
 		return 0;
 	if (selection & OSSL_KEYMGMT_SELECT_PUBLIC_KEY) {
-		if (!EVP_PKEY_get_bn_param(k->pub, OSSL_PKEY_PARAM_RSA_N, &n)
-		    || !EVP_PKEY_get_bn_param(k->pub, OSSL_PKEY_PARAM_RSA_E, &e)
-		    || !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n)
-		    || !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e))
+		if (!EVP_PKEY_get_bn_param(k->pub, OSSL_PKEY_PARAM_RSA_N, &n) ||
+		    !EVP_PKEY_get_bn_param(k->pub, OSSL_PKEY_PARAM_RSA_E, &e) ||
+		    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) ||
+		    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e))
 			goto out;
 	}
 	if ((params = OSSL_PARAM_BLD_to_param(bld)) == NULL)
@@ -164,8 +164,7 @@ static const char *km_query_operation_name(int operation_id)
 {
 	switch (operation_id) {
 	case OSSL_OP_SIGNATURE:
-	case OSSL_OP_ASYM_CIPHER:
-		return "RSA";
+	case OSSL_OP_ASYM_CIPHER: return "RSA";
 	}
 	return NULL;
 }

@@ -29,24 +29,24 @@
 enum { CMKP_PURPOSE_AUTO = -1 };
 
 typedef struct cmkp_vault {
-	char *name;               /* as asked for; "" for the default vault */
+	char *name; /* as asked for; "" for the default vault */
 	cmk_ctx *ctx;
 	struct cmkp_vault *next;
 } cmkp_vault;
 
 typedef struct cmkp_prov {
 	const OSSL_CORE_HANDLE *handle;
-	OSSL_LIB_CTX *libctx;     /* child library context for software crypto */
+	OSSL_LIB_CTX *libctx; /* child library context for software crypto */
 	OSSL_FUNC_core_new_error_fn *new_error;
 	OSSL_FUNC_core_set_error_debug_fn *set_error_debug;
 	OSSL_FUNC_core_vset_error_fn *vset_error;
-	char *conf;               /* cmk.conf path; NULL: libcmk's default */
-	char *identity;           /* NULL: libcmk's default */
-	char *vault;              /* default vault; NULL: cmk.conf's */
+	char *conf;	/* cmk.conf path; NULL: libcmk's default */
+	char *identity; /* NULL: libcmk's default */
+	char *vault;	/* default vault; NULL: cmk.conf's */
 	int allow_pkcs1v15;
-	int purpose;              /* CMKP_PURPOSE_AUTO or a cmk_purpose */
-	CRYPTO_RWLOCK *lock;      /* guards vaults */
-	cmkp_vault *vaults;       /* open contexts, one per vault */
+	int purpose;	     /* CMKP_PURPOSE_AUTO or a cmk_purpose */
+	CRYPTO_RWLOCK *lock; /* guards vaults */
+	cmkp_vault *vaults;  /* open contexts, one per vault */
 } cmkp_prov;
 
 #define CMKP_KEY_MAGIC 0x636d6b6bU
@@ -54,9 +54,9 @@ typedef struct cmkp_prov {
 typedef struct cmkp_key {
 	unsigned magic;
 	cmkp_prov *prov;
-	cmk_key *tok;             /* NULL: a public key imported from elsewhere */
-	EVP_PKEY *pub;            /* the public key, in the default provider */
-	size_t size;              /* modulus bytes */
+	cmk_key *tok;  /* NULL: a public key imported from elsewhere */
+	EVP_PKEY *pub; /* the public key, in the default provider */
+	size_t size;   /* modulus bytes */
 	unsigned bits;
 } cmkp_key;
 
@@ -80,8 +80,8 @@ enum {
 
 extern const OSSL_ITEM cmkp_reason_strings[];
 
-void cmkp_err_at(const cmkp_prov *p, const char *file, int line,
-                 const char *func, int reason, const char *fmt, ...)
+void cmkp_err_at(const cmkp_prov *p, const char *file, int line, const char *func, int reason,
+		 const char *fmt, ...)
 #if defined(__GNUC__)
 	__attribute__((format(printf, 6, 7)))
 #endif

@@ -27,7 +27,10 @@ static OSSL_FUNC_provider_get_params_fn cmkp_get_params;
 static OSSL_FUNC_provider_query_operation_fn cmkp_query;
 static OSSL_FUNC_provider_get_reason_strings_fn cmkp_get_reason_strings;
 
-#define ALG(names, fns) { names, CMKP_PROPS, fns, NULL }
+#define ALG(names, fns)                      \
+	{                                    \
+		names, CMKP_PROPS, fns, NULL \
+	}
 
 static const OSSL_ALGORITHM keymgmt_algs[] = {
 	ALG("RSA:rsaEncryption:1.2.840.113549.1.1.1", cmkp_keymgmt_functions),
@@ -49,12 +52,18 @@ static const OSSL_ALGORITHM signature_algs[] = {
 static const OSSL_ALGORITHM encoder_algs[] = {
 	{ "RSA:rsaEncryption:1.2.840.113549.1.1.1", CMKP_PROPS ",output=text",
 	  cmkp_encoder_text_functions, NULL },
-#define PRIV_ENC(out, st) \
-	{ "RSA:rsaEncryption:1.2.840.113549.1.1.1", \
-	  CMKP_PROPS ",output=" out ",structure=" st, cmkp_encoder_private_functions, NULL }
-	PRIV_ENC("pem", "PrivateKeyInfo"), PRIV_ENC("der", "PrivateKeyInfo"),
-	PRIV_ENC("pem", "EncryptedPrivateKeyInfo"), PRIV_ENC("der", "EncryptedPrivateKeyInfo"),
-	PRIV_ENC("pem", "type-specific"), PRIV_ENC("der", "type-specific"),
+#define PRIV_ENC(out, st)                                           \
+	{                                                           \
+		"RSA:rsaEncryption:1.2.840.113549.1.1.1",           \
+			CMKP_PROPS ",output=" out ",structure=" st, \
+			cmkp_encoder_private_functions, NULL        \
+	}
+	PRIV_ENC("pem", "PrivateKeyInfo"),
+	PRIV_ENC("der", "PrivateKeyInfo"),
+	PRIV_ENC("pem", "EncryptedPrivateKeyInfo"),
+	PRIV_ENC("der", "EncryptedPrivateKeyInfo"),
+	PRIV_ENC("pem", "type-specific"),
+	PRIV_ENC("der", "type-specific"),
 #undef PRIV_ENC
 	{ NULL, NULL, NULL, NULL },
 };
@@ -70,18 +79,12 @@ static const OSSL_ALGORITHM *cmkp_query(void *provctx, int operation_id, int *no
 {
 	*no_cache = 0;
 	switch (operation_id) {
-	case OSSL_OP_KEYMGMT:
-		return keymgmt_algs;
-	case OSSL_OP_STORE:
-		return store_algs;
-	case OSSL_OP_ASYM_CIPHER:
-		return asym_cipher_algs;
-	case OSSL_OP_SIGNATURE:
-		return signature_algs;
-	case OSSL_OP_ENCODER:
-		return encoder_algs;
-	case OSSL_OP_DECODER:
-		return decoder_algs;
+	case OSSL_OP_KEYMGMT: return keymgmt_algs;
+	case OSSL_OP_STORE: return store_algs;
+	case OSSL_OP_ASYM_CIPHER: return asym_cipher_algs;
+	case OSSL_OP_SIGNATURE: return signature_algs;
+	case OSSL_OP_ENCODER: return encoder_algs;
+	case OSSL_OP_DECODER: return decoder_algs;
 	}
 	return NULL;
 }
@@ -176,19 +179,19 @@ static int dup_param(const char *v, char **out)
  * openssl.cnf unless config_diagnostics is set, and the provider would then
  * be silently absent.
  */
-static void config_error(cmkp_prov *p, const char *param, const char *value,
-                         const char *want)
+static void config_error(cmkp_prov *p, const char *param, const char *value, const char *want)
 {
 	CMKP_ERR(p, CMKP_R_CONFIG, "cmk provider: %s = %s: want %s", param, value, want);
-	fprintf(stderr, "cmk provider (cmk.so) not loaded: openssl.cnf: %s = %s: want %s "
-	        "(cmk-provider(7))\n", param, value, want);
+	fprintf(stderr,
+		"cmk provider (cmk.so) not loaded: openssl.cnf: %s = %s: want %s "
+		"(cmk-provider(7))\n",
+		param, value, want);
 }
 
 /* The provider section's parameters of openssl.cnf. */
 static int configure(cmkp_prov *p, OSSL_FUNC_core_get_params_fn *get_params)
 {
-	const char *conf = NULL, *identity = NULL, *vault = NULL, *pkcs1 = NULL,
-	           *purpose = NULL;
+	const char *conf = NULL, *identity = NULL, *vault = NULL, *pkcs1 = NULL, *purpose = NULL;
 	OSSL_PARAM params[] = {
 		OSSL_PARAM_utf8_ptr("cmk_conf", &conf, 0),
 		OSSL_PARAM_utf8_ptr("cmk_identity", &identity, 0),
@@ -201,8 +204,8 @@ static int configure(cmkp_prov *p, OSSL_FUNC_core_get_params_fn *get_params)
 	p->purpose = CMKP_PURPOSE_AUTO;
 	if (get_params != NULL && !get_params(p->handle, params))
 		return 0;
-	if (!dup_param(conf, &p->conf) || !dup_param(identity, &p->identity)
-	    || !dup_param(vault, &p->vault))
+	if (!dup_param(conf, &p->conf) || !dup_param(identity, &p->identity) ||
+	    !dup_param(vault, &p->vault))
 		return 0;
 	if (pkcs1 != NULL && !parse_bool(pkcs1, &p->allow_pkcs1v15)) {
 		config_error(p, "allow_pkcs1v15", pkcs1, "yes or no");
@@ -222,7 +225,7 @@ static int configure(cmkp_prov *p, OSSL_FUNC_core_get_params_fn *get_params)
 }
 
 int OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
-                       const OSSL_DISPATCH **out, void **provctx)
+		       const OSSL_DISPATCH **out, void **provctx)
 {
 	OSSL_FUNC_core_get_params_fn *get_params = NULL;
 	const OSSL_DISPATCH *core = in;
@@ -233,12 +236,8 @@ int OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
 	p->handle = handle;
 	for (; in->function_id != 0; in++) {
 		switch (in->function_id) {
-		case OSSL_FUNC_CORE_GET_PARAMS:
-			get_params = OSSL_FUNC_core_get_params(in);
-			break;
-		case OSSL_FUNC_CORE_NEW_ERROR:
-			p->new_error = OSSL_FUNC_core_new_error(in);
-			break;
+		case OSSL_FUNC_CORE_GET_PARAMS: get_params = OSSL_FUNC_core_get_params(in); break;
+		case OSSL_FUNC_CORE_NEW_ERROR: p->new_error = OSSL_FUNC_core_new_error(in); break;
 		case OSSL_FUNC_CORE_SET_ERROR_DEBUG:
 			p->set_error_debug = OSSL_FUNC_core_set_error_debug(in);
 			break;
@@ -247,8 +246,8 @@ int OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
 			break;
 		}
 	}
-	if ((p->lock = CRYPTO_THREAD_lock_new()) == NULL || !configure(p, get_params)
-	    || (p->libctx = OSSL_LIB_CTX_new_child(handle, core)) == NULL) {
+	if ((p->lock = CRYPTO_THREAD_lock_new()) == NULL || !configure(p, get_params) ||
+	    (p->libctx = OSSL_LIB_CTX_new_child(handle, core)) == NULL) {
 		cmkp_free(p);
 		return 0;
 	}

@@ -19,8 +19,8 @@ typedef struct sig_ctx {
 	cmkp_prov *prov;
 	char *propq;
 	cmkp_key *key;
-	EVP_PKEY_CTX *shadow;     /* initialised for sign or verify */
-	EVP_MD_CTX *md;           /* EVP_DigestSign/Verify only */
+	EVP_PKEY_CTX *shadow; /* initialised for sign or verify */
+	EVP_MD_CTX *md;	      /* EVP_DigestSign/Verify only */
 	int sign;
 } sig_ctx;
 
@@ -82,9 +82,9 @@ static void *sig_dupctx(void *vctx)
 		return NULL;
 	d->key = c->key;
 	d->sign = c->sign;
-	if ((c->shadow != NULL && (d->shadow = EVP_PKEY_CTX_dup(c->shadow)) == NULL)
-	    || (c->md != NULL && ((d->md = EVP_MD_CTX_new()) == NULL
-	                          || !EVP_MD_CTX_copy_ex(d->md, c->md)))) {
+	if ((c->shadow != NULL && (d->shadow = EVP_PKEY_CTX_dup(c->shadow)) == NULL) ||
+	    (c->md != NULL &&
+	     ((d->md = EVP_MD_CTX_new()) == NULL || !EVP_MD_CTX_copy_ex(d->md, c->md)))) {
 		sig_freectx(d);
 		return NULL;
 	}
@@ -92,7 +92,7 @@ static void *sig_dupctx(void *vctx)
 }
 
 static int sig_init(sig_ctx *c, void *keydata, const OSSL_PARAM params[], int sign,
-                    const char *mdname)
+		    const char *mdname)
 {
 	/* no key: initialise again with the same key (EVP_DigestSignInit
 	 * with a NULL key, as the md BIO does on reset) */
@@ -112,13 +112,13 @@ static int sig_init(sig_ctx *c, void *keydata, const OSSL_PARAM params[], int si
 	if ((c->shadow = cmkp_key_shadow(k)) == NULL)
 		return 0;
 	if ((sign ? EVP_PKEY_sign_init_ex(c->shadow, NULL)
-	          : EVP_PKEY_verify_init_ex(c->shadow, NULL)) <= 0)
+		  : EVP_PKEY_verify_init_ex(c->shadow, NULL)) <= 0)
 		return 0;
 	if (mdname != NULL) {
 		OSSL_PARAM p[2];
 
-		p[0] = OSSL_PARAM_construct_utf8_string(OSSL_SIGNATURE_PARAM_DIGEST,
-		                                        (char *)mdname, 0);
+		p[0] = OSSL_PARAM_construct_utf8_string(OSSL_SIGNATURE_PARAM_DIGEST, (char *)mdname,
+							0);
 		p[1] = OSSL_PARAM_construct_end();
 		if (EVP_PKEY_CTX_set_params(c->shadow, p) <= 0)
 			return 0;
@@ -145,8 +145,7 @@ static int pss_max_salt(const cmkp_key *k, size_t dlen)
 }
 
 /* The libcmk signature parameters of the context's settings. */
-static int sig_params(sig_ctx *c, cmk_sig *s, size_t *dlen, char *md, char *mgf1,
-                      size_t namelen)
+static int sig_params(sig_ctx *c, cmk_sig *s, size_t *dlen, char *md, char *mgf1, size_t namelen)
 {
 	const char *kid = cmkp_key_name(c->key);
 	int pad = 0, salt = 0, max;
@@ -156,42 +155,41 @@ static int sig_params(sig_ctx *c, cmk_sig *s, size_t *dlen, char *md, char *mgf1
 		return 0;
 	if (pad != RSA_PKCS1_PADDING && pad != RSA_PKCS1_PSS_PADDING) {
 		CMKP_ERR(c->prov, CMKP_R_PADDING,
-		         "%s: signature padding mode %d is not supported (PKCS#1 v1.5 or PSS)",
-		         kid, pad);
+			 "%s: signature padding mode %d is not supported (PKCS#1 v1.5 or PSS)", kid,
+			 pad);
 		return 0;
 	}
-	if (!cmkp_shadow_get_utf8(c->shadow, OSSL_SIGNATURE_PARAM_DIGEST, md, namelen)
-	    || *md == '\0') {
+	if (!cmkp_shadow_get_utf8(c->shadow, OSSL_SIGNATURE_PARAM_DIGEST, md, namelen) ||
+	    *md == '\0') {
 		CMKP_ERR(c->prov, CMKP_R_DIGEST,
-		         "%s: no digest set for the signature (e.g. -pkeyopt digest:sha256)", kid);
+			 "%s: no digest set for the signature (e.g. -pkeyopt digest:sha256)", kid);
 		return 0;
 	}
 	s->md = cmkp_md_name(c->prov, md, dlen);
 	if (s->md == NULL || strcmp(s->md, "SHA1") == 0) {
 		CMKP_ERR(c->prov, CMKP_R_DIGEST,
-		         "%s: signatures with %s are not supported (SHA-256, SHA-384, SHA-512)",
-		         kid, md);
+			 "%s: signatures with %s are not supported (SHA-256, SHA-384, SHA-512)",
+			 kid, md);
 		return 0;
 	}
 	s->pad = CMK_SIG_PKCS1;
 	if (pad == RSA_PKCS1_PADDING)
 		return 1;
 	s->pad = CMK_SIG_PSS;
-	if (!cmkp_shadow_get_utf8(c->shadow, OSSL_SIGNATURE_PARAM_MGF1_DIGEST, mgf1, namelen)
-	    || !cmkp_shadow_get_int(c->shadow, OSSL_SIGNATURE_PARAM_PSS_SALTLEN, &salt))
+	if (!cmkp_shadow_get_utf8(c->shadow, OSSL_SIGNATURE_PARAM_MGF1_DIGEST, mgf1, namelen) ||
+	    !cmkp_shadow_get_int(c->shadow, OSSL_SIGNATURE_PARAM_PSS_SALTLEN, &salt))
 		return 0;
 	s->mgf1_md = cmkp_md_name(c->prov, mgf1, NULL);
 	if (s->mgf1_md == NULL || strcmp(s->mgf1_md, "SHA1") == 0) {
-		CMKP_ERR(c->prov, CMKP_R_DIGEST, "%s: PSS with MGF1-%s is not supported", kid, mgf1);
+		CMKP_ERR(c->prov, CMKP_R_DIGEST, "%s: PSS with MGF1-%s is not supported", kid,
+			 mgf1);
 		return 0;
 	}
 	max = pss_max_salt(c->key, *dlen);
 	switch (salt) {
-	case RSA_PSS_SALTLEN_DIGEST:
-		s->salt_len = -1;
-		break;
+	case RSA_PSS_SALTLEN_DIGEST: s->salt_len = -1; break;
 	case RSA_PSS_SALTLEN_MAX:
-	case RSA_PSS_SALTLEN_AUTO:   /* when signing, "auto" is the maximum */
+	case RSA_PSS_SALTLEN_AUTO: /* when signing, "auto" is the maximum */
 		s->salt_len = max;
 		break;
 #ifdef RSA_PSS_SALTLEN_AUTO_DIGEST_MAX
@@ -199,20 +197,19 @@ static int sig_params(sig_ctx *c, cmk_sig *s, size_t *dlen, char *md, char *mgf1
 		s->salt_len = max < (int)*dlen ? max : (int)*dlen;
 		break;
 #endif
-	default:
-		s->salt_len = salt;
+	default: s->salt_len = salt;
 	}
 	if (s->salt_len < -1 || s->salt_len > max) {
 		CMKP_ERR(c->prov, CMKP_R_SALT_LENGTH,
-		         "%s: PSS salt length %d does not fit a %u-bit key with %s (at most %d)",
-		         kid, s->salt_len, c->key->bits, s->md, max);
+			 "%s: PSS salt length %d does not fit a %u-bit key with %s (at most %d)",
+			 kid, s->salt_len, c->key->bits, s->md, max);
 		return 0;
 	}
 	return 1;
 }
 
 static int sig_sign(void *vctx, unsigned char *sig, size_t *siglen, size_t sigsize,
-                    const unsigned char *tbs, size_t tbslen)
+		    const unsigned char *tbs, size_t tbslen)
 {
 	sig_ctx *c = vctx;
 	char md[64], mgf1[64];
@@ -227,9 +224,8 @@ static int sig_sign(void *vctx, unsigned char *sig, size_t *siglen, size_t sigsi
 	if (!sig_params(c, &s, &dlen, md, mgf1, sizeof md))
 		return 0;
 	if (tbslen != dlen) {
-		CMKP_ERR(c->prov, CMKP_R_INPUT_LENGTH,
-		         "%s: a %s digest is %zu bytes, got %zu", cmkp_key_name(c->key), s.md, dlen,
-		         tbslen);
+		CMKP_ERR(c->prov, CMKP_R_INPUT_LENGTH, "%s: a %s digest is %zu bytes, got %zu",
+			 cmkp_key_name(c->key), s.md, dlen, tbslen);
 		return 0;
 	}
 	*siglen = sigsize;
@@ -241,16 +237,16 @@ static int sig_sign(void *vctx, unsigned char *sig, size_t *siglen, size_t sigsi
 	return 1;
 }
 
-static int sig_verify(void *vctx, const unsigned char *sig, size_t siglen,
-                      const unsigned char *tbs, size_t tbslen)
+static int sig_verify(void *vctx, const unsigned char *sig, size_t siglen, const unsigned char *tbs,
+		      size_t tbslen)
 {
 	sig_ctx *c = vctx;
 
 	return EVP_PKEY_verify(c->shadow, sig, siglen, tbs, tbslen);
 }
 
-static int digest_init(sig_ctx *c, const char *mdname, void *keydata,
-                       const OSSL_PARAM params[], int sign)
+static int digest_init(sig_ctx *c, const char *mdname, void *keydata, const OSSL_PARAM params[],
+		       int sign)
 {
 	EVP_MD *md;
 
@@ -261,7 +257,7 @@ static int digest_init(sig_ctx *c, const char *mdname, void *keydata,
 	md = EVP_MD_fetch(c->prov->libctx, mdname, c->propq);
 	if (md == NULL) {
 		CMKP_ERR(c->prov, CMKP_R_DIGEST, "%s: digest %s is not available",
-		         cmkp_key_name(c->key), mdname);
+			 cmkp_key_name(c->key), mdname);
 		return 0;
 	}
 	c->md = EVP_MD_CTX_new();
@@ -274,13 +270,13 @@ static int digest_init(sig_ctx *c, const char *mdname, void *keydata,
 }
 
 static int sig_digest_sign_init(void *vctx, const char *mdname, void *keydata,
-                                const OSSL_PARAM params[])
+				const OSSL_PARAM params[])
 {
 	return digest_init(vctx, mdname, keydata, params, 1);
 }
 
 static int sig_digest_verify_init(void *vctx, const char *mdname, void *keydata,
-                                  const OSSL_PARAM params[])
+				  const OSSL_PARAM params[])
 {
 	return digest_init(vctx, mdname, keydata, params, 0);
 }
@@ -292,14 +288,13 @@ static int sig_digest_update(void *vctx, const unsigned char *data, size_t datal
 	return c->md != NULL && EVP_DigestUpdate(c->md, data, datalen);
 }
 
-static int sig_digest_sign_final(void *vctx, unsigned char *sig, size_t *siglen,
-                                 size_t sigsize)
+static int sig_digest_sign_final(void *vctx, unsigned char *sig, size_t *siglen, size_t sigsize)
 {
 	sig_ctx *c = vctx;
 	unsigned char d[EVP_MAX_MD_SIZE];
 	unsigned int dlen = 0;
 
-	if (sig == NULL) {          /* only the size: the digest goes on */
+	if (sig == NULL) { /* only the size: the digest goes on */
 		*siglen = c->key->size;
 		return 1;
 	}
@@ -341,9 +336,9 @@ static const OSSL_PARAM *default_params(cmkp_prov *p, int settable)
 	EVP_SIGNATURE *rsa = EVP_SIGNATURE_fetch(p->libctx, "RSA", CMKP_PROPQ);
 	const OSSL_PARAM *list = NULL;
 
-	if (rsa != NULL)   /* the list lives as long as the provider stays loaded */
+	if (rsa != NULL) /* the list lives as long as the provider stays loaded */
 		list = settable ? EVP_SIGNATURE_settable_ctx_params(rsa)
-		                : EVP_SIGNATURE_gettable_ctx_params(rsa);
+				: EVP_SIGNATURE_gettable_ctx_params(rsa);
 	EVP_SIGNATURE_free(rsa);
 	return list;
 }

@@ -18,11 +18,11 @@
 typedef struct store_ctx {
 	cmkp_prov *prov;
 	char *uri;
-	int listing;              /* a pkcs11: URI naming no object: every key */
-	char **kids;              /* listing: cmk://VAULT/keys/NAME of each key */
+	int listing; /* a pkcs11: URI naming no object: every key */
+	char **kids; /* listing: cmk://VAULT/keys/NAME of each key */
 	size_t nkids, next;
-	int expect;               /* OSSL_STORE_INFO_* or 0: anything */
-	int failed;               /* the load failed; eof after the next load */
+	int expect; /* OSSL_STORE_INFO_* or 0: anything */
+	int failed; /* the load failed; eof after the next load */
 	int done;
 } store_ctx;
 
@@ -138,7 +138,7 @@ static int give_public(cmkp_key *k, OSSL_CALLBACK *cb, void *cbarg)
 	params[0] = OSSL_PARAM_construct_int(OSSL_OBJECT_PARAM_TYPE, &type);
 	params[1] = OSSL_PARAM_construct_utf8_string(OSSL_OBJECT_PARAM_DATA_TYPE, "RSA", 0);
 	params[2] = OSSL_PARAM_construct_utf8_string(OSSL_OBJECT_PARAM_DATA_STRUCTURE,
-	                                             "SubjectPublicKeyInfo", 0);
+						     "SubjectPublicKeyInfo", 0);
 	params[3] = OSSL_PARAM_construct_octet_string(OSSL_OBJECT_PARAM_DATA, der, len);
 	params[4] = OSSL_PARAM_construct_end();
 	ok = cb(params, cbarg);
@@ -155,8 +155,7 @@ int cmkp_give_reference(cmkp_key **kp, OSSL_CALLBACK *cb, void *cbarg)
 	snprintf(desc, sizeof desc, "cmk vault key %s", cmkp_key_name(*kp));
 	params[0] = OSSL_PARAM_construct_int(OSSL_OBJECT_PARAM_TYPE, &type);
 	params[1] = OSSL_PARAM_construct_utf8_string(OSSL_OBJECT_PARAM_DATA_TYPE, "RSA", 0);
-	params[2] = OSSL_PARAM_construct_octet_string(OSSL_OBJECT_PARAM_REFERENCE, kp,
-	                                              sizeof *kp);
+	params[2] = OSSL_PARAM_construct_octet_string(OSSL_OBJECT_PARAM_REFERENCE, kp, sizeof *kp);
 	params[3] = OSSL_PARAM_construct_utf8_string(OSSL_OBJECT_PARAM_DESC, desc, 0);
 	params[4] = OSSL_PARAM_construct_end();
 	return cb(params, cbarg);
@@ -170,14 +169,14 @@ static int give(store_ctx *c, cmkp_key *k, OSSL_CALLBACK *cb, void *cbarg)
 		ok = give_public(k, cb, cbarg);
 	else
 		ok = cmkp_give_reference(&k, cb, cbarg);
-	cmkp_key_free(k);        /* NULL when keymgmt load() took it */
+	cmkp_key_free(k); /* NULL when keymgmt load() took it */
 	return ok;
 }
 
 /* Listing: the next key that opens (a disabled or not yet valid key is
  * skipped: it has no current version to hand out). */
-static int load_next(store_ctx *c, OSSL_CALLBACK *cb, void *cbarg,
-                     OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)
+static int load_next(store_ctx *c, OSSL_CALLBACK *cb, void *cbarg, OSSL_PASSPHRASE_CALLBACK *pw_cb,
+		     void *pw_cbarg)
 {
 	cmkp_key *k = NULL;
 
@@ -203,7 +202,7 @@ static int load_next(store_ctx *c, OSSL_CALLBACK *cb, void *cbarg,
 }
 
 static int store_load(void *vctx, OSSL_CALLBACK *object_cb, void *object_cbarg,
-                      OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)
+		      OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)
 {
 	store_ctx *c = vctx;
 	cmkp_key *k;
@@ -216,8 +215,8 @@ static int store_load(void *vctx, OSSL_CALLBACK *object_cb, void *object_cbarg,
 		return 1;
 	}
 	/* a URI names a key: nothing else (certificates, CRLs...) is here */
-	if (c->expect != 0 && c->expect != OSSL_STORE_INFO_PKEY
-	    && c->expect != OSSL_STORE_INFO_PUBKEY) {
+	if (c->expect != 0 && c->expect != OSSL_STORE_INFO_PKEY &&
+	    c->expect != OSSL_STORE_INFO_PUBKEY) {
 		c->done = 1;
 		return 1;
 	}

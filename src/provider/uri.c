@@ -50,8 +50,8 @@ static cmkp_key *open_cmk(cmkp_prov *p, const char *uri)
 	if (strncmp(uri, "cmk:///", 7) == 0) {
 		if ((ctx = cmkp_vault_ctx(p, NULL)) == NULL)
 			return NULL;
-		if ((size_t)snprintf(kid, sizeof kid, "cmk://%s/%s", cmk_ctx_vault(ctx),
-		                     uri + 7) >= sizeof kid) {
+		if ((size_t)snprintf(kid, sizeof kid, "cmk://%s/%s", cmk_ctx_vault(ctx), uri + 7) >=
+		    sizeof kid) {
 			CMKP_ERR(p, CMKP_R_BAD_URI, "key id %s is too long", uri);
 			return NULL;
 		}
@@ -92,8 +92,8 @@ static cmkp_key *open_pkcs11(cmkp_prov *p, const char *uri)
 	if (p->vault != NULL && (ctx = cmkp_vault_ctx(p, p->vault)) != NULL)
 		k = open_kid(p, ctx, uri);
 	for (size_t i = 0; i < n && k == NULL; i++)
-		if ((p->vault == NULL || strcmp(names[i], p->vault) != 0)
-		    && (ctx = cmkp_vault_ctx(p, names[i])) != NULL)
+		if ((p->vault == NULL || strcmp(names[i], p->vault) != 0) &&
+		    (ctx = cmkp_vault_ctx(p, names[i])) != NULL)
 			k = open_kid(p, ctx, uri);
 	if (k != NULL)
 		ERR_pop_to_mark();

@@ -104,8 +104,8 @@ static int keep(cmkp_vault *list)
 {
 	cmkp_vault *last = list;
 
-	if (!CRYPTO_THREAD_run_once(&kept_once, kept_init) || kept_lock == NULL
-	    || !CRYPTO_THREAD_write_lock(kept_lock))
+	if (!CRYPTO_THREAD_run_once(&kept_once, kept_init) || kept_lock == NULL ||
+	    !CRYPTO_THREAD_write_lock(kept_lock))
 		return 0;
 	while (last->next != NULL)
 		last = last->next;

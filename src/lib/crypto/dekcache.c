@@ -30,8 +30,8 @@ struct entry {
 	uint8_t id[32];
 	size_t len;
 	char kid[CMK_KID_MAX];
-	uint64_t expires;             /* monotonic ms */
-	unsigned uses_left;           /* 0 with max_uses 0: unlimited */
+	uint64_t expires;   /* monotonic ms */
+	unsigned uses_left; /* 0 with max_uses 0: unlimited */
 };
 
 struct cmk_dekcache {
@@ -40,12 +40,12 @@ struct cmk_dekcache {
 	cmk_ctx *ctx;
 	cmk_dekcache_params p;
 	struct entry *e;
-	uint8_t *secrets;             /* max_entries * SECRET_MAX, secure */
+	uint8_t *secrets; /* max_entries * SECRET_MAX, secure */
 	size_t nused;
 	uint64_t changes;
 	pid_t pid;
 	int sweeper, stop;
-	int have_thread;              /* thread is joinable */
+	int have_thread; /* thread is joinable */
 	pthread_t thread;
 	cmk_dekcache_stats st;
 };
@@ -138,7 +138,7 @@ static void start_sweeper(cmk_dekcache *c)
 	if (c->sweeper || c->stop)
 		return;
 	if (c->have_thread) {
-		pthread_join(c->thread, NULL);   /* a sweeper that has ended */
+		pthread_join(c->thread, NULL); /* a sweeper that has ended */
 		c->have_thread = 0;
 	}
 	/* If no thread can be made, expiry is lazy: on each use. */
@@ -146,8 +146,7 @@ static void start_sweeper(cmk_dekcache *c)
 		c->sweeper = c->have_thread = 1;
 }
 
-cmk_rc cmk_dekcache_new(cmk_ctx *ctx, const cmk_dekcache_params *p,
-                        cmk_dekcache **out)
+cmk_rc cmk_dekcache_new(cmk_ctx *ctx, const cmk_dekcache_params *p, cmk_dekcache **out)
 {
 	return_if_fail(out);
 	*out = NULL;
@@ -162,8 +161,10 @@ cmk_rc cmk_dekcache_new(cmk_ctx *ctx, const cmk_dekcache_params *p,
 		c->p.max_entries = 1024;
 	if (c->p.max_entries > 1u << 20) {
 		free(c);
-		return cmk_err(CMK_E_USAGE, "data-key cache: %u entries is too "
-		               "many (at most %u)", p->max_entries, 1u << 20);
+		return cmk_err(CMK_E_USAGE,
+			       "data-key cache: %u entries is too "
+			       "many (at most %u)",
+			       p->max_entries, 1u << 20);
 	}
 	c->e = calloc(c->p.max_entries, sizeof *c->e);
 	c->secrets = cmk_secure_alloc((size_t)c->p.max_entries * SECRET_MAX);
@@ -192,8 +193,8 @@ static void hash_id(const uint8_t *id, size_t len, uint8_t out[32])
 	EVP_Digest(id, len, out, &n, EVP_sha256(), NULL);
 }
 
-int dekcache_get(cmk_dekcache *c, const uint8_t *id, size_t idlen,
-                 uint8_t *secret, size_t len, char kid[CMK_KID_MAX])
+int dekcache_get(cmk_dekcache *c, const uint8_t *id, size_t idlen, uint8_t *secret, size_t len,
+		 char kid[CMK_KID_MAX])
 {
 	uint8_t h[32];
 	int hit = 0;
@@ -222,8 +223,8 @@ int dekcache_get(cmk_dekcache *c, const uint8_t *id, size_t idlen,
 	return hit;
 }
 
-void dekcache_put(cmk_dekcache *c, const uint8_t *id, size_t idlen,
-                  const uint8_t *secret, size_t len, const char *kid)
+void dekcache_put(cmk_dekcache *c, const uint8_t *id, size_t idlen, const uint8_t *secret,
+		  size_t len, const char *kid)
 {
 	uint8_t h[32];
 	if (!c || len > SECRET_MAX || c->p.max_uses == 1)
@@ -234,7 +235,7 @@ void dekcache_put(cmk_dekcache *c, const uint8_t *id, size_t idlen,
 	size_t slot = c->p.max_entries, oldest = 0;
 	for (size_t i = 0; i < c->p.max_entries; i++) {
 		if (c->e[i].used && !CRYPTO_memcmp(c->e[i].id, h, 32)) {
-			slot = i;                 /* refresh the same key */
+			slot = i; /* refresh the same key */
 			break;
 		}
 		if (!c->e[i].used && slot == c->p.max_entries)
@@ -242,7 +243,7 @@ void dekcache_put(cmk_dekcache *c, const uint8_t *id, size_t idlen,
 		if (c->e[i].used && c->e[i].expires < c->e[oldest].expires)
 			oldest = i;
 	}
-	if (slot == c->p.max_entries) {   /* full: evict the oldest */
+	if (slot == c->p.max_entries) { /* full: evict the oldest */
 		slot = oldest;
 		drop(c, slot);
 	}
@@ -271,8 +272,7 @@ void dekcache_forget_key(cmk_dekcache *c, const char *kid)
 	for (size_t i = 0; i < c->p.max_entries; i++) {
 		const char *k = c->e[i].kid;
 		/* The versioned id itself, or any version of a versionless id. */
-		if (c->e[i].used && strncmp(k, kid, n) == 0 &&
-		    (k[n] == 0 || k[n] == '/')) {
+		if (c->e[i].used && strncmp(k, kid, n) == 0 && (k[n] == 0 || k[n] == '/')) {
 			drop(c, i);
 			c->st.flushed++;
 		}

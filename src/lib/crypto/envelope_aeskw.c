@@ -15,8 +15,8 @@
 
 #define KW_LEN (ENV_DEK_LEN + 8)
 
-static cmk_rc kw(const char *propq, int enc, const uint8_t kek[32],
-                 const uint8_t *in, size_t inlen, uint8_t *out, int *outlen)
+static cmk_rc kw(const char *propq, int enc, const uint8_t kek[32], const uint8_t *in, size_t inlen,
+		 uint8_t *out, int *outlen)
 {
 	env_algs a;
 	CMK_TRY(env_algs_fetch(propq, &a));
@@ -32,16 +32,14 @@ static cmk_rc kw(const char *propq, int enc, const uint8_t kek[32],
 	env_algs_free(&a);
 	if (!ok) {
 		ERR_clear_error();
-		return enc ? cmk_err(CMK_E_INTERNAL, "AES-256-WRAP failed")
-		           : CMK_E_DECRYPT;
+		return enc ? cmk_err(CMK_E_INTERNAL, "AES-256-WRAP failed") : CMK_E_DECRYPT;
 	}
 	*outlen = n + m;
 	return CMK_OK;
 }
 
-cmk_rc env_aeskw_wrap(const char *propq, const uint8_t kek[32],
-                      const char *id, const uint8_t dek[ENV_DEK_LEN],
-                      uint8_t **rec, size_t *len)
+cmk_rc env_aeskw_wrap(const char *propq, const uint8_t kek[32], const char *id,
+		      const uint8_t dek[ENV_DEK_LEN], uint8_t **rec, size_t *len)
 {
 	size_t il = strlen(id);
 	int n;
@@ -64,17 +62,16 @@ cmk_rc env_aeskw_wrap(const char *propq, const uint8_t kek[32],
 	return CMK_OK;
 }
 
-cmk_rc env_aeskw_unwrap(const char *propq, const uint8_t kek[32],
-                        const char *id, const env_header *h,
-                        uint8_t dek[ENV_DEK_LEN])
+cmk_rc env_aeskw_unwrap(const char *propq, const uint8_t kek[32], const char *id,
+			const env_header *h, uint8_t dek[ENV_DEK_LEN])
 {
 	size_t il = strlen(id);
 	for (size_t i = 0; i < h->nrecip; i++) {
 		const env_recip *r = &h->recip[i];
 		uint8_t out[KW_LEN + 16];
 		int n = 0;
-		if (r->type != ENV_RECIP_AESKW || r->len != 1 + il + KW_LEN ||
-		    r->data[0] != il || memcmp(r->data + 1, id, il) != 0)
+		if (r->type != ENV_RECIP_AESKW || r->len != 1 + il + KW_LEN || r->data[0] != il ||
+		    memcmp(r->data + 1, id, il) != 0)
 			continue;
 		cmk_rc rc = kw(propq, 0, kek, r->data + 1 + il, KW_LEN, out, &n);
 		if (rc == CMK_OK && n == ENV_DEK_LEN) {
@@ -84,24 +81,28 @@ cmk_rc env_aeskw_unwrap(const char *propq, const uint8_t kek[32],
 		}
 		cmk_wipe(out, sizeof out);
 		if (rc == CMK_E_DECRYPT || rc == CMK_OK)
-			return cmk_err(CMK_E_DECRYPT, "the data key does not unwrap "
-			               "with key %s (wrong key or modified)", id);
+			return cmk_err(CMK_E_DECRYPT,
+				       "the data key does not unwrap "
+				       "with key %s (wrong key or modified)",
+				       id);
 		return rc;
 	}
-	return cmk_err(CMK_E_NOT_FOUND, "envelope: no data key is wrapped by "
-	               "key %s", id);
+	return cmk_err(CMK_E_NOT_FOUND,
+		       "envelope: no data key is wrapped by "
+		       "key %s",
+		       id);
 }
 
 /* --------------------------------------- sealers over an AES-KW recipient */
 
 struct kw_arg {
 	const char *propq;
-	uint8_t *kek;                 /* secure copy */
+	uint8_t *kek; /* secure copy */
 	char id[256];
 };
 
-static cmk_rc kw_unwrap_cb(void *arg, const env_header *h,
-                           uint8_t dek[ENV_DEK_LEN], char kid[CMK_KID_MAX])
+static cmk_rc kw_unwrap_cb(void *arg, const env_header *h, uint8_t dek[ENV_DEK_LEN],
+			   char kid[CMK_KID_MAX])
 {
 	struct kw_arg *a = arg;
 	CMK_TRY(env_aeskw_unwrap(a->propq, a->kek, a->id, h, dek));
@@ -130,14 +131,17 @@ cmk_rc env_kw_sealer(const env_kw_params *p, cmk_sealer **s)
 		memcpy(dek, p->dek, ENV_DEK_LEN);
 	else if ((rc = env_random(dek, ENV_DEK_LEN, 1)) != CMK_OK)
 		goto out;
-	if ((rc = env_aeskw_wrap(p->propq, p->kek, p->id, dek, &rec, &rlen)) !=
-	    CMK_OK)
+	if ((rc = env_aeskw_wrap(p->propq, p->kek, p->id, dek, &rec, &rlen)) != CMK_OK)
 		goto out;
 	env_recip r = { ENV_RECIP_AESKW, rec, rlen };
 	env_seal_cfg cfg = {
-		.recip = &r, .nrecip = 1, .context = p->context,
-		.ncontext = p->ncontext, .frame_size = p->frame_size,
-		.propq = p->propq, .msgid = p->msgid,
+		.recip = &r,
+		.nrecip = 1,
+		.context = p->context,
+		.ncontext = p->ncontext,
+		.frame_size = p->frame_size,
+		.propq = p->propq,
+		.msgid = p->msgid,
 	};
 	rc = env_seal_init(&cfg, dek, s);
 out:
@@ -146,8 +150,7 @@ out:
 	return rc;
 }
 
-cmk_rc env_kw_unsealer(const env_kw_params *p, int any_context,
-                       cmk_unsealer **u)
+cmk_rc env_kw_unsealer(const env_kw_params *p, int any_context, cmk_unsealer **u)
 {
 	*u = NULL;
 	struct kw_arg *a = calloc(1, sizeof *a);
@@ -159,9 +162,13 @@ cmk_rc env_kw_unsealer(const env_kw_params *p, int any_context,
 	a->propq = p->propq;
 	snprintf(a->id, sizeof a->id, "%s", p->id);
 	env_unseal_cfg cfg = {
-		.context = p->context, .ncontext = p->ncontext,
-		.any_context = any_context, .propq = p->propq,
-		.unwrap = kw_unwrap_cb, .arg = a, .arg_free = kw_arg_free,
+		.context = p->context,
+		.ncontext = p->ncontext,
+		.any_context = any_context,
+		.propq = p->propq,
+		.unwrap = kw_unwrap_cb,
+		.arg = a,
+		.arg_free = kw_arg_free,
 	};
 	cmk_rc rc = env_unseal_init(&cfg, u);
 	if (rc != CMK_OK)

@@ -36,12 +36,16 @@ static cmk_rc fetch(const char *propq, env_algs *a)
 	a->hkdf = EVP_KDF_fetch(NULL, "HKDF", propq);
 	if (a->gcm && a->wrap && a->sha256 && a->hkdf)
 		return CMK_OK;
-	const char *miss = !a->gcm ? "AES-256-GCM" : !a->wrap ? "AES-256-WRAP"
-	                   : !a->sha256 ? "SHA256" : "HKDF";
+	const char *miss = !a->gcm	? "AES-256-GCM"
+			   : !a->wrap	? "AES-256-WRAP"
+			   : !a->sha256 ? "SHA256"
+					: "HKDF";
 	env_algs_free(a);
 	ERR_clear_error();
-	return cmk_err(CMK_E_CONFIG, "OpenSSL offers no %s for property query "
-	               "'%s'", miss, propq ? propq : "");
+	return cmk_err(CMK_E_CONFIG,
+		       "OpenSSL offers no %s for property query "
+		       "'%s'",
+		       miss, propq ? propq : "");
 }
 
 static int up_ref(const env_algs *a)
@@ -54,7 +58,10 @@ static int up_ref(const env_algs *a)
  * fetching costs more than sealing a small object. */
 #define ALG_CACHE 8
 static pthread_mutex_t alg_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct { char *propq; env_algs a; } alg_cache[ALG_CACHE];
+static struct {
+	char *propq;
+	env_algs a;
+} alg_cache[ALG_CACHE];
 
 cmk_rc env_algs_fetch(const char *propq, env_algs *a)
 {
@@ -94,13 +101,12 @@ void env_algs_free(env_algs *a)
 
 cmk_rc env_random(uint8_t *buf, size_t len, int secret)
 {
-	int ok = secret ? RAND_priv_bytes_ex(NULL, buf, len, 0)
-	                : RAND_bytes_ex(NULL, buf, len, 0);
+	int ok = secret ? RAND_priv_bytes_ex(NULL, buf, len, 0) : RAND_bytes_ex(NULL, buf, len, 0);
 	return ok == 1 ? CMK_OK : env_ossl_err(CMK_E_INTERNAL, "random bytes");
 }
 
-static cmk_rc hkdf(const env_algs *a, const uint8_t *ikm, const uint8_t *salt,
-                   const char *label, uint8_t *out, size_t outlen)
+static cmk_rc hkdf(const env_algs *a, const uint8_t *ikm, const uint8_t *salt, const char *label,
+		   uint8_t *out, size_t outlen)
 {
 	/* info = label || version || suite */
 	uint8_t info[32];
@@ -114,11 +120,9 @@ static cmk_rc hkdf(const env_algs *a, const uint8_t *ikm, const uint8_t *salt,
 		return env_ossl_err(CMK_E_NOMEM, "HKDF context");
 	OSSL_PARAM p[] = {
 		OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
-		                                 (char *)EVP_MD_get0_name(a->sha256), 0),
-		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
-		                                  (void *)ikm, ENV_DEK_LEN),
-		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT,
-		                                  (void *)salt, ENV_MSGID_LEN),
+						 (char *)EVP_MD_get0_name(a->sha256), 0),
+		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)ikm, ENV_DEK_LEN),
+		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)salt, ENV_MSGID_LEN),
 		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info, il),
 		OSSL_PARAM_construct_end(),
 	};
@@ -128,25 +132,21 @@ static cmk_rc hkdf(const env_algs *a, const uint8_t *ikm, const uint8_t *salt,
 }
 
 cmk_rc env_derive(const env_algs *a, const uint8_t dek[ENV_DEK_LEN],
-                  const uint8_t msgid[ENV_MSGID_LEN], env_keys *k)
+		  const uint8_t msgid[ENV_MSGID_LEN], env_keys *k)
 {
-	CMK_TRY(hkdf(a, dek, msgid, "cmk enc", k->frame_key,
-	             sizeof k->frame_key));
+	CMK_TRY(hkdf(a, dek, msgid, "cmk enc", k->frame_key, sizeof k->frame_key));
 	return hkdf(a, dek, msgid, "cmk commit", k->commit, sizeof k->commit);
 }
 
-cmk_rc env_sha256(const env_algs *a, const uint8_t *in, size_t len,
-                  uint8_t out[ENV_HASH_LEN])
+cmk_rc env_sha256(const env_algs *a, const uint8_t *in, size_t len, uint8_t out[ENV_HASH_LEN])
 {
 	unsigned n = 0;
-	if (EVP_Digest(in, len, out, &n, a->sha256, NULL) != 1 ||
-	    n != ENV_HASH_LEN)
+	if (EVP_Digest(in, len, out, &n, a->sha256, NULL) != 1 || n != ENV_HASH_LEN)
 		return env_ossl_err(CMK_E_INTERNAL, "SHA-256");
 	return CMK_OK;
 }
 
-cmk_rc env_gcm_new(const env_algs *a, const uint8_t key[32], int enc,
-                   EVP_CIPHER_CTX **c)
+cmk_rc env_gcm_new(const env_algs *a, const uint8_t key[32], int enc, EVP_CIPHER_CTX **c)
 {
 	*c = EVP_CIPHER_CTX_new();
 	if (!*c)
@@ -173,12 +173,11 @@ static void put32(uint8_t *p, uint32_t v)
 	p[3] = (uint8_t)v;
 }
 
-cmk_rc env_header_tag(EVP_CIPHER_CTX *c, int enc, const uint8_t *hdr,
-                      size_t signed_len, uint8_t tag[ENV_TAG_LEN])
+cmk_rc env_header_tag(EVP_CIPHER_CTX *c, int enc, const uint8_t *hdr, size_t signed_len,
+		      uint8_t tag[ENV_TAG_LEN])
 {
-	static const uint8_t nonce[12] = {
-		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff
-	};
+	static const uint8_t nonce[12] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+					   0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 	int n;
 	uint8_t got[ENV_TAG_LEN];
 
@@ -187,8 +186,7 @@ cmk_rc env_header_tag(EVP_CIPHER_CTX *c, int enc, const uint8_t *hdr,
 		return env_ossl_err(CMK_E_INTERNAL, "header tag");
 	if (enc) {
 		if (EVP_CipherFinal_ex(c, got, &n) != 1 ||
-		    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, ENV_TAG_LEN,
-		                        tag) != 1)
+		    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, ENV_TAG_LEN, tag) != 1)
 			return env_ossl_err(CMK_E_INTERNAL, "header tag");
 		return CMK_OK;
 	}
@@ -198,16 +196,15 @@ cmk_rc env_header_tag(EVP_CIPHER_CTX *c, int enc, const uint8_t *hdr,
 	if (EVP_CipherFinal_ex(c, got, &n) != 1) {
 		ERR_clear_error();
 		return cmk_err(CMK_E_DECRYPT, "envelope header does not "
-		               "authenticate (modified, or another data key)");
+					      "authenticate (modified, or another data key)");
 	}
 	return CMK_OK;
 }
 
 /* nonce = 0^32 || counter (64 bits); aad = header hash || counter || type
  * || length. */
-static int frame_begin(EVP_CIPHER_CTX *c, int enc,
-                       const uint8_t hh[ENV_HASH_LEN], uint64_t counter,
-                       int final, size_t len)
+static int frame_begin(EVP_CIPHER_CTX *c, int enc, const uint8_t hh[ENV_HASH_LEN], uint64_t counter,
+		       int final, size_t len)
 {
 	uint8_t nonce[12] = { 0 }, aad[ENV_HASH_LEN + 8 + 1 + 4];
 	int n;
@@ -220,9 +217,8 @@ static int frame_begin(EVP_CIPHER_CTX *c, int enc,
 	       EVP_CipherUpdate(c, NULL, &n, aad, sizeof aad) == 1;
 }
 
-cmk_rc env_frame_seal(EVP_CIPHER_CTX *c, const uint8_t hh[ENV_HASH_LEN],
-                      uint64_t counter, int final, const uint8_t *pt,
-                      size_t len, uint8_t *out, size_t *outlen)
+cmk_rc env_frame_seal(EVP_CIPHER_CTX *c, const uint8_t hh[ENV_HASH_LEN], uint64_t counter,
+		      int final, const uint8_t *pt, size_t len, uint8_t *out, size_t *outlen)
 {
 	uint8_t *p = out;
 	int n = 0, m = 0;
@@ -236,16 +232,14 @@ cmk_rc env_frame_seal(EVP_CIPHER_CTX *c, const uint8_t hh[ENV_HASH_LEN],
 	if (!frame_begin(c, 1, hh, counter, final, len) ||
 	    (len && EVP_CipherUpdate(c, p, &n, pt, (int)len) != 1) ||
 	    EVP_CipherFinal_ex(c, p + n, &m) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, ENV_TAG_LEN,
-	                        p + len) != 1)
+	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, ENV_TAG_LEN, p + len) != 1)
 		return env_ossl_err(CMK_E_INTERNAL, "AES-256-GCM frame seal");
 	*outlen = (size_t)(p - out) + len + ENV_TAG_LEN;
 	return CMK_OK;
 }
 
-cmk_rc env_frame_open(EVP_CIPHER_CTX *c, const uint8_t hh[ENV_HASH_LEN],
-                      uint64_t counter, int final, const uint8_t *ct,
-                      size_t len, const uint8_t *tag, uint8_t *out)
+cmk_rc env_frame_open(EVP_CIPHER_CTX *c, const uint8_t hh[ENV_HASH_LEN], uint64_t counter,
+		      int final, const uint8_t *ct, size_t len, const uint8_t *tag, uint8_t *out)
 {
 	uint8_t t[ENV_TAG_LEN], scratch[16];
 	int n = 0, m = 0;
@@ -257,10 +251,11 @@ cmk_rc env_frame_open(EVP_CIPHER_CTX *c, const uint8_t hh[ENV_HASH_LEN],
 	if (EVP_CipherFinal_ex(c, len ? out + n : scratch, &m) != 1) {
 		ERR_clear_error();
 		cmk_wipe(out, len);
-		return cmk_err(CMK_E_DECRYPT, "envelope frame %llu does not "
-		               "authenticate (modified, reordered, duplicated or "
-		               "from another message)",
-		               (unsigned long long)counter + 1);
+		return cmk_err(CMK_E_DECRYPT,
+			       "envelope frame %llu does not "
+			       "authenticate (modified, reordered, duplicated or "
+			       "from another message)",
+			       (unsigned long long)counter + 1);
 	}
 	return CMK_OK;
 }

@@ -24,9 +24,9 @@ struct cmk_sealer {
 	uint8_t hh[ENV_HASH_LEN];
 	size_t frame;
 	uint64_t counter;
-	uint8_t *buf;                 /* the partial frame, frame bytes */
+	uint8_t *buf; /* the partial frame, frame bytes */
 	size_t buflen;
-	int state;                    /* 0 open, 1 finished, -1 failed */
+	int state; /* 0 open, 1 finished, -1 failed */
 	char **kids;
 	size_t nkids;
 };
@@ -39,8 +39,7 @@ static unsigned log2_of(unsigned v)
 	return l;
 }
 
-cmk_rc env_seal_init(const env_seal_cfg *cfg, const uint8_t dek[ENV_DEK_LEN],
-                     cmk_sealer **out)
+cmk_rc env_seal_init(const env_seal_cfg *cfg, const uint8_t dek[ENV_DEK_LEN], cmk_sealer **out)
 {
 	env_kv kv[CMK_ENVELOPE_MAX_CONTEXT];
 	uint8_t msgid[ENV_MSGID_LEN];
@@ -48,13 +47,12 @@ cmk_rc env_seal_init(const env_seal_cfg *cfg, const uint8_t dek[ENV_DEK_LEN],
 	cmk_rc rc;
 
 	*out = NULL;
-	unsigned fs = cfg->frame_size ? cfg->frame_size
-	                              : CMK_ENVELOPE_FRAME_DEFAULT;
-	if (fs < CMK_ENVELOPE_FRAME_MIN || fs > CMK_ENVELOPE_FRAME_MAX ||
-	    (fs & (fs - 1)))
-		return cmk_err(CMK_E_USAGE, "frame size %u is not a power of two "
-		               "from %u to %u", fs, CMK_ENVELOPE_FRAME_MIN,
-		               CMK_ENVELOPE_FRAME_MAX);
+	unsigned fs = cfg->frame_size ? cfg->frame_size : CMK_ENVELOPE_FRAME_DEFAULT;
+	if (fs < CMK_ENVELOPE_FRAME_MIN || fs > CMK_ENVELOPE_FRAME_MAX || (fs & (fs - 1)))
+		return cmk_err(CMK_E_USAGE,
+			       "frame size %u is not a power of two "
+			       "from %u to %u",
+			       fs, CMK_ENVELOPE_FRAME_MIN, CMK_ENVELOPE_FRAME_MAX);
 	CMK_TRY(env_context_canon(cfg->context, cfg->ncontext, kv));
 
 	cmk_sealer *s = calloc(1, sizeof *s);
@@ -67,9 +65,8 @@ cmk_rc env_seal_init(const env_seal_cfg *cfg, const uint8_t dek[ENV_DEK_LEN],
 		memcpy(msgid, cfg->msgid, sizeof msgid);
 	else if ((rc = env_random(msgid, sizeof msgid, 0)) != CMK_OK)
 		goto fail;
-	rc = env_header_encode((uint8_t)log2_of(fs), msgid, cfg->recip,
-	                       cfg->nrecip, kv, cfg->ncontext, &s->hdr,
-	                       &s->hdr_len);
+	rc = env_header_encode((uint8_t)log2_of(fs), msgid, cfg->recip, cfg->nrecip, kv,
+			       cfg->ncontext, &s->hdr, &s->hdr_len);
 	if (rc != CMK_OK)
 		goto fail;
 	if ((rc = env_derive(&s->algs, dek, msgid, &k)) != CMK_OK)
@@ -77,8 +74,7 @@ cmk_rc env_seal_init(const env_seal_cfg *cfg, const uint8_t dek[ENV_DEK_LEN],
 	size_t signed_len = s->hdr_len - ENV_TAG_LEN;
 	memcpy(s->hdr + signed_len - ENV_COMMIT_LEN, k.commit, ENV_COMMIT_LEN);
 	if ((rc = env_gcm_new(&s->algs, k.frame_key, 1, &s->gcm)) != CMK_OK ||
-	    (rc = env_header_tag(s->gcm, 1, s->hdr, signed_len,
-	                         s->hdr + signed_len)) != CMK_OK ||
+	    (rc = env_header_tag(s->gcm, 1, s->hdr, signed_len, s->hdr + signed_len)) != CMK_OK ||
 	    (rc = env_sha256(&s->algs, s->hdr, signed_len, s->hh)) != CMK_OK)
 		goto fail;
 	if (!(s->buf = malloc(fs))) {
@@ -109,8 +105,7 @@ const char *cmk_seal_kid(const cmk_sealer *s, size_t i)
 size_t cmk_seal_out_max(const cmk_sealer *s, size_t inlen)
 {
 	size_t full = (s->buflen + inlen) / s->frame;
-	return (s->hdr_sent ? 0 : s->hdr_len) +
-	       full * (s->frame + ENV_FRAME_OVERHEAD_REGULAR) +
+	return (s->hdr_sent ? 0 : s->hdr_len) + full * (s->frame + ENV_FRAME_OVERHEAD_REGULAR) +
 	       s->frame + ENV_FRAME_OVERHEAD_FINAL;
 }
 
@@ -125,12 +120,10 @@ static cmk_rc check_state(cmk_sealer *s)
 	return CMK_OK;
 }
 
-static cmk_rc emit(cmk_sealer *s, int final, const uint8_t *pt, size_t len,
-                   uint8_t **o)
+static cmk_rc emit(cmk_sealer *s, int final, const uint8_t *pt, size_t len, uint8_t **o)
 {
 	size_t n;
-	cmk_rc rc = env_frame_seal(s->gcm, s->hh, s->counter, final, pt, len,
-	                           *o, &n);
+	cmk_rc rc = env_frame_seal(s->gcm, s->hh, s->counter, final, pt, len, *o, &n);
 	if (rc != CMK_OK)
 		return rc;
 	s->counter++;
@@ -147,15 +140,16 @@ static void send_header(cmk_sealer *s, uint8_t **o)
 	}
 }
 
-cmk_rc cmk_seal_update(cmk_sealer *s, const uint8_t *in, size_t inlen,
-                       uint8_t *out, size_t *outlen)
+cmk_rc cmk_seal_update(cmk_sealer *s, const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen)
 {
 	CMK_TRY(check_state(s));
 	size_t need = cmk_seal_out_max(s, inlen);
 	if (*outlen < need) {
 		*outlen = need;
-		return cmk_err(CMK_E_BUFFER, "seal: output buffer too small "
-		               "(%zu bytes needed)", need);
+		return cmk_err(CMK_E_BUFFER,
+			       "seal: output buffer too small "
+			       "(%zu bytes needed)",
+			       need);
 	}
 	uint8_t *o = out;
 	cmk_rc rc = CMK_OK;
@@ -197,8 +191,10 @@ cmk_rc cmk_seal_final(cmk_sealer *s, uint8_t *out, size_t *outlen)
 	size_t need = cmk_seal_out_max(s, 0);
 	if (*outlen < need) {
 		*outlen = need;
-		return cmk_err(CMK_E_BUFFER, "seal: output buffer too small "
-		               "(%zu bytes needed)", need);
+		return cmk_err(CMK_E_BUFFER,
+			       "seal: output buffer too small "
+			       "(%zu bytes needed)",
+			       need);
 	}
 	uint8_t *o = out;
 	send_header(s, &o);
@@ -228,15 +224,16 @@ void cmk_seal_free(cmk_sealer *s)
 	free(s);
 }
 
-cmk_rc env_seal_buf(cmk_sealer *s, const uint8_t *in, size_t inlen,
-                    uint8_t **out, size_t *outlen)
+cmk_rc env_seal_buf(cmk_sealer *s, const uint8_t *in, size_t inlen, uint8_t **out, size_t *outlen)
 {
 	*out = NULL;
 	size_t cap = cmk_seal_out_max(s, inlen), n1 = cap, n2;
 	uint8_t *b = malloc(cap ? cap : 1);
 	if (!b)
-		return cmk_err(CMK_E_NOMEM, "out of memory for a %zu-byte "
-		               "envelope", cap);
+		return cmk_err(CMK_E_NOMEM,
+			       "out of memory for a %zu-byte "
+			       "envelope",
+			       cap);
 	cmk_rc rc = cmk_seal_update(s, in, inlen, b, &n1);
 	n2 = cap - n1;
 	if (rc == CMK_OK)

@@ -25,25 +25,24 @@ struct cmk_unsealer {
 	env_algs algs;
 	EVP_CIPHER_CTX *gcm;
 	int state;
-	uint8_t *hdr;                 /* collected header */
+	uint8_t *hdr; /* collected header */
 	size_t hdr_len, hdr_need;
 	env_header h;
-	cmk_kv *ctx_out;              /* the header's context as strings */
+	cmk_kv *ctx_out; /* the header's context as strings */
 	char *ctx_strs;
 	uint8_t hh[ENV_HASH_LEN];
 	size_t frame;
 	uint64_t counter;
-	uint8_t *fb;                  /* a partial frame: frame + 21 bytes */
+	uint8_t *fb; /* a partial frame: frame + 21 bytes */
 	size_t fblen;
 	char kid[CMK_KID_MAX];
-	char *want_strs;              /* our copy of the caller's context */
-	cmk_rc err;                   /* the error that stopped it */
+	char *want_strs; /* our copy of the caller's context */
+	cmk_rc err;	 /* the error that stopped it */
 	char errmsg[512];
 };
 
 /* Copy the caller's context so it need not outlive init. */
-static cmk_rc copy_context(cmk_unsealer *u, const cmk_kv *kv, size_t n,
-                           cmk_kv *copy)
+static cmk_rc copy_context(cmk_unsealer *u, const cmk_kv *kv, size_t n, cmk_kv *copy)
 {
 	size_t total = 1;
 	for (size_t i = 0; i < n; i++) {
@@ -76,18 +75,17 @@ cmk_rc env_unseal_init(const env_unseal_cfg *cfg, cmk_unsealer **out)
 	cmk_kv copy[CMK_ENVELOPE_MAX_CONTEXT];
 	cmk_rc rc = CMK_OK;
 	if (cfg->ncontext > CMK_ENVELOPE_MAX_CONTEXT)
-		rc = cmk_err(CMK_E_USAGE, "context has %zu pairs (at most %d)",
-		             cfg->ncontext, CMK_ENVELOPE_MAX_CONTEXT);
+		rc = cmk_err(CMK_E_USAGE, "context has %zu pairs (at most %d)", cfg->ncontext,
+			     CMK_ENVELOPE_MAX_CONTEXT);
 	else if (!cfg->any_context && cfg->ncontext &&
-	         (rc = copy_context(u, cfg->context, cfg->ncontext, copy)) ==
-	         CMK_OK)
+		 (rc = copy_context(u, cfg->context, cfg->ncontext, copy)) == CMK_OK)
 		rc = env_context_canon(copy, cfg->ncontext, u->want);
 	if (rc == CMK_OK)
 		rc = env_algs_fetch(cfg->propq, &u->algs);
 	if (rc == CMK_OK && !(u->hdr = malloc(CMK_ENVELOPE_PREFIX_LEN)))
 		rc = cmk_err(CMK_E_NOMEM, "out of memory");
 	if (rc != CMK_OK) {
-		u->cfg.arg_free = NULL;     /* the caller still owns arg */
+		u->cfg.arg_free = NULL; /* the caller still owns arg */
 		cmk_unseal_free(u);
 		return rc;
 	}
@@ -176,14 +174,15 @@ static cmk_rc accept_header(cmk_unsealer *u)
 	if (rc != CMK_OK)
 		goto out;
 	if (CRYPTO_memcmp(k.commit, u->h.commit, ENV_COMMIT_LEN) != 0) {
-		rc = cmk_err(CMK_E_DECRYPT, "envelope key commitment does not "
-		             "match: the data key unwrapped with %s does not "
-		             "belong to this envelope", u->kid);
+		rc = cmk_err(CMK_E_DECRYPT,
+			     "envelope key commitment does not "
+			     "match: the data key unwrapped with %s does not "
+			     "belong to this envelope",
+			     u->kid);
 		goto out;
 	}
 	if ((rc = env_gcm_new(&u->algs, k.frame_key, 0, &u->gcm)) != CMK_OK ||
-	    (rc = env_header_tag(u->gcm, 0, u->hdr, signed_len,
-	                         (uint8_t *)u->h.tag)) != CMK_OK ||
+	    (rc = env_header_tag(u->gcm, 0, u->hdr, signed_len, (uint8_t *)u->h.tag)) != CMK_OK ||
 	    (rc = env_sha256(&u->algs, u->hdr, signed_len, u->hh)) != CMK_OK ||
 	    (rc = export_context(u)) != CMK_OK)
 		goto out;
@@ -224,8 +223,7 @@ static cmk_rc feed_header(cmk_unsealer *u, const uint8_t **in, size_t *inlen)
 
 static uint32_t get32(const uint8_t *p)
 {
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
 /*
@@ -233,8 +231,7 @@ static uint32_t get32(const uint8_t *p)
  * are needed to know, else the whole frame's length; *plen gets the
  * plaintext length.
  */
-static cmk_rc frame_size(cmk_unsealer *u, const uint8_t *p, size_t n,
-                         size_t *size, size_t *plen)
+static cmk_rc frame_size(cmk_unsealer *u, const uint8_t *p, size_t n, size_t *size, size_t *plen)
 {
 	*size = 0;
 	if (n < 1)
@@ -245,29 +242,30 @@ static cmk_rc frame_size(cmk_unsealer *u, const uint8_t *p, size_t n,
 		return CMK_OK;
 	}
 	if (p[0] != ENV_FRAME_FINAL)
-		return cmk_err(CMK_E_FORMAT, "envelope frame %llu has unknown type "
-		               "0x%02x", (unsigned long long)u->counter + 1, p[0]);
+		return cmk_err(CMK_E_FORMAT,
+			       "envelope frame %llu has unknown type "
+			       "0x%02x",
+			       (unsigned long long)u->counter + 1, p[0]);
 	if (n < 5)
 		return CMK_OK;
 	uint32_t len = get32(p + 1);
 	if (len >= u->frame)
-		return cmk_err(CMK_E_FORMAT, "envelope final frame %llu claims %u "
-		               "bytes (the frame size is %zu)",
-		               (unsigned long long)u->counter + 1, len, u->frame);
+		return cmk_err(CMK_E_FORMAT,
+			       "envelope final frame %llu claims %u "
+			       "bytes (the frame size is %zu)",
+			       (unsigned long long)u->counter + 1, len, u->frame);
 	*plen = len;
 	*size = len + ENV_FRAME_OVERHEAD_FINAL;
 	return CMK_OK;
 }
 
-static cmk_rc open_frame(cmk_unsealer *u, const uint8_t *f, size_t plen,
-                         uint8_t **o)
+static cmk_rc open_frame(cmk_unsealer *u, const uint8_t *f, size_t plen, uint8_t **o)
 {
 	int final = f[0] == ENV_FRAME_FINAL;
 	const uint8_t *ct = f + (final ? 5 : 1);
 	if (u->counter >= ENV_MAX_FRAMES)
 		return cmk_err(CMK_E_FORMAT, "envelope has more than 2^32 frames");
-	CMK_TRY(env_frame_open(u->gcm, u->hh, u->counter, final, ct, plen,
-	                       ct + plen, *o));
+	CMK_TRY(env_frame_open(u->gcm, u->hh, u->counter, final, ct, plen, ct + plen, *o));
 	u->counter++;
 	*o += plen;
 	if (final)
@@ -275,8 +273,7 @@ static cmk_rc open_frame(cmk_unsealer *u, const uint8_t *f, size_t plen,
 	return CMK_OK;
 }
 
-static cmk_rc feed_frames(cmk_unsealer *u, const uint8_t **in, size_t *inlen,
-                          uint8_t **o)
+static cmk_rc feed_frames(cmk_unsealer *u, const uint8_t **in, size_t *inlen, uint8_t **o)
 {
 	size_t size, plen;
 	while (*inlen && u->state == ST_FRAMES) {
@@ -307,8 +304,8 @@ static cmk_rc feed_frames(cmk_unsealer *u, const uint8_t **in, size_t *inlen,
 	return CMK_OK;
 }
 
-cmk_rc cmk_unseal_update(cmk_unsealer *u, const uint8_t *in, size_t inlen,
-                         uint8_t *out, size_t *outlen)
+cmk_rc cmk_unseal_update(cmk_unsealer *u, const uint8_t *in, size_t inlen, uint8_t *out,
+			 size_t *outlen)
 {
 	if (!u)
 		return cmk_err(CMK_E_USAGE, "unseal: no unsealer");
@@ -317,8 +314,10 @@ cmk_rc cmk_unseal_update(cmk_unsealer *u, const uint8_t *in, size_t inlen,
 	size_t need = cmk_unseal_out_max(u, inlen);
 	if (*outlen < need && inlen) {
 		*outlen = need;
-		return cmk_err(CMK_E_BUFFER, "unseal: output buffer too small "
-		               "(%zu bytes needed)", need);
+		return cmk_err(CMK_E_BUFFER,
+			       "unseal: output buffer too small "
+			       "(%zu bytes needed)",
+			       need);
 	}
 	uint8_t *o = out;
 	cmk_rc rc = CMK_OK;
@@ -328,8 +327,10 @@ cmk_rc cmk_unseal_update(cmk_unsealer *u, const uint8_t *in, size_t inlen,
 		else if (u->state == ST_FRAMES)
 			rc = feed_frames(u, &in, &inlen, &o);
 		else
-			rc = cmk_err(CMK_E_FORMAT, "envelope has %zu bytes of "
-			             "trailing data after the final frame", inlen);
+			rc = cmk_err(CMK_E_FORMAT,
+				     "envelope has %zu bytes of "
+				     "trailing data after the final frame",
+				     inlen);
 	}
 	if (rc != CMK_OK) {
 		cmk_wipe(out, (size_t)(o - out));
@@ -344,20 +345,22 @@ cmk_rc cmk_unseal_final(cmk_unsealer *u)
 	if (!u)
 		return cmk_err(CMK_E_USAGE, "unseal: no unsealer");
 	switch (u->state) {
-	case ST_DONE:
-		return CMK_OK;
-	case ST_FAILED:
-		return failed_earlier(u);
+	case ST_DONE: return CMK_OK;
+	case ST_FAILED: return failed_earlier(u);
 	case ST_HEADER:
-		return fail(u, cmk_err(CMK_E_FORMAT, "envelope is truncated: "
-		            "%zu header bytes of %zu", u->hdr_len,
-		            u->hdr_need == CMK_ENVELOPE_PREFIX_LEN ?
-		            (size_t)ENV_HEADER_MIN : u->hdr_need));
+		return fail(u,
+			    cmk_err(CMK_E_FORMAT,
+				    "envelope is truncated: "
+				    "%zu header bytes of %zu",
+				    u->hdr_len,
+				    u->hdr_need == CMK_ENVELOPE_PREFIX_LEN ? (size_t)ENV_HEADER_MIN
+									   : u->hdr_need));
 	default:
-		return fail(u, cmk_err(CMK_E_FORMAT, "envelope is truncated: it "
-		            "ends %s frame %llu, before the final frame",
-		            u->fblen ? "inside" : "before",
-		            (unsigned long long)u->counter + 1));
+		return fail(u, cmk_err(CMK_E_FORMAT,
+				       "envelope is truncated: it "
+				       "ends %s frame %llu, before the final frame",
+				       u->fblen ? "inside" : "before",
+				       (unsigned long long)u->counter + 1));
 	}
 }
 
@@ -380,8 +383,8 @@ void cmk_unseal_free(cmk_unsealer *u)
 	free(u);
 }
 
-cmk_rc env_unseal_buf(cmk_unsealer *u, const uint8_t *in, size_t inlen,
-                      uint8_t **out, size_t *outlen)
+cmk_rc env_unseal_buf(cmk_unsealer *u, const uint8_t *in, size_t inlen, uint8_t **out,
+		      size_t *outlen)
 {
 	*out = NULL;
 	size_t n = inlen;

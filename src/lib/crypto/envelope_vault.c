@@ -11,9 +11,8 @@
 #include "util/err.h"
 
 /* Wrap the DEK under one key id into a new wrapped-key record. */
-static cmk_rc wrap_one(cmk_ctx *ctx, const char *keyid, cmk_alg alg,
-                       const uint8_t dek[ENV_DEK_LEN], uint8_t **rec,
-                       size_t *len, char **kid)
+static cmk_rc wrap_one(cmk_ctx *ctx, const char *keyid, cmk_alg alg, const uint8_t dek[ENV_DEK_LEN],
+		       uint8_t **rec, size_t *len, char **kid)
 {
 	size_t cap = 2048;
 	uint8_t *b = malloc(cap);
@@ -31,9 +30,10 @@ static cmk_rc wrap_one(cmk_ctx *ctx, const char *keyid, cmk_alg alg,
 		rc = cmk_wrap(ctx, keyid, alg, dek, ENV_DEK_LEN, b, &cap);
 	}
 	if (rc == CMK_OK && cap > ENV_RECIP_MAX_LEN)
-		rc = cmk_err(CMK_E_TOO_LARGE, "wrapped key under %s is %zu bytes "
-		             "(an envelope holds at most %d)", keyid, cap,
-		             ENV_RECIP_MAX_LEN);
+		rc = cmk_err(CMK_E_TOO_LARGE,
+			     "wrapped key under %s is %zu bytes "
+			     "(an envelope holds at most %d)",
+			     keyid, cap, ENV_RECIP_MAX_LEN);
 	if (rc == CMK_OK)
 		rc = cmk_wrapped_parse(b, cap, &w);
 	if (rc == CMK_OK && !(*kid = strdup(w.kid)))
@@ -60,9 +60,8 @@ cmk_rc cmk_seal_init(cmk_ctx *ctx, const cmk_seal_params *p, cmk_sealer **s)
 	*s = NULL;
 	if (p->nkeys < 1 || p->nkeys > CMK_ENVELOPE_MAX_KEYS || !p->keyids)
 		return cmk_err(CMK_E_USAGE, "seal: give 1-%d key ids (%zu given)",
-		               CMK_ENVELOPE_MAX_KEYS, p->nkeys);
-	if (!(kids = calloc(p->nkeys, sizeof *kids)) ||
-	    !(dek = cmk_secure_alloc(ENV_DEK_LEN))) {
+			       CMK_ENVELOPE_MAX_KEYS, p->nkeys);
+	if (!(kids = calloc(p->nkeys, sizeof *kids)) || !(dek = cmk_secure_alloc(ENV_DEK_LEN))) {
 		rc = cmk_err(CMK_E_NOMEM, "out of memory");
 		goto out;
 	}
@@ -71,14 +70,17 @@ cmk_rc cmk_seal_init(cmk_ctx *ctx, const cmk_seal_params *p, cmk_sealer **s)
 	cmk_alg alg = p->alg ? p->alg : CMK_ALG_RSA_OAEP_256;
 	for (n = 0; n < p->nkeys; n++) {
 		size_t len = 0;
-		if ((rc = wrap_one(ctx, p->keyids[n], alg, dek, &recs[n], &len,
-		                   &kids[n])) != CMK_OK)
+		if ((rc = wrap_one(ctx, p->keyids[n], alg, dek, &recs[n], &len, &kids[n])) !=
+		    CMK_OK)
 			goto out;
 		r[n] = (env_recip){ ENV_RECIP_VAULT, recs[n], len };
 	}
 	env_seal_cfg cfg = {
-		.recip = r, .nrecip = n, .context = p->context,
-		.ncontext = p->ncontext, .frame_size = p->frame_size,
+		.recip = r,
+		.nrecip = n,
+		.context = p->context,
+		.ncontext = p->ncontext,
+		.frame_size = p->frame_size,
 		.propq = p->propq ? p->propq : cmk_ctx_propquery(ctx),
 	};
 	if ((rc = env_seal_init(&cfg, dek, s)) == CMK_OK) {
@@ -102,8 +104,8 @@ struct vault_arg {
 };
 
 /* Try each wrapped DEK whose key is in the context's vault, in order. */
-static cmk_rc vault_unwrap(void *arg, const env_header *h,
-                           uint8_t dek[ENV_DEK_LEN], char kid[CMK_KID_MAX])
+static cmk_rc vault_unwrap(void *arg, const env_header *h, uint8_t dek[ENV_DEK_LEN],
+			   char kid[CMK_KID_MAX])
 {
 	struct vault_arg *a = arg;
 	const char *vault = cmk_ctx_vault(a->ctx);
@@ -118,30 +120,29 @@ static cmk_rc vault_unwrap(void *arg, const env_header *h,
 		if (r->type != ENV_RECIP_VAULT)
 			continue;
 		if (cmk_wrapped_parse(r->data, r->len, &w) != CMK_OK)
-			return cmk_err_prefix(CMK_E_FORMAT, "envelope header: wrapped "
-			                      "data key %zu", i + 1);
-		if (cmk_kid_parse(w.kid, v, name, ver) != CMK_OK ||
-		    strcmp(v, vault) != 0) {
+			return cmk_err_prefix(CMK_E_FORMAT,
+					      "envelope header: wrapped "
+					      "data key %zu",
+					      i + 1);
+		if (cmk_kid_parse(w.kid, v, name, ver) != CMK_OK || strcmp(v, vault) != 0) {
 			size_t l = strlen(others);
-			snprintf(others + l, sizeof others - l, "%s%s",
-			         l ? ", " : "", w.kid);
+			snprintf(others + l, sizeof others - l, "%s%s", l ? ", " : "", w.kid);
 			continue;
 		}
-		if (a->cache && dekcache_get(a->cache, r->data, r->len, dek,
-		                             ENV_DEK_LEN, kid))
+		if (a->cache && dekcache_get(a->cache, r->data, r->len, dek, ENV_DEK_LEN, kid))
 			return CMK_OK;
 		n = ENV_DEK_LEN;
 		cmk_rc rc = cmk_unwrap(a->ctx, r->data, r->len, dek, &n, kid);
 		if (rc == CMK_OK && n != ENV_DEK_LEN) {
 			cmk_wipe(dek, ENV_DEK_LEN);
-			rc = cmk_err(CMK_E_FORMAT, "envelope: the data key unwrapped "
-			             "with %s has %zu bytes, not %d", w.kid, n,
-			             ENV_DEK_LEN);
+			rc = cmk_err(CMK_E_FORMAT,
+				     "envelope: the data key unwrapped "
+				     "with %s has %zu bytes, not %d",
+				     w.kid, n, ENV_DEK_LEN);
 		}
 		if (rc == CMK_OK) {
 			if (a->cache)
-				dekcache_put(a->cache, r->data, r->len, dek, ENV_DEK_LEN,
-				             kid);
+				dekcache_put(a->cache, r->data, r->len, dek, ENV_DEK_LEN, kid);
 			return CMK_OK;
 		}
 		if (first_rc == CMK_OK) {
@@ -151,13 +152,13 @@ static cmk_rc vault_unwrap(void *arg, const env_header *h,
 	}
 	if (first_rc != CMK_OK)
 		return cmk_err(first_rc, "%s", first);
-	return cmk_err(CMK_E_NOT_FOUND, "envelope: no data key is wrapped by a "
-	               "key of vault %s (keys: %s)", vault,
-	               *others ? others : "none");
+	return cmk_err(CMK_E_NOT_FOUND,
+		       "envelope: no data key is wrapped by a "
+		       "key of vault %s (keys: %s)",
+		       vault, *others ? others : "none");
 }
 
-cmk_rc cmk_unseal_init(cmk_ctx *ctx, const cmk_unseal_params *p,
-                       cmk_unsealer **u)
+cmk_rc cmk_unseal_init(cmk_ctx *ctx, const cmk_unseal_params *p, cmk_unsealer **u)
 {
 	return_if_fail(ctx && u);
 	*u = NULL;
@@ -183,8 +184,8 @@ cmk_rc cmk_unseal_init(cmk_ctx *ctx, const cmk_unseal_params *p,
 	return CMK_OK;
 }
 
-cmk_rc cmk_seal(cmk_ctx *ctx, const cmk_seal_params *p, const uint8_t *in,
-                size_t inlen, uint8_t **out, size_t *outlen)
+cmk_rc cmk_seal(cmk_ctx *ctx, const cmk_seal_params *p, const uint8_t *in, size_t inlen,
+		uint8_t **out, size_t *outlen)
 {
 	cmk_sealer *s;
 	return_if_fail(out && outlen && (in || !inlen));
@@ -195,9 +196,8 @@ cmk_rc cmk_seal(cmk_ctx *ctx, const cmk_seal_params *p, const uint8_t *in,
 	return rc;
 }
 
-cmk_rc cmk_unseal(cmk_ctx *ctx, const cmk_unseal_params *p,
-                  const uint8_t *in, size_t inlen, uint8_t **out,
-                  size_t *outlen)
+cmk_rc cmk_unseal(cmk_ctx *ctx, const cmk_unseal_params *p, const uint8_t *in, size_t inlen,
+		  uint8_t **out, size_t *outlen)
 {
 	cmk_unsealer *u;
 	return_if_fail(out && outlen && (in || !inlen));
@@ -217,8 +217,7 @@ cmk_rc cmk_envelope_header_len(const uint8_t *buf, size_t len, size_t *hlen)
 	return CMK_OK;
 }
 
-cmk_rc cmk_envelope_kids(const uint8_t *hdr, size_t len, char ***kids,
-                         size_t *n)
+cmk_rc cmk_envelope_kids(const uint8_t *hdr, size_t len, char ***kids, size_t *n)
 {
 	env_header h;
 	return_if_fail(hdr && kids && n);

@@ -33,25 +33,29 @@
 
 struct cmk_key {
 	cmk_ctx *ctx;
-	_Atomic int refs;        /* the caller's, and the context's cache's */
+	_Atomic int refs; /* the caller's, and the context's cache's */
 	char kid[CMK_KID_MAX];
 	char name[CMK_NAME_MAX];
 	char ver[CMK_VERSION_LEN + 1];
 	uint8_t id[P11_ID_LEN];
 	unsigned bits;
-	size_t k;                /* modulus bytes */
-	uint8_t n[512];          /* the modulus, big-endian, k bytes */
+	size_t k;	/* modulus bytes */
+	uint8_t n[512]; /* the modulus, big-endian, k bytes */
 	EVP_PKEY *pub;
-	pthread_mutex_t lock;    /* guards the fields below */
+	pthread_mutex_t lock;	  /* guards the fields below */
 	CK_OBJECT_HANDLE priv[2]; /* working copies: [0] decrypts, [1] signs */
 	unsigned priv_gen[2];
-	int priv_stale[2];       /* destroyed or never found: find it again */
+	int priv_stale[2]; /* destroyed or never found: find it again */
 	unsigned ops;
 	int usable, deleted;
 	int64_t not_before, expires;
 	int64_t loaded_ms;
 	/* prepared encryption contexts, reused (one thread at a time each) */
-	struct enc_ctx { EVP_PKEY_CTX *c; cmk_alg alg; const char *md, *mgf1; } enc[ENC_POOL];
+	struct enc_ctx {
+		EVP_PKEY_CTX *c;
+		cmk_alg alg;
+		const char *md, *mgf1;
+	} enc[ENC_POOL];
 	size_t nenc;
 };
 
@@ -91,7 +95,8 @@ static cmk_rc refresh(cmk_key *key)
 	return CMK_OK;
 }
 
-static EVP_PKEY *pkey_from_parts(const char *propq, const uint8_t *n, size_t nlen, const uint8_t *e, size_t elen)
+static EVP_PKEY *pkey_from_parts(const char *propq, const uint8_t *n, size_t nlen, const uint8_t *e,
+				 size_t elen)
 {
 	/* RSA named by its OID: a name OpenSSL does not map to a legacy key
 	 * type, so that an ENGINE registered for RSA (libp11's, in the openssl
@@ -105,7 +110,8 @@ static EVP_PKEY *pkey_from_parts(const char *propq, const uint8_t *n, size_t nle
 	if (b && bn && be && OSSL_PARAM_BLD_push_BN(b, OSSL_PKEY_PARAM_RSA_N, bn) &&
 	    OSSL_PARAM_BLD_push_BN(b, OSSL_PKEY_PARAM_RSA_E, be) &&
 	    (params = OSSL_PARAM_BLD_to_param(b)) &&
-	    (c = EVP_PKEY_CTX_new_from_name(NULL, "1.2.840.113549.1.1.1", propq)) && EVP_PKEY_fromdata_init(c) > 0)
+	    (c = EVP_PKEY_CTX_new_from_name(NULL, "1.2.840.113549.1.1.1", propq)) &&
+	    EVP_PKEY_fromdata_init(c) > 0)
 		EVP_PKEY_fromdata(c, &pk, EVP_PKEY_PUBLIC_KEY, params);
 	EVP_PKEY_CTX_free(c);
 	OSSL_PARAM_free(params);
@@ -139,8 +145,11 @@ cmk_rc cmk_key_open(cmk_ctx *ctx, const char *keyid, cmk_key **out)
 		int any = 0;
 		for (size_t i = 0; i < st.nv; i++)
 			any |= keys_version_usable(&st, &st.v[i]);
-		rc = any ? cmk_err(CMK_E_NOT_VALID, "key %s has no current version: every enabled version is outside its not-before/expires dates", kid)
-		         : cmk_err(CMK_E_DISABLED, "key %s is disabled (no enabled version)", kid);
+		rc = any ? cmk_err(CMK_E_NOT_VALID,
+				   "key %s has no current version: every enabled version is "
+				   "outside its not-before/expires dates",
+				   kid)
+			 : cmk_err(CMK_E_DISABLED, "key %s is disabled (no enabled version)", kid);
 	}
 	if (rc != CMK_OK) {
 		key_state_free(&st);
@@ -170,17 +179,20 @@ cmk_rc cmk_key_open(cmk_ctx *ctx, const char *keyid, cmk_key **out)
 	rc = p11_rsa_find(ctx->tok, key->id, &anypriv, &pub);
 	if (rc == CMK_OK && (anypriv == CK_INVALID_HANDLE || pub == CK_INVALID_HANDLE))
 		rc = cmk_err(CMK_E_INTEGRITY, "key %s: the key pair is missing from token '%s'",
-		             key->kid, p11_tok_label(ctx->tok));
+			     key->kid, p11_tok_label(ctx->tok));
 	if (rc == CMK_OK)
 		rc = p11_rsa_public(ctx->tok, pub, &n, &nlen, &e, &elen);
 	if (rc == CMK_OK && !(key->pub = pkey_from_parts(ctx->conf.propquery, n, nlen, e, elen)))
-		rc = cmk_err(CMK_E_INTEGRITY, "key %s: the public key on the token is not a valid RSA key", key->kid);
+		rc = cmk_err(CMK_E_INTEGRITY,
+			     "key %s: the public key on the token is not a valid RSA key",
+			     key->kid);
 	if (rc == CMK_OK) {
-		while (nlen && n[0] == 0) {        /* a token may pad the modulus */
+		while (nlen && n[0] == 0) { /* a token may pad the modulus */
 			memmove(n, n + 1, --nlen);
 		}
 		if (nlen > sizeof key->n)
-			rc = cmk_err(CMK_E_INTEGRITY, "key %s: modulus of %zu bytes is too large", key->kid, nlen);
+			rc = cmk_err(CMK_E_INTEGRITY, "key %s: modulus of %zu bytes is too large",
+				     key->kid, nlen);
 		else
 			memcpy(key->n, n, nlen);
 	}
@@ -258,8 +270,10 @@ static void keycache_free(cmk_ctx *ctx)
 
 /* the context's part (ctx.h): taken after the context's lock at fork */
 static const ctx_part keycache_part = {
-	.free = keycache_free, .before_ctx_lock = 0,
-	.fork_prepare = keycache_fork_prepare, .fork_parent = keycache_fork_parent,
+	.free = keycache_free,
+	.before_ctx_lock = 0,
+	.fork_prepare = keycache_fork_prepare,
+	.fork_parent = keycache_fork_parent,
 	.fork_child = keycache_fork_child,
 };
 
@@ -341,9 +355,18 @@ cmk_rc key_open_cached(cmk_ctx *ctx, const char *keyid, cmk_key **out)
 	return CMK_OK;
 }
 
-const char *cmk_key_kid(const cmk_key *key) { return key->kid; }
-unsigned cmk_key_bits(const cmk_key *key) { return key->bits; }
-unsigned cmk_key_ops(const cmk_key *key) { return key->ops; }
+const char *cmk_key_kid(const cmk_key *key)
+{
+	return key->kid;
+}
+unsigned cmk_key_bits(const cmk_key *key)
+{
+	return key->bits;
+}
+unsigned cmk_key_ops(const cmk_key *key)
+{
+	return key->ops;
+}
 
 cmk_rc cmk_key_public_der(const cmk_key *key, uint8_t **der, size_t *len)
 {
@@ -446,12 +469,14 @@ static cmk_rc check_state(cmk_key *key, unsigned op)
 	if (!usable)
 		return cmk_err(CMK_E_DISABLED, "key %s is disabled", key->kid);
 	if (!(ops & op))
-		return cmk_err(CMK_E_OP_NOT_ALLOWED, "key %s does not allow %s (key-ops)", key->kid, op_word(op));
+		return cmk_err(CMK_E_OP_NOT_ALLOWED, "key %s does not allow %s (key-ops)", key->kid,
+			       op_word(op));
 	/* Dates stop wrap, encrypt and sign only: expiry never strands data. */
 	if (op == CMK_OP_WRAP || op == CMK_OP_ENCRYPT || op == CMK_OP_SIGN) {
 		int64_t now = (int64_t)time(NULL);
 		if (nbf && now < nbf)
-			return cmk_err(CMK_E_NOT_VALID, "key %s is not valid yet (not-before)", key->kid);
+			return cmk_err(CMK_E_NOT_VALID, "key %s is not valid yet (not-before)",
+				       key->kid);
 		if (exp && now >= exp)
 			return cmk_err(CMK_E_NOT_VALID, "key %s has expired", key->kid);
 	}
@@ -488,8 +513,10 @@ static CK_OBJECT_HANDLE priv_missing(cmk_key *key, int sign, cmk_rc *rc)
 		return CK_INVALID_HANDLE;
 	if (h == CK_INVALID_HANDLE)
 		*rc = cmk_err(CMK_E_DISABLED,
-		              "key %s is enabled but the token has no copy of it that may %s: an interrupted change left the token stricter than the metadata; `cmk vault check --repair` (or the next change of the key) restores it",
-		              key->kid, sign ? "sign" : "decrypt");
+			      "key %s is enabled but the token has no copy of it that may %s: an "
+			      "interrupted change left the token stricter than the metadata; `cmk "
+			      "vault check --repair` (or the next change of the key) restores it",
+			      key->kid, sign ? "sign" : "decrypt");
 	return h;
 }
 
@@ -535,10 +562,17 @@ static p11_hash hash_of(const char *md)
 {
 	if (!md)
 		return 0;
-	if (!OPENSSL_strcasecmp(md, "SHA1") || !OPENSSL_strcasecmp(md, "SHA-1")) return P11_SHA1;
-	if (!OPENSSL_strcasecmp(md, "SHA256") || !OPENSSL_strcasecmp(md, "SHA2-256") || !OPENSSL_strcasecmp(md, "SHA-256")) return P11_SHA256;
-	if (!OPENSSL_strcasecmp(md, "SHA384") || !OPENSSL_strcasecmp(md, "SHA2-384") || !OPENSSL_strcasecmp(md, "SHA-384")) return P11_SHA384;
-	if (!OPENSSL_strcasecmp(md, "SHA512") || !OPENSSL_strcasecmp(md, "SHA2-512") || !OPENSSL_strcasecmp(md, "SHA-512")) return P11_SHA512;
+	if (!OPENSSL_strcasecmp(md, "SHA1") || !OPENSSL_strcasecmp(md, "SHA-1"))
+		return P11_SHA1;
+	if (!OPENSSL_strcasecmp(md, "SHA256") || !OPENSSL_strcasecmp(md, "SHA2-256") ||
+	    !OPENSSL_strcasecmp(md, "SHA-256"))
+		return P11_SHA256;
+	if (!OPENSSL_strcasecmp(md, "SHA384") || !OPENSSL_strcasecmp(md, "SHA2-384") ||
+	    !OPENSSL_strcasecmp(md, "SHA-384"))
+		return P11_SHA384;
+	if (!OPENSSL_strcasecmp(md, "SHA512") || !OPENSSL_strcasecmp(md, "SHA2-512") ||
+	    !OPENSSL_strcasecmp(md, "SHA-512"))
+		return P11_SHA512;
 	return 0;
 }
 
@@ -564,8 +598,9 @@ static int native_refused(CK_RV rv)
 
 /* ------------------------------------------------------------ operations */
 
-static cmk_rc cmk_key_encrypt_impl(cmk_key *key, cmk_purpose purpose, cmk_alg alg, const cmk_oaep *oaep,
-                       const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen)
+static cmk_rc cmk_key_encrypt_impl(cmk_key *key, cmk_purpose purpose, cmk_alg alg,
+				   const cmk_oaep *oaep, const uint8_t *in, size_t inlen,
+				   uint8_t *out, size_t *outlen)
 {
 	return_if_fail(key && in && out && outlen);
 	CMK_TRY(check(key, purpose == CMK_PURPOSE_KEY ? CMK_OP_WRAP : CMK_OP_ENCRYPT));
@@ -578,8 +613,11 @@ static cmk_rc cmk_key_encrypt_impl(cmk_key *key, cmk_purpose purpose, cmk_alg al
 	if (!oaep) {
 		pthread_mutex_lock(&key->lock);
 		for (size_t i = key->nenc; i-- > 0;)
-			if (key->enc[i].alg == alg && (md == key->enc[i].md || (md && key->enc[i].md && !strcmp(md, key->enc[i].md))) &&
-			    (mgf1 == key->enc[i].mgf1 || (mgf1 && key->enc[i].mgf1 && !strcmp(mgf1, key->enc[i].mgf1)))) {
+			if (key->enc[i].alg == alg &&
+			    (md == key->enc[i].md ||
+			     (md && key->enc[i].md && !strcmp(md, key->enc[i].md))) &&
+			    (mgf1 == key->enc[i].mgf1 ||
+			     (mgf1 && key->enc[i].mgf1 && !strcmp(mgf1, key->enc[i].mgf1)))) {
 				c = key->enc[i].c;
 				key->enc[i] = key->enc[--key->nenc];
 				break;
@@ -588,10 +626,11 @@ static cmk_rc cmk_key_encrypt_impl(cmk_key *key, cmk_purpose purpose, cmk_alg al
 	}
 	cmk_rc rc = CMK_OK;
 	if (!c)
-		c = oaep_encrypt_ctx(key->ctx->conf.propquery, key->pub, alg, md, mgf1, label, llen, &rc);
+		c = oaep_encrypt_ctx(key->ctx->conf.propquery, key->pub, alg, md, mgf1, label, llen,
+				     &rc);
 	if (c)
 		rc = oaep_encrypt_with(c, key->pub, alg, md, in, inlen, out, outlen);
-	if (c && !oaep) {   /* md, mgf1: static names */
+	if (c && !oaep) { /* md, mgf1: static names */
 		pthread_mutex_lock(&key->lock);
 		if (key->nenc < ENC_POOL) {
 			key->enc[key->nenc++] = (struct enc_ctx){ c, alg, md, mgf1 };
@@ -609,9 +648,9 @@ static cmk_rc cmk_key_encrypt_impl(cmk_key *key, cmk_purpose purpose, cmk_alg al
  * else raw RSA plus OpenSSL's decoding.  What the token refuses is
  * remembered per context. */
 static CK_RV decrypt_on_token(cmk_key *key, CK_OBJECT_HANDLE priv, cmk_alg alg, const char *md,
-                              const char *mgf1, const uint8_t *label, size_t llen,
-                              const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen,
-                              int *need_decode)
+			      const char *mgf1, const uint8_t *label, size_t llen,
+			      const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen,
+			      int *need_decode)
 {
 	cmk_ctx *ctx = key->ctx;
 	*need_decode = 0;
@@ -620,7 +659,8 @@ static CK_RV decrypt_on_token(cmk_key *key, CK_OBJECT_HANDLE priv, cmk_alg alg, 
 		/* raw RSA and the padding checked here, in constant time with
 		 * implicit rejection; the token's own CKM_RSA_PKCS would say
 		 * which ciphertexts have a bad padding (Bleichenbacher) */
-		CK_RV rv = p11_rsa_decrypt_raw(ctx->tok, priv, CKM_RSA_X_509, in, inlen, out, outlen);
+		CK_RV rv =
+			p11_rsa_decrypt_raw(ctx->tok, priv, CKM_RSA_X_509, in, inlen, out, outlen);
 		if (!native_refused(rv)) {
 			*need_decode = 1;
 			return rv;
@@ -630,8 +670,9 @@ static CK_RV decrypt_on_token(cmk_key *key, CK_OBJECT_HANDLE priv, cmk_alg alg, 
 	}
 	p11_hash h = hash_of(md), g = hash_of(mgf1);
 	int state = h && h == g ? atomic_load(&ctx->oaep_native[h]) : 0;
-	if (state != 0) {        /* -1 not tried yet, 1 works */
-		CK_RV rv = p11_rsa_decrypt_oaep(ctx->tok, priv, h, label, llen, in, inlen, out, outlen);
+	if (state != 0) { /* -1 not tried yet, 1 works */
+		CK_RV rv = p11_rsa_decrypt_oaep(ctx->tok, priv, h, label, llen, in, inlen, out,
+						outlen);
 		if (!native_refused(rv)) {
 			if (state == -1 && rv == CKR_OK)
 				atomic_store(&ctx->oaep_native[h], 1);
@@ -654,13 +695,15 @@ static cmk_rc rejection_seed(cmk_key *key, const uint8_t *in, size_t inlen, uint
 {
 	char label[CMK_KID_MAX + 64];
 	int n = snprintf(label, sizeof label, "cmk/pkcs1v15-implicit-rejection/%s", key->kid);
-	return ctx_mac(key->ctx, CTX_MAC_META, (const uint8_t *)label, (size_t)n + 1, in, inlen, seed);
+	return ctx_mac(key->ctx, CTX_MAC_META, (const uint8_t *)label, (size_t)n + 1, in, inlen,
+		       seed);
 }
 
 /* *used: the token decrypted (the operation is audited even when the
  * caller's buffer then turns out too small). */
-static cmk_rc cmk_key_decrypt_impl(cmk_key *key, cmk_purpose purpose, cmk_alg alg, const cmk_oaep *oaep,
-                       const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen, int *used)
+static cmk_rc cmk_key_decrypt_impl(cmk_key *key, cmk_purpose purpose, cmk_alg alg,
+				   const cmk_oaep *oaep, const uint8_t *in, size_t inlen,
+				   uint8_t *out, size_t *outlen, int *used)
 {
 	return_if_fail(key && in && out && outlen);
 	const char *what = purpose == CMK_PURPOSE_KEY ? "unwrap" : "decrypt";
@@ -670,14 +713,17 @@ static cmk_rc cmk_key_decrypt_impl(cmk_key *key, cmk_purpose purpose, cmk_alg al
 	size_t llen;
 	CMK_TRY(oaep_params(alg, oaep, &md, &mgf1, &label, &llen));
 	if (inlen != key->k)
-		return cmk_err(CMK_E_DECRYPT, "the data does not %s with key %s: %zu bytes, the key takes %zu",
-		               what, key->kid, inlen, key->k);
+		return cmk_err(CMK_E_DECRYPT,
+			       "the data does not %s with key %s: %zu bytes, the key takes %zu",
+			       what, key->kid, inlen, key->k);
 	/* RFC 8017 5.1.2: the ciphertext must be smaller than the modulus (tokens
 	 * answer that with anything from CKR_ENCRYPTED_DATA_INVALID to
 	 * CKR_GENERAL_ERROR).  Public values: no need for constant time. */
 	if (memcmp(in, key->n, key->k) >= 0)
-		return cmk_err(CMK_E_DECRYPT, "the data does not %s with key %s: it is not smaller than the modulus",
-		               what, key->kid);
+		return cmk_err(
+			CMK_E_DECRYPT,
+			"the data does not %s with key %s: it is not smaller than the modulus",
+			what, key->kid);
 	cmk_rc rc;
 	CK_OBJECT_HANDLE priv = priv_handle(key, 0, &rc);
 	if (rc != CMK_OK)
@@ -689,7 +735,8 @@ static cmk_rc cmk_key_decrypt_impl(cmk_key *key, cmk_purpose purpose, cmk_alg al
 	for (int attempt = 0; attempt < 3; attempt++) {
 		emlen = sizeof em;
 		unsigned gen = p11_tok_gen(key->ctx->tok);
-		rv = decrypt_on_token(key, priv, alg, md, mgf1, label, llen, in, inlen, em, &emlen, &decode);
+		rv = decrypt_on_token(key, priv, alg, md, mgf1, label, llen, in, inlen, em, &emlen,
+				      &decode);
 		if (rv == CKR_OK || attempt == 2)
 			break;
 		if (handle_gone(rv) || p11_rv_rc(rv) == CMK_E_DISABLED) {
@@ -736,10 +783,12 @@ static cmk_rc cmk_key_decrypt_impl(cmk_key *key, cmk_purpose purpose, cmk_alg al
 			uint8_t seed[32];
 			rc = rejection_seed(key, in, inlen, seed);
 			if (rc == CMK_OK)
-				rc = pkcs1_decode_ir(key->ctx->conf.propquery, em, key->k, seed, pt, &ptlen);
+				rc = pkcs1_decode_ir(key->ctx->conf.propquery, em, key->k, seed, pt,
+						     &ptlen);
 			cmk_wipe(seed, sizeof seed);
 		} else {
-			rc = oaep_decode(key->ctx->conf.propquery, em, key->k, md, mgf1, label, llen, pt, &ptlen);
+			rc = oaep_decode(key->ctx->conf.propquery, em, key->k, md, mgf1, label,
+					 llen, pt, &ptlen);
 		}
 	}
 	cmk_wipe(em, sizeof em);
@@ -751,14 +800,14 @@ static cmk_rc cmk_key_decrypt_impl(cmk_key *key, cmk_purpose purpose, cmk_alg al
 		*outlen = ptlen;
 	} else if (rc == CMK_E_DECRYPT) {
 		rc = cmk_err(rc, "the data does not %s with key %s (%s)", what, key->kid,
-		             oaep ? "OAEP" : cmk_alg_name(alg));
+			     oaep ? "OAEP" : cmk_alg_name(alg));
 	}
 	cmk_wipe(pt, sizeof pt);
 	return rc;
 }
 
-static cmk_rc cmk_key_sign_impl(cmk_key *key, const cmk_sig *sig, const uint8_t *digest, size_t dlen,
-                    uint8_t *out, size_t *outlen)
+static cmk_rc cmk_key_sign_impl(cmk_key *key, const cmk_sig *sig, const uint8_t *digest,
+				size_t dlen, uint8_t *out, size_t *outlen)
 {
 	return_if_fail(key && sig && sig->md && digest && out && outlen);
 	CMK_TRY(check(key, CMK_OP_SIGN));
@@ -786,13 +835,17 @@ again:
 		p11_hash h = hash_of(sig->md), g = hash_of(mgf1);
 		int salt = sig->salt_len < 0 ? (int)dlen : sig->salt_len;
 		if (!h || !g)
-			return cmk_err(CMK_E_USAGE, "PSS with %s/%s is not supported", sig->md, mgf1);
-		rv = p11_rsa_sign_pss(key->ctx->tok, priv, h, g, (unsigned long)salt, digest, dlen, out, &len);
+			return cmk_err(CMK_E_USAGE, "PSS with %s/%s is not supported", sig->md,
+				       mgf1);
+		rv = p11_rsa_sign_pss(key->ctx->tok, priv, h, g, (unsigned long)salt, digest, dlen,
+				      out, &len);
 		if (native_refused(rv)) {
 			uint8_t em[1024];
-			CMK_TRY(pss_encode(key->ctx->conf.propquery, key->pub, sig->md, mgf1, salt, digest, dlen, em, key->k));
+			CMK_TRY(pss_encode(key->ctx->conf.propquery, key->pub, sig->md, mgf1, salt,
+					   digest, dlen, em, key->k));
 			len = *outlen;
-			rv = p11_rsa_sign_raw(key->ctx->tok, priv, CKM_RSA_X_509, em, key->k, out, &len);
+			rv = p11_rsa_sign_raw(key->ctx->tok, priv, CKM_RSA_X_509, em, key->k, out,
+					      &len);
 			cmk_wipe(em, sizeof em);
 		}
 	}
@@ -817,19 +870,19 @@ static const char *op_name(cmk_purpose p, int decrypt)
 }
 
 cmk_rc cmk_key_encrypt(cmk_key *key, cmk_purpose purpose, cmk_alg alg, const cmk_oaep *oaep,
-                       const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen)
+		       const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen)
 {
 	return_if_fail(key && in && out && outlen);
 	cmk_rc rc = audit_check_writable(key->ctx);
 	if (rc == CMK_OK)
 		rc = cmk_key_encrypt_impl(key, purpose, alg, oaep, in, inlen, out, outlen);
-	if (rc == CMK_E_BUFFER)    /* a size query, not an operation */
+	if (rc == CMK_E_BUFFER) /* a size query, not an operation */
 		return rc;
 	return audit_op(key->ctx, op_name(purpose, 0), key->kid, rc);
 }
 
 cmk_rc cmk_key_decrypt(cmk_key *key, cmk_purpose purpose, cmk_alg alg, const cmk_oaep *oaep,
-                       const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen)
+		       const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen)
 {
 	return_if_fail(key && in && out && outlen);
 	size_t cap = *outlen;
@@ -837,16 +890,16 @@ cmk_rc cmk_key_decrypt(cmk_key *key, cmk_purpose purpose, cmk_alg alg, const cmk
 	cmk_rc rc = audit_check_writable(key->ctx);
 	if (rc == CMK_OK)
 		rc = cmk_key_decrypt_impl(key, purpose, alg, oaep, in, inlen, out, outlen, &used);
-	if (rc == CMK_E_BUFFER && !used)    /* refused before the token was asked */
+	if (rc == CMK_E_BUFFER && !used) /* refused before the token was asked */
 		return rc;
 	rc = audit_op(key->ctx, op_name(purpose, 1), key->kid, rc);
-	if (rc == CMK_E_AUDIT)     /* fail closed: the caller gets nothing */
+	if (rc == CMK_E_AUDIT) /* fail closed: the caller gets nothing */
 		cmk_wipe(out, cap);
 	return rc;
 }
 
 cmk_rc cmk_key_sign(cmk_key *key, const cmk_sig *sig, const uint8_t *digest, size_t dlen,
-                    uint8_t *out, size_t *outlen)
+		    uint8_t *out, size_t *outlen)
 {
 	return_if_fail(key && sig && digest && out && outlen);
 	cmk_rc rc = audit_check_writable(key->ctx);

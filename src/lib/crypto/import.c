@@ -16,7 +16,8 @@ static EVP_PKEY *parse_key(const char *propq, const uint8_t *buf, size_t len)
 {
 	ERR_set_mark();
 	BIO *bio = BIO_new_mem_buf(buf, (int)len);
-	EVP_PKEY *pk = bio ? PEM_read_bio_PrivateKey_ex(bio, NULL, NULL, (void *)"", NULL, propq) : NULL;
+	EVP_PKEY *pk =
+		bio ? PEM_read_bio_PrivateKey_ex(bio, NULL, NULL, (void *)"", NULL, propq) : NULL;
 	BIO_free(bio);
 	if (!pk) {
 		const unsigned char *p = buf;
@@ -27,20 +28,21 @@ static EVP_PKEY *parse_key(const char *propq, const uint8_t *buf, size_t len)
 }
 
 cmk_rc import_parse(const char *propq, const uint8_t *pem, size_t len, p11_rsa_parts *parts,
-                    unsigned *bits, uint8_t **mem, size_t *memlen);
+		    unsigned *bits, uint8_t **mem, size_t *memlen);
 
-cmk_rc import_parse(const char *propq, const uint8_t *pem, size_t len, p11_rsa_parts *parts, unsigned *bits,
-                    uint8_t **mem, size_t *memlen)
+cmk_rc import_parse(const char *propq, const uint8_t *pem, size_t len, p11_rsa_parts *parts,
+		    unsigned *bits, uint8_t **mem, size_t *memlen)
 {
 	static const char *const names[8] = {
-		OSSL_PKEY_PARAM_RSA_N, OSSL_PKEY_PARAM_RSA_E, OSSL_PKEY_PARAM_RSA_D,
-		OSSL_PKEY_PARAM_RSA_FACTOR1, OSSL_PKEY_PARAM_RSA_FACTOR2,
-		OSSL_PKEY_PARAM_RSA_EXPONENT1, OSSL_PKEY_PARAM_RSA_EXPONENT2,
-		OSSL_PKEY_PARAM_RSA_COEFFICIENT1,
+		OSSL_PKEY_PARAM_RSA_N,	       OSSL_PKEY_PARAM_RSA_E,
+		OSSL_PKEY_PARAM_RSA_D,	       OSSL_PKEY_PARAM_RSA_FACTOR1,
+		OSSL_PKEY_PARAM_RSA_FACTOR2,   OSSL_PKEY_PARAM_RSA_EXPONENT1,
+		OSSL_PKEY_PARAM_RSA_EXPONENT2, OSSL_PKEY_PARAM_RSA_COEFFICIENT1,
 	};
 	EVP_PKEY *pk = parse_key(propq, pem, len);
 	if (!pk)
-		return cmk_err(CMK_E_FORMAT, "the key to import is not a PEM or DER private key (encrypted PEM is not supported)");
+		return cmk_err(CMK_E_FORMAT, "the key to import is not a PEM or DER private key "
+					     "(encrypted PEM is not supported)");
 	if (!EVP_PKEY_is_a(pk, "RSA")) {
 		EVP_PKEY_free(pk);
 		return cmk_err(CMK_E_USAGE, "the key to import is not an RSA key");
@@ -48,7 +50,8 @@ cmk_rc import_parse(const char *propq, const uint8_t *pem, size_t len, p11_rsa_p
 	int b = EVP_PKEY_get_bits(pk);
 	if (b != 2048 && b != 3072 && b != 4096) {
 		EVP_PKEY_free(pk);
-		return cmk_err(CMK_E_USAGE, "the key to import has %d bits; cmk takes 2048, 3072 or 4096", b);
+		return cmk_err(CMK_E_USAGE,
+			       "the key to import has %d bits; cmk takes 2048, 3072 or 4096", b);
 	}
 	size_t cap = 8 * 1024;
 	uint8_t *m = cmk_secure_alloc(cap);
@@ -62,7 +65,9 @@ cmk_rc import_parse(const char *propq, const uint8_t *pem, size_t len, p11_rsa_p
 	for (int i = 0; i < 8 && rc == CMK_OK; i++) {
 		BIGNUM *bn = NULL;
 		if (!EVP_PKEY_get_bn_param(pk, names[i], &bn)) {
-			rc = cmk_err(CMK_E_USAGE, "the RSA key to import lacks %s (CRT components are required)", names[i]);
+			rc = cmk_err(CMK_E_USAGE,
+				     "the RSA key to import lacks %s (CRT components are required)",
+				     names[i]);
 			break;
 		}
 		int n = BN_num_bytes(bn);
@@ -81,14 +86,22 @@ cmk_rc import_parse(const char *propq, const uint8_t *pem, size_t len, p11_rsa_p
 		cmk_secure_free(m, cap);
 		return rc;
 	}
-	parts->n = ptrs[0]; parts->n_len = lens[0];
-	parts->e = ptrs[1]; parts->e_len = lens[1];
-	parts->d = ptrs[2]; parts->d_len = lens[2];
-	parts->p = ptrs[3]; parts->p_len = lens[3];
-	parts->q = ptrs[4]; parts->q_len = lens[4];
-	parts->dp = ptrs[5]; parts->dp_len = lens[5];
-	parts->dq = ptrs[6]; parts->dq_len = lens[6];
-	parts->qinv = ptrs[7]; parts->qinv_len = lens[7];
+	parts->n = ptrs[0];
+	parts->n_len = lens[0];
+	parts->e = ptrs[1];
+	parts->e_len = lens[1];
+	parts->d = ptrs[2];
+	parts->d_len = lens[2];
+	parts->p = ptrs[3];
+	parts->p_len = lens[3];
+	parts->q = ptrs[4];
+	parts->q_len = lens[4];
+	parts->dp = ptrs[5];
+	parts->dp_len = lens[5];
+	parts->dq = ptrs[6];
+	parts->dq_len = lens[6];
+	parts->qinv = ptrs[7];
+	parts->qinv_len = lens[7];
 	*bits = (unsigned)b;
 	*mem = m;
 	*memlen = cap;

@@ -54,13 +54,13 @@ static int check(const cmk_keyref *r, unsigned char md[32])
 	int n;
 	size_t mdlen = 0;
 
-	n = snprintf(buf, sizeof buf, "%s %d%c%s%c%s%c%lld", CMK_KEYREF_PEM_LABEL,
-	             KEYREF_VERSION, 0, r->kid, 0, r->token, 0, (long long)r->created);
+	n = snprintf(buf, sizeof buf, "%s %d%c%s%c%s%c%lld", CMK_KEYREF_PEM_LABEL, KEYREF_VERSION,
+		     0, r->kid, 0, r->token, 0, (long long)r->created);
 	if (n < 0 || (size_t)n >= sizeof buf)
 		return 0;
 	/* never through cmk.so itself (this runs inside the provider too) */
-	return EVP_Q_digest(NULL, "SHA256", "provider!=cmk", buf, (size_t)n, md, &mdlen)
-	       && mdlen == 32;
+	return EVP_Q_digest(NULL, "SHA256", "provider!=cmk", buf, (size_t)n, md, &mdlen) &&
+	       mdlen == 32;
 }
 
 cmk_rc cmk_keyref_encode(const cmk_keyref *r, uint8_t **der, size_t *len)
@@ -72,12 +72,11 @@ cmk_rc cmk_keyref_encode(const cmk_keyref *r, uint8_t **der, size_t *len)
 
 	*der = NULL;
 	ERR_set_mark();
-	if (a != NULL && check(r, md)
-	    && ASN1_INTEGER_set_int64(a->version, KEYREF_VERSION)
-	    && ASN1_STRING_set(a->kid, r->kid, (int)strlen(r->kid))
-	    && ASN1_STRING_set(a->token, r->token, (int)strlen(r->token))
-	    && ASN1_INTEGER_set_int64(a->created, r->created)
-	    && ASN1_OCTET_STRING_set(a->check, md, sizeof md))
+	if (a != NULL && check(r, md) && ASN1_INTEGER_set_int64(a->version, KEYREF_VERSION) &&
+	    ASN1_STRING_set(a->kid, r->kid, (int)strlen(r->kid)) &&
+	    ASN1_STRING_set(a->token, r->token, (int)strlen(r->token)) &&
+	    ASN1_INTEGER_set_int64(a->created, r->created) &&
+	    ASN1_OCTET_STRING_set(a->check, md, sizeof md))
 		n = i2d_CMK_KEYREF(a, &d);
 	CMK_KEYREF_free(a);
 	ERR_pop_to_mark();
@@ -87,7 +86,8 @@ cmk_rc cmk_keyref_encode(const cmk_keyref *r, uint8_t **der, size_t *len)
 	}
 	OPENSSL_free(d);
 	if (*der == NULL)
-		return cmk_err(n > 0 ? CMK_E_NOMEM : CMK_E_INTERNAL, "cannot encode the key reference of %s", r->kid);
+		return cmk_err(n > 0 ? CMK_E_NOMEM : CMK_E_INTERNAL,
+			       "cannot encode the key reference of %s", r->kid);
 	return CMK_OK;
 }
 
@@ -116,9 +116,10 @@ cmk_rc cmk_keyref_decode(const uint8_t *der, size_t len, cmk_keyref *r)
 	memset(r, 0, sizeof *r);
 	ERR_set_mark();
 	a = len <= CMK_KEYREF_DER_MAX ? d2i_CMK_KEYREF(NULL, &p, (long)len) : NULL;
-	ERR_pop_to_mark();    /* the reason below says it in words */
+	ERR_pop_to_mark(); /* the reason below says it in words */
 	if (a == NULL)
-		return cmk_err(CMK_E_FORMAT, "its body is not a CmkKeyReference (damaged or truncated)");
+		return cmk_err(CMK_E_FORMAT,
+			       "its body is not a CmkKeyReference (damaged or truncated)");
 	if (p != der + len)
 		why = "its body has bytes after the CmkKeyReference";
 	else if (!ASN1_INTEGER_get_int64(&v, a->version) || v != KEYREF_VERSION)
@@ -129,8 +130,8 @@ cmk_rc cmk_keyref_decode(const uint8_t *der, size_t len, cmk_keyref *r)
 		why = "its token label is malformed";
 	else if (!ASN1_INTEGER_get_int64(&r->created, a->created))
 		why = "its vault creation time is malformed";
-	else if (ASN1_STRING_length(a->check) != 32 || !check(r, md)
-	         || memcmp(md, ASN1_STRING_get0_data(a->check), 32) != 0)
+	else if (ASN1_STRING_length(a->check) != 32 || !check(r, md) ||
+		 memcmp(md, ASN1_STRING_get0_data(a->check), 32) != 0)
 		why = "its check value does not match (the block was altered)";
 	CMK_KEYREF_free(a);
 	/* on failure r->kid may still name the key, for messages */

@@ -17,7 +17,7 @@
 #include "util/err.h"
 
 cmk_rc oaep_params(cmk_alg alg, const cmk_oaep *o, const char **md, const char **mgf1,
-                   const uint8_t **label, size_t *label_len)
+		   const uint8_t **label, size_t *label_len)
 {
 	*label = NULL;
 	*label_len = 0;
@@ -27,7 +27,8 @@ cmk_rc oaep_params(cmk_alg alg, const cmk_oaep *o, const char **md, const char *
 		int mgf1_known = !o->mgf1_md || EVP_get_digestbyname(o->mgf1_md);
 		ERR_pop_to_mark();
 		if (!md_known)
-			return cmk_err(CMK_E_USAGE, "OAEP digest '%s' is unknown", o->md ? o->md : "(none)");
+			return cmk_err(CMK_E_USAGE, "OAEP digest '%s' is unknown",
+				       o->md ? o->md : "(none)");
 		if (!mgf1_known)
 			return cmk_err(CMK_E_USAGE, "OAEP MGF1 digest '%s' is unknown", o->mgf1_md);
 		*md = o->md;
@@ -46,9 +47,8 @@ cmk_rc oaep_params(cmk_alg alg, const cmk_oaep *o, const char **md, const char *
 	return cmk_err(CMK_E_USAGE, "unknown key-wrapping algorithm %d", (int)alg);
 }
 
-cmk_rc oaep_decode(const char *propq, const uint8_t *em, size_t k, const char *md,
-                   const char *mgf1, const uint8_t *label, size_t label_len, uint8_t *out,
-                   size_t *outlen)
+cmk_rc oaep_decode(const char *propq, const uint8_t *em, size_t k, const char *md, const char *mgf1,
+		   const uint8_t *label, size_t label_len, uint8_t *out, size_t *outlen)
 {
 	ERR_set_mark();
 	EVP_MD *m = EVP_MD_fetch(NULL, md, propq), *g = EVP_MD_fetch(NULL, mgf1, propq);
@@ -57,9 +57,9 @@ cmk_rc oaep_decode(const char *propq, const uint8_t *em, size_t k, const char *m
 		rc = cmk_err(CMK_E_USAGE, "OAEP digest %s/%s is unknown", md, mgf1);
 	} else {
 		int n = RSA_padding_check_PKCS1_OAEP_mgf1(out, (int)*outlen, em, (int)k, (int)k,
-		                                          label, (int)label_len, m, g);
+							  label, (int)label_len, m, g);
 		if (n < 0)
-			rc = CMK_E_DECRYPT;   /* caller names the key; no detail by design */
+			rc = CMK_E_DECRYPT; /* caller names the key; no detail by design */
 		else
 			*outlen = (size_t)n;
 	}
@@ -70,7 +70,7 @@ cmk_rc oaep_decode(const char *propq, const uint8_t *em, size_t k, const char *m
 }
 
 cmk_rc pkcs1_decode_ir(const char *propq, const uint8_t *em, size_t k, const uint8_t seed[32],
-                       uint8_t *out, size_t *outlen)
+		       uint8_t *out, size_t *outlen)
 {
 	enum { PAD = 11 };
 	uint8_t syn[2 + 1024];
@@ -103,14 +103,14 @@ cmk_rc pkcs1_decode_ir(const char *propq, const uint8_t *em, size_t k, const uin
 	 * `out` only when the padding is good (else leaves it untouched) */
 	int n = RSA_padding_check_PKCS1_type_2(out, (int)max, em, (int)k, (int)k);
 	ERR_pop_to_mark();
-	unsigned good = ((unsigned)n >> (sizeof n * 8 - 1)) - 1u;   /* all ones when n >= 0 */
+	unsigned good = ((unsigned)n >> (sizeof n * 8 - 1)) - 1u; /* all ones when n >= 0 */
 	*outlen = (size_t)((good & (unsigned)n) | (~good & synlen));
 	OPENSSL_cleanse(syn, sizeof syn);
 	return CMK_OK;
 }
 
 EVP_PKEY_CTX *oaep_encrypt_ctx(const char *propq, EVP_PKEY *pub, cmk_alg alg, const char *md,
-                               const char *mgf1, const uint8_t *label, size_t label_len, cmk_rc *rc)
+			       const char *mgf1, const uint8_t *label, size_t label_len, cmk_rc *rc)
 {
 	ERR_set_mark();
 	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_pkey(NULL, pub, propq);
@@ -142,7 +142,7 @@ EVP_PKEY_CTX *oaep_encrypt_ctx(const char *propq, EVP_PKEY *pub, cmk_alg alg, co
 }
 
 cmk_rc oaep_encrypt_with(EVP_PKEY_CTX *c, EVP_PKEY *pub, cmk_alg alg, const char *md,
-                         const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen)
+			 const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen)
 {
 	size_t k = (size_t)EVP_PKEY_get_size(pub);
 	if (*outlen < k) {
@@ -151,7 +151,7 @@ cmk_rc oaep_encrypt_with(EVP_PKEY_CTX *c, EVP_PKEY *pub, cmk_alg alg, const char
 	}
 	size_t hl = 0;
 	if (md && !strcmp(md, "SHA256"))
-		hl = 32;                  /* the usual ones without a name lookup */
+		hl = 32; /* the usual ones without a name lookup */
 	else if (md && !strcmp(md, "SHA1"))
 		hl = 20;
 	else if (md) {
@@ -162,8 +162,10 @@ cmk_rc oaep_encrypt_with(EVP_PKEY_CTX *c, EVP_PKEY *pub, cmk_alg alg, const char
 	}
 	size_t max = md ? k - 2 * hl - 2 : k - 11;
 	if (inlen > max)
-		return cmk_err(CMK_E_TOO_LARGE, "input of %zu bytes is larger than %s with a %zu-bit key allows (%zu bytes)",
-		               inlen, cmk_alg_name(alg), k * 8, max);
+		return cmk_err(CMK_E_TOO_LARGE,
+			       "input of %zu bytes is larger than %s with a %zu-bit key allows "
+			       "(%zu bytes)",
+			       inlen, cmk_alg_name(alg), k * 8, max);
 	ERR_set_mark();
 	int ok = EVP_PKEY_encrypt(c, out, outlen, in, inlen) > 0;
 	ERR_pop_to_mark();
@@ -171,8 +173,8 @@ cmk_rc oaep_encrypt_with(EVP_PKEY_CTX *c, EVP_PKEY *pub, cmk_alg alg, const char
 }
 
 cmk_rc oaep_encrypt(const char *propq, EVP_PKEY *pub, cmk_alg alg, const char *md, const char *mgf1,
-                    const uint8_t *label, size_t label_len, const uint8_t *in, size_t inlen,
-                    uint8_t *out, size_t *outlen)
+		    const uint8_t *label, size_t label_len, const uint8_t *in, size_t inlen,
+		    uint8_t *out, size_t *outlen)
 {
 	cmk_rc rc;
 	EVP_PKEY_CTX *c = oaep_encrypt_ctx(propq, pub, alg, md, mgf1, label, label_len, &rc);
@@ -184,16 +186,17 @@ cmk_rc oaep_encrypt(const char *propq, EVP_PKEY *pub, cmk_alg alg, const char *m
 }
 
 cmk_rc pss_encode(const char *propq, EVP_PKEY *pub, const char *md, const char *mgf1, int salt,
-                  const uint8_t *dig, size_t dlen, uint8_t *em, size_t k)
+		  const uint8_t *dig, size_t dlen, uint8_t *em, size_t k)
 {
 	ERR_set_mark();
 	const RSA *rsa = EVP_PKEY_get0_RSA(pub);
 	EVP_MD *m = EVP_MD_fetch(NULL, md, propq), *g = EVP_MD_fetch(NULL, mgf1, propq);
 	cmk_rc rc = CMK_OK;
 	if (!rsa || !m || !g || (size_t)EVP_MD_get_size(m) != dlen)
-		rc = cmk_err(CMK_E_USAGE, "PSS with %s over a %zu-byte digest is not possible", md, dlen);
+		rc = cmk_err(CMK_E_USAGE, "PSS with %s over a %zu-byte digest is not possible", md,
+			     dlen);
 	else if (RSA_size(rsa) != (int)k ||
-	         RSA_padding_add_PKCS1_PSS_mgf1((RSA *)rsa, em, dig, m, g, salt) != 1)
+		 RSA_padding_add_PKCS1_PSS_mgf1((RSA *)rsa, em, dig, m, g, salt) != 1)
 		rc = cmk_err(CMK_E_USAGE, "PSS encoding failed (salt length %d)", salt);
 	EVP_MD_free(m);
 	EVP_MD_free(g);

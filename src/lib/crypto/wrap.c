@@ -7,8 +7,8 @@
 #include "crypto/handle.h"
 #include "util/err.h"
 
-cmk_rc cmk_wrap_raw(cmk_ctx *ctx, const char *keyid, cmk_alg alg, const uint8_t *dek,
-                    size_t deklen, uint8_t *out, size_t *outlen, char kid[CMK_KID_MAX])
+cmk_rc cmk_wrap_raw(cmk_ctx *ctx, const char *keyid, cmk_alg alg, const uint8_t *dek, size_t deklen,
+		    uint8_t *out, size_t *outlen, char kid[CMK_KID_MAX])
 {
 	return_if_fail(ctx && keyid && dek && out && outlen);
 	cmk_key *key;
@@ -20,8 +20,8 @@ cmk_rc cmk_wrap_raw(cmk_ctx *ctx, const char *keyid, cmk_alg alg, const uint8_t 
 	return rc;
 }
 
-cmk_rc cmk_unwrap_raw(cmk_ctx *ctx, const char *keyid, cmk_alg alg, const uint8_t *in,
-                      size_t inlen, uint8_t *dek, size_t *deklen)
+cmk_rc cmk_unwrap_raw(cmk_ctx *ctx, const char *keyid, cmk_alg alg, const uint8_t *in, size_t inlen,
+		      uint8_t *dek, size_t *deklen)
 {
 	return_if_fail(ctx && keyid && in && dek && deklen);
 	cmk_key *key;
@@ -31,8 +31,8 @@ cmk_rc cmk_unwrap_raw(cmk_ctx *ctx, const char *keyid, cmk_alg alg, const uint8_
 	return rc;
 }
 
-cmk_rc cmk_wrap(cmk_ctx *ctx, const char *keyid, cmk_alg alg, const uint8_t *dek,
-                size_t deklen, uint8_t *out, size_t *outlen)
+cmk_rc cmk_wrap(cmk_ctx *ctx, const char *keyid, cmk_alg alg, const uint8_t *dek, size_t deklen,
+		uint8_t *out, size_t *outlen)
 {
 	return_if_fail(ctx && keyid && dek && outlen);
 	uint8_t ct[1024];
@@ -42,8 +42,8 @@ cmk_rc cmk_wrap(cmk_ctx *ctx, const char *keyid, cmk_alg alg, const uint8_t *dek
 	return cmk_wrapped_encode(alg, kid, ct, ctlen, out, outlen);
 }
 
-cmk_rc cmk_unwrap(cmk_ctx *ctx, const uint8_t *wrapped, size_t len, uint8_t *dek,
-                  size_t *deklen, char kid[CMK_KID_MAX])
+cmk_rc cmk_unwrap(cmk_ctx *ctx, const uint8_t *wrapped, size_t len, uint8_t *dek, size_t *deklen,
+		  char kid[CMK_KID_MAX])
 {
 	return_if_fail(ctx && wrapped && dek && deklen);
 	cmk_wrapped w;
@@ -51,8 +51,9 @@ cmk_rc cmk_unwrap(cmk_ctx *ctx, const uint8_t *wrapped, size_t len, uint8_t *dek
 	char vault[64], name[CMK_NAME_MAX], ver[CMK_VERSION_LEN + 1];
 	CMK_TRY(cmk_kid_parse(w.kid, vault, name, ver));
 	if (strcmp(vault, cmk_ctx_vault(ctx)) != 0)
-		return cmk_err(CMK_E_NOT_FOUND, "the wrapped key was made by %s, in vault %s; this is vault %s",
-		               w.kid, vault, cmk_ctx_vault(ctx));
+		return cmk_err(CMK_E_NOT_FOUND,
+			       "the wrapped key was made by %s, in vault %s; this is vault %s",
+			       w.kid, vault, cmk_ctx_vault(ctx));
 	CMK_TRY(cmk_unwrap_raw(ctx, w.kid, w.alg, w.ct, w.ct_len, dek, deklen));
 	if (kid)
 		snprintf(kid, CMK_KID_MAX, "%s", w.kid);

@@ -9,9 +9,9 @@
 #include <string.h>
 #include "util/err.h"
 
-#define MAGIC "CMKW"
+#define MAGIC	       "CMKW"
 #define FORMAT_VERSION 1
-#define CT_MAX 1024
+#define CT_MAX	       1024
 
 static int alg_known(unsigned a)
 {
@@ -27,7 +27,9 @@ cmk_rc cmk_wrapped_parse(const uint8_t *buf, size_t len, cmk_wrapped *out)
 	if (len < 8)
 		return cmk_err(CMK_E_FORMAT, "wrapped key is truncated (%zu bytes)", len);
 	if (buf[4] != FORMAT_VERSION)
-		return cmk_err(CMK_E_FORMAT, "wrapped key format version %u is not supported (this cmk reads 1)", buf[4]);
+		return cmk_err(CMK_E_FORMAT,
+			       "wrapped key format version %u is not supported (this cmk reads 1)",
+			       buf[4]);
 	if (!alg_known(buf[5]))
 		return cmk_err(CMK_E_FORMAT, "wrapped key names unknown algorithm %u", buf[5]);
 	size_t kl = (size_t)buf[6] << 8 | buf[7];
@@ -45,10 +47,12 @@ cmk_rc cmk_wrapped_parse(const uint8_t *buf, size_t len, cmk_wrapped *out)
 		return cmk_err(CMK_E_FORMAT, "wrapped key id is not a versioned cmk:// key id");
 	size_t cl = (size_t)buf[8 + kl] << 8 | buf[9 + kl];
 	if (cl == 0 || cl > CT_MAX)
-		return cmk_err(CMK_E_FORMAT, "wrapped key ciphertext length %zu is out of range", cl);
+		return cmk_err(CMK_E_FORMAT, "wrapped key ciphertext length %zu is out of range",
+			       cl);
 	if (len != 10 + kl + cl)
 		return cmk_err(CMK_E_FORMAT, "wrapped key is %s (%zu bytes, expected %zu)",
-		               len < 10 + kl + cl ? "truncated" : "followed by extra bytes", len, 10 + kl + cl);
+			       len < 10 + kl + cl ? "truncated" : "followed by extra bytes", len,
+			       10 + kl + cl);
 	out->alg = (cmk_alg)buf[5];
 	out->kid_len = kl;
 	out->ct = buf + 10 + kl;
@@ -57,11 +61,12 @@ cmk_rc cmk_wrapped_parse(const uint8_t *buf, size_t len, cmk_wrapped *out)
 }
 
 cmk_rc cmk_wrapped_encode(cmk_alg alg, const char *kid, const uint8_t *ct, size_t ctlen,
-                          uint8_t *out, size_t *outlen)
+			  uint8_t *out, size_t *outlen)
 {
 	return_if_fail(kid && ct && outlen);
 	size_t kl = strlen(kid);
-	if (!alg_known((unsigned)alg) || kl == 0 || kl >= CMK_KID_MAX || ctlen == 0 || ctlen > CT_MAX)
+	if (!alg_known((unsigned)alg) || kl == 0 || kl >= CMK_KID_MAX || ctlen == 0 ||
+	    ctlen > CT_MAX)
 		return cmk_err(CMK_E_USAGE, "cannot encode a wrapped key with these fields");
 	size_t need = 10 + kl + ctlen;
 	if (!out || *outlen < need) {

@@ -8,11 +8,11 @@
 #include "p11/p11_int.h"
 #include "util/err.h"
 
-#define N_ELEMS(a) (sizeof (a) / sizeof (a)[0])
+#define N_ELEMS(a) (sizeof(a) / sizeof(a)[0])
 
 /* The one object of class cls with this id or label. */
 static cmk_rc find_by(p11_tok *t, CK_OBJECT_CLASS cls, const uint8_t *id, size_t idlen,
-                      const char *label, const char *what, CK_OBJECT_HANDLE *out)
+		      const char *label, const char *what, CK_OBJECT_HANDLE *out)
 {
 	CK_KEY_TYPE kt = CKK_RSA;
 	CK_ATTRIBUTE tmpl[] = {
@@ -28,15 +28,16 @@ static cmk_rc find_by(p11_tok *t, CK_OBJECT_CLASS cls, const uint8_t *id, size_t
 	free(h);
 	if (n == 0)
 		return cmk_err(CMK_E_NOT_FOUND, "%s: no RSA %s with %s on the token", t->what,
-		               cls == CKO_PRIVATE_KEY ? "private key" : "public key", what);
+			       cls == CKO_PRIVATE_KEY ? "private key" : "public key", what);
 	if (n > 1)
-		return cmk_err(CMK_E_USAGE, "%s: %zu RSA %s objects have %s; name one by a unique id",
-		               t->what, n, cls == CKO_PRIVATE_KEY ? "private key" : "public key", what);
+		return cmk_err(CMK_E_USAGE,
+			       "%s: %zu RSA %s objects have %s; name one by a unique id", t->what,
+			       n, cls == CKO_PRIVATE_KEY ? "private key" : "public key", what);
 	return CMK_OK;
 }
 
 cmk_rc p11_rsa_find_foreign(p11_tok *t, const uint8_t *id, size_t idlen, const char *label,
-                            const char *what, p11_foreign *out)
+			    const char *what, p11_foreign *out)
 {
 	memset(out, 0, sizeof *out);
 	CMK_TRY(find_by(t, CKO_PRIVATE_KEY, id, idlen, label, what, &out->priv));
@@ -45,7 +46,7 @@ cmk_rc p11_rsa_find_foreign(p11_tok *t, const uint8_t *id, size_t idlen, const c
 	size_t pidlen = 0;
 	CMK_TRY(p11_get_bytes(t, out->priv, CKA_ID, &pid, &pidlen));
 	cmk_rc rc = pidlen ? find_by(t, CKO_PUBLIC_KEY, pid, pidlen, NULL, what, &out->pub)
-	                   : find_by(t, CKO_PUBLIC_KEY, id, idlen, label, what, &out->pub);
+			   : find_by(t, CKO_PUBLIC_KEY, id, idlen, label, what, &out->pub);
 	free(pid);
 	CMK_TRY(rc);
 	CK_BBOOL sens = CK_FALSE, extr = CK_TRUE, asens = CK_FALSE, nextr = CK_FALSE;
@@ -64,7 +65,7 @@ cmk_rc p11_rsa_find_foreign(p11_tok *t, const uint8_t *id, size_t idlen, const c
 }
 
 cmk_rc p11_rsa_adopt_copy(p11_tok *t, const p11_foreign *f, const uint8_t id[P11_ID_LEN],
-                          const char *label, CK_OBJECT_HANDLE *priv, CK_OBJECT_HANDLE *pub)
+			  const char *label, CK_OBJECT_HANDLE *priv, CK_OBJECT_HANDLE *pub)
 {
 	/* the private half becomes the version's archive copy: its own id,
 	 * every usage false (docs/design.md); working copies are made from it */
@@ -76,10 +77,8 @@ cmk_rc p11_rsa_adopt_copy(p11_tok *t, const p11_foreign *f, const uint8_t id[P11
 		{ CKA_LABEL, (void *)label, strlen(label) },
 	};
 	CK_ATTRIBUTE privt[] = {
-		{ CKA_ID, aid, sizeof aid },
-		{ CKA_LABEL, (void *)label, strlen(label) },
-		{ CKA_DECRYPT, &no, sizeof no },
-		{ CKA_UNWRAP, &no, sizeof no },
+		{ CKA_ID, aid, sizeof aid },	 { CKA_LABEL, (void *)label, strlen(label) },
+		{ CKA_DECRYPT, &no, sizeof no }, { CKA_UNWRAP, &no, sizeof no },
 		{ CKA_SIGN, &no, sizeof no },
 	};
 	p11_sess *s;
@@ -95,7 +94,8 @@ cmk_rc p11_rsa_adopt_copy(p11_tok *t, const p11_foreign *f, const uint8_t id[P11
 		rv = p11_C_CopyObject(t->mod, s->h, f->priv, privt, N_ELEMS(privt), priv);
 		p11_sess_put(t, s, rv);
 		if (rv != CKR_OK)
-			rc = p11_fail(rv, t->what, "C_CopyObject (private key of the adopted pair)");
+			rc = p11_fail(rv, t->what,
+				      "C_CopyObject (private key of the adopted pair)");
 	}
 	if (rc != CMK_OK)
 		p11_destroy(t, *pub);

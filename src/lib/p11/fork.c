@@ -36,49 +36,52 @@ unsigned p11_fork_gen(void)
 	return atomic_load_explicit(&fork_gen, memory_order_acquire);
 }
 
-#define EACH_MOD(m) for (p11_mod *m = p11_mod_next(NULL); m; m = p11_mod_next(m))
+#define EACH_MOD(m)    for (p11_mod *m = p11_mod_next(NULL); m; m = p11_mod_next(m))
 #define EACH_TOK(m, t) for (p11_tok *t = *p11_mod_toks(m); t; t = t->mod_next)
 
 static void prepare(void)
 {
 	p11_modules_lock();
 	EACH_MOD(m)
-		EACH_TOK(m, t)
-			if (t->hooks.prepare)
-				t->hooks.prepare(t->hooks.arg);
-	EACH_MOD(m) {
+	EACH_TOK(m, t)
+	if (t->hooks.prepare)
+		t->hooks.prepare(t->hooks.arg);
+	EACH_MOD(m)
+	{
 		p11_mod_exclusive_begin(m);
 		EACH_TOK(m, t)
-			pthread_mutex_lock(&t->lock);
+		pthread_mutex_lock(&t->lock);
 	}
 }
 
 static void parent(void)
 {
-	EACH_MOD(m) {
+	EACH_MOD(m)
+	{
 		EACH_TOK(m, t)
-			pthread_mutex_unlock(&t->lock);
+		pthread_mutex_unlock(&t->lock);
 		p11_mod_exclusive_end(m);
 	}
 	EACH_MOD(m)
-		EACH_TOK(m, t)
-			if (t->hooks.parent)
-				t->hooks.parent(t->hooks.arg);
+	EACH_TOK(m, t)
+	if (t->hooks.parent)
+		t->hooks.parent(t->hooks.arg);
 	p11_modules_unlock();
 }
 
 static void child(void)
 {
 	atomic_fetch_add_explicit(&fork_gen, 1, memory_order_release);
-	EACH_MOD(m) {
+	EACH_MOD(m)
+	{
 		p11_mod_fork_child(m);
 		EACH_TOK(m, t)
-			pthread_mutex_init(&t->lock, NULL);
+		pthread_mutex_init(&t->lock, NULL);
 	}
 	EACH_MOD(m)
-		EACH_TOK(m, t)
-			if (t->hooks.child)
-				t->hooks.child(t->hooks.arg);
+	EACH_TOK(m, t)
+	if (t->hooks.child)
+		t->hooks.child(t->hooks.arg);
 	p11_modules_unlock();
 }
 

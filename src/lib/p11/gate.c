@@ -52,7 +52,8 @@ void p11_trace(p11_mod *m, const char *call, CK_RV rv, double ms)
 	if (ms < 0)
 		fprintf(stderr, "cmk: p11: %s: %s = %s\n", p11_mod_name(m), call, p11_rv_name(rv));
 	else
-		fprintf(stderr, "cmk: p11: %s: %s = %s (%.3f ms)\n", p11_mod_name(m), call, p11_rv_name(rv), ms);
+		fprintf(stderr, "cmk: p11: %s: %s = %s (%.3f ms)\n", p11_mod_name(m), call,
+			p11_rv_name(rv), ms);
 }
 
 static double now_ms(void)
@@ -62,26 +63,26 @@ static double now_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-#define CALL(name, args, writes) \
-	{ \
-		CK_FUNCTION_LIST *real = p11_mod_real(m); \
-		if (!real->name) \
-			return CKR_FUNCTION_NOT_SUPPORTED; \
-		int trace = p11_tracing(); \
-		double t0 = trace ? now_ms() : 0; \
-		int counted = p11_mod_enter(m); \
-		sigset_t old; \
-		if (writes) \
-			p11_sig_block(&old); \
-		CK_RV rv = real->name args; \
-		if (writes) \
-			p11_sig_restore(&old); \
-		p11_mod_leave(m, counted); \
-		if (trace) \
+#define CALL(name, args, writes)                                \
+	{                                                       \
+		CK_FUNCTION_LIST *real = p11_mod_real(m);       \
+		if (!real->name)                                \
+			return CKR_FUNCTION_NOT_SUPPORTED;      \
+		int trace = p11_tracing();                      \
+		double t0 = trace ? now_ms() : 0;               \
+		int counted = p11_mod_enter(m);                 \
+		sigset_t old;                                   \
+		if (writes)                                     \
+			p11_sig_block(&old);                    \
+		CK_RV rv = real->name args;                     \
+		if (writes)                                     \
+			p11_sig_restore(&old);                  \
+		p11_mod_leave(m, counted);                      \
+		if (trace)                                      \
 			p11_trace(m, #name, rv, now_ms() - t0); \
-		return rv; \
+		return rv;                                      \
 	}
-#define DEFINE(name, params, args) CK_RV p11_##name P11_WITH_MOD params CALL(name, args, 0)
+#define DEFINE(name, params, args)   CK_RV p11_##name P11_WITH_MOD params CALL(name, args, 0)
 #define DEFINE_W(name, params, args) CK_RV p11_##name P11_WITH_MOD params CALL(name, args, 1)
 
 P11_CALLS(DEFINE, DEFINE_W)

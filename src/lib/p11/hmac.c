@@ -31,11 +31,12 @@ cmk_rc p11_hmac_keys_find(p11_tok *t, const char *const *labels, size_t n, CK_OB
 		uint8_t *l = NULL;
 		size_t len = 0;
 		if (n > 1 && p11_get_bytes(t, v[i], CKA_LABEL, &l, &len) != CMK_OK)
-			continue;       /* destroyed since the search */
+			continue; /* destroyed since the search */
 		/* vault init makes exactly one of each, under the vault lock */
 		for (size_t k = 0; k < n; k++)
 			if (h[k] == CK_INVALID_HANDLE &&
-			    (n == 1 || (len == strlen(labels[k]) && memcmp(l, labels[k], len) == 0)))
+			    (n == 1 ||
+			     (len == strlen(labels[k]) && memcmp(l, labels[k], len) == 0)))
 				h[k] = v[i];
 		free(l);
 	}
@@ -79,8 +80,8 @@ cmk_rc p11_hmac_key_create(p11_tok *t, const char *label, CK_OBJECT_HANDLE *h)
 	return CMK_OK;
 }
 
-cmk_rc p11_hmac(p11_tok *t, CK_OBJECT_HANDLE key, const uint8_t *a, size_t alen,
-                const uint8_t *b, size_t blen, uint8_t mac[32])
+cmk_rc p11_hmac(p11_tok *t, CK_OBJECT_HANDLE key, const uint8_t *a, size_t alen, const uint8_t *b,
+		size_t blen, uint8_t mac[32])
 {
 	CK_MECHANISM mech = { CKM_SHA256_HMAC, NULL, 0 };
 	p11_sess *s;
@@ -96,7 +97,7 @@ cmk_rc p11_hmac(p11_tok *t, CK_OBJECT_HANDLE key, const uint8_t *a, size_t alen,
 			rv = p11_C_SignUpdate(t->mod, s->h, (CK_BYTE_PTR)a, alen);
 		if (rv == CKR_OK)
 			rv = p11_C_SignUpdate(t->mod, s->h, (CK_BYTE_PTR)b, blen);
-		if (rv == CKR_OK)      /* a failed update has ended the operation */
+		if (rv == CKR_OK) /* a failed update has ended the operation */
 			rv = p11_C_SignFinal(t->mod, s->h, mac, &len);
 	}
 	p11_sess_put(t, s, rv);
@@ -106,7 +107,6 @@ cmk_rc p11_hmac(p11_tok *t, CK_OBJECT_HANDLE key, const uint8_t *a, size_t alen,
 		return p11_fail(rv, t->what, "C_Sign (HMAC)");
 	return CMK_OK;
 }
-
 
 /* A session-object copy of a token key: still inside the token, still
  * sensitive and not extractable, but SoftHSM need not re-check its object

@@ -26,11 +26,14 @@ static int probe_oaep(p11_tok *t, p11_hash h)
 	CK_ULONG bits = 1024;
 	CK_BYTE exp[] = { 1, 0, 1 };
 	CK_ATTRIBUTE pubt[] = {
-		{ CKA_TOKEN, &no, sizeof no }, { CKA_ENCRYPT, &yes, sizeof yes },
-		{ CKA_MODULUS_BITS, &bits, sizeof bits }, { CKA_PUBLIC_EXPONENT, exp, sizeof exp },
+		{ CKA_TOKEN, &no, sizeof no },
+		{ CKA_ENCRYPT, &yes, sizeof yes },
+		{ CKA_MODULUS_BITS, &bits, sizeof bits },
+		{ CKA_PUBLIC_EXPONENT, exp, sizeof exp },
 	};
 	CK_ATTRIBUTE privt[] = {
-		{ CKA_TOKEN, &no, sizeof no }, { CKA_DECRYPT, &yes, sizeof yes },
+		{ CKA_TOKEN, &no, sizeof no },
+		{ CKA_DECRYPT, &yes, sizeof yes },
 		{ CKA_SENSITIVE, &yes, sizeof yes },
 	};
 	CK_OBJECT_HANDLE pub, priv;

@@ -23,25 +23,25 @@
 #include "util/err.h"
 
 struct p11_mod {
-	CK_FUNCTION_LIST *real;  /* the module's own: called through gate.c */
+	CK_FUNCTION_LIST *real; /* the module's own: called through gate.c */
 	char spec[512];
 	char init_reserved[1024];
-	char server[512];        /* p11-kit server address; "" for a local module */
+	char server[512]; /* p11-kit server address; "" for a local module */
 	int refs;
-	unsigned forks;          /* fork generation (fork.c) of the last C_Initialize */
-	_Atomic unsigned gen;    /* bumped by each re-initialisation */
+	unsigned forks;	      /* fork generation (fork.c) of the last C_Initialize */
+	_Atomic unsigned gen; /* bumped by each re-initialisation */
 	struct p11_mod *next;
-	p11_tok *toks;           /* the open tokens, for fork.c */
+	p11_tok *toks; /* the open tokens, for fork.c */
 	/* the gate (p11_mod_enter): calls in flight, and a re-initialisation
 	 * that waits for them or runs alone */
 	pthread_mutex_t gate_mu;
 	pthread_cond_t gate_cv;
 	unsigned calls;
 	int closed;
-	pthread_t owner;         /* the thread holding it exclusive, when closed */
+	pthread_t owner; /* the thread holding it exclusive, when closed */
 	/* remote modules: one call at a time (p11_mod_enter) */
 	int serial;
-	int live;                /* the last C_Initialize succeeded */
+	int live; /* the last C_Initialize succeeded */
 	pthread_mutex_t call_mu;
 };
 
@@ -105,14 +105,14 @@ static CK_RV mod_initialize(p11_mod *m)
 	/* SoftHSM's C_Initialize leaves OpenSSL ENGINE errors behind */
 	ERR_set_mark();
 	sigset_t old;
-	p11_sig_block(&old);      /* SoftHSM writes the token here (fork.c) */
+	p11_sig_block(&old); /* SoftHSM writes the token here (fork.c) */
 	CK_RV rv = m->real->C_Initialize(&args);
 	p11_sig_restore(&old);
 	ERR_pop_to_mark();
 	if (p11_tracing())
 		p11_trace(m, "C_Initialize", rv, -1);
 	if (rv == CKR_CRYPTOKI_ALREADY_INITIALIZED)
-		rv = CKR_OK;       /* another part of this process did it */
+		rv = CKR_OK; /* another part of this process did it */
 	if (rv == CKR_OK)
 		m->forks = p11_fork_gen();
 	m->live = rv == CKR_OK;
@@ -145,7 +145,8 @@ static CK_FUNCTION_LIST *load_client(const char *path, const char *server)
 		free(saved);
 		return NULL;
 	}
-	CK_FUNCTION_LIST *fn = p11_kit_module_load(path, P11_KIT_MODULE_UNMANAGED | P11_KIT_MODULE_CRITICAL);
+	CK_FUNCTION_LIST *fn =
+		p11_kit_module_load(path, P11_KIT_MODULE_UNMANAGED | P11_KIT_MODULE_CRITICAL);
 	if (change) {
 		if (saved)
 			setenv(var, saved, 1);
@@ -162,16 +163,17 @@ static cmk_rc load_by_path(const char *path, const char *server, CK_FUNCTION_LIS
 	if (stat(path, &st) != 0)
 		return cmk_err(CMK_E_MODULE, "PKCS#11 module %s: %s", path, strerror(errno));
 	*fn = server[0] ? load_client(path, server)
-	                : p11_kit_module_load(path, P11_KIT_MODULE_UNMANAGED | P11_KIT_MODULE_CRITICAL);
+			: p11_kit_module_load(path,
+					      P11_KIT_MODULE_UNMANAGED | P11_KIT_MODULE_CRITICAL);
 	if (!*fn)
-		return cmk_err(CMK_E_MODULE, "PKCS#11 module %s cannot be loaded: %s",
-		               path, p11_kit_message() ? p11_kit_message() : "not a PKCS#11 module");
+		return cmk_err(CMK_E_MODULE, "PKCS#11 module %s cannot be loaded: %s", path,
+			       p11_kit_message() ? p11_kit_message() : "not a PKCS#11 module");
 	return CMK_OK;
 }
 
 /* One pass over p11-kit's configured modules, loaded with `flags`. */
 static void find_named(const char *name, int flags, CK_FUNCTION_LIST **fn, char *init_reserved,
-                       size_t cap, char *server, size_t server_cap)
+		       size_t cap, char *server, size_t server_cap)
 {
 	CK_FUNCTION_LIST **all = p11_kit_modules_load(NULL, flags);
 	for (size_t i = 0; all && all[i]; i++) {
@@ -203,16 +205,18 @@ static void find_named(const char *name, int flags, CK_FUNCTION_LIST **fn, char 
  * own RPC client behind the function list), so they are looked for in a
  * second, managed pass.  (p11-kit reads no user module configuration in a
  * process running as root: docs/remote.md.) */
-static cmk_rc load_by_name(const char *name, CK_FUNCTION_LIST **fn, char *init_reserved,
-                           size_t cap, char *server, size_t server_cap)
+static cmk_rc load_by_name(const char *name, CK_FUNCTION_LIST **fn, char *init_reserved, size_t cap,
+			   char *server, size_t server_cap)
 {
 	*fn = NULL;
 	find_named(name, P11_KIT_MODULE_UNMANAGED, fn, init_reserved, cap, server, server_cap);
 	if (!*fn)
 		find_named(name, 0, fn, init_reserved, cap, server, server_cap);
 	if (!*fn)
-		return cmk_err(CMK_E_MODULE, "PKCS#11 module '%s' is neither a file nor a p11-kit module name%s%s",
-		               name, p11_kit_message() ? ": " : "", p11_kit_message() ? p11_kit_message() : "");
+		return cmk_err(
+			CMK_E_MODULE,
+			"PKCS#11 module '%s' is neither a file nor a p11-kit module name%s%s", name,
+			p11_kit_message() ? ": " : "", p11_kit_message() ? p11_kit_message() : "");
 	return CMK_OK;
 }
 
@@ -222,22 +226,24 @@ cmk_rc p11_mod_load(const char *spec, const char *init_reserved, p11_mod **out)
 }
 
 cmk_rc p11_mod_load_at(const char *spec, const char *init_reserved, const char *server,
-                       p11_mod **out)
+		       p11_mod **out)
 {
 	return_if_fail(spec && *spec && out);
 	if (!init_reserved)
 		init_reserved = "";
 	if (!server)
 		server = "";
-	if (strlen(spec) >= sizeof ((p11_mod *)0)->spec ||
-	    strlen(init_reserved) >= sizeof ((p11_mod *)0)->init_reserved ||
-	    strlen(server) >= sizeof ((p11_mod *)0)->server)
-		return cmk_err(CMK_E_CONFIG, "PKCS#11 module name, init string or server address too long");
+	if (strlen(spec) >= sizeof((p11_mod *)0)->spec ||
+	    strlen(init_reserved) >= sizeof((p11_mod *)0)->init_reserved ||
+	    strlen(server) >= sizeof((p11_mod *)0)->server)
+		return cmk_err(CMK_E_CONFIG,
+			       "PKCS#11 module name, init string or server address too long");
 
 	p11_modules_lock();
 	for (p11_mod *m = registry; m; m = m->next) {
 		/* a named module's server comes from its configuration */
-		int same_server = strcmp(m->server, server) == 0 || (!server[0] && !strchr(spec, '/'));
+		int same_server =
+			strcmp(m->server, server) == 0 || (!server[0] && !strchr(spec, '/'));
 		if (strcmp(m->spec, spec) == 0 && strcmp(m->init_reserved, init_reserved) == 0 &&
 		    same_server) {
 			m->refs++;
@@ -260,8 +266,8 @@ cmk_rc p11_mod_load_at(const char *spec, const char *init_reserved, const char *
 	pthread_mutex_init(&m->call_mu, NULL);
 	atomic_init(&m->gen, 0);
 	rc = strchr(spec, '/') ? load_by_path(spec, server, &m->real)
-	                       : load_by_name(spec, &m->real, m->init_reserved, sizeof m->init_reserved,
-	                                      m->server, sizeof m->server);
+			       : load_by_name(spec, &m->real, m->init_reserved,
+					      sizeof m->init_reserved, m->server, sizeof m->server);
 	if (rc != CMK_OK)
 		goto fail;
 	if (m->server[0]) {
@@ -272,9 +278,9 @@ cmk_rc p11_mod_load_at(const char *spec, const char *init_reserved, const char *
 	if (rv != CKR_OK) {
 		char diag[1200]; /* SoftHSM: an unreadable token directory, say (softhsm_diag.c) */
 		p11_softhsm_diag(spec, diag, sizeof diag);
-		rc = cmk_err(CMK_E_MODULE, "PKCS#11 module %s%s%s: C_Initialize failed: %s%s",
-		             spec, m->server[0] ? " for p11-kit server " : "", m->server,
-		             p11_rv_name(rv), diag);
+		rc = cmk_err(CMK_E_MODULE, "PKCS#11 module %s%s%s: C_Initialize failed: %s%s", spec,
+			     m->server[0] ? " for p11-kit server " : "", m->server, p11_rv_name(rv),
+			     diag);
 		p11_kit_module_release(m->real);
 		goto fail;
 	}
@@ -346,10 +352,11 @@ static cmk_rc mod_reinit_excl(p11_mod *m)
 	CK_RV rv = mod_initialize(m);
 	atomic_fetch_add(&m->gen, 1);
 	if (rv != CKR_OK)
-		return cmk_err(p11_rv_lost(rv) ? CMK_E_TOKEN : CMK_E_MODULE,
-		               "PKCS#11 module %s%s%s: C_Initialize failed on re-initialisation: %s",
-		               m->spec, m->server[0] ? " for p11-kit server " : "", m->server,
-		               p11_rv_name(rv));
+		return cmk_err(
+			p11_rv_lost(rv) ? CMK_E_TOKEN : CMK_E_MODULE,
+			"PKCS#11 module %s%s%s: C_Initialize failed on re-initialisation: %s",
+			m->spec, m->server[0] ? " for p11-kit server " : "", m->server,
+			p11_rv_name(rv));
 	return CMK_OK;
 }
 

@@ -19,15 +19,15 @@ void p11_note_write(void)
 }
 
 /* Borrow a session, run one call, give the session back. */
-#define WITH_SESSION(t, s, rv, body) do { \
-	p11_sess *s; \
-	CMK_TRY(p11_sess_get((t), &s)); \
-	body; \
-	p11_sess_put((t), s, (rv)); \
-} while (0)
+#define WITH_SESSION(t, s, rv, body)            \
+	do {                                    \
+		p11_sess *s;                    \
+		CMK_TRY(p11_sess_get((t), &s)); \
+		body;                           \
+		p11_sess_put((t), s, (rv));     \
+	} while (0)
 
-cmk_rc p11_find(p11_tok *t, CK_ATTRIBUTE *tmpl, CK_ULONG n,
-                CK_OBJECT_HANDLE **objs, size_t *count)
+cmk_rc p11_find(p11_tok *t, CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_HANDLE **objs, size_t *count)
 {
 	CK_RV rv = CKR_OK;
 	size_t cap = 16, used = 0;
@@ -89,8 +89,8 @@ cmk_rc p11_get_attrs(p11_tok *t, CK_OBJECT_HANDLE o, CK_ATTRIBUTE *tmpl, CK_ULON
 	return CMK_OK;
 }
 
-cmk_rc p11_get_bytes(p11_tok *t, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type,
-                     uint8_t **val, size_t *len)
+cmk_rc p11_get_bytes(p11_tok *t, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type, uint8_t **val,
+		     size_t *len)
 {
 	CK_RV rv = CKR_OK;
 	uint8_t *buf = NULL;
@@ -133,7 +133,7 @@ cmk_rc p11_destroy(p11_tok *t, CK_OBJECT_HANDLE o)
 	p11_note_write();
 	WITH_SESSION(t, s, rv, { rv = p11_C_DestroyObject(t->mod, s->h, o); });
 	if (rv == CKR_OBJECT_HANDLE_INVALID)
-		return CMK_OK;     /* already gone: destroying is idempotent */
+		return CMK_OK; /* already gone: destroying is idempotent */
 	if (rv != CKR_OK)
 		return p11_fail(rv, t->what, "C_DestroyObject");
 	return CMK_OK;
@@ -168,7 +168,7 @@ static void rec_learn(p11_tok *t, int form)
 }
 
 static CK_RV rec_create(p11_tok *t, int form, const char *app, const char *label,
-                        const uint8_t *value, size_t len, int modifiable, CK_OBJECT_HANDLE *o)
+			const uint8_t *value, size_t len, int modifiable, CK_OBJECT_HANDLE *o)
 {
 	CK_OBJECT_CLASS cls = form == REC_KEY ? CKO_SECRET_KEY : CKO_DATA;
 	CK_KEY_TYPE kt = CKK_GENERIC_SECRET;
@@ -187,9 +187,12 @@ static CK_RV rec_create(p11_tok *t, int form, const char *app, const char *label
 		{ CKA_VALUE, zero, sizeof zero },
 		{ CKA_SENSITIVE, &yes, sizeof yes },
 		{ CKA_EXTRACTABLE, &no, sizeof no },
-		{ CKA_ENCRYPT, &no, sizeof no }, { CKA_DECRYPT, &no, sizeof no },
-		{ CKA_SIGN, &no, sizeof no }, { CKA_VERIFY, &no, sizeof no },
-		{ CKA_WRAP, &no, sizeof no }, { CKA_UNWRAP, &no, sizeof no },
+		{ CKA_ENCRYPT, &no, sizeof no },
+		{ CKA_DECRYPT, &no, sizeof no },
+		{ CKA_SIGN, &no, sizeof no },
+		{ CKA_VERIFY, &no, sizeof no },
+		{ CKA_WRAP, &no, sizeof no },
+		{ CKA_UNWRAP, &no, sizeof no },
 		{ CKA_DERIVE, &no, sizeof no },
 	};
 	CK_ULONG n = form == REC_KEY ? sizeof tmpl / sizeof tmpl[0] : 7;
@@ -199,15 +202,15 @@ static CK_RV rec_create(p11_tok *t, int form, const char *app, const char *label
 	return rv;
 }
 
-cmk_rc p11_data_create(p11_tok *t, const char *app, const char *label,
-                       const uint8_t *value, size_t len, int modifiable,
-                       CK_OBJECT_HANDLE *o)
+cmk_rc p11_data_create(p11_tok *t, const char *app, const char *label, const uint8_t *value,
+		       size_t len, int modifiable, CK_OBJECT_HANDLE *o)
 {
 	CK_OBJECT_HANDLE h;
 	int form = rec_form(t);
 	CK_RV rv = rec_create(t, form == REC_KEY ? REC_KEY : REC_DATA, app, label, value, len,
-	                      modifiable, &h);
-	if (form == REC_UNKNOWN && (rv == CKR_ATTRIBUTE_VALUE_INVALID || rv == CKR_TEMPLATE_INCONSISTENT)) {
+			      modifiable, &h);
+	if (form == REC_UNKNOWN &&
+	    (rv == CKR_ATTRIBUTE_VALUE_INVALID || rv == CKR_TEMPLATE_INCONSISTENT)) {
 		form = REC_KEY;
 		rv = rec_create(t, REC_KEY, app, label, value, len, modifiable, &h);
 	}

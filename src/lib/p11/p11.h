@@ -46,7 +46,7 @@ cmk_rc p11_mod_load(const char *spec, const char *init_reserved, p11_mod **out);
 /* The same for a remote token: `server` is the p11-kit server address the
  * client module (p11-kit-client.so) connects to; NULL or "" for none. */
 cmk_rc p11_mod_load_at(const char *spec, const char *init_reserved, const char *server,
-                       p11_mod **out);
+		       p11_mod **out);
 /* The p11-kit server address of a remote module ("" for a local one). */
 const char *p11_mod_server(const p11_mod *m);
 void p11_mod_unref(p11_mod *m);
@@ -117,12 +117,11 @@ CK_RV p11_sess_get_rv(p11_tok *t, p11_sess **s);
 void p11_sess_put(p11_tok *t, p11_sess *s, CK_RV last);
 
 /* object.c: each borrows a session for the call. */
-cmk_rc p11_find(p11_tok *t, CK_ATTRIBUTE *tmpl, CK_ULONG n,
-                CK_OBJECT_HANDLE **objs, size_t *count);
+cmk_rc p11_find(p11_tok *t, CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_HANDLE **objs, size_t *count);
 cmk_rc p11_get_attrs(p11_tok *t, CK_OBJECT_HANDLE o, CK_ATTRIBUTE *tmpl, CK_ULONG n);
 /* Read one variable-length attribute into malloc'd memory (NUL added). */
-cmk_rc p11_get_bytes(p11_tok *t, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type,
-                     uint8_t **val, size_t *len);
+cmk_rc p11_get_bytes(p11_tok *t, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type, uint8_t **val,
+		     size_t *len);
 cmk_rc p11_create(p11_tok *t, CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_HANDLE *o);
 cmk_rc p11_destroy(p11_tok *t, CK_OBJECT_HANDLE o);
 /* Token objects created or destroyed by this process so far (SoftHSM 2.6
@@ -134,26 +133,25 @@ void p11_note_write(void);
 /* Token data objects (CKO_DATA, token, private) grouped by application. */
 typedef struct p11_data {
 	CK_OBJECT_HANDLE h;
-	char *app;               /* CKA_APPLICATION */
-	uint8_t *value;          /* CKA_VALUE, NUL-terminated */
+	char *app;	/* CKA_APPLICATION */
+	uint8_t *value; /* CKA_VALUE, NUL-terminated */
 	size_t len;
 } p11_data;
-cmk_rc p11_data_create(p11_tok *t, const char *app, const char *label,
-                       const uint8_t *value, size_t len, int modifiable,
-                       CK_OBJECT_HANDLE *o);
+cmk_rc p11_data_create(p11_tok *t, const char *app, const char *label, const uint8_t *value,
+		       size_t len, int modifiable, CK_OBJECT_HANDLE *o);
 /* app NULL: every data object; prefix match is done by the caller. */
 cmk_rc p11_data_find(p11_tok *t, const char *app, p11_data **out, size_t *n);
 void p11_data_free(p11_data *d, size_t n);
 
 /* mech.c */
 typedef struct p11_mechs {
-	int oaep;                /* CKM_RSA_PKCS_OAEP listed */
-	int x509;                /* CKM_RSA_X_509 */
-	int pkcs;                /* CKM_RSA_PKCS */
-	int pss;                 /* CKM_RSA_PKCS_PSS */
-	int keygen;              /* CKM_RSA_PKCS_KEY_PAIR_GEN */
-	int oaep256;             /* OAEP SHA-256/MGF1-SHA-256 works (probed) */
-	int oaep1;               /* OAEP SHA-1 works (probed) */
+	int oaep;    /* CKM_RSA_PKCS_OAEP listed */
+	int x509;    /* CKM_RSA_X_509 */
+	int pkcs;    /* CKM_RSA_PKCS */
+	int pss;     /* CKM_RSA_PKCS_PSS */
+	int keygen;  /* CKM_RSA_PKCS_KEY_PAIR_GEN */
+	int oaep256; /* OAEP SHA-256/MGF1-SHA-256 works (probed) */
+	int oaep1;   /* OAEP SHA-1 works (probed) */
 } p11_mechs;
 cmk_rc p11_mechs_probe(p11_tok *t, p11_mechs *m);
 
@@ -165,22 +163,21 @@ cmk_rc p11_mechs_probe(p11_tok *t, p11_mechs *m);
  * most one WORKING copy (CKA_ID = the version id) with the usages the
  * metadata allows, made from the archive by C_CopyObject and destroyed to
  * take usages away.  The public key has the version id. */
-#define P11_ID_LEN 16
+#define P11_ID_LEN	   16
 #define P11_ARCHIVE_ID_LEN (P11_ID_LEN + 1)
-#define P11_ARCHIVE_SUFFIX 0x41   /* 'A' */
+#define P11_ARCHIVE_SUFFIX 0x41 /* 'A' */
 typedef struct p11_rsa_flags {
-	int decrypt;             /* CKA_DECRYPT and CKA_UNWRAP */
-	int sign;                /* CKA_SIGN */
+	int decrypt; /* CKA_DECRYPT and CKA_UNWRAP */
+	int sign;    /* CKA_SIGN */
 } p11_rsa_flags;
 
 void p11_rsa_archive_id(const uint8_t id[P11_ID_LEN], uint8_t out[P11_ARCHIVE_ID_LEN]);
 /* A new key pair, the private half with CKA_ID id and usages f. */
-cmk_rc p11_rsa_generate(p11_tok *t, unsigned bits, const uint8_t id[P11_ID_LEN],
-                        const char *label, p11_rsa_flags f,
-                        CK_OBJECT_HANDLE *priv, CK_OBJECT_HANDLE *pub);
+cmk_rc p11_rsa_generate(p11_tok *t, unsigned bits, const uint8_t id[P11_ID_LEN], const char *label,
+			p11_rsa_flags f, CK_OBJECT_HANDLE *priv, CK_OBJECT_HANDLE *pub);
 /* A new key pair of a key version: the private half is its archive copy. */
 cmk_rc p11_rsa_generate_archived(p11_tok *t, unsigned bits, const uint8_t id[P11_ID_LEN],
-                                 const char *label, CK_OBJECT_HANDLE *priv, CK_OBJECT_HANDLE *pub);
+				 const char *label, CK_OBJECT_HANDLE *priv, CK_OBJECT_HANDLE *pub);
 /* Components big-endian; public key object made too; the private half is
  * the version's archive copy. */
 typedef struct p11_rsa_parts {
@@ -188,29 +185,29 @@ typedef struct p11_rsa_parts {
 	size_t n_len, e_len, d_len, p_len, q_len, dp_len, dq_len, qinv_len;
 } p11_rsa_parts;
 cmk_rc p11_rsa_import(p11_tok *t, const p11_rsa_parts *k, const uint8_t id[P11_ID_LEN],
-                      const char *label, CK_OBJECT_HANDLE *priv, CK_OBJECT_HANDLE *pub);
+		      const char *label, CK_OBJECT_HANDLE *priv, CK_OBJECT_HANDLE *pub);
 /* Find the key pair with CKA_ID id: either handle may be 0 if absent.
  * priv is a working copy that may decrypt if there is one, else any copy. */
-cmk_rc p11_rsa_find(p11_tok *t, const uint8_t id[P11_ID_LEN],
-                    CK_OBJECT_HANDLE *priv, CK_OBJECT_HANDLE *pub);
-cmk_rc p11_rsa_public(p11_tok *t, CK_OBJECT_HANDLE pub, uint8_t **n, size_t *nlen,
-                      uint8_t **e, size_t *elen);
+cmk_rc p11_rsa_find(p11_tok *t, const uint8_t id[P11_ID_LEN], CK_OBJECT_HANDLE *priv,
+		    CK_OBJECT_HANDLE *pub);
+cmk_rc p11_rsa_public(p11_tok *t, CK_OBJECT_HANDLE pub, uint8_t **n, size_t *nlen, uint8_t **e,
+		      size_t *elen);
 /* Every private-key object of a version, as found on the token. */
 typedef struct p11_rsa_copy_t {
 	CK_OBJECT_HANDLE h;
-	int archive;             /* CKA_ID is the archive id */
-	int dec, unw, sig;       /* CKA_DECRYPT, CKA_UNWRAP, CKA_SIGN */
-	int complete;            /* every attribute there, modulus = the public key's */
+	int archive;	   /* CKA_ID is the archive id */
+	int dec, unw, sig; /* CKA_DECRYPT, CKA_UNWRAP, CKA_SIGN */
+	int complete;	   /* every attribute there, modulus = the public key's */
 } p11_rsa_copy_t;
 cmk_rc p11_rsa_copies(p11_tok *t, const uint8_t id[P11_ID_LEN], p11_rsa_copy_t **out, size_t *n);
 /* C_CopyObject of private key `from`: an archive copy (every usage false),
  * or a working copy with usages f. */
 cmk_rc p11_rsa_copy(p11_tok *t, CK_OBJECT_HANDLE from, const uint8_t id[P11_ID_LEN], int archive,
-                    p11_rsa_flags f, CK_OBJECT_HANDLE *out);
+		    p11_rsa_flags f, CK_OBJECT_HANDLE *out);
 /* A complete working copy that may decrypt+unwrap (sign 0) or sign
  * (sign 1); *out 0 when there is none. */
 cmk_rc p11_rsa_find_usable(p11_tok *t, const uint8_t id[P11_ID_LEN], int sign,
-                           CK_OBJECT_HANDLE *out);
+			   CK_OBJECT_HANDLE *out);
 
 /* foreign.c: a key pair made by another tool, taken into a vault. */
 typedef struct p11_foreign {
@@ -220,35 +217,34 @@ typedef struct p11_foreign {
 /* Find it by CKA_ID (id, idlen) or, id NULL, CKA_LABEL; `what` names the
  * choice in messages ("id 0a0b", "label 'web'"). */
 cmk_rc p11_rsa_find_foreign(p11_tok *t, const uint8_t *id, size_t idlen, const char *label,
-                            const char *what, p11_foreign *out);
+			    const char *what, p11_foreign *out);
 /* Copy both halves under a vault id and label: the private half as the
  * version's archive copy (then make its working copy with p11_rsa_copy). */
 cmk_rc p11_rsa_adopt_copy(p11_tok *t, const p11_foreign *f, const uint8_t id[P11_ID_LEN],
-                          const char *label,
-                          CK_OBJECT_HANDLE *priv, CK_OBJECT_HANDLE *pub);
+			  const char *label, CK_OBJECT_HANDLE *priv, CK_OBJECT_HANDLE *pub);
 
 typedef enum p11_hash { P11_SHA1 = 1, P11_SHA256, P11_SHA384, P11_SHA512 } p11_hash;
 /* Private-key operations.  CKR returned in *rv for the caller's mapping. */
-CK_RV p11_rsa_decrypt_oaep(p11_tok *t, CK_OBJECT_HANDLE priv, p11_hash h,
-                           const uint8_t *label, size_t label_len,
-                           const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen);
+CK_RV p11_rsa_decrypt_oaep(p11_tok *t, CK_OBJECT_HANDLE priv, p11_hash h, const uint8_t *label,
+			   size_t label_len, const uint8_t *in, size_t inlen, uint8_t *out,
+			   size_t *outlen);
 CK_RV p11_rsa_decrypt_raw(p11_tok *t, CK_OBJECT_HANDLE priv, CK_MECHANISM_TYPE mech,
-                          const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen);
-CK_RV p11_rsa_sign_raw(p11_tok *t, CK_OBJECT_HANDLE priv, CK_MECHANISM_TYPE mech,
-                       const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen);
+			  const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen);
+CK_RV p11_rsa_sign_raw(p11_tok *t, CK_OBJECT_HANDLE priv, CK_MECHANISM_TYPE mech, const uint8_t *in,
+		       size_t inlen, uint8_t *out, size_t *outlen);
 CK_RV p11_rsa_sign_pss(p11_tok *t, CK_OBJECT_HANDLE priv, p11_hash h, p11_hash mgf,
-                       unsigned long salt, const uint8_t *dig, size_t dlen,
-                       uint8_t *out, size_t *outlen);
-CK_RV p11_rsa_encrypt_oaep(p11_tok *t, CK_OBJECT_HANDLE pub, p11_hash h,
-                           const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen);
+		       unsigned long salt, const uint8_t *dig, size_t dlen, uint8_t *out,
+		       size_t *outlen);
+CK_RV p11_rsa_encrypt_oaep(p11_tok *t, CK_OBJECT_HANDLE pub, p11_hash h, const uint8_t *in,
+			   size_t inlen, uint8_t *out, size_t *outlen);
 
 /* hmac.c: HMAC-SHA-256 with a token key over a || b. */
 cmk_rc p11_hmac_key_find(p11_tok *t, const char *label, CK_OBJECT_HANDLE *h);
 /* The keys of n labels in one search; h[i] CK_INVALID_HANDLE when absent. */
 cmk_rc p11_hmac_keys_find(p11_tok *t, const char *const *labels, size_t n, CK_OBJECT_HANDLE *h);
 cmk_rc p11_hmac_key_create(p11_tok *t, const char *label, CK_OBJECT_HANDLE *h);
-cmk_rc p11_hmac(p11_tok *t, CK_OBJECT_HANDLE key, const uint8_t *a, size_t alen,
-                const uint8_t *b, size_t blen, uint8_t mac[32]);
+cmk_rc p11_hmac(p11_tok *t, CK_OBJECT_HANDLE key, const uint8_t *a, size_t alen, const uint8_t *b,
+		size_t blen, uint8_t mac[32]);
 cmk_rc p11_key_session_copy(p11_tok *t, CK_OBJECT_HANDLE key, CK_OBJECT_HANDLE *copy);
 
 /* provision.c: see cmk_token_init() in cmk.h */

@@ -9,23 +9,23 @@
 struct p11_tok {
 	p11_mod *mod;
 	CK_SLOT_ID slot;
-	char spec[512];          /* label or pkcs11: URI from the configuration */
+	char spec[512]; /* label or pkcs11: URI from the configuration */
 	char label[33];
-	char what[256];          /* PKCS#11-level messages: "vault lab", and for a
+	char what[256];	      /* PKCS#11-level messages: "vault lab", and for a
 	                          * remote vault "vault lab (p11-kit server ADDR)" */
-	char name[160];          /* "vault lab" (p11_tok_what) */
-	pthread_mutex_t lock;    /* guards everything below */
-	p11_sess *pool;          /* idle sessions */
+	char name[160];	      /* "vault lab" (p11_tok_what) */
+	pthread_mutex_t lock; /* guards everything below */
+	p11_sess *pool;	      /* idle sessions */
 	unsigned nopen;
-	unsigned gen;            /* bumped when sessions/handles became invalid */
+	unsigned gen; /* bumped when sessions/handles became invalid */
 	unsigned mod_gen;
-	char *pin;               /* locked copy, for re-login after re-init */
-	_Atomic unsigned forks;  /* fork generation (fork.c) the sessions belong to */
-	p11_tok *mod_next;       /* the module's token list (modules lock) */
-	p11_fork_hooks hooks;    /* the owner's locks around fork() (modules lock) */
-	int lost;                /* a call said the module lost the token or connection */
-	unsigned lost_gen;       /* ... under this generation: recover before the next call */
-	int records;             /* object.c: how records are kept, learnt from the token */
+	char *pin;		/* locked copy, for re-login after re-init */
+	_Atomic unsigned forks; /* fork generation (fork.c) the sessions belong to */
+	p11_tok *mod_next;	/* the module's token list (modules lock) */
+	p11_fork_hooks hooks;	/* the owner's locks around fork() (modules lock) */
+	int lost;		/* a call said the module lost the token or connection */
+	unsigned lost_gen;	/* ... under this generation: recover before the next call */
+	int records;		/* object.c: how records are kept, learnt from the token */
 };
 
 /* module.c: the modules lock guards the list of modules and each module's

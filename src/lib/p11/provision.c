@@ -15,7 +15,8 @@ static cmk_rc first_free_slot(p11_mod *m, const char *module, CK_SLOT_ID *slot)
 		return cmk_err(CMK_E_NOMEM, "out of memory");
 	if (rv != CKR_OK)
 		return p11_fail(rv, module, "C_GetSlotList");
-	cmk_rc rc = cmk_err(CMK_E_TOKEN, "module %s has no slot with an uninitialised token", module);
+	cmk_rc rc =
+		cmk_err(CMK_E_TOKEN, "module %s has no slot with an uninitialised token", module);
 	for (CK_ULONG i = 0; rv == CKR_OK && i < n; i++) {
 		CK_TOKEN_INFO info;
 		if (p11_C_GetTokenInfo(m, slots[i], &info) == CKR_OK &&
@@ -30,7 +31,7 @@ static cmk_rc first_free_slot(p11_mod *m, const char *module, CK_SLOT_ID *slot)
 }
 
 cmk_rc cmk_token_init(const char *module, const char *label, const char *so_pin,
-                      const char *user_pin)
+		      const char *user_pin)
 {
 	return_if_fail(module && label && so_pin && user_pin);
 	if (strlen(label) > 32)

@@ -6,9 +6,12 @@
 #include "p11/p11_int.h"
 #include "util/err.h"
 
-#define N_ELEMS(a) (sizeof (a) / sizeof (a)[0])
+#define N_ELEMS(a) (sizeof(a) / sizeof(a)[0])
 
-static CK_BBOOL b(int v) { return v ? CK_TRUE : CK_FALSE; }
+static CK_BBOOL b(int v)
+{
+	return v ? CK_TRUE : CK_FALSE;
+}
 
 void p11_rsa_archive_id(const uint8_t id[P11_ID_LEN], uint8_t out[P11_ARCHIVE_ID_LEN])
 {
@@ -16,12 +19,12 @@ void p11_rsa_archive_id(const uint8_t id[P11_ID_LEN], uint8_t out[P11_ARCHIVE_ID
 	out[P11_ID_LEN] = P11_ARCHIVE_SUFFIX;
 }
 
-static cmk_rc generate(p11_tok *t, unsigned bits, const uint8_t id[P11_ID_LEN],
-                       const char *label, int archive, p11_rsa_flags f,
-                       CK_OBJECT_HANDLE *priv, CK_OBJECT_HANDLE *pub)
+static cmk_rc generate(p11_tok *t, unsigned bits, const uint8_t id[P11_ID_LEN], const char *label,
+		       int archive, p11_rsa_flags f, CK_OBJECT_HANDLE *priv, CK_OBJECT_HANDLE *pub)
 {
 	CK_MECHANISM mech = { CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0 };
-	CK_BBOOL yes = CK_TRUE, no = CK_FALSE, dec = b(f.decrypt && !archive), sig = b(f.sign && !archive);
+	CK_BBOOL yes = CK_TRUE, no = CK_FALSE, dec = b(f.decrypt && !archive),
+		 sig = b(f.sign && !archive);
 	CK_ULONG mbits = bits;
 	CK_BYTE exp[] = { 0x01, 0x00, 0x01 };
 	uint8_t aid[P11_ARCHIVE_ID_LEN];
@@ -52,17 +55,16 @@ static cmk_rc generate(p11_tok *t, unsigned bits, const uint8_t id[P11_ID_LEN],
 	p11_sess *s;
 	CMK_TRY(p11_sess_get(t, &s));
 	p11_note_write();
-	CK_RV rv = p11_C_GenerateKeyPair(t->mod, s->h, &mech, pubt, N_ELEMS(pubt),
-	                                    privt, N_ELEMS(privt), pub, priv);
+	CK_RV rv = p11_C_GenerateKeyPair(t->mod, s->h, &mech, pubt, N_ELEMS(pubt), privt,
+					 N_ELEMS(privt), pub, priv);
 	p11_sess_put(t, s, rv);
 	if (rv != CKR_OK)
 		return p11_fail(rv, t->what, "C_GenerateKeyPair");
 	return CMK_OK;
 }
 
-cmk_rc p11_rsa_generate(p11_tok *t, unsigned bits, const uint8_t id[P11_ID_LEN],
-                        const char *label, p11_rsa_flags f,
-                        CK_OBJECT_HANDLE *priv, CK_OBJECT_HANDLE *pub)
+cmk_rc p11_rsa_generate(p11_tok *t, unsigned bits, const uint8_t id[P11_ID_LEN], const char *label,
+			p11_rsa_flags f, CK_OBJECT_HANDLE *priv, CK_OBJECT_HANDLE *pub)
 {
 	return generate(t, bits, id, label, 0, f, priv, pub);
 }
@@ -71,14 +73,14 @@ cmk_rc p11_rsa_generate(p11_tok *t, unsigned bits, const uint8_t id[P11_ID_LEN],
  * archive id, every usage false.  Working copies are made from it
  * (p11_rsa_copy). */
 cmk_rc p11_rsa_generate_archived(p11_tok *t, unsigned bits, const uint8_t id[P11_ID_LEN],
-                                 const char *label, CK_OBJECT_HANDLE *priv, CK_OBJECT_HANDLE *pub)
+				 const char *label, CK_OBJECT_HANDLE *priv, CK_OBJECT_HANDLE *pub)
 {
 	p11_rsa_flags none = { 0, 0 };
 	return generate(t, bits, id, label, 1, none, priv, pub);
 }
 
 cmk_rc p11_rsa_import(p11_tok *t, const p11_rsa_parts *k, const uint8_t id[P11_ID_LEN],
-                      const char *label, CK_OBJECT_HANDLE *priv, CK_OBJECT_HANDLE *pub)
+		      const char *label, CK_OBJECT_HANDLE *priv, CK_OBJECT_HANDLE *pub)
 {
 	CK_OBJECT_CLASS pcls = CKO_PRIVATE_KEY, ucls = CKO_PUBLIC_KEY;
 	CK_KEY_TYPE kt = CKK_RSA;
@@ -130,7 +132,7 @@ cmk_rc p11_rsa_import(p11_tok *t, const p11_rsa_parts *k, const uint8_t id[P11_I
 }
 
 static cmk_rc find_all(p11_tok *t, CK_OBJECT_CLASS cls, const uint8_t *id, size_t idlen,
-                       const CK_ATTRIBUTE *extra, CK_OBJECT_HANDLE **h, size_t *n)
+		       const CK_ATTRIBUTE *extra, CK_OBJECT_HANDLE **h, size_t *n)
 {
 	CK_ATTRIBUTE tmpl[3] = {
 		{ CKA_CLASS, &cls, sizeof cls },
@@ -142,7 +144,7 @@ static cmk_rc find_all(p11_tok *t, CK_OBJECT_CLASS cls, const uint8_t *id, size_
 }
 
 static cmk_rc find_one(p11_tok *t, CK_OBJECT_CLASS cls, const uint8_t *id, size_t idlen,
-                       const CK_ATTRIBUTE *extra, CK_OBJECT_HANDLE *out)
+		       const CK_ATTRIBUTE *extra, CK_OBJECT_HANDLE *out)
 {
 	CK_OBJECT_HANDLE *h;
 	size_t n;
@@ -160,7 +162,7 @@ static cmk_rc find_one(p11_tok *t, CK_OBJECT_CLASS cls, const uint8_t *id, size_
 typedef struct id_obj {
 	CK_OBJECT_HANDLE h;
 	CK_OBJECT_CLASS cls;
-	CK_BBOOL dec, sig;       /* private keys */
+	CK_BBOOL dec, sig; /* private keys */
 } id_obj;
 
 static cmk_rc find_id(p11_tok *t, const uint8_t *id, size_t idlen, id_obj **out, size_t *n)
@@ -178,7 +180,7 @@ static cmk_rc find_id(p11_tok *t, const uint8_t *id, size_t idlen, id_obj **out,
 		id_obj o = { .h = h[i] };
 		CK_ATTRIBUTE c = { CKA_CLASS, &o.cls, sizeof o.cls };
 		CK_ATTRIBUTE use[] = { { CKA_DECRYPT, &o.dec, sizeof o.dec },
-		                       { CKA_SIGN, &o.sig, sizeof o.sig } };
+				       { CKA_SIGN, &o.sig, sizeof o.sig } };
 		if (p11_get_attrs(t, h[i], &c, 1) != CMK_OK ||
 		    (o.cls != CKO_PUBLIC_KEY && o.cls != CKO_PRIVATE_KEY) ||
 		    (o.cls == CKO_PRIVATE_KEY && p11_get_attrs(t, h[i], use, 2) != CMK_OK))
@@ -203,8 +205,8 @@ static CK_OBJECT_HANDLE first(const id_obj *v, size_t n, CK_OBJECT_CLASS cls, in
 
 /* priv: a working copy that may decrypt if there is one, else any copy
  * (working or archive), for callers that only ask "is the key here". */
-cmk_rc p11_rsa_find(p11_tok *t, const uint8_t id[P11_ID_LEN],
-                    CK_OBJECT_HANDLE *priv, CK_OBJECT_HANDLE *pub)
+cmk_rc p11_rsa_find(p11_tok *t, const uint8_t id[P11_ID_LEN], CK_OBJECT_HANDLE *priv,
+		    CK_OBJECT_HANDLE *pub)
 {
 	id_obj *v;
 	size_t n;
@@ -225,14 +227,14 @@ cmk_rc p11_rsa_find(p11_tok *t, const uint8_t id[P11_ID_LEN],
 	return CMK_OK;
 }
 
-cmk_rc p11_rsa_public(p11_tok *t, CK_OBJECT_HANDLE pub, uint8_t **n, size_t *nlen,
-                      uint8_t **e, size_t *elen)
+cmk_rc p11_rsa_public(p11_tok *t, CK_OBJECT_HANDLE pub, uint8_t **n, size_t *nlen, uint8_t **e,
+		      size_t *elen)
 {
 	CMK_TRY(p11_get_bytes(t, pub, CKA_MODULUS, n, nlen));
 	cmk_rc rc = p11_get_bytes(t, pub, CKA_PUBLIC_EXPONENT, e, elen);
 	if (rc != CMK_OK) {
 		free(*n);
-		*n = NULL;      /* callers free both on failure too */
+		*n = NULL; /* callers free both on failure too */
 	}
 	return rc;
 }
@@ -252,21 +254,17 @@ cmk_rc p11_rsa_public(p11_tok *t, CK_OBJECT_HANDLE pub, uint8_t **n, size_t *nle
  * and then copy_works() checks the key still does RSA.  A token that does
  * not know CKA_ALLOWED_MECHANISMS may answer CKR_ATTRIBUTE_TYPE_INVALID.
  */
-static int copy_complete(p11_tok *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h,
-                         const uint8_t *mod, size_t modlen, p11_rsa_copy_t *c)
+static int copy_complete(p11_tok *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, const uint8_t *mod,
+			 size_t modlen, p11_rsa_copy_t *c)
 {
 	CK_OBJECT_CLASS cls = 0;
 	CK_KEY_TYPE kt = 0;
 	CK_BBOOL tok = 0, priv = 0, sens = 0, ext = 1, dec = 0, unw = 0, sig = 0;
 	CK_ATTRIBUTE one[] = {
-		{ CKA_CLASS, &cls, sizeof cls },
-		{ CKA_TOKEN, &tok, sizeof tok },
-		{ CKA_PRIVATE, &priv, sizeof priv },
-		{ CKA_KEY_TYPE, &kt, sizeof kt },
-		{ CKA_SENSITIVE, &sens, sizeof sens },
-		{ CKA_DECRYPT, &dec, sizeof dec },
-		{ CKA_UNWRAP, &unw, sizeof unw },
-		{ CKA_SIGN, &sig, sizeof sig },
+		{ CKA_CLASS, &cls, sizeof cls },       { CKA_TOKEN, &tok, sizeof tok },
+		{ CKA_PRIVATE, &priv, sizeof priv },   { CKA_KEY_TYPE, &kt, sizeof kt },
+		{ CKA_SENSITIVE, &sens, sizeof sens }, { CKA_DECRYPT, &dec, sizeof dec },
+		{ CKA_UNWRAP, &unw, sizeof unw },      { CKA_SIGN, &sig, sizeof sig },
 		{ CKA_EXTRACTABLE, &ext, sizeof ext },
 	};
 	int ok = 1;
@@ -282,15 +280,15 @@ static int copy_complete(p11_tok *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h,
 	/* the modulus, equal to the public key's */
 	uint8_t buf[1024];
 	CK_ATTRIBUTE m = { CKA_MODULUS, buf, sizeof buf };
-	if (!mod || p11_C_GetAttributeValue(t->mod, s, h, &m, 1) != CKR_OK || m.ulValueLen != modlen ||
-	    memcmp(buf, mod, modlen) != 0)
+	if (!mod || p11_C_GetAttributeValue(t->mod, s, h, &m, 1) != CKR_OK ||
+	    m.ulValueLen != modlen || memcmp(buf, mod, modlen) != 0)
 		return 0;
 	CK_ATTRIBUTE e = { CKA_PUBLIC_EXPONENT, buf, sizeof buf };
 	if (p11_C_GetAttributeValue(t->mod, s, h, &e, 1) != CKR_OK || e.ulValueLen == 0)
 		return 0;
 	static const CK_ATTRIBUTE_TYPE secret[] = {
-		CKA_PRIVATE_EXPONENT, CKA_PRIME_1, CKA_PRIME_2,
-		CKA_EXPONENT_1, CKA_EXPONENT_2, CKA_COEFFICIENT,
+		CKA_PRIVATE_EXPONENT, CKA_PRIME_1,    CKA_PRIME_2,
+		CKA_EXPONENT_1,	      CKA_EXPONENT_2, CKA_COEFFICIENT,
 	};
 	for (size_t i = 0; i < N_ELEMS(secret); i++) {
 		CK_ATTRIBUTE a = { secret[i], NULL, 0 };
@@ -315,7 +313,7 @@ static int copy_complete(p11_tok *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h,
  * copy, no raw RSA): the attribute checks decide alone.
  */
 static int copy_works(p11_tok *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, CK_OBJECT_HANDLE pub,
-                      size_t modlen, CK_RV *dead)
+		      size_t modlen, CK_RV *dead)
 {
 	if (pub == CK_INVALID_HANDLE || modlen < 64 || modlen > 512)
 		return -1;
@@ -350,9 +348,8 @@ static int copy_works(p11_tok *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, CK_OB
 		*dead = rv;
 		return -1;
 	}
-	int ok = rv == CKR_OK && olen <= modlen &&
-	         memcmp(out, m + (modlen - olen), olen) == 0 &&
-	         (olen == modlen || m[0] == 0);
+	int ok = rv == CKR_OK && olen <= modlen && memcmp(out, m + (modlen - olen), olen) == 0 &&
+		 (olen == modlen || m[0] == 0);
 	cmk_wipe(out, sizeof out);
 	/* a token that will not do raw RSA with a private key (policy, FIPS
 	 * mode) cannot tell; a key that fails the operation is broken */
@@ -373,7 +370,7 @@ static uint8_t *pub_modulus(p11_tok *t, CK_OBJECT_HANDLE pub, size_t *len)
 }
 
 static cmk_rc check_copies(p11_tok *t, CK_OBJECT_HANDLE pub, const uint8_t *mod, size_t modlen,
-                           p11_rsa_copy_t *c, size_t n)
+			   p11_rsa_copy_t *c, size_t n)
 {
 	p11_sess *s;
 	CK_RV dead = CKR_OK;
@@ -430,7 +427,7 @@ cmk_rc p11_rsa_copies(p11_tok *t, const uint8_t id[P11_ID_LEN], p11_rsa_copy_t *
 }
 
 cmk_rc p11_rsa_copy(p11_tok *t, CK_OBJECT_HANDLE from, const uint8_t id[P11_ID_LEN], int archive,
-                    p11_rsa_flags f, CK_OBJECT_HANDLE *out)
+		    p11_rsa_flags f, CK_OBJECT_HANDLE *out)
 {
 	uint8_t aid[P11_ARCHIVE_ID_LEN];
 	p11_rsa_archive_id(id, aid);
@@ -448,15 +445,16 @@ cmk_rc p11_rsa_copy(p11_tok *t, CK_OBJECT_HANDLE from, const uint8_t id[P11_ID_L
 	CK_RV rv = p11_C_CopyObject(t->mod, s->h, from, tmpl, N_ELEMS(tmpl), &h);
 	p11_sess_put(t, s, rv);
 	if (rv != CKR_OK)
-		return p11_fail(rv, t->what, archive ? "C_CopyObject (archive copy of a private key)"
-		                                     : "C_CopyObject (working copy of a private key)");
+		return p11_fail(rv, t->what,
+				archive ? "C_CopyObject (archive copy of a private key)"
+					: "C_CopyObject (working copy of a private key)");
 	if (out)
 		*out = h;
 	return CMK_OK;
 }
 
 cmk_rc p11_rsa_find_usable(p11_tok *t, const uint8_t id[P11_ID_LEN], int sign,
-                           CK_OBJECT_HANDLE *out)
+			   CK_OBJECT_HANDLE *out)
 {
 	id_obj *v;
 	size_t n, used = 0;
@@ -484,20 +482,32 @@ cmk_rc p11_rsa_find_usable(p11_tok *t, const uint8_t id[P11_ID_LEN], int sign,
 static void hash_mech(p11_hash h, CK_MECHANISM_TYPE *hm, CK_RSA_PKCS_MGF_TYPE *mgf)
 {
 	switch (h) {
-	case P11_SHA1: *hm = CKM_SHA_1; *mgf = CKG_MGF1_SHA1; break;
-	case P11_SHA256: *hm = CKM_SHA256; *mgf = CKG_MGF1_SHA256; break;
-	case P11_SHA384: *hm = CKM_SHA384; *mgf = CKG_MGF1_SHA384; break;
-	default: *hm = CKM_SHA512; *mgf = CKG_MGF1_SHA512; break;
+	case P11_SHA1:
+		*hm = CKM_SHA_1;
+		*mgf = CKG_MGF1_SHA1;
+		break;
+	case P11_SHA256:
+		*hm = CKM_SHA256;
+		*mgf = CKG_MGF1_SHA256;
+		break;
+	case P11_SHA384:
+		*hm = CKM_SHA384;
+		*mgf = CKG_MGF1_SHA384;
+		break;
+	default:
+		*hm = CKM_SHA512;
+		*mgf = CKG_MGF1_SHA512;
+		break;
 	}
 }
 
 /* One Init + one-part call on a borrowed session. */
 typedef CK_RV (*init_fn)(p11_mod *, CK_SESSION_HANDLE, CK_MECHANISM_PTR, CK_OBJECT_HANDLE);
-typedef CK_RV (*op_fn)(p11_mod *, CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR);
+typedef CK_RV (*op_fn)(p11_mod *, CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR,
+		       CK_ULONG_PTR);
 
-static CK_RV one_shot(p11_tok *t, init_fn init, op_fn op, CK_MECHANISM *mech,
-                      CK_OBJECT_HANDLE key, const uint8_t *in, size_t inlen,
-                      uint8_t *out, size_t *outlen)
+static CK_RV one_shot(p11_tok *t, init_fn init, op_fn op, CK_MECHANISM *mech, CK_OBJECT_HANDLE key,
+		      const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen)
 {
 	p11_sess *s;
 	/* the real reason (a lost token or session): the caller recovers
@@ -514,8 +524,9 @@ static CK_RV one_shot(p11_tok *t, init_fn init, op_fn op, CK_MECHANISM *mech,
 			/* the operation stays active: finish it to free the session */
 			uint8_t tmp[1024];
 			CK_ULONG tl = sizeof tmp;
-			CK_RV frv = len <= sizeof tmp ? op(t->mod, s->h, (CK_BYTE_PTR)in, inlen, tmp, &tl)
-			                              : CKR_BUFFER_TOO_SMALL;
+			CK_RV frv = len <= sizeof tmp
+					    ? op(t->mod, s->h, (CK_BYTE_PTR)in, inlen, tmp, &tl)
+					    : CKR_BUFFER_TOO_SMALL;
 			cmk_wipe(tmp, sizeof tmp);
 			if (frv != CKR_OK) {
 				/* still active: the session cannot be reused */
@@ -529,9 +540,9 @@ static CK_RV one_shot(p11_tok *t, init_fn init, op_fn op, CK_MECHANISM *mech,
 	return rv;
 }
 
-CK_RV p11_rsa_decrypt_oaep(p11_tok *t, CK_OBJECT_HANDLE priv, p11_hash h,
-                           const uint8_t *label, size_t label_len,
-                           const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen)
+CK_RV p11_rsa_decrypt_oaep(p11_tok *t, CK_OBJECT_HANDLE priv, p11_hash h, const uint8_t *label,
+			   size_t label_len, const uint8_t *in, size_t inlen, uint8_t *out,
+			   size_t *outlen)
 {
 	CK_RSA_PKCS_OAEP_PARAMS p;
 	memset(&p, 0, sizeof p);
@@ -543,23 +554,23 @@ CK_RV p11_rsa_decrypt_oaep(p11_tok *t, CK_OBJECT_HANDLE priv, p11_hash h,
 	return one_shot(t, p11_C_DecryptInit, p11_C_Decrypt, &mech, priv, in, inlen, out, outlen);
 }
 
-CK_RV p11_rsa_decrypt_raw(p11_tok *t, CK_OBJECT_HANDLE priv, CK_MECHANISM_TYPE m,
-                          const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen)
+CK_RV p11_rsa_decrypt_raw(p11_tok *t, CK_OBJECT_HANDLE priv, CK_MECHANISM_TYPE m, const uint8_t *in,
+			  size_t inlen, uint8_t *out, size_t *outlen)
 {
 	CK_MECHANISM mech = { m, NULL, 0 };
 	return one_shot(t, p11_C_DecryptInit, p11_C_Decrypt, &mech, priv, in, inlen, out, outlen);
 }
 
-CK_RV p11_rsa_sign_raw(p11_tok *t, CK_OBJECT_HANDLE priv, CK_MECHANISM_TYPE m,
-                       const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen)
+CK_RV p11_rsa_sign_raw(p11_tok *t, CK_OBJECT_HANDLE priv, CK_MECHANISM_TYPE m, const uint8_t *in,
+		       size_t inlen, uint8_t *out, size_t *outlen)
 {
 	CK_MECHANISM mech = { m, NULL, 0 };
 	return one_shot(t, p11_C_SignInit, p11_C_Sign, &mech, priv, in, inlen, out, outlen);
 }
 
 CK_RV p11_rsa_sign_pss(p11_tok *t, CK_OBJECT_HANDLE priv, p11_hash h, p11_hash mgf,
-                       unsigned long salt, const uint8_t *dig, size_t dlen,
-                       uint8_t *out, size_t *outlen)
+		       unsigned long salt, const uint8_t *dig, size_t dlen, uint8_t *out,
+		       size_t *outlen)
 {
 	CK_RSA_PKCS_PSS_PARAMS p;
 	CK_RSA_PKCS_MGF_TYPE unused;
@@ -571,8 +582,8 @@ CK_RV p11_rsa_sign_pss(p11_tok *t, CK_OBJECT_HANDLE priv, p11_hash h, p11_hash m
 	return one_shot(t, p11_C_SignInit, p11_C_Sign, &mech, priv, dig, dlen, out, outlen);
 }
 
-CK_RV p11_rsa_encrypt_oaep(p11_tok *t, CK_OBJECT_HANDLE pub, p11_hash h,
-                           const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen)
+CK_RV p11_rsa_encrypt_oaep(p11_tok *t, CK_OBJECT_HANDLE pub, p11_hash h, const uint8_t *in,
+			   size_t inlen, uint8_t *out, size_t *outlen)
 {
 	CK_RSA_PKCS_OAEP_PARAMS p;
 	memset(&p, 0, sizeof p);

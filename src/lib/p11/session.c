@@ -43,7 +43,7 @@ cmk_rc p11_sess_get(p11_tok *t, p11_sess **out)
 	int lost = t->lost;
 	unsigned lost_gen = t->lost_gen;
 	pthread_mutex_unlock(&t->lock);
-	if (lost) {   /* an earlier call lost the connection: reconnect first */
+	if (lost) { /* an earlier call lost the connection: reconnect first */
 		if ((rc = p11_tok_recover(t, lost_gen)) != CMK_OK)
 			return get_fail(rc, 0);
 	} else if ((rc = p11_tok_check_module(t)) != CMK_OK) {
@@ -62,8 +62,8 @@ cmk_rc p11_sess_get(p11_tok *t, p11_sess **out)
 	s = calloc(1, sizeof *s);
 	if (!s)
 		return get_fail(cmk_err(CMK_E_NOMEM, "out of memory"), CKR_HOST_MEMORY);
-	CK_RV rv = p11_C_OpenSession(t->mod, t->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION,
-	                                NULL, NULL, &s->h);
+	CK_RV rv = p11_C_OpenSession(t->mod, t->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL,
+				     NULL, &s->h);
 	if (rv != CKR_OK) {
 		free(s);
 		pthread_mutex_lock(&t->lock);

@@ -42,7 +42,7 @@ CK_RV p11_slot_list(p11_mod *m, CK_SLOT_ID **slots, CK_ULONG *n)
 		cap++;
 		rv = CKR_OK;
 	}
-	if (rv == CKR_OK)      /* still changing after TRIES rounds */
+	if (rv == CKR_OK) /* still changing after TRIES rounds */
 		rv = CKR_BUFFER_TOO_SMALL;
 	free(v);
 	return rv;

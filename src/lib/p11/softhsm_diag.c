@@ -30,7 +30,7 @@
 #include <unistd.h>
 #include "p11/p11_int.h"
 
-#define TOKFILE_MAX (1u << 20)
+#define TOKFILE_MAX   (1u << 20)
 #define OS_TOKENLABEL 0x80005349ull
 #define OS_TOKENFLAGS 0x8000534bull
 
@@ -58,7 +58,8 @@ int cmk_softhsm_token_file_ok(const uint8_t *p, size_t n)
 		switch (kind) {
 		case 1: len = 1; break;
 		case 2: len = 8; break;
-		case 3: case 4:
+		case 3:
+		case 4:
 			if (n - pos < 8)
 				return 0;
 			len = be64(p + pos);
@@ -73,8 +74,7 @@ int cmk_softhsm_token_file_ok(const uint8_t *p, size_t n)
 				return 0;
 			len *= 8;
 			break;
-		default:
-			return 0;
+		default: return 0;
 		}
 		if (len > n - pos)
 			return 0;
@@ -144,8 +144,8 @@ static int tokendir_of(char *dir, size_t cap, char *conf, size_t ccap)
 }
 
 /* One token directory: what is wrong with its token.object, if anything. */
-static void check_token(const char *tokdir, const char *who, const char *repair,
-                        char *out, size_t cap)
+static void check_token(const char *tokdir, const char *who, const char *repair, char *out,
+			size_t cap)
 {
 	char path[4200];
 	snprintf(path, sizeof path, "%s/token.object", tokdir);
@@ -165,8 +165,7 @@ static void check_token(const char *tokdir, const char *who, const char *repair,
 		n = pread(fd, buf, (size_t)st.st_size, 0);
 	close(fd);
 	if (n == 0)
-		append(out, cap, "; %s is empty (a process killed during C_Login)%s",
-		       path, repair);
+		append(out, cap, "; %s is empty (a process killed during C_Login)%s", path, repair);
 	else if (n > 0 && !cmk_softhsm_token_file_ok(buf, (size_t)n))
 		append(out, cap, "; %s is cut short or garbled (a process killed during C_Login)%s",
 		       path, repair);
@@ -198,22 +197,25 @@ void p11_softhsm_diag(const char *module, char *out, size_t cap)
 		char saved[1100];
 		snprintf(saved, sizeof saved, "%s/token.object.saved", parent);
 		if (access(saved, F_OK) == 0)
-			snprintf(repair, sizeof repair, "; restore it from %s: run `cmk lab repair %s`",
-			         saved, parent);
+			snprintf(repair, sizeof repair,
+				 "; restore it from %s: run `cmk lab repair %s`", saved, parent);
 	}
 	if (!repair[0])
-		snprintf(repair, sizeof repair, "; restore it from a copy of that file (SoftHSM keeps none)");
+		snprintf(repair, sizeof repair,
+			 "; restore it from a copy of that file (SoftHSM keeps none)");
 	DIR *d = opendir(dir);
 	if (!d) {
 		int e = errno;
 		size_t used = strlen(out);
 		if (e == EACCES)
 			snprintf(out + used, cap - used,
-			         "; token directory %s (directories.tokendir in %s) is not readable by %s",
-			         dir, conf, who);
+				 "; token directory %s (directories.tokendir in %s) is not "
+				 "readable by %s",
+				 dir, conf, who);
 		else
-			snprintf(out + used, cap - used, "; token directory %s (directories.tokendir in %s): %s",
-			         dir, conf, strerror(e));
+			snprintf(out + used, cap - used,
+				 "; token directory %s (directories.tokendir in %s): %s", dir, conf,
+				 strerror(e));
 		return;
 	}
 	struct dirent *e;

@@ -38,8 +38,8 @@ static int token_matches(const char *spec, P11KitUri *uri, CK_TOKEN_INFO *info)
 }
 
 /* One pass over the slots.  *rv reports a token that answered badly. */
-static cmk_rc find_slot(p11_tok *t, P11KitUri *uri, CK_SLOT_ID *slot, CK_RV *bad,
-                        char *seen, size_t seen_cap)
+static cmk_rc find_slot(p11_tok *t, P11KitUri *uri, CK_SLOT_ID *slot, CK_RV *bad, char *seen,
+			size_t seen_cap)
 {
 	CK_SLOT_ID *slots;
 	CK_ULONG n;
@@ -49,9 +49,10 @@ static cmk_rc find_slot(p11_tok *t, P11KitUri *uri, CK_SLOT_ID *slot, CK_RV *bad
 	if (rv == CKR_HOST_MEMORY)
 		return cmk_err(CMK_E_NOMEM, "out of memory");
 	if (rv == CKR_BUFFER_TOO_SMALL)
-		return cmk_err(CMK_E_P11, "%s: the slot list of module %s keeps changing "
-		               "(C_GetSlotList: CKR_BUFFER_TOO_SMALL on every try)",
-		               t->what, p11_mod_name(t->mod));
+		return cmk_err(CMK_E_P11,
+			       "%s: the slot list of module %s keeps changing "
+			       "(C_GetSlotList: CKR_BUFFER_TOO_SMALL on every try)",
+			       t->what, p11_mod_name(t->mod));
 	if (rv != CKR_OK)
 		return p11_fail(rv, t->what, "C_GetSlotList");
 	cmk_rc rc = CMK_E_TOKEN;
@@ -88,11 +89,13 @@ static cmk_rc locate(p11_tok *t, int excl)
 	P11KitUri *uri = NULL;
 	if (strncmp(t->spec, "pkcs11:", 7) == 0) {
 		uri = p11_kit_uri_new();
-		int r = uri ? p11_kit_uri_parse(t->spec, P11_KIT_URI_FOR_TOKEN, uri) : P11_KIT_URI_NO_MEMORY;
+		int r = uri ? p11_kit_uri_parse(t->spec, P11_KIT_URI_FOR_TOKEN, uri)
+			    : P11_KIT_URI_NO_MEMORY;
 		if (r != P11_KIT_URI_OK) {
 			p11_kit_uri_free(uri);
-			return cmk_err(CMK_E_CONFIG, "%s: token URI '%s' is not a valid PKCS#11 URI: %s",
-			               t->what, t->spec, p11_kit_uri_message(r));
+			return cmk_err(CMK_E_CONFIG,
+				       "%s: token URI '%s' is not a valid PKCS#11 URI: %s", t->what,
+				       t->spec, p11_kit_uri_message(r));
 		}
 	}
 	cmk_rc rc = CMK_E_TOKEN;
@@ -102,7 +105,7 @@ static cmk_rc locate(p11_tok *t, int excl)
 		if (attempt) {
 			sleep_ms(20u << attempt);
 			rc = excl ? p11_mod_reinit_excl(t->mod, p11_mod_gen(t->mod))
-			          : p11_mod_reinit(t->mod, p11_mod_gen(t->mod));
+				  : p11_mod_reinit(t->mod, p11_mod_gen(t->mod));
 			if (rc != CMK_OK)
 				break;
 		}
@@ -114,13 +117,16 @@ static cmk_rc locate(p11_tok *t, int excl)
 	}
 	p11_kit_uri_free(uri);
 	if (rc == CMK_E_TOKEN && p11_mod_server(t->mod)[0] && !seen[0])
-		return cmk_err(CMK_E_TOKEN, "%s: token %s is not there: the p11-kit server does not answer or serves no token",
-		               t->what, t->spec);
+		return cmk_err(CMK_E_TOKEN,
+			       "%s: token %s is not there: the p11-kit server does not answer or "
+			       "serves no token",
+			       t->what, t->spec);
 	if (rc == CMK_E_TOKEN) {
 		char diag[1500]; /* SoftHSM's token files: which is damaged (softhsm_diag.c) */
 		p11_softhsm_diag(p11_mod_name(t->mod), diag, sizeof diag);
-		return cmk_err(CMK_E_TOKEN, "%s: token %s is not present on module %s (tokens seen: %s)%s",
-		               t->what, t->spec, p11_mod_name(t->mod), seen[0] ? seen : "none", diag);
+		return cmk_err(
+			CMK_E_TOKEN, "%s: token %s is not present on module %s (tokens seen: %s)%s",
+			t->what, t->spec, p11_mod_name(t->mod), seen[0] ? seen : "none", diag);
 	}
 	return rc;
 }
@@ -140,7 +146,7 @@ cmk_rc p11_tok_open(p11_mod *m, const char *token, const char *what, p11_tok **o
 	snprintf(t->name, sizeof t->name, "%s", what ? what : token);
 	if (p11_mod_server(m)[0])
 		snprintf(t->what, sizeof t->what, "%s (p11-kit server %s)", what ? what : token,
-		         p11_mod_server(m));
+			 p11_mod_server(m));
 	else
 		snprintf(t->what, sizeof t->what, "%s", what ? what : token);
 	cmk_rc rc = locate(t, 0);
@@ -150,7 +156,7 @@ cmk_rc p11_tok_open(p11_mod *m, const char *token, const char *what, p11_tok **o
 		return rc;
 	}
 	t->mod_gen = p11_mod_gen(m);
-	p11_modules_lock();      /* fork.c walks the module's tokens */
+	p11_modules_lock(); /* fork.c walks the module's tokens */
 	p11_tok **head = p11_mod_toks(m);
 	t->mod_next = *head;
 	*head = t;
@@ -166,7 +172,8 @@ cmk_rc p11_tok_open(p11_mod *m, const char *token, const char *what, p11_tok **o
 static cmk_rc login_once(p11_tok *t, const char *pin)
 {
 	CK_SESSION_HANDLE h;
-	CK_RV rv = p11_C_OpenSession(t->mod, t->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &h);
+	CK_RV rv = p11_C_OpenSession(t->mod, t->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL,
+				     NULL, &h);
 	if (rv != CKR_OK)
 		return p11_fail(rv, t->what, "C_OpenSession");
 	rv = p11_C_Login(t->mod, h, CKU_USER, (CK_UTF8CHAR *)pin, strlen(pin));
@@ -175,13 +182,16 @@ static cmk_rc login_once(p11_tok *t, const char *pin)
 	if (rv != CKR_OK) {
 		p11_C_CloseSession(t->mod, h);
 		if (rv == CKR_PIN_INCORRECT)
-			return cmk_err(CMK_E_PIN, "%s: the PIN for token '%s' is incorrect", t->what, t->label);
+			return cmk_err(CMK_E_PIN, "%s: the PIN for token '%s' is incorrect",
+				       t->what, t->label);
 		if (rv == CKR_PIN_LOCKED)
-			return cmk_err(CMK_E_PIN, "%s: the PIN of token '%s' is locked", t->what, t->label);
+			return cmk_err(CMK_E_PIN, "%s: the PIN of token '%s' is locked", t->what,
+				       t->label);
 		/* SoftHSM answers these while another process rewrites its
 		 * token.object: the PIN was not judged, worth another try */
 		if (rv == CKR_USER_PIN_NOT_INITIALIZED || rv == CKR_GENERAL_ERROR)
-			return cmk_err(CMK_E_P11, "%s: C_Login failed: %s", t->what, p11_rv_name(rv));
+			return cmk_err(CMK_E_P11, "%s: C_Login failed: %s", t->what,
+				       p11_rv_name(rv));
 		return p11_fail(rv, t->what, "C_Login");
 	}
 	/* Keep the session: the pool starts with it, and SoftHSM logs out

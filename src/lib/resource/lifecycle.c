@@ -39,8 +39,7 @@ cmk_rc cmk_resource_delete(cmk_resource *r)
 		return res_audit(r, "resource-delete", rc);
 	svc_of(r, svc);
 	if (r->st.deleted_on) {
-		rc = cmk_err(CMK_E_DELETED, "resource %s is already deleted",
-		             r->st.name);
+		rc = cmk_err(CMK_E_DELETED, "resource %s is already deleted", r->st.name);
 		goto out;
 	}
 	cmk_vault_info vi;
@@ -77,22 +76,21 @@ cmk_rc cmk_resource_recover(cmk_resource *r)
 		return res_audit(r, "resource-recover", rc);
 	svc_of(r, svc);
 	if (!r->st.deleted_on) {
-		rc = cmk_err(CMK_E_NOT_FOUND, "resource %s is not deleted",
-		             r->st.name);
+		rc = cmk_err(CMK_E_NOT_FOUND, "resource %s is not deleted", r->st.name);
 		goto out;
 	}
 	rc = cmk_key_info_get(r->ctx, svc, 1, &ki);
 	if (rc == CMK_OK)
 		rc = cmk_key_recover(r->ctx, svc);
-	else if (rc == CMK_E_NOT_FOUND &&
-	         cmk_key_info_get(r->ctx, svc, 0, &ki) == CMK_OK)
-		rc = CMK_OK;        /* a delete killed before the key's step */
+	else if (rc == CMK_E_NOT_FOUND && cmk_key_info_get(r->ctx, svc, 0, &ki) == CMK_OK)
+		rc = CMK_OK; /* a delete killed before the key's step */
 	else if (rc == CMK_E_NOT_FOUND)
-		rc = cmk_err(CMK_E_NOT_FOUND, "resource %s cannot be recovered: its "
-		             "service-managed key cmk://%s/keys/%s was purged, so "
-		             "its data is lost; `cmk resource purge %s` removes "
-		             "what is left", r->st.name, r->st.vault, svc,
-		             r->st.name);
+		rc = cmk_err(CMK_E_NOT_FOUND,
+			     "resource %s cannot be recovered: its "
+			     "service-managed key cmk://%s/keys/%s was purged, so "
+			     "its data is lost; `cmk resource purge %s` removes "
+			     "what is left",
+			     r->st.name, r->st.vault, svc, r->st.name);
 	if (rc != CMK_OK)
 		goto out;
 	r->st.deleted_on = r->st.purge_on = 0;
@@ -114,8 +112,7 @@ static cmk_rc rm_tree(const char *dir)
 		snprintf(path, sizeof path, "%s/%s", objs, e->d_name);
 		if (unlink(path) != 0 && errno != ENOENT) {
 			closedir(d);
-			return cmk_err(CMK_E_IO, "cannot remove %s: %s", path,
-			               strerror(errno));
+			return cmk_err(CMK_E_IO, "cannot remove %s: %s", path, strerror(errno));
 		}
 	}
 	if (d)
@@ -134,11 +131,9 @@ static cmk_rc rm_tree(const char *dir)
 		closedir(d);
 	snprintf(path, sizeof path, "%s/resource.json", dir);
 	if (unlink(path) != 0 && errno != ENOENT)
-		return cmk_err(CMK_E_IO, "cannot remove %s: %s", path,
-		               strerror(errno));
+		return cmk_err(CMK_E_IO, "cannot remove %s: %s", path, strerror(errno));
 	if (rmdir(dir) != 0 && errno != ENOENT)
-		return cmk_err(CMK_E_IO, "cannot remove %s: %s", dir,
-		               strerror(errno));
+		return cmk_err(CMK_E_IO, "cannot remove %s: %s", dir, strerror(errno));
 	return CMK_OK;
 }
 
@@ -153,14 +148,14 @@ cmk_rc cmk_resource_purge(cmk_resource *r)
 		return res_audit(r, "resource-purge", rc);
 	svc_of(r, svc);
 	if (!r->st.deleted_on) {
-		rc = cmk_err(CMK_E_USAGE, "resource %s is not deleted: delete it "
-		             "first (cmk resource delete %s)", r->st.name,
-		             r->st.name);
+		rc = cmk_err(CMK_E_USAGE,
+			     "resource %s is not deleted: delete it "
+			     "first (cmk resource delete %s)",
+			     r->st.name, r->st.name);
 		goto out;
 	}
 	rc = cmk_key_info_get(r->ctx, svc, 1, &ki);
-	if (rc == CMK_E_NOT_FOUND &&
-	    cmk_key_info_get(r->ctx, svc, 0, &ki) == CMK_OK) {
+	if (rc == CMK_E_NOT_FOUND && cmk_key_info_get(r->ctx, svc, 0, &ki) == CMK_OK) {
 		/* a delete killed before the key's step: finish it */
 		if ((rc = cmk_key_delete(r->ctx, svc)) == CMK_OK)
 			rc = cmk_key_info_get(r->ctx, svc, 1, &ki);
@@ -168,7 +163,7 @@ cmk_rc cmk_resource_purge(cmk_resource *r)
 	if (rc == CMK_OK)
 		rc = cmk_key_purge(r->ctx, svc);
 	else if (rc == CMK_E_NOT_FOUND)
-		rc = CMK_OK;        /* purged already (a sweep, or a killed purge) */
+		rc = CMK_OK; /* purged already (a sweep, or a killed purge) */
 	if (rc == CMK_E_PURGE_PROTECTED)
 		rc = cmk_err_prefix(rc, "resource %s", r->st.name);
 	if (rc != CMK_OK)
@@ -187,12 +182,11 @@ out:
 
 static int by_name(const void *a, const void *b)
 {
-	return strcmp(((const cmk_resource_info *)a)->name,
-	              ((const cmk_resource_info *)b)->name);
+	return strcmp(((const cmk_resource_info *)a)->name, ((const cmk_resource_info *)b)->name);
 }
 
-cmk_rc cmk_resource_list_all(const cmk_resource_params *p, int deleted,
-                             cmk_resource_info **out, size_t *n)
+cmk_rc cmk_resource_list_all(const cmk_resource_params *p, int deleted, cmk_resource_info **out,
+			     size_t *n)
 {
 	char base[3800], dir[4096];
 	return_if_fail(out && n);
@@ -212,7 +206,7 @@ cmk_rc cmk_resource_list_all(const cmk_resource_params *p, int deleted,
 			continue;
 		snprintf(dir, sizeof dir, "%s/%s", base, e->d_name);
 		if (res_state_load(dir, &st) != CMK_OK)
-			continue;       /* half-made (no state) or not a resource */
+			continue; /* half-made (no state) or not a resource */
 		if ((st.deleted_on != 0) != (deleted != 0)) {
 			res_state_clear(&st);
 			continue;
@@ -232,10 +226,8 @@ cmk_rc cmk_resource_list_all(const cmk_resource_params *p, int deleted,
 		snprintf(i->path, sizeof i->path, "%s", dir);
 		snprintf(i->vault, sizeof i->vault, "%s", st.vault);
 		snprintf(i->service_kid, sizeof i->service_kid, "%s", st.service_kid);
-		snprintf(i->customer_key, sizeof i->customer_key, "%s",
-		         st.customer_key);
-		snprintf(i->customer_kid, sizeof i->customer_kid, "%s",
-		         st.customer_kid);
+		snprintf(i->customer_key, sizeof i->customer_key, "%s", st.customer_key);
+		snprintf(i->customer_kid, sizeof i->customer_kid, "%s", st.customer_kid);
 		snprintf(i->cmk_vault, sizeof i->cmk_vault, "%s", st.cmk_vault);
 		i->created = st.created;
 		i->rewrapped = st.rewrapped;
@@ -258,8 +250,7 @@ cmk_rc cmk_resource_list_all(const cmk_resource_params *p, int deleted,
 	return CMK_OK;
 }
 
-cmk_rc cmk_resource_sweep(cmk_ctx *ctx, const cmk_resource_params *p,
-                          size_t *purged)
+cmk_rc cmk_resource_sweep(cmk_ctx *ctx, const cmk_resource_params *p, size_t *purged)
 {
 	cmk_resource_info *v;
 	size_t n;

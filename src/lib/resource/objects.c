@@ -36,13 +36,15 @@ static cmk_rc name_check(const cmk_resource *r, const char *object)
 {
 	size_t n = object ? strlen(object) : 0;
 	if (n < 1 || n >= CMK_OBJECT_NAME_MAX)
-		return cmk_err(CMK_E_USAGE, "resource %s: object name must be "
-		               "1-%d bytes", r->st.name, CMK_OBJECT_NAME_MAX - 1);
+		return cmk_err(CMK_E_USAGE,
+			       "resource %s: object name must be "
+			       "1-%d bytes",
+			       r->st.name, CMK_OBJECT_NAME_MAX - 1);
 	return CMK_OK;
 }
 
-cmk_rc res_object_id(const char *propq, const uint8_t root[RES_ROOT_LEN],
-                     const char *name, char id[33])
+cmk_rc res_object_id(const char *propq, const uint8_t root[RES_ROOT_LEN], const char *name,
+		     char id[33])
 {
 	uint8_t k[32], mac[32];
 	size_t maclen = 0;
@@ -50,16 +52,13 @@ cmk_rc res_object_id(const char *propq, const uint8_t root[RES_ROOT_LEN],
 	EVP_KDF_CTX *kc = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
 	OSSL_PARAM p[] = {
 		OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, "SHA256", 0),
-		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)root,
-		                                  RES_ROOT_LEN),
-		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO,
-		                                  "cmk resource names", 18),
+		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)root, RES_ROOT_LEN),
+		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, "cmk resource names", 18),
 		OSSL_PARAM_construct_end(),
 	};
 	int ok = kc && EVP_KDF_derive(kc, k, sizeof k, p) == 1 &&
-	         EVP_Q_mac(NULL, "HMAC", propq, "SHA256", NULL, k, sizeof k,
-	                   (const uint8_t *)name, strlen(name), mac, sizeof mac,
-	                   &maclen) != NULL;
+		 EVP_Q_mac(NULL, "HMAC", propq, "SHA256", NULL, k, sizeof k, (const uint8_t *)name,
+			   strlen(name), mac, sizeof mac, &maclen) != NULL;
 	EVP_KDF_CTX_free(kc);
 	EVP_KDF_free(kdf);
 	cmk_wipe(k, sizeof k);
@@ -72,8 +71,8 @@ cmk_rc res_object_id(const char *propq, const uint8_t root[RES_ROOT_LEN],
 
 /* ------------------------------------------------------------ lifecycle */
 
-static cmk_rc resource_new(cmk_ctx *ctx, const cmk_resource_params *p,
-                           const char *name, cmk_resource **out)
+static cmk_rc resource_new(cmk_ctx *ctx, const cmk_resource_params *p, const char *name,
+			   cmk_resource **out)
 {
 	char base[3800];
 	CMK_TRY(res_name_check(name));
@@ -95,15 +94,13 @@ static cmk_rc resource_new(cmk_ctx *ctx, const cmk_resource_params *p,
 	return CMK_OK;
 }
 
-cmk_rc cmk_resource_create(cmk_ctx *ctx, const cmk_resource_params *p,
-                           const char *name)
+cmk_rc cmk_resource_create(cmk_ctx *ctx, const cmk_resource_params *p, const char *name)
 {
 	return cmk_resource_create2(ctx, p, name, NULL);
 }
 
-cmk_rc cmk_resource_create2(cmk_ctx *ctx, const cmk_resource_params *p,
-                            const char *name,
-                            const cmk_resource_create_params *cp)
+cmk_rc cmk_resource_create2(cmk_ctx *ctx, const cmk_resource_params *p, const char *name,
+			    const cmk_resource_create_params *cp)
 {
 	char svc[CMK_NAME_MAX], ver[CMK_VERSION_LEN + 1], objs[4200];
 	uint8_t *root = NULL, rid[RES_ROOTID_LEN];
@@ -119,10 +116,8 @@ cmk_rc cmk_resource_create2(cmk_ctx *ctx, const cmk_resource_params *p,
 	r->st.key_fixed = cp && cp->key_fixed;
 	if (cp && cp->identity) {
 		cmk_identity_info ii;
-		if ((rc = cmk_identity_get(ctx, cp->identity, &ii)) == CMK_OK &&
-		    ii.deleted)
-			rc = cmk_err(CMK_E_NOT_FOUND, "identity '%s' is deleted",
-			             cp->identity);
+		if ((rc = cmk_identity_get(ctx, cp->identity, &ii)) == CMK_OK && ii.deleted)
+			rc = cmk_err(CMK_E_NOT_FOUND, "identity '%s' is deleted", cp->identity);
 		if (rc != CMK_OK) {
 			rc = cmk_err_prefix(rc, "resource %s", name);
 			cmk_resource_close(r);
@@ -144,10 +139,12 @@ cmk_rc cmk_resource_create2(cmk_ctx *ctx, const cmk_resource_params *p,
 			res_state_clear(&old);
 		if (lrc == CMK_E_NOT_FOUND)
 			res_remove_temporaries(r->dir);
-		if (lrc != CMK_E_NOT_FOUND ||
-		    (rmdir(leftover) != 0 && errno != ENOENT) || rmdir(r->dir) != 0) {
-			rc = cmk_err(CMK_E_EXISTS, "resource %s: cannot create %s: it "
-			             "already exists", name, r->dir);
+		if (lrc != CMK_E_NOT_FOUND || (rmdir(leftover) != 0 && errno != ENOENT) ||
+		    rmdir(r->dir) != 0) {
+			rc = cmk_err(CMK_E_EXISTS,
+				     "resource %s: cannot create %s: it "
+				     "already exists",
+				     name, r->dir);
 			cmk_resource_close(r);
 			return rc;
 		}
@@ -165,8 +162,8 @@ cmk_rc cmk_resource_create2(cmk_ctx *ctx, const cmk_resource_params *p,
 	}
 	if (mkdir(r->dir, 0700) != 0) {
 		rc = cmk_err(errno == EEXIST ? CMK_E_EXISTS : CMK_E_IO,
-		             "resource %s: cannot create %s: %s", name, r->dir,
-		             errno == EEXIST ? "it already exists" : strerror(errno));
+			     "resource %s: cannot create %s: %s", name, r->dir,
+			     errno == EEXIST ? "it already exists" : strerror(errno));
 		cmk_resource_close(r);
 		return rc;
 	}
@@ -175,15 +172,15 @@ cmk_rc cmk_resource_create2(cmk_ctx *ctx, const cmk_resource_params *p,
 	cmk_tag owner;
 	snprintf(owner.key, sizeof owner.key, "%s", OWNER_TAG);
 	snprintf(owner.value, sizeof owner.value, "%s", name);
-	cmk_key_params kp = { .bits = 2048, .ops = CMK_OP_WRAP | CMK_OP_UNWRAP,
-	                      .tags = &owner, .ntags = 1 };
+	cmk_key_params kp = {
+		.bits = 2048, .ops = CMK_OP_WRAP | CMK_OP_UNWRAP, .tags = &owner, .ntags = 1
+	};
 	/* the caller creates svc-NAME (needs `create`) and the system-assigned
 	 * identity; from then on the resource acts as its identity */
 	owner_act_begin(name, NULL);
 	if (!(cp && cp->identity) &&
 	    (rc = identity_create_system(ctx, r->st.identity, name)) != CMK_OK) {
-		rc = cmk_err_prefix(rc, "resource %s: its identity %s", name,
-		                    r->st.identity);
+		rc = cmk_err_prefix(rc, "resource %s: its identity %s", name, r->st.identity);
 		goto fail;
 	}
 	if (mkdir(objs, 0700) != 0) {
@@ -200,8 +197,10 @@ cmk_rc cmk_resource_create2(cmk_ctx *ctx, const cmk_resource_params *p,
 			rc = CMK_OK;
 	}
 	if (rc != CMK_OK) {
-		rc = cmk_err_prefix(rc, "resource %s: creating its service-managed "
-		                    "key %s", name, svc);
+		rc = cmk_err_prefix(rc,
+				    "resource %s: creating its service-managed "
+				    "key %s",
+				    name, svc);
 		goto fail;
 	}
 	RES_ACT(r);
@@ -224,9 +223,10 @@ cmk_rc cmk_resource_create2(cmk_ctx *ctx, const cmk_resource_params *p,
 		/* checked above; a failure now leaves a service-managed resource */
 		r->creating = 1;
 		if ((rc = cmk_resource_set_key(r, keyid)) != CMK_OK)
-			rc = cmk_err_prefix(rc, "resource %s was created service-managed, "
-			                    "but setting its customer-managed key failed",
-			                    name);
+			rc = cmk_err_prefix(rc,
+					    "resource %s was created service-managed, "
+					    "but setting its customer-managed key failed",
+					    name);
 	}
 	cmk_resource_close(r);
 	return rc;
@@ -240,8 +240,7 @@ fail:
 	return rc;
 }
 
-cmk_rc cmk_resource_vault(const cmk_resource_params *p, const char *name,
-                          char vault[64])
+cmk_rc cmk_resource_vault(const cmk_resource_params *p, const char *name, char vault[64])
 {
 	char base[3800], dir[4096];
 	res_state st;
@@ -258,8 +257,8 @@ cmk_rc cmk_resource_vault(const cmk_resource_params *p, const char *name,
 	return CMK_OK;
 }
 
-cmk_rc cmk_resource_open(cmk_ctx *ctx, const cmk_resource_params *p,
-                         const char *name, cmk_resource **out)
+cmk_rc cmk_resource_open(cmk_ctx *ctx, const cmk_resource_params *p, const char *name,
+			 cmk_resource **out)
 {
 	cmk_resource *r;
 	return_if_fail(ctx && out);
@@ -268,13 +267,15 @@ cmk_rc cmk_resource_open(cmk_ctx *ctx, const cmk_resource_params *p,
 	cmk_rc rc = res_state_load(r->dir, &r->st);
 	if (rc == CMK_E_NOT_FOUND)
 		rc = cmk_err(rc, "resource %s does not exist (in %.*s)", name,
-		             (int)(strlen(r->dir) - strlen(name) - 1), r->dir);
+			     (int)(strlen(r->dir) - strlen(name) - 1), r->dir);
 	else if (rc == CMK_OK && strcmp(r->st.name, name) != 0)
-		rc = cmk_err(CMK_E_INTEGRITY, "resource %s: its state names "
-		             "resource %s", name, r->st.name);
+		rc = cmk_err(CMK_E_INTEGRITY,
+			     "resource %s: its state names "
+			     "resource %s",
+			     name, r->st.name);
 	else if (rc == CMK_OK && strcmp(r->st.vault, cmk_ctx_vault(ctx)) != 0)
-		rc = cmk_err(CMK_E_USAGE, "resource %s is in vault %s, not %s",
-		             name, r->st.vault, cmk_ctx_vault(ctx));
+		rc = cmk_err(CMK_E_USAGE, "resource %s is in vault %s, not %s", name, r->st.vault,
+			     cmk_ctx_vault(ctx));
 	if (rc != CMK_OK) {
 		cmk_resource_close(r);
 		return rc;
@@ -319,10 +320,8 @@ cmk_rc cmk_resource_info_get(cmk_resource *r, cmk_resource_info *out)
 	snprintf(out->path, sizeof out->path, "%s", r->dir);
 	snprintf(out->vault, sizeof out->vault, "%s", st.vault);
 	snprintf(out->service_kid, sizeof out->service_kid, "%s", st.service_kid);
-	snprintf(out->customer_key, sizeof out->customer_key, "%s",
-	         st.customer_key);
-	snprintf(out->customer_kid, sizeof out->customer_kid, "%s",
-	         st.customer_kid);
+	snprintf(out->customer_key, sizeof out->customer_key, "%s", st.customer_key);
+	snprintf(out->customer_kid, sizeof out->customer_kid, "%s", st.customer_kid);
 	snprintf(out->cmk_vault, sizeof out->cmk_vault, "%s", st.cmk_vault);
 	out->created = st.created;
 	out->rewrapped = st.rewrapped;
@@ -337,15 +336,15 @@ cmk_rc cmk_resource_info_get(cmk_resource *r, cmk_resource_info *out)
 
 /* -------------------------------------------------------------- objects */
 
-static void kw_params(const cmk_resource *r, const uint8_t *root,
-                      const char *id, char kwid[64], cmk_kv kv[2],
-                      env_kw_params *p)
+static void kw_params(const cmk_resource *r, const uint8_t *root, const char *id, char kwid[64],
+		      cmk_kv kv[2], env_kw_params *p)
 {
 	snprintf(kwid, 64, "root:%s", r->st.root_id);
 	kv[0] = (cmk_kv){ "cmk-object", id };
 	kv[1] = (cmk_kv){ "cmk-resource", r->st.name };
-	*p = (env_kw_params){ .kek = root, .id = kwid, .context = kv,
-	                      .ncontext = 2, .propq = r->propq };
+	*p = (env_kw_params){
+		.kek = root, .id = kwid, .context = kv, .ncontext = 2, .propq = r->propq
+	};
 }
 
 static void put64(uint8_t *p, uint64_t v)
@@ -354,8 +353,7 @@ static void put64(uint8_t *p, uint64_t v)
 		p[i] = (uint8_t)v;
 }
 
-cmk_rc cmk_resource_put(cmk_resource *r, const char *object,
-                        const uint8_t *data, size_t len)
+cmk_rc cmk_resource_put(cmk_resource *r, const char *object, const uint8_t *data, size_t len)
 {
 	uint8_t *root = NULL, prefix[PREFIX_MAX], *out = NULL;
 	char id[33], kwid[64], objs[4200];
@@ -367,8 +365,10 @@ cmk_rc cmk_resource_put(cmk_resource *r, const char *object,
 	return_if_fail(r && (data || !len));
 	CMK_TRY(name_check(r, object));
 	if (len > OBJECT_MAX)
-		return cmk_err(CMK_E_TOO_LARGE, "resource %s: object larger than "
-		               "%zu bytes", r->st.name, OBJECT_MAX);
+		return cmk_err(CMK_E_TOO_LARGE,
+			       "resource %s: object larger than "
+			       "%zu bytes",
+			       r->st.name, OBJECT_MAX);
 	if (!(root = cmk_secure_alloc(RES_ROOT_LEN)))
 		return cmk_err(CMK_E_NOMEM, "out of memory");
 	RES_ACT(r);
@@ -408,9 +408,8 @@ out:
 
 /* Open the object file `id`; *plain is the whole plaintext (prefix too).
  * With `head`, stop once the prefix is in. */
-static cmk_rc open_object(cmk_resource *r, const uint8_t *root,
-                          const char *id, int head, uint8_t **plain,
-                          size_t *plen)
+static cmk_rc open_object(cmk_resource *r, const uint8_t *root, const char *id, int head,
+			  uint8_t **plain, size_t *plen)
 {
 	char path[4300], kwid[64];
 	cmk_kv kv[2];
@@ -418,12 +417,11 @@ static cmk_rc open_object(cmk_resource *r, const uint8_t *root,
 	cmk_unsealer *u;
 	uint8_t *ct;
 	size_t ctlen, total;
-	const size_t head_max = CMK_ENVELOPE_HEADER_MAX +
-	                        CMK_ENVELOPE_FRAME_MAX + 64;
+	const size_t head_max = CMK_ENVELOPE_HEADER_MAX + CMK_ENVELOPE_FRAME_MAX + 64;
 
 	snprintf(path, sizeof path, "%s/objects/%s", r->dir, id);
 	CMK_TRY(res_read_head(path, OBJECT_MAX + (OBJECT_MAX >> 10) + 65536,
-	                      head ? head_max : SIZE_MAX, &ct, &ctlen, &total));
+			      head ? head_max : SIZE_MAX, &ct, &ctlen, &total));
 	kw_params(r, root, id, kwid, kv, &kp);
 	cmk_rc rc = env_kw_unsealer(&kp, 0, &u);
 	if (rc == CMK_OK) {
@@ -449,26 +447,24 @@ static cmk_rc open_object(cmk_resource *r, const uint8_t *root,
 	}
 	free(ct);
 	if (rc != CMK_OK && rc != CMK_E_NOT_FOUND)
-		return cmk_err_prefix(rc, "resource %s: object file %s", r->st.name,
-		                      id);
+		return cmk_err_prefix(rc, "resource %s: object file %s", r->st.name, id);
 	return rc;
 }
 
-static cmk_rc parse_prefix(const cmk_resource *r, const char *id,
-                           const uint8_t *p, size_t len, size_t *nl,
-                           size_t *pl)
+static cmk_rc parse_prefix(const cmk_resource *r, const char *id, const uint8_t *p, size_t len,
+			   size_t *nl, size_t *pl)
 {
-	if (len < 2 || (*nl = (size_t)p[0] << 8 | p[1]) < 1 ||
-	    *nl >= CMK_OBJECT_NAME_MAX || len < 2 + *nl + 8 ||
-	    memchr(p + 2, 0, *nl))
-		return cmk_err(CMK_E_FORMAT, "resource %s: object file %s has a "
-		               "malformed name record", r->st.name, id);
+	if (len < 2 || (*nl = (size_t)p[0] << 8 | p[1]) < 1 || *nl >= CMK_OBJECT_NAME_MAX ||
+	    len < 2 + *nl + 8 || memchr(p + 2, 0, *nl))
+		return cmk_err(CMK_E_FORMAT,
+			       "resource %s: object file %s has a "
+			       "malformed name record",
+			       r->st.name, id);
 	*pl = 2 + *nl + 8;
 	return CMK_OK;
 }
 
-cmk_rc cmk_resource_get(cmk_resource *r, const char *object, uint8_t **data,
-                        size_t *len)
+cmk_rc cmk_resource_get(cmk_resource *r, const char *object, uint8_t **data, size_t *len)
 {
 	uint8_t *root = NULL, *plain = NULL;
 	size_t plen = 0, nl, pl;
@@ -487,16 +483,16 @@ cmk_rc cmk_resource_get(cmk_resource *r, const char *object, uint8_t **data,
 	RES_ACT_OBJECT(r, id);
 	rc = open_object(r, root, id, 0, &plain, &plen);
 	if (rc == CMK_E_NOT_FOUND) {
-		rc = cmk_err(rc, "resource %s has no object '%s'", r->st.name,
-		             object);
+		rc = cmk_err(rc, "resource %s has no object '%s'", r->st.name, object);
 		goto out;
 	}
-	if (rc != CMK_OK ||
-	    (rc = parse_prefix(r, id, plain, plen, &nl, &pl)) != CMK_OK)
+	if (rc != CMK_OK || (rc = parse_prefix(r, id, plain, plen, &nl, &pl)) != CMK_OK)
 		goto out;
 	if (nl != strlen(object) || memcmp(plain + 2, object, nl) != 0) {
-		rc = cmk_err(CMK_E_INTEGRITY, "resource %s: object file %s holds "
-		             "another object than '%s'", r->st.name, id, object);
+		rc = cmk_err(CMK_E_INTEGRITY,
+			     "resource %s: object file %s holds "
+			     "another object than '%s'",
+			     r->st.name, id, object);
 		goto out;
 	}
 	memmove(plain, plain + pl, plen - pl);
@@ -531,10 +527,9 @@ cmk_rc cmk_resource_rm(cmk_resource *r, const char *object)
 	snprintf(path, sizeof path, "%s/objects/%s", r->dir, id);
 	if (unlink(path) != 0)
 		rc = cmk_err(errno == ENOENT ? CMK_E_NOT_FOUND : CMK_E_IO,
-		             "resource %s: %s '%s'%s%s", r->st.name,
-		             errno == ENOENT ? "no object" : "cannot remove",
-		             object, errno == ENOENT ? "" : ": ",
-		             errno == ENOENT ? "" : strerror(errno));
+			     "resource %s: %s '%s'%s%s", r->st.name,
+			     errno == ENOENT ? "no object" : "cannot remove", object,
+			     errno == ENOENT ? "" : ": ", errno == ENOENT ? "" : strerror(errno));
 	return res_audit(r, "resource-rm", rc);
 }
 
@@ -562,8 +557,8 @@ cmk_rc cmk_resource_list(cmk_resource *r, char ***names, size_t *n)
 	snprintf(objs, sizeof objs, "%s/objects", r->dir);
 	DIR *d = opendir(objs);
 	if (!d)
-		rc = cmk_err(CMK_E_IO, "resource %s: cannot read %s: %s",
-		             r->st.name, objs, strerror(errno));
+		rc = cmk_err(CMK_E_IO, "resource %s: cannot read %s: %s", r->st.name, objs,
+			     strerror(errno));
 	struct dirent *e;
 	while (rc == CMK_OK && (e = readdir(d))) {
 		uint8_t *plain;
@@ -571,22 +566,21 @@ cmk_rc cmk_resource_list(cmk_resource *r, char ***names, size_t *n)
 		char id[33];
 		if (strlen(e->d_name) != 32 || e->d_name[0] == '.')
 			continue;
-		if ((rc = open_object(r, root, e->d_name, 1, &plain, &plen)) !=
-		    CMK_OK)
+		if ((rc = open_object(r, root, e->d_name, 1, &plain, &plen)) != CMK_OK)
 			break;
-		if ((rc = parse_prefix(r, e->d_name, plain, plen, &nl, &pl)) ==
-		    CMK_OK) {
+		if ((rc = parse_prefix(r, e->d_name, plain, plen, &nl, &pl)) == CMK_OK) {
 			char *s = strndup((char *)plain + 2, nl);
-			if (!s || (k == cap && !(v = realloc(v, (cap = cap * 2 + 16) *
-			                                         sizeof *v)))) {
+			if (!s ||
+			    (k == cap && !(v = realloc(v, (cap = cap * 2 + 16) * sizeof *v)))) {
 				free(s);
 				rc = cmk_err(CMK_E_NOMEM, "out of memory");
 			} else if ((rc = res_object_id(r->propq, root, s, id)) == CMK_OK &&
-			           strcmp(id, e->d_name) != 0) {
+				   strcmp(id, e->d_name) != 0) {
 				free(s);
-				rc = cmk_err(CMK_E_INTEGRITY, "resource %s: object file "
-				             "%s holds an object of another name",
-				             r->st.name, e->d_name);
+				rc = cmk_err(CMK_E_INTEGRITY,
+					     "resource %s: object file "
+					     "%s holds an object of another name",
+					     r->st.name, e->d_name);
 			} else if (rc == CMK_OK) {
 				v[k++] = s;
 			} else {

@@ -32,12 +32,11 @@ static cmk_rc mkdirs(char *path)
 		int bad = mkdir(path, 0700) != 0 && errno != EEXIST;
 		*p = '/';
 		if (bad)
-			return cmk_err(CMK_E_IO, "cannot make directory %.*s: %s",
-			               (int)(p - path), path, strerror(errno));
+			return cmk_err(CMK_E_IO, "cannot make directory %.*s: %s", (int)(p - path),
+				       path, strerror(errno));
 	}
 	if (mkdir(path, 0700) != 0 && errno != EEXIST)
-		return cmk_err(CMK_E_IO, "cannot make directory %s: %s", path,
-		               strerror(errno));
+		return cmk_err(CMK_E_IO, "cannot make directory %s: %s", path, strerror(errno));
 	return CMK_OK;
 }
 
@@ -55,7 +54,7 @@ cmk_rc res_base_dir(const char *dir, char *out, size_t len)
 		n = snprintf(out, len, "%s/.local/share/cmk/resources", e);
 	else
 		return cmk_err(CMK_E_CONFIG, "no directory for resources: set "
-		               "CMK_RESOURCE_DIR (or HOME)");
+					     "CMK_RESOURCE_DIR (or HOME)");
 	if (n < 0 || (size_t)n >= len - CMK_RESOURCE_NAME_MAX - 64)
 		return cmk_err(CMK_E_USAGE, "resource directory path is too long");
 	return mkdirs(out);
@@ -65,14 +64,18 @@ cmk_rc res_name_check(const char *name)
 {
 	size_t n = name ? strlen(name) : 0;
 	if (n < 1 || n >= CMK_RESOURCE_NAME_MAX)
-		return cmk_err(CMK_E_USAGE, "resource name must be 1-%d "
-		               "characters", CMK_RESOURCE_NAME_MAX - 1);
+		return cmk_err(CMK_E_USAGE,
+			       "resource name must be 1-%d "
+			       "characters",
+			       CMK_RESOURCE_NAME_MAX - 1);
 	for (size_t i = 0; i < n; i++) {
 		char c = name[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '-'))
-			return cmk_err(CMK_E_USAGE, "resource name '%.64s' may only "
-			               "hold A-Z a-z 0-9 and '-'", name);
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-'))
+			return cmk_err(CMK_E_USAGE,
+				       "resource name '%.64s' may only "
+				       "hold A-Z a-z 0-9 and '-'",
+				       name);
 	}
 	return CMK_OK;
 }
@@ -82,18 +85,17 @@ cmk_rc res_read_file(const char *path, size_t max, uint8_t **p, size_t *len)
 	return res_read_head(path, max, SIZE_MAX, p, len, NULL);
 }
 
-cmk_rc res_read_head(const char *path, size_t max, size_t head, uint8_t **p,
-                     size_t *len, size_t *total)
+cmk_rc res_read_head(const char *path, size_t max, size_t head, uint8_t **p, size_t *len,
+		     size_t *total)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
 	if (fd < 0)
-		return cmk_err(errno == ENOENT ? CMK_E_NOT_FOUND : CMK_E_IO,
-		               "cannot read %s: %s", path, strerror(errno));
+		return cmk_err(errno == ENOENT ? CMK_E_NOT_FOUND : CMK_E_IO, "cannot read %s: %s",
+			       path, strerror(errno));
 	if (fstat(fd, &st) != 0 || (size_t)st.st_size > max) {
 		close(fd);
-		return cmk_err(CMK_E_TOO_LARGE, "%s is larger than %zu bytes", path,
-		               max);
+		return cmk_err(CMK_E_TOO_LARGE, "%s is larger than %zu bytes", path, max);
 	}
 	size_t n = (size_t)st.st_size, got = 0;
 	if (total)
@@ -113,7 +115,7 @@ cmk_rc res_read_head(const char *path, size_t max, size_t head, uint8_t **p,
 			free(b);
 			close(fd);
 			return cmk_err(CMK_E_IO, "cannot read %s: %s", path,
-			               r < 0 ? strerror(errno) : "file shrank");
+				       r < 0 ? strerror(errno) : "file shrank");
 		}
 		got += (size_t)r;
 	}
@@ -135,16 +137,14 @@ void res_remove_temporaries(const char *dir)
 	closedir(d);
 }
 
-cmk_rc res_write_atomic(const char *dir, const char *name, const uint8_t *p,
-                        size_t len, int mode)
+cmk_rc res_write_atomic(const char *dir, const char *name, const uint8_t *p, size_t len, int mode)
 {
 	char tmp[4200], dst[4200];
 	snprintf(tmp, sizeof tmp, "%s/.tmp-%s-XXXXXX", dir, name);
 	snprintf(dst, sizeof dst, "%s/%s", dir, name);
 	int fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
-		return cmk_err(CMK_E_IO, "cannot create a file in %s: %s", dir,
-		               strerror(errno));
+		return cmk_err(CMK_E_IO, "cannot create a file in %s: %s", dir, strerror(errno));
 	(void)fchmod(fd, (mode_t)mode);
 	size_t off = 0;
 	while (off < len) {
@@ -156,8 +156,7 @@ cmk_rc res_write_atomic(const char *dir, const char *name, const uint8_t *p,
 		off += (size_t)w;
 	}
 	int e = errno;
-	if (off < len || fsync(fd) != 0 || close(fd) != 0 ||
-	    rename(tmp, dst) != 0) {
+	if (off < len || fsync(fd) != 0 || close(fd) != 0 || rename(tmp, dst) != 0) {
 		if (off >= len)
 			e = errno;
 		unlink(tmp);
@@ -175,9 +174,9 @@ cmk_rc res_write_atomic(const char *dir, const char *name, const uint8_t *p,
 static const char *jstr(json_object *o, const char *k)
 {
 	json_object *v;
-	return json_object_object_get_ex(o, k, &v) &&
-	       json_object_is_type(v, json_type_string) ?
-	       json_object_get_string(v) : NULL;
+	return json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_string)
+		       ? json_object_get_string(v)
+		       : NULL;
 }
 
 static int copy(char *dst, size_t len, const char *s)
@@ -197,28 +196,23 @@ cmk_rc res_state_load(const char *dir, res_state *st)
 	snprintf(path, sizeof path, "%s/resource.json", dir);
 	cmk_rc rc = res_read_file(path, STATE_MAX, &b, &n);
 	if (rc != CMK_OK)
-		return rc == CMK_E_NOT_FOUND ?
-		       cmk_err(rc, "no resource at %s", dir) : rc;
+		return rc == CMK_E_NOT_FOUND ? cmk_err(rc, "no resource at %s", dir) : rc;
 	json_tokener *tok = json_tokener_new();
-	json_object *o = tok ? json_tokener_parse_ex(tok, (char *)b, (int)n)
-	                     : NULL;
+	json_object *o = tok ? json_tokener_parse_ex(tok, (char *)b, (int)n) : NULL;
 	json_tokener_free(tok);
 	free(b);
 	json_object *v;
 	const char *ring = o ? jstr(o, "keyring") : NULL;
 	int ok = o && json_object_object_get_ex(o, "format", &v) &&
-	         json_object_get_int(v) == RES_FORMAT &&
-	         copy(st->name, sizeof st->name, jstr(o, "name")) &&
-	         copy(st->vault, sizeof st->vault, jstr(o, "vault")) &&
-	         copy(st->root_id, sizeof st->root_id, jstr(o, "root_id")) &&
-	         strlen(st->root_id) == 2 * RES_ROOTID_LEN &&
-	         copy(st->service_kid, sizeof st->service_kid,
-	              jstr(o, "service_kid")) && ring;
+		 json_object_get_int(v) == RES_FORMAT &&
+		 copy(st->name, sizeof st->name, jstr(o, "name")) &&
+		 copy(st->vault, sizeof st->vault, jstr(o, "vault")) &&
+		 copy(st->root_id, sizeof st->root_id, jstr(o, "root_id")) &&
+		 strlen(st->root_id) == 2 * RES_ROOTID_LEN &&
+		 copy(st->service_kid, sizeof st->service_kid, jstr(o, "service_kid")) && ring;
 	if (ok) {
-		copy(st->customer_key, sizeof st->customer_key,
-		     jstr(o, "customer_key"));
-		copy(st->customer_kid, sizeof st->customer_kid,
-		     jstr(o, "customer_kid"));
+		copy(st->customer_key, sizeof st->customer_key, jstr(o, "customer_key"));
+		copy(st->customer_kid, sizeof st->customer_kid, jstr(o, "customer_kid"));
 		copy(st->cmk_vault, sizeof st->cmk_vault, jstr(o, "cmk_vault"));
 		if (json_object_object_get_ex(o, "created", &v))
 			st->created = json_object_get_int64(v);
@@ -235,21 +229,22 @@ cmk_rc res_state_load(const char *dir, res_state *st)
 			st->purge_on = json_object_get_int64(v);
 		size_t rl = strlen(ring);
 		st->keyring = malloc(rl / 4 * 3 + 3);
-		int dl = st->keyring ?
-		         EVP_DecodeBlock(st->keyring, (const uint8_t *)ring,
-		                         (int)rl) : -1;
+		int dl = st->keyring ? EVP_DecodeBlock(st->keyring, (const uint8_t *)ring, (int)rl)
+				     : -1;
 		ok = dl > 0 && rl % 4 == 0;
 		if (ok) {
 			/* EVP_DecodeBlock counts the padding as zero bytes. */
 			st->keyring_len = (size_t)dl - (rl && ring[rl - 1] == '=') -
-			                  (rl > 1 && ring[rl - 2] == '=');
+					  (rl > 1 && ring[rl - 2] == '=');
 		}
 	}
 	json_object_put(o);
 	if (!ok) {
 		res_state_clear(st);
-		return cmk_err(CMK_E_FORMAT, "%s is not a valid resource state "
-		               "(resource.json malformed)", dir);
+		return cmk_err(CMK_E_FORMAT,
+			       "%s is not a valid resource state "
+			       "(resource.json malformed)",
+			       dir);
 	}
 	return CMK_OK;
 }
@@ -268,34 +263,25 @@ cmk_rc res_state_save(const char *dir, const res_state *st)
 	json_object_object_add(o, "name", json_object_new_string(st->name));
 	json_object_object_add(o, "vault", json_object_new_string(st->vault));
 	json_object_object_add(o, "root_id", json_object_new_string(st->root_id));
-	json_object_object_add(o, "service_kid",
-	                       json_object_new_string(st->service_kid));
-	json_object_object_add(o, "customer_key",
-	                       json_object_new_string(st->customer_key));
-	json_object_object_add(o, "customer_kid",
-	                       json_object_new_string(st->customer_kid));
-	json_object_object_add(o, "cmk_vault",
-	                       json_object_new_string(st->cmk_vault));
+	json_object_object_add(o, "service_kid", json_object_new_string(st->service_kid));
+	json_object_object_add(o, "customer_key", json_object_new_string(st->customer_key));
+	json_object_object_add(o, "customer_kid", json_object_new_string(st->customer_kid));
+	json_object_object_add(o, "cmk_vault", json_object_new_string(st->cmk_vault));
 	json_object_object_add(o, "created", json_object_new_int64(st->created));
-	json_object_object_add(o, "rewrapped",
-	                       json_object_new_int64(st->rewrapped));
+	json_object_object_add(o, "rewrapped", json_object_new_int64(st->rewrapped));
 	if (st->svc_retire)
 		json_object_object_add(o, "svc_retire", json_object_new_boolean(1));
 	if (st->identity[0])
-		json_object_object_add(o, "identity",
-		                       json_object_new_string(st->identity));
-	json_object_object_add(o, "key_management", json_object_new_string(
-	                       st->key_fixed ? "fixed" : "switchable"));
+		json_object_object_add(o, "identity", json_object_new_string(st->identity));
+	json_object_object_add(o, "key_management",
+			       json_object_new_string(st->key_fixed ? "fixed" : "switchable"));
 	if (st->deleted_on) {
-		json_object_object_add(o, "deleted_on",
-		                       json_object_new_int64(st->deleted_on));
-		json_object_object_add(o, "purge_on",
-		                       json_object_new_int64(st->purge_on));
+		json_object_object_add(o, "deleted_on", json_object_new_int64(st->deleted_on));
+		json_object_object_add(o, "purge_on", json_object_new_int64(st->purge_on));
 	}
 	json_object_object_add(o, "keyring", json_object_new_string(ring));
 	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);
-	cmk_rc rc = res_write_atomic(dir, "resource.json", (const uint8_t *)s,
-	                             strlen(s), 0600);
+	cmk_rc rc = res_write_atomic(dir, "resource.json", (const uint8_t *)s, strlen(s), 0600);
 	json_object_put(o);
 	free(ring);
 	return rc;
@@ -313,14 +299,12 @@ cmk_rc res_lock(cmk_resource *r)
 	snprintf(path, sizeof path, "%s/.lock", r->dir);
 	r->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (r->lockfd < 0)
-		return cmk_err(CMK_E_IO, "cannot open %s: %s", path,
-		               strerror(errno));
+		return cmk_err(CMK_E_IO, "cannot open %s: %s", path, strerror(errno));
 	while (flock(r->lockfd, LOCK_EX) != 0)
 		if (errno != EINTR) {
 			close(r->lockfd);
 			r->lockfd = -1;
-			return cmk_err(CMK_E_IO, "cannot lock %s: %s", path,
-			               strerror(errno));
+			return cmk_err(CMK_E_IO, "cannot lock %s: %s", path, strerror(errno));
 		}
 	/* Another process may have changed the state meanwhile. */
 	res_state st;

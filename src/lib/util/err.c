@@ -75,7 +75,8 @@ const char *cmk_rc_name(cmk_rc rc)
 
 cmk_rc cmk_precond_fail(const char *func, const char *expr)
 {
-	cmk_err(CMK_E_INTERNAL, "%s: precondition failed: %s (a bug in the calling program)", func, expr);
+	cmk_err(CMK_E_INTERNAL, "%s: precondition failed: %s (a bug in the calling program)", func,
+		expr);
 	const char *strict = getenv("CMK_STRICT");
 	if (strict && strcmp(strict, "1") == 0) {
 		fprintf(stderr, "libcmk: %s\n", last_error);

@@ -23,14 +23,15 @@
 #include "util/err.h"
 
 static cmk_rc adopt_impl(cmk_ctx *ctx, const char *name, const uint8_t *id, size_t idlen,
-                         const char *label, const cmk_key_params *p,
-                         char version[CMK_VERSION_LEN + 1])
+			 const char *label, const cmk_key_params *p,
+			 char version[CMK_VERSION_LEN + 1])
 {
 	cmk_key_params defaults = { 0 };
 	if (!p)
 		p = &defaults;
 	if (!names_key_valid(name))
-		return cmk_err(CMK_E_USAGE, "key name '%s' must be 1-127 characters of A-Z a-z 0-9 -", name);
+		return cmk_err(CMK_E_USAGE,
+			       "key name '%s' must be 1-127 characters of A-Z a-z 0-9 -", name);
 	if (p->ops & ~(unsigned)CMK_OP_ALL || p->ntags > CMK_TAGS_MAX ||
 	    (p->not_before && p->expires && p->expires <= p->not_before))
 		return cmk_err(CMK_E_USAGE, "bad key parameters for key %s", name);
@@ -44,11 +45,15 @@ static cmk_rc adopt_impl(cmk_ctx *ctx, const char *name, const uint8_t *id, size
 	p11_foreign f;
 	CMK_TRY(p11_rsa_find_foreign(ctx->tok, id, idlen, label, what, &f));
 	if (!f.sensitive || f.extractable)
-		return cmk_err(CMK_E_USAGE, "the key pair with %s on token '%s' is %s: it may have been "
-		               "copied off the token, so the vault cannot vouch for it; only sensitive, "
-		               "non-extractable keys are adopted", what, p11_tok_label(ctx->tok),
-		               !f.sensitive && f.extractable ? "not sensitive and extractable"
-		               : !f.sensitive ? "not sensitive" : "extractable");
+		return cmk_err(
+			CMK_E_USAGE,
+			"the key pair with %s on token '%s' is %s: it may have been "
+			"copied off the token, so the vault cannot vouch for it; only sensitive, "
+			"non-extractable keys are adopted",
+			what, p11_tok_label(ctx->tok),
+			!f.sensitive && f.extractable ? "not sensitive and extractable"
+			: !f.sensitive		      ? "not sensitive"
+						      : "extractable");
 	uint8_t *n = NULL, *e = NULL;
 	size_t nlen = 0, elen = 0;
 	cmk_rc rc = p11_rsa_public(ctx->tok, f.pub, &n, &nlen, &e, &elen);
@@ -60,8 +65,10 @@ static cmk_rc adopt_impl(cmk_ctx *ctx, const char *name, const uint8_t *id, size
 	free(e);
 	CMK_TRY(rc);
 	if (bits != 2048 && bits != 3072 && bits != 4096)
-		return cmk_err(CMK_E_USAGE, "the key pair with %s is RSA %u bit: cmk keys are 2048, 3072 "
-		               "or 4096 bit", what, bits);
+		return cmk_err(CMK_E_USAGE,
+			       "the key pair with %s is RSA %u bit: cmk keys are 2048, 3072 "
+			       "or 4096 bit",
+			       what, bits);
 	/* not a vault key already: a 16-byte id that a version of a key has */
 	if (idlen == P11_ID_LEN || !id) {
 		char vname[CMK_NAME_MAX], vhex[CMK_VERSION_LEN + 1];
@@ -80,8 +87,11 @@ static cmk_rc adopt_impl(cmk_ctx *ctx, const char *name, const uint8_t *id, size
 				if (mine) {
 					free(pid);
 					free(plabel);
-					return cmk_err(CMK_E_EXISTS, "the key pair with %s is already version %s of "
-					               "key cmk://%s/keys/%s", what, vhex, cmk_ctx_vault(ctx), vname);
+					return cmk_err(
+						CMK_E_EXISTS,
+						"the key pair with %s is already version %s of "
+						"key cmk://%s/keys/%s",
+						what, vhex, cmk_ctx_vault(ctx), vname);
 				}
 			}
 		}
@@ -96,8 +106,10 @@ static cmk_rc adopt_impl(cmk_ctx *ctx, const char *name, const uint8_t *id, size
 		return rc;
 	if (exists && st.ks.deleted_on) {
 		key_state_free(&st);
-		return cmk_err(CMK_E_DELETED, "key cmk://%s/keys/%s is deleted; recover it before adopting a version",
-		               cmk_ctx_vault(ctx), name);
+		return cmk_err(
+			CMK_E_DELETED,
+			"key cmk://%s/keys/%s is deleted; recover it before adopting a version",
+			cmk_ctx_vault(ctx), name);
 	}
 	meta_version v;
 	memset(&v, 0, sizeof v);
@@ -159,20 +171,22 @@ static cmk_rc adopt_impl(cmk_ctx *ctx, const char *name, const uint8_t *id, size
 		rc = p11_destroy(ctx->tok, f.pub);
 	memcpy(version, v.ver, CMK_VERSION_LEN + 1);
 	if (rc != CMK_OK)
-		return cmk_err_prefix(rc, "key cmk://%s/keys/%s/%s was adopted, but the original pair "
-		                      "with %s could not be destroyed (destroy it by hand)",
-		                      cmk_ctx_vault(ctx), name, v.ver, what);
+		return cmk_err_prefix(rc,
+				      "key cmk://%s/keys/%s/%s was adopted, but the original pair "
+				      "with %s could not be destroyed (destroy it by hand)",
+				      cmk_ctx_vault(ctx), name, v.ver, what);
 	return CMK_OK;
 }
 
 cmk_rc cmk_key_adopt(cmk_ctx *ctx, const char *name, const uint8_t *id, size_t idlen,
-                     const char *label, const cmk_key_params *p,
-                     char version[CMK_VERSION_LEN + 1])
+		     const char *label, const cmk_key_params *p, char version[CMK_VERSION_LEN + 1])
 {
 	return_if_fail(ctx && name && version && (id ? idlen > 0 : label != NULL));
 	char kid[CMK_KID_MAX];
 	version[0] = '\0';
-	vault_op o = { .ctx = ctx, .op = "adopt", .perm = CMK_PERM_CREATE, .key = name, .change = 1 };
+	vault_op o = {
+		.ctx = ctx, .op = "adopt", .perm = CMK_PERM_CREATE, .key = name, .change = 1
+	};
 	cmk_rc rc = vault_op_begin(&o);
 	if (rc == CMK_OK)
 		rc = adopt_impl(ctx, name, id, idlen, label, p, version);

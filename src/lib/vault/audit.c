@@ -44,10 +44,10 @@
 #include "util/err.h"
 
 #define RETIRED_MAX 32
-#define LINE_MAX_ 8192     /* a record's fields: at most 512+256+1024+4096+100 */
+#define LINE_MAX_   8192 /* a record's fields: at most 512+256+1024+4096+100 */
 
 struct ctx_audit {
-	pthread_mutex_t lock;    /* setup and the counters; never held across a
+	pthread_mutex_t lock; /* setup and the counters; never held across a
 	                            token call */
 	char path[1024];
 	int path_known;
@@ -59,7 +59,7 @@ struct ctx_audit {
 	size_t nretired;
 	int64_t checked_ms;
 	_Atomic int reopen;
-	EVP_MAC_CTX *mac;        /* keyed with the chain key */
+	EVP_MAC_CTX *mac; /* keyed with the chain key */
 	char epoch[AUDIT_EPOCH_HEX + 1];
 	_Atomic uint64_t written; /* the last seq this context wrote */
 	/* settings */
@@ -71,11 +71,11 @@ struct ctx_audit {
 	/* lost records (best effort) */
 	uint64_t lost, lost_told;
 	int64_t lost_ms;
-	int64_t retry_ms;        /* the log could not be opened: when to retry */
-	char problem[400];       /* why records cannot be written; "" if they can */
+	int64_t retry_ms;  /* the log could not be opened: when to retry */
+	char problem[400]; /* why records cannot be written; "" if they can */
 };
 
-static _Atomic int warned_process;   /* stderr: once per process */
+static _Atomic int warned_process; /* stderr: once per process */
 
 /* fork() (the context's part, ctx.h; src/lib/p11/fork.c): prepare takes sync_lock and
  * lock (in this order), so no child inherits them held by a thread it does
@@ -127,15 +127,17 @@ static void audit_close(cmk_ctx *ctx);
 
 /* the context's part (ctx.h): taken before the context's lock at fork */
 static const ctx_part audit_part = {
-	.free = audit_close, .before_ctx_lock = 1,
-	.fork_prepare = audit_fork_prepare, .fork_parent = audit_fork_parent,
+	.free = audit_close,
+	.before_ctx_lock = 1,
+	.fork_prepare = audit_fork_prepare,
+	.fork_parent = audit_fork_parent,
 	.fork_child = audit_fork_child,
 };
 
 static struct ctx_audit *audit_state(cmk_ctx *ctx)
 {
 	struct ctx_audit *a = atomic_load_explicit((_Atomic(struct ctx_audit *) *)&ctx->audit,
-	                                           memory_order_acquire);
+						   memory_order_acquire);
 	if (a)
 		return a;
 	pthread_mutex_lock(&ctx->lock);
@@ -147,7 +149,7 @@ static struct ctx_audit *audit_state(cmk_ctx *ctx)
 			a->fd = -1;
 			a->settings_ms = -1;
 			atomic_store_explicit((_Atomic(struct ctx_audit *) *)&ctx->audit, a,
-			                      memory_order_release);
+					      memory_order_release);
 			ctx_part_add(ctx, CTX_PART_AUDIT, &audit_part);
 		}
 	}
@@ -232,7 +234,7 @@ static int fail_closed(cmk_ctx *ctx, struct ctx_audit *a)
 		pthread_mutex_unlock(&a->lock);
 		cmk_rc rc = vault_record(ctx, &v);
 		if (rc == CMK_OK && !known)
-			learn_path(ctx, a, &v);  /* the same record: no second read */
+			learn_path(ctx, a, &v); /* the same record: no second read */
 		pthread_mutex_lock(&a->lock);
 		if (rc == CMK_OK) {
 			a->fail_closed = v.audit_fail_closed;
@@ -274,7 +276,7 @@ void audit_hex(const uint8_t mac[32], char out[65])
 cmk_rc audit_epoch_key(cmk_ctx *ctx, const char *epoch, uint8_t key[32])
 {
 	return ctx_mac(ctx, CTX_MAC_AUDIT, (const uint8_t *)AUDIT_EPOCH_LABEL,
-	               strlen(AUDIT_EPOCH_LABEL), (const uint8_t *)epoch, strlen(epoch), key);
+		       strlen(AUDIT_EPOCH_LABEL), (const uint8_t *)epoch, strlen(epoch), key);
 }
 
 static EVP_MAC_CTX *hmac_new(const char *propq, const uint8_t key[32])
@@ -283,7 +285,7 @@ static EVP_MAC_CTX *hmac_new(const char *propq, const uint8_t key[32])
 	EVP_MAC_CTX *c = m ? EVP_MAC_CTX_new(m) : NULL;
 	EVP_MAC_free(m);
 	OSSL_PARAM p[] = { OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0),
-	                   OSSL_PARAM_construct_end() };
+			   OSSL_PARAM_construct_end() };
 	if (c && EVP_MAC_init(c, key, 32, p) != 1) {
 		EVP_MAC_CTX_free(c);
 		c = NULL;
@@ -345,9 +347,11 @@ static cmk_rc setup(cmk_ctx *ctx, struct ctx_audit *a, int now)
 			struct stat st;
 			audit_shared *sh = NULL;
 			if (fd < 0 || fstat(fd, &st) != 0)
-				rc = cmk_err(CMK_E_AUDIT, "audit log %s cannot be opened: %s", path, strerror(errno));
+				rc = cmk_err(CMK_E_AUDIT, "audit log %s cannot be opened: %s", path,
+					     strerror(errno));
 			else if (!S_ISREG(st.st_mode))
-				rc = cmk_err(CMK_E_AUDIT, "audit log %s is not a regular file", path);
+				rc = cmk_err(CMK_E_AUDIT, "audit log %s is not a regular file",
+					     path);
 			else
 				rc = audit_shared_map(path, &sh);
 			if (rc == CMK_OK) {
@@ -389,12 +393,14 @@ cmk_rc audit_check_writable(cmk_ctx *ctx)
 			rc = cmk_err(CMK_E_AUDIT, "not a regular file");
 		if (fd >= 0)
 			close(fd);
-		if (rc == CMK_OK && (a->ino != (uint64_t)st.st_ino || a->dev != (uint64_t)st.st_dev))
+		if (rc == CMK_OK &&
+		    (a->ino != (uint64_t)st.st_ino || a->dev != (uint64_t)st.st_dev))
 			atomic_store(&a->reopen, 1);
 	}
 	if (rc != CMK_OK)
-		return cmk_err(CMK_E_AUDIT, "%s fails closed and its audit log %s cannot be written: %s",
-		               CTX_WHAT(ctx), path, cmk_last_error());
+		return cmk_err(CMK_E_AUDIT,
+			       "%s fails closed and its audit log %s cannot be written: %s",
+			       CTX_WHAT(ctx), path, cmk_last_error());
 	return CMK_OK;
 }
 
@@ -413,7 +419,7 @@ int audit_read_tail(int fd, off_t size, uint64_t *seq, char mac[65], off_t *keep
 	if (n <= 0)
 		return 0;
 	buf[n] = '\0';
-	if (buf[n - 1] != '\n') {            /* a writer died inside its write() */
+	if (buf[n - 1] != '\n') { /* a writer died inside its write() */
 		char *nl = strrchr(buf, '\n');
 		if (!nl && from > 0)
 			return 0;
@@ -430,8 +436,7 @@ int audit_read_tail(int fd, off_t size, uint64_t *seq, char mac[65], off_t *keep
 	line = line ? line + 1 : buf;
 	json_object *o = json_tokener_parse(line), *s, *m;
 	int ok = o && json_object_object_get_ex(o, "seq", &s) &&
-	         json_object_object_get_ex(o, "mac", &m) &&
-	         strlen(json_object_get_string(m)) == 64;
+		 json_object_object_get_ex(o, "mac", &m) && strlen(json_object_get_string(m)) == 64;
 	if (ok) {
 		*seq = (uint64_t)json_object_get_int64(s);
 		strcpy(mac, json_object_get_string(m));
@@ -460,7 +465,8 @@ static cmk_rc reopen(struct ctx_audit *a, const char *path)
 	int fd = open_log(path);
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) != 0) {
-		cmk_rc rc = cmk_err(CMK_E_AUDIT, "audit log %s cannot be opened: %s", path, strerror(errno));
+		cmk_rc rc = cmk_err(CMK_E_AUDIT, "audit log %s cannot be opened: %s", path,
+				    strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return rc;
@@ -500,13 +506,16 @@ static cmk_rc resync(cmk_ctx *ctx, struct ctx_audit *a, const char *path)
 	if (fstat(a->fd, &st) != 0)
 		return cmk_err(CMK_E_AUDIT, "audit log %s: %s", path, strerror(errno));
 	if (!audit_read_tail(a->fd, st.st_size, &seq, mac, &keep))
-		return cmk_err(CMK_E_AUDIT, "audit log %s: its last record is unreadable; run `cmk audit verify`",
-		               path);
+		return cmk_err(
+			CMK_E_AUDIT,
+			"audit log %s: its last record is unreadable; run `cmk audit verify`",
+			path);
 	/* a line cut short by a writer that died in its write(): the records
 	 * of operations that never returned */
 	if (keep < st.st_size && ftruncate(a->fd, keep) != 0)
-		return cmk_err(CMK_E_AUDIT, "audit log %s: cannot remove the unfinished last line: %s",
-		               path, strerror(errno));
+		return cmk_err(CMK_E_AUDIT,
+			       "audit log %s: cannot remove the unfinished last line: %s", path,
+			       strerror(errno));
 	/* Records cut off the end must stay visible: when the shared tail or
 	 * the token's anchor has seen a later record, continue from there, so
 	 * that `audit verify` reports the gap instead of a clean log. */
@@ -540,11 +549,12 @@ static void rotate(cmk_ctx *ctx, struct ctx_audit *a, const char *path, int dura
 		if (i == 0)
 			snprintf(seg, sizeof seg, "%s.%012llu", path, (unsigned long long)sh->seq);
 		else
-			snprintf(seg, sizeof seg, "%s.%012llu-%d", path, (unsigned long long)sh->seq, i);
+			snprintf(seg, sizeof seg, "%s.%012llu-%d", path,
+				 (unsigned long long)sh->seq, i);
 		if (link(path, seg) == 0)
 			linked = 1;
 		else if (errno != EEXIST)
-			return;              /* keep writing to this one */
+			return; /* keep writing to this one */
 	}
 	if (!linked || unlink(path) != 0)
 		return;
@@ -555,7 +565,7 @@ static void rotate(cmk_ctx *ctx, struct ctx_audit *a, const char *path, int dura
 	if (fd < 0 || fstat(fd, &st) != 0) {
 		if (fd >= 0)
 			close(fd);
-		sh->valid = 0;          /* every writer looks again */
+		sh->valid = 0; /* every writer looks again */
 		return;
 	}
 	if (durable) {
@@ -616,9 +626,9 @@ static char *put_json(char *p, size_t cap, const char *s)
 	}
 	json_object *o = json_object_new_string(s);
 	const char *j = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-	                                                 JSON_C_TO_STRING_NOSLASHESCAPE);
+								  JSON_C_TO_STRING_NOSLASHESCAPE);
 	n = strlen(j);
-	if (n > cap) {                       /* cut inside the string, still JSON */
+	if (n > cap) { /* cut inside the string, still JSON */
 		n = cap > 8 ? cap - 8 : 0;
 		while (n && (j[n - 1] == '\\' || (j[n - 1] & 0xc0) == 0x80))
 			n--;
@@ -633,7 +643,7 @@ static char *put_json(char *p, size_t cap, const char *s)
 
 /* The record's fields after seq, before epoch (b holds LINE_MAX_). */
 static size_t format_body(cmk_ctx *ctx, const char *op, const char *key, cmk_rc result,
-                          const char *error, char *b)
+			  const char *error, char *b)
 {
 	static _Thread_local time_t last_sec = -1;
 	static _Thread_local char stamp[24];
@@ -675,7 +685,9 @@ static size_t format_body(cmk_ctx *ctx, const char *op, const char *key, cmk_rc 
 		p = put_json(p, 256, owner_acting_object());
 	}
 	p = PUT_LIT(p, ",\"result\":\"");
-	const char *r = result == CMK_OK ? "ok" : result == CMK_E_ACCESS_DENIED ? "denied" : "error";
+	const char *r = result == CMK_OK		? "ok"
+			: result == CMK_E_ACCESS_DENIED ? "denied"
+							: "error";
 	p = put(p, r, strlen(r));
 	p = PUT_LIT(p, "\",\"error\":");
 	p = put_json(p, 4096, result == CMK_OK ? NULL : error);
@@ -689,18 +701,18 @@ static int is_crypto_op(const char *op)
 	       !strcmp(op, "get") || !strcmp(op, "list");
 }
 
-
 /* Chain, MAC and write one record; *seq gets its number and *fd the file
  * it went to. */
 static cmk_rc append(cmk_ctx *ctx, struct ctx_audit *a, const char *body, size_t blen, int crypto,
-                     int durable, uint64_t *seq_out, int *fd_out)
+		     int durable, uint64_t *seq_out, int *fd_out)
 {
 	const char *path = audit_path(ctx);
 	CMK_TRY(setup(ctx, a, 0));
 	audit_shared *sh = a->sh;
 	int dead;
 	if (audit_shared_lock(sh, &dead) != 0)
-		return cmk_err(CMK_E_AUDIT, "audit log %s: its state lock %s.state is unusable", path, path);
+		return cmk_err(CMK_E_AUDIT, "audit log %s: its state lock %s.state is unusable",
+			       path, path);
 	cmk_rc rc = CMK_OK;
 	int64_t t = mono_ms();
 	if (atomic_exchange(&a->reopen, 0) || t - a->checked_ms >= 1000 ||
@@ -709,7 +721,8 @@ static cmk_rc append(cmk_ctx *ctx, struct ctx_audit *a, const char *body, size_t
 		 * removed: write where the path points now */
 		struct stat st;
 		a->checked_ms = t;
-		if (stat(path, &st) != 0 || (uint64_t)st.st_ino != a->ino || (uint64_t)st.st_dev != a->dev)
+		if (stat(path, &st) != 0 || (uint64_t)st.st_ino != a->ino ||
+		    (uint64_t)st.st_dev != a->dev)
 			rc = reopen(a, path);
 	}
 	if (rc == CMK_OK && !sh->valid)
@@ -718,9 +731,10 @@ static cmk_rc append(cmk_ctx *ctx, struct ctx_audit *a, const char *body, size_t
 	size_t n = 0;
 	if (rc == CMK_OK) {
 		int64_t now = (int64_t)time(NULL);
-		if (sh->bytes > 0 &&
-		    ((ctx->conf.audit_rotate_size && sh->bytes + blen + 200 > ctx->conf.audit_rotate_size) ||
-		     (ctx->conf.audit_rotate_secs && now - sh->started >= (int64_t)ctx->conf.audit_rotate_secs)))
+		if (sh->bytes > 0 && ((ctx->conf.audit_rotate_size &&
+				       sh->bytes + blen + 200 > ctx->conf.audit_rotate_size) ||
+				      (ctx->conf.audit_rotate_secs &&
+				       now - sh->started >= (int64_t)ctx->conf.audit_rotate_secs)))
 			rotate(ctx, a, path, durable);
 		char *p = PUT_LIT(line, "{\"seq\":");
 		p = put_u64(p, sh->seq + 1);
@@ -747,10 +761,10 @@ static cmk_rc append(cmk_ctx *ctx, struct ctx_audit *a, const char *body, size_t
 			n = (size_t)(p - line);
 			ssize_t w = write(a->fd, line, n);
 			if (w != (ssize_t)n) {
-				rc = cmk_err(CMK_E_AUDIT, "audit log %s cannot be written: %s", path,
-				             w < 0 ? strerror(errno) : "short write");
+				rc = cmk_err(CMK_E_AUDIT, "audit log %s cannot be written: %s",
+					     path, w < 0 ? strerror(errno) : "short write");
 				if (w > 0)
-					sh->valid = 0;   /* the next writer removes the part line */
+					sh->valid = 0; /* the next writer removes the part line */
 			} else {
 				sh->seq++;
 				memcpy(sh->mac, hex, sizeof hex);
@@ -776,7 +790,8 @@ static cmk_rc append(cmk_ctx *ctx, struct ctx_audit *a, const char *body, size_t
 	}
 	audit_shared_unlock(sh);
 	if (rc == CMK_OK && ctx->conf.audit_syslog)
-		syslog(LOG_AUTHPRIV | LOG_INFO, "cmk audit %s: %.*s", ctx->conf.name, (int)n - 1, line);
+		syslog(LOG_AUTHPRIV | LOG_INFO, "cmk audit %s: %.*s", ctx->conf.name, (int)n - 1,
+		       line);
 	if (anchor)
 		audit_anchor_write(ctx, aseq, amac, 0, !crypto);
 	return rc;
@@ -793,8 +808,8 @@ static cmk_rc make_durable(cmk_ctx *ctx, struct ctx_audit *a, uint64_t seq, int 
 	if (atomic_load(&a->synced) < seq) {
 		uint64_t upto = atomic_load(&a->written);
 		if (fdatasync(fd) != 0)
-			rc = cmk_err(CMK_E_AUDIT, "audit log %s cannot be synced: %s", audit_path(ctx),
-			             strerror(errno));
+			rc = cmk_err(CMK_E_AUDIT, "audit log %s cannot be synced: %s",
+				     audit_path(ctx), strerror(errno));
 		else
 			atomic_store(&a->synced, upto > seq ? upto : seq);
 	}
@@ -821,7 +836,7 @@ static void lost(cmk_ctx *ctx, struct ctx_audit *a, const char *why)
 	pthread_mutex_unlock(&a->lock);
 	if (!atomic_exchange(&warned_process, 1))
 		fprintf(stderr, "cmk: warning: %s: audit records are not being written: %s\n",
-		        CTX_WHAT(ctx), why);
+			CTX_WHAT(ctx), why);
 	if (tell && audit_anchor_write(ctx, 0, AUDIT_ZERO_MAC, tell, 1) != CMK_OK) {
 		pthread_mutex_lock(&a->lock);
 		a->lost_told -= tell;
@@ -863,7 +878,9 @@ cmk_rc audit_op(cmk_ctx *ctx, const char *op, const char *key, cmk_rc rc)
 	if (rc != CMK_OK)
 		return cmk_err(rc, "%s", saved);
 	if (arc != CMK_OK && closed)
-		return cmk_err(CMK_E_AUDIT, "%s fails closed and the audit record of %s could not be written: %s",
-		               CTX_WHAT(ctx), op, cmk_last_error());
+		return cmk_err(
+			CMK_E_AUDIT,
+			"%s fails closed and the audit record of %s could not be written: %s",
+			CTX_WHAT(ctx), op, cmk_last_error());
 	return CMK_OK;
 }

@@ -30,5 +30,4 @@ static inline cmk_rc audit_write_end(cmk_ctx *ctx, const char *op, const char *k
 	return rc;
 }
 
-
 #endif

@@ -38,8 +38,8 @@ static void newest(const p11_data *d, size_t nd, audit_anchor *out)
 	memset(out, 0, sizeof *out);
 	for (size_t i = 0; i < nd; i++) {
 		audit_anchor a;
-		if (parse(&d[i], &a) && (a.seq > out->seq || (a.seq == out->seq && a.lost > out->lost) ||
-		                         !out->mac[0]))
+		if (parse(&d[i], &a) &&
+		    (a.seq > out->seq || (a.seq == out->seq && a.lost > out->lost) || !out->mac[0]))
 			*out = a;
 	}
 }
@@ -55,13 +55,13 @@ cmk_rc audit_anchor_read(cmk_ctx *ctx, audit_anchor *out)
 }
 
 cmk_rc audit_anchor_write(cmk_ctx *ctx, uint64_t seq, const char *mac, uint64_t lost_more,
-                          int blocking)
+			  int blocking)
 {
-	int got = 0, mine = vault_write_held(ctx);   /* called inside a change */
+	int got = 0, mine = vault_write_held(ctx); /* called inside a change */
 	if (!mine)
 		CMK_TRY(vault_write_try(ctx, blocking, &got));
 	if (!mine && !got)
-		return CMK_OK;        /* the holder is changing the vault: it anchors */
+		return CMK_OK; /* the holder is changing the vault: it anchors */
 	p11_data *d;
 	size_t nd;
 	cmk_rc rc = p11_data_find(ctx->tok, META_APP_ANCHOR, &d, &nd);
@@ -85,11 +85,11 @@ cmk_rc audit_anchor_write(cmk_ctx *ctx, uint64_t seq, const char *mac, uint64_t 
 		return CMK_OK;
 	}
 	char value[160];
-	int n = snprintf(value, sizeof value, "seq %llu mac %s lost %llu", (unsigned long long)next.seq,
-	                 next.mac, (unsigned long long)next.lost);
+	int n = snprintf(value, sizeof value, "seq %llu mac %s lost %llu",
+			 (unsigned long long)next.seq, next.mac, (unsigned long long)next.lost);
 	CK_OBJECT_HANDLE h;
 	rc = p11_data_create(ctx->tok, META_APP_ANCHOR, "cmk audit anchor", (const uint8_t *)value,
-	                     (size_t)n, 0, &h);
+			     (size_t)n, 0, &h);
 	if (rc == CMK_OK)
 		for (size_t i = 0; i < nd; i++)
 			p11_destroy(ctx->tok, d[i].h);

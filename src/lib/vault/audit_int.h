@@ -18,7 +18,7 @@
 /* The chain key of an epoch: HMAC(audit key, AUDIT_EPOCH_LABEL || nonce),
  * computed on the token.  No record line starts like this. */
 #define AUDIT_EPOCH_LABEL "cmk-audit-epoch-v1:"
-#define AUDIT_EPOCH_HEX 32       /* 16 random bytes */
+#define AUDIT_EPOCH_HEX	  32 /* 16 random bytes */
 
 /* ------------------------------------------------------- audit_shared.c */
 
@@ -29,14 +29,14 @@
 typedef struct audit_shared {
 	uint32_t magic, version;
 	pthread_mutex_t mu;
-	int valid;               /* seq/mac describe the end of the log */
+	int valid; /* seq/mac describe the end of the log */
 	uint64_t seq;
 	char mac[65];
-	uint64_t dev, ino;       /* the segment they belong to */
-	uint64_t bytes;          /* its size */
-	int64_t started;         /* unix seconds: when it was started */
-	int64_t anchor_ms;       /* unix ms: the last anchor update claimed */
-	uint64_t anchored_seq;   /* the seq it covered */
+	uint64_t dev, ino;     /* the segment they belong to */
+	uint64_t bytes;	       /* its size */
+	int64_t started;       /* unix seconds: when it was started */
+	int64_t anchor_ms;     /* unix ms: the last anchor update claimed */
+	uint64_t anchored_seq; /* the seq it covered */
 } audit_shared;
 
 /* Map LOG.state (created when missing); NULL and an error if it cannot be. */
@@ -51,8 +51,8 @@ void audit_shared_unlock(audit_shared *s);
 
 typedef struct audit_anchor {
 	uint64_t seq;
-	char mac[65];            /* "" when there is no anchor */
-	uint64_t lost;           /* records that could not be written */
+	char mac[65];  /* "" when there is no anchor */
+	uint64_t lost; /* records that could not be written */
 } audit_anchor;
 
 /* The newest anchor on the token (seq 0, mac "" when none). */
@@ -61,7 +61,7 @@ cmk_rc audit_anchor_read(cmk_ctx *ctx, audit_anchor *out);
  * records, then destroy the ones it supersedes; under the vault lock
  * (blocking: wait for it; else give up when it is busy). */
 cmk_rc audit_anchor_write(cmk_ctx *ctx, uint64_t seq, const char *mac, uint64_t lost_more,
-                          int blocking);
+			  int blocking);
 
 /* --------------------------------------------------------------- audit.c */
 

@@ -19,7 +19,7 @@
 #include "vault/audit_int.h"
 #include "util/err.h"
 
-#define SHARED_MAGIC 0x41434d4bu   /* "KMCA" */
+#define SHARED_MAGIC   0x41434d4bu /* "KMCA" */
 #define SHARED_VERSION 1u
 
 static size_t map_len(void)
@@ -34,8 +34,8 @@ static int init_mutex(pthread_mutex_t *mu)
 	if (pthread_mutexattr_init(&at) != 0)
 		return 0;
 	int ok = pthread_mutexattr_setpshared(&at, PTHREAD_PROCESS_SHARED) == 0 &&
-	         pthread_mutexattr_setrobust(&at, PTHREAD_MUTEX_ROBUST) == 0 &&
-	         pthread_mutex_init(mu, &at) == 0;
+		 pthread_mutexattr_setrobust(&at, PTHREAD_MUTEX_ROBUST) == 0 &&
+		 pthread_mutex_init(mu, &at) == 0;
 	pthread_mutexattr_destroy(&at);
 	return ok;
 }
@@ -48,12 +48,12 @@ cmk_rc audit_shared_map(const char *log, audit_shared **out)
 		return cmk_err(CMK_E_AUDIT, "audit log %s: path too long", log);
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
-		return cmk_err(CMK_E_AUDIT, "audit log %s: its state file %s cannot be opened: %s", log,
-		               path, strerror(errno));
+		return cmk_err(CMK_E_AUDIT, "audit log %s: its state file %s cannot be opened: %s",
+			       log, path, strerror(errno));
 	while (flock(fd, LOCK_EX) != 0)
 		if (errno != EINTR) {
-			cmk_rc rc = cmk_err(CMK_E_AUDIT, "audit log %s: cannot lock %s: %s", log, path,
-			                    strerror(errno));
+			cmk_rc rc = cmk_err(CMK_E_AUDIT, "audit log %s: cannot lock %s: %s", log,
+					    path, strerror(errno));
 			close(fd);
 			return rc;
 		}
@@ -64,14 +64,17 @@ cmk_rc audit_shared_map(const char *log, audit_shared **out)
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
 		rc = cmk_err(CMK_E_AUDIT, "audit log %s: %s is not a regular file", log, path);
 	else if ((size_t)st.st_size < len && ftruncate(fd, (off_t)len) != 0)
-		rc = cmk_err(CMK_E_AUDIT, "audit log %s: cannot size %s: %s", log, path, strerror(errno));
+		rc = cmk_err(CMK_E_AUDIT, "audit log %s: cannot size %s: %s", log, path,
+			     strerror(errno));
 	else if ((s = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED)
-		rc = cmk_err(CMK_E_AUDIT, "audit log %s: cannot map %s: %s", log, path, strerror(errno));
+		rc = cmk_err(CMK_E_AUDIT, "audit log %s: cannot map %s: %s", log, path,
+			     strerror(errno));
 	if (rc == CMK_OK && (s->magic != SHARED_MAGIC || s->version != SHARED_VERSION)) {
 		/* new, or its creator died before finishing: nobody uses it yet */
 		memset(s, 0, sizeof *s);
 		if (!init_mutex(&s->mu))
-			rc = cmk_err(CMK_E_AUDIT, "audit log %s: cannot make the lock in %s", log, path);
+			rc = cmk_err(CMK_E_AUDIT, "audit log %s: cannot make the lock in %s", log,
+				     path);
 		else {
 			__atomic_store_n(&s->version, SHARED_VERSION, __ATOMIC_RELEASE);
 			__atomic_store_n(&s->magic, SHARED_MAGIC, __ATOMIC_RELEASE);

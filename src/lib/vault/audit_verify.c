@@ -21,7 +21,7 @@
 #include "util/err.h"
 
 #define CHECKPOINT_LABEL "cmk-audit-checkpoint-v1:"
-#define KEYS_MAX 64
+#define KEYS_MAX	 64
 
 typedef struct vkeys {
 	char epoch[KEYS_MAX][AUDIT_EPOCH_HEX + 1];
@@ -50,7 +50,7 @@ static cmk_rc vkeys_get(cmk_ctx *ctx, vkeys *k, const char *epoch, EVP_MAC_CTX *
 	EVP_MAC_CTX *c = m ? EVP_MAC_CTX_new(m) : NULL;
 	EVP_MAC_free(m);
 	OSSL_PARAM p[] = { OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0),
-	                   OSSL_PARAM_construct_end() };
+			   OSSL_PARAM_construct_end() };
 	int ok = c && EVP_MAC_init(c, key, 32, p) == 1;
 	cmk_wipe(key, sizeof key);
 	if (!ok) {
@@ -74,14 +74,15 @@ static cmk_rc bad(uint64_t line, const char *path, const char *fmt, const char *
 {
 	char why[300];
 	snprintf(why, sizeof why, fmt, detail);
-	return cmk_err(CMK_E_INTEGRITY, "audit log %s: line %llu: %s", path, (unsigned long long)line, why);
+	return cmk_err(CMK_E_INTEGRITY, "audit log %s: line %llu: %s", path,
+		       (unsigned long long)line, why);
 }
 
 /* ------------------------------------------------------------ segments */
 
 typedef struct segment {
 	char *path;
-	uint64_t first, last;    /* seqs; first UINT64_MAX: empty */
+	uint64_t first, last; /* seqs; first UINT64_MAX: empty */
 } segment;
 
 typedef struct seglist {
@@ -158,7 +159,7 @@ static cmk_rc add_dir(seglist *l, const char *dir, const char *base)
 		if (nl > 6 && strcmp(e->d_name + nl - 6, ".state") == 0)
 			continue;
 		if (base ? !segment_of(e->d_name, base)
-		         : !(strstr(e->d_name, ".log") || strstr(e->d_name, "audit")))
+			 : !(strstr(e->d_name, ".log") || strstr(e->d_name, "audit")))
 			continue;
 		char p[2048];
 		snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
@@ -182,30 +183,33 @@ static int by_seq(const void *x, const void *y)
 
 /* ---------------------------------------------------------- checkpoints */
 
-static cmk_rc checkpoint_tag(cmk_ctx *ctx, uint64_t seq, const char *mac, uint64_t lost, char tag[65])
+static cmk_rc checkpoint_tag(cmk_ctx *ctx, uint64_t seq, const char *mac, uint64_t lost,
+			     char tag[65])
 {
 	char msg[160];
 	int n = snprintf(msg, sizeof msg, "%llu %s %llu", (unsigned long long)seq, mac,
-	                 (unsigned long long)lost);
+			 (unsigned long long)lost);
 	uint8_t t[32];
-	CMK_TRY(ctx_mac(ctx, CTX_MAC_AUDIT, (const uint8_t *)CHECKPOINT_LABEL, strlen(CHECKPOINT_LABEL),
-	                (const uint8_t *)msg, (size_t)n, t));
+	CMK_TRY(ctx_mac(ctx, CTX_MAC_AUDIT, (const uint8_t *)CHECKPOINT_LABEL,
+			strlen(CHECKPOINT_LABEL), (const uint8_t *)msg, (size_t)n, t));
 	audit_hex(t, tag);
 	return CMK_OK;
 }
 
 static cmk_rc checkpoint_read(cmk_ctx *ctx, const char *path, uint64_t *seq, char mac[65],
-                              uint64_t *lost)
+			      uint64_t *lost)
 {
 	json_object *o = json_object_from_file(path), *js, *jm, *jl, *jt;
 	cmk_rc rc = CMK_OK;
 	if (!o)
 		return cmk_err(CMK_E_IO, "audit checkpoint %s cannot be read (%s)", path,
-		               errno ? strerror(errno) : "not JSON");
-	if (!json_object_object_get_ex(o, "seq", &js) || !json_object_object_get_ex(o, "mac", &jm) ||
-	    !json_object_object_get_ex(o, "lost", &jl) || !json_object_object_get_ex(o, "tag", &jt) ||
-	    strlen(json_object_get_string(jm)) != 64)
-		rc = cmk_err(CMK_E_FORMAT, "audit checkpoint %s is not a checkpoint (seq, mac, lost, tag)", path);
+			       errno ? strerror(errno) : "not JSON");
+	if (!json_object_object_get_ex(o, "seq", &js) ||
+	    !json_object_object_get_ex(o, "mac", &jm) ||
+	    !json_object_object_get_ex(o, "lost", &jl) ||
+	    !json_object_object_get_ex(o, "tag", &jt) || strlen(json_object_get_string(jm)) != 64)
+		rc = cmk_err(CMK_E_FORMAT,
+			     "audit checkpoint %s is not a checkpoint (seq, mac, lost, tag)", path);
 	char want[65];
 	if (rc == CMK_OK) {
 		*seq = (uint64_t)json_object_get_int64(js);
@@ -214,14 +218,16 @@ static cmk_rc checkpoint_read(cmk_ctx *ctx, const char *path, uint64_t *seq, cha
 		rc = checkpoint_tag(ctx, *seq, mac, *lost, want);
 	}
 	if (rc == CMK_OK && CRYPTO_memcmp(want, json_object_get_string(jt), 64) != 0)
-		rc = cmk_err(CMK_E_INTEGRITY, "audit checkpoint %s was not made with this vault's audit key, or was altered",
-		             path);
+		rc = cmk_err(CMK_E_INTEGRITY,
+			     "audit checkpoint %s was not made with this vault's audit key, or was "
+			     "altered",
+			     path);
 	json_object_put(o);
 	return rc;
 }
 
 static cmk_rc checkpoint_write(cmk_ctx *ctx, const char *path, uint64_t seq, const char *mac,
-                               uint64_t lost)
+			       uint64_t lost)
 {
 	char tag[65], tmp[2048];
 	CMK_TRY(checkpoint_tag(ctx, seq, mac, lost, tag));
@@ -230,7 +236,7 @@ static cmk_rc checkpoint_write(cmk_ctx *ctx, const char *path, uint64_t seq, con
 	if (!f)
 		return cmk_err(CMK_E_IO, "audit checkpoint %s: %s", tmp, strerror(errno));
 	fprintf(f, "{\"seq\":%llu,\"mac\":\"%s\",\"lost\":%llu,\"tag\":\"%s\"}\n",
-	        (unsigned long long)seq, mac, (unsigned long long)lost, tag);
+		(unsigned long long)seq, mac, (unsigned long long)lost, tag);
 	int ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
 	ok = fclose(f) == 0 && ok;
 	if (!ok || rename(tmp, path) != 0) {
@@ -244,11 +250,11 @@ static cmk_rc checkpoint_write(cmk_ctx *ctx, const char *path, uint64_t seq, con
 /* ---------------------------------------------------------------- verify */
 
 typedef struct vstate {
-	uint64_t seq;            /* the last record verified (or the checkpoint's) */
+	uint64_t seq; /* the last record verified (or the checkpoint's) */
 	char prev[65];
 	uint64_t records;
-	uint64_t skip_to;        /* records up to here are before the checkpoint */
-	int cp_seen;             /* the checkpoint's record was met */
+	uint64_t skip_to; /* records up to here are before the checkpoint */
+	int cp_seen;	  /* the checkpoint's record was met */
 	audit_anchor an;
 	vkeys keys;
 } vstate;
@@ -275,7 +281,9 @@ static cmk_rc verify_file(cmk_ctx *ctx, const char *path, int first_file, vstate
 			if (sscanf(line, "{\"seq\":%llu", &s) == 1 && s <= v->skip_to) {
 				if (s == v->skip_to) {
 					if (n < 74 || strncmp(line + n - 66, v->prev, 64) != 0) {
-						rc = bad(lineno, path, "%s", "record is not the one the checkpoint names: the log was rewritten");
+						rc = bad(lineno, path, "%s",
+							 "record is not the one the checkpoint "
+							 "names: the log was rewritten");
 						break;
 					}
 					v->cp_seen = 1;
@@ -283,7 +291,7 @@ static cmk_rc verify_file(cmk_ctx *ctx, const char *path, int first_file, vstate
 				continue;
 			}
 		}
-		char *m = n > 74 ? line + n - 74 : NULL;   /* ,"mac":"<64>"} */
+		char *m = n > 74 ? line + n - 74 : NULL; /* ,"mac":"<64>"} */
 		if (!m || strncmp(m, ",\"mac\":\"", 8) != 0 || strcmp(m + 72, "\"}") != 0) {
 			rc = bad(lineno, path, "%s", "record has no MAC");
 			break;
@@ -295,7 +303,8 @@ static cmk_rc verify_file(cmk_ctx *ctx, const char *path, int first_file, vstate
 		m[1] = '\0';
 		size_t len = (size_t)(m + 1 - line);
 		json_object *o = json_tokener_parse(line), *js, *jp, *je;
-		if (!o || !json_object_object_get_ex(o, "seq", &js) || !json_object_object_get_ex(o, "prev", &jp)) {
+		if (!o || !json_object_object_get_ex(o, "seq", &js) ||
+		    !json_object_object_get_ex(o, "prev", &jp)) {
 			json_object_put(o);
 			rc = bad(lineno, path, "%s", "record is malformed");
 			break;
@@ -313,8 +322,8 @@ static cmk_rc verify_file(cmk_ctx *ctx, const char *path, int first_file, vstate
 			}
 			rc = vkeys_get(ctx, &v->keys, ep, &c);
 			if (rc == CMK_OK && (EVP_MAC_init(c, NULL, 0, NULL) != 1 ||
-			                     EVP_MAC_update(c, (uint8_t *)line, len) != 1 ||
-			                     EVP_MAC_final(c, mac, &ml, sizeof mac) != 1))
+					     EVP_MAC_update(c, (uint8_t *)line, len) != 1 ||
+					     EVP_MAC_final(c, mac, &ml, sizeof mac) != 1))
 				rc = cmk_err(CMK_E_INTERNAL, "HMAC failed");
 		} else {
 			rc = ctx_mac(ctx, CTX_MAC_AUDIT, (uint8_t *)line, len, NULL, 0, mac);
@@ -335,30 +344,40 @@ static cmk_rc verify_file(cmk_ctx *ctx, const char *path, int first_file, vstate
 		char detail[160];
 		if (s != v->seq + 1) {
 			if (lineno == 1 && !first_file && s > v->seq + 1) {
-				snprintf(detail, sizeof detail, "starts at record %llu, but record %llu was due: a segment is missing (records %llu-%llu)",
-				         (unsigned long long)s, (unsigned long long)v->seq + 1,
-				         (unsigned long long)v->seq + 1, (unsigned long long)s - 1);
+				snprintf(detail, sizeof detail,
+					 "starts at record %llu, but record %llu was due: a "
+					 "segment is missing (records %llu-%llu)",
+					 (unsigned long long)s, (unsigned long long)v->seq + 1,
+					 (unsigned long long)v->seq + 1, (unsigned long long)s - 1);
 				rc = bad(lineno, path, "%s", detail);
 				break;
 			}
 			if (lineno == 1 && first_file && s > v->seq + 1 && !v->skip_to) {
-				snprintf(detail, sizeof detail, "starts at record %llu: the segments before it are missing (give them too, or continue from a checkpoint)",
-				         (unsigned long long)s);
+				snprintf(detail, sizeof detail,
+					 "starts at record %llu: the segments before it are "
+					 "missing (give them too, or continue from a checkpoint)",
+					 (unsigned long long)s);
 				rc = bad(lineno, path, "%s", detail);
 				break;
 			}
 			snprintf(detail, sizeof detail, "has seq %llu where %llu was due",
-			         (unsigned long long)s, (unsigned long long)v->seq + 1);
-			rc = bad(lineno, path, s > v->seq + 1 ? "record %s: records were removed or moved before it"
-			                                      : "record %s: records were reordered", detail);
+				 (unsigned long long)s, (unsigned long long)v->seq + 1);
+			rc = bad(lineno, path,
+				 s > v->seq + 1
+					 ? "record %s: records were removed or moved before it"
+					 : "record %s: records were reordered",
+				 detail);
 			break;
 		}
 		if (!linked) {
-			rc = bad(lineno, path, "%s", "record does not chain to the one before (removed or reordered)");
+			rc = bad(lineno, path, "%s",
+				 "record does not chain to the one before (removed or reordered)");
 			break;
 		}
 		if (s == v->an.seq && v->an.mac[0] && strcmp(hex, v->an.mac) != 0) {
-			rc = bad(lineno, path, "%s", "record is not the one the token saw at this sequence number: the log was rewritten");
+			rc = bad(lineno, path, "%s",
+				 "record is not the one the token saw at this sequence number: the "
+				 "log was rewritten");
 			break;
 		}
 		v->seq = s;
@@ -372,7 +391,7 @@ static cmk_rc verify_file(cmk_ctx *ctx, const char *path, int first_file, vstate
 }
 
 cmk_rc cmk_audit_verify_files(cmk_ctx *ctx, const char *const *paths, size_t npaths,
-                              cmk_audit_check *c)
+			      cmk_audit_check *c)
 {
 	return_if_fail(ctx && c && (paths || !npaths));
 	c->records = c->segments = c->last_seq = c->lost = 0;
@@ -419,7 +438,7 @@ cmk_rc cmk_audit_verify_files(cmk_ctx *ctx, const char *const *paths, size_t npa
 				struct stat st;
 				if (stat(l.s[i].path, &st) == 0 && st.st_size == 0) {
 					c->segments++;
-					continue;    /* an empty segment: nothing yet */
+					continue; /* an empty segment: nothing yet */
 				}
 			}
 			/* wholly before the checkpoint: not read at all */
@@ -431,20 +450,28 @@ cmk_rc cmk_audit_verify_files(cmk_ctx *ctx, const char *const *paths, size_t npa
 		}
 	}
 	if (rc == CMK_OK && v->skip_to && !v->cp_seen)
-		rc = cmk_err(CMK_E_INTEGRITY, "audit log: record %llu of the checkpoint is not in the segments given",
-		             (unsigned long long)v->skip_to);
+		rc = cmk_err(
+			CMK_E_INTEGRITY,
+			"audit log: record %llu of the checkpoint is not in the segments given",
+			(unsigned long long)v->skip_to);
 	const char *what = npaths == 1 ? paths[0] : npaths == 0 ? audit_path(ctx) : "(segments)";
 	if (rc == CMK_OK && v->an.seq > v->seq)
-		rc = cmk_err(CMK_E_INTEGRITY, "audit log %s ends at record %llu but the token saw record %llu: records were cut off the end",
-		             what, (unsigned long long)v->seq, (unsigned long long)v->an.seq);
+		rc = cmk_err(CMK_E_INTEGRITY,
+			     "audit log %s ends at record %llu but the token saw record %llu: "
+			     "records were cut off the end",
+			     what, (unsigned long long)v->seq, (unsigned long long)v->an.seq);
 	if (rc == CMK_OK) {
 		c->records = v->records;
 		c->last_seq = v->seq;
 		c->lost = v->an.lost - (v->an.lost > cp_lost ? cp_lost : v->an.lost);
 	}
 	if (rc == CMK_OK && v->an.lost > cp_lost && !c->accept_lost)
-		rc = cmk_err(CMK_E_INTEGRITY, "audit log %s: the chain of %llu records is intact, but the token counts %llu audit records that could not be written: the log is incomplete",
-		             what, (unsigned long long)v->records, (unsigned long long)(v->an.lost - cp_lost));
+		rc = cmk_err(
+			CMK_E_INTEGRITY,
+			"audit log %s: the chain of %llu records is intact, but the token counts "
+			"%llu audit records that could not be written: the log is incomplete",
+			what, (unsigned long long)v->records,
+			(unsigned long long)(v->an.lost - cp_lost));
 	if (rc == CMK_OK && c->checkpoint_out)
 		rc = checkpoint_write(ctx, c->checkpoint_out, v->seq, v->prev, v->an.lost);
 	if (v)

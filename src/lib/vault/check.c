@@ -79,7 +79,7 @@ static int decodes(const char *app, const uint8_t *json, size_t len)
 	meta_version ver;
 	meta_keystate ks;
 	if (!strcmp(app, META_APP_POLICY))
-		return 1;       /* policy.c reads them; a MAC made by cmk is enough here */
+		return 1; /* policy.c reads them; a MAC made by cmk is enough here */
 	if (meta_decode(json, len, &kind, &v, &ver, &ks) != CMK_OK) {
 		cmk_err_clear();
 		return 0;
@@ -122,24 +122,33 @@ static cmk_rc check_version(cmk_ctx *ctx, key_state *st, meta_version *v, int re
 	size_t first = f->n;
 	int broken = 0;
 	if (e.archives == 0 && e.working == 0) {
-		add(f, CMK_CHECK_MISSING, kid, "the version has a record but no complete private key on the token");
+		add(f, CMK_CHECK_MISSING, kid,
+		    "the version has a record but no complete private key on the token");
 		broken = 1;
 	} else if (e.archives == 0) {
-		add(f, CMK_CHECK_NO_ARCHIVE, kid, "no archive copy of the private key (made by an older cmk, or an interrupted change)");
+		add(f, CMK_CHECK_NO_ARCHIVE, kid,
+		    "no archive copy of the private key (made by an older cmk, or an interrupted "
+		    "change)");
 	}
 	if (e.archives > 1)
-		add(f, CMK_CHECK_DUPLICATE, kid, "%zu archive copies of the private key (1 wanted)", e.archives);
+		add(f, CMK_CHECK_DUPLICATE, kid, "%zu archive copies of the private key (1 wanted)",
+		    e.archives);
 	if (e.exact > 1 || e.working > e.exact + e.looser)
-		add(f, CMK_CHECK_DUPLICATE, kid, "%zu working copies of the private key, %zu with the usages wanted",
-		    e.working, e.exact);
+		add(f, CMK_CHECK_DUPLICATE, kid,
+		    "%zu working copies of the private key, %zu with the usages wanted", e.working,
+		    e.exact);
 	if (e.looser)
-		add(f, CMK_CHECK_LOOSER, kid, "the token allows operations the metadata does not (%zu copies)", e.looser);
+		add(f, CMK_CHECK_LOOSER, kid,
+		    "the token allows operations the metadata does not (%zu copies)", e.looser);
 	if ((want.decrypt || want.sign) && !e.exact && !broken)
-		add(f, CMK_CHECK_STRICTER, kid, "the metadata allows %s%s%s but the token has no copy that does: an interrupted change",
+		add(f, CMK_CHECK_STRICTER, kid,
+		    "the metadata allows %s%s%s but the token has no copy that does: an "
+		    "interrupted change",
 		    want.decrypt ? "decrypt/unwrap" : "", want.decrypt && want.sign ? " and " : "",
 		    want.sign ? "sign" : "");
 	if (e.incomplete)
-		add(f, CMK_CHECK_INCOMPLETE, kid, "%zu half-written copies of the private key (a kill during a copy)",
+		add(f, CMK_CHECK_INCOMPLETE, kid,
+		    "%zu half-written copies of the private key (a kill during a copy)",
 		    e.incomplete);
 	if (f->n > first && !broken && repair) {
 		CMK_TRY(keys_settle_version(ctx, v, want, NULL));
@@ -154,7 +163,8 @@ static cmk_rc check_key(cmk_ctx *ctx, const char *name, int purging, int repair,
 	char kid[CMK_KID_MAX];
 	names_kid(cmk_ctx_vault(ctx), name, NULL, kid);
 	if (purging) {
-		cmk_check_item *it = add(f, CMK_CHECK_PURGE, kid, "a purge was committed but not finished");
+		cmk_check_item *it =
+			add(f, CMK_CHECK_PURGE, kid, "a purge was committed but not finished");
 		if (repair) {
 			CMK_TRY(keys_purge_objects(ctx, name));
 			if (it)
@@ -164,13 +174,14 @@ static cmk_rc check_key(cmk_ctx *ctx, const char *name, int purging, int repair,
 	}
 	key_state st;
 	cmk_rc rc = keys_load(ctx, name, &st);
-	if (rc == CMK_E_NOT_FOUND) {     /* only unauthenticated records: listed above */
+	if (rc == CMK_E_NOT_FOUND) { /* only unauthenticated records: listed above */
 		cmk_err_clear();
 		return CMK_OK;
 	}
 	CMK_TRY(rc);
 	if (st.nstale) {
-		add(f, CMK_CHECK_STALE_RECORD, kid, "%zu superseded records left by an interrupted change", st.nstale);
+		add(f, CMK_CHECK_STALE_RECORD, kid,
+		    "%zu superseded records left by an interrupted change", st.nstale);
 		if (repair) {
 			for (size_t i = 0; i < st.nstale && rc == CMK_OK; i++)
 				rc = p11_destroy(ctx->tok, st.stale[i]);
@@ -208,8 +219,10 @@ static cmk_rc check_run(cmk_ctx *ctx, int repair, found *f)
 		if (rc == CMK_E_INTEGRITY) {
 			cmk_err_clear();
 			rc = CMK_OK;
-			why = d[i].len < 66 || d[i].value[64] != '\n' ? "has no MAC: it was not written by cmk"
-			                                              : "fails authentication: it was written or changed behind cmk's back";
+			why = d[i].len < 66 || d[i].value[64] != '\n'
+				      ? "has no MAC: it was not written by cmk"
+				      : "fails authentication: it was written or changed behind "
+					"cmk's back";
 		} else if (rc == CMK_OK && !decodes(d[i].app, json, jlen)) {
 			why = "authenticates but does not decode";
 		}
@@ -218,8 +231,10 @@ static cmk_rc check_run(cmk_ctx *ctx, int repair, found *f)
 		if (why) {
 			char what[256];
 			meta_describe(ctx, &d[i], what, sizeof what);
-			cmk_check_item *it = add(f, CMK_CHECK_UNAUTHENTICATED, what, "%s; cmk ignores it", why);
-			if (it && repair == REPAIR_ALL && (rc = p11_destroy(ctx->tok, d[i].h)) == CMK_OK)
+			cmk_check_item *it =
+				add(f, CMK_CHECK_UNAUTHENTICATED, what, "%s; cmk ignores it", why);
+			if (it && repair == REPAIR_ALL &&
+			    (rc = p11_destroy(ctx->tok, d[i].h)) == CMK_OK)
 				it->repaired = 1;
 			continue;
 		}
@@ -247,8 +262,10 @@ static cmk_rc check_admin(cmk_ctx *ctx)
 	meta_vault v;
 	CMK_TRY(vault_record(ctx, &v));
 	if (strcmp(v.admin, ctx->identity) != 0)
-		return cmk_err(CMK_E_ACCESS_DENIED, "access denied: only the administrator of %s ('%s') repairs it, not '%s'",
-		               CTX_WHAT(ctx), v.admin, ctx->identity);
+		return cmk_err(
+			CMK_E_ACCESS_DENIED,
+			"access denied: only the administrator of %s ('%s') repairs it, not '%s'",
+			CTX_WHAT(ctx), v.admin, ctx->identity);
 	return CMK_OK;
 }
 
@@ -269,7 +286,7 @@ cmk_rc cmk_vault_check(cmk_ctx *ctx, int repair, cmk_check_item **items, size_t 
 		rc = check_run(ctx, repair, &f);
 		meta_set_quiet(0);
 		if (held) {
-			sig_defer_begin();      /* until the audit record is written */
+			sig_defer_begin(); /* until the audit record is written */
 			vault_write_end(ctx);
 		}
 	}

@@ -29,12 +29,16 @@ cmk_rc identity_name_check(const char *name)
 {
 	size_t n = name ? strlen(name) : 0;
 	if (n < 1 || n >= CMK_IDENTITY_MAX)
-		return cmk_err(CMK_E_USAGE, "identity name must be 1-%d characters of A-Z a-z 0-9 and '-'",
-		               CMK_IDENTITY_MAX - 1);
+		return cmk_err(CMK_E_USAGE,
+			       "identity name must be 1-%d characters of A-Z a-z 0-9 and '-'",
+			       CMK_IDENTITY_MAX - 1);
 	for (size_t i = 0; i < n; i++) {
 		char c = name[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-'))
-			return cmk_err(CMK_E_USAGE, "identity name '%.64s' may only hold A-Z a-z 0-9 and '-'", name);
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-'))
+			return cmk_err(CMK_E_USAGE,
+				       "identity name '%.64s' may only hold A-Z a-z 0-9 and '-'",
+				       name);
 	}
 	return CMK_OK;
 }
@@ -59,18 +63,22 @@ static int id_parse(json_object *o, void *rec)
 }
 
 static const rec_kind id_kind = {
-	.app = META_APP_IDENTITY, .what = "identity", .name_key = "name",
-	.size = sizeof(id_rec), .name_off = offsetof(id_rec, i.name), .parse = id_parse,
+	.app = META_APP_IDENTITY,
+	.what = "identity",
+	.name_key = "name",
+	.size = sizeof(id_rec),
+	.name_off = offsetof(id_rec, i.name),
+	.parse = id_parse,
 };
 
 static cmk_rc read_recs(cmk_ctx *ctx, id_rec **out, size_t *n, CK_OBJECT_HANDLE **stale,
-                        size_t *nstale)
+			size_t *nstale)
 {
 	return recs_read(ctx, &id_kind, (void **)out, n, stale, nstale);
 }
 
 cmk_rc identity_read(cmk_ctx *ctx, cmk_identity_info **out, size_t *n, CK_OBJECT_HANDLE **stale,
-                     size_t *nstale)
+		     size_t *nstale)
 {
 	id_rec *r;
 	CMK_TRY(read_recs(ctx, &r, n, stale, nstale));
@@ -101,8 +109,10 @@ cmk_rc identity_write(cmk_ctx *ctx, const cmk_identity_info *in)
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "t", json_object_new_string("identity"));
 	json_object_object_add(o, "name", json_object_new_string(in->name));
-	json_object_object_add(o, "state", json_object_new_string(
-	        in->deleted ? "deleted" : in->enabled ? "enabled" : "disabled"));
+	json_object_object_add(o, "state",
+			       json_object_new_string(in->deleted   ? "deleted"
+						      : in->enabled ? "enabled"
+								    : "disabled"));
 	if (in->resource[0])
 		json_object_object_add(o, "resource", json_object_new_string(in->resource));
 	json_object_object_add(o, "updated", json_object_new_int64((int64_t)time(NULL)));
@@ -118,7 +128,7 @@ static cmk_rc find(cmk_ctx *ctx, const char *name, cmk_identity_info *out, int *
 	size_t n;
 	CMK_TRY(identity_read(ctx, &v, &n, NULL, NULL));
 	cmk_rc rc = cmk_err(CMK_E_NOT_FOUND, "%s has no identity '%s' (cmk identity create %s)",
-	                    CTX_WHAT(ctx), name, name);
+			    CTX_WHAT(ctx), name, name);
 	if (user_ids)
 		*user_ids = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -140,7 +150,7 @@ cmk_rc identity_create_system(cmk_ctx *ctx, const char *name, const char *resour
 	CMK_TRY(identity_name_check(name));
 	cmk_rc rc = find(ctx, name, &cur, NULL);
 	if (rc == CMK_OK && !cur.deleted)
-		return CMK_OK;          /* exists: kept as it is */
+		return CMK_OK; /* exists: kept as it is */
 	if (rc != CMK_OK && rc != CMK_E_NOT_FOUND)
 		return rc;
 	cmk_identity_info in = { .enabled = 1 };
@@ -199,7 +209,7 @@ static cmk_rc migrate(cmk_ctx *ctx, const char *admin)
 	for (size_t i = 0; i <= n && rc == CMK_OK; i++) {
 		const char *name = i < n ? p[i].identity : admin;
 		if (identity_name_check(name) != CMK_OK)
-			continue;       /* a legacy name outside [A-Za-z0-9-]: stays legacy */
+			continue; /* a legacy name outside [A-Za-z0-9-]: stays legacy */
 		if (find(ctx, name, NULL, NULL) == CMK_OK)
 			continue;
 		cmk_identity_info in = { .enabled = 1 };
@@ -224,7 +234,7 @@ static cmk_rc create_impl(cmk_ctx *ctx, const char *name)
 	if (!users)
 		CMK_TRY(migrate(ctx, vr.admin));
 	if (find(ctx, name, &cur, NULL) == CMK_OK && !cur.deleted)
-		return CMK_OK;          /* made by the migration */
+		return CMK_OK; /* made by the migration */
 	cmk_identity_info in = { .enabled = 1 };
 	snprintf(in.name, sizeof in.name, "%s", name);
 	return identity_write(ctx, &in);
@@ -237,11 +247,14 @@ static cmk_rc state_impl(cmk_ctx *ctx, const char *name, int what)
 	CMK_TRY(vault_record(ctx, &vr));
 	CMK_TRY(find(ctx, name, &cur, NULL));
 	if (cur.deleted)
-		return cmk_err(CMK_E_NOT_FOUND, "identity '%s' of %s is deleted (cmk identity create %s "
-		               "makes it again)", name, CTX_WHAT(ctx), name);
+		return cmk_err(CMK_E_NOT_FOUND,
+			       "identity '%s' of %s is deleted (cmk identity create %s "
+			       "makes it again)",
+			       name, CTX_WHAT(ctx), name);
 	if (what != 1 && strcmp(name, vr.admin) == 0)
-		return cmk_err(CMK_E_USAGE, "identity '%s' is the administrator of %s: it cannot be %s",
-		               name, CTX_WHAT(ctx), what == 0 ? "disabled" : "deleted");
+		return cmk_err(CMK_E_USAGE,
+			       "identity '%s' is the administrator of %s: it cannot be %s", name,
+			       CTX_WHAT(ctx), what == 0 ? "disabled" : "deleted");
 	cur.enabled = what == 1;
 	cur.deleted = what == 2;
 	CMK_TRY(identity_write(ctx, &cur));
@@ -260,7 +273,8 @@ static cmk_rc admin_op(cmk_ctx *ctx, const char *name, const char *op, int what)
 	snprintf(what_s, sizeof what_s, "identity:%s", name);
 	if (rc == CMK_OK && (rc = vault_write_begin(ctx)) == CMK_OK)
 		return audit_write_end(ctx, op, what_s,
-		                       what < 0 ? create_impl(ctx, name) : state_impl(ctx, name, what));
+				       what < 0 ? create_impl(ctx, name)
+						: state_impl(ctx, name, what));
 	return audit_op(ctx, op, what_s, rc);
 }
 
@@ -271,7 +285,8 @@ cmk_rc cmk_identity_create(cmk_ctx *ctx, const char *name)
 
 cmk_rc cmk_identity_set_enabled(cmk_ctx *ctx, const char *name, int enabled)
 {
-	return admin_op(ctx, name, enabled ? "identity-enable" : "identity-disable", enabled ? 1 : 0);
+	return admin_op(ctx, name, enabled ? "identity-enable" : "identity-disable",
+			enabled ? 1 : 0);
 }
 
 cmk_rc cmk_identity_delete(cmk_ctx *ctx, const char *name)

@@ -71,7 +71,7 @@ cmk_rc keys_load_from(cmk_ctx *ctx, const char *name, const p11_data *d, size_t 
 		const uint8_t *json;
 		size_t jlen;
 		if ((rc = meta_open_or_skip(ctx, &d[i], &json, &jlen)) == CMK_E_NOT_FOUND) {
-			rc = CMK_OK;          /* not cmk's: reported, ignored */
+			rc = CMK_OK; /* not cmk's: reported, ignored */
 			continue;
 		}
 		if (rc != CMK_OK)
@@ -108,7 +108,8 @@ cmk_rc keys_load_from(cmk_ctx *ctx, const char *name, const p11_data *d, size_t 
 	if (rc == CMK_OK && st->ks.purging)
 		rc = cmk_err(CMK_E_NOT_FOUND, "key %s is being purged in %s", name, CTX_WHAT(ctx));
 	if (rc == CMK_OK && st->nv == 0)
-		rc = cmk_err(CMK_E_NOT_FOUND, "key cmk://%s/keys/%s does not exist", cmk_ctx_vault(ctx), name);
+		rc = cmk_err(CMK_E_NOT_FOUND, "key cmk://%s/keys/%s does not exist",
+			     cmk_ctx_vault(ctx), name);
 	if (rc != CMK_OK) {
 		key_state_free(st);
 		return rc;
@@ -129,8 +130,9 @@ cmk_rc keys_load_live(cmk_ctx *ctx, const char *name, key_state *st)
 		time_t t = (time_t)st->ks.deleted_on;
 		strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
 		key_state_free(st);
-		return cmk_err(CMK_E_DELETED, "key cmk://%s/keys/%s is deleted (since %s); recover it first",
-		               cmk_ctx_vault(ctx), name, when);
+		return cmk_err(CMK_E_DELETED,
+			       "key cmk://%s/keys/%s is deleted (since %s); recover it first",
+			       cmk_ctx_vault(ctx), name, when);
 	}
 	return CMK_OK;
 }
@@ -211,7 +213,7 @@ static cmk_rc check_params(const cmk_key_params *p)
 /* Make a key pair (generated, or imported from `parts`) and commit its
  * version record.  `st` is the key's current state, or NULL for a new key. */
 static cmk_rc new_version(cmk_ctx *ctx, key_state *st, const char *name, meta_version *v,
-                          const p11_rsa_parts *parts, char out[CMK_VERSION_LEN + 1])
+			  const p11_rsa_parts *parts, char out[CMK_VERSION_LEN + 1])
 {
 	uint8_t id[P11_ID_LEN];
 	if (RAND_bytes(id, sizeof id) != 1)
@@ -235,7 +237,7 @@ static cmk_rc new_version(cmk_ctx *ctx, key_state *st, const char *name, meta_ve
 	 * (never taken for a version; a purge of the name removes them). */
 	CK_OBJECT_HANDLE priv, pub, work = CK_INVALID_HANDLE;
 	cmk_rc rc = parts ? p11_rsa_import(ctx->tok, parts, id, name, &priv, &pub)
-	                  : p11_rsa_generate_archived(ctx->tok, v->bits, id, name, &priv, &pub);
+			  : p11_rsa_generate_archived(ctx->tok, v->bits, id, name, &priv, &pub);
 	if (rc != CMK_OK)
 		return cmk_err_prefix(rc, "key %s", name);
 	if (f.decrypt || f.sign)
@@ -282,20 +284,24 @@ static cmk_rc check_name_free(cmk_ctx *ctx, const char *name)
 	int deleted = st.ks.deleted_on != 0;
 	key_state_free(&st);
 	if (deleted)
-		return cmk_err(CMK_E_EXISTS, "key cmk://%s/keys/%s is soft-deleted and keeps its name until purged; recover or purge it",
-		               cmk_ctx_vault(ctx), name);
-	return cmk_err(CMK_E_EXISTS, "key cmk://%s/keys/%s already exists", cmk_ctx_vault(ctx), name);
+		return cmk_err(CMK_E_EXISTS,
+			       "key cmk://%s/keys/%s is soft-deleted and keeps its name until "
+			       "purged; recover or purge it",
+			       cmk_ctx_vault(ctx), name);
+	return cmk_err(CMK_E_EXISTS, "key cmk://%s/keys/%s already exists", cmk_ctx_vault(ctx),
+		       name);
 }
 
 static cmk_rc cmk_key_create_impl(cmk_ctx *ctx, const char *name, const cmk_key_params *p,
-                      char version[CMK_VERSION_LEN + 1])
+				  char version[CMK_VERSION_LEN + 1])
 {
 	return_if_fail(ctx && name && version);
 	cmk_key_params defaults = { 0 };
 	if (!p)
 		p = &defaults;
 	if (!names_key_valid(name))
-		return cmk_err(CMK_E_USAGE, "key name '%s' must be 1-127 characters of A-Z a-z 0-9 -", name);
+		return cmk_err(CMK_E_USAGE,
+			       "key name '%s' must be 1-127 characters of A-Z a-z 0-9 -", name);
 	CMK_TRY(check_params(p));
 	CMK_TRY(check_name_free(ctx, name));
 	meta_version v;
@@ -304,7 +310,7 @@ static cmk_rc cmk_key_create_impl(cmk_ctx *ctx, const char *name, const cmk_key_
 }
 
 static cmk_rc cmk_key_rotate_impl(cmk_ctx *ctx, const char *name, const cmk_key_params *p,
-                      char version[CMK_VERSION_LEN + 1])
+				  char version[CMK_VERSION_LEN + 1])
 {
 	return_if_fail(ctx && name && version);
 	char kname[CMK_NAME_MAX], ver[CMK_VERSION_LEN + 1];
@@ -337,17 +343,18 @@ static cmk_rc cmk_key_rotate_impl(cmk_ctx *ctx, const char *name, const cmk_key_
 
 /* The import parser is in crypto/import.c; it fills `parts` and wipes. */
 cmk_rc import_parse(const char *propq, const uint8_t *pem, size_t len, p11_rsa_parts *parts,
-                    unsigned *bits, uint8_t **mem, size_t *memlen);
+		    unsigned *bits, uint8_t **mem, size_t *memlen);
 
 static cmk_rc cmk_key_import_impl(cmk_ctx *ctx, const char *name, const uint8_t *pem, size_t len,
-                      const cmk_key_params *p, char version[CMK_VERSION_LEN + 1])
+				  const cmk_key_params *p, char version[CMK_VERSION_LEN + 1])
 {
 	return_if_fail(ctx && name && pem && version);
 	cmk_key_params defaults = { 0 };
 	if (!p)
 		p = &defaults;
 	if (!names_key_valid(name))
-		return cmk_err(CMK_E_USAGE, "key name '%s' must be 1-127 characters of A-Z a-z 0-9 -", name);
+		return cmk_err(CMK_E_USAGE,
+			       "key name '%s' must be 1-127 characters of A-Z a-z 0-9 -", name);
 	CMK_TRY(check_params(p));
 	p11_rsa_parts parts;
 	unsigned bits;
@@ -358,8 +365,10 @@ static cmk_rc cmk_key_import_impl(cmk_ctx *ctx, const char *name, const uint8_t 
 	cmk_rc rc = keys_load(ctx, name, &st);
 	int exists = rc == CMK_OK;
 	if (exists && st.ks.deleted_on)
-		rc = cmk_err(CMK_E_DELETED, "key cmk://%s/keys/%s is deleted; recover it before importing a version",
-		             cmk_ctx_vault(ctx), name);
+		rc = cmk_err(
+			CMK_E_DELETED,
+			"key cmk://%s/keys/%s is deleted; recover it before importing a version",
+			cmk_ctx_vault(ctx), name);
 	else if (rc == CMK_OK || rc == CMK_E_NOT_FOUND) {
 		meta_version v;
 		version_from_params(&v, p);
@@ -399,11 +408,13 @@ static cmk_rc tags_check(const cmk_key_params *p)
 }
 
 cmk_rc cmk_key_create(cmk_ctx *ctx, const char *name, const cmk_key_params *p,
-                      char version[CMK_VERSION_LEN + 1])
+		      char version[CMK_VERSION_LEN + 1])
 {
 	return_if_fail(ctx && name && version);
 	version[0] = '\0';
-	vault_op o = { .ctx = ctx, .op = "create", .perm = CMK_PERM_CREATE, .key = name, .change = 1 };
+	vault_op o = {
+		.ctx = ctx, .op = "create", .perm = CMK_PERM_CREATE, .key = name, .change = 1
+	};
 	cmk_rc rc = tags_check(p);
 	if (rc == CMK_OK && (rc = vault_op_begin(&o)) == CMK_OK)
 		rc = cmk_key_create_impl(ctx, name, p, version);
@@ -411,12 +422,16 @@ cmk_rc cmk_key_create(cmk_ctx *ctx, const char *name, const cmk_key_params *p,
 }
 
 cmk_rc cmk_key_rotate(cmk_ctx *ctx, const char *name, const cmk_key_params *p,
-                      char version[CMK_VERSION_LEN + 1])
+		      char version[CMK_VERSION_LEN + 1])
 {
 	return_if_fail(ctx && name && version);
 	version[0] = '\0';
-	vault_op o = { .ctx = ctx, .op = "rotate", .perm = CMK_PERM_ROTATE, .key = name,
-	               .owned = name, .change = 1 };
+	vault_op o = { .ctx = ctx,
+		       .op = "rotate",
+		       .perm = CMK_PERM_ROTATE,
+		       .key = name,
+		       .owned = name,
+		       .change = 1 };
 	cmk_rc rc = tags_check(p);
 	if (rc == CMK_OK && (rc = vault_op_begin(&o)) == CMK_OK)
 		rc = cmk_key_rotate_impl(ctx, name, p, version);
@@ -424,12 +439,16 @@ cmk_rc cmk_key_rotate(cmk_ctx *ctx, const char *name, const cmk_key_params *p,
 }
 
 cmk_rc cmk_key_import(cmk_ctx *ctx, const char *name, const uint8_t *pem, size_t len,
-                      const cmk_key_params *p, char version[CMK_VERSION_LEN + 1])
+		      const cmk_key_params *p, char version[CMK_VERSION_LEN + 1])
 {
 	return_if_fail(ctx && name && pem && version);
 	version[0] = '\0';
-	vault_op o = { .ctx = ctx, .op = "import", .perm = CMK_PERM_CREATE, .key = name,
-	               .owned = name, .change = 1 };
+	vault_op o = { .ctx = ctx,
+		       .op = "import",
+		       .perm = CMK_PERM_CREATE,
+		       .key = name,
+		       .owned = name,
+		       .change = 1 };
 	cmk_rc rc = tags_check(p);
 	if (rc == CMK_OK && (rc = vault_op_begin(&o)) == CMK_OK)
 		rc = cmk_key_import_impl(ctx, name, pem, len, p, version);

@@ -56,15 +56,17 @@ static int is_working(const p11_rsa_copy_t *c)
 static const p11_rsa_copy_t *the_archive(const copies *cs)
 {
 	for (size_t i = 0; i < cs->n; i++)
-		if (cs->c[i].archive && cs->c[i].complete && !cs->c[i].dec && !cs->c[i].unw && !cs->c[i].sig)
+		if (cs->c[i].archive && cs->c[i].complete && !cs->c[i].dec && !cs->c[i].unw &&
+		    !cs->c[i].sig)
 			return &cs->c[i];
 	return NULL;
 }
 
 static cmk_rc no_key(cmk_ctx *ctx, const meta_version *v)
 {
-	return cmk_err(CMK_E_INTEGRITY, "%s: version %s/%s has a record but no complete private key on the token",
-	               CTX_WHAT(ctx), v->name, v->ver);
+	return cmk_err(CMK_E_INTEGRITY,
+		       "%s: version %s/%s has a record but no complete private key on the token",
+		       CTX_WHAT(ctx), v->name, v->ver);
 }
 
 /* Make sure a complete archive copy exists: a vault made by an older cmk
@@ -88,8 +90,10 @@ static cmk_rc ensure_archive(cmk_ctx *ctx, copies *cs, int *made)
 	copies_free(cs);
 	CMK_TRY(copies_load(ctx, v, cs));
 	if (!the_archive(cs))
-		return cmk_err(CMK_E_INTEGRITY, "%s: the archive copy of version %s/%s is not complete after C_CopyObject",
-		               CTX_WHAT(ctx), v->name, v->ver);
+		return cmk_err(
+			CMK_E_INTEGRITY,
+			"%s: the archive copy of version %s/%s is not complete after C_CopyObject",
+			CTX_WHAT(ctx), v->name, v->ver);
 	return CMK_OK;
 }
 
@@ -119,7 +123,7 @@ static cmk_rc prune(cmk_ctx *ctx, copies *cs, p11_rsa_flags keep, int exact, siz
 		if (c == a)
 			continue;
 		if (!c->complete || !is_working(c))
-			go = 1;                 /* half-written, or a surplus archive */
+			go = 1; /* half-written, or a surplus archive */
 		else if (exact)
 			go = !exactly(c, keep) || kept++;
 		else
@@ -241,8 +245,9 @@ cmk_rc keys_commit(cmk_ctx *ctx, key_state *st, const meta_keystate *ks, const m
 	/* 1. lower: every version's copies no more permissive than both the
 	 * metadata before and after (this also makes a missing archive) */
 	for (size_t i = 0; i < st->nv && rc == CMK_OK; i++)
-		rc = lower_version(ctx, &st->v[i], flags_and(keys_token_flags(st, &st->v[i]),
-		                                             keys_token_flags(&after, &vs[i])));
+		rc = lower_version(ctx, &st->v[i],
+				   flags_and(keys_token_flags(st, &st->v[i]),
+					     keys_token_flags(&after, &vs[i])));
 	/* 2. commit: one new record */
 	char app[CMK_NAME_MAX + 16], label[CMK_NAME_MAX + 80];
 	snprintf(app, sizeof app, META_APP_KEY_PREFIX "%s", st->name);
@@ -260,7 +265,8 @@ cmk_rc keys_commit(cmk_ctx *ctx, key_state *st, const meta_keystate *ks, const m
 		n.gen = prev->gen + 1;
 		n.updated = meta_now_us();
 		old = prev->h;
-		snprintf(label, sizeof label, "cmk %s/%s #%llu", st->name, n.ver, (unsigned long long)n.gen);
+		snprintf(label, sizeof label, "cmk %s/%s #%llu", st->name, n.ver,
+			 (unsigned long long)n.gen);
 		rc = meta_write(ctx, app, label, meta_encode_version(&n), NULL);
 	}
 	/* 3. raise: exactly the working copy the new metadata allows (this
@@ -281,13 +287,14 @@ cmk_rc keys_commit(cmk_ctx *ctx, key_state *st, const meta_keystate *ks, const m
 
 /* Load a live key and, for NAME/VERSION, the version. */
 static cmk_rc load_target(cmk_ctx *ctx, const char *id, const char *version, key_state *st,
-                          meta_version **v)
+			  meta_version **v)
 {
 	char name[CMK_NAME_MAX], ver[CMK_VERSION_LEN + 1];
 	CMK_TRY(names_resolve(ctx, id, name, ver));
 	if (version && *version) {
 		if (!names_version_valid(version))
-			return cmk_err(CMK_E_USAGE, "version '%s' is not 32 lowercase hex characters", version);
+			return cmk_err(CMK_E_USAGE,
+				       "version '%s' is not 32 lowercase hex characters", version);
 		snprintf(ver, sizeof ver, "%s", version);
 	}
 	CMK_TRY(keys_load_live(ctx, name, st));
@@ -295,12 +302,13 @@ static cmk_rc load_target(cmk_ctx *ctx, const char *id, const char *version, key
 	if (ver[0] && !(*v = keys_find_version(st, ver))) {
 		key_state_free(st);
 		return cmk_err(CMK_E_NOT_FOUND, "key cmk://%s/keys/%s has no version %s",
-		               cmk_ctx_vault(ctx), name, ver);
+			       cmk_ctx_vault(ctx), name, ver);
 	}
 	return CMK_OK;
 }
 
-static cmk_rc cmk_key_set_enabled_impl(cmk_ctx *ctx, const char *name, const char *version, int enabled)
+static cmk_rc cmk_key_set_enabled_impl(cmk_ctx *ctx, const char *name, const char *version,
+				       int enabled)
 {
 	return_if_fail(ctx && name);
 	key_state st;
@@ -321,7 +329,7 @@ static cmk_rc cmk_key_set_enabled_impl(cmk_ctx *ctx, const char *name, const cha
 }
 
 static cmk_rc cmk_key_update_attrs_impl(cmk_ctx *ctx, const char *name, const char *version,
-                            const cmk_key_update *u)
+					const cmk_key_update *u)
 {
 	return_if_fail(ctx && name && u);
 	if (u->set_ops && (!u->ops || (u->ops & ~(unsigned)CMK_OP_ALL)))
@@ -380,7 +388,8 @@ static cmk_rc load_deleted(cmk_ctx *ctx, const char *id, key_state *st)
 	CMK_TRY(keys_load(ctx, name, st));
 	if (!st->ks.deleted_on) {
 		key_state_free(st);
-		return cmk_err(CMK_E_NOT_FOUND, "key cmk://%s/keys/%s is not deleted", cmk_ctx_vault(ctx), name);
+		return cmk_err(CMK_E_NOT_FOUND, "key cmk://%s/keys/%s is not deleted",
+			       cmk_ctx_vault(ctx), name);
 	}
 	return CMK_OK;
 }
@@ -441,7 +450,8 @@ cmk_rc keys_purge_objects(cmk_ctx *ctx, const char *name)
 			rc = CMK_OK;
 			continue;
 		}
-		if (rc == CMK_OK && meta_decode(json, jlen, &kind[i], NULL, &ver[i], &ks) != CMK_OK) {
+		if (rc == CMK_OK &&
+		    meta_decode(json, jlen, &kind[i], NULL, &ver[i], &ks) != CMK_OK) {
 			cmk_err_clear();
 			kind[i] = META_NONE;
 		}
@@ -479,8 +489,9 @@ static cmk_rc cmk_key_purge_impl(cmk_ctx *ctx, const char *name)
 		time_t t = (time_t)st.ks.purge_on;
 		strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
 		rc = cmk_err(CMK_E_PURGE_PROTECTED,
-		             "key cmk://%s/keys/%s cannot be purged before %s: the vault has purge protection on",
-		             cmk_ctx_vault(ctx), st.name, when);
+			     "key cmk://%s/keys/%s cannot be purged before %s: the vault has purge "
+			     "protection on",
+			     cmk_ctx_vault(ctx), st.name, when);
 	}
 	if (rc == CMK_OK) {
 		meta_keystate ks = st.ks;
@@ -498,7 +509,7 @@ static cmk_rc cmk_key_purge_impl(cmk_ctx *ctx, const char *name)
 /* ---------------------------------------------------------- public calls */
 
 static const char *audit_name(cmk_ctx *ctx, const char *name, const char *version,
-                              char out[CMK_KID_MAX])
+			      char out[CMK_KID_MAX])
 {
 	char n[CMK_NAME_MAX], v[CMK_VERSION_LEN + 1];
 	if (names_resolve(ctx, name, n, v) != CMK_OK)
@@ -512,8 +523,12 @@ cmk_rc cmk_key_set_enabled(cmk_ctx *ctx, const char *name, const char *version, 
 {
 	return_if_fail(ctx && name);
 	char kid[CMK_KID_MAX];
-	vault_op o = { .ctx = ctx, .op = enabled ? "enable" : "disable", .perm = CMK_PERM_UPDATE,
-	               .key = audit_name(ctx, name, version, kid), .owned = name, .change = 1 };
+	vault_op o = { .ctx = ctx,
+		       .op = enabled ? "enable" : "disable",
+		       .perm = CMK_PERM_UPDATE,
+		       .key = audit_name(ctx, name, version, kid),
+		       .owned = name,
+		       .change = 1 };
 	cmk_rc rc = vault_op_begin(&o);
 	if (rc == CMK_OK)
 		rc = cmk_key_set_enabled_impl(ctx, name, version, enabled);
@@ -521,12 +536,16 @@ cmk_rc cmk_key_set_enabled(cmk_ctx *ctx, const char *name, const char *version, 
 }
 
 cmk_rc cmk_key_update_attrs(cmk_ctx *ctx, const char *name, const char *version,
-                            const cmk_key_update *u)
+			    const cmk_key_update *u)
 {
 	return_if_fail(ctx && name && u);
 	char kid[CMK_KID_MAX];
-	vault_op o = { .ctx = ctx, .op = "update", .perm = CMK_PERM_UPDATE,
-	               .key = audit_name(ctx, name, version, kid), .owned = name, .change = 1 };
+	vault_op o = { .ctx = ctx,
+		       .op = "update",
+		       .perm = CMK_PERM_UPDATE,
+		       .key = audit_name(ctx, name, version, kid),
+		       .owned = name,
+		       .change = 1 };
 	cmk_rc rc = u->set_tags ? owner_check_tags(u->tags, u->ntags) : CMK_OK;
 	if (rc == CMK_OK)
 		rc = vault_op_begin(&o);
@@ -537,11 +556,15 @@ cmk_rc cmk_key_update_attrs(cmk_ctx *ctx, const char *name, const char *version,
 
 /* delete, recover, purge: a change of the whole key */
 static cmk_rc key_change(cmk_ctx *ctx, const char *name, const char *op, unsigned perm,
-                         cmk_rc (*impl)(cmk_ctx *, const char *))
+			 cmk_rc (*impl)(cmk_ctx *, const char *))
 {
 	char kid[CMK_KID_MAX];
-	vault_op o = { .ctx = ctx, .op = op, .perm = perm, .key = audit_name(ctx, name, NULL, kid),
-	               .owned = name, .change = 1 };
+	vault_op o = { .ctx = ctx,
+		       .op = op,
+		       .perm = perm,
+		       .key = audit_name(ctx, name, NULL, kid),
+		       .owned = name,
+		       .change = 1 };
 	cmk_rc rc = vault_op_begin(&o);
 	if (rc == CMK_OK)
 		rc = impl(ctx, name);

@@ -13,7 +13,7 @@
 
 /* rot: the rotation policies read once (key list), or NULL: read now */
 static void fill_key_info(cmk_ctx *ctx, key_state *st, const struct rot_rec *rot, size_t nrot,
-                          cmk_key_info *out)
+			  cmk_key_info *out)
 {
 	memset(out, 0, sizeof *out);
 	strcpy(out->name, st->name);
@@ -76,7 +76,7 @@ cmk_rc keys_list_all(cmk_ctx *ctx, int deleted, cmk_key_info **keys, size_t *n)
 		const char *name = d[i].app + plen;
 		key_state st;
 		rc = keys_load_from(ctx, name, &d[i], next - i, &st);
-		if (rc == CMK_E_NOT_FOUND) {     /* purged meanwhile, or only orphans */
+		if (rc == CMK_E_NOT_FOUND) { /* purged meanwhile, or only orphans */
 			rc = CMK_OK;
 			continue;
 		}
@@ -107,7 +107,8 @@ static cmk_rc load_for_show(cmk_ctx *ctx, const char *id, int deleted, key_state
 	CMK_TRY(keys_load(ctx, name, st));
 	if (!st->ks.deleted_on) {
 		key_state_free(st);
-		return cmk_err(CMK_E_NOT_FOUND, "key cmk://%s/keys/%s is not deleted", cmk_ctx_vault(ctx), name);
+		return cmk_err(CMK_E_NOT_FOUND, "key cmk://%s/keys/%s is not deleted",
+			       cmk_ctx_vault(ctx), name);
 	}
 	return CMK_OK;
 }
@@ -122,8 +123,8 @@ static cmk_rc cmk_key_info_get_impl(cmk_ctx *ctx, const char *name, int deleted,
 	return CMK_OK;
 }
 
-static cmk_rc cmk_key_versions_impl(cmk_ctx *ctx, const char *name, int deleted, cmk_version_info **v,
-                        size_t *n)
+static cmk_rc cmk_key_versions_impl(cmk_ctx *ctx, const char *name, int deleted,
+				    cmk_version_info **v, size_t *n)
 {
 	return_if_fail(ctx && name && v && n);
 	key_state st;
@@ -164,7 +165,7 @@ cmk_rc cmk_key_info_get(cmk_ctx *ctx, const char *name, int deleted, cmk_key_inf
 }
 
 cmk_rc cmk_key_versions(cmk_ctx *ctx, const char *name, int deleted, cmk_version_info **v,
-                        size_t *n)
+			size_t *n)
 {
 	return_if_fail(ctx && name && v && n);
 	vault_op o = { .ctx = ctx, .op = "get-versions", .perm = CMK_PERM_GET, .key = name };

@@ -40,8 +40,8 @@ static cmk_rc write_take(cmk_ctx *ctx, int blocking, int change, int *got)
 		ctx->lock_fd = open(ctx->conf.lock_file, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 		if (ctx->lock_fd < 0) {
 			pthread_mutex_unlock(&ctx->write_lock);
-			return cmk_err(CMK_E_IO, "%s: lock file %s: %s", CTX_WHAT(ctx), ctx->conf.lock_file,
-			               strerror(errno));
+			return cmk_err(CMK_E_IO, "%s: lock file %s: %s", CTX_WHAT(ctx),
+				       ctx->conf.lock_file, strerror(errno));
 		}
 	}
 	while (flock(ctx->lock_fd, blocking ? LOCK_EX : LOCK_EX | LOCK_NB) != 0) {
@@ -51,8 +51,8 @@ static cmk_rc write_take(cmk_ctx *ctx, int blocking, int change, int *got)
 		}
 		if (errno != EINTR) {
 			pthread_mutex_unlock(&ctx->write_lock);
-			return cmk_err(CMK_E_IO, "%s: cannot lock %s: %s", CTX_WHAT(ctx), ctx->conf.lock_file,
-			               strerror(errno));
+			return cmk_err(CMK_E_IO, "%s: cannot lock %s: %s", CTX_WHAT(ctx),
+				       ctx->conf.lock_file, strerror(errno));
 		}
 	}
 	*got = 1;
@@ -81,7 +81,7 @@ int vault_write_held(cmk_ctx *ctx)
 
 void vault_write_release(cmk_ctx *ctx)
 {
-	if (ctx->lock_marked)   /* a blocking take released without vault_write_end */
+	if (ctx->lock_marked) /* a blocking take released without vault_write_end */
 		vault_lock_releasing(ctx);
 	atomic_store(&ctx->write_held, 0);
 	flock(ctx->lock_fd, LOCK_UN);

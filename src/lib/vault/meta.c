@@ -37,7 +37,8 @@ char *meta_encode_vault(const meta_vault *v)
 	add_i64(o, "gen", (int64_t)v->gen);
 	add_i64(o, "retention_days", v->retention_days);
 	json_object_object_add(o, "purge_protection", json_object_new_boolean(v->purge_protection));
-	json_object_object_add(o, "audit_fail_closed", json_object_new_boolean(v->audit_fail_closed));
+	json_object_object_add(o, "audit_fail_closed",
+			       json_object_new_boolean(v->audit_fail_closed));
 	if (v->audit_log[0])
 		json_object_object_add(o, "audit_log", json_object_new_string(v->audit_log));
 	json_object_object_add(o, "admin", json_object_new_string(v->admin));
@@ -63,7 +64,8 @@ char *meta_encode_version(const meta_version *v)
 	add_i64(o, "exp", v->expires);
 	json_object *tags = json_object_new_object();
 	for (size_t i = 0; i < v->ntags; i++)
-		json_object_object_add(tags, v->tags[i].key, json_object_new_string(v->tags[i].value));
+		json_object_object_add(tags, v->tags[i].key,
+				       json_object_new_string(v->tags[i].value));
 	json_object_object_add(o, "tags", tags);
 	return finish(o);
 }
@@ -121,7 +123,7 @@ static int decode_vault(json_object *o, meta_vault *v)
 	    !get_bool(o, "audit_fail_closed", &v->audit_fail_closed) ||
 	    !get_str(o, "admin", v->admin, sizeof v->admin) || !get_i64(o, "created", &created))
 		return 0;
-	json_object *al;    /* optional: older vaults have none */
+	json_object *al; /* optional: older vaults have none */
 	if (json_object_object_get_ex(o, "audit_log", &al) &&
 	    !get_str(o, "audit_log", v->audit_log, sizeof v->audit_log))
 		return 0;
@@ -135,20 +137,23 @@ static int decode_version(json_object *o, meta_version *v)
 {
 	int64_t gen, seq, bits, ops;
 	memset(v, 0, sizeof *v);
-	if (!get_str(o, "key", v->name, sizeof v->name) || !get_str(o, "ver", v->ver, sizeof v->ver) ||
-	    !get_i64(o, "gen", &gen) || !get_i64(o, "seq", &seq) ||
-	    !get_i64(o, "created", &v->created) || !get_i64(o, "updated", &v->updated) ||
-	    !get_i64(o, "bits", &bits) || !get_i64(o, "ops", &ops) ||
-	    !get_bool(o, "enabled", &v->enabled) || !get_bool(o, "imported", &v->imported) ||
-	    !get_i64(o, "nbf", &v->not_before) || !get_i64(o, "exp", &v->expires))
+	if (!get_str(o, "key", v->name, sizeof v->name) ||
+	    !get_str(o, "ver", v->ver, sizeof v->ver) || !get_i64(o, "gen", &gen) ||
+	    !get_i64(o, "seq", &seq) || !get_i64(o, "created", &v->created) ||
+	    !get_i64(o, "updated", &v->updated) || !get_i64(o, "bits", &bits) ||
+	    !get_i64(o, "ops", &ops) || !get_bool(o, "enabled", &v->enabled) ||
+	    !get_bool(o, "imported", &v->imported) || !get_i64(o, "nbf", &v->not_before) ||
+	    !get_i64(o, "exp", &v->expires))
 		return 0;
 	v->gen = (uint64_t)gen;
 	v->seq = (uint64_t)seq;
 	v->bits = (unsigned)bits;
 	v->ops = (unsigned)ops & CMK_OP_ALL;
 	json_object *tags;
-	if (json_object_object_get_ex(o, "tags", &tags) && json_object_is_type(tags, json_type_object)) {
-		json_object_object_foreach(tags, k, val) {
+	if (json_object_object_get_ex(o, "tags", &tags) &&
+	    json_object_is_type(tags, json_type_object)) {
+		json_object_object_foreach(tags, k, val)
+		{
 			if (v->ntags == CMK_TAGS_MAX || strlen(k) >= sizeof v->tags[0].key ||
 			    !json_object_is_type(val, json_type_string) ||
 			    strlen(json_object_get_string(val)) >= sizeof v->tags[0].value)
@@ -174,7 +179,7 @@ static int decode_keystate(json_object *o, meta_keystate *ks)
 }
 
 cmk_rc meta_decode(const uint8_t *json, size_t len, meta_kind *kind, meta_vault *v,
-                   meta_version *ver, meta_keystate *ks)
+		   meta_version *ver, meta_keystate *ks)
 {
 	*kind = META_NONE;
 	json_tokener *tok = json_tokener_new();
@@ -212,17 +217,16 @@ static void hex32(const uint8_t mac[32], char out[65])
 }
 
 static cmk_rc record_mac(cmk_ctx *ctx, const char *app, const uint8_t *json, size_t len,
-                         char hex[65])
+			 char hex[65])
 {
-	size_t alen = strlen(app) + 1;           /* the NUL separates app from json */
+	size_t alen = strlen(app) + 1; /* the NUL separates app from json */
 	uint8_t mac[32];
 	CMK_TRY(ctx_mac(ctx, CTX_MAC_META, (const uint8_t *)app, alen, json, len, mac));
 	hex32(mac, hex);
 	return CMK_OK;
 }
 
-cmk_rc meta_write(cmk_ctx *ctx, const char *app, const char *label, char *json,
-                  CK_OBJECT_HANDLE *h)
+cmk_rc meta_write(cmk_ctx *ctx, const char *app, const char *label, char *json, CK_OBJECT_HANDLE *h)
 {
 	if (!json)
 		return cmk_err(CMK_E_NOMEM, "out of memory");
@@ -246,13 +250,16 @@ cmk_rc meta_write(cmk_ctx *ctx, const char *app, const char *label, char *json,
 cmk_rc meta_open(cmk_ctx *ctx, const p11_data *d, const uint8_t **json, size_t *len)
 {
 	if (d->len < 66 || d->value[64] != '\n')
-		return cmk_err(CMK_E_INTEGRITY, "%s: metadata record '%s' has no MAC: it was not written by cmk",
-		               CTX_WHAT(ctx), d->app);
+		return cmk_err(CMK_E_INTEGRITY,
+			       "%s: metadata record '%s' has no MAC: it was not written by cmk",
+			       CTX_WHAT(ctx), d->app);
 	char hex[65];
 	CMK_TRY(record_mac(ctx, d->app, d->value + 65, d->len - 65, hex));
 	if (CRYPTO_memcmp(hex, d->value, 64) != 0)
-		return cmk_err(CMK_E_INTEGRITY, "%s: metadata record '%s' fails authentication: it was changed behind cmk's back",
-		               CTX_WHAT(ctx), d->app);
+		return cmk_err(CMK_E_INTEGRITY,
+			       "%s: metadata record '%s' fails authentication: it was changed "
+			       "behind cmk's back",
+			       CTX_WHAT(ctx), d->app);
 	*json = d->value + 65;
 	*len = d->len - 65;
 	return CMK_OK;
@@ -266,7 +273,7 @@ void meta_label(cmk_ctx *ctx, CK_OBJECT_HANDLE h, char *out, size_t cap)
 	if (p11_get_bytes(ctx->tok, h, CKA_LABEL, &l, &n) != CMK_OK)
 		return;
 	size_t j = 0;
-	for (size_t i = 0; i < n && j + 1 < cap; i++)     /* printable only */
+	for (size_t i = 0; i < n && j + 1 < cap; i++) /* printable only */
 		out[j++] = l[i] >= 0x20 && l[i] < 0x7f && l[i] != '\'' ? (char)l[i] : '?';
 	out[j] = '\0';
 	free(l);
@@ -313,8 +320,9 @@ void meta_report_bad(cmk_ctx *ctx, const p11_data *d, const char *why)
 		return;
 	char what[256];
 	meta_describe(ctx, d, what, sizeof what);
-	fprintf(stderr, "cmk: warning: %s: %s %s and is ignored; `cmk vault check --repair` removes it\n",
-	        CTX_WHAT(ctx), what, why);
+	fprintf(stderr,
+		"cmk: warning: %s: %s %s and is ignored; `cmk vault check --repair` removes it\n",
+		CTX_WHAT(ctx), what, why);
 }
 
 cmk_rc meta_open_or_skip(cmk_ctx *ctx, const p11_data *d, const uint8_t **json, size_t *len)
@@ -329,8 +337,10 @@ cmk_rc meta_open_or_skip(cmk_ctx *ctx, const p11_data *d, const uint8_t **json, 
 		rc = meta_open(ctx, d, json, len);
 	}
 	if (rc == CMK_E_INTEGRITY) {
-		meta_report_bad(ctx, d, d->len < 66 || d->value[64] != '\n' ? "has no MAC (not written by cmk)"
-		                                                             : "fails authentication");
+		meta_report_bad(ctx, d,
+				d->len < 66 || d->value[64] != '\n'
+					? "has no MAC (not written by cmk)"
+					: "fails authentication");
 		return CMK_E_NOT_FOUND;
 	}
 	return rc;

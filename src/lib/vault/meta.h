@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include "p11/p11.h"
 
-#define META_APP_VAULT "cmk/vault"
+#define META_APP_VAULT	    "cmk/vault"
 #define META_APP_KEY_PREFIX "cmk/key/"
 
 typedef struct meta_vault {
@@ -22,9 +22,9 @@ typedef struct meta_vault {
 	unsigned retention_days;
 	int purge_protection;
 	int audit_fail_closed;
-	char audit_log[1024];    /* "" : none recorded (docs/audit.md) */
+	char audit_log[1024]; /* "" : none recorded (docs/audit.md) */
 	char admin[CMK_IDENTITY_MAX];
-	int64_t created;         /* unix seconds */
+	int64_t created; /* unix seconds */
 	CK_OBJECT_HANDLE h;
 } meta_vault;
 
@@ -32,11 +32,11 @@ typedef struct meta_version {
 	char name[CMK_NAME_MAX];
 	char ver[CMK_VERSION_LEN + 1];
 	uint64_t gen;
-	uint64_t seq;            /* order of creation within the key */
-	int64_t created, updated;  /* unix microseconds */
+	uint64_t seq;		  /* order of creation within the key */
+	int64_t created, updated; /* unix microseconds */
 	unsigned bits, ops;
 	int enabled, imported;
-	int64_t not_before, expires;  /* unix seconds, 0 none */
+	int64_t not_before, expires; /* unix seconds, 0 none */
 	cmk_tag tags[CMK_TAGS_MAX];
 	size_t ntags;
 	CK_OBJECT_HANDLE h;
@@ -44,11 +44,11 @@ typedef struct meta_version {
 
 typedef struct meta_keystate {
 	char name[CMK_NAME_MAX];
-	uint64_t gen;            /* 0: no record yet (enabled, live) */
+	uint64_t gen; /* 0: no record yet (enabled, live) */
 	int enabled;
-	int64_t deleted_on;      /* unix seconds, 0: live */
+	int64_t deleted_on; /* unix seconds, 0: live */
 	int64_t purge_on;
-	int purging;             /* purge started: objects being destroyed */
+	int purging; /* purge started: objects being destroyed */
 	CK_OBJECT_HANDLE h;
 } meta_keystate;
 
@@ -56,7 +56,7 @@ typedef enum meta_kind { META_NONE, META_VAULT, META_VERSION, META_KEYSTATE } me
 
 /* Decode a record; kind says which of the outputs was filled. */
 cmk_rc meta_decode(const uint8_t *json, size_t len, meta_kind *kind, meta_vault *v,
-                   meta_version *ver, meta_keystate *ks);
+		   meta_version *ver, meta_keystate *ks);
 /* Encode into malloc'd JSON text. */
 char *meta_encode_vault(const meta_vault *v);
 char *meta_encode_version(const meta_version *v);
@@ -66,7 +66,7 @@ char *meta_encode_keystate(const meta_keystate *ks);
  * the vault's token-held metadata key over app || NUL || json.  Takes
  * ownership of json. */
 cmk_rc meta_write(cmk_ctx *ctx, const char *app, const char *label, char *json,
-                  CK_OBJECT_HANDLE *h);
+		  CK_OBJECT_HANDLE *h);
 /* Authenticate a record read from the token; *json points into d->value.
  * A record edited or made behind cmk's back fails with CMK_E_INTEGRITY. */
 cmk_rc meta_open(cmk_ctx *ctx, const p11_data *d, const uint8_t **json, size_t *len);

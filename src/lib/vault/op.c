@@ -25,7 +25,7 @@ cmk_rc vault_op_begin(vault_op *o)
 cmk_rc vault_op_end(vault_op *o, cmk_rc rc)
 {
 	if (o->held) {
-		sig_defer_begin();      /* until its audit record is written */
+		sig_defer_begin(); /* until its audit record is written */
 		vault_write_end(o->ctx);
 	}
 	rc = audit_op(o->ctx, o->op, o->key, rc);

@@ -26,13 +26,13 @@
 
 typedef struct vault_op {
 	cmk_ctx *ctx;
-	const char *op;         /* the audit record's operation */
-	unsigned perm;          /* the permission it needs */
-	const char *key;        /* the key it is about (NULL: the vault) */
-	const char *owned;      /* a key name whose owner must be acting, or NULL */
-	const char *verb;       /* for the owner's refusal (default: op) */
-	int change;             /* changes the vault: under its lock */
-	int held;               /* (the lock is held) */
+	const char *op;	   /* the audit record's operation */
+	unsigned perm;	   /* the permission it needs */
+	const char *key;   /* the key it is about (NULL: the vault) */
+	const char *owned; /* a key name whose owner must be acting, or NULL */
+	const char *verb;  /* for the owner's refusal (default: op) */
+	int change;	   /* changes the vault: under its lock */
+	int held;	   /* (the lock is held) */
 } vault_op;
 
 cmk_rc vault_op_begin(vault_op *o);

@@ -62,9 +62,11 @@ cmk_rc owner_check(cmk_ctx *ctx, const char *id, const char *op)
 	const char *owner = owner_of(&st);
 	cmk_rc rc = CMK_OK;
 	if (owner && strcmp(owner, acting) != 0)
-		rc = cmk_err(CMK_E_OP_NOT_ALLOWED, "key cmk://%s/keys/%s is managed by resource %s: "
-		             "%s it through the resource's own commands (cmk resource ...), not cmk key",
-		             cmk_ctx_vault(ctx), name, owner, op);
+		rc = cmk_err(
+			CMK_E_OP_NOT_ALLOWED,
+			"key cmk://%s/keys/%s is managed by resource %s: "
+			"%s it through the resource's own commands (cmk resource ...), not cmk key",
+			cmk_ctx_vault(ctx), name, owner, op);
 	key_state_free(&st);
 	return rc;
 }
@@ -73,7 +75,9 @@ cmk_rc owner_check_tags(const cmk_tag *tags, size_t ntags)
 {
 	for (size_t i = 0; i < ntags; i++)
 		if (strcmp(tags[i].key, OWNER_TAG) == 0 && strcmp(tags[i].value, acting) != 0)
-			return cmk_err(CMK_E_USAGE, "the tag %s is reserved: it marks the "
-			               "service-managed key of a resource", OWNER_TAG);
+			return cmk_err(CMK_E_USAGE,
+				       "the tag %s is reserved: it marks the "
+				       "service-managed key of a resource",
+				       OWNER_TAG);
 	return CMK_OK;
 }

@@ -20,7 +20,7 @@
  * meanwhile carry the resource (and object id). */
 void owner_act_begin(const char *resource, const char *object);
 void owner_act_end(void);
-const char *owner_acting(void);          /* NULL when not acting */
+const char *owner_acting(void); /* NULL when not acting */
 /* The resource's identity, when it has one, for this thread's key calls. */
 void owner_act_identity(const char *identity);
 /* The identity this thread acts as on ctx: the resource's, else ctx's. */

@@ -25,14 +25,14 @@ struct ctx_policy_cache {
 	int64_t loaded_ms;
 	cmk_policy *v;
 	size_t n;
-	cmk_identity_info *ids;  /* identity objects (identity.c) */
+	cmk_identity_info *ids; /* identity objects (identity.c) */
 	size_t nids;
 	int valid;
 };
 
 static const char *const perm_names[] = {
-	"get", "list", "create", "update", "delete", "recover", "purge", "rotate",
-	"wrapKey", "unwrapKey", "encrypt", "decrypt", "sign", "verify",
+	"get",	  "list",    "create",	  "update",  "delete",	"recover", "purge",
+	"rotate", "wrapKey", "unwrapKey", "encrypt", "decrypt", "sign",	   "verify",
 };
 #define NPERMS (sizeof perm_names / sizeof perm_names[0])
 
@@ -58,8 +58,11 @@ cmk_rc cmk_perms_parse(const char *s, unsigned *perms)
 				if (strlen(perm_names[i]) == n && strncmp(s, perm_names[i], n) == 0)
 					bit = 1u << i;
 			if (!bit)
-				return cmk_err(CMK_E_USAGE, "unknown permission '%.*s' (known: all get list create update delete recover purge rotate wrapKey unwrapKey encrypt decrypt sign verify)",
-				               (int)n, s);
+				return cmk_err(CMK_E_USAGE,
+					       "unknown permission '%.*s' (known: all get list "
+					       "create update delete recover purge rotate wrapKey "
+					       "unwrapKey encrypt decrypt sign verify)",
+					       (int)n, s);
 			m |= bit;
 		}
 		s += n;
@@ -78,7 +81,7 @@ void cmk_perms_format(unsigned perms, char *buf, size_t len)
 	for (unsigned i = 0; i < NPERMS; i++)
 		if (perms & (1u << i))
 			used += (size_t)snprintf(buf + used, used < len ? len - used : 0, "%s%s",
-			                         used ? "," : "", perm_names[i]);
+						 used ? "," : "", perm_names[i]);
 }
 
 static int64_t mono_ms(void)
@@ -107,12 +110,16 @@ static int pol_parse(json_object *o, void *rec)
 }
 
 static const rec_kind pol_kind = {
-	.app = META_APP_POLICY, .what = "policy", .name_key = "identity",
-	.size = sizeof(pol_rec), .name_off = offsetof(pol_rec, p.identity), .parse = pol_parse,
+	.app = META_APP_POLICY,
+	.what = "policy",
+	.name_key = "identity",
+	.size = sizeof(pol_rec),
+	.name_off = offsetof(pol_rec, p.identity),
+	.parse = pol_parse,
 };
 
 static cmk_rc policy_read(cmk_ctx *ctx, pol_rec **out, size_t *n, CK_OBJECT_HANDLE **stale,
-                          size_t *nstale)
+			  size_t *nstale)
 {
 	return recs_read(ctx, &pol_kind, (void **)out, n, stale, nstale);
 }
@@ -232,8 +239,8 @@ cmk_rc policy_check(cmk_ctx *ctx, unsigned perm, const char *key)
 	CMK_TRY(own_perms(ctx, who, &perms, &state));
 	if (state == 2 || state == 3)
 		return cmk_err(CMK_E_ACCESS_DENIED, "access denied: identity '%s' is %s in %s%s",
-		               who, state == 2 ? "disabled" : "deleted", CTX_WHAT(ctx),
-		               state == 2 ? " (cmk identity enable)" : "");
+			       who, state == 2 ? "disabled" : "deleted", CTX_WHAT(ctx),
+			       state == 2 ? " (cmk identity enable)" : "");
 	if (perms & perm)
 		return CMK_OK;
 	if (who != ctx->identity && owned_by_acting(ctx, key))
@@ -244,10 +251,12 @@ cmk_rc policy_check(cmk_ctx *ctx, unsigned perm, const char *key)
 	else
 		snprintf(kid, sizeof kid, "%s", key ? key : "");
 	if (key)
-		return cmk_err(CMK_E_ACCESS_DENIED, "access denied: identity '%s' lacks permission '%s' on key %s",
-		               who, cmk_perm_name(perm), kid);
-	return cmk_err(CMK_E_ACCESS_DENIED, "access denied: identity '%s' lacks permission '%s' in %s",
-	               who, cmk_perm_name(perm), CTX_WHAT(ctx));
+		return cmk_err(CMK_E_ACCESS_DENIED,
+			       "access denied: identity '%s' lacks permission '%s' on key %s", who,
+			       cmk_perm_name(perm), kid);
+	return cmk_err(CMK_E_ACCESS_DENIED,
+		       "access denied: identity '%s' lacks permission '%s' in %s", who,
+		       cmk_perm_name(perm), CTX_WHAT(ctx));
 }
 
 cmk_rc policy_write(cmk_ctx *ctx, const char *identity, unsigned perms)
@@ -267,8 +276,10 @@ cmk_rc policy_check_admin(cmk_ctx *ctx, const char *what)
 	meta_vault v;
 	CMK_TRY(vault_record(ctx, &v));
 	if (strcmp(v.admin, ctx->identity) != 0)
-		return cmk_err(CMK_E_ACCESS_DENIED, "access denied: only the administrator of %s ('%s') edits %s, not '%s'",
-		               CTX_WHAT(ctx), v.admin, what, ctx->identity);
+		return cmk_err(
+			CMK_E_ACCESS_DENIED,
+			"access denied: only the administrator of %s ('%s') edits %s, not '%s'",
+			CTX_WHAT(ctx), v.admin, what, ctx->identity);
 	return CMK_OK;
 }
 
@@ -290,18 +301,21 @@ static cmk_rc check_exists(cmk_ctx *ctx, const char *identity)
 	}
 	free(v);
 	if (users && !found)
-		return cmk_err(CMK_E_NOT_FOUND, "%s has no identity '%s': create it first (cmk identity create %s)",
-		               CTX_WHAT(ctx), identity, identity);
+		return cmk_err(CMK_E_NOT_FOUND,
+			       "%s has no identity '%s': create it first (cmk identity create %s)",
+			       CTX_WHAT(ctx), identity, identity);
 	return CMK_OK;
 }
 
 static cmk_rc check_identity(const char *identity)
 {
 	if (!identity || !*identity || strlen(identity) >= CMK_IDENTITY_MAX)
-		return cmk_err(CMK_E_USAGE, "identity must be 1-%d characters", CMK_IDENTITY_MAX - 1);
+		return cmk_err(CMK_E_USAGE, "identity must be 1-%d characters",
+			       CMK_IDENTITY_MAX - 1);
 	for (const char *p = identity; *p; p++)
 		if ((unsigned char)*p < 0x21 || *p == 0x7f)
-			return cmk_err(CMK_E_USAGE, "identity '%s' has spaces or control characters", identity);
+			return cmk_err(CMK_E_USAGE,
+				       "identity '%s' has spaces or control characters", identity);
 	return CMK_OK;
 }
 
@@ -360,13 +374,14 @@ cmk_rc cmk_policy_remove(cmk_ctx *ctx, const char *identity)
 			for (size_t i = 0; i < ns && rc == CMK_OK; i++)
 				p11_destroy(ctx->tok, stale[i]);
 			if (rc == CMK_OK && !found)
-				rc = cmk_err(CMK_E_NOT_FOUND, "%s has no access policy for identity '%s'",
-				             CTX_WHAT(ctx), identity);
+				rc = cmk_err(CMK_E_NOT_FOUND,
+					     "%s has no access policy for identity '%s'",
+					     CTX_WHAT(ctx), identity);
 			free(r);
 			free(stale);
 		}
 		policy_cache_invalidate(ctx);
-		sig_defer_begin();      /* until the audit record is written */
+		sig_defer_begin(); /* until the audit record is written */
 		vault_write_end(ctx);
 	}
 	char what[CMK_IDENTITY_MAX + 16];
@@ -404,7 +419,8 @@ cmk_rc cmk_policy_get(cmk_ctx *ctx, const char *identity, cmk_policy *out)
 	cmk_policy *v;
 	size_t n;
 	CMK_TRY(cmk_policy_list(ctx, &v, &n));
-	cmk_rc rc = cmk_err(CMK_E_NOT_FOUND, "%s has no access policy for identity '%s'", CTX_WHAT(ctx), identity);
+	cmk_rc rc = cmk_err(CMK_E_NOT_FOUND, "%s has no access policy for identity '%s'",
+			    CTX_WHAT(ctx), identity);
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(v[i].identity, identity) == 0) {
 			*out = v[i];

@@ -10,8 +10,9 @@
 const char *recs_str(json_object *o, const char *key)
 {
 	json_object *v;
-	return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string) ?
-	       json_object_get_string(v) : "";
+	return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)
+		       ? json_object_get_string(v)
+		       : "";
 }
 
 int64_t recs_int(json_object *o, const char *key)
@@ -21,7 +22,7 @@ int64_t recs_int(json_object *o, const char *key)
 }
 
 #define REC(k, base, i) ((char *)(base) + (i) * (k)->size)
-#define NAME(k, rec) ((char *)(rec) + (k)->name_off)
+#define NAME(k, rec)	((char *)(rec) + (k)->name_off)
 
 void *recs_find(const rec_kind *k, void *recs, size_t n, const char *name)
 {
@@ -56,8 +57,8 @@ static cmk_rc one(cmk_ctx *ctx, const rec_kind *k, const p11_data *d, void *r)
 	return CMK_OK;
 }
 
-cmk_rc recs_read(cmk_ctx *ctx, const rec_kind *k, void **out, size_t *n,
-                 CK_OBJECT_HANDLE **stale, size_t *nstale)
+cmk_rc recs_read(cmk_ctx *ctx, const rec_kind *k, void **out, size_t *n, CK_OBJECT_HANDLE **stale,
+		 size_t *nstale)
 {
 	p11_data *d;
 	size_t count;
@@ -102,7 +103,7 @@ cmk_rc recs_read(cmk_ctx *ctx, const rec_kind *k, void **out, size_t *n,
 }
 
 cmk_rc recs_write(cmk_ctx *ctx, const rec_kind *k, const char *name, json_object *o,
-                  void (*amend)(json_object *o, const void *cur))
+		  void (*amend)(json_object *o, const void *cur))
 {
 	void *r;
 	size_t n, ns;
@@ -123,7 +124,8 @@ cmk_rc recs_write(cmk_ctx *ctx, const rec_kind *k, const char *name, json_object
 	json_object_put(o);
 	char label[CMK_NAME_MAX + 48];
 	snprintf(label, sizeof label, "cmk %s %s #%llu", k->what, name, (unsigned long long)gen);
-	rc = json ? meta_write(ctx, k->app, label, json, NULL) : cmk_err(CMK_E_NOMEM, "out of memory");
+	rc = json ? meta_write(ctx, k->app, label, json, NULL)
+		  : cmk_err(CMK_E_NOMEM, "out of memory");
 	if (rc == CMK_OK && old != CK_INVALID_HANDLE)
 		p11_destroy(ctx->tok, old);
 	for (size_t i = 0; rc == CMK_OK && i < ns; i++)

@@ -28,7 +28,7 @@
 #include "util/err.h"
 
 #define META_APP_ROTATION "cmk/rotation"
-#define DAY 86400
+#define DAY		  86400
 
 typedef struct rot_rec {
 	rec_hdr hdr;
@@ -49,8 +49,12 @@ static int rot_parse(json_object *o, void *rec)
 }
 
 static const rec_kind rot_kind = {
-	.app = META_APP_ROTATION, .what = "rotation", .name_key = "key",
-	.size = sizeof(rot_rec), .name_off = offsetof(rot_rec, name), .parse = rot_parse,
+	.app = META_APP_ROTATION,
+	.what = "rotation",
+	.name_key = "key",
+	.size = sizeof(rot_rec),
+	.name_off = offsetof(rot_rec, name),
+	.parse = rot_parse,
 };
 
 /* Every record, newest generation per key. */
@@ -88,7 +92,7 @@ static cmk_rc check_period(const char *what, int64_t s)
 {
 	if (s < DAY)
 		return cmk_err(CMK_E_USAGE, "%s must be at least a day (got %lld seconds)", what,
-		               (long long)s);
+			       (long long)s);
 	return CMK_OK;
 }
 
@@ -113,7 +117,8 @@ cmk_rc cmk_rotation_policy_set(cmk_ctx *ctx, const char *name, const cmk_rotatio
 {
 	return_if_fail(ctx && name && p);
 	if (!p->rotate_after && !p->expire_after && !p->notify_before)
-		return cmk_err(CMK_E_USAGE, "a rotation policy needs --rotate-after, --expire-after or --notify-before");
+		return cmk_err(CMK_E_USAGE, "a rotation policy needs --rotate-after, "
+					    "--expire-after or --notify-before");
 	if (p->rotate_after || p->rotate_after < 0)
 		CMK_TRY(check_period("--rotate-after", p->rotate_after));
 	if (p->expire_after || p->expire_after < 0)
@@ -121,16 +126,23 @@ cmk_rc cmk_rotation_policy_set(cmk_ctx *ctx, const char *name, const cmk_rotatio
 	if (p->notify_before || p->notify_before < 0)
 		CMK_TRY(check_period("--notify-before", p->notify_before));
 	if (p->expire_after && p->rotate_after && p->expire_after < p->rotate_after)
-		return cmk_err(CMK_E_USAGE, "--expire-after (%lld days) is shorter than --rotate-after "
-		               "(%lld days): versions would expire before the next one is made",
-		               (long long)(p->expire_after / DAY), (long long)(p->rotate_after / DAY));
+		return cmk_err(CMK_E_USAGE,
+			       "--expire-after (%lld days) is shorter than --rotate-after "
+			       "(%lld days): versions would expire before the next one is made",
+			       (long long)(p->expire_after / DAY),
+			       (long long)(p->rotate_after / DAY));
 	char kid[CMK_KID_MAX], n[CMK_NAME_MAX], v[CMK_VERSION_LEN + 1];
 	if (names_resolve(ctx, name, n, v) == CMK_OK)
 		names_kid(cmk_ctx_vault(ctx), n, NULL, kid);
 	else
 		snprintf(kid, sizeof kid, "%s", name);
-	vault_op o = { .ctx = ctx, .op = "rotation-policy", .perm = CMK_PERM_UPDATE, .key = kid,
-	               .owned = name, .verb = "set a rotation policy on", .change = 1 };
+	vault_op o = { .ctx = ctx,
+		       .op = "rotation-policy",
+		       .perm = CMK_PERM_UPDATE,
+		       .key = kid,
+		       .owned = name,
+		       .verb = "set a rotation policy on",
+		       .change = 1 };
 	cmk_rc rc = vault_op_begin(&o);
 	if (rc == CMK_OK)
 		rc = set_impl(ctx, name, p);
@@ -145,7 +157,7 @@ static cmk_rc get_impl(cmk_ctx *ctx, const char *id, cmk_rotation_policy *out)
 	CMK_TRY(names_resolve(ctx, id, name, ver));
 	CMK_TRY(read_recs(ctx, &r, &n));
 	cmk_rc rc = cmk_err(CMK_E_NOT_FOUND, "key cmk://%s/keys/%s has no rotation policy",
-	                    cmk_ctx_vault(ctx), name);
+			    cmk_ctx_vault(ctx), name);
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(r[i].name, name) == 0) {
 			*out = r[i].p;
@@ -171,7 +183,7 @@ static cmk_rc sweep_key(cmk_ctx *ctx, const rot_rec *r, cmk_rotation_event *ev, 
 		return rc;
 	if (owner_of(&st)) {
 		key_state_free(&st);
-		return CMK_E_NOT_FOUND;         /* a resource's own key: skipped */
+		return CMK_E_NOT_FOUND; /* a resource's own key: skipped */
 	}
 	meta_version newest = st.v[st.nv - 1];
 	key_state_free(&st);
@@ -230,7 +242,7 @@ cmk_rc cmk_rotation_sweep(cmk_ctx *ctx, cmk_rotation_event **out, size_t *n)
 		if (rc == CMK_OK)
 			k++;
 		else if (rc == CMK_E_NOT_FOUND || rc == CMK_E_DELETED)
-			rc = CMK_OK;            /* gone, deleted or a resource's */
+			rc = CMK_OK; /* gone, deleted or a resource's */
 	}
 	free(r);
 	if (rc != CMK_OK) {

@@ -35,12 +35,13 @@ cmk_rc vault_record(cmk_ctx *ctx, meta_vault *out)
 		const uint8_t *json;
 		size_t jlen;
 		if ((rc = meta_open_or_skip(ctx, &d[i], &json, &jlen)) == CMK_E_NOT_FOUND) {
-			rc = CMK_OK;          /* not cmk's: reported, ignored */
+			rc = CMK_OK; /* not cmk's: reported, ignored */
 			continue;
 		}
 		if (rc != CMK_OK)
 			break;
-		if (meta_decode(json, jlen, &kind, &v, NULL, NULL) != CMK_OK || kind != META_VAULT) {
+		if (meta_decode(json, jlen, &kind, &v, NULL, NULL) != CMK_OK ||
+		    kind != META_VAULT) {
 			cmk_err_clear();
 			meta_report_bad(ctx, &d[i], "is malformed");
 			continue;
@@ -52,8 +53,9 @@ cmk_rc vault_record(cmk_ctx *ctx, meta_vault *out)
 	}
 	p11_data_free(d, n);
 	if (rc == CMK_OK && !found)
-		rc = cmk_err(CMK_E_NOT_FOUND, "%s is not initialised on token '%s': run `cmk vault init`",
-		             CTX_WHAT(ctx), p11_tok_label(ctx->tok));
+		rc = cmk_err(CMK_E_NOT_FOUND,
+			     "%s is not initialised on token '%s': run `cmk vault init`",
+			     CTX_WHAT(ctx), p11_tok_label(ctx->tok));
 	return rc;
 }
 
@@ -68,8 +70,8 @@ static cmk_rc vault_init_locked(cmk_ctx *ctx, const cmk_vault_params *p)
 	if (h != CK_INVALID_HANDLE) {
 		cmk_rc rc = vault_record(ctx, &v);
 		if (rc == CMK_OK)
-			return cmk_err(CMK_E_EXISTS, "%s is already initialised on token '%s'", CTX_WHAT(ctx),
-			               p11_tok_label(ctx->tok));
+			return cmk_err(CMK_E_EXISTS, "%s is already initialised on token '%s'",
+				       CTX_WHAT(ctx), p11_tok_label(ctx->tok));
 		if (rc != CMK_E_NOT_FOUND)
 			return rc;
 	} else {
@@ -103,7 +105,8 @@ cmk_rc cmk_vault_init(cmk_ctx *ctx, const cmk_vault_params *p)
 	if (days < 7 || days > 90)
 		return cmk_err(CMK_E_USAGE, "retention must be 7 to 90 days, not %u", days);
 	if (p->admin && (strlen(p->admin) >= CMK_IDENTITY_MAX || !*p->admin))
-		return cmk_err(CMK_E_USAGE, "admin identity must be 1-%d characters", CMK_IDENTITY_MAX - 1);
+		return cmk_err(CMK_E_USAGE, "admin identity must be 1-%d characters",
+			       CMK_IDENTITY_MAX - 1);
 	CMK_TRY(vault_write_begin(ctx));
 	cmk_rc rc = vault_init_locked(ctx, p);
 	return audit_write_end(ctx, "vault-init", NULL, rc);
@@ -127,10 +130,13 @@ static cmk_rc vault_update(cmk_ctx *ctx, int purge_protection, int fail_closed, 
 	meta_vault v;
 	CMK_TRY(vault_record(ctx, &v));
 	if (strcmp(ctx->identity, v.admin) != 0)
-		return cmk_err(CMK_E_ACCESS_DENIED, "access denied: only the administrator of %s (%s) changes its settings, not '%s'",
-		               CTX_WHAT(ctx), v.admin, ctx->identity);
+		return cmk_err(CMK_E_ACCESS_DENIED,
+			       "access denied: only the administrator of %s (%s) changes its "
+			       "settings, not '%s'",
+			       CTX_WHAT(ctx), v.admin, ctx->identity);
 	if (v.purge_protection && !purge_protection)
-		return cmk_err(CMK_E_USAGE, "purge protection of %s cannot be turned off once on", CTX_WHAT(ctx));
+		return cmk_err(CMK_E_USAGE, "purge protection of %s cannot be turned off once on",
+			       CTX_WHAT(ctx));
 	if (v.purge_protection == purge_protection && v.audit_fail_closed == fail_closed &&
 	    (!log || strcmp(log, v.audit_log) == 0))
 		return CMK_OK;
@@ -156,7 +162,7 @@ static cmk_rc vault_set(cmk_ctx *ctx, const char *op, int which, int on, const c
 	cmk_rc rc = vault_record(ctx, &v);
 	if (rc == CMK_OK)
 		rc = vault_update(ctx, which == 0 ? on != 0 : v.purge_protection,
-		                  which == 1 ? on != 0 : v.audit_fail_closed, log);
+				  which == 1 ? on != 0 : v.audit_fail_closed, log);
 	return audit_write_end(ctx, op, log, rc);
 }
 
@@ -165,7 +171,8 @@ cmk_rc cmk_vault_set_audit_log(cmk_ctx *ctx, const char *path)
 	return_if_fail(ctx && path);
 	char abs[1024];
 	if (!*path || strlen(path) >= 1000)
-		return cmk_err(CMK_E_USAGE, "audit log path '%.40s' must be 1-999 characters", path);
+		return cmk_err(CMK_E_USAGE, "audit log path '%.40s' must be 1-999 characters",
+			       path);
 	absolute_path(path, abs, sizeof abs);
 	/* this change is recorded in the old log (its last record then, and
 	 * anchored: the new log continues the chain from the anchor); contexts
@@ -208,7 +215,7 @@ cmk_rc cmk_vault_sweep(cmk_ctx *ctx, size_t *purged)
 			owner_act_end();
 		if (rc == CMK_OK)
 			count++;
-		else if (rc == CMK_E_NOT_FOUND)    /* another sweep got there first */
+		else if (rc == CMK_E_NOT_FOUND) /* another sweep got there first */
 			rc = CMK_OK;
 	}
 	free(keys);
@@ -294,8 +301,8 @@ cmk_rc cmk_vault_info_get(cmk_ctx *ctx, cmk_vault_info *out)
 	out->oaep1_native = m.oaep1;
 	out->raw_rsa = m.x509;
 	snprintf(out->unwrap_path, sizeof out->unwrap_path, "%s",
-	         m.oaep256 ? "native CKM_RSA_PKCS_OAEP (SHA-256) on the token"
-	         : m.x509 ? "CKM_RSA_X_509 on the token + OAEP decoding in OpenSSL"
-	                  : "unavailable: the token has neither OAEP-256 nor raw RSA");
+		 m.oaep256 ? "native CKM_RSA_PKCS_OAEP (SHA-256) on the token"
+		 : m.x509  ? "CKM_RSA_X_509 on the token + OAEP decoding in OpenSSL"
+			   : "unavailable: the token has neither OAEP-256 nor raw RSA");
 	return CMK_OK;
 }

@@ -32,7 +32,8 @@ static uint64_t read_lock(int fd, int *pending)
 static int write_lock(int fd, uint64_t seq, int pending)
 {
 	char buf[32];
-	int n = snprintf(buf, sizeof buf, "%020llu %c\n", (unsigned long long)seq, pending ? 'p' : 'c');
+	int n = snprintf(buf, sizeof buf, "%020llu %c\n", (unsigned long long)seq,
+			 pending ? 'p' : 'c');
 	return pwrite(fd, buf, (size_t)n, 0) == n;
 }
 
@@ -64,7 +65,7 @@ cmk_rc vault_lock_taken(cmk_ctx *ctx, int change)
 		size_t fixed = 0;
 		cmk_rc rc = vault_heal(ctx, &fixed);
 		if (rc != CMK_OK) {
-			ctx->heal_failed = 1;   /* the mark stays for the next holder */
+			ctx->heal_failed = 1; /* the mark stays for the next holder */
 			cmk_err_clear();
 		}
 	}

@@ -18,15 +18,6 @@ void p11_note_write(void)
 	atomic_fetch_add(&writes, 1);
 }
 
-/* Borrow a session, run one call, give the session back. */
-#define WITH_SESSION(t, s, rv, body)            \
-	do {                                    \
-		p11_sess *s;                    \
-		CMK_TRY(p11_sess_get((t), &s)); \
-		body;                           \
-		p11_sess_put((t), s, (rv));     \
-	} while (0)
-
 cmk_rc p11_find(p11_tok *t, CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_HANDLE **objs, size_t *count)
 {
 	CK_RV rv = CKR_OK;
@@ -82,8 +73,10 @@ cmk_rc p11_find(p11_tok *t, CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_HANDLE **o
 
 cmk_rc p11_get_attrs(p11_tok *t, CK_OBJECT_HANDLE o, CK_ATTRIBUTE *tmpl, CK_ULONG n)
 {
-	CK_RV rv = CKR_OK;
-	WITH_SESSION(t, s, rv, { rv = p11_C_GetAttributeValue(t->mod, s->h, o, tmpl, n); });
+	p11_sess *s;
+	CMK_TRY(p11_sess_get(t, &s));
+	CK_RV rv = p11_C_GetAttributeValue(t->mod, s->h, o, tmpl, n);
+	p11_sess_put(t, s, rv);
 	if (rv != CKR_OK)
 		return p11_fail(rv, t->what, "C_GetAttributeValue");
 	return CMK_OK;
@@ -92,21 +85,21 @@ cmk_rc p11_get_attrs(p11_tok *t, CK_OBJECT_HANDLE o, CK_ATTRIBUTE *tmpl, CK_ULON
 cmk_rc p11_get_bytes(p11_tok *t, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type, uint8_t **val,
 		     size_t *len)
 {
-	CK_RV rv = CKR_OK;
 	uint8_t *buf = NULL;
 	CK_ATTRIBUTE a = { type, NULL, 0 };
-	WITH_SESSION(t, s, rv, {
-		rv = p11_C_GetAttributeValue(t->mod, s->h, o, &a, 1);
-		if (rv == CKR_OK && a.ulValueLen != CK_UNAVAILABLE_INFORMATION) {
-			buf = malloc(a.ulValueLen + 1);
-			if (!buf)
-				rv = CKR_HOST_MEMORY;
-			else {
-				a.pValue = buf;
-				rv = p11_C_GetAttributeValue(t->mod, s->h, o, &a, 1);
-			}
+	p11_sess *s;
+	CMK_TRY(p11_sess_get(t, &s));
+	CK_RV rv = p11_C_GetAttributeValue(t->mod, s->h, o, &a, 1);
+	if (rv == CKR_OK && a.ulValueLen != CK_UNAVAILABLE_INFORMATION) {
+		buf = malloc(a.ulValueLen + 1);
+		if (!buf) {
+			rv = CKR_HOST_MEMORY;
+		} else {
+			a.pValue = buf;
+			rv = p11_C_GetAttributeValue(t->mod, s->h, o, &a, 1);
 		}
-	});
+	}
+	p11_sess_put(t, s, rv);
 	if (rv != CKR_OK || a.ulValueLen == CK_UNAVAILABLE_INFORMATION) {
 		free(buf);
 		return p11_fail(rv, t->what, "C_GetAttributeValue");
@@ -119,9 +112,11 @@ cmk_rc p11_get_bytes(p11_tok *t, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type, uin
 
 cmk_rc p11_create(p11_tok *t, CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_HANDLE *o)
 {
-	CK_RV rv = CKR_OK;
+	p11_sess *s;
 	p11_note_write();
-	WITH_SESSION(t, s, rv, { rv = p11_C_CreateObject(t->mod, s->h, tmpl, n, o); });
+	CMK_TRY(p11_sess_get(t, &s));
+	CK_RV rv = p11_C_CreateObject(t->mod, s->h, tmpl, n, o);
+	p11_sess_put(t, s, rv);
 	if (rv != CKR_OK)
 		return p11_fail(rv, t->what, "C_CreateObject");
 	return CMK_OK;
@@ -129,9 +124,11 @@ cmk_rc p11_create(p11_tok *t, CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_HANDLE *
 
 cmk_rc p11_destroy(p11_tok *t, CK_OBJECT_HANDLE o)
 {
-	CK_RV rv = CKR_OK;
+	p11_sess *s;
 	p11_note_write();
-	WITH_SESSION(t, s, rv, { rv = p11_C_DestroyObject(t->mod, s->h, o); });
+	CMK_TRY(p11_sess_get(t, &s));
+	CK_RV rv = p11_C_DestroyObject(t->mod, s->h, o);
+	p11_sess_put(t, s, rv);
 	if (rv == CKR_OBJECT_HANDLE_INVALID)
 		return CMK_OK; /* already gone: destroying is idempotent */
 	if (rv != CKR_OK)
@@ -167,8 +164,11 @@ static void rec_learn(p11_tok *t, int form)
 	pthread_mutex_unlock(&t->lock);
 }
 
-static CK_RV rec_create(p11_tok *t, int form, const char *app, const char *label,
-			const uint8_t *value, size_t len, int modifiable, CK_OBJECT_HANDLE *o)
+/* The C_CreateObject of one record in *rv; an error only when no session
+ * could be had (then no call was made). */
+static cmk_rc rec_create(p11_tok *t, int form, const char *app, const char *label,
+			 const uint8_t *value, size_t len, int modifiable, CK_OBJECT_HANDLE *o,
+			 CK_RV *rv)
 {
 	CK_OBJECT_CLASS cls = form == REC_KEY ? CKO_SECRET_KEY : CKO_DATA;
 	CK_KEY_TYPE kt = CKK_GENERIC_SECRET;
@@ -196,23 +196,26 @@ static CK_RV rec_create(p11_tok *t, int form, const char *app, const char *label
 		{ CKA_DERIVE, &no, sizeof no },
 	};
 	CK_ULONG n = form == REC_KEY ? sizeof tmpl / sizeof tmpl[0] : 7;
-	CK_RV rv = CKR_OK;
+	p11_sess *s;
 	p11_note_write();
-	WITH_SESSION(t, s, rv, { rv = p11_C_CreateObject(t->mod, s->h, tmpl, n, o); });
-	return rv;
+	CMK_TRY(p11_sess_get(t, &s));
+	*rv = p11_C_CreateObject(t->mod, s->h, tmpl, n, o);
+	p11_sess_put(t, s, *rv);
+	return CMK_OK;
 }
 
 cmk_rc p11_data_create(p11_tok *t, const char *app, const char *label, const uint8_t *value,
 		       size_t len, int modifiable, CK_OBJECT_HANDLE *o)
 {
 	CK_OBJECT_HANDLE h;
+	CK_RV rv;
 	int form = rec_form(t);
-	CK_RV rv = rec_create(t, form == REC_KEY ? REC_KEY : REC_DATA, app, label, value, len,
-			      modifiable, &h);
+	CMK_TRY(rec_create(t, form == REC_KEY ? REC_KEY : REC_DATA, app, label, value, len,
+			   modifiable, &h, &rv));
 	if (form == REC_UNKNOWN &&
 	    (rv == CKR_ATTRIBUTE_VALUE_INVALID || rv == CKR_TEMPLATE_INCONSISTENT)) {
 		form = REC_KEY;
-		rv = rec_create(t, REC_KEY, app, label, value, len, modifiable, &h);
+		CMK_TRY(rec_create(t, REC_KEY, app, label, value, len, modifiable, &h, &rv));
 	}
 	if (rv != CKR_OK)
 		return p11_fail(rv, t->what, "C_CreateObject");

@@ -21,7 +21,7 @@ EXTRA_DIST += $(fuzz_corpus) fuzz/envelope.c fuzz/wrapped.c fuzz/replay.c
 # The parser sources are compiled into each target (instrumented for
 # coverage with libFuzzer); everything else comes from libcmk-internal.
 fuzz_envelope_srcs = fuzz/envelope.c $(libcmk_envelope_sources)
-fuzz_wrapped_srcs = fuzz/wrapped.c src/lib/crypto/wrapped.c
+fuzz_wrapped_srcs = fuzz/wrapped.c src/lib/codec/wrapped.c
 fuzz_cflags = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS) $(P11KIT_CFLAGS) $(JSONC_CFLAGS)
 fuzz_ldadd = src/lib/libcmk-internal.la $(LIBCRYPTO_LIBS) $(PTHREAD_LIBS)
 
@@ -67,7 +67,7 @@ endif
 # (tests/provider-fuzz.sh).
 fuzz_keyref_corpus = fuzz/corpus/keyref/versionless fuzz/corpus/keyref/versioned
 EXTRA_DIST += $(fuzz_keyref_corpus) fuzz/keyref.c
-fuzz_keyref_srcs = fuzz/keyref.c src/lib/crypto/keyref.c
+fuzz_keyref_srcs = fuzz/keyref.c src/lib/codec/keyref.c
 check_PROGRAMS += fuzz/replay-keyref
 fuzz_replay_keyref_SOURCES = fuzz/replay.c $(fuzz_keyref_srcs)
 fuzz_replay_keyref_CFLAGS = $(fuzz_cflags)

@@ -23,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "crypto/envelope.h"
+#include "envelope/envelope.h"
 
 static double now(void)
 {

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crypto/envelope.h"
+#include "envelope/envelope.h"
 
 static int n_test, n_fail;
 

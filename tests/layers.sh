@@ -1,8 +1,10 @@
 #!/bin/bash
 # The layers of docs/design.md, checked on the #include lines of src/:
 #
-#   util -> p11 -> context (ctx, conffile, pin) -> vault -> crypto -> resource
-#   provider, cli, bench: the public headers (cmk.h, cmk_envelope.h) only
+#   util -> p11 -> codec -> context (ctx, conffile, pin) -> vault -> crypto
+#     -> envelope -> resource
+#   envelope, provider, cli, bench: the public headers (cmk.h,
+#     cmk_envelope.h), and the envelope its own and util
 #
 # A directory may include its own headers and those of the layers below it,
 # never one above (so no call goes back up), and only src/lib/p11/ includes
@@ -28,10 +30,12 @@ check() {
 
 check lib/util 'util/[a-z0-9_]+\.h' "util includes nothing above it"
 check lib/p11 '(p11|util)/[a-z0-9_]+\.h' "p11 includes only p11 and util"
+check lib/codec '(codec|p11|util)/[a-z0-9_]+\.h' "codec (OAEP, wrapped keys, key references, import) includes only p11 and util"
 check lib '(ctx|conffile)\.h|(p11|util)/[a-z0-9_]+\.h' "the context includes p11 and util only"
-check lib/vault '(ctx|conffile)\.h|(vault|p11|util)/[a-z0-9_]+\.h' "vault includes nothing above it"
-check lib/crypto '(ctx|conffile)\.h|(crypto|vault|p11|util)/[a-z0-9_]+\.h' "crypto includes nothing above it"
-check lib/resource '(resource|crypto|vault|util)/[a-z0-9_]+\.h' "resource includes nothing above it (and no p11)"
+check lib/vault '(ctx|conffile)\.h|(vault|codec|p11|util)/[a-z0-9_]+\.h' "vault includes nothing above it"
+check lib/crypto '(ctx|conffile)\.h|(crypto|codec|vault|p11|util)/[a-z0-9_]+\.h' "crypto includes nothing above it"
+check lib/envelope '(envelope|util)/[a-z0-9_]+\.h' "the envelope uses the public API (and util) only"
+check lib/resource '(resource|envelope|crypto|vault|util)/[a-z0-9_]+\.h' "resource includes nothing above it (and no p11)"
 check provider 'prov\.h' "the provider uses the public headers only"
 check cli 'cli/[a-z0-9_]+\.h|bench/bench\.h' "the command uses the public headers (and the bench tool) only"
 check bench 'bench/[a-z0-9_]+\.h' "the bench uses the public headers only"

@@ -40,14 +40,14 @@ libcmk_core_sources = \
 	src/lib/vault/audit_verify.c \
 	src/lib/p11/hmac.c \
 	src/lib/p11/gate.c \
-	src/lib/crypto/import.c \
-	src/lib/crypto/handle.c \
-	src/lib/crypto/oaep.c src/lib/crypto/oaep.h \
-	src/lib/crypto/wrap.c \
-	src/lib/crypto/wrapped.c \
-	src/lib/crypto/keyref.c
+	src/lib/codec/import.c src/lib/codec/import.h \
+	src/lib/codec/oaep.c src/lib/codec/oaep.h \
+	src/lib/codec/wrapped.c \
+	src/lib/codec/keyref.c \
+	src/lib/crypto/handle.c src/lib/crypto/handle.h \
+	src/lib/crypto/wrap.c
 
-include src/lib/crypto/envelope.mk
+include src/lib/envelope/envelope.mk
 
 LIBCMK_CFLAGS_ = $(LIBCRYPTO_CFLAGS) $(P11KIT_CFLAGS) $(JSONC_CFLAGS) -DCMK_BUILD
 LIBCMK_LIBS_ = $(LIBCRYPTO_LIBS) $(P11KIT_LIBS) $(JSONC_LIBS) $(PTHREAD_LIBS)

@@ -22,7 +22,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include "crypto/handle.h"
-#include "crypto/oaep.h"
+#include "codec/oaep.h"
 #include "vault/audit.h"
 #include "vault/keys.h"
 #include "vault/policy.h"

@@ -32,7 +32,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "crypto/envelope.h"
+#include "envelope/envelope.h"
 #include "resource/resource.h"
 #include "vault/audit.h"
 #include "vault/owner.h"

@@ -24,7 +24,7 @@
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
 
-#include "crypto/envelope.h"
+#include "envelope/envelope.h"
 #include "resource/resource.h"
 #include "vault/identity.h"
 #include "util/err.h"

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 #include <openssl/rand.h>
+#include "codec/import.h"
 #include "vault/audit.h"
 #include "vault/keys.h"
 #include "vault/op.h"
@@ -340,10 +341,6 @@ static cmk_rc cmk_key_rotate_impl(cmk_ctx *ctx, const char *name, const cmk_key_
 	key_state_free(&st);
 	return rc;
 }
-
-/* The import parser is in crypto/import.c; it fills `parts` and wipes. */
-cmk_rc import_parse(const char *propq, const uint8_t *pem, size_t len, p11_rsa_parts *parts,
-		    unsigned *bits, uint8_t **mem, size_t *memlen);
 
 static cmk_rc cmk_key_import_impl(cmk_ctx *ctx, const char *name, const uint8_t *pem, size_t len,
 				  const cmk_key_params *p, char version[CMK_VERSION_LEN + 1])

@@ -20,7 +20,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include "crypto/envelope.h"
+#include "envelope/envelope.h"
 #include "util/err.h"
 
 #define SECRET_MAX 64

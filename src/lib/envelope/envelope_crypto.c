@@ -14,7 +14,7 @@
 #include <openssl/params.h>
 #include <openssl/rand.h>
 
-#include "crypto/envelope.h"
+#include "envelope/envelope.h"
 #include "util/err.h"
 
 cmk_rc env_ossl_err(cmk_rc rc, const char *what)

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crypto/envelope.h"
+#include "envelope/envelope.h"
 #include "util/err.h"
 
 struct cmk_sealer {

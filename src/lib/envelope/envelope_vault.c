@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crypto/envelope.h"
+#include "envelope/envelope.h"
 #include "util/err.h"
 
 /* Wrap the DEK under one key id into a new wrapped-key record. */

@@ -13,7 +13,7 @@
 #include <openssl/kdf.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
-#include "crypto/oaep.h"
+#include "codec/oaep.h"
 #include "util/err.h"
 
 cmk_rc oaep_params(cmk_alg alg, const cmk_oaep *o, const char **md, const char **mgf1,

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <openssl/crypto.h>
 
-#include "crypto/envelope.h"
+#include "envelope/envelope.h"
 #include "util/err.h"
 
 enum { ST_HEADER, ST_FRAMES, ST_DONE, ST_FAILED };

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <openssl/err.h>
 
-#include "crypto/envelope.h"
+#include "envelope/envelope.h"
 #include "util/err.h"
 
 #define KW_LEN (ENV_DEK_LEN + 8)

@@ -9,7 +9,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
-#include "p11/p11.h"
+#include "codec/import.h"
 #include "util/err.h"
 
 static EVP_PKEY *parse_key(const char *propq, const uint8_t *buf, size_t len)
@@ -26,9 +26,6 @@ static EVP_PKEY *parse_key(const char *propq, const uint8_t *buf, size_t len)
 	ERR_pop_to_mark();
 	return pk;
 }
-
-cmk_rc import_parse(const char *propq, const uint8_t *pem, size_t len, p11_rsa_parts *parts,
-		    unsigned *bits, uint8_t **mem, size_t *memlen);
 
 cmk_rc import_parse(const char *propq, const uint8_t *pem, size_t len, p11_rsa_parts *parts,
 		    unsigned *bits, uint8_t **mem, size_t *memlen)

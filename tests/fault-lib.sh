@@ -15,6 +15,21 @@ fault_lab() {
 	cp -a "$LAB" "$T/base"
 }
 
+# fault_due N: whether the Nth fault point of a command (from 0) is tried:
+# every one, or with CMK_FAULT_EVERY=K every Kth, the first included (the
+# sanitizer run of tests/run-all, where each run costs three times as much,
+# takes every third point; the other phases take them all)
+fault_due() { [ $(($1 % ${CMK_FAULT_EVERY:-1})) = 0 ]; }
+# fault_points: "each" or "every Kth" (for the tests' descriptions)
+fault_points() {
+	case ${CMK_FAULT_EVERY:-1} in
+	1) echo each ;;
+	2) echo "every second" ;;
+	3) echo "every third" ;;
+	*) echo "every ${CMK_FAULT_EVERY}th" ;;
+	esac
+}
+
 restore() { rm -rf "$LAB" && cp -a "$T/base" "$LAB" && SHOWN=0; }
 
 # fault_keys_state KEY...: each key as the metadata says (enabled, deleted,

@@ -63,10 +63,12 @@ check_cmd() {
 		bail "$name: fault-free run failed: $(cat "$T/clean.err")"
 	state >"$T/after"
 	cmp -s "$T/before" "$T/after" && bail "$name: the command changed nothing"
-	local runs=0 bad=0 failed=0 why=
+	local runs=0 bad=0 failed=0 why= pt=0
 	for f in $WRITES; do
 		n=$(grep -c "^$f " "$T/trace" || true)
 		for ((i = 1; i <= n; i++)); do
+			pt=$((pt + 1))
+			fault_due $((pt - 1)) || continue
 			# "after" only where the clean run's call succeeded (a
 			# reply can only be lost after a change); both modes
 			# with CMK_FAULT_FULL=1, else they take turns
@@ -125,7 +127,7 @@ check_cmd() {
 		done
 	done
 	[ $runs -gt 0 ] || bail "$name: no token write traced"
-	is "$bad" 0 "$name: $runs faulty runs ($failed failed cleanly), the vault before or after each"
+	is "$bad" 0 "$name: $runs faulty runs at $(fault_points) of its token writes ($failed failed cleanly), the vault before or after each"
 }
 
 check_cmd "key create" n key create n

@@ -112,10 +112,13 @@ check_cmd() {
 	restore
 	local nops
 	nops=$(audit_ops | grep -c "^$op\$")
+	local pt=0
 	for f in $WRITES; do
 		# the calls that succeeded in the clean run (a failed one
 		# wrote nothing)
 		for i in $(sed -n "s/^$f \([0-9]*\) CKR_OK\$/\1/p" "$T/trace"); do
+			pt=$((pt + 1))
+			fault_due $((pt - 1)) || continue
 			# SIGKILL at every write; SIGTERM or SIGINT (in turn) at
 			# every other one, or both at each with CMK_FAULT_FULL=1
 			local sigs=KILL
@@ -200,7 +203,7 @@ check_cmd() {
 		done
 	done
 	[ $runs -gt 0 ] || bail "$name: no token write traced"
-	is "$bad" 0 "$name: killed after each of its token writes ($runs runs; SIGKILL left work for the next change $stricter times, which healed it $healed times)"
+	is "$bad" 0 "$name: killed after $(fault_points) of its token writes ($runs runs; SIGKILL left work for the next change $stricter times, which healed it $healed times)"
 }
 
 check_cmd "key disable" disable key disable a

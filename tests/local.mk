@@ -22,6 +22,8 @@ CMK_TEST_TIMEOUT = 900
 CMK_VALGRIND = 0
 VALGRIND = valgrind
 CMK_KILL_SECONDS = 60
+# the fault-injection tests try every CMK_FAULT_EVERY-th point (tests/fault-lib.sh)
+CMK_FAULT_EVERY = 1
 
 AM_TESTS_ENVIRONMENT = \
 	srcdir='$(srcdir)'; top_srcdir='$(top_srcdir)'; \
@@ -32,10 +34,10 @@ AM_TESTS_ENVIRONMENT = \
 	SOFTHSM_MODULE='$(softhsm_module)'; \
 	CMK_VALGRIND='$(CMK_VALGRIND)'; VALGRIND='$(VALGRIND)'; \
 	CMK_VALGRIND_SUPP='$(abs_top_srcdir)/tests/valgrind.supp'; \
-	CMK_KILL_SECONDS='$(CMK_KILL_SECONDS)'; \
+	CMK_KILL_SECONDS='$(CMK_KILL_SECONDS)'; CMK_FAULT_EVERY='$(CMK_FAULT_EVERY)'; \
 	export srcdir top_srcdir abs_top_srcdir abs_top_builddir CMK_BIN \
 		CMK_TESTS_BIN CMK_LIBTOOL SOFTHSM_MODULE CMK_VALGRIND VALGRIND \
-		CMK_VALGRIND_SUPP CMK_KILL_SECONDS;
+		CMK_VALGRIND_SUPP CMK_KILL_SECONDS CMK_FAULT_EVERY;
 
 if SANITIZERS
 # Sanitizer exits use codes no cmk_rc has (97, 98), so a report can never

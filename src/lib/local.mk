@@ -4,6 +4,8 @@ libcmk_core_sources = \
 	src/lib/util/secmem.c src/lib/util/secmem.h \
 	src/lib/util/strv.c \
 	src/lib/util/sigdefer.c src/lib/util/sigdefer.h \
+	src/lib/util/hex.c src/lib/util/hex.h \
+	src/lib/util/clock.c src/lib/util/clock.h \
 	src/lib/conffile.c src/lib/conffile.h \
 	src/lib/pin.c \
 	src/lib/p11/p11.h src/lib/p11/p11_int.h src/lib/p11/calls.h \

@@ -28,6 +28,7 @@
 #include "vault/policy.h"
 #include "vault/view.h"
 #include "util/err.h"
+#include "util/clock.h"
 
 #define ENC_POOL 8
 
@@ -59,13 +60,6 @@ struct cmk_key {
 	size_t nenc;
 };
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Copy the version's metadata into the handle (lock held). */
 static void snapshot(cmk_key *key, key_state *st, meta_version *v)
 {
@@ -74,7 +68,7 @@ static void snapshot(cmk_key *key, key_state *st, meta_version *v)
 	key->deleted = st->ks.deleted_on != 0;
 	key->not_before = v->not_before;
 	key->expires = v->expires;
-	key->loaded_ms = now_ms();
+	key->loaded_ms = mono_ms();
 }
 
 static cmk_rc refresh(cmk_key *key)
@@ -304,7 +298,7 @@ cmk_rc key_open_cached(cmk_ctx *ctx, const char *keyid, cmk_key **out)
 	if (prc != CMK_OK)
 		return audit_op(ctx, "get", akid, prc);
 	uint64_t changes = cmk_ctx_changes(ctx);
-	int64_t now = now_ms();
+	int64_t now = mono_ms();
 	cmk_key *stale = NULL, *hit = NULL;
 	pthread_mutex_lock(&c->lock);
 	for (size_t i = 0; i < KEYCACHE_MAX; i++) {
@@ -445,7 +439,7 @@ static cmk_rc check(cmk_key *key, unsigned op)
 {
 	CMK_TRY(policy_check(key->ctx, perm_of(op), key->kid));
 	pthread_mutex_lock(&key->lock);
-	int stale = now_ms() - key->loaded_ms >= (int64_t)key->ctx->conf.metadata_cache_ms;
+	int stale = mono_ms() - key->loaded_ms >= (int64_t)key->ctx->conf.metadata_cache_ms;
 	pthread_mutex_unlock(&key->lock);
 	if (stale)
 		CMK_TRY(refresh(key));

@@ -22,6 +22,7 @@
 
 #include "envelope/envelope.h"
 #include "util/err.h"
+#include "util/clock.h"
 
 #define SECRET_MAX 64
 
@@ -52,9 +53,7 @@ struct cmk_dekcache {
 
 static uint64_t now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return (uint64_t)mono_ms();
 }
 
 static void drop(cmk_dekcache *c, size_t i)

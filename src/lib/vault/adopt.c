@@ -21,6 +21,7 @@
 #include "vault/keys.h"
 #include "vault/policy.h"
 #include "util/err.h"
+#include "util/hex.h"
 
 static cmk_rc adopt_impl(cmk_ctx *ctx, const char *name, const uint8_t *id, size_t idlen,
 			 const char *label, const cmk_key_params *p,
@@ -37,7 +38,7 @@ static cmk_rc adopt_impl(cmk_ctx *ctx, const char *name, const uint8_t *id, size
 		return cmk_err(CMK_E_USAGE, "bad key parameters for key %s", name);
 	char what[200], hex[2 * 64 + 1];
 	if (id) {
-		names_hex(id, idlen > 64 ? 64 : idlen, hex);
+		hex_encode(id, idlen > 64 ? 64 : idlen, hex);
 		snprintf(what, sizeof what, "id %s", hex);
 	} else {
 		snprintf(what, sizeof what, "label '%s'", label);
@@ -79,7 +80,7 @@ static cmk_rc adopt_impl(cmk_ctx *ctx, const char *name, const uint8_t *id, size
 		    pidlen == P11_ID_LEN && plabellen < sizeof vname) {
 			memcpy(vname, plabel, plabellen);
 			vname[plabellen] = '\0';
-			names_hex(pid, pidlen, vhex);
+			hex_encode(pid, pidlen, vhex);
 			key_state ost;
 			if (names_key_valid(vname) && keys_load(ctx, vname, &ost) == CMK_OK) {
 				int mine = keys_find_version(&ost, vhex) != NULL;
@@ -126,7 +127,7 @@ static cmk_rc adopt_impl(cmk_ctx *ctx, const char *name, const uint8_t *id, size
 			key_state_free(&st);
 		return cmk_err(CMK_E_INTERNAL, "no randomness for a version id");
 	}
-	names_hex(vid, sizeof vid, v.ver);
+	hex_encode(vid, sizeof vid, v.ver);
 	snprintf(v.name, sizeof v.name, "%s", name);
 	v.gen = 1;
 	v.created = v.updated = meta_now_us();

@@ -42,6 +42,8 @@
 #include "vault/meta.h"
 #include "vault/owner.h"
 #include "util/err.h"
+#include "util/clock.h"
+#include "util/hex.h"
 
 #define RETIRED_MAX 32
 #define LINE_MAX_   8192 /* a record's fields: at most 512+256+1024+4096+100 */
@@ -107,13 +109,6 @@ static void audit_fork_child(cmk_ctx *ctx)
 		pthread_mutex_init(&a->lock, NULL);
 		pthread_mutex_init(&a->sync_lock, NULL);
 	}
-}
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int64_t real_ms(void)
@@ -263,16 +258,6 @@ void audit_settings_changed(cmk_ctx *ctx, int on)
 	pthread_mutex_unlock(&a->lock);
 }
 
-void audit_hex(const uint8_t mac[32], char out[65])
-{
-	static const char hx[] = "0123456789abcdef";
-	for (int i = 0; i < 32; i++) {
-		out[2 * i] = hx[mac[i] >> 4];
-		out[2 * i + 1] = hx[mac[i] & 15];
-	}
-	out[64] = '\0';
-}
-
 cmk_rc audit_epoch_key(cmk_ctx *ctx, const char *epoch, uint8_t key[32])
 {
 	return ctx_mac(ctx, CTX_MAC_AUDIT, (const uint8_t *)AUDIT_EPOCH_LABEL,
@@ -300,12 +285,7 @@ static cmk_rc new_epoch(cmk_ctx *ctx, struct ctx_audit *a)
 	char epoch[AUDIT_EPOCH_HEX + 1];
 	if (RAND_bytes(nonce, sizeof nonce) != 1)
 		return cmk_err(CMK_E_INTERNAL, "no random bytes for the audit epoch");
-	static const char hx[] = "0123456789abcdef";
-	for (size_t i = 0; i < sizeof nonce; i++) {
-		epoch[2 * i] = hx[nonce[i] >> 4];
-		epoch[2 * i + 1] = hx[nonce[i] & 15];
-	}
-	epoch[AUDIT_EPOCH_HEX] = '\0';
+	hex_encode(nonce, sizeof nonce, epoch);
 	CMK_TRY(audit_epoch_key(ctx, epoch, key));
 	EVP_MAC_CTX *c = hmac_new(ctx->conf.propquery, key);
 	cmk_wipe(key, sizeof key);
@@ -754,7 +734,7 @@ static cmk_rc append(cmk_ctx *ctx, struct ctx_audit *a, const char *body, size_t
 		    EVP_MAC_final(a->mac, mac, &ml, sizeof mac) != 1 || ml != 32) {
 			rc = cmk_err(CMK_E_INTERNAL, "HMAC of an audit record failed");
 		} else {
-			audit_hex(mac, hex);
+			hex_encode(mac, 32, hex);
 			p = PUT_LIT(line + n - 1, ",\"mac\":\"");
 			p = put(p, hex, 64);
 			p = PUT_LIT(p, "\"}\n");

@@ -70,7 +70,6 @@ cmk_rc audit_anchor_write(cmk_ctx *ctx, uint64_t seq, const char *mac, uint64_t 
 const char *audit_path(cmk_ctx *ctx);
 /* MAC of one record line with the chain key of `epoch` (NULL: the token's
  * audit key itself, records written before epochs). */
-void audit_hex(const uint8_t mac[32], char out[65]);
 cmk_rc audit_epoch_key(cmk_ctx *ctx, const char *epoch, uint8_t key[32]);
 /* Seq and mac of the last complete line of fd (size bytes); *partial is
  * set to the length of the last line's start when the file does not end

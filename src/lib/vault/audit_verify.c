@@ -19,6 +19,7 @@
 #include <openssl/params.h>
 #include "vault/audit_int.h"
 #include "util/err.h"
+#include "util/hex.h"
 
 #define CHECKPOINT_LABEL "cmk-audit-checkpoint-v1:"
 #define KEYS_MAX	 64
@@ -192,7 +193,7 @@ static cmk_rc checkpoint_tag(cmk_ctx *ctx, uint64_t seq, const char *mac, uint64
 	uint8_t t[32];
 	CMK_TRY(ctx_mac(ctx, CTX_MAC_AUDIT, (const uint8_t *)CHECKPOINT_LABEL,
 			strlen(CHECKPOINT_LABEL), (const uint8_t *)msg, (size_t)n, t));
-	audit_hex(t, tag);
+	hex_encode(t, 32, tag);
 	return CMK_OK;
 }
 
@@ -332,7 +333,7 @@ static cmk_rc verify_file(cmk_ctx *ctx, const char *path, int first_file, vstate
 			json_object_put(o);
 			break;
 		}
-		audit_hex(mac, want);
+		hex_encode(mac, 32, want);
 		if (CRYPTO_memcmp(want, hex, 64) != 0) {
 			json_object_put(o);
 			rc = bad(lineno, path, "%s", "record was altered (MAC mismatch)");

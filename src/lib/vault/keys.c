@@ -15,6 +15,7 @@
 #include "vault/owner.h"
 #include "vault/policy.h"
 #include "util/err.h"
+#include "util/hex.h"
 
 static void key_app(const char *name, char app[CMK_NAME_MAX + 16])
 {
@@ -219,7 +220,7 @@ static cmk_rc new_version(cmk_ctx *ctx, key_state *st, const char *name, meta_ve
 	uint8_t id[P11_ID_LEN];
 	if (RAND_bytes(id, sizeof id) != 1)
 		return cmk_err(CMK_E_INTERNAL, "no randomness for a version id");
-	names_hex(id, sizeof id, v->ver);
+	hex_encode(id, sizeof id, v->ver);
 	snprintf(v->name, sizeof v->name, "%s", name);
 	v->gen = 1;
 	v->created = v->updated = meta_now_us();

@@ -68,7 +68,6 @@ cmk_rc keys_purge_objects(cmk_ctx *ctx, const char *name);
 /* names.c */
 int names_key_valid(const char *name);
 int names_version_valid(const char *v);
-void names_hex(const uint8_t *b, size_t n, char *out);
 void names_unhex(const char *hex, uint8_t *out, size_t n);
 void names_kid(const char *vault, const char *name, const char *ver, char out[CMK_KID_MAX]);
 cmk_rc names_resolve(const cmk_ctx *ctx, const char *id, char name[CMK_NAME_MAX],

@@ -10,6 +10,7 @@
 #include "ctx.h"
 #include "vault/meta.h"
 #include "util/err.h"
+#include "util/hex.h"
 
 int64_t meta_now_us(void)
 {
@@ -206,23 +207,13 @@ cmk_rc meta_decode(const uint8_t *json, size_t len, meta_kind *kind, meta_vault 
 	return CMK_OK;
 }
 
-static void hex32(const uint8_t mac[32], char out[65])
-{
-	static const char hx[] = "0123456789abcdef";
-	for (int i = 0; i < 32; i++) {
-		out[2 * i] = hx[mac[i] >> 4];
-		out[2 * i + 1] = hx[mac[i] & 15];
-	}
-	out[64] = '\0';
-}
-
 static cmk_rc record_mac(cmk_ctx *ctx, const char *app, const uint8_t *json, size_t len,
 			 char hex[65])
 {
 	size_t alen = strlen(app) + 1; /* the NUL separates app from json */
 	uint8_t mac[32];
 	CMK_TRY(ctx_mac(ctx, CTX_MAC_META, (const uint8_t *)app, alen, json, len, mac));
-	hex32(mac, hex);
+	hex_encode(mac, 32, hex);
 	return CMK_OK;
 }
 

@@ -5,6 +5,7 @@
 #include <p11-kit/uri.h>
 #include "vault/keys.h"
 #include "util/err.h"
+#include "util/hex.h"
 
 int names_key_valid(const char *name)
 {
@@ -28,16 +29,6 @@ int names_version_valid(const char *v)
 		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
 			return 0;
 	return 1;
-}
-
-void names_hex(const uint8_t *b, size_t n, char *out)
-{
-	static const char hx[] = "0123456789abcdef";
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = hx[b[i] >> 4];
-		out[2 * i + 1] = hx[b[i] & 15];
-	}
-	out[2 * n] = '\0';
 }
 
 void names_unhex(const char *hex, uint8_t *out, size_t n)
@@ -143,7 +134,7 @@ static cmk_rc resolve_pkcs11_uri(const cmk_ctx *ctx, const char *id, char name[C
 				     id);
 			goto out;
 		}
-		names_hex(cid->pValue, P11_ID_LEN, version);
+		hex_encode(cid->pValue, P11_ID_LEN, version);
 	}
 out:
 	p11_kit_uri_free(uri);

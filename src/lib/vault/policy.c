@@ -20,6 +20,7 @@
 #include "vault/policy.h"
 #include "vault/records.h"
 #include "util/err.h"
+#include "util/clock.h"
 
 struct ctx_policy_cache {
 	int64_t loaded_ms;
@@ -82,13 +83,6 @@ void cmk_perms_format(unsigned perms, char *buf, size_t len)
 		if (perms & (1u << i))
 			used += (size_t)snprintf(buf + used, used < len ? len - used : 0, "%s%s",
 						 used ? "," : "", perm_names[i]);
-}
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Every policy record on the token, newest generation per identity. */

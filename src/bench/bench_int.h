@@ -47,6 +47,9 @@ void btok_close(bench_tok *t);
  * locked memory, for logging in (wiped by btok_close). */
 cmk_rc btok_read_pin(bench_tok *t, const char *source);
 CK_FUNCTION_LIST *btok_fn(bench_tok *t);
+/* The OAEP parameters of digest md ("SHA1", "SHA256", "SHA384", "SHA512";
+ * anything else SHA-256), MGF1 with the same digest, no label. */
+void btok_oaep_params(const char *md, CK_RSA_PKCS_OAEP_PARAMS *p);
 /* This process is logged in to the token already (libcmk's login). */
 int btok_logged_in(bench_tok *t);
 /* A R/W session logged in as the user. */

@@ -30,23 +30,6 @@ typedef struct p11_thread {
 	CK_OBJECT_HANDLE priv, pub;
 } p11_thread;
 
-static void hash_mech(const char *md, CK_MECHANISM_TYPE *h, CK_RSA_PKCS_MGF_TYPE *mgf)
-{
-	if (!strcmp(md, "SHA1")) {
-		*h = CKM_SHA_1;
-		*mgf = CKG_MGF1_SHA1;
-	} else if (!strcmp(md, "SHA384")) {
-		*h = CKM_SHA384;
-		*mgf = CKG_MGF1_SHA384;
-	} else if (!strcmp(md, "SHA512")) {
-		*h = CKM_SHA512;
-		*mgf = CKG_MGF1_SHA512;
-	} else {
-		*h = CKM_SHA256;
-		*mgf = CKG_MGF1_SHA256;
-	}
-}
-
 /* The key pair of the measured version, in session s. */
 static cmk_rc find_pair(bench_env *e, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE *priv,
 			CK_OBJECT_HANDLE *pub)
@@ -81,8 +64,8 @@ int bench_p11_native(bench_env *e)
 		return 0;
 	CK_FUNCTION_LIST *fn = btok_fn(e->tok);
 	CK_OBJECT_HANDLE priv, pub;
-	CK_RSA_PKCS_OAEP_PARAMS p = { 0, 0, CKZ_DATA_SPECIFIED, NULL, 0 };
-	hash_mech(e->md, &p.hashAlg, &p.mgf);
+	CK_RSA_PKCS_OAEP_PARAMS p;
+	btok_oaep_params(e->md, &p);
 	CK_MECHANISM m = { CKM_RSA_PKCS_OAEP, &p, sizeof p };
 	uint8_t out[1024];
 	CK_ULONG len = sizeof out;
@@ -107,8 +90,7 @@ static cmk_rc p11_setup(bench_case *c)
 		return bench_err(CMK_E_NOMEM, "out of memory");
 	pthread_mutex_init(&st->lock, NULL);
 	if (e->native) {
-		hash_mech(e->md, &st->oaep.hashAlg, &st->oaep.mgf);
-		st->oaep.source = CKZ_DATA_SPECIFIED;
+		btok_oaep_params(e->md, &st->oaep);
 		st->mech = (CK_MECHANISM){ CKM_RSA_PKCS_OAEP, &st->oaep, sizeof st->oaep };
 	} else {
 		st->mech = (CK_MECHANISM){ CKM_RSA_X_509, NULL, 0 };

@@ -47,25 +47,6 @@ typedef struct tok_thread {
 	uint8_t *buf;
 } tok_thread;
 
-static void hash_mech(const char *md, CK_RSA_PKCS_OAEP_PARAMS *p)
-{
-	memset(p, 0, sizeof *p);
-	p->source = CKZ_DATA_SPECIFIED;
-	if (!strcmp(md, "SHA1")) {
-		p->hashAlg = CKM_SHA_1;
-		p->mgf = CKG_MGF1_SHA1;
-	} else if (!strcmp(md, "SHA384")) {
-		p->hashAlg = CKM_SHA384;
-		p->mgf = CKG_MGF1_SHA384;
-	} else if (!strcmp(md, "SHA512")) {
-		p->hashAlg = CKM_SHA512;
-		p->mgf = CKG_MGF1_SHA512;
-	} else {
-		p->hashAlg = CKM_SHA256;
-		p->mgf = CKG_MGF1_SHA256;
-	}
-}
-
 /* The run's dek wrapped with RSA-OAEP under the public key, by OpenSSL. */
 static cmk_rc encrypt_soft(bench_env *e, CK_FUNCTION_LIST *fn, tok_pair *p)
 {
@@ -157,7 +138,7 @@ static cmk_rc make_pair(bench_env *e, tok_pair *p)
 	if (rv != CKR_OK)
 		return btok_fail(t, rv, "C_GenerateKeyPair of a session key pair");
 	BENCH_TRY(encrypt_soft(e, fn, p));
-	hash_mech(e->md, &p->oaep);
+	btok_oaep_params(e->md, &p->oaep);
 	CK_MECHANISM oaep = { CKM_RSA_PKCS_OAEP, &p->oaep, sizeof p->oaep };
 	uint8_t out[1024];
 	CK_ULONG len = sizeof out;

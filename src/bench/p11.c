@@ -423,3 +423,22 @@ cmk_rc btok_count(bench_tok *t, size_t *n)
 	btok_session_close(t, s);
 	return rc;
 }
+
+void btok_oaep_params(const char *md, CK_RSA_PKCS_OAEP_PARAMS *p)
+{
+	memset(p, 0, sizeof *p);
+	p->source = CKZ_DATA_SPECIFIED;
+	if (!strcmp(md, "SHA1")) {
+		p->hashAlg = CKM_SHA_1;
+		p->mgf = CKG_MGF1_SHA1;
+	} else if (!strcmp(md, "SHA384")) {
+		p->hashAlg = CKM_SHA384;
+		p->mgf = CKG_MGF1_SHA384;
+	} else if (!strcmp(md, "SHA512")) {
+		p->hashAlg = CKM_SHA512;
+		p->mgf = CKG_MGF1_SHA512;
+	} else {
+		p->hashAlg = CKM_SHA256;
+		p->mgf = CKG_MGF1_SHA256;
+	}
+}

@@ -10,8 +10,7 @@
 #include <termios.h>
 #include <unistd.h>
 #include "util/err.h"
-
-#define PIN_CAP 256
+#include "util/secmem.h"
 
 /* The PIN is the first line; a trailing CR (a file from Windows) goes too. */
 static void chomp(char *pin)
@@ -26,7 +25,7 @@ static cmk_rc pin_from_fd(int fd, char *pin, const char *what, const char *src)
 {
 	size_t n = 0;
 	for (;;) {
-		ssize_t r = read(fd, pin + n, PIN_CAP - 1 - n);
+		ssize_t r = read(fd, pin + n, SECMEM_PIN_CAP - 1 - n);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
@@ -35,9 +34,9 @@ static cmk_rc pin_from_fd(int fd, char *pin, const char *what, const char *src)
 		if (r == 0 || memchr(pin + n, '\n', (size_t)r))
 			break;
 		n += (size_t)r;
-		if (n >= PIN_CAP - 1)
+		if (n >= SECMEM_PIN_CAP - 1)
 			return cmk_err(CMK_E_PIN, "%s: PIN from %s is longer than %d bytes", what,
-				       src, PIN_CAP - 1);
+				       src, SECMEM_PIN_CAP - 1);
 	}
 	chomp(pin);
 	return CMK_OK;
@@ -106,14 +105,14 @@ void cmk_set_thread_pin_cb(cmk_pin_cb *cb, void *arg)
 
 static cmk_rc pin_from_cb(char *pin, const char *what)
 {
-	if (!thread_pin_cb(pin, PIN_CAP, what, thread_pin_arg)) {
-		cmk_wipe(pin, PIN_CAP);
+	if (!thread_pin_cb(pin, SECMEM_PIN_CAP, what, thread_pin_arg)) {
+		cmk_wipe(pin, SECMEM_PIN_CAP);
 		return cmk_err(CMK_E_PIN,
 			       "%s: PIN source is 'prompt' and the application's "
 			       "passphrase callback gave no PIN",
 			       what);
 	}
-	pin[PIN_CAP - 1] = '\0';
+	pin[SECMEM_PIN_CAP - 1] = '\0';
 	return CMK_OK;
 }
 
@@ -122,7 +121,7 @@ cmk_rc cmk_pin_read(const char *source, const char *what, char **out, size_t *ca
 	return_if_fail(source && out && cap);
 	if (!what)
 		what = "token";
-	char *pin = cmk_secure_alloc(PIN_CAP);
+	char *pin = cmk_secure_alloc(SECMEM_PIN_CAP);
 	if (!pin)
 		return cmk_err(CMK_E_NOMEM, "out of memory");
 	cmk_rc rc;
@@ -132,7 +131,7 @@ cmk_rc cmk_pin_read(const char *source, const char *what, char **out, size_t *ca
 		const char *v = getenv(source + 4);
 		if (!v)
 			rc = cmk_err(CMK_E_PIN, "%s: PIN variable %s is not set", what, source + 4);
-		else if (strlen(v) >= PIN_CAP)
+		else if (strlen(v) >= SECMEM_PIN_CAP)
 			rc = cmk_err(CMK_E_PIN, "%s: PIN in %s is too long", what, source + 4);
 		else {
 			strcpy(pin, v);
@@ -148,10 +147,10 @@ cmk_rc cmk_pin_read(const char *source, const char *what, char **out, size_t *ca
 	if (rc == CMK_OK && !*pin)
 		rc = cmk_err(CMK_E_PIN, "%s: the PIN from %s is empty", what, source);
 	if (rc != CMK_OK) {
-		cmk_secure_free(pin, PIN_CAP);
+		cmk_secure_free(pin, SECMEM_PIN_CAP);
 		return rc;
 	}
 	*out = pin;
-	*cap = PIN_CAP;
+	*cap = SECMEM_PIN_CAP;
 	return CMK_OK;
 }

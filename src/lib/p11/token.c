@@ -10,8 +10,7 @@
 #include <p11-kit/uri.h>
 #include "p11/p11_int.h"
 #include "util/err.h"
-
-#define PIN_CAP 256
+#include "util/secmem.h"
 
 static void sleep_ms(unsigned ms)
 {
@@ -212,7 +211,7 @@ static cmk_rc login_once(p11_tok *t, const char *pin)
 cmk_rc p11_tok_login(p11_tok *t, const char *pin)
 {
 	return_if_fail(t && pin);
-	if (strlen(pin) >= PIN_CAP)
+	if (strlen(pin) >= SECMEM_PIN_CAP)
 		return cmk_err(CMK_E_PIN, "%s: PIN too long", t->what);
 	/* With the module exclusive: the token lock is held across the calls,
 	 * and no thread may wait at a closed gate holding it (fork.c). */
@@ -236,7 +235,7 @@ cmk_rc p11_tok_login(p11_tok *t, const char *pin)
 				rc = login_once(t, pin);
 		}
 		if (rc == CMK_OK && !t->pin) {
-			t->pin = cmk_secure_alloc(PIN_CAP);
+			t->pin = cmk_secure_alloc(SECMEM_PIN_CAP);
 			if (t->pin)
 				strcpy(t->pin, pin);
 		}
@@ -327,7 +326,7 @@ void p11_tok_close(p11_tok *t)
 		n = s->next;
 		free(s);
 	}
-	cmk_secure_free(t->pin, PIN_CAP);
+	cmk_secure_free(t->pin, SECMEM_PIN_CAP);
 	pthread_mutex_destroy(&t->lock);
 	free(t);
 }

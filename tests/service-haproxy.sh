@@ -8,7 +8,7 @@
 . "${srcdir:-.}/tests/service-lib.sh"
 svc_need haproxy haproxy curl
 
-plan 6
+plan 7
 svc_setup
 PORT=$(free_port) || bail "no free port"
 mkdir -p "$T/haproxy"

@@ -29,7 +29,7 @@ if [ -n "${_san:-}" ]; then
 	timeout 10 "$(svc_wrapped "$PGBIN/postgres")" --version >/dev/null 2>&1 || prc=$?
 	[ $prc = 124 ] && svc_skip "sanitizer build: PostgreSQL hangs with the sanitizer runtime preloaded (probe: postgres --version did not finish in 10 s)"
 fi
-plan 6
+plan 7
 svc_setup "$([ "$(id -u)" = 0 ] && echo "$PGUSER")"
 POSTGRES=$(svc_wrapped "$PGBIN/postgres")
 PORT=$(free_port) || bail "no free port"

@@ -9,7 +9,7 @@
 . "${srcdir:-.}/tests/service-lib.sh"
 svc_need stunnel4 stunnel4
 
-plan 6
+plan 7
 svc_setup
 PORT=$(free_port) || bail "no free port"
 mkdir -p "$T/stunnel"

@@ -73,27 +73,50 @@ left=$(bench_things)
 is "$left" "" "removes what the killed run left"
 [ -z "$left" ] || { diag_file "the next run's stderr" "$T/next.err"; diag "$(ls -laR "${TMPDIR:-/tmp}"/cmk-bench-* 2>&1 | head -30)"; }
 is "$(count_objects)" "$before" "as many objects on the token as before"
-is "$(ls -d "${TMPDIR:-/tmp}"/cmk-bench-*-$PID-* 2>/dev/null)" "" "and its resource directory"
+is "$(ls -d "${TMPDIR:-/tmp}"/cmk-bench-*-$PID-* 2>/dev/null)" "" "and its resource directory and liveness mark"
 
 # A run killed inside its resource's create, after the service key was made
 # and before the resource's state was saved, leaves a directory that is no
 # resource and a key that only its resource may delete (the key is the
 # resource's, src/lib/vault/owner.c).  Made here as such a create leaves it:
 # a resource of a run that is gone, its state file only a temporary file
-# (killed inside the save).  The next run
-# takes the resource over (a create of that name does) and removes it.
-sleep 0 & dead=$!
-wait $dead
+# (killed inside the save).  The next run takes the resource over (a create
+# of that name does) and removes it.
+# The run's PID is this shell's: alive, as a killed run's PID is once
+# another process has it (a busy host reuses PIDs within seconds); what
+# tells the run is gone is its liveness mark, TMPDIR/cmk-TAG.alive, that no
+# process holds locked any more (src/bench/keys.c).
 host=$(hostname | tr -d '\n' | sha256sum | cut -c1-8)
-tag=bench-$host-$dead-0badf00d
+tag=bench-$host-$$-0badf00d
 dir=$(mktemp -d "${TMPDIR:-/tmp}/cmk-$tag-XXXXXX")
+: >"${TMPDIR:-/tmp}/cmk-$tag.alive"
+# the vault the run was on (src/bench/bench_int.h, BENCH_VAULT_FILE)
+printf 'lab\n%s\n' "$(cmk --json vault show | jq -r .audit_log)" >"$dir/vault"
 ok "a resource of a run that is gone" cmk resource create $tag --dir "$dir"
-mv "$dir/$tag/resource.json" "$dir/$tag/.tmp-resource.json-Zz9Yy8"   # its save cut short
+mv "$dir/$tag/resource.json" "$dir/$tag/.tmp-resource.json-Zz9Yy8" # its save cut short
 expect_fail_msg 4 "resource $tag does not exist" "without its state it is no resource" \
 	cmk resource get $tag x --dir "$dir"
 like "$(bench_things)" "svc-$tag" "and its service key is left"
 ok "the next run" cmk bench --ops wrap --threads 1 --warmup 0 --duration 0.1
-is "$(bench_things)" "" "removes the service key of the resource the killed run was making"
+cp "$ERR" "$T/next.err"
+left=$(bench_things)
+is "$left" "" "removes the service key of the resource the killed run was making, its PID reused"
+[ -z "$left" ] || diag_file "the next run's stderr" "$T/next.err"
 is "$(count_objects)" "$before" "as many objects on the token as before"
 is "$(ls -d "$dir" 2>/dev/null)" "" "and its resource directory"
+is "$(ls "${TMPDIR:-/tmp}/cmk-$tag.alive" 2>/dev/null)" "" "and the run's liveness mark"
+
+# A dead run's directory of another vault (another lab on the same host,
+# or another vault of the configuration) is not this run's to take over:
+# its resource and key are in that vault.
+tag2=bench-$host-$$-0ddba11f
+dir2=$(mktemp -d "${TMPDIR:-/tmp}/cmk-$tag2-XXXXXX")
+mkdir -p "$dir2/$tag2/objects"
+printf 'other\n/elsewhere/other.audit.log\n' >"$dir2/vault"
+: >"${TMPDIR:-/tmp}/cmk-$tag2.alive"
+ok "a run beside another vault's dead run" cmk bench --ops wrap --threads 1 --warmup 0 --duration 0.1
+is "$(bench_things)" "" "makes nothing in this vault for it"
+is "$(count_objects)" "$before" "as many objects on this token as before"
+is "$(ls -d "$dir2/$tag2" 2>/dev/null)" "$dir2/$tag2" "and leaves its directory to a run on its vault"
+rm -rf "$dir2" "${TMPDIR:-/tmp}/cmk-$tag2.alive"
 done_testing

@@ -118,6 +118,8 @@ typedef struct bench_env {
 	size_t ctlen;
 	int native;		    /* token does OAEP with md itself */
 	char cannot_make_keys[200]; /* why mk is NULL */
+	int alive_fd;		    /* the run's liveness mark, locked (keys.c) */
+	char vault_id[640];	    /* the vault, as its resource directory names it */
 	char tag[64];		    /* bench-HOST-PID-RAND: what the run makes
 	                                is named after it (keys.c) */
 	bench_tok *tok;		    /* the raw PKCS#11 side (p11.c) */
@@ -218,6 +220,14 @@ cmk_rc bench_open_key(bench_env *e);
 void bench_clean_up(bench_env *e);
 /* The tag names a run of this host whose process is gone. */
 int bench_tag_dead(const char *name);
+/* The run's liveness mark (keys.c): made once the tag is, removed at the
+ * end; a killed run's, by the next run once what it made is gone. */
+void bench_mark_alive(bench_env *e);
+void bench_mark_done(bench_env *e);
+/* The run's resource directory belongs to its vault: DIR/vault holds
+ * e->vault_id (its name and audit log, "NAME\nLOG\n"); a killed run's
+ * directory is removed only by a run on the same vault. */
+#define BENCH_VAULT_FILE "vault"
 
 /* The kinds, in measuring order (cases.c). */
 extern const bench_kind *const bench_kinds[];

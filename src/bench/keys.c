@@ -27,6 +27,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
+#include <sys/file.h>
+#include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -74,9 +77,60 @@ void bench_make_tag(bench_env *e)
 		 r[1], r[2], r[3]);
 }
 
+/* The run's liveness mark, TMPDIR/cmk-TAG.alive, locked (flock) for as long
+ * as the run lives: the kernel releases a dead process's locks, so a run
+ * that is gone is told from a live one whatever became of its PID (a busy
+ * host reuses PIDs within seconds).  Made under a temporary name and
+ * renamed, so that it is never seen unlocked while the run lives. */
+static void alive_path(const char *tag, char *out, size_t cap)
+{
+	const char *tmp = getenv("TMPDIR");
+	snprintf(out, cap, "%s/cmk-%s.alive", tmp && *tmp ? tmp : "/tmp", tag);
+}
+
+void bench_mark_alive(bench_env *e)
+{
+	char path[4096], tmp[4200];
+	alive_path(e->tag, path, sizeof path);
+	snprintf(tmp, sizeof tmp, "%s.new", path);
+	e->alive_fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (e->alive_fd < 0)
+		return; /* then the PID tells (bench_tag_dead) */
+	if (flock(e->alive_fd, LOCK_EX) != 0 || rename(tmp, path) != 0) {
+		unlink(tmp);
+		close(e->alive_fd);
+		e->alive_fd = -1;
+	}
+}
+
+void bench_mark_done(bench_env *e)
+{
+	char path[4096];
+	if (e->alive_fd < 0)
+		return;
+	alive_path(e->tag, path, sizeof path);
+	unlink(path);
+	close(e->alive_fd);
+	e->alive_fd = -1;
+}
+
+/* 1 dead, 0 alive, -1 no mark (a run killed before it made one, or of an
+ * older cmk) */
+static int mark_dead(const char *tag)
+{
+	char path[4096];
+	alive_path(tag, path, sizeof path);
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	int dead = flock(fd, LOCK_EX | LOCK_NB) == 0;
+	close(fd);
+	return dead;
+}
+
 int bench_tag_dead(const char *name)
 {
-	char host[9], mine[9], rnd[9];
+	char host[9], mine[9], rnd[9], tag[64];
 	long pid;
 	int end = 0;
 	if (!strncmp(name, "svc-", 4))
@@ -85,9 +139,35 @@ int bench_tag_dead(const char *name)
 	    (name[end] != '\0' && name[end] != '-') || strlen(host) != 8 || strlen(rnd) != 8)
 		return 0;
 	host_hash(mine);
-	if (strcmp(host, mine) != 0 || pid <= 0 || pid == (long)getpid())
+	if (strcmp(host, mine) != 0 || pid <= 0)
 		return 0;
-	return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+	snprintf(tag, sizeof tag, "bench-%s-%ld-%s", host, pid, rnd);
+	int dead = mark_dead(tag);
+	if (dead >= 0)
+		return dead;
+	return pid != (long)getpid() && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
+/* The marks of runs that are gone, once what they made is removed. */
+static void remove_dead_marks(void)
+{
+	const char *tmp = getenv("TMPDIR");
+	char pat[4096];
+	glob_t g;
+	snprintf(pat, sizeof pat, "%s/cmk-bench-*.alive", tmp && *tmp ? tmp : "/tmp");
+	if (glob(pat, GLOB_NOSORT, NULL, &g) != 0)
+		return;
+	for (size_t i = 0; i < g.gl_pathc; i++) {
+		const char *base = strrchr(g.gl_pathv[i], '/');
+		char tag[128];
+		snprintf(tag, sizeof tag, "%s", base ? base + 5 : g.gl_pathv[i]);
+		char *dot = strrchr(tag, '.');
+		if (dot)
+			*dot = '\0';
+		if (mark_dead(tag) == 1)
+			unlink(g.gl_pathv[i]);
+	}
+	globfree(&g);
 }
 
 /* ------------------------------------------------------------ leftovers */
@@ -139,35 +219,56 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 	return remove(path);
 }
 
-static void remove_dead_dirs(bench_env *e)
+/* Whether dir was made by a run on this run's vault (BENCH_VAULT_FILE). */
+static int same_vault(const bench_env *e, const char *dir)
 {
+	char path[4200], got[sizeof e->vault_id] = "";
+	snprintf(path, sizeof path, "%s/%s", dir, BENCH_VAULT_FILE);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	size_t n = fread(got, 1, sizeof got - 1, f);
+	fclose(f);
+	got[n] = '\0';
+	return strcmp(got, e->vault_id) == 0;
+}
+
+/* 1 when a dead run's resource could not be removed */
+static int remove_dead_dirs(bench_env *e)
+{
+	int left = 0;
 	const char *tmp = getenv("TMPDIR");
 	char pat[4096];
 	glob_t g;
 	snprintf(pat, sizeof pat, "%s/cmk-bench-*", tmp && *tmp ? tmp : "/tmp");
-	if (glob(pat, GLOB_NOSORT | GLOB_ONLYDIR, NULL, &g) != 0)
-		return;
+	if (!e->mk || glob(pat, GLOB_NOSORT | GLOB_ONLYDIR, NULL, &g) != 0)
+		return 0; /* a run that cannot purge leaves them to one that can */
 	for (size_t i = 0; i < g.gl_pathc; i++) {
 		const char *base = strrchr(g.gl_pathv[i], '/');
 		char tag[128];
+		struct stat st;
+		if (stat(g.gl_pathv[i], &st) != 0 || !S_ISDIR(st.st_mode))
+			continue; /* a run's .alive mark */
 		snprintf(tag, sizeof tag, "%s", base ? base + 5 : g.gl_pathv[i]);
 		char *x = strrchr(tag, '-'); /* the mkdtemp suffix */
 		if (x)
 			*x = '\0';
-		if (!bench_tag_dead(tag))
-			continue;
+		if (!same_vault(e, g.gl_pathv[i]) || !bench_tag_dead(tag))
+			continue; /* another vault's run, or a live one */
 		/* its resource first: the service key goes only through it; the
 		 * directory stays when that fails, for the next run to try again */
-		if (e->mk && bench_resource_purge_dir(e->mk, g.gl_pathv[i], tag) != CMK_OK) {
+		if (bench_resource_purge_dir(e->mk, g.gl_pathv[i], tag) != CMK_OK) {
 			fprintf(stderr,
 				"cmk: bench: warning: could not remove resource %s that a "
 				"killed run left in %s: %s\n",
 				tag, g.gl_pathv[i], cmk_last_error());
+			left = 1;
 			continue;
 		}
 		nftw(g.gl_pathv[i], rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	}
 	globfree(&g);
+	return left;
 }
 
 /* Policies of runs that are gone (the admin's to remove). */
@@ -206,6 +307,7 @@ static cmk_rc grant(bench_env *e)
 void bench_set_maker(bench_env *e, const cmk_vault_info *vi)
 {
 	const char *id = cmk_ctx_identity(e->user);
+	snprintf(e->vault_id, sizeof e->vault_id, "%s\n%s\n", vi->name, vi->audit_log);
 	cmk_policy pol;
 	int admin = !strcmp(vi->admin, id);
 	if (vi->purge_protection) {
@@ -227,14 +329,19 @@ void bench_set_maker(bench_env *e, const cmk_vault_info *vi)
 		else
 			e->mk = e->own;
 	}
-	remove_dead_dirs(e); /* killed runs' resources, then their keys */
+	int left = remove_dead_dirs(e); /* killed runs' resources, then their keys */
 	if (e->mk) {
 		snprintf(e->rep->made_as, sizeof e->rep->made_as, "%s", cmk_ctx_identity(e->mk));
 		purge_keys(e, NULL); /* what killed runs left */
+		left |= e->rep->leftover[0] != '\0';
 		e->rep->leftover[0] = '\0';
 	}
 	if (admin)
 		remove_dead_policies(e);
+	/* a killed run's mark goes once what it made is gone (while anything
+	 * is left, the mark keeps telling that the run is dead) */
+	if (e->mk && !left)
+		remove_dead_marks();
 	bench_p11_clean_up(e);
 }
 

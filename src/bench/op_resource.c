@@ -80,6 +80,14 @@ static cmk_rc make(bench_env *e, res_env *r)
 		r->dir[0] = '\0';
 		return bench_err(CMK_E_IO, "cannot make a temporary directory for the resource");
 	}
+	char vf[4200];
+	snprintf(vf, sizeof vf, "%s/%s", r->dir, BENCH_VAULT_FILE);
+	FILE *f = fopen(vf, "w");
+	int ok = f && fputs(e->vault_id, f) >= 0;
+	if (f && fclose(f) != 0)
+		ok = 0;
+	if (!ok)
+		return bench_err(CMK_E_IO, "cannot write %s", vf);
 	snprintf(r->name, sizeof r->name, "%s", e->tag);
 	r->size = e->o->object_size;
 	if (!(r->data = malloc(r->size ? r->size : 1)))

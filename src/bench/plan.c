@@ -230,6 +230,8 @@ cmk_rc bench_run(cmk_ctx *ctx, const bench_opts *given, bench_report **out)
 	e.progress = o.progress < 0 ? isatty(STDERR_FILENO) : o.progress;
 	pthread_mutex_init(&e.lock, NULL);
 	bench_make_tag(&e);
+	e.alive_fd = -1;
+	bench_mark_alive(&e);
 
 	bench_case *cs = NULL;
 	size_t n = 0;
@@ -246,6 +248,7 @@ cmk_rc bench_run(cmk_ctx *ctx, const bench_opts *given, bench_report **out)
 	cmk_key_close(e.key);
 	if (ctx)
 		bench_clean_up(&e);
+	bench_mark_done(&e);
 	btok_close(e.tok);
 	pthread_mutex_destroy(&e.lock);
 	cmk_wipe(e.dek, sizeof e.dek);

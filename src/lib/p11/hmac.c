@@ -30,15 +30,35 @@ cmk_rc p11_hmac_keys_find(p11_tok *t, const char *const *labels, size_t n, CK_OB
 	for (size_t i = 0; i < count; i++) {
 		uint8_t *l = NULL;
 		size_t len = 0;
-		if (n > 1 && p11_get_bytes(t, v[i], CKA_LABEL, &l, &len) != CMK_OK)
-			continue; /* destroyed since the search */
+		/* the label: a key destroyed since the search is left out; a token
+		 * that fails is an error, not "no MAC key" */
+		if (n > 1) {
+			char lab[64] = "";
+			CK_ATTRIBUTE a = { CKA_LABEL, lab, sizeof lab - 1 };
+			p11_sess *s;
+			cmk_rc rc = p11_sess_get(t, &s);
+			CK_RV rv = rc == CMK_OK ? p11_C_GetAttributeValue(t->mod, s->h, v[i], &a, 1)
+						: CKR_OK;
+			if (rc == CMK_OK)
+				p11_sess_put(t, s, rv);
+			if (rc == CMK_OK && rv != CKR_OK && rv != CKR_OBJECT_HANDLE_INVALID &&
+			    rv != CKR_BUFFER_TOO_SMALL)
+				rc = p11_fail(rv, t->what, "C_GetAttributeValue");
+			if (rc != CMK_OK) {
+				free(v);
+				return rc;
+			}
+			if (rv != CKR_OK)
+				continue; /* destroyed since the search, or a longer label */
+			l = (uint8_t *)lab;
+			len = a.ulValueLen;
+		}
 		/* vault init makes exactly one of each, under the vault lock */
 		for (size_t k = 0; k < n; k++)
 			if (h[k] == CK_INVALID_HANDLE &&
 			    (n == 1 ||
 			     (len == strlen(labels[k]) && memcmp(l, labels[k], len) == 0)))
 				h[k] = v[i];
-		free(l);
 	}
 	free(v);
 	return CMK_OK;

@@ -165,6 +165,15 @@ typedef struct id_obj {
 	CK_BBOOL dec, sig; /* private keys */
 } id_obj;
 
+/* An object's attributes: CKR_OK, CKR_OBJECT_HANDLE_INVALID when it was
+ * destroyed since it was found (then it is left out), or the token's
+ * failure -- never taken for "not there", which would call a key missing
+ * when the token only failed to answer. */
+static CK_RV attrs(p11_tok *t, p11_sess *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE *tmpl, CK_ULONG n)
+{
+	return p11_C_GetAttributeValue(t->mod, s->h, h, tmpl, n);
+}
+
 static cmk_rc find_id(p11_tok *t, const uint8_t *id, size_t idlen, id_obj **out, size_t *n)
 {
 	CK_ATTRIBUTE tmpl[] = { { CKA_ID, (void *)id, idlen } };
@@ -172,22 +181,33 @@ static cmk_rc find_id(p11_tok *t, const uint8_t *id, size_t idlen, id_obj **out,
 	size_t count, used = 0;
 	CMK_TRY(p11_find(t, tmpl, 1, &h, &count));
 	id_obj *v = calloc(count ? count : 1, sizeof *v);
-	if (!v) {
-		free(h);
-		return cmk_err(CMK_E_NOMEM, "out of memory");
-	}
-	for (size_t i = 0; i < count; i++) {
+	p11_sess *s = NULL;
+	cmk_rc rc = v ? p11_sess_get(t, &s) : cmk_err(CMK_E_NOMEM, "out of memory");
+	CK_RV rv = CKR_OK;
+	for (size_t i = 0; rc == CMK_OK && i < count; i++) {
 		id_obj o = { .h = h[i] };
 		CK_ATTRIBUTE c = { CKA_CLASS, &o.cls, sizeof o.cls };
 		CK_ATTRIBUTE use[] = { { CKA_DECRYPT, &o.dec, sizeof o.dec },
 				       { CKA_SIGN, &o.sig, sizeof o.sig } };
-		if (p11_get_attrs(t, h[i], &c, 1) != CMK_OK ||
-		    (o.cls != CKO_PUBLIC_KEY && o.cls != CKO_PRIVATE_KEY) ||
-		    (o.cls == CKO_PRIVATE_KEY && p11_get_attrs(t, h[i], use, 2) != CMK_OK))
+		rv = attrs(t, s, h[i], &c, 1);
+		if (rv == CKR_OK && o.cls == CKO_PRIVATE_KEY)
+			rv = attrs(t, s, h[i], use, 2);
+		if (rv == CKR_OBJECT_HANDLE_INVALID) {
+			rv = CKR_OK; /* destroyed since the search */
 			continue;
-		v[used++] = o;
+		}
+		if (rv != CKR_OK)
+			rc = p11_fail(rv, t->what, "C_GetAttributeValue");
+		else if (o.cls == CKO_PUBLIC_KEY || o.cls == CKO_PRIVATE_KEY)
+			v[used++] = o;
 	}
+	if (s)
+		p11_sess_put(t, s, rv);
 	free(h);
+	if (rc != CMK_OK) {
+		free(v);
+		return rc;
+	}
 	*out = v;
 	*n = used;
 	return CMK_OK;

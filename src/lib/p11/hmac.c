@@ -28,12 +28,12 @@ cmk_rc p11_hmac_keys_find(p11_tok *t, const char *const *labels, size_t n, CK_OB
 	 * told apart by label (one search, not one per key) */
 	CMK_TRY(p11_find(t, tmpl, n == 1 ? 3 : 2, &v, &count));
 	for (size_t i = 0; i < count; i++) {
-		uint8_t *l = NULL;
+		char lab[64] = "";
+		const char *l = NULL;
 		size_t len = 0;
 		/* the label: a key destroyed since the search is left out; a token
 		 * that fails is an error, not "no MAC key" */
 		if (n > 1) {
-			char lab[64] = "";
 			CK_ATTRIBUTE a = { CKA_LABEL, lab, sizeof lab - 1 };
 			p11_sess *s;
 			cmk_rc rc = p11_sess_get(t, &s);
@@ -50,7 +50,7 @@ cmk_rc p11_hmac_keys_find(p11_tok *t, const char *const *labels, size_t n, CK_OB
 			}
 			if (rv != CKR_OK)
 				continue; /* destroyed since the search, or a longer label */
-			l = (uint8_t *)lab;
+			l = lab;
 			len = a.ulValueLen;
 		}
 		/* vault init makes exactly one of each, under the vault lock */

@@ -89,14 +89,25 @@ is "$(ls -d "${TMPDIR:-/tmp}"/cmk-bench-*-$PID-* 2>/dev/null)" "" "and its resou
 host=$(hostname | tr -d '\n' | sha256sum | cut -c1-8)
 tag=bench-$host-$$-0badf00d
 dir=$(mktemp -d "${TMPDIR:-/tmp}/cmk-$tag-XXXXXX")
-: >"${TMPDIR:-/tmp}/cmk-$tag.alive"
-# the vault the run was on (src/bench/bench_int.h, BENCH_VAULT_FILE)
-printf 'lab\n%s\n' "$(cmk --json vault show | jq -r .audit_log)" >"$dir/vault"
+# the vault the run was on, in its mark and its directory
+# (src/bench/bench_int.h, BENCH_VAULT_FILE)
+vault_id=$(printf 'lab\n%s\n_' "$(cmk --json vault show | jq -r .audit_log)")
+printf '%s' "${vault_id%_}" >"${TMPDIR:-/tmp}/cmk-$tag.alive"
+printf '%s' "${vault_id%_}" >"$dir/vault"
 ok "a resource of a run that is gone" cmk resource create $tag --dir "$dir"
 mv "$dir/$tag/resource.json" "$dir/$tag/.tmp-resource.json-Zz9Yy8" # its save cut short
 expect_fail_msg 4 "resource $tag does not exist" "without its state it is no resource" \
 	cmk resource get $tag x --dir "$dir"
 like "$(bench_things)" "svc-$tag" "and its service key is left"
+# A run on another vault of this host (another lab) is not the one to clean
+# it up, and leaves the dead run's mark: without it, the next run here would
+# take the dead run's (reused) PID for a live run's.
+CMK_VALGRIND=0 cmk lab init "$T/lab2" >/dev/null 2>"$T/lab2.err" </dev/null ||
+	bail "cmk lab init $T/lab2: $(cat "$T/lab2.err")"
+SOFTHSM2_CONF=$T/lab2/softhsm2.conf CMK_CONF=$T/lab2/cmk.conf \
+	ok "a run on another vault" cmk bench --ops key-create --threads 1 --warmup 0 --duration 0.1
+is "$(ls "${TMPDIR:-/tmp}/cmk-$tag.alive" 2>/dev/null)" "${TMPDIR:-/tmp}/cmk-$tag.alive" \
+	"leaves the mark of this vault's dead run"
 ok "the next run" cmk bench --ops wrap --threads 1 --warmup 0 --duration 0.1
 cp "$ERR" "$T/next.err"
 left=$(bench_things)

@@ -224,9 +224,11 @@ int bench_tag_dead(const char *name);
  * end; a killed run's, by the next run once what it made is gone. */
 void bench_mark_alive(bench_env *e);
 void bench_mark_done(bench_env *e);
-/* The run's resource directory belongs to its vault: DIR/vault holds
- * e->vault_id (its name and audit log, "NAME\nLOG\n"); a killed run's
- * directory is removed only by a run on the same vault. */
+/* A run on a vault belongs to it: e->vault_id (its name and audit log,
+ * "NAME\nLOG\n") is written in its mark and in its resource directory,
+ * DIR/vault; a killed run's directory and mark are removed only by a run on
+ * the same vault. */
+void bench_mark_vault(bench_env *e, const cmk_vault_info *vi);
 #define BENCH_VAULT_FILE "vault"
 
 /* The kinds, in measuring order (cases.c). */

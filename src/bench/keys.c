@@ -103,6 +103,17 @@ void bench_mark_alive(bench_env *e)
 	}
 }
 
+/* The vault the run works on goes into its mark: a killed run's mark is
+ * removed only by a run on the same vault, once it has removed what the
+ * killed run made there.  Written once, while the mark is locked. */
+void bench_mark_vault(bench_env *e, const cmk_vault_info *vi)
+{
+	snprintf(e->vault_id, sizeof e->vault_id, "%s\n%s\n", vi->name, vi->audit_log);
+	if (e->alive_fd >= 0 && pwrite(e->alive_fd, e->vault_id, strlen(e->vault_id), 0) !=
+					(ssize_t)strlen(e->vault_id))
+		bench_mark_done(e); /* then the PID tells */
+}
+
 void bench_mark_done(bench_env *e)
 {
 	char path[4096];
@@ -148,8 +159,27 @@ int bench_tag_dead(const char *name)
 	return pid != (long)getpid() && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
 }
 
-/* The marks of runs that are gone, once what they made is removed. */
-static void remove_dead_marks(void)
+/* Whether the file at path holds exactly want (a mark's vault, or a
+ * resource directory's, BENCH_VAULT_FILE). */
+static int holds(const char *path, const char *want)
+{
+	char got[700] = "";
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	size_t n = fread(got, 1, sizeof got - 1, f);
+	fclose(f);
+	got[n] = '\0';
+	return strcmp(got, want) == 0;
+}
+
+/* The marks of runs on this vault that are gone, once what they made is
+ * removed; and marks that name no vault (runs killed before they knew it,
+ * or runs on a bare token: they made nothing that outlives them).  Another
+ * vault's dead run keeps its mark until a run on that vault removes what
+ * it left (until then the mark tells that it is dead, whatever process
+ * has its PID by then). */
+static void remove_dead_marks(const bench_env *e)
 {
 	const char *tmp = getenv("TMPDIR");
 	char pat[4096];
@@ -164,7 +194,8 @@ static void remove_dead_marks(void)
 		char *dot = strrchr(tag, '.');
 		if (dot)
 			*dot = '\0';
-		if (mark_dead(tag) == 1)
+		if (mark_dead(tag) == 1 &&
+		    (holds(g.gl_pathv[i], "") || holds(g.gl_pathv[i], e->vault_id)))
 			unlink(g.gl_pathv[i]);
 	}
 	globfree(&g);
@@ -222,15 +253,9 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 /* Whether dir was made by a run on this run's vault (BENCH_VAULT_FILE). */
 static int same_vault(const bench_env *e, const char *dir)
 {
-	char path[4200], got[sizeof e->vault_id] = "";
+	char path[4200];
 	snprintf(path, sizeof path, "%s/%s", dir, BENCH_VAULT_FILE);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return 0;
-	size_t n = fread(got, 1, sizeof got - 1, f);
-	fclose(f);
-	got[n] = '\0';
-	return strcmp(got, e->vault_id) == 0;
+	return holds(path, e->vault_id);
 }
 
 /* 1 when a dead run's resource could not be removed */
@@ -307,7 +332,6 @@ static cmk_rc grant(bench_env *e)
 void bench_set_maker(bench_env *e, const cmk_vault_info *vi)
 {
 	const char *id = cmk_ctx_identity(e->user);
-	snprintf(e->vault_id, sizeof e->vault_id, "%s\n%s\n", vi->name, vi->audit_log);
 	cmk_policy pol;
 	int admin = !strcmp(vi->admin, id);
 	if (vi->purge_protection) {
@@ -341,7 +365,7 @@ void bench_set_maker(bench_env *e, const cmk_vault_info *vi)
 	/* a killed run's mark goes once what it made is gone (while anything
 	 * is left, the mark keeps telling that the run is dead) */
 	if (e->mk && !left)
-		remove_dead_marks();
+		remove_dead_marks(e);
 	bench_p11_clean_up(e);
 }
 

@@ -138,6 +138,7 @@ static cmk_rc run_vault(bench_env *e, bench_case **cs, size_t *n)
 	bench_report *rep = e->rep;
 	BENCH_TRY(bench_make_cases(e, cs, n));
 	LIB_TRY(cmk_vault_info_get(e->user, &vi));
+	bench_mark_vault(e, &vi);
 	snprintf(rep->vault, sizeof rep->vault, "%s", vi.name);
 	snprintf(rep->token, sizeof rep->token, "%s", vi.token_label);
 	snprintf(rep->module, sizeof rep->module, "%s", vi.module);

@@ -5,7 +5,7 @@
 . "${srcdir:-.}/tests/lib.sh"
 . "${srcdir:-.}/tests/provider-lib.sh"
 
-plan 8
+plan 11
 lab_new
 KID=$(cmk key create tls --ops sign,verify) || bail "cannot create a key"
 cmk key pem tls --out "$T/tls.pem" || bail "cannot write a reference"
@@ -17,6 +17,19 @@ like "$(cat "$ERR")" 'purpose = bogus: want auto, key or data' "purpose = bogus 
 prov_conf "$T/maybe.cnf" "allow_pkcs1v15 = maybe"
 run env OPENSSL_CONF="$T/maybe.cnf" openssl list -providers
 like "$(cat "$ERR")" 'allow_pkcs1v15 = maybe: want yes or no' "allow_pkcs1v15 = maybe is reported on stderr"
+
+# an option cmk does not know (a typo): the provider does not load rather
+# than run under another identity than meant, and names the option, its
+# section and file; OpenSSL's own options of the section are known
+prov_conf "$T/typo.cnf" "cmk_identiy = svc" "purpose = auto"
+run env OPENSSL_CONF="$T/typo.cnf" openssl list -providers
+like "$(cat "$ERR")" "not loaded: $T/typo.cnf: \[cmk_sect\]: unknown option \"cmk_identiy\"" \
+	"an unknown option is reported on stderr with its file and section"
+is "$(grep -c 'cmk vault key provider' "$OUT")" 0 "and cmk is not loaded"
+prov_conf "$T/known.cnf" "identity = cmk" "1.activate = 1" "allow_pkcs1v15 = no"
+run env OPENSSL_CONF="$T/known.cnf" openssl list -providers
+is "$RC:$(grep -c 'cmk vault key provider' "$OUT")" "0:1" "OpenSSL's own options are not reported"
+[ "$RC" = 0 ] || diag_file stderr "$ERR"
 
 # the sample as shipped, with only CMK_CONF and OPENSSL_MODULES pointing at
 # the lab and the build

@@ -5,6 +5,7 @@ osslmod_LTLIBRARIES = src/provider/cmk.la
 src_provider_cmk_la_SOURCES = \
 	src/provider/prov.h \
 	src/provider/provider.c \
+	src/provider/confcheck.c \
 	src/provider/errors.c \
 	src/provider/vaults.c \
 	src/provider/uri.c \

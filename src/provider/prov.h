@@ -91,6 +91,14 @@ void cmkp_err_at(const cmkp_prov *p, const char *file, int line, const char *fun
 /* A libcmk failure: its return code is the reason, cmk_last_error() the text. */
 #define CMKP_ERR_RC(p, rc) CMKP_ERR((p), (int)(rc), "%s", cmk_last_error())
 
+/* ----------------------------------------------------- confcheck.c */
+
+/* 0, with the option named on stderr and in an error, when the provider's
+ * section of openssl.cnf has an option cmk does not know. */
+int cmkp_conf_check(cmkp_prov *p, OSSL_FUNC_core_get_params_fn *get_params);
+/* provider.c */
+void cmkp_config_error(cmkp_prov *p, const char *file, const char *section, const char *option);
+
 /* ------------------------------------------------------------- vaults.c */
 
 /* The context of vault `vault` (NULL or "": the default one), opened on

@@ -188,6 +188,17 @@ static void config_error(cmkp_prov *p, const char *param, const char *value, con
 		param, value, want);
 }
 
+/* An option of the provider's section that cmk does not know (confcheck.c). */
+void cmkp_config_error(cmkp_prov *p, const char *file, const char *section, const char *option)
+{
+	CMKP_ERR(p, CMKP_R_CONFIG, "cmk provider: %s: [%s]: unknown option %s", file, section,
+		 option);
+	fprintf(stderr,
+		"cmk provider (cmk.so) not loaded: %s: [%s]: unknown option \"%s\" "
+		"(cmk-provider(7))\n",
+		file, section, option);
+}
+
 /* The provider section's parameters of openssl.cnf. */
 static int configure(cmkp_prov *p, OSSL_FUNC_core_get_params_fn *get_params)
 {
@@ -247,6 +258,7 @@ int OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
 		}
 	}
 	if ((p->lock = CRYPTO_THREAD_lock_new()) == NULL || !configure(p, get_params) ||
+	    !cmkp_conf_check(p, get_params) ||
 	    (p->libctx = OSSL_LIB_CTX_new_child(handle, core)) == NULL) {
 		cmkp_free(p);
 		return 0;

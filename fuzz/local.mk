@@ -1,8 +1,9 @@
 # fuzz: libFuzzer targets for the parsers of untrusted bytes.
 #
 #   ./configure --enable-fuzz CC=clang && make fuzz-run
-#       builds fuzz/fuzz-envelope and fuzz/fuzz-wrapped (clang,
-#       -fsanitize=fuzzer,address) and runs each for FUZZ_SECONDS (30) on
+#       builds fuzz/fuzz-envelope, fuzz/fuzz-wrapped and fuzz/fuzz-keyref
+#       (clang, -fsanitize=fuzzer,address) and runs each for FUZZ_SECONDS
+#       (30; all at once with make -j3 fuzz-run) on
 #       its corpus fuzz/corpus/<target>/ (new inputs go to a scratch dir;
 #       copy good ones into the corpus by hand).
 #
@@ -34,7 +35,7 @@ fuzz_replay_wrapped_CFLAGS = $(fuzz_cflags)
 fuzz_replay_wrapped_LDADD = $(fuzz_ldadd)
 
 FUZZ_SECONDS = 30
-FUZZ_TARGETS = envelope wrapped
+FUZZ_TARGETS = envelope wrapped keyref
 
 if FUZZ
 FUZZ_FLAGS = -fsanitize=fuzzer,address -fno-omit-frame-pointer
@@ -48,19 +49,24 @@ fuzz_fuzz_wrapped_CFLAGS = $(fuzz_cflags) $(FUZZ_FLAGS)
 fuzz_fuzz_wrapped_LDFLAGS = $(FUZZ_FLAGS)
 fuzz_fuzz_wrapped_LDADD = $(fuzz_ldadd)
 
-fuzz-run: fuzz/fuzz-envelope fuzz/fuzz-wrapped
-	@set -e; work=`mktemp -d`; trap 'rm -rf "$$work"' EXIT; \
-	for t in $(FUZZ_TARGETS); do \
-		mkdir -p $$work/$$t; \
-		echo "fuzz-$$t: $(FUZZ_SECONDS) s on $(srcdir)/fuzz/corpus/$$t"; \
-		ASAN_OPTIONS=detect_leaks=1 fuzz/fuzz-$$t -max_total_time=$(FUZZ_SECONDS) \
-			-max_len=200000 -print_final_stats=1 $$work/$$t $(srcdir)/fuzz/corpus/$$t; \
-	done
+# fuzz-run: every target at once (make -j3 fuzz-run: FUZZ_SECONDS in all),
+# each on its corpus; fuzz-run-TARGET: one of them.
+fuzz_run = run() { \
+	work=`mktemp -d`; trap 'rm -rf "$$work"' EXIT; \
+	echo "fuzz-$$1: $(FUZZ_SECONDS) s on $(srcdir)/fuzz/corpus/$$1"; \
+	ASAN_OPTIONS=detect_leaks=1 fuzz/fuzz-$$1 -max_total_time=$(FUZZ_SECONDS) \
+		-max_len=$$2 -print_final_stats=1 $$work $(srcdir)/fuzz/corpus/$$1; \
+}; run
+fuzz-run: $(FUZZ_TARGETS:%=fuzz-run-%)
+fuzz-run-envelope: fuzz/fuzz-envelope
+	@$(fuzz_run) envelope 200000
+fuzz-run-wrapped: fuzz/fuzz-wrapped
+	@$(fuzz_run) wrapped 200000
 else
-fuzz-run:
-	@echo "fuzz-run: configure with --enable-fuzz CC=clang first" >&2; exit 2
+fuzz-run fuzz-run-envelope fuzz-run-wrapped:
+	@echo "$@: configure with --enable-fuzz CC=clang first" >&2; exit 2
 endif
-.PHONY: fuzz-run
+.PHONY: fuzz-run fuzz-run-envelope fuzz-run-wrapped
 
 # The key reference parser of the provider's decoder (docs/pem-reference.md):
 # fuzz/fuzz-keyref with --enable-fuzz; the corpus replays in make check
@@ -79,11 +85,9 @@ fuzz_fuzz_keyref_CFLAGS = $(fuzz_cflags) $(FUZZ_FLAGS)
 fuzz_fuzz_keyref_LDFLAGS = $(FUZZ_FLAGS)
 fuzz_fuzz_keyref_LDADD = $(fuzz_ldadd)
 fuzz-run-keyref: fuzz/fuzz-keyref
-	@work=`mktemp -d`; trap 'rm -rf "$$work"' EXIT; \
-	ASAN_OPTIONS=detect_leaks=1 fuzz/fuzz-keyref -max_total_time=$(FUZZ_SECONDS) \
-		-max_len=8192 -print_final_stats=1 $$work $(srcdir)/fuzz/corpus/keyref
+	@$(fuzz_run) keyref 8192
 else
 fuzz-run-keyref:
-	@echo "fuzz-run-keyref: configure with --enable-fuzz CC=clang first" >&2; exit 2
+	@echo "$@: configure with --enable-fuzz CC=clang first" >&2; exit 2
 endif
 .PHONY: fuzz-run-keyref

@@ -27,6 +27,12 @@ no_bench_keys() {
 	is "$(grep -c bench- "$OUT")" 0 "$1: no policy of the run is left"
 }
 before=$(count_objects)
+cp "$T/objects" "$T/objects.before"
+# on a mismatch, which objects are new (pkcs11-tool's lines)
+objects_diff() {
+	[ "$(count_objects)" = "$before" ] ||
+		diag "$(diff "$T/objects.before" "$T/objects" | grep '^[<>]' | head -30)"
+}
 
 # A fresh lab, as the README shows it: no `policy set admin all,purge`.  The
 # admin lets the run make and purge its keys as an identity of its own.
@@ -80,6 +86,7 @@ EOF
 
 no_bench_keys "after the run"
 is "$(count_objects)" "$before" "as many objects on the token as before the run"
+objects_diff
 python3 -c 'import sys, xml.etree.ElementTree as E; t = E.parse(sys.argv[1]).getroot(); assert t.tag.endswith("svg"); assert len(t.findall(".//{http://www.w3.org/2000/svg}polyline")) >= 2' "$T/b.svg" &&
 	pass "--plot writes an SVG with the curves" || fail "--plot writes an SVG with the curves"
 

@@ -6,6 +6,7 @@ p11_tests = \
 	tests/interrupted-changes.sh \
 	tests/faults-lifecycle.sh \
 	tests/fork-load.sh \
+	tests/reinit-race.sh \
 	tests/faults-p11.sh
 
 TESTS += $(p11_tests)
@@ -17,6 +18,12 @@ check_PROGRAMS += tests/fork-load
 tests_fork_load_SOURCES = tests/fork-load.c tests/tap.h
 tests_fork_load_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS)
 tests_fork_load_LDADD = src/lib/libcmk.la $(LIBCRYPTO_LIBS) $(PTHREAD_LIBS)
+
+# Threads between the calls of one operation while the process
+# re-initialises its module (a second process changes the vault).
+check_PROGRAMS += tests/reinit-race
+tests_reinit_race_SOURCES = tests/reinit-race.c tests/tap.h
+tests_reinit_race_LDADD = src/lib/libcmk.la $(PTHREAD_LIBS)
 
 # The fault-injecting module: SoftHSM behind a function list that fails,
 # delays or drops replies as CMK_FAULT says (tests/faultmod.c).  -rpath

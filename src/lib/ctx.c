@@ -233,16 +233,28 @@ cmk_rc ctx_mac_key(cmk_ctx *ctx, int which, CK_OBJECT_HANDLE *h)
 cmk_rc ctx_mac(cmk_ctx *ctx, int which, const uint8_t *a, size_t alen, const uint8_t *b,
 	       size_t blen, uint8_t mac[32])
 {
+	static const char *const labels[2] = { CTX_MAC_META_LABEL, CTX_MAC_AUDIT_LABEL };
 	CK_OBJECT_HANDLE h;
+	unsigned gen = p11_tok_gen(ctx->tok);
 	CMK_TRY(ctx_mac_key(ctx, which, &h));
-	cmk_rc rc = p11_hmac(ctx->tok, h, a, alen, b, blen, mac);
+	CK_OBJECT_HANDLE was = h;
+	/* a handle refused (the module initialised again since it was found,
+	 * a session copy gone with its session) is replaced on the HMAC's own
+	 * session by the token key (p11_hmac): kept for the next ones */
+	cmk_rc rc = p11_hmac(ctx->tok, &h, labels[which], a, alen, b, blen, mac);
+	if (h != was) {
+		struct ctx_keyref nr = { .h = h, .gen = gen, .known = h != CK_INVALID_HANDLE };
+		pthread_mutex_lock(&ctx->lock);
+		ctx->mac_key[which] = nr;
+		pthread_mutex_unlock(&ctx->lock);
+	}
 	if (rc != CMK_OK) {
-		/* the session copy went with its session: find and copy again */
+		/* found again from scratch, once */
 		pthread_mutex_lock(&ctx->lock);
 		ctx->mac_key[which].known = 0;
 		pthread_mutex_unlock(&ctx->lock);
 		CMK_TRY(ctx_mac_key(ctx, which, &h));
-		rc = p11_hmac(ctx->tok, h, a, alen, b, blen, mac);
+		rc = p11_hmac(ctx->tok, &h, labels[which], a, alen, b, blen, mac);
 	}
 	return rc;
 }

@@ -529,7 +529,9 @@ static CK_OBJECT_HANDLE priv_handle(cmk_key *key, int sign, cmk_rc *rc)
 		h = priv_missing(key, sign, rc);
 	if (*rc != CMK_OK)
 		return CK_INVALID_HANDLE;
-	gen = p11_tok_gen(key->ctx->tok);
+	/* kept under the generation read before the search: one that moved
+	 * since makes the next use look again, never the other way round (a
+	 * handle of an older generation names another object: p11/object.c) */
 	pthread_mutex_lock(&key->lock);
 	key->priv[sign] = h;
 	key->priv_gen[sign] = gen;
@@ -543,6 +545,17 @@ static CK_OBJECT_HANDLE priv_handle(cmk_key *key, int sign, cmk_rc *rc)
 static int handle_gone(CK_RV rv)
 {
 	return rv == CKR_KEY_HANDLE_INVALID || rv == CKR_OBJECT_HANDLE_INVALID;
+}
+
+/* A handle the operation itself looked up again (p11_key): kept under the
+ * generation read before the operation, as priv_handle() does. */
+static void keep_priv(cmk_key *key, int sign, CK_OBJECT_HANDLE h, unsigned gen)
+{
+	pthread_mutex_lock(&key->lock);
+	key->priv[sign] = h;
+	key->priv_gen[sign] = gen;
+	key->priv_stale[sign] = h == CK_INVALID_HANDLE;
+	pthread_mutex_unlock(&key->lock);
 }
 
 static void forget_priv(cmk_key *key, int sign)
@@ -641,7 +654,7 @@ static cmk_rc cmk_key_encrypt_impl(cmk_key *key, cmk_purpose purpose, cmk_alg al
 /* Private RSA on the token; OAEP natively when the token does that hash,
  * else raw RSA plus OpenSSL's decoding.  What the token refuses is
  * remembered per context. */
-static CK_RV decrypt_on_token(cmk_key *key, CK_OBJECT_HANDLE priv, cmk_alg alg, const char *md,
+static CK_RV decrypt_on_token(cmk_key *key, p11_key *priv, cmk_alg alg, const char *md,
 			      const char *mgf1, const uint8_t *label, size_t llen,
 			      const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen,
 			      int *need_decode)
@@ -726,12 +739,20 @@ static cmk_rc cmk_key_decrypt_impl(cmk_key *key, cmk_purpose purpose, cmk_alg al
 	size_t emlen = sizeof em;
 	int decode;
 	CK_RV rv = CKR_OK;
-	for (int attempt = 0; attempt < 3; attempt++) {
+	/* a handle refused as gone is looked up again: a disable destroyed the
+	 * copy, or the module was initialised again since it was found (which
+	 * may happen a few times in a row while another process writes) */
+	for (int attempt = 0; attempt < 5; attempt++) {
 		emlen = sizeof em;
 		unsigned gen = p11_tok_gen(key->ctx->tok);
-		rv = decrypt_on_token(key, priv, alg, md, mgf1, label, llen, in, inlen, em, &emlen,
+		p11_key pk = { priv, key->id, 0 };
+		rv = decrypt_on_token(key, &pk, alg, md, mgf1, label, llen, in, inlen, em, &emlen,
 				      &decode);
-		if (rv == CKR_OK || attempt == 2)
+		if (pk.h != priv) {
+			keep_priv(key, 0, pk.h, gen);
+			priv = pk.h;
+		}
+		if (rv == CKR_OK || attempt == 4)
 			break;
 		if (handle_gone(rv) || p11_rv_rc(rv) == CMK_E_DISABLED) {
 			/* the working copy was destroyed (disable), or is not the
@@ -819,11 +840,13 @@ again:
 	if (rc != CMK_OK)
 		return rc;
 	len = *outlen;
+	unsigned gen = p11_tok_gen(key->ctx->tok);
+	p11_key pk = { priv, key->id, 1 };
 	if (sig->pad == CMK_SIG_PKCS1) {
 		uint8_t di[128];
 		size_t dil = sizeof di;
 		CMK_TRY(digest_info(sig->md, digest, dlen, di, &dil));
-		rv = p11_rsa_sign_raw(key->ctx->tok, priv, CKM_RSA_PKCS, di, dil, out, &len);
+		rv = p11_rsa_sign_raw(key->ctx->tok, &pk, CKM_RSA_PKCS, di, dil, out, &len);
 	} else {
 		const char *mgf1 = sig->mgf1_md ? sig->mgf1_md : sig->md;
 		p11_hash h = hash_of(sig->md), g = hash_of(mgf1);
@@ -831,21 +854,23 @@ again:
 		if (!h || !g)
 			return cmk_err(CMK_E_USAGE, "PSS with %s/%s is not supported", sig->md,
 				       mgf1);
-		rv = p11_rsa_sign_pss(key->ctx->tok, priv, h, g, (unsigned long)salt, digest, dlen,
+		rv = p11_rsa_sign_pss(key->ctx->tok, &pk, h, g, (unsigned long)salt, digest, dlen,
 				      out, &len);
 		if (native_refused(rv)) {
 			uint8_t em[1024];
 			CMK_TRY(pss_encode(key->ctx->conf.propquery, key->pub, sig->md, mgf1, salt,
 					   digest, dlen, em, key->k));
 			len = *outlen;
-			rv = p11_rsa_sign_raw(key->ctx->tok, priv, CKM_RSA_X_509, em, key->k, out,
+			rv = p11_rsa_sign_raw(key->ctx->tok, &pk, CKM_RSA_X_509, em, key->k, out,
 					      &len);
 			cmk_wipe(em, sizeof em);
 		}
 	}
-	if ((handle_gone(rv) || p11_rv_rc(rv) == CMK_E_DISABLED) && !retried) {
-		forget_priv(key, 1);
-		retried = 1;
+	if (pk.h != priv)
+		keep_priv(key, 1, pk.h, gen);
+	if ((handle_gone(rv) || p11_rv_rc(rv) == CMK_E_DISABLED) && retried < 4) {
+		forget_priv(key, 1); /* as in cmk_key_decrypt_impl() */
+		retried++;
 		goto again;
 	}
 	if (rv != CKR_OK)

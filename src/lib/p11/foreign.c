@@ -85,19 +85,24 @@ cmk_rc p11_rsa_adopt_copy(p11_tok *t, const p11_foreign *f, const uint8_t id[P11
 	/* public half first, as p11_rsa_import: a kill between the two leaves
 	 * only a public key, never taken for a version */
 	CMK_TRY(p11_sess_get(t, &s));
-	CK_RV rv = p11_C_CopyObject(t->mod, s->h, f->pub, pubt, N_ELEMS(pubt), pub);
+	CK_RV rv = p11_C_CopyObject(t->mod, s->h, p11_h_raw(t, f->pub), pubt, N_ELEMS(pubt), pub);
+	if (rv == CKR_OK)
+		*pub = p11_h_tag(t, *pub);
 	p11_sess_put(t, s, rv);
 	if (rv != CKR_OK)
 		return p11_fail(rv, t->what, "C_CopyObject (public key of the adopted pair)");
 	cmk_rc rc = p11_sess_get(t, &s);
 	if (rc == CMK_OK) {
-		rv = p11_C_CopyObject(t->mod, s->h, f->priv, privt, N_ELEMS(privt), priv);
+		rv = p11_C_CopyObject(t->mod, s->h, p11_h_raw(t, f->priv), privt, N_ELEMS(privt),
+				      priv);
+		if (rv == CKR_OK)
+			*priv = p11_h_tag(t, *priv);
 		p11_sess_put(t, s, rv);
 		if (rv != CKR_OK)
 			rc = p11_fail(rv, t->what,
 				      "C_CopyObject (private key of the adopted pair)");
 	}
 	if (rc != CMK_OK)
-		p11_destroy(t, *pub);
+		p11_destroy_undo(t, *pub);
 	return rc;
 }

@@ -12,8 +12,10 @@
  *  - with CMK_DEBUG=p11 in the environment, writes each call and its
  *    return value to stderr (never its arguments: PINs, keys and data
  *    stay out of logs).
- * The gate is per call, not per borrowed session, so code may hold a
- * session for long (the benchmarks do) and borrow a second one. */
+ * A borrowed session holds the gate too, from p11_sess_get() to
+ * p11_sess_put() (module.c, p11_mod_borrow): the calls of one operation
+ * run in one generation of the module.  So the layer keeps a session only
+ * for one operation, and a thread holding one may borrow a second. */
 #include "config.h"
 #include <stdio.h>
 #include <stdlib.h>

@@ -41,14 +41,19 @@ static int probe_oaep(p11_tok *t, p11_hash h)
 	if (p11_sess_get(t, &s) != CMK_OK)
 		return 0;
 	CK_RV rv = p11_C_GenerateKeyPair(t->mod, s->h, &gen, pubt, 4, privt, 3, &pub, &priv);
+	if (rv == CKR_OK) {
+		pub = p11_h_tag(t, pub);
+		priv = p11_h_tag(t, priv);
+	}
 	p11_sess_put(t, s, rv);
 	if (rv != CKR_OK)
 		return 0;
 	uint8_t in[16] = { 0 }, ct[128], pt[128];
 	size_t ctlen = sizeof ct, ptlen = sizeof pt;
-	rv = p11_rsa_encrypt_oaep(t, pub, h, in, sizeof in, ct, &ctlen);
+	p11_key kpub = { pub, NULL, 0 }, kpriv = { priv, NULL, 0 };
+	rv = p11_rsa_encrypt_oaep(t, &kpub, h, in, sizeof in, ct, &ctlen);
 	if (rv == CKR_OK)
-		rv = p11_rsa_decrypt_oaep(t, priv, h, NULL, 0, ct, ctlen, pt, &ptlen);
+		rv = p11_rsa_decrypt_oaep(t, &kpriv, h, NULL, 0, ct, ctlen, pt, &ptlen);
 	int ok = rv == CKR_OK && ptlen == sizeof in && memcmp(pt, in, sizeof in) == 0;
 	p11_destroy(t, pub);
 	p11_destroy(t, priv);

@@ -379,30 +379,77 @@ static cmk_rc mod_reinit_excl(p11_mod *m)
  * held on a failed first read).  With one call in flight that cannot happen.
  */
 
-/* Returns 0 for the thread holding the module exclusive: its calls (the
- * re-initialisation's own) go straight through. */
-int p11_mod_enter(p11_mod *m)
+/* A thread's borrowed sessions, per module (p11_mod_borrow).  A thread
+ * uses few modules at once; past BORROW_SLOTS its borrows are not held
+ * (the calls then go through the gate one by one, as before borrows held
+ * it). */
+#define BORROW_SLOTS 8
+static _Thread_local struct borrow {
+	p11_mod *m;
+	unsigned n;  /* sessions of m this thread holds */
+	int counted; /* they count as one call in flight (not so for the
+	                re-initialising thread's own) */
+} borrows[BORROW_SLOTS];
+
+static struct borrow *my_borrow(p11_mod *m, int make)
 {
+	struct borrow *free_slot = NULL;
+	for (int i = 0; i < BORROW_SLOTS; i++) {
+		if (borrows[i].n && borrows[i].m == m)
+			return &borrows[i];
+		if (!borrows[i].n && !free_slot)
+			free_slot = &borrows[i];
+	}
+	if (!make || !free_slot)
+		return NULL;
+	free_slot->m = m;
+	free_slot->n = 0;
+	return free_slot;
+}
+
+int p11_mod_borrowed(p11_mod *m)
+{
+	return my_borrow(m, 0) != NULL;
+}
+
+/* A borrowed session holds the gate as a call in flight does, from
+ * p11_sess_get() to p11_sess_put(): a re-initialisation or fork() waits
+ * until every session is given back, so the calls of one operation
+ * (C_FindObjectsInit ... C_FindObjectsFinal, C_DecryptInit + C_Decrypt,
+ * a search and the reads of what it found) all run in one generation of
+ * the module.  Without it a re-initialisation between two of them left the
+ * thread with a session number that the module had given to another
+ * thread's new session (SoftHSM numbers them again from 1), and object
+ * numbers that named other objects (tests/reinit-race.sh).  The borrowing
+ * thread's own calls pass a gate that is closing: it is what the
+ * re-initialisation waits for. */
+int p11_mod_borrow(p11_mod *m)
+{
+	struct borrow *b = my_borrow(m, 1);
+	if (!b)
+		return 0;
+	if (b->n++)
+		return 1;
 	pthread_mutex_lock(&m->gate_mu);
 	if (m->closed && pthread_equal(m->owner, pthread_self())) {
-		pthread_mutex_unlock(&m->gate_mu);
-		return 0;
+		b->counted = 0; /* the re-initialisation's own */
+	} else {
+		while (m->closed)
+			pthread_cond_wait(&m->gate_cv, &m->gate_mu);
+		m->calls++;
+		b->counted = 1;
 	}
-	while (m->closed)
-		pthread_cond_wait(&m->gate_cv, &m->gate_mu);
-	m->calls++;
 	pthread_mutex_unlock(&m->gate_mu);
-	if (m->serial)
-		pthread_mutex_lock(&m->call_mu);
 	return 1;
 }
 
-void p11_mod_leave(p11_mod *m, int counted)
+void p11_mod_unborrow(p11_mod *m)
 {
-	if (!counted)
+	struct borrow *b = my_borrow(m, 0);
+	if (!b || --b->n)
 		return;
-	if (m->serial)
-		pthread_mutex_unlock(&m->call_mu);
+	if (!b->counted)
+		return;
 	pthread_mutex_lock(&m->gate_mu);
 	if (m->calls)
 		m->calls--;
@@ -411,14 +458,64 @@ void p11_mod_leave(p11_mod *m, int counted)
 	pthread_mutex_unlock(&m->gate_mu);
 }
 
+/* What p11_mod_leave() undoes: GATE_COUNTED a call in flight (and the
+ * remote module's call lock), GATE_SERIAL the call lock only (a thread
+ * holding a borrowed session), 0 nothing (the exclusive holder). */
+enum { GATE_NONE = 0, GATE_COUNTED = 1, GATE_SERIAL = 2 };
+
+int p11_mod_enter(p11_mod *m)
+{
+	if (my_borrow(m, 0)) {
+		if (m->serial) {
+			pthread_mutex_lock(&m->call_mu);
+			return GATE_SERIAL;
+		}
+		return GATE_NONE;
+	}
+	pthread_mutex_lock(&m->gate_mu);
+	if (m->closed && pthread_equal(m->owner, pthread_self())) {
+		pthread_mutex_unlock(&m->gate_mu);
+		return GATE_NONE;
+	}
+	while (m->closed)
+		pthread_cond_wait(&m->gate_cv, &m->gate_mu);
+	m->calls++;
+	pthread_mutex_unlock(&m->gate_mu);
+	if (m->serial)
+		pthread_mutex_lock(&m->call_mu);
+	return GATE_COUNTED;
+}
+
+void p11_mod_leave(p11_mod *m, int how)
+{
+	if (how == GATE_NONE)
+		return;
+	if (m->serial)
+		pthread_mutex_unlock(&m->call_mu);
+	if (how == GATE_SERIAL)
+		return;
+	pthread_mutex_lock(&m->gate_mu);
+	if (m->calls)
+		m->calls--;
+	if (!m->calls && m->closed)
+		pthread_cond_broadcast(&m->gate_cv);
+	pthread_mutex_unlock(&m->gate_mu);
+}
+
+/* Waits until no call is in flight and no session is borrowed.  A thread
+ * that holds borrowed sessions itself does not wait for them (it would
+ * wait for ever); the layer never re-initialises from inside a borrow
+ * (p11_sess_get() skips its checks for a second session). */
 void p11_mod_exclusive_begin(p11_mod *m)
 {
+	struct borrow *b = my_borrow(m, 0);
+	unsigned own = b && b->counted ? 1 : 0;
 	pthread_mutex_lock(&m->gate_mu);
 	while (m->closed)
 		pthread_cond_wait(&m->gate_cv, &m->gate_mu);
 	m->closed = 1;
 	m->owner = pthread_self();
-	while (m->calls)
+	while (m->calls > own)
 		pthread_cond_wait(&m->gate_cv, &m->gate_mu);
 	pthread_mutex_unlock(&m->gate_mu);
 }

@@ -1,6 +1,7 @@
 /* object.c - finding, reading, writing and destroying token objects. */
 #include "config.h"
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "p11/p11_int.h"
@@ -18,13 +19,99 @@ void p11_note_write(void)
 	atomic_fetch_add(&writes, 1);
 }
 
-cmk_rc p11_find(p11_tok *t, CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_HANDLE **objs, size_t *count)
+/*
+ * Object handles carry the generation of the module they were found in.
+ * A re-initialisation (after fork, a lost connection, another process's
+ * writes: docs/design.md) makes every handle of the module invalid, and
+ * SoftHSM then numbers objects again from 1, so a handle kept from before
+ * names another object: a destroy, a copy, a decryption or a signature
+ * would act on another key.  So the handles this layer hands out have the
+ * module's generation in their upper 32 bits (with the top bit set), and
+ * each is turned back into the module's number just before a call, under a
+ * borrowed session (the generation cannot change then: module.c): one from
+ * another generation becomes CK_INVALID_HANDLE, which the module refuses.
+ * Where CK_OBJECT_HANDLE has 32 bits, or a module uses numbers of more than
+ * 32 bits (t->wide), handles are the module's own, and only the borrowed
+ * sessions keep each operation within one generation.
+ */
+#define TAG_BIT ((CK_OBJECT_HANDLE)1 << (sizeof(CK_OBJECT_HANDLE) * 8 - 1))
+#define CAN_TAG (sizeof(CK_OBJECT_HANDLE) >= 8)
+
+static CK_OBJECT_HANDLE gen_tag(p11_tok *t)
 {
-	CK_RV rv = CKR_OK;
+	unsigned g = p11_mod_gen(t->mod) & 0x7fffffffu;
+	return CAN_TAG ? TAG_BIT | ((CK_OBJECT_HANDLE)g << (CAN_TAG ? 32 : 0)) : 0;
+}
+
+CK_OBJECT_HANDLE p11_h_tag(p11_tok *t, CK_OBJECT_HANDLE raw)
+{
+	if (!CAN_TAG || raw == CK_INVALID_HANDLE || atomic_load(&t->wide))
+		return raw;
+	if (raw >> (CAN_TAG ? 32 : 0)) {
+		atomic_store(&t->wide, 1); /* not ours to number */
+		return raw;
+	}
+	return gen_tag(t) | raw;
+}
+
+int p11_h_stale(p11_tok *t, CK_OBJECT_HANDLE h)
+{
+	if (!CAN_TAG || h == CK_INVALID_HANDLE || !(h & TAG_BIT) || atomic_load(&t->wide))
+		return 0;
+	return (h & ~(CK_OBJECT_HANDLE)0xffffffffu) != gen_tag(t);
+}
+
+CK_OBJECT_HANDLE p11_h_raw(p11_tok *t, CK_OBJECT_HANDLE h)
+{
+	if (!CAN_TAG || h == CK_INVALID_HANDLE || !(h & TAG_BIT) || atomic_load(&t->wide))
+		return h;
+	if (p11_h_stale(t, h))
+		return CK_INVALID_HANDLE;
+	return h & 0xffffffffu;
+}
+
+/* The objects matching tmpl, on a borrowed session (handles tagged). */
+CK_RV p11_find_in(p11_tok *t, p11_sess *s, CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_HANDLE **objs,
+		  size_t *count)
+{
 	size_t cap = 16, used = 0;
 	CK_OBJECT_HANDLE *v = malloc(cap * sizeof *v);
 	if (!v)
-		return cmk_err(CMK_E_NOMEM, "out of memory");
+		return CKR_HOST_MEMORY;
+	CK_RV rv = p11_C_FindObjectsInit(t->mod, s->h, tmpl, n);
+	while (rv == CKR_OK) {
+		CK_ULONG got = 0;
+		if (used == cap) {
+			CK_OBJECT_HANDLE *nv = realloc(v, 2 * cap * sizeof *v);
+			if (!nv) {
+				rv = CKR_HOST_MEMORY;
+				break;
+			}
+			v = nv;
+			cap *= 2;
+		}
+		rv = p11_C_FindObjects(t->mod, s->h, v + used, cap - used, &got);
+		if (rv != CKR_OK || got == 0)
+			break;
+		used += got;
+	}
+	CK_RV frv = p11_C_FindObjectsFinal(t->mod, s->h);
+	if (rv == CKR_OK)
+		rv = frv == CKR_OPERATION_NOT_INITIALIZED ? CKR_OK : frv;
+	if (rv != CKR_OK) {
+		free(v);
+		return rv;
+	}
+	for (size_t i = 0; i < used; i++)
+		v[i] = p11_h_tag(t, v[i]);
+	*objs = v;
+	*count = used;
+	return CKR_OK;
+}
+
+cmk_rc p11_find(p11_tok *t, CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_HANDLE **objs, size_t *count)
+{
+	CK_RV rv = CKR_OK;
 	/* A search names no handle, so when the connection turns out to be
 	 * lost (a pooled session of a p11-kit server that went away) it runs
 	 * again once, on the module re-initialised by p11_sess_get(): the first
@@ -33,41 +120,15 @@ cmk_rc p11_find(p11_tok *t, CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_HANDLE **o
 	for (int attempt = 0; attempt < 2; attempt++) {
 		p11_sess *s;
 		cmk_rc rc = p11_sess_get(t, &s);
-		if (rc != CMK_OK) {
-			free(v);
+		if (rc != CMK_OK)
 			return rc;
-		}
-		used = 0;
-		rv = p11_C_FindObjectsInit(t->mod, s->h, tmpl, n);
-		while (rv == CKR_OK) {
-			CK_ULONG got = 0;
-			if (used == cap) {
-				CK_OBJECT_HANDLE *nv = realloc(v, 2 * cap * sizeof *v);
-				if (!nv) {
-					rv = CKR_HOST_MEMORY;
-					break;
-				}
-				v = nv;
-				cap *= 2;
-			}
-			rv = p11_C_FindObjects(t->mod, s->h, v + used, cap - used, &got);
-			if (rv != CKR_OK || got == 0)
-				break;
-			used += got;
-		}
-		CK_RV frv = p11_C_FindObjectsFinal(t->mod, s->h);
-		if (rv == CKR_OK)
-			rv = frv == CKR_OPERATION_NOT_INITIALIZED ? CKR_OK : frv;
+		rv = p11_find_in(t, s, tmpl, n, objs, count);
 		p11_sess_put(t, s, rv);
 		if (!p11_rv_lost(rv))
 			break;
 	}
-	if (rv != CKR_OK) {
-		free(v);
+	if (rv != CKR_OK)
 		return p11_fail(rv, t->what, "C_FindObjects");
-	}
-	*objs = v;
-	*count = used;
 	return CMK_OK;
 }
 
@@ -75,38 +136,51 @@ cmk_rc p11_get_attrs(p11_tok *t, CK_OBJECT_HANDLE o, CK_ATTRIBUTE *tmpl, CK_ULON
 {
 	p11_sess *s;
 	CMK_TRY(p11_sess_get(t, &s));
-	CK_RV rv = p11_C_GetAttributeValue(t->mod, s->h, o, tmpl, n);
+	CK_RV rv = p11_C_GetAttributeValue(t->mod, s->h, p11_h_raw(t, o), tmpl, n);
 	p11_sess_put(t, s, rv);
 	if (rv != CKR_OK)
 		return p11_fail(rv, t->what, "C_GetAttributeValue");
 	return CMK_OK;
 }
 
-cmk_rc p11_get_bytes(p11_tok *t, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type, uint8_t **val,
-		     size_t *len)
+/* One attribute's value (malloc'd, NUL-terminated) on a borrowed session. */
+CK_RV p11_get_bytes_in(p11_tok *t, p11_sess *s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type,
+		       uint8_t **val, size_t *len)
 {
 	uint8_t *buf = NULL;
 	CK_ATTRIBUTE a = { type, NULL, 0 };
-	p11_sess *s;
-	CMK_TRY(p11_sess_get(t, &s));
-	CK_RV rv = p11_C_GetAttributeValue(t->mod, s->h, o, &a, 1);
-	if (rv == CKR_OK && a.ulValueLen != CK_UNAVAILABLE_INFORMATION) {
+	CK_OBJECT_HANDLE raw = p11_h_raw(t, o);
+	CK_RV rv = p11_C_GetAttributeValue(t->mod, s->h, raw, &a, 1);
+	if (rv == CKR_OK && a.ulValueLen == CK_UNAVAILABLE_INFORMATION)
+		rv = CKR_ATTRIBUTE_TYPE_INVALID;
+	if (rv == CKR_OK) {
 		buf = malloc(a.ulValueLen + 1);
 		if (!buf) {
 			rv = CKR_HOST_MEMORY;
 		} else {
 			a.pValue = buf;
-			rv = p11_C_GetAttributeValue(t->mod, s->h, o, &a, 1);
+			rv = p11_C_GetAttributeValue(t->mod, s->h, raw, &a, 1);
 		}
 	}
-	p11_sess_put(t, s, rv);
-	if (rv != CKR_OK || a.ulValueLen == CK_UNAVAILABLE_INFORMATION) {
+	if (rv != CKR_OK) {
 		free(buf);
-		return p11_fail(rv, t->what, "C_GetAttributeValue");
+		return rv;
 	}
 	buf[a.ulValueLen] = 0;
 	*val = buf;
 	*len = a.ulValueLen;
+	return CKR_OK;
+}
+
+cmk_rc p11_get_bytes(p11_tok *t, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type, uint8_t **val,
+		     size_t *len)
+{
+	p11_sess *s;
+	CMK_TRY(p11_sess_get(t, &s));
+	CK_RV rv = p11_get_bytes_in(t, s, o, type, val, len);
+	p11_sess_put(t, s, rv);
+	if (rv != CKR_OK)
+		return p11_fail(rv, t->what, "C_GetAttributeValue");
 	return CMK_OK;
 }
 
@@ -116,6 +190,8 @@ cmk_rc p11_create(p11_tok *t, CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_HANDLE *
 	p11_note_write();
 	CMK_TRY(p11_sess_get(t, &s));
 	CK_RV rv = p11_C_CreateObject(t->mod, s->h, tmpl, n, o);
+	if (rv == CKR_OK)
+		*o = p11_h_tag(t, *o);
 	p11_sess_put(t, s, rv);
 	if (rv != CKR_OK)
 		return p11_fail(rv, t->what, "C_CreateObject");
@@ -127,13 +203,30 @@ cmk_rc p11_destroy(p11_tok *t, CK_OBJECT_HANDLE o)
 	p11_sess *s;
 	p11_note_write();
 	CMK_TRY(p11_sess_get(t, &s));
-	CK_RV rv = p11_C_DestroyObject(t->mod, s->h, o);
+	if (p11_h_stale(t, o)) {
+		/* found before the module was initialised again: not "gone" */
+		p11_sess_put(t, s, CKR_OK);
+		return cmk_err(CMK_E_TOKEN,
+			       "%s: C_DestroyObject not made: the object was found before the "
+			       "module was initialised again",
+			       t->what);
+	}
+	CK_RV rv = p11_C_DestroyObject(t->mod, s->h, p11_h_raw(t, o));
 	p11_sess_put(t, s, rv);
 	if (rv == CKR_OBJECT_HANDLE_INVALID)
 		return CMK_OK; /* already gone: destroying is idempotent */
 	if (rv != CKR_OK)
 		return p11_fail(rv, t->what, "C_DestroyObject");
 	return CMK_OK;
+}
+
+void p11_destroy_undo(p11_tok *t, CK_OBJECT_HANDLE o)
+{
+	char saved[512];
+	const char *e = cmk_last_error();
+	snprintf(saved, sizeof saved, "%s", e ? e : "");
+	(void)p11_destroy(t, o);
+	cmk_err(CMK_OK, "%s", saved);
 }
 
 /*
@@ -200,6 +293,8 @@ static cmk_rc rec_create(p11_tok *t, int form, const char *app, const char *labe
 	p11_note_write();
 	CMK_TRY(p11_sess_get(t, &s));
 	*rv = p11_C_CreateObject(t->mod, s->h, tmpl, n, o);
+	if (*rv == CKR_OK)
+		*o = p11_h_tag(t, *o);
 	p11_sess_put(t, s, *rv);
 	return CMK_OK;
 }
@@ -238,7 +333,8 @@ void p11_data_free(p11_data *d, size_t n)
 	free(d);
 }
 
-static cmk_rc rec_find(p11_tok *t, int form, const char *app, p11_data **out, size_t *n)
+static cmk_rc rec_find_once(p11_tok *t, int form, const char *app, p11_data **out, size_t *n,
+			    CK_RV *last)
 {
 	CK_OBJECT_CLASS cls = form == REC_KEY ? CKO_SECRET_KEY : CKO_DATA;
 	CK_ATTRIBUTE_TYPE vtype = form == REC_KEY ? CKA_OBJECT_ID : CKA_VALUE;
@@ -248,11 +344,21 @@ static cmk_rc rec_find(p11_tok *t, int form, const char *app, p11_data **out, si
 		{ CKA_TOKEN, &yes, sizeof yes },
 		{ CKA_APPLICATION, (void *)app, app ? strlen(app) : 0 },
 	};
-	CK_OBJECT_HANDLE *h;
-	size_t count;
-	CMK_TRY(p11_find(t, tmpl, app ? 3 : 2, &h, &count));
+	/* the search and the reads on one borrowed session: one generation
+	 * of the module (object handles stay what they were found as) */
+	CK_OBJECT_HANDLE *h = NULL;
+	size_t count = 0;
+	p11_sess *s;
+	CMK_TRY(p11_sess_get(t, &s));
+	CK_RV rv = p11_find_in(t, s, tmpl, app ? 3 : 2, &h, &count);
+	*last = rv;
+	if (rv != CKR_OK) {
+		p11_sess_put(t, s, rv);
+		return p11_fail(rv, t->what, "C_FindObjects");
+	}
 	p11_data *d = calloc(count ? count : 1, sizeof *d);
 	if (!d) {
+		p11_sess_put(t, s, CKR_OK);
 		free(h);
 		return cmk_err(CMK_E_NOMEM, "out of memory");
 	}
@@ -261,28 +367,44 @@ static cmk_rc rec_find(p11_tok *t, int form, const char *app, p11_data **out, si
 		p11_data *x = &d[used];
 		x->h = h[i];
 		size_t alen;
-		cmk_rc rc = p11_get_bytes(t, h[i], CKA_APPLICATION, (uint8_t **)&x->app, &alen);
-		if (rc == CMK_OK)
-			rc = p11_get_bytes(t, h[i], vtype, &x->value, &x->len);
-		if (rc == CMK_E_P11) {
+		rv = p11_get_bytes_in(t, s, h[i], CKA_APPLICATION, (uint8_t **)&x->app, &alen);
+		if (rv == CKR_OK)
+			rv = p11_get_bytes_in(t, s, h[i], vtype, &x->value, &x->len);
+		if (p11_rv_rc(rv) == CMK_E_P11) {
 			/* destroyed by another process since the find (or, among
 			 * secret keys, not a record): skip it */
 			free(x->app);
 			free(x->value);
 			memset(x, 0, sizeof *x);
+			rv = CKR_OK;
 			continue;
 		}
-		if (rc != CMK_OK) {
-			free(h);
-			p11_data_free(d, used + 1);
-			return rc;
-		}
+		if (rv != CKR_OK)
+			break;
 		used++;
 	}
+	p11_sess_put(t, s, rv);
 	free(h);
+	*last = rv;
+	if (rv != CKR_OK) {
+		p11_data_free(d, used + 1);
+		return p11_fail(rv, t->what, "C_GetAttributeValue");
+	}
 	*out = d;
 	*n = used;
 	return CMK_OK;
+}
+
+/* Names no handle of its own: when the connection turns out lost (a pooled
+ * session of a p11-kit server that went away), it runs again once on the
+ * module initialised again, as p11_find() does. */
+static cmk_rc rec_find(p11_tok *t, int form, const char *app, p11_data **out, size_t *n)
+{
+	CK_RV last = CKR_OK;
+	cmk_rc rc = rec_find_once(t, form, app, out, n, &last);
+	if (rc != CMK_OK && p11_rv_lost(last))
+		rc = rec_find_once(t, form, app, out, n, &last);
+	return rc;
 }
 
 cmk_rc p11_data_find(p11_tok *t, const char *app, p11_data **out, size_t *n)

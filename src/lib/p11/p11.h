@@ -26,6 +26,7 @@ typedef struct p11_tok p11_tok;
 typedef struct p11_sess {
 	CK_SESSION_HANDLE h;
 	unsigned gen;
+	int borrowed; /* holds the module's gate while lent (session.c) */
 	struct p11_sess *next;
 } p11_sess;
 
@@ -124,6 +125,10 @@ cmk_rc p11_get_bytes(p11_tok *t, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type, uin
 		     size_t *len);
 cmk_rc p11_create(p11_tok *t, CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_HANDLE *o);
 cmk_rc p11_destroy(p11_tok *t, CK_OBJECT_HANDLE o);
+/* The undo of an object a failed change just made: best effort, and the
+ * error text stays the change's own.  An object found before the module
+ * was initialised again stays (no record names it, as after a kill). */
+void p11_destroy_undo(p11_tok *t, CK_OBJECT_HANDLE o);
 /* Token objects created or destroyed by this process so far (SoftHSM 2.6
  * can miss other processes' new objects after a write of its own:
  * docs/design.md, "Several processes"). */
@@ -224,27 +229,42 @@ cmk_rc p11_rsa_adopt_copy(p11_tok *t, const p11_foreign *f, const uint8_t id[P11
 			  const char *label, CK_OBJECT_HANDLE *priv, CK_OBJECT_HANDLE *pub);
 
 typedef enum p11_hash { P11_SHA1 = 1, P11_SHA256, P11_SHA384, P11_SHA512 } p11_hash;
-/* Private-key operations.  CKR returned in *rv for the caller's mapping. */
-CK_RV p11_rsa_decrypt_oaep(p11_tok *t, CK_OBJECT_HANDLE priv, p11_hash h, const uint8_t *label,
+/* The key of an operation: the handle the caller keeps and, for a
+ * version's private key, its CKA_ID.  When the handle is refused (of an
+ * earlier generation of the module, or destroyed by a disable) the
+ * version's usable copy (p11_rsa_find_usable) is looked up again on the
+ * operation's own session, so that no re-initialisation comes between the
+ * lookup and the use, and h is updated; CKR_KEY_HANDLE_INVALID when it
+ * has none. */
+typedef struct p11_key {
+	CK_OBJECT_HANDLE h;
+	const uint8_t *id; /* P11_ID_LEN bytes; NULL: the handle alone */
+	int sign;	   /* the copy that may sign (else decrypt) */
+} p11_key;
+/* Private-key operations.  CKR returned for the caller's mapping. */
+CK_RV p11_rsa_decrypt_oaep(p11_tok *t, p11_key *k, p11_hash h, const uint8_t *label,
 			   size_t label_len, const uint8_t *in, size_t inlen, uint8_t *out,
 			   size_t *outlen);
-CK_RV p11_rsa_decrypt_raw(p11_tok *t, CK_OBJECT_HANDLE priv, CK_MECHANISM_TYPE mech,
-			  const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen);
-CK_RV p11_rsa_sign_raw(p11_tok *t, CK_OBJECT_HANDLE priv, CK_MECHANISM_TYPE mech, const uint8_t *in,
+CK_RV p11_rsa_decrypt_raw(p11_tok *t, p11_key *k, CK_MECHANISM_TYPE mech, const uint8_t *in,
+			  size_t inlen, uint8_t *out, size_t *outlen);
+CK_RV p11_rsa_sign_raw(p11_tok *t, p11_key *k, CK_MECHANISM_TYPE mech, const uint8_t *in,
 		       size_t inlen, uint8_t *out, size_t *outlen);
-CK_RV p11_rsa_sign_pss(p11_tok *t, CK_OBJECT_HANDLE priv, p11_hash h, p11_hash mgf,
-		       unsigned long salt, const uint8_t *dig, size_t dlen, uint8_t *out,
-		       size_t *outlen);
-CK_RV p11_rsa_encrypt_oaep(p11_tok *t, CK_OBJECT_HANDLE pub, p11_hash h, const uint8_t *in,
-			   size_t inlen, uint8_t *out, size_t *outlen);
+CK_RV p11_rsa_sign_pss(p11_tok *t, p11_key *k, p11_hash h, p11_hash mgf, unsigned long salt,
+		       const uint8_t *dig, size_t dlen, uint8_t *out, size_t *outlen);
+CK_RV p11_rsa_encrypt_oaep(p11_tok *t, p11_key *k, p11_hash h, const uint8_t *in, size_t inlen,
+			   uint8_t *out, size_t *outlen);
 
 /* hmac.c: HMAC-SHA-256 with a token key over a || b. */
 cmk_rc p11_hmac_key_find(p11_tok *t, const char *label, CK_OBJECT_HANDLE *h);
 /* The keys of n labels in one search; h[i] CK_INVALID_HANDLE when absent. */
 cmk_rc p11_hmac_keys_find(p11_tok *t, const char *const *labels, size_t n, CK_OBJECT_HANDLE *h);
 cmk_rc p11_hmac_key_create(p11_tok *t, const char *label, CK_OBJECT_HANDLE *h);
-cmk_rc p11_hmac(p11_tok *t, CK_OBJECT_HANDLE key, const uint8_t *a, size_t alen, const uint8_t *b,
-		size_t blen, uint8_t mac[32]);
+/* *key: the handle the caller keeps; when it is refused (another
+ * generation of the module, a session copy gone with its session) the
+ * token key labelled label is found on the same session and used, and
+ * *key set to it. */
+cmk_rc p11_hmac(p11_tok *t, CK_OBJECT_HANDLE *key, const char *label, const uint8_t *a, size_t alen,
+		const uint8_t *b, size_t blen, uint8_t mac[32]);
 cmk_rc p11_key_session_copy(p11_tok *t, CK_OBJECT_HANDLE key, CK_OBJECT_HANDLE *copy);
 
 /* provision.c: see cmk_token_init() in cmk.h */

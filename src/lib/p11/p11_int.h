@@ -26,6 +26,7 @@ struct p11_tok {
 	int lost;		/* a call said the module lost the token or connection */
 	unsigned lost_gen;	/* ... under this generation: recover before the next call */
 	int records;		/* object.c: how records are kept, learnt from the token */
+	atomic_int wide;	/* object.c: the module's handles need all their bits */
 };
 
 /* module.c: the modules lock guards the list of modules and each module's
@@ -59,7 +60,13 @@ void p11_sig_restore(const sigset_t *old);
  * of another thread in flight.  Never wait for exclusive holding a token
  * lock. */
 int p11_mod_enter(p11_mod *m);
-void p11_mod_leave(p11_mod *m, int counted);
+void p11_mod_leave(p11_mod *m, int how);
+/* A borrowed session holds the gate until it is given back (session.c);
+ * 0 when the thread borrows on too many modules at once to keep count. */
+int p11_mod_borrow(p11_mod *m);
+void p11_mod_unborrow(p11_mod *m);
+/* This thread holds a borrowed session of m. */
+int p11_mod_borrowed(p11_mod *m);
 void p11_mod_exclusive_begin(p11_mod *m);
 void p11_mod_exclusive_end(p11_mod *m);
 /* p11_mod_reinit() for a caller that holds the module exclusive. */
@@ -71,6 +78,21 @@ CK_FUNCTION_LIST *p11_mod_real(p11_mod *m);
  * (ms < 0: no duration). */
 int p11_tracing(void);
 void p11_trace(p11_mod *m, const char *call, CK_RV rv, double ms);
+
+/* object.c: object handles tagged with the module's generation (see
+ * there).  p11_h_raw() is the module's number for a call (CK_INVALID_HANDLE
+ * for a handle of another generation); call both with a borrowed session,
+ * so that the generation cannot change before the call. */
+CK_OBJECT_HANDLE p11_h_tag(p11_tok *t, CK_OBJECT_HANDLE raw);
+CK_OBJECT_HANDLE p11_h_raw(p11_tok *t, CK_OBJECT_HANDLE h);
+int p11_h_stale(p11_tok *t, CK_OBJECT_HANDLE h);
+/* A search on a borrowed session (tagged handles, malloc'd). */
+CK_RV p11_find_in(p11_tok *t, p11_sess *s, CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_HANDLE **objs,
+		  size_t *count);
+
+/* One attribute's value (malloc'd, NUL-terminated), on a borrowed session. */
+CK_RV p11_get_bytes_in(p11_tok *t, p11_sess *s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type,
+		       uint8_t **val, size_t *len);
 
 /* ckr.c: the module lost the token or its connection (a p11-kit server that
  * went away gives CKR_DEVICE_ERROR): only C_Finalize + C_Initialize helps. */

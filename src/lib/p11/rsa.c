@@ -57,6 +57,10 @@ static cmk_rc generate(p11_tok *t, unsigned bits, const uint8_t id[P11_ID_LEN], 
 	p11_note_write();
 	CK_RV rv = p11_C_GenerateKeyPair(t->mod, s->h, &mech, pubt, N_ELEMS(pubt), privt,
 					 N_ELEMS(privt), pub, priv);
+	if (rv == CKR_OK) {
+		*pub = p11_h_tag(t, *pub);
+		*priv = p11_h_tag(t, *priv);
+	}
 	p11_sess_put(t, s, rv);
 	if (rv != CKR_OK)
 		return p11_fail(rv, t->what, "C_GenerateKeyPair");
@@ -127,7 +131,7 @@ cmk_rc p11_rsa_import(p11_tok *t, const p11_rsa_parts *k, const uint8_t id[P11_I
 	CMK_TRY(p11_create(t, pubt, N_ELEMS(pubt), pub));
 	cmk_rc rc = p11_create(t, privt, N_ELEMS(privt), priv);
 	if (rc != CMK_OK)
-		p11_destroy(t, *pub);
+		p11_destroy_undo(t, *pub);
 	return rc;
 }
 
@@ -171,19 +175,22 @@ typedef struct id_obj {
  * when the token only failed to answer. */
 static CK_RV attrs(p11_tok *t, p11_sess *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE *tmpl, CK_ULONG n)
 {
-	return p11_C_GetAttributeValue(t->mod, s->h, h, tmpl, n);
+	return p11_C_GetAttributeValue(t->mod, s->h, p11_h_raw(t, h), tmpl, n);
 }
 
-static cmk_rc find_id(p11_tok *t, const uint8_t *id, size_t idlen, id_obj **out, size_t *n)
+/* On a borrowed session: the search and the reads in one generation. */
+static cmk_rc find_id_in(p11_tok *t, p11_sess *s, const uint8_t *id, size_t idlen, id_obj **out,
+			 size_t *n, CK_RV *last)
 {
 	CK_ATTRIBUTE tmpl[] = { { CKA_ID, (void *)id, idlen } };
 	CK_OBJECT_HANDLE *h;
 	size_t count, used = 0;
-	CMK_TRY(p11_find(t, tmpl, 1, &h, &count));
+	CK_RV rv = p11_find_in(t, s, tmpl, 1, &h, &count);
+	*last = rv;
+	if (rv != CKR_OK)
+		return p11_fail(rv, t->what, "C_FindObjects");
 	id_obj *v = calloc(count ? count : 1, sizeof *v);
-	p11_sess *s = NULL;
-	cmk_rc rc = v ? p11_sess_get(t, &s) : cmk_err(CMK_E_NOMEM, "out of memory");
-	CK_RV rv = CKR_OK;
+	cmk_rc rc = v ? CMK_OK : cmk_err(CMK_E_NOMEM, "out of memory");
 	for (size_t i = 0; rc == CMK_OK && i < count; i++) {
 		id_obj o = { .h = h[i] };
 		CK_ATTRIBUTE c = { CKA_CLASS, &o.cls, sizeof o.cls };
@@ -196,13 +203,12 @@ static cmk_rc find_id(p11_tok *t, const uint8_t *id, size_t idlen, id_obj **out,
 			rv = CKR_OK; /* destroyed since the search */
 			continue;
 		}
+		*last = rv;
 		if (rv != CKR_OK)
 			rc = p11_fail(rv, t->what, "C_GetAttributeValue");
 		else if (o.cls == CKO_PUBLIC_KEY || o.cls == CKO_PRIVATE_KEY)
 			v[used++] = o;
 	}
-	if (s)
-		p11_sess_put(t, s, rv);
 	free(h);
 	if (rc != CMK_OK) {
 		free(v);
@@ -211,6 +217,29 @@ static cmk_rc find_id(p11_tok *t, const uint8_t *id, size_t idlen, id_obj **out,
 	*out = v;
 	*n = used;
 	return CMK_OK;
+}
+
+/* A search and its reads, once more on the module initialised again when
+ * the connection turned out lost (as p11_find()). */
+#define ON_SESSION(t, call)                                                  \
+	do {                                                                 \
+		for (int attempt_ = 0; attempt_ < 2; attempt_++) {           \
+			p11_sess *s;                                         \
+			CK_RV last = CKR_OK;                                 \
+			cmk_rc rc_ = p11_sess_get((t), &s);                  \
+			if (rc_ != CMK_OK)                                   \
+				return rc_;                                  \
+			rc_ = (call);                                        \
+			p11_sess_put((t), s, last);                          \
+			if (rc_ == CMK_OK || !p11_rv_lost(last) || attempt_) \
+				return rc_;                                  \
+		}                                                            \
+		return CMK_E_INTERNAL;                                       \
+	} while (0)
+
+static cmk_rc find_id(p11_tok *t, const uint8_t *id, size_t idlen, id_obj **out, size_t *n)
+{
+	ON_SESSION(t, find_id_in(t, s, id, idlen, out, n, &last));
 }
 
 /* The first object of class cls (and, when use is set, that may decrypt or
@@ -280,6 +309,7 @@ static int copy_complete(p11_tok *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, co
 	CK_OBJECT_CLASS cls = 0;
 	CK_KEY_TYPE kt = 0;
 	CK_BBOOL tok = 0, priv = 0, sens = 0, ext = 1, dec = 0, unw = 0, sig = 0;
+	h = p11_h_raw(t, h);
 	CK_ATTRIBUTE one[] = {
 		{ CKA_CLASS, &cls, sizeof cls },       { CKA_TOKEN, &tok, sizeof tok },
 		{ CKA_PRIVATE, &priv, sizeof priv },   { CKA_KEY_TYPE, &kt, sizeof kt },
@@ -335,7 +365,9 @@ static int copy_complete(p11_tok *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, co
 static int copy_works(p11_tok *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, CK_OBJECT_HANDLE pub,
 		      size_t modlen, CK_RV *dead)
 {
-	if (pub == CK_INVALID_HANDLE || modlen < 64 || modlen > 512)
+	h = p11_h_raw(t, h);
+	pub = p11_h_raw(t, pub);
+	if (h == CK_INVALID_HANDLE || pub == CK_INVALID_HANDLE || modlen < 64 || modlen > 512)
 		return -1;
 	CK_BBOOL no = CK_FALSE, yes = CK_TRUE;
 	CK_ATTRIBUTE tmpl[] = {
@@ -381,48 +413,49 @@ static int copy_works(p11_tok *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, CK_OB
 }
 
 /* The public key's modulus (malloc'd), or NULL when there is none. */
-static uint8_t *pub_modulus(p11_tok *t, CK_OBJECT_HANDLE pub, size_t *len)
+static uint8_t *pub_modulus(p11_tok *t, p11_sess *s, CK_OBJECT_HANDLE pub, size_t *len)
 {
 	uint8_t *n = NULL;
-	if (pub != CK_INVALID_HANDLE && p11_get_bytes(t, pub, CKA_MODULUS, &n, len) != CMK_OK)
+	if (pub != CK_INVALID_HANDLE && p11_get_bytes_in(t, s, pub, CKA_MODULUS, &n, len) != CKR_OK)
 		n = NULL;
 	return n;
 }
 
-static cmk_rc check_copies(p11_tok *t, CK_OBJECT_HANDLE pub, const uint8_t *mod, size_t modlen,
-			   p11_rsa_copy_t *c, size_t n)
+/* dead: a session or token lost while checking (the session must not go
+ * back to the pool) */
+static void check_copies(p11_tok *t, p11_sess *s, CK_OBJECT_HANDLE pub, const uint8_t *mod,
+			 size_t modlen, p11_rsa_copy_t *c, size_t n, CK_RV *dead)
 {
-	p11_sess *s;
-	CK_RV dead = CKR_OK;
-	CMK_TRY(p11_sess_get(t, &s));
-	for (size_t i = 0; i < n && dead == CKR_OK; i++) {
+	for (size_t i = 0; i < n && *dead == CKR_OK; i++) {
 		c[i].complete = copy_complete(t, s->h, c[i].h, mod, modlen, &c[i]);
 		if (c[i].complete)
-			c[i].complete = copy_works(t, s->h, c[i].h, pub, modlen, &dead) != 0;
+			c[i].complete = copy_works(t, s->h, c[i].h, pub, modlen, dead) != 0;
 	}
-	p11_sess_put(t, s, dead);
-	if (dead != CKR_OK)
-		return p11_fail(dead, t->what, "C_Decrypt (checking a copy of a private key)");
-	return CMK_OK;
 }
 
-cmk_rc p11_rsa_copies(p11_tok *t, const uint8_t id[P11_ID_LEN], p11_rsa_copy_t **out, size_t *n)
+/* The search, the reads and the checks on one borrowed session: the
+ * handles judged are those of one generation of the module. */
+static cmk_rc copies_in(p11_tok *t, p11_sess *s, const uint8_t id[P11_ID_LEN], p11_rsa_copy_t **out,
+			size_t *n, CK_RV *last)
 {
 	uint8_t aid[P11_ARCHIVE_ID_LEN];
 	p11_rsa_archive_id(id, aid);
 	id_obj *w;
 	CK_OBJECT_HANDLE *a;
 	size_t nw, na;
-	CMK_TRY(find_id(t, id, P11_ID_LEN, &w, &nw));
-	cmk_rc rc = find_all(t, CKO_PRIVATE_KEY, aid, sizeof aid, NULL, &a, &na);
-	if (rc != CMK_OK) {
+	CMK_TRY(find_id_in(t, s, id, P11_ID_LEN, &w, &nw, last));
+	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+	CK_ATTRIBUTE tmpl[] = { { CKA_CLASS, &cls, sizeof cls }, { CKA_ID, aid, sizeof aid } };
+	*last = p11_find_in(t, s, tmpl, 2, &a, &na);
+	if (*last != CKR_OK) {
 		free(w);
-		return rc;
+		return p11_fail(*last, t->what, "C_FindObjects");
 	}
+	cmk_rc rc = CMK_OK;
 	p11_rsa_copy_t *c = calloc(nw + na ? nw + na : 1, sizeof *c);
 	size_t modlen = 0, used = 0;
 	CK_OBJECT_HANDLE pub = first(w, nw, CKO_PUBLIC_KEY, 0, 0);
-	uint8_t *mod = c ? pub_modulus(t, pub, &modlen) : NULL;
+	uint8_t *mod = c ? pub_modulus(t, s, pub, &modlen) : NULL;
 	if (!c)
 		rc = cmk_err(CMK_E_NOMEM, "out of memory");
 	for (size_t i = 0; c && i < nw; i++)
@@ -434,9 +467,14 @@ cmk_rc p11_rsa_copies(p11_tok *t, const uint8_t id[P11_ID_LEN], p11_rsa_copy_t *
 	}
 	free(w);
 	free(a);
+	CK_RV dead = CKR_OK;
 	if (rc == CMK_OK)
-		rc = check_copies(t, pub, mod, modlen, c, used);
+		check_copies(t, s, pub, mod, modlen, c, used, &dead);
 	free(mod);
+	if (rc == CMK_OK && dead != CKR_OK) {
+		*last = dead;
+		rc = p11_fail(dead, t->what, "C_Decrypt (checking a copy of a private key)");
+	}
 	if (rc != CMK_OK) {
 		free(c);
 		return rc;
@@ -444,6 +482,17 @@ cmk_rc p11_rsa_copies(p11_tok *t, const uint8_t id[P11_ID_LEN], p11_rsa_copy_t *
 	*out = c;
 	*n = used;
 	return CMK_OK;
+}
+
+/* Not run again on a lost connection: a check that failed so says so. */
+cmk_rc p11_rsa_copies(p11_tok *t, const uint8_t id[P11_ID_LEN], p11_rsa_copy_t **out, size_t *n)
+{
+	p11_sess *s;
+	CK_RV last = CKR_OK;
+	CMK_TRY(p11_sess_get(t, &s));
+	cmk_rc rc = copies_in(t, s, id, out, n, &last);
+	p11_sess_put(t, s, last);
+	return rc;
 }
 
 cmk_rc p11_rsa_copy(p11_tok *t, CK_OBJECT_HANDLE from, const uint8_t id[P11_ID_LEN], int archive,
@@ -462,7 +511,9 @@ cmk_rc p11_rsa_copy(p11_tok *t, CK_OBJECT_HANDLE from, const uint8_t id[P11_ID_L
 	p11_sess *s;
 	CMK_TRY(p11_sess_get(t, &s));
 	p11_note_write();
-	CK_RV rv = p11_C_CopyObject(t->mod, s->h, from, tmpl, N_ELEMS(tmpl), &h);
+	CK_RV rv = p11_C_CopyObject(t->mod, s->h, p11_h_raw(t, from), tmpl, N_ELEMS(tmpl), &h);
+	if (rv == CKR_OK)
+		h = p11_h_tag(t, h);
 	p11_sess_put(t, s, rv);
 	if (rv != CKR_OK)
 		return p11_fail(rv, t->what,
@@ -473,29 +524,63 @@ cmk_rc p11_rsa_copy(p11_tok *t, CK_OBJECT_HANDLE from, const uint8_t id[P11_ID_L
 	return CMK_OK;
 }
 
-cmk_rc p11_rsa_find_usable(p11_tok *t, const uint8_t id[P11_ID_LEN], int sign,
-			   CK_OBJECT_HANDLE *out)
+/* The usable copy on a borrowed session: CK_INVALID_HANDLE when there is
+ * none; a token failure as its CKR, with the error set. */
+static CK_RV usable_in(p11_tok *t, p11_sess *s, const uint8_t id[P11_ID_LEN], int sign,
+		       CK_OBJECT_HANDLE *out)
 {
 	id_obj *v;
 	size_t n, used = 0;
+	CK_RV last = CKR_OK;
 	*out = CK_INVALID_HANDLE;
-	CMK_TRY(find_id(t, id, P11_ID_LEN, &v, &n));
+	if (find_id_in(t, s, id, P11_ID_LEN, &v, &n, &last) != CMK_OK)
+		return last != CKR_OK ? last : CKR_HOST_MEMORY;
 	p11_rsa_copy_t *c = calloc(n ? n : 1, sizeof *c);
-	cmk_rc rc = c ? CMK_OK : cmk_err(CMK_E_NOMEM, "out of memory");
-	for (size_t i = 0; rc == CMK_OK && i < n; i++)
+	if (!c) {
+		free(v);
+		cmk_err(CMK_E_NOMEM, "out of memory");
+		return CKR_HOST_MEMORY;
+	}
+	for (size_t i = 0; i < n; i++)
 		if (v[i].cls == CKO_PRIVATE_KEY && (sign ? v[i].sig : v[i].dec))
 			c[used++].h = v[i].h;
 	size_t modlen = 0;
 	CK_OBJECT_HANDLE pub = first(v, n, CKO_PUBLIC_KEY, 0, 0);
-	uint8_t *mod = used ? pub_modulus(t, pub, &modlen) : NULL;
-	if (rc == CMK_OK && used)
-		rc = check_copies(t, pub, mod, modlen, c, used);
-	for (size_t i = 0; rc == CMK_OK && i < used && *out == CK_INVALID_HANDLE; i++)
+	uint8_t *mod = used ? pub_modulus(t, s, pub, &modlen) : NULL;
+	CK_RV dead = CKR_OK;
+	if (used)
+		check_copies(t, s, pub, mod, modlen, c, used, &dead);
+	if (dead != CKR_OK)
+		p11_fail(dead, t->what, "C_Decrypt (checking a copy of a private key)");
+	for (size_t i = 0; dead == CKR_OK && i < used && *out == CK_INVALID_HANDLE; i++)
 		if (c[i].complete && (sign ? c[i].sig : c[i].dec && c[i].unw))
 			*out = c[i].h;
 	free(c);
 	free(mod);
 	free(v);
+	return dead;
+}
+
+/* usable_in() as a cmk_rc (its error text is set already) */
+static cmk_rc usable_rc(p11_tok *t, p11_sess *s, const uint8_t id[P11_ID_LEN], int sign,
+			CK_OBJECT_HANDLE *out, CK_RV *last)
+{
+	*last = usable_in(t, s, id, sign, out);
+	if (*last == CKR_OK)
+		return CMK_OK;
+	return *last == CKR_HOST_MEMORY ? CMK_E_NOMEM : p11_rv_rc(*last);
+}
+
+/* Not run again on a lost connection, as p11_rsa_copies(). */
+cmk_rc p11_rsa_find_usable(p11_tok *t, const uint8_t id[P11_ID_LEN], int sign,
+			   CK_OBJECT_HANDLE *out)
+{
+	p11_sess *s;
+	CK_RV last = CKR_OK;
+	*out = CK_INVALID_HANDLE;
+	CMK_TRY(p11_sess_get(t, &s));
+	cmk_rc rc = usable_rc(t, s, id, sign, out, &last);
+	p11_sess_put(t, s, last);
 	return rc;
 }
 
@@ -526,7 +611,7 @@ typedef CK_RV (*init_fn)(p11_mod *, CK_SESSION_HANDLE, CK_MECHANISM_PTR, CK_OBJE
 typedef CK_RV (*op_fn)(p11_mod *, CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR,
 		       CK_ULONG_PTR);
 
-static CK_RV one_shot(p11_tok *t, init_fn init, op_fn op, CK_MECHANISM *mech, CK_OBJECT_HANDLE key,
+static CK_RV one_shot(p11_tok *t, init_fn init, op_fn op, CK_MECHANISM *mech, p11_key *k,
 		      const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen)
 {
 	p11_sess *s;
@@ -535,7 +620,26 @@ static CK_RV one_shot(p11_tok *t, init_fn init, op_fn op, CK_MECHANISM *mech, CK
 	CK_RV rv = p11_sess_get_rv(t, &s);
 	if (rv != CKR_OK)
 		return rv;
-	rv = init(t->mod, s->h, mech, key);
+	CK_OBJECT_HANDLE key = p11_h_raw(t, k->h);
+	int looked = 0;
+	for (;;) {
+		if (key == CK_INVALID_HANDLE && k->id && !looked) {
+			/* refused: looked up on this session (p11.h, p11_key) */
+			looked = 1;
+			rv = usable_in(t, s, k->id, k->sign, &k->h);
+			if (rv != CKR_OK)
+				break;
+			key = p11_h_raw(t, k->h);
+		}
+		rv = key == CK_INVALID_HANDLE ? CKR_KEY_HANDLE_INVALID
+					      : init(t->mod, s->h, mech, key);
+		if ((rv == CKR_KEY_HANDLE_INVALID || rv == CKR_OBJECT_HANDLE_INVALID) && k->id &&
+		    !looked) {
+			key = CK_INVALID_HANDLE;
+			continue;
+		}
+		break;
+	}
 	if (rv == CKR_OK) {
 		CK_ULONG len = *outlen;
 		rv = op(t->mod, s->h, (CK_BYTE_PTR)in, inlen, out, &len);
@@ -560,7 +664,7 @@ static CK_RV one_shot(p11_tok *t, init_fn init, op_fn op, CK_MECHANISM *mech, CK
 	return rv;
 }
 
-CK_RV p11_rsa_decrypt_oaep(p11_tok *t, CK_OBJECT_HANDLE priv, p11_hash h, const uint8_t *label,
+CK_RV p11_rsa_decrypt_oaep(p11_tok *t, p11_key *k, p11_hash h, const uint8_t *label,
 			   size_t label_len, const uint8_t *in, size_t inlen, uint8_t *out,
 			   size_t *outlen)
 {
@@ -571,26 +675,25 @@ CK_RV p11_rsa_decrypt_oaep(p11_tok *t, CK_OBJECT_HANDLE priv, p11_hash h, const 
 	p.pSourceData = (void *)label;
 	p.ulSourceDataLen = label_len;
 	CK_MECHANISM mech = { CKM_RSA_PKCS_OAEP, &p, sizeof p };
-	return one_shot(t, p11_C_DecryptInit, p11_C_Decrypt, &mech, priv, in, inlen, out, outlen);
+	return one_shot(t, p11_C_DecryptInit, p11_C_Decrypt, &mech, k, in, inlen, out, outlen);
 }
 
-CK_RV p11_rsa_decrypt_raw(p11_tok *t, CK_OBJECT_HANDLE priv, CK_MECHANISM_TYPE m, const uint8_t *in,
+CK_RV p11_rsa_decrypt_raw(p11_tok *t, p11_key *k, CK_MECHANISM_TYPE m, const uint8_t *in,
 			  size_t inlen, uint8_t *out, size_t *outlen)
 {
 	CK_MECHANISM mech = { m, NULL, 0 };
-	return one_shot(t, p11_C_DecryptInit, p11_C_Decrypt, &mech, priv, in, inlen, out, outlen);
+	return one_shot(t, p11_C_DecryptInit, p11_C_Decrypt, &mech, k, in, inlen, out, outlen);
 }
 
-CK_RV p11_rsa_sign_raw(p11_tok *t, CK_OBJECT_HANDLE priv, CK_MECHANISM_TYPE m, const uint8_t *in,
-		       size_t inlen, uint8_t *out, size_t *outlen)
+CK_RV p11_rsa_sign_raw(p11_tok *t, p11_key *k, CK_MECHANISM_TYPE m, const uint8_t *in, size_t inlen,
+		       uint8_t *out, size_t *outlen)
 {
 	CK_MECHANISM mech = { m, NULL, 0 };
-	return one_shot(t, p11_C_SignInit, p11_C_Sign, &mech, priv, in, inlen, out, outlen);
+	return one_shot(t, p11_C_SignInit, p11_C_Sign, &mech, k, in, inlen, out, outlen);
 }
 
-CK_RV p11_rsa_sign_pss(p11_tok *t, CK_OBJECT_HANDLE priv, p11_hash h, p11_hash mgf,
-		       unsigned long salt, const uint8_t *dig, size_t dlen, uint8_t *out,
-		       size_t *outlen)
+CK_RV p11_rsa_sign_pss(p11_tok *t, p11_key *k, p11_hash h, p11_hash mgf, unsigned long salt,
+		       const uint8_t *dig, size_t dlen, uint8_t *out, size_t *outlen)
 {
 	CK_RSA_PKCS_PSS_PARAMS p;
 	CK_RSA_PKCS_MGF_TYPE unused;
@@ -599,16 +702,16 @@ CK_RV p11_rsa_sign_pss(p11_tok *t, CK_OBJECT_HANDLE priv, p11_hash h, p11_hash m
 	hash_mech(mgf, &unused_h, &p.mgf);
 	p.sLen = salt;
 	CK_MECHANISM mech = { CKM_RSA_PKCS_PSS, &p, sizeof p };
-	return one_shot(t, p11_C_SignInit, p11_C_Sign, &mech, priv, dig, dlen, out, outlen);
+	return one_shot(t, p11_C_SignInit, p11_C_Sign, &mech, k, dig, dlen, out, outlen);
 }
 
-CK_RV p11_rsa_encrypt_oaep(p11_tok *t, CK_OBJECT_HANDLE pub, p11_hash h, const uint8_t *in,
-			   size_t inlen, uint8_t *out, size_t *outlen)
+CK_RV p11_rsa_encrypt_oaep(p11_tok *t, p11_key *k, p11_hash h, const uint8_t *in, size_t inlen,
+			   uint8_t *out, size_t *outlen)
 {
 	CK_RSA_PKCS_OAEP_PARAMS p;
 	memset(&p, 0, sizeof p);
 	hash_mech(h, &p.hashAlg, &p.mgf);
 	p.source = CKZ_DATA_SPECIFIED;
 	CK_MECHANISM mech = { CKM_RSA_PKCS_OAEP, &p, sizeof p };
-	return one_shot(t, p11_C_EncryptInit, p11_C_Encrypt, &mech, pub, in, inlen, out, outlen);
+	return one_shot(t, p11_C_EncryptInit, p11_C_Encrypt, &mech, k, in, inlen, out, outlen);
 }

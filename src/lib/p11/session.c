@@ -34,20 +34,52 @@ CK_RV p11_sess_get_rv(p11_tok *t, p11_sess **out)
 	return get_rv ? get_rv : CKR_DEVICE_ERROR;
 }
 
-cmk_rc p11_sess_get(p11_tok *t, p11_sess **out)
+/* Before a first session: a child after fork(), a lost connection, a
+ * module another token re-initialised are dealt with (they re-initialise,
+ * which waits for every borrowed session). */
+static cmk_rc sess_checks(p11_tok *t)
 {
 	cmk_rc rc = p11_tok_check_fork(t);
 	if (rc != CMK_OK)
-		return get_fail(rc, 0);
+		return rc;
 	pthread_mutex_lock(&t->lock);
 	int lost = t->lost;
 	unsigned lost_gen = t->lost_gen;
 	pthread_mutex_unlock(&t->lock);
-	if (lost) { /* an earlier call lost the connection: reconnect first */
-		if ((rc = p11_tok_recover(t, lost_gen)) != CMK_OK)
+	if (lost) /* an earlier call lost the connection: reconnect first */
+		return p11_tok_recover(t, lost_gen);
+	return p11_tok_check_module(t);
+}
+
+cmk_rc p11_sess_get(p11_tok *t, p11_sess **out)
+{
+	/* A thread that holds a session already takes a second one as it
+	 * is: it cannot re-initialise the module under its own first. */
+	int nested = p11_mod_borrowed(t->mod);
+	cmk_rc rc;
+	int borrowed = 0;
+	for (int attempt = 0;; attempt++) {
+		if (!nested && (rc = sess_checks(t)) != CMK_OK)
 			return get_fail(rc, 0);
-	} else if ((rc = p11_tok_check_module(t)) != CMK_OK) {
-		return get_fail(rc, 0);
+		borrowed = p11_mod_borrow(t->mod);
+		/* held: no re-initialisation from here to p11_sess_put(); one
+		 * that ran since the checks (another token of the module) is
+		 * caught up with first: the pool holds sessions of the module
+		 * as it was, whose numbers now name other sessions */
+		pthread_mutex_lock(&t->lock);
+		int behind = t->mod_gen != p11_mod_gen(t->mod) || t->lost ||
+			     atomic_load(&t->forks) != p11_fork_gen();
+		pthread_mutex_unlock(&t->lock);
+		if (!behind || nested)
+			break;
+		if (borrowed)
+			p11_mod_unborrow(t->mod);
+		if (attempt == 7)
+			return get_fail(cmk_err(CMK_E_TOKEN,
+						"%s: the module was initialised again under "
+						"each of 8 attempts to use it",
+						t->what),
+					CKR_DEVICE_ERROR);
 	}
 	pthread_mutex_lock(&t->lock);
 	p11_sess *s = t->pool;
@@ -56,12 +88,16 @@ cmk_rc p11_sess_get(p11_tok *t, p11_sess **out)
 	unsigned gen = t->gen;
 	pthread_mutex_unlock(&t->lock);
 	if (s) {
+		s->borrowed = borrowed;
 		*out = s;
 		return CMK_OK;
 	}
 	s = calloc(1, sizeof *s);
-	if (!s)
+	if (!s) {
+		if (borrowed)
+			p11_mod_unborrow(t->mod);
 		return get_fail(cmk_err(CMK_E_NOMEM, "out of memory"), CKR_HOST_MEMORY);
+	}
 	CK_RV rv = p11_C_OpenSession(t->mod, t->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL,
 				     NULL, &s->h);
 	if (rv != CKR_OK) {
@@ -72,9 +108,12 @@ cmk_rc p11_sess_get(p11_tok *t, p11_sess **out)
 			t->lost_gen = gen;
 		}
 		pthread_mutex_unlock(&t->lock);
+		if (borrowed)
+			p11_mod_unborrow(t->mod);
 		return get_fail(p11_fail(rv, t->what, "C_OpenSession"), rv);
 	}
 	s->gen = gen;
+	s->borrowed = borrowed;
 	pthread_mutex_lock(&t->lock);
 	t->nopen++;
 	pthread_mutex_unlock(&t->lock);
@@ -93,16 +132,20 @@ void p11_sess_put(p11_tok *t, p11_sess *s, CK_RV last)
 		t->lost_gen = s->gen;
 	}
 	int keep = !stale && !p11_rv_dead(last) && t->nopen <= POOL_IDLE_MAX;
+	int borrowed = s->borrowed;
+	s->borrowed = 0;
 	if (keep) {
 		s->next = t->pool;
 		t->pool = s;
 		pthread_mutex_unlock(&t->lock);
-		return;
+	} else {
+		if (!stale)
+			t->nopen--;
+		pthread_mutex_unlock(&t->lock);
+		if (!stale && !p11_rv_dead(last))
+			p11_C_CloseSession(t->mod, s->h);
+		free(s);
 	}
-	if (!stale)
-		t->nopen--;
-	pthread_mutex_unlock(&t->lock);
-	if (!stale && !p11_rv_dead(last))
-		p11_C_CloseSession(t->mod, s->h);
-	free(s);
+	if (borrowed)
+		p11_mod_unborrow(t->mod);
 }

@@ -354,9 +354,12 @@ unsigned p11_tok_gen(p11_tok *t)
  * the module again) before any handle of the old generation is used. */
 cmk_rc p11_tok_check_module(p11_tok *t)
 {
-	unsigned mg = p11_mod_gen(t->mod);
+	/* read together, under the lock a reopen holds: a generation read
+	 * before another thread's reopen made this look moved, and the
+	 * recovery then initialised the module again for nothing -- under
+	 * other threads' changes (tests/reinit-race.sh) */
 	pthread_mutex_lock(&t->lock);
-	int moved = t->mod_gen != mg;
+	int moved = t->mod_gen != p11_mod_gen(t->mod);
 	unsigned g = t->gen;
 	pthread_mutex_unlock(&t->lock);
 	return moved ? p11_tok_recover(t, g) : CMK_OK;

@@ -146,8 +146,8 @@ static cmk_rc adopt_impl(cmk_ctx *ctx, const char *name, const uint8_t *id, size
 	if (rc == CMK_OK && (fl.decrypt || fl.sign)) {
 		rc = p11_rsa_copy(ctx->tok, priv, vid, 0, fl, &work);
 		if (rc != CMK_OK) {
-			p11_destroy(ctx->tok, priv);
-			p11_destroy(ctx->tok, pub);
+			p11_destroy_undo(ctx->tok, priv);
+			p11_destroy_undo(ctx->tok, pub);
 		}
 	}
 	if (rc == CMK_OK) {
@@ -157,9 +157,9 @@ static cmk_rc adopt_impl(cmk_ctx *ctx, const char *name, const uint8_t *id, size
 		rc = meta_write(ctx, app, rlabel, meta_encode_version(&v), NULL);
 		if (rc != CMK_OK) {
 			if (work != CK_INVALID_HANDLE)
-				p11_destroy(ctx->tok, work);
-			p11_destroy(ctx->tok, priv);
-			p11_destroy(ctx->tok, pub);
+				p11_destroy_undo(ctx->tok, work);
+			p11_destroy_undo(ctx->tok, priv);
+			p11_destroy_undo(ctx->tok, pub);
 		}
 	}
 	if (exists)

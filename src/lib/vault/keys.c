@@ -251,9 +251,9 @@ static cmk_rc new_version(cmk_ctx *ctx, key_state *st, const char *name, meta_ve
 		rc = meta_write(ctx, app, label, meta_encode_version(v), NULL);
 	if (rc != CMK_OK) {
 		if (work != CK_INVALID_HANDLE)
-			p11_destroy(ctx->tok, work);
-		p11_destroy(ctx->tok, priv);
-		p11_destroy(ctx->tok, pub);
+			p11_destroy_undo(ctx->tok, work);
+		p11_destroy_undo(ctx->tok, priv);
+		p11_destroy_undo(ctx->tok, pub);
 		return rc;
 	}
 	memcpy(out, v->ver, CMK_VERSION_LEN + 1);

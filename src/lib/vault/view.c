@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "vault/view.h"
+#include "vault/lock.h"
 #include "vault/check.h"
 #include "util/err.h"
 
@@ -42,9 +43,22 @@ cmk_rc vault_view_refresh(cmk_ctx *ctx)
 	unsigned long w = p11_writes();
 	if (w == atomic_load(&ctx->view_writes))
 		return CMK_OK;
-	CMK_TRY(p11_tok_recover(ctx->tok, p11_tok_gen(ctx->tok)));
-	atomic_store(&ctx->view_writes, p11_writes());
-	return CMK_OK;
+	/* Never in the middle of another thread's change of this context: the
+	 * re-initialisation would make the handles it found refused, and the
+	 * change fail half-way (tests/reinit-race.sh); the change's end makes
+	 * the view whole anyway (vault_lock_releasing). */
+	int mine = vault_write_held(ctx);
+	if (!mine)
+		pthread_mutex_lock(&ctx->write_lock);
+	cmk_rc rc = CMK_OK;
+	if (p11_writes() != atomic_load(&ctx->view_writes)) {
+		rc = p11_tok_recover(ctx->tok, p11_tok_gen(ctx->tok));
+		if (rc == CMK_OK)
+			atomic_store(&ctx->view_writes, p11_writes());
+	}
+	if (!mine)
+		pthread_mutex_unlock(&ctx->write_lock);
+	return rc;
 }
 
 cmk_rc vault_lock_taken(cmk_ctx *ctx, int change)

@@ -82,10 +82,10 @@ foundation_tests = \
 # Run under valgrind by `make check-valgrind` (and tests/run-all): the
 # crypto and parsing paths, where valgrind's uninitialised-value checks add
 # most to the ASan/LSan run of every test.  Each cmk run costs ~2 s under
-# valgrind (key generation ~10 s: see tests/lib.sh).
+# valgrind (key generation ~10 s: see tests/lib.sh).  The longest first.
 QUICK_TESTS = \
-	tests/vault.sh \
 	tests/wrap-roundtrip.sh \
+	tests/vault.sh \
 	tests/errors-lookup.sh \
 	tests/errors-blob.sh \
 	tests/api.sh

@@ -380,9 +380,25 @@ const char *p11_tok_label(const p11_tok *t)
 	return t->label;
 }
 
+/* CKR_GENERAL_ERROR while other processes start on the token (SoftHSM
+ * rewrites token.object at each login: docs/softhsm.md): initialised again
+ * and asked again a few times, as locate() does. */
 cmk_rc p11_tok_info(p11_tok *t, CK_TOKEN_INFO *info)
 {
-	CK_RV rv = p11_C_GetTokenInfo(t->mod, t->slot, info);
+	CK_RV rv = CKR_OK;
+	for (int attempt = 0; attempt < 4; attempt++) {
+		if (attempt) {
+			sleep_ms(20u << attempt);
+			if (p11_tok_recover(t, p11_tok_gen(t)) != CMK_OK)
+				break;
+		}
+		pthread_mutex_lock(&t->lock);
+		CK_SLOT_ID slot = t->slot;
+		pthread_mutex_unlock(&t->lock);
+		rv = p11_C_GetTokenInfo(t->mod, slot, info);
+		if (rv != CKR_GENERAL_ERROR)
+			break;
+	}
 	if (rv != CKR_OK)
 		return p11_fail(rv, t->what, "C_GetTokenInfo");
 	return CMK_OK;

@@ -7,6 +7,7 @@ p11_tests = \
 	tests/faults-lifecycle.sh \
 	tests/fork-load.sh \
 	tests/reinit-race.sh \
+	tests/p11-handles.sh \
 	tests/faults-p11.sh
 
 TESTS += $(p11_tests)
@@ -24,6 +25,14 @@ tests_fork_load_LDADD = src/lib/libcmk.la $(LIBCRYPTO_LIBS) $(PTHREAD_LIBS)
 check_PROGRAMS += tests/reinit-race
 tests_reinit_race_SOURCES = tests/reinit-race.c tests/tap.h
 tests_reinit_race_LDADD = src/lib/libcmk.la $(PTHREAD_LIBS)
+
+# A handle of an earlier generation of the module is refused (the PKCS#11
+# layer's own API, from the internal library).
+check_PROGRAMS += tests/p11-handles
+tests_p11_handles_SOURCES = tests/p11-handles.c tests/tap.h
+tests_p11_handles_CFLAGS = $(AM_CFLAGS) $(P11KIT_CFLAGS)
+tests_p11_handles_LDADD = src/lib/libcmk-internal.la $(LIBCRYPTO_LIBS) $(P11KIT_LIBS) \
+	$(JSONC_LIBS) $(PTHREAD_LIBS)
 
 # The fault-injecting module: SoftHSM behind a function list that fails,
 # delays or drops replies as CMK_FAULT says (tests/faultmod.c).  -rpath

@@ -407,6 +407,18 @@ static struct borrow *my_borrow(p11_mod *m, int make)
 	return free_slot;
 }
 
+/* One call in flight (or borrowed session) fewer; a re-initialisation
+ * waiting for the last one is woken. */
+static void call_done(p11_mod *m)
+{
+	pthread_mutex_lock(&m->gate_mu);
+	if (m->calls)
+		m->calls--;
+	if (!m->calls && m->closed)
+		pthread_cond_broadcast(&m->gate_cv);
+	pthread_mutex_unlock(&m->gate_mu);
+}
+
 int p11_mod_borrowed(p11_mod *m)
 {
 	return my_borrow(m, 0) != NULL;
@@ -450,12 +462,7 @@ void p11_mod_unborrow(p11_mod *m)
 		return;
 	if (!b->counted)
 		return;
-	pthread_mutex_lock(&m->gate_mu);
-	if (m->calls)
-		m->calls--;
-	if (!m->calls && m->closed)
-		pthread_cond_broadcast(&m->gate_cv);
-	pthread_mutex_unlock(&m->gate_mu);
+	call_done(m);
 }
 
 /* What p11_mod_leave() undoes: GATE_COUNTED a call in flight (and the
@@ -494,12 +501,7 @@ void p11_mod_leave(p11_mod *m, int how)
 		pthread_mutex_unlock(&m->call_mu);
 	if (how == GATE_SERIAL)
 		return;
-	pthread_mutex_lock(&m->gate_mu);
-	if (m->calls)
-		m->calls--;
-	if (!m->calls && m->closed)
-		pthread_cond_broadcast(&m->gate_cv);
-	pthread_mutex_unlock(&m->gate_mu);
+	call_done(m);
 }
 
 /* Waits until no call is in flight and no session is borrowed.  A thread

@@ -35,10 +35,7 @@ fuzz_replay_wrapped_CFLAGS = $(fuzz_cflags)
 fuzz_replay_wrapped_LDADD = $(fuzz_ldadd)
 
 FUZZ_SECONDS = 30
-# fuzz-keyref is not in fuzz-run yet: its first runs in the suite found an
-# input that decodes and does not encode back to the same bytes (the
-# target's round-trip check); run it with make fuzz-run-keyref.
-FUZZ_TARGETS = envelope wrapped
+FUZZ_TARGETS = envelope wrapped keyref
 
 if FUZZ
 FUZZ_FLAGS = -fsanitize=fuzzer,address -fno-omit-frame-pointer
@@ -74,7 +71,8 @@ endif
 # The key reference parser of the provider's decoder (docs/pem-reference.md):
 # fuzz/fuzz-keyref with --enable-fuzz; the corpus replays in make check
 # (tests/provider-fuzz.sh).
-fuzz_keyref_corpus = fuzz/corpus/keyref/versionless fuzz/corpus/keyref/versioned
+fuzz_keyref_corpus = fuzz/corpus/keyref/versionless fuzz/corpus/keyref/versioned \
+	fuzz/corpus/keyref/ber-long-length
 EXTRA_DIST += $(fuzz_keyref_corpus) fuzz/keyref.c
 fuzz_keyref_srcs = fuzz/keyref.c src/lib/codec/keyref.c
 check_PROGRAMS += fuzz/replay-keyref

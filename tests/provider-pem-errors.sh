@@ -4,7 +4,7 @@
 . "${srcdir:-.}/tests/lib.sh"
 . "${srcdir:-.}/tests/provider-lib.sh"
 
-plan 23
+plan 26
 lab_new
 cmk key create tls --ops sign,verify >/dev/null && cmk key create gone >/dev/null &&
 	cmk key create off >/dev/null || bail "cannot create keys"
@@ -45,6 +45,13 @@ awk '/^-----BEGIN/ {b=1; print; next} b==1 && !d {l=$0; c=substr(l,40,1); \
 	"$T/tls.pem" >"$T/altered.pem"
 loads_not "$T/altered.pem" 'CMK KEY REFERENCE block.*(check value does not match|not a CmkKeyReference)' \
 	"altered block"
+# the same reference in BER: the outer length in long form (30 81 LL, the
+# fuzzer's finding); decodes in OpenSSL, and is not the one encoding cmk takes
+sed '/^-----/d' "$T/tls.pem" | openssl base64 -d >"$T/tls.der" || bail "cannot decode tls.pem"
+{ printf '\060\201'; tail -c +2 "$T/tls.der"; } >"$T/ber.der"
+{ echo '-----BEGIN CMK KEY REFERENCE-----'; openssl base64 -in "$T/ber.der"
+	echo '-----END CMK KEY REFERENCE-----'; } >"$T/ber.pem"
+loads_not "$T/ber.pem" 'CMK KEY REFERENCE block.*not in DER' "a block in BER, not DER"
 
 # the key's state
 cmk key delete gone >/dev/null

@@ -11,6 +11,7 @@ provider_tests = \
 	tests/provider-pem.sh \
 	tests/provider-pem-errors.sh \
 	tests/provider-conf.sh \
+	tests/provider-check.sh \
 	tests/provider-fuzz.sh \
 	tests/provider-adopt.sh
 

@@ -42,4 +42,8 @@ src_cli_cmk_SOURCES += src/cli/lab_token.c
 # cmk key pem: key reference files (docs/pem-reference.md)
 src_cli_cmk_SOURCES += src/cli/keypem.c src/cli/keyadopt.c
 
+# cmk provider check: why an OpenSSL configuration does not load cmk.so
+src_cli_cmk_SOURCES += src/cli/provider.c
+src_cli_cmk_CFLAGS += -DCMK_OSSL_MODULE='"$(ossl_modulesdir)/cmk.so"'
+
 src_cli_cmk_LDADD += $(P11KIT_LIBS)

@@ -28,6 +28,7 @@
 	X(audit) \
 	X(lab) \
 	X(bench) \
+	X(provider) \
 	X(version) \
 	X(completion) \
 	X(help)
@@ -69,8 +70,10 @@ static void main_usage(FILE *f)
 
 	fprintf(f, "usage: cmk [GLOBAL OPTIONS] COMMAND [ARGS]\n\n"
 		   "Customer-managed keys on PKCS#11 tokens.\n\ncommands:\n");
+	/* a summary's first line; the rest is for 'cmk help COMMAND' */
 	for (i = 0; i < NGROUPS; i++)
-		fprintf(f, "  %-10s %s\n", groups[i]->name, groups[i]->summary);
+		fprintf(f, "  %-10s %.*s\n", groups[i]->name,
+			(int)strcspn(groups[i]->summary, "\n"), groups[i]->summary);
 	fprintf(f,
 		"\nglobal options:\n%s\n"
 		"Run 'cmk help COMMAND' or 'cmk COMMAND --help' for more; "

@@ -112,6 +112,8 @@ cmk_rc cmk_keyref_decode(const uint8_t *der, size_t len, cmk_keyref *r)
 	unsigned char md[32];
 	int64_t v = 0;
 	const char *why = NULL;
+	unsigned char *canon = NULL;
+	int n;
 
 	memset(r, 0, sizeof *r);
 	ERR_set_mark();
@@ -122,6 +124,11 @@ cmk_rc cmk_keyref_decode(const uint8_t *der, size_t len, cmk_keyref *r)
 			       "its body is not a CmkKeyReference (damaged or truncated)");
 	if (p != der + len)
 		why = "its body has bytes after the CmkKeyReference";
+	else if ((n = i2d_CMK_KEYREF(a, &canon)) <= 0 || (size_t)n != len ||
+		 memcmp(canon, der, len) != 0)
+		/* d2i takes BER too (long-form lengths, constructed strings);
+		 * one reference has one encoding, the one cmk writes */
+		why = "its body is not in DER (a non-canonical encoding)";
 	else if (!ASN1_INTEGER_get_int64(&v, a->version) || v != KEYREF_VERSION)
 		why = "it is of an unknown version (this cmk reads version 1)";
 	else if (!get_str(a->kid, r->kid, sizeof r->kid) || strncmp(r->kid, "cmk://", 6) != 0)
@@ -133,6 +140,7 @@ cmk_rc cmk_keyref_decode(const uint8_t *der, size_t len, cmk_keyref *r)
 	else if (ASN1_STRING_length(a->check) != 32 || !check(r, md) ||
 		 memcmp(md, ASN1_STRING_get0_data(a->check), 32) != 0)
 		why = "its check value does not match (the block was altered)";
+	OPENSSL_free(canon);
 	CMK_KEYREF_free(a);
 	/* on failure r->kid may still name the key, for messages */
 	return why ? cmk_err(CMK_E_FORMAT, "%s", why) : CMK_OK;

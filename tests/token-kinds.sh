@@ -18,6 +18,11 @@
 : "${P11KIT_CLIENT:=/usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-client.so}"
 : "${CMK_TEST_TOKEN:=softhsm}"
 export CMK_TEST_TOKEN
+# NSS softoken derives the database key from the password with PBKDF2 at
+# every login: 10,000 rounds, about 25 ms of a 36 ms cmk command.  The test
+# databases (made by certutil and used by cmk, both seeing this) take one
+# round, as NSS's own test suite does; nothing cmk does depends on it.
+export NSS_MAX_MP_PBE_ITERATION_COUNT=1
 
 _kind_served=
 _kind_exit() {

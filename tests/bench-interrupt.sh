@@ -10,11 +10,6 @@ lab_new
 softhsm_guard_init
 ok "key create k" cmk key create k
 
-count_objects() {
-	p11tool_login -O >"$T/objects" 2>"$T/objects.err" ||
-		bail "pkcs11-tool -O failed: $(cat "$T/objects.err")"
-	grep -ciE '^(private key|public key|secret key|data|certificate) object' "$T/objects"
-}
 # bench_things: names of keys (live and deleted), policies and identities
 # of runs (a resource's system-assigned identity is res-NAME).
 bench_things() {

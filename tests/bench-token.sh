@@ -11,11 +11,6 @@ need python3 pkcs11-tool
 lab_new
 ok "key create k" cmk key create k
 
-count_objects() {
-	p11tool_login -O >"$T/objects" 2>"$T/objects.err" ||
-		bail "pkcs11-tool -O failed: $(cat "$T/objects.err")"
-	grep -ciE '^(private key|public key|secret key|data|certificate) object' "$T/objects"
-}
 before=$(count_objects)
 isnt "$before" 0 "the lab's token has objects to count"
 tok=(--module "$SOFTHSM_MODULE" --token cmk-lab --pin-source "file:$LAB/pin")

@@ -8,12 +8,7 @@ need python3 pkcs11-tool
 lab_new
 ok "key create k" cmk key create k
 
-# The objects on the token (pkcs11-tool sees them all, with their attributes).
-count_objects() {
-	p11tool_login -O >"$T/objects" 2>"$T/objects.err" ||
-		bail "pkcs11-tool -O failed: $(cat "$T/objects.err")"
-	grep -ciE '^(private key|public key|secret key|data|certificate) object' "$T/objects"
-}
+# The objects on the token: count_objects (lib.sh).
 # No key named bench-..., deleted or not, and no policy of a run.
 no_bench_keys() {
 	run cmk key list

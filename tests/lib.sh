@@ -48,7 +48,7 @@ _unwrap_cmk() {
 	export CMK_BIN LD_LIBRARY_PATH
 	_cmk_exec=() # nor libtool --mode=execute for valgrind (another shell)
 }
-_cmk_exec=($CMK_LIBTOOL --mode=execute)
+_cmk_exec=(${CMK_LIBTOOL:-libtool} --mode=execute)
 _unwrap_cmk
 : "${SOFTHSM_MODULE:=/usr/lib/softhsm/libsofthsm2.so}"
 : "${CMK_VALGRIND:=0}"

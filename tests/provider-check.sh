@@ -5,7 +5,7 @@
 . "${srcdir:-.}/tests/lib.sh"
 . "${srcdir:-.}/tests/provider-lib.sh"
 
-plan 14
+plan 15
 lab_new
 SO=$CMK_PROVIDER_DIR/cmk.so
 
@@ -49,6 +49,15 @@ prov_conf "$T/off.cnf" "module = $SO"
 sed -i '/^\[cmk_sect\]/,$ { /^activate = 1$/d }' "$T/off.cnf"
 check_fails "$T/off.cnf" "provider cmk in $T/off.cnf is not activated: its section \[cmk_sect\] has no 'activate = 1'" \
 	"a provider section without activate"
+# 'activate = 0': OpenSSL 3.0 activates on the line whatever its value,
+# later versions read a boolean; the check says what this OpenSSL does
+prov_conf "$T/zero.cnf" "module = $SO"
+sed -i '/^\[cmk_sect\]/,$ s/^activate = 1$/activate = 0/' "$T/zero.cnf"
+run env OPENSSL_CONF="$T/zero.cnf" openssl list -providers
+want=$([ "$(grep -c 'cmk vault key provider' "$OUT")" = 1 ] && echo 0 || echo 3)
+run cmk provider check --openssl-conf "$T/zero.cnf"
+is "$RC" "$want" "activate = 0: the check agrees with what this OpenSSL loads (exit $want)"
+[ "$RC" = "$want" ] || diag_file stderr "$ERR"
 prov_conf "$T/other.cnf" "module = $SO"
 check_fails "$T/other.cnf" "does not load a provider named vault: its providers section has no line for it" \
 	"a provider name the file does not have" --name vault

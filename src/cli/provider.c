@@ -39,6 +39,7 @@ struct check {
 	const char *section;	 /* its section */
 	char path[4096];	 /* the module, resolved */
 	const char *path_from;
+	char activate[64]; /* the section's activate value */
 };
 
 /* The first reason of the error queue, emptied ("" when none). */
@@ -131,7 +132,10 @@ static int read_conf(struct check *k)
 			activate = v->value;
 	}
 	k->section = OPENSSL_strdup(sect);
-	if (!is_on(activate)) {
+	/* what a value means is the library's to say (OpenSSL 3.0 activates
+	 * on the line whatever its value, later versions read a boolean):
+	 * check_load() sees what this one did */
+	if (activate == NULL) {
 		rc = cli_fail(CMK_E_CONFIG,
 			      "provider %s in %s is not activated: its section [%s] has no "
 			      "'activate = 1' (applications that only read the configuration "
@@ -139,6 +143,7 @@ static int read_conf(struct check *k)
 			      k->name, k->file, sect);
 		goto done;
 	}
+	snprintf(k->activate, sizeof k->activate, "%s", activate);
 	/* OpenSSL's provider loader: "module", else NAME.so; a relative one
 	 * under $OPENSSL_MODULES, else OpenSSL's modules directory. */
 	const char *dir = getenv("OPENSSL_MODULES");
@@ -228,6 +233,13 @@ static int check_load(const struct check *k)
 	/* a provider the configuration activated is loaded already; this
 	 * takes a reference to it, or fails as it did */
 	prov = OSSL_PROVIDER_available(lib, k->name) ? OSSL_PROVIDER_load(lib, k->name) : NULL;
+	if (prov == NULL && !is_on(k->activate)) {
+		rc = cli_fail(CMK_E_CONFIG,
+			      "provider %s in %s is not activated: its section [%s] has "
+			      "'activate = %s', which this OpenSSL takes as off",
+			      k->name, k->file, k->section, k->activate);
+		goto done;
+	}
 	if (prov == NULL) {
 		first_error(why, sizeof why);
 		rc = cli_fail(CMK_E_CONFIG,

@@ -72,7 +72,7 @@ endif
 # fuzz/fuzz-keyref with --enable-fuzz; the corpus replays in make check
 # (tests/provider-fuzz.sh).
 fuzz_keyref_corpus = fuzz/corpus/keyref/versionless fuzz/corpus/keyref/versioned \
-	fuzz/corpus/keyref/ber-long-length
+	fuzz/corpus/keyref/ber-long-length fuzz/corpus/keyref/v2-versionless
 EXTRA_DIST += $(fuzz_keyref_corpus) fuzz/keyref.c
 fuzz_keyref_srcs = fuzz/keyref.c src/lib/codec/keyref.c
 check_PROGRAMS += fuzz/replay-keyref

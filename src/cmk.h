@@ -121,6 +121,7 @@ typedef struct cmk_vault_info {
 	char token_label[33];
 	char token_model[17];
 	char token_manufacturer[33];
+	char token_serial[17]; /* CK_TOKEN_INFO serialNumber, blanks trimmed */
 	char module[256];
 	char admin[CMK_IDENTITY_MAX];
 	unsigned retention_days;
@@ -428,9 +429,11 @@ cmk_rc cmk_kid_parse(const char *kid, char vault[64], char name[CMK_NAME_MAX],
 typedef struct cmk_keyref {
 	char kid[CMK_KID_MAX]; /* cmk://VAULT/keys/NAME[/VERSION] */
 	char token[33];	       /* label of the vault's token */
+	char serial[17];       /* serial number of the vault's token */
 	int64_t created;       /* the vault's creation time (unix seconds) */
+	int version;	       /* of the block read: 1 has no serial (""); encode writes 2 */
 } cmk_keyref;
-/* The DER body of a reference; cmk_free() *der. */
+/* The DER body of a reference (version 2); cmk_free() *der. */
 cmk_rc cmk_keyref_encode(const cmk_keyref *r, uint8_t **der, size_t *len);
 /* Parse and check a DER body: CMK_E_FORMAT with the reason (and r->kid
  * filled when it could be read) for a damaged, altered or unknown block. */

@@ -73,6 +73,7 @@ int cli_key_pem(struct cli *c, int argc, char **argv)
 	memset(&r, 0, sizeof r);
 	cli_kid(r.kid, cmk_ctx_vault(ctx), name, version);
 	snprintf(r.token, sizeof r.token, "%s", info.token_label);
+	snprintf(r.serial, sizeof r.serial, "%s", info.token_serial);
 	r.created = info.created;
 	if ((rc = cmk_keyref_encode(&r, &der, &derlen)) != CMK_OK) {
 		rc = cli_lib_fail(rc);

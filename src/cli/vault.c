@@ -122,6 +122,7 @@ static int show_json(cmk_ctx *ctx, const cmk_vault_info *v)
 	json_object_object_add(o, "token_model", json_object_new_string(v->token_model));
 	json_object_object_add(o, "token_manufacturer",
 			       json_object_new_string(v->token_manufacturer));
+	json_object_object_add(o, "token_serial", json_object_new_string(v->token_serial));
 	json_object_object_add(o, "module", json_object_new_string(v->module));
 	json_object_object_add(o, "admin", json_object_new_string(v->admin));
 	json_object_object_add(o, "retention_days", json_object_new_int64(v->retention_days));
@@ -173,6 +174,7 @@ static int run_show(struct cli *c, int argc, char **argv)
 		printf("token:              %s\n", v.token_label);
 		printf("token model:        %s\n", v.token_model);
 		printf("token manufacturer: %s\n", v.token_manufacturer);
+		printf("token serial:       %s\n", v.token_serial);
 		printf("OAEP-SHA256 native: %s\n", v.oaep256_native ? "yes" : "no");
 		printf("OAEP-SHA1 native:   %s\n", v.oaep1_native ? "yes" : "no");
 		printf("raw RSA:            %s\n", v.raw_rsa ? "yes" : "no");

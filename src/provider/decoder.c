@@ -177,27 +177,34 @@ static void fmt_time(int64_t t, char buf[32])
 		snprintf(buf, 32, "%lld", (long long)t);
 }
 
-/* The vault of the reference is on the token it names. */
+/* The vault of the reference is on the token it names: the token's label
+ * and serial number and the vault's creation time (a version 1 reference
+ * has no serial number: label and time only). */
 static int same_token(cmkp_prov *p, cmk_ctx *ctx, const cmk_keyref *r)
 {
 	cmk_vault_info info;
-	char want[32], have[32];
+	char want[32], have[32], want_serial[40] = "", have_serial[40] = "";
 	cmk_rc rc;
 
 	if ((rc = cmk_vault_info_get(ctx, &info)) != CMK_OK) {
 		CMKP_ERR_RC(p, rc);
 		return 0;
 	}
-	if (strcmp(info.token_label, r->token) == 0 && info.created == r->created)
+	if (strcmp(info.token_label, r->token) == 0 && info.created == r->created &&
+	    (r->version == 1 || strcmp(info.token_serial, r->serial) == 0))
 		return 1;
 	fmt_time(r->created, want);
 	fmt_time(info.created, have);
+	if (r->version != 1) {
+		snprintf(want_serial, sizeof want_serial, "serial '%s', ", r->serial);
+		snprintf(have_serial, sizeof have_serial, "serial '%s', ", info.token_serial);
+	}
 	CMKP_ERR(p, CMKP_R_KEYREF,
-		 "key reference %s names vault %s on token '%s' (created "
-		 "%s), but vault %s here is on token '%s' (created %s): the reference was "
+		 "key reference %s names vault %s on token '%s' (%screated "
+		 "%s), but vault %s here is on token '%s' (%screated %s): the reference was "
 		 "made for another token",
-		 r->kid, cmk_ctx_vault(ctx), r->token, want, cmk_ctx_vault(ctx), info.token_label,
-		 have);
+		 r->kid, cmk_ctx_vault(ctx), r->token, want_serial, want, cmk_ctx_vault(ctx),
+		 info.token_label, have_serial, have);
 	return 0;
 }
 

@@ -2,11 +2,13 @@
  * keyref.c - DER of the key reference (docs/pem-reference.md):
  *
  *   CmkKeyReference ::= SEQUENCE {
- *       version     INTEGER,       -- 1
- *       keyId       UTF8String,    -- cmk://VAULT/keys/NAME[/VERSION]
- *       tokenLabel  UTF8String,    -- label of the vault's token
- *       vaultCreated INTEGER,      -- the vault's creation time, unix seconds
- *       check       OCTET STRING   -- SHA-256, see check() below
+ *       version      INTEGER,       -- 2 (1: written by cmk 0.1.0, still read)
+ *       keyId        UTF8String,    -- cmk://VAULT/keys/NAME[/VERSION]
+ *       tokenLabel   UTF8String,    -- label of the vault's token
+ *       tokenSerial  [0] IMPLICIT UTF8String OPTIONAL,
+ *                                   -- its serial number; in version 2 only
+ *       vaultCreated INTEGER,       -- the vault's creation time, unix seconds
+ *       check        OCTET STRING   -- SHA-256, see check() below
  *   }
  *
  * The check is a digest, not a MAC: it catches a damaged or edited block
@@ -24,12 +26,13 @@
 
 #include "util/err.h"
 
-#define KEYREF_VERSION 1
+#define KEYREF_VERSION 2 /* the one written; 1 is read too */
 
 typedef struct CMK_KEYREF_st {
 	ASN1_INTEGER *version;
 	ASN1_UTF8STRING *kid;
 	ASN1_UTF8STRING *token;
+	ASN1_UTF8STRING *serial; /* NULL in version 1 */
 	ASN1_INTEGER *created;
 	ASN1_OCTET_STRING *check;
 } CMK_KEYREF;
@@ -40,22 +43,28 @@ ASN1_SEQUENCE(CMK_KEYREF) = {
 	ASN1_SIMPLE(CMK_KEYREF, version, ASN1_INTEGER),
 	ASN1_SIMPLE(CMK_KEYREF, kid, ASN1_UTF8STRING),
 	ASN1_SIMPLE(CMK_KEYREF, token, ASN1_UTF8STRING),
+	ASN1_IMP_OPT(CMK_KEYREF, serial, ASN1_UTF8STRING, 0),
 	ASN1_SIMPLE(CMK_KEYREF, created, ASN1_INTEGER),
 	ASN1_SIMPLE(CMK_KEYREF, check, ASN1_OCTET_STRING),
 } ASN1_SEQUENCE_END(CMK_KEYREF)
 
 IMPLEMENT_ASN1_FUNCTIONS(CMK_KEYREF)
 
-/* SHA-256 of "CMK KEY REFERENCE 1" NUL keyId NUL tokenLabel NUL created
- * (decimal). */
-static int check(const cmk_keyref *r, unsigned char md[32])
+/* SHA-256 of "CMK KEY REFERENCE 2" NUL keyId NUL tokenLabel NUL tokenSerial
+ * NUL created (decimal); version 1 has no tokenSerial and its NUL. */
+static int check(const cmk_keyref *r, int version, unsigned char md[32])
 {
-	char buf[64 + CMK_KID_MAX + 64];
+	char buf[64 + CMK_KID_MAX + 64 + 32];
 	int n;
 	size_t mdlen = 0;
 
-	n = snprintf(buf, sizeof buf, "%s %d%c%s%c%s%c%lld", CMK_KEYREF_PEM_LABEL, KEYREF_VERSION,
-		     0, r->kid, 0, r->token, 0, (long long)r->created);
+	if (version == 1)
+		n = snprintf(buf, sizeof buf, "%s 1%c%s%c%s%c%lld", CMK_KEYREF_PEM_LABEL, 0, r->kid,
+			     0, r->token, 0, (long long)r->created);
+	else
+		n = snprintf(buf, sizeof buf, "%s %d%c%s%c%s%c%s%c%lld", CMK_KEYREF_PEM_LABEL,
+			     version, 0, r->kid, 0, r->token, 0, r->serial, 0,
+			     (long long)r->created);
 	if (n < 0 || (size_t)n >= sizeof buf)
 		return 0;
 	/* never through cmk.so itself (this runs inside the provider too) */
@@ -72,9 +81,12 @@ cmk_rc cmk_keyref_encode(const cmk_keyref *r, uint8_t **der, size_t *len)
 
 	*der = NULL;
 	ERR_set_mark();
-	if (a != NULL && check(r, md) && ASN1_INTEGER_set_int64(a->version, KEYREF_VERSION) &&
+	if (a != NULL && check(r, KEYREF_VERSION, md) &&
+	    ASN1_INTEGER_set_int64(a->version, KEYREF_VERSION) &&
 	    ASN1_STRING_set(a->kid, r->kid, (int)strlen(r->kid)) &&
 	    ASN1_STRING_set(a->token, r->token, (int)strlen(r->token)) &&
+	    (a->serial = ASN1_UTF8STRING_new()) != NULL &&
+	    ASN1_STRING_set(a->serial, r->serial, (int)strlen(r->serial)) &&
 	    ASN1_INTEGER_set_int64(a->created, r->created) &&
 	    ASN1_OCTET_STRING_set(a->check, md, sizeof md))
 		n = i2d_CMK_KEYREF(a, &d);
@@ -129,19 +141,25 @@ cmk_rc cmk_keyref_decode(const uint8_t *der, size_t len, cmk_keyref *r)
 		/* d2i takes BER too (long-form lengths, constructed strings);
 		 * one reference has one encoding, the one cmk writes */
 		why = "its body is not in DER (a non-canonical encoding)";
-	else if (!ASN1_INTEGER_get_int64(&v, a->version) || v != KEYREF_VERSION)
-		why = "it is of an unknown version (this cmk reads version 1)";
+	else if (!ASN1_INTEGER_get_int64(&v, a->version) || (v != 1 && v != 2))
+		why = "it is of an unknown version (this cmk reads versions 1 and 2)";
+	else if ((v == 1) != (a->serial == NULL))
+		why = v == 1 ? "it is of version 1 and has a token serial number"
+			     : "it is of version 2 and has no token serial number";
 	else if (!get_str(a->kid, r->kid, sizeof r->kid) || strncmp(r->kid, "cmk://", 6) != 0)
 		why = "its key id is not a cmk:// id";
 	else if (!get_str(a->token, r->token, sizeof r->token))
 		why = "its token label is malformed";
+	else if (a->serial != NULL && !get_str(a->serial, r->serial, sizeof r->serial))
+		why = "its token serial number is malformed";
 	else if (!ASN1_INTEGER_get_int64(&r->created, a->created))
 		why = "its vault creation time is malformed";
-	else if (ASN1_STRING_length(a->check) != 32 || !check(r, md) ||
+	else if (ASN1_STRING_length(a->check) != 32 || !check(r, (int)v, md) ||
 		 memcmp(md, ASN1_STRING_get0_data(a->check), 32) != 0)
 		why = "its check value does not match (the block was altered)";
 	OPENSSL_free(canon);
 	CMK_KEYREF_free(a);
+	r->version = (int)v;
 	/* on failure r->kid may still name the key, for messages */
 	return why ? cmk_err(CMK_E_FORMAT, "%s", why) : CMK_OK;
 }

@@ -295,6 +295,8 @@ cmk_rc cmk_vault_info_get(cmk_ctx *ctx, cmk_vault_info *out)
 	padded(out->token_model, sizeof out->token_model, ti.model, sizeof ti.model);
 	padded(out->token_manufacturer, sizeof out->token_manufacturer, ti.manufacturerID,
 	       sizeof ti.manufacturerID);
+	padded(out->token_serial, sizeof out->token_serial, ti.serialNumber,
+	       sizeof ti.serialNumber);
 	p11_mechs m;
 	CMK_TRY(ctx_mechs(ctx, &m));
 	out->oaep256_native = m.oaep256;

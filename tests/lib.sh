@@ -331,7 +331,8 @@ p11tool_login() {
 # objects at once: SoftHSMv2 issue #573) it leaves a data object with every
 # attribute at its default: no label, no application, modifiable.  cmk
 # never makes such an object (its records have both and are not
-# modifiable); each one found is said with diag.
+# modifiable), and runs creations apart from searches on SoftHSM
+# (tests/create-race.sh); each one found is said with diag.
 count_objects() {
 	p11tool_login -O >"$T/objects" 2>"$T/objects.err" ||
 		bail "pkcs11-tool -O failed: $(cat "$T/objects.err")"

@@ -7,6 +7,7 @@ p11_tests = \
 	tests/faults-lifecycle.sh \
 	tests/fork-load.sh \
 	tests/reinit-race.sh \
+	tests/create-race.sh \
 	tests/p11-handles.sh \
 	tests/faults-p11.sh
 
@@ -25,6 +26,12 @@ tests_fork_load_LDADD = src/lib/libcmk.la $(LIBCRYPTO_LIBS) $(PTHREAD_LIBS)
 check_PROGRAMS += tests/reinit-race
 tests_reinit_race_SOURCES = tests/reinit-race.c tests/tap.h
 tests_reinit_race_LDADD = src/lib/libcmk.la $(PTHREAD_LIBS)
+
+# Token objects created while other threads of the process search the
+# token (SoftHSMv2 issue #573).
+check_PROGRAMS += tests/create-race
+tests_create_race_SOURCES = tests/create-race.c tests/tap.h
+tests_create_race_LDADD = src/lib/libcmk.la $(PTHREAD_LIBS)
 
 # A handle of an earlier generation of the module is refused (the PKCS#11
 # layer's own API, from the internal library).

@@ -1,12 +1,14 @@
 /* calls.h - every PKCS#11 function cmk calls, as p11_C_X(module, args...):
  * gated (src/lib/p11/gate.c), traced with CMK_DEBUG=p11, and for the
- * functions that write the token (W), run with the termination signals
- * blocked (src/lib/p11/signals.c).  C_Initialize and C_Finalize are
- * module.c's own. */
+ * functions that write the token (W, C), run with the termination signals
+ * blocked (src/lib/p11/signals.c).  The functions that create token
+ * objects (C) and the one that searches them (F) exclude each other within
+ * the process on the modules that need it (module.c, p11_mod_objects_lock:
+ * SoftHSM).  C_Initialize and C_Finalize are module.c's own. */
 #ifndef CMK_P11_CALLS_H
 #define CMK_P11_CALLS_H
 
-#define P11_CALLS(X, W)                                                                            \
+#define P11_CALLS(X, W, C, F)                                                                      \
 	X(C_GetInfo, (CK_INFO_PTR a), (a))                                                         \
 	X(C_GetSlotList, (CK_BBOOL a, CK_SLOT_ID_PTR b, CK_ULONG_PTR c), (a, b, c))                \
 	X(C_GetSlotInfo, (CK_SLOT_ID a, CK_SLOT_INFO_PTR b), (a, b))                               \
@@ -29,10 +31,10 @@
 	W(C_Login, (CK_SESSION_HANDLE a, CK_USER_TYPE b, CK_UTF8CHAR_PTR c, CK_ULONG d),           \
 	  (a, b, c, d))                                                                            \
 	X(C_Logout, (CK_SESSION_HANDLE a), (a))                                                    \
-	W(C_CreateObject,                                                                          \
+	C(C_CreateObject,                                                                          \
 	  (CK_SESSION_HANDLE a, CK_ATTRIBUTE_PTR b, CK_ULONG c, CK_OBJECT_HANDLE_PTR d),           \
 	  (a, b, c, d))                                                                            \
-	W(C_CopyObject,                                                                            \
+	C(C_CopyObject,                                                                            \
 	  (CK_SESSION_HANDLE a, CK_OBJECT_HANDLE b, CK_ATTRIBUTE_PTR c, CK_ULONG d,                \
 	   CK_OBJECT_HANDLE_PTR e),                                                                \
 	  (a, b, c, d, e))                                                                         \
@@ -42,7 +44,7 @@
 	  (CK_SESSION_HANDLE a, CK_OBJECT_HANDLE b, CK_ATTRIBUTE_PTR c, CK_ULONG d), (a, b, c, d)) \
 	W(C_SetAttributeValue,                                                                     \
 	  (CK_SESSION_HANDLE a, CK_OBJECT_HANDLE b, CK_ATTRIBUTE_PTR c, CK_ULONG d), (a, b, c, d)) \
-	X(C_FindObjectsInit, (CK_SESSION_HANDLE a, CK_ATTRIBUTE_PTR b, CK_ULONG c), (a, b, c))     \
+	F(C_FindObjectsInit, (CK_SESSION_HANDLE a, CK_ATTRIBUTE_PTR b, CK_ULONG c), (a, b, c))     \
 	X(C_FindObjects,                                                                           \
 	  (CK_SESSION_HANDLE a, CK_OBJECT_HANDLE_PTR b, CK_ULONG c, CK_ULONG_PTR d), (a, b, c, d)) \
 	X(C_FindObjectsFinal, (CK_SESSION_HANDLE a), (a))                                          \
@@ -78,11 +80,11 @@
 	  (a, b, c, d, e))                                                                         \
 	X(C_VerifyUpdate, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c), (a, b, c))             \
 	X(C_VerifyFinal, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c), (a, b, c))              \
-	W(C_GenerateKey,                                                                           \
+	C(C_GenerateKey,                                                                           \
 	  (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_ATTRIBUTE_PTR c, CK_ULONG d,                \
 	   CK_OBJECT_HANDLE_PTR e),                                                                \
 	  (a, b, c, d, e))                                                                         \
-	W(C_GenerateKeyPair,                                                                       \
+	C(C_GenerateKeyPair,                                                                       \
 	  (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_ATTRIBUTE_PTR c, CK_ULONG d,                \
 	   CK_ATTRIBUTE_PTR e, CK_ULONG f, CK_OBJECT_HANDLE_PTR g, CK_OBJECT_HANDLE_PTR h),        \
 	  (a, b, c, d, e, f, g, h))                                                                \
@@ -103,7 +105,7 @@
 
 #define P11_WITH_MOD(...)		(p11_mod * m, __VA_ARGS__)
 #define P11_DECLARE(name, params, args) CK_RV p11_##name P11_WITH_MOD params;
-P11_CALLS(P11_DECLARE, P11_DECLARE)
+P11_CALLS(P11_DECLARE, P11_DECLARE, P11_DECLARE, P11_DECLARE)
 #undef P11_DECLARE
 
 #endif

@@ -9,6 +9,9 @@
  *    (module.c);
  *  - blocks the termination signals around the calls that write the token
  *    (signals.c);
+ *  - on a module whose object creation breaks under a concurrent search
+ *    (SoftHSM), runs the calls that create token objects alone against
+ *    those that search them (module.c, p11_mod_objects_lock);
  *  - with CMK_DEBUG=p11 in the environment, writes each call and its
  *    return value to stderr (never its arguments: PINs, keys and data
  *    stay out of logs).
@@ -65,26 +68,34 @@ static double now_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-#define CALL(name, args, writes)                                \
-	{                                                       \
-		CK_FUNCTION_LIST *real = p11_mod_real(m);       \
-		if (!real->name)                                \
-			return CKR_FUNCTION_NOT_SUPPORTED;      \
-		int trace = p11_tracing();                      \
-		double t0 = trace ? now_ms() : 0;               \
-		int counted = p11_mod_enter(m);                 \
-		sigset_t old;                                   \
-		if (writes)                                     \
-			p11_sig_block(&old);                    \
-		CK_RV rv = real->name args;                     \
-		if (writes)                                     \
-			p11_sig_restore(&old);                  \
-		p11_mod_leave(m, counted);                      \
-		if (trace)                                      \
-			p11_trace(m, #name, rv, now_ms() - t0); \
-		return rv;                                      \
+/* objs: 0, or P11_OBJS_SEARCH / P11_OBJS_CREATE (p11_mod_objects_lock) */
+#define CALL(name, args, writes, objs)                              \
+	{                                                           \
+		CK_FUNCTION_LIST *real = p11_mod_real(m);           \
+		if (!real->name)                                    \
+			return CKR_FUNCTION_NOT_SUPPORTED;          \
+		int trace = p11_tracing();                          \
+		double t0 = trace ? now_ms() : 0;                   \
+		int counted = p11_mod_enter(m);                     \
+		int locked = objs && p11_mod_objects_lock(m, objs); \
+		sigset_t old;                                       \
+		if (writes)                                         \
+			p11_sig_block(&old);                        \
+		CK_RV rv = real->name args;                         \
+		if (writes)                                         \
+			p11_sig_restore(&old);                      \
+		if (locked)                                         \
+			p11_mod_objects_unlock(m);                  \
+		p11_mod_leave(m, counted);                          \
+		if (trace)                                          \
+			p11_trace(m, #name, rv, now_ms() - t0);     \
+		return rv;                                          \
 	}
-#define DEFINE(name, params, args)   CK_RV p11_##name P11_WITH_MOD params CALL(name, args, 0)
-#define DEFINE_W(name, params, args) CK_RV p11_##name P11_WITH_MOD params CALL(name, args, 1)
+#define DEFINE(name, params, args)   CK_RV p11_##name P11_WITH_MOD params CALL(name, args, 0, 0)
+#define DEFINE_W(name, params, args) CK_RV p11_##name P11_WITH_MOD params CALL(name, args, 1, 0)
+#define DEFINE_C(name, params, args) \
+	CK_RV p11_##name P11_WITH_MOD params CALL(name, args, 1, P11_OBJS_CREATE)
+#define DEFINE_F(name, params, args) \
+	CK_RV p11_##name P11_WITH_MOD params CALL(name, args, 0, P11_OBJS_SEARCH)
 
-P11_CALLS(DEFINE, DEFINE_W)
+P11_CALLS(DEFINE, DEFINE_W, DEFINE_C, DEFINE_F)

@@ -43,6 +43,9 @@ struct p11_mod {
 	int serial;
 	int live; /* the last C_Initialize succeeded */
 	pthread_mutex_t call_mu;
+	/* creating token objects apart from searching them (objects_apart) */
+	int objs_apart;
+	pthread_rwlock_t objs_lock;
 };
 
 /* The modules lock (p11_int.h) guards the registry, each module's refs and
@@ -117,6 +120,42 @@ static CK_RV mod_initialize(p11_mod *m)
 		m->forks = p11_fork_gen();
 	m->live = rv == CKR_OK;
 	return rv;
+}
+
+/* SoftHSM 2.6 makes a token object's file before it writes the object into
+ * it, outside its locks.  A C_FindObjectsInit of another thread of the
+ * process meanwhile refreshes every object, reads the new file empty and
+ * marks the object invalid: the creation (C_CreateObject, C_CopyObject,
+ * C_GenerateKey, C_GenerateKeyPair) fails with CKR_GENERAL_ERROR or
+ * CKR_TEMPLATE_INCONSISTENT and leaves an empty data object on the token,
+ * and the search may hand out the half-written object (SoftHSMv2 issue
+ * #573, fixed after its last release; tests/create-race.c shows it).  On
+ * such a module a creation runs alone against this process's searches,
+ * which run together.  Other processes are not affected: each reads the
+ * files into objects of its own.  Other modules need nothing; an HSM's key
+ * generation can take a second, during which the process's searches would
+ * wait. */
+static int objects_apart(p11_mod *m)
+{
+	CK_INFO info;
+	return m->real->C_GetInfo && m->real->C_GetInfo(&info) == CKR_OK &&
+	       memcmp(info.manufacturerID, "SoftHSM", 7) == 0;
+}
+
+int p11_mod_objects_lock(p11_mod *m, int how)
+{
+	if (!m->objs_apart)
+		return 0;
+	if (how == P11_OBJS_CREATE)
+		pthread_rwlock_wrlock(&m->objs_lock);
+	else
+		pthread_rwlock_rdlock(&m->objs_lock);
+	return 1;
+}
+
+void p11_mod_objects_unlock(p11_mod *m)
+{
+	pthread_rwlock_unlock(&m->objs_lock);
 }
 
 /* p11-kit's client writes its requests with write(2): a server that went
@@ -264,6 +303,12 @@ cmk_rc p11_mod_load_at(const char *spec, const char *init_reserved, const char *
 	pthread_mutex_init(&m->gate_mu, NULL);
 	pthread_cond_init(&m->gate_cv, NULL);
 	pthread_mutex_init(&m->call_mu, NULL);
+	pthread_rwlockattr_t ra;
+	pthread_rwlockattr_init(&ra);
+	/* searches come often: a creation waiting must not wait for ever */
+	pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&m->objs_lock, &ra);
+	pthread_rwlockattr_destroy(&ra);
 	atomic_init(&m->gen, 0);
 	rc = strchr(spec, '/') ? load_by_path(spec, server, &m->real)
 			       : load_by_name(spec, &m->real, m->init_reserved,
@@ -284,6 +329,7 @@ cmk_rc p11_mod_load_at(const char *spec, const char *init_reserved, const char *
 		p11_kit_module_release(m->real);
 		goto fail;
 	}
+	m->objs_apart = !m->serial && objects_apart(m);
 	pthread_once(&exit_once, register_exit);
 	m->refs = 1;
 	m->next = registry;

@@ -61,6 +61,14 @@ void p11_sig_restore(const sigset_t *old);
  * lock. */
 int p11_mod_enter(p11_mod *m);
 void p11_mod_leave(p11_mod *m, int how);
+/* Creating token objects and searching them, on a module that needs them
+ * apart (SoftHSM, module.c): a creation runs alone, searches together.
+ * Taken inside the gate (between p11_mod_enter and p11_mod_leave) for the
+ * one call only; 1 when taken (then p11_mod_objects_unlock), 0 on other
+ * modules. */
+enum { P11_OBJS_SEARCH = 1, P11_OBJS_CREATE = 2 };
+int p11_mod_objects_lock(p11_mod *m, int how);
+void p11_mod_objects_unlock(p11_mod *m);
 /* A borrowed session holds the gate until it is given back (session.c);
  * 0 when the thread borrows on too many modules at once to keep count. */
 int p11_mod_borrow(p11_mod *m);

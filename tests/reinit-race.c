@@ -5,7 +5,7 @@
  * A process that wrote the token re-initialises its module when the vault
  * was changed through another context since (SoftHSM processes miss each
  * other's new objects: docs/design.md, "Searching the token").  Here
- * WORKERS threads unwrap and list keys through one context while a writer
+ * WORKERS threads unwrap, list and open keys through one context while a writer
  * thread disables and enables another key through it, and a second
  * context of the same process (as another process would, but without
  * SoftHSM's own troubles with processes that log in while others write:
@@ -14,7 +14,9 @@
  * SoftHSM hands out the same numbers again, to new sessions and objects:
  * a session or object handle of the generation before it names another
  * thread's session or another key.  So every unwrap must give back its own
- * data key and every list must succeed.  Prints TAP.
+ * data key, and every list and every open must succeed (an open that found
+ * the key pair in one generation and read its public key in the next failed
+ * with CKR_OBJECT_HANDLE_INVALID: 70 of 684).  Prints TAP.
  *
  * usage: reinit-race CONF KEY_A KEY_B KEY_C SECONDS
  */
@@ -34,14 +36,15 @@
 
 static cmk_ctx *ctx, *ctx2;
 static cmk_key *key_a;
-static const char *key_b, *key_c;
+static const char *key_a_name, *key_b, *key_c;
 static uint8_t dek[32], wrapped[512];
 static size_t wrapped_len;
 static atomic_int stop;
-static atomic_long unwraps, unwrap_fails, lists, list_fails, changes, change_fails, others,
-	other_fails;
+static atomic_long unwraps, unwrap_fails, lists, list_fails, opens, open_fails, changes,
+	change_fails, others, other_fails;
 static pthread_mutex_t first_mu = PTHREAD_MUTEX_INITIALIZER;
-static char first_unwrap[600], first_list[600], first_change[600], first_other[600];
+static char first_unwrap[600], first_list[600], first_open[600], first_change[600],
+	first_other[600];
 
 /* SoftHSM answers CKR_GENERAL_ERROR, and once in a while
  * CKR_ATTRIBUTE_VALUE_INVALID or (to a C_CreateObject of a record)
@@ -108,6 +111,17 @@ static void *worker(void *arg)
 			}
 			cmk_free(keys);
 		}
+		if (i % 4 == 2) {
+			/* a key opened: its pair found, then its public key read */
+			cmk_key *k = NULL;
+			rc = cmk_key_open(ctx, key_a_name, &k);
+			atomic_fetch_add(&opens, 1);
+			if (rc != CMK_OK && !softhsm_general_error()) {
+				atomic_fetch_add(&open_fails, 1);
+				note_first(first_open, sizeof first_open, cmk_rc_name(rc));
+			}
+			cmk_key_close(k);
+		}
 	}
 	return NULL;
 }
@@ -137,11 +151,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: reinit-race CONF KEY_A KEY_B KEY_C SECONDS\n");
 		return 2;
 	}
+	key_a_name = argv[2];
 	key_b = argv[3];
 	key_c = argv[4];
 	double secs = atof(argv[5]);
 	struct timespec ts = { (time_t)secs, (long)((secs - (time_t)secs) * 1e9) };
-	printf("1..4\n");
+	printf("1..5\n");
 	if (cmk_open(&ctx, argv[1], NULL, NULL) != CMK_OK ||
 	    cmk_open(&ctx2, argv[1], NULL, NULL) != CMK_OK) {
 		printf("Bail out! cannot open the vault: %s\n", cmk_last_error());
@@ -183,6 +198,9 @@ int main(int argc, char **argv)
 	ok(atomic_load(&list_fails) == 0 && atomic_load(&lists) > 0,
 	   "%ld key lists, %ld failed%s%s", atomic_load(&lists), atomic_load(&list_fails),
 	   first_list[0] ? ", the first: " : "", first_list);
+	ok(atomic_load(&open_fails) == 0 && atomic_load(&opens) > 0,
+	   "%ld key opens, %ld failed%s%s", atomic_load(&opens), atomic_load(&open_fails),
+	   first_open[0] ? ", the first: " : "", first_open);
 	ok(atomic_load(&change_fails) == 0 && atomic_load(&changes) > 0,
 	   "%ld disables and enables of %s meanwhile, %ld failed%s%s", atomic_load(&changes), key_b,
 	   atomic_load(&change_fails), first_change[0] ? ", the first: " : "", first_change);

@@ -1,6 +1,6 @@
 #!/bin/bash
 # The module re-initialised under threads that are between the calls of
-# one operation (tests/reinit-race.c): three threads unwrap and list keys
+# one operation (tests/reinit-race.c): three threads unwrap, list and open keys
 # through one context while a fourth disables and enables another key
 # through it, and a fifth changes a third key through a second context, so
 # that the process re-initialises its module again and again.  The fault

@@ -165,17 +165,14 @@ cmk_rc cmk_key_open(cmk_ctx *ctx, const char *keyid, cmk_key **out)
 	snapshot(key, &st, v);
 	key_state_free(&st);
 
-	CK_OBJECT_HANDLE pub;
 	uint8_t *n = NULL, *e = NULL;
-	size_t nlen, elen;
-	CK_OBJECT_HANDLE anypriv;
+	size_t nlen = 0, elen = 0;
+	int has_priv = 0;
 	key->priv_stale[0] = key->priv_stale[1] = 1;
-	rc = p11_rsa_find(ctx->tok, key->id, &anypriv, &pub);
-	if (rc == CMK_OK && (anypriv == CK_INVALID_HANDLE || pub == CK_INVALID_HANDLE))
+	rc = p11_rsa_find_public(ctx->tok, key->id, &has_priv, &n, &nlen, &e, &elen);
+	if (rc == CMK_OK && (!has_priv || !n))
 		rc = cmk_err(CMK_E_INTEGRITY, "key %s: the key pair is missing from token '%s'",
 			     key->kid, p11_tok_label(ctx->tok));
-	if (rc == CMK_OK)
-		rc = p11_rsa_public(ctx->tok, pub, &n, &nlen, &e, &elen);
 	if (rc == CMK_OK && !(key->pub = pkey_from_parts(ctx->conf.propquery, n, nlen, e, elen)))
 		rc = cmk_err(CMK_E_INTEGRITY,
 			     "key %s: the public key on the token is not a valid RSA key",

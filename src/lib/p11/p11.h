@@ -197,6 +197,13 @@ cmk_rc p11_rsa_find(p11_tok *t, const uint8_t id[P11_ID_LEN], CK_OBJECT_HANDLE *
 		    CK_OBJECT_HANDLE *pub);
 cmk_rc p11_rsa_public(p11_tok *t, CK_OBJECT_HANDLE pub, uint8_t **n, size_t *nlen, uint8_t **e,
 		      size_t *elen);
+/* The key pair with CKA_ID id, for opening it: whether a private copy is
+ * there, and the public key's modulus and exponent (*n and *e NULL when
+ * there is no public key; free both).  The search and the reads run on one
+ * session, in one generation of the module: a re-initialisation between
+ * them would leave the found handle stale. */
+cmk_rc p11_rsa_find_public(p11_tok *t, const uint8_t id[P11_ID_LEN], int *has_priv, uint8_t **n,
+			   size_t *nlen, uint8_t **e, size_t *elen);
 /* Every private-key object of a version, as found on the token. */
 typedef struct p11_rsa_copy_t {
 	CK_OBJECT_HANDLE h;

@@ -288,6 +288,58 @@ cmk_rc p11_rsa_public(p11_tok *t, CK_OBJECT_HANDLE pub, uint8_t **n, size_t *nle
 	return rc;
 }
 
+static cmk_rc find_public_in(p11_tok *t, p11_sess *s, const uint8_t *id, int *has_priv, uint8_t **n,
+			     size_t *nlen, uint8_t **e, size_t *elen, CK_RV *last)
+{
+	id_obj *v;
+	size_t count;
+	*n = *e = NULL;
+	CMK_TRY(find_id_in(t, s, id, P11_ID_LEN, &v, &count, last));
+	*has_priv = first(v, count, CKO_PRIVATE_KEY, 0, 0) != CK_INVALID_HANDLE;
+	CK_OBJECT_HANDLE pub = first(v, count, CKO_PUBLIC_KEY, 0, 0);
+	free(v);
+	if (pub == CK_INVALID_HANDLE)
+		return CMK_OK;
+	CK_RV rv = p11_get_bytes_in(t, s, pub, CKA_MODULUS, n, nlen);
+	if (rv == CKR_OK)
+		rv = p11_get_bytes_in(t, s, pub, CKA_PUBLIC_EXPONENT, e, elen);
+	*last = rv;
+	if (rv != CKR_OK) {
+		free(*n);
+		*n = NULL;
+		return p11_fail(rv, t->what, "C_GetAttributeValue (public key)");
+	}
+	return CMK_OK;
+}
+
+static cmk_rc find_public(p11_tok *t, const uint8_t *id, int *has_priv, uint8_t **n, size_t *nlen,
+			  uint8_t **e, size_t *elen)
+{
+	ON_SESSION(t, find_public_in(t, s, id, has_priv, n, nlen, e, elen, &last));
+}
+
+cmk_rc p11_rsa_find_public(p11_tok *t, const uint8_t id[P11_ID_LEN], int *has_priv, uint8_t **n,
+			   size_t *nlen, uint8_t **e, size_t *elen)
+{
+	CMK_TRY(find_public(t, id, has_priv, n, nlen, e, elen));
+	if (*has_priv)
+		return CMK_OK;
+	/* a disabled version has its archive copy only (a presence, no
+	 * handle kept: any later session may look) */
+	uint8_t aid[P11_ARCHIVE_ID_LEN];
+	CK_OBJECT_HANDLE a;
+	p11_rsa_archive_id(id, aid);
+	cmk_rc rc = find_one(t, CKO_PRIVATE_KEY, aid, sizeof aid, NULL, &a);
+	if (rc != CMK_OK) {
+		free(*n);
+		free(*e);
+		*n = *e = NULL;
+		return rc;
+	}
+	*has_priv = a != CK_INVALID_HANDLE;
+	return CMK_OK;
+}
+
 /*
  * Is a private-key object a complete copy of the key?  SoftHSM 2.6 writes
  * a new object's file in place, attributes in ascending CKA_ type order,

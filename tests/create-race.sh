@@ -21,14 +21,7 @@ is "$end:$(grep -cE '^(not )?ok ' "$T/tap.raw")" "its end:$(sed -n 's/^1\.\.//p'
 	"create-race runs to its end with every point"
 [ "$rc" -le 1 ] || diag_file "its stderr" "$T/prog.err"
 sed -n '2,$p' "$T/tap.raw" >"$T/tap"
-while IFS= read -r line; do
-	case $line in
-	"ok "*) pass "${line#ok [0-9]* - }" ;;
-	"not ok "*) fail "${line#not ok [0-9]* - }" ;;
-	"#"*) echo "$line" ;;
-	*) bail "create-race: $line" ;;
-	esac
-done <"$T/tap"
+relay_tap "$T/tap" create-race
 count_objects >/dev/null 9>/dev/null
 is "$(cat "$T/objects.debris")" 0 "no empty data object left by a failed creation"
 ok "vault check finds nothing afterwards" cmk vault check

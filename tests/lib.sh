@@ -357,6 +357,20 @@ count_objects() {
 		diag "SoftHSM left $(cat "$T/objects.debris") attribute-less data object(s) of a failed C_CreateObject (not counted)" >&9
 }
 
+# relay_tap FILE PROG: the TAP points of a C test program (FILE, its plan
+# line left out) as this test's points, renumbered; anything else bails.
+relay_tap() {
+	local line
+	while IFS= read -r line; do
+		case $line in
+		"ok "*) pass "${line#ok [0-9]* - }" ;;
+		"not ok "*) fail "${line#not ok [0-9]* - }" ;;
+		"#"*) echo "$line" ;;
+		*) bail "$2: $line" ;;
+		esac
+	done <"$1"
+}
+
 # write_conf FILE [KEY=VALUE...]: a cmk.conf for vault "lab" on the lab's
 # token and with the lab's identity (its vault administrator), with the
 # [vault_lab] values (and identity) overridden by the arguments.

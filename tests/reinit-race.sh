@@ -32,14 +32,7 @@ is "$end:$(grep -cE '^(not )?ok ' "$T/tap.raw")" "its end:$(sed -n 's/^1\.\.//p'
 is "$(grep -c 'is malformed' "$T/prog.err")" 0 "no record was read from another object"
 sed -n '2,$p' "$T/tap.raw" >"$T/tap"
 # the program's points, renumbered into this test's
-while IFS= read -r line; do
-	case $line in
-	"ok "*) pass "${line#ok [0-9]* - }" ;;
-	"not ok "*) fail "${line#not ok [0-9]* - }" ;;
-	"#"*) echo "$line" ;;
-	*) bail "reinit-race: $line" ;;
-	esac
-done <"$T/tap"
+relay_tap "$T/tap" reinit-race
 n=$(grep -c '^C_Finalize ' "$T/flog" 2>/dev/null)
 like "$n" '^[1-9][0-9]*$' "the process re-initialised its module under the threads (${n:-0} times)"
 ok "vault check finds nothing afterwards" cmk vault check

@@ -73,19 +73,24 @@ typedef enum bench_class {
 } bench_class;
 
 /* One measurement: an operation at one thread count. */
+#define BENCH_MAX_REPEAT 100 /* --repeat at most */
+
 typedef struct bench_point {
 	unsigned threads; /* per process */
 	unsigned procs;
 	uint64_t ops;
 	double seconds; /* wall time of the measurement */
 	double ops_per_s;
-	double bytes_per_s;		       /* 0 for operations without a size */
-	double p50_us, p90_us, p99_us, max_us; /* latency of one operation */
-	double cpu_us_per_op;		       /* user + system time of all processes */
-	double scaling;			       /* speed-up over the first thread count,
+	double bytes_per_s;			  /* 0 for operations without a size */
+	double p50_us, p90_us, p99_us, max_us;	  /* latency of one operation */
+	double cpu_us_per_op;			  /* user + system time of all processes */
+	double scaling;				  /* speed-up over the first thread count,
 	                               divided by the ratio of thread counts */
-	double vs_hsm, vs_cpu;		       /* this over the limit at the same thread
-	                               count; 0: no such limit */
+	double vs_hsm, vs_cpu;			  /* this over the limit at the same thread
+	                               count; 0: no such limit; with rounds, the
+	                               median of the rounds' own ratios */
+	unsigned nrounds;			  /* rounds measured (--repeat) */
+	double round_ops_per_s[BENCH_MAX_REPEAT]; /* each round's ops/s */
 } bench_point;
 
 typedef struct bench_result {

@@ -3,7 +3,8 @@
  * { "vault", "token", ..., "results": [ { "op", "class", "what", "bytes",
  *   "hsm_limit"?, "cpu_limit"?, "points": [ { "threads", "procs", "ops",
  *   "seconds", "ops_per_s", "mb_per_s"?, "p50_us", "p90_us", "p99_us",
- *   "max_us", "cpu_us_per_op", "scaling", "vs_hsm"?, "vs_cpu"? } ] } ],
+ *   "max_us", "cpu_us_per_op", "scaling", "vs_hsm"?, "vs_cpu"?,
+ *   "rounds_ops_per_s"? } ] } ],
  *   "skipped": [ { "op", "reason" } ], "failed": [ { "op", "error", "reason" } ] }
  * A member marked ? is there only when it applies. */
 #include "config.h"
@@ -45,6 +46,12 @@ static json_object *point(const bench_result *r, const bench_point *p)
 		add_num(o, "vs_hsm", p->vs_hsm);
 	if (r->cpu_limit[0] && p->vs_cpu > 0)
 		add_num(o, "vs_cpu", p->vs_cpu);
+	if (p->nrounds > 1) {
+		json_object *a = json_object_new_array();
+		for (unsigned k = 0; k < p->nrounds; k++)
+			json_object_array_add(a, json_object_new_double(p->round_ops_per_s[k]));
+		json_object_object_add(o, "rounds_ops_per_s", a);
+	}
 	return o;
 }
 

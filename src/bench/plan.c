@@ -41,8 +41,9 @@ static cmk_rc check_opts(const bench_opts *o)
 		if (o->threads[i] < 1 || o->threads[i] > BENCH_THREADS_MAX)
 			return bench_err(CMK_E_USAGE, "--threads: %u is not between 1 and %d",
 					 o->threads[i], BENCH_THREADS_MAX);
-	if (o->repeat > 100)
-		return bench_err(CMK_E_USAGE, "--repeat: %u is more than 100", o->repeat);
+	if (o->repeat > BENCH_MAX_REPEAT)
+		return bench_err(CMK_E_USAGE, "--repeat: %u is more than %u", o->repeat,
+				 BENCH_MAX_REPEAT);
 	if (o->procs > BENCH_PROCS_MAX)
 		return bench_err(CMK_E_USAGE, "--procs: %u is more than %d", o->procs,
 				 BENCH_PROCS_MAX);

@@ -1,7 +1,8 @@
 /* sweep.c - measuring the cases: set up, then thread count by thread count
  * each live case in turn (so an operation and its limits are measured close
  * together), --repeat times keeping each point's fastest round; then the
- * derived figures (scaling, ratios to the limits). */
+ * derived figures (scaling, ratios to the limits: with rounds, each round's
+ * own ratio, and their median). */
 #include "config.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,12 +106,21 @@ static void measure_point(bench_case *c, size_t i, bench_sample *s)
 	else
 		bench_progress(c->env, "%s, %s: %.1f ops/s, p50 %s, p99 %s", r->name, th,
 			       p.ops_per_s, p50, p99);
+	bench_point *kept = &r->points[i];
+	unsigned nr = i < r->npoints ? kept->nrounds : 0;
+	double rounds[BENCH_MAX_REPEAT];
+	if (nr)
+		memcpy(rounds, kept->round_ops_per_s, nr * sizeof *rounds);
 	if (i >= r->npoints) {
-		r->points[i] = p;
+		*kept = p;
 		r->npoints = i + 1;
-	} else if (p.ops_per_s > r->points[i].ops_per_s) {
-		r->points[i] = p;
+	} else if (p.ops_per_s > kept->ops_per_s) {
+		*kept = p;
 	}
+	memcpy(kept->round_ops_per_s, rounds, nr * sizeof *rounds);
+	if (nr < BENCH_MAX_REPEAT)
+		kept->round_ops_per_s[nr++] = p.ops_per_s;
+	kept->nrounds = nr;
 }
 
 static cmk_rc measure_all(bench_env *e, bench_case *cs, size_t n)
@@ -159,15 +169,42 @@ static const bench_result *find_result(const bench_report *rep, const char *name
 	return NULL;
 }
 
+static int by_value(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* The median of the rounds' own ratios: round k of this point over round k
+ * of the limit's, measured seconds apart, so that the machine's load
+ * changing over minutes moves both sides of each ratio alike.  0: fewer
+ * than two rounds. */
+static double paired_median(const bench_point *p, const bench_point *q)
+{
+	unsigned n = p->nrounds < q->nrounds ? p->nrounds : q->nrounds;
+	double v[BENCH_MAX_REPEAT];
+	unsigned m = 0;
+	for (unsigned k = 0; k < n; k++)
+		if (q->round_ops_per_s[k] > 0)
+			v[m++] = p->round_ops_per_s[k] / q->round_ops_per_s[k];
+	if (m < 2)
+		return 0;
+	qsort(v, m, sizeof *v, by_value);
+	return m % 2 ? v[m / 2] : (v[m / 2 - 1] + v[m / 2]) / 2;
+}
+
 static double ratio(const bench_result *r, const bench_point *p, const bench_result *lim)
 {
 	for (size_t i = 0; lim && i < lim->npoints; i++) {
 		const bench_point *q = &lim->points[i];
 		if (q->threads != p->threads)
 			continue;
-		if (r->bytes && lim->bytes)
-			return q->bytes_per_s > 0 ? p->bytes_per_s / q->bytes_per_s : 0;
-		return q->ops_per_s > 0 ? p->ops_per_s / q->ops_per_s : 0;
+		/* bytes/s when both have a size: ops/s times the sizes' ratio */
+		double scale = r->bytes && lim->bytes ? (double)r->bytes / (double)lim->bytes : 1;
+		double paired = paired_median(p, q);
+		if (paired > 0)
+			return paired * scale;
+		return q->ops_per_s > 0 ? p->ops_per_s / q->ops_per_s * scale : 0;
 	}
 	return 0;
 }

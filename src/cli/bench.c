@@ -246,11 +246,9 @@ static int parse_bench_opts(struct cli *c, int argc, char **argv, struct bench_a
 			break;
 		case OPT_REPEAT:
 			rc = cli_parse_uint(c, "--repeat", optarg, &a->o.repeat);
-			if (rc == CMK_OK && (a->o.repeat < 1 || a->o.repeat > 100))
-				rc = cli_usage_fail(c,
-						    "--repeat %s is not between "
-						    "1 and 100",
-						    optarg);
+			if (rc == CMK_OK && (a->o.repeat < 1 || a->o.repeat > BENCH_MAX_REPEAT))
+				rc = cli_usage_fail(c, "--repeat %s is not between 1 and %d",
+						    optarg, BENCH_MAX_REPEAT);
 			break;
 		case OPT_KEY: a->o.key = optarg; break;
 		case OPT_OPS: a->o.ops = optarg; break;
@@ -448,7 +446,8 @@ const struct cli_group cli_group_bench = {
 		  "  --procs N          N processes on the token, each with the "
 		  "threads\n"
 		  "  --repeat N         N rounds; each figure is the fastest "
-		  "round's (busy hosts)\n"
+		  "round's, each ratio\n"
+		  "                     the median of the rounds' ratios (busy hosts)\n"
 		  "  --ops LIST         what to measure (default all): wrap unwrap\n"
 		  "                     unwrap-provider seal open open-cached put "
 		  "get put-cached\n"

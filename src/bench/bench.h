@@ -87,8 +87,7 @@ typedef struct bench_point {
 	double scaling;				  /* speed-up over the first thread count,
 	                               divided by the ratio of thread counts */
 	double vs_hsm, vs_cpu;			  /* this over the limit at the same thread
-	                               count; 0: no such limit; with rounds, the
-	                               median of the rounds' own ratios */
+	                               count; 0: no such limit */
 	unsigned nrounds;			  /* rounds measured (--repeat) */
 	double round_ops_per_s[BENCH_MAX_REPEAT]; /* each round's ops/s */
 } bench_point;

@@ -53,10 +53,7 @@ static void header(const bench_report *r, FILE *f)
 		fprintf(f, "%g s per measurement", r->duration);
 	fprintf(f, " after %g s of warm-up (none for key generation)", r->warmup);
 	if (r->repeat > 1)
-		fprintf(f,
-			"; the fastest of %u rounds,\nratios to the limits the median of the "
-			"rounds' own ratios",
-			r->repeat);
+		fprintf(f, "; the fastest of %u rounds", r->repeat);
 	fputc('\n', f);
 }
 
@@ -137,10 +134,7 @@ cmk_rc bench_write_table(const bench_report *r, FILE *f)
 		"process(es) per operation;\nscaling: speed-up over the first thread count divided "
 		"by the ratio of thread counts;\nvs X: throughput over X's at the same thread "
 		"count "
-		"(bytes/s when both have a size)%s.\n",
-		r->repeat > 1 ? ";\nwith rounds, the median over the rounds of the round's "
-				"throughput over X's in the same round"
-			      : "");
+		"(bytes/s when both have a size).\n");
 	if (r->leftover[0])
 		fprintf(f, "\ncould not remove: %s\n", r->leftover);
 	return ferror(f) ? bench_err(CMK_E_IO, "cannot write the report") : CMK_OK;

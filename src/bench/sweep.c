@@ -1,8 +1,7 @@
 /* sweep.c - measuring the cases: set up, then thread count by thread count
  * each live case in turn (so an operation and its limits are measured close
  * together), --repeat times keeping each point's fastest round; then the
- * derived figures (scaling, ratios to the limits: with rounds, each round's
- * own ratio, and their median). */
+ * derived figures (scaling, ratios to the limits). */
 #include "config.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,42 +168,15 @@ static const bench_result *find_result(const bench_report *rep, const char *name
 	return NULL;
 }
 
-static int by_value(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-/* The median of the rounds' own ratios: round k of this point over round k
- * of the limit's, measured seconds apart, so that the machine's load
- * changing over minutes moves both sides of each ratio alike.  0: fewer
- * than two rounds. */
-static double paired_median(const bench_point *p, const bench_point *q)
-{
-	unsigned n = p->nrounds < q->nrounds ? p->nrounds : q->nrounds;
-	double v[BENCH_MAX_REPEAT];
-	unsigned m = 0;
-	for (unsigned k = 0; k < n; k++)
-		if (q->round_ops_per_s[k] > 0)
-			v[m++] = p->round_ops_per_s[k] / q->round_ops_per_s[k];
-	if (m < 2)
-		return 0;
-	qsort(v, m, sizeof *v, by_value);
-	return m % 2 ? v[m / 2] : (v[m / 2 - 1] + v[m / 2]) / 2;
-}
-
 static double ratio(const bench_result *r, const bench_point *p, const bench_result *lim)
 {
 	for (size_t i = 0; lim && i < lim->npoints; i++) {
 		const bench_point *q = &lim->points[i];
 		if (q->threads != p->threads)
 			continue;
-		/* bytes/s when both have a size: ops/s times the sizes' ratio */
-		double scale = r->bytes && lim->bytes ? (double)r->bytes / (double)lim->bytes : 1;
-		double paired = paired_median(p, q);
-		if (paired > 0)
-			return paired * scale;
-		return q->ops_per_s > 0 ? p->ops_per_s / q->ops_per_s * scale : 0;
+		if (r->bytes && lim->bytes)
+			return q->bytes_per_s > 0 ? p->bytes_per_s / q->bytes_per_s : 0;
+		return q->ops_per_s > 0 ? p->ops_per_s / q->ops_per_s : 0;
 	}
 	return 0;
 }

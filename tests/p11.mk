@@ -33,6 +33,12 @@ check_PROGRAMS += tests/create-race
 tests_create_race_SOURCES = tests/create-race.c tests/tap.h
 tests_create_race_LDADD = src/lib/libcmk.la $(PTHREAD_LIBS)
 
+# Threads that take every signal while the main thread writes the token
+# (C_Login), for tests/faults-p11.sh.
+check_PROGRAMS += tests/sig-threads
+tests_sig_threads_SOURCES = tests/sig-threads.c
+tests_sig_threads_LDADD = src/lib/libcmk.la $(PTHREAD_LIBS)
+
 # A handle of an earlier generation of the module is refused (the PKCS#11
 # layer's own API, from the internal library).
 check_PROGRAMS += tests/p11-handles

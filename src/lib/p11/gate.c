@@ -77,15 +77,14 @@ static double now_ms(void)
 		int trace = p11_tracing();                          \
 		double t0 = trace ? now_ms() : 0;                   \
 		int counted = p11_mod_enter(m);                     \
+		if (writes)                                         \
+			p11_sig_block();                            \
 		int locked = objs && p11_mod_objects_lock(m, objs); \
-		sigset_t old;                                       \
-		if (writes)                                         \
-			p11_sig_block(&old);                        \
 		CK_RV rv = real->name args;                         \
-		if (writes)                                         \
-			p11_sig_restore(&old);                      \
 		if (locked)                                         \
 			p11_mod_objects_unlock(m);                  \
+		if (writes)                                         \
+			p11_sig_restore();                          \
 		p11_mod_leave(m, counted);                          \
 		if (trace)                                          \
 			p11_trace(m, #name, rv, now_ms() - t0);     \

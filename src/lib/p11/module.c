@@ -91,10 +91,9 @@ static p11_mod *registry;
 
 static void mod_finalize(p11_mod *m)
 {
-	sigset_t old;
-	p11_sig_block(&old);
+	p11_sig_block();
 	CK_RV rv = m->real->C_Finalize(NULL);
-	p11_sig_restore(&old);
+	p11_sig_restore();
 	if (p11_tracing())
 		p11_trace(m, "C_Finalize", rv, -1);
 }
@@ -107,10 +106,9 @@ static CK_RV mod_initialize(p11_mod *m)
 	args.pReserved = m->init_reserved[0] ? m->init_reserved : NULL;
 	/* SoftHSM's C_Initialize leaves OpenSSL ENGINE errors behind */
 	ERR_set_mark();
-	sigset_t old;
-	p11_sig_block(&old); /* SoftHSM writes the token here (fork.c) */
+	p11_sig_block(); /* SoftHSM writes the token here (fork.c) */
 	CK_RV rv = m->real->C_Initialize(&args);
-	p11_sig_restore(&old);
+	p11_sig_restore();
 	ERR_pop_to_mark();
 	if (p11_tracing())
 		p11_trace(m, "C_Initialize", rv, -1);

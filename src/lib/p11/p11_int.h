@@ -52,8 +52,8 @@ void p11_fork_register(void);
 /* signals.c: block SIGINT, SIGTERM, SIGHUP and SIGQUIT in the calling
  * thread around a call that writes the token; restore delivers any that
  * arrived meanwhile. */
-void p11_sig_block(sigset_t *old);
-void p11_sig_restore(const sigset_t *old);
+void p11_sig_block(void);
+void p11_sig_restore(void);
 
 /* module.c: the gate.  Every PKCS#11 call runs entered (gate.c wraps each
  * module's function list); a re-initialisation runs exclusive, with no call

@@ -1792,7 +1792,8 @@ static void report(void)
 	    (unsigned long long)S->kills[2], (unsigned long long)S->restarts,
 	    (unsigned long long)S->hangs, (unsigned long long)S->token_lost,
 	    o_strict_token ? "counted as violations"
-			   : "restored, not counted: --strict-token counts them");
+			   : "by a SIGKILL restored, not counted: --strict-token counts them; "
+			     "by a SIGTERM or SIGINT a violation");
 	say("# the first message of each kind of error:");
 	for (int k = 0; k < K_N; k++)
 		for (int rc = 1; rc < NRC; rc++)

@@ -64,21 +64,27 @@ no_file "$T/out" "... and no output"
 is "$(grep -c 'does not unwrap' "$LAB/lab.audit.log")" 0 "... never audited as bad data"
 
 # ------------------------------------------------------------ signals inside a token write
-for sig in TERM INT; do
-	cp "$(echo "$LAB"/tokens/*/token.object)" "$T/token.object.before"
+# signal_inside_login SIG WHAT COMMAND...: run COMMAND held inside C_Login
+# by the fault module, send it SIG there; it must die of it only after the
+# call returned, before its next step, and the token must survive.
+signal_inside_login() {
+	local sig=$1 what=$2 pid rc=0
+	shift 2
 	rm -f "$T/mark" "$T/trace"
 	CMK_CONF=$FAULT_CONF CMK_FAULT='C_Login:1:delay=1500ms' CMK_FAULT_MARK=$T/mark \
-		CMK_FAULT_TRACE=$T/trace env --default-signal=INT,TERM "$CMK_BIN" key list \
-		>/dev/null 2>"$T/sig.err" &
+		CMK_FAULT_TRACE=$T/trace env --default-signal=INT,TERM "$@" >"$T/sig.out" 2>"$T/sig.err" &
 	pid=$!
 	# inside C_Login once the mark exists (the delay runs before the call)
 	while [ ! -e "$T/mark" ] && kill -0 $pid 2>/dev/null; do sleep 0.02; done
 	kill -$sig $pid
-	rc=0
 	wait $pid || rc=$?
-	is "$rc" $((128 + $(kill -l $sig))) "SIG$sig inside C_Login: the process dies by it"
+	is "$rc" $((128 + $(kill -l $sig))) "SIG$sig to $what inside C_Login: it dies by it"
 	like "$(cat "$T/trace" 2>/dev/null)" 'C_Login 1 CKR_OK' "... after the call finished"
+	is "$(wc -c <"$T/sig.out")" 0 "... before its next step (nothing printed)"
 	ok "... and the token survives: key list" cmk key list
+}
+for sig in TERM INT; do
+	signal_inside_login $sig "cmk key list" "$CMK_BIN" key list
 done
 # The same in a process of several threads: the kernel gives a signal sent
 # to the process to any thread that does not block it, and its default
@@ -88,18 +94,7 @@ done
 SIGPROG=$CMK_TESTS_BIN/sig-threads
 [ -x "$SIGPROG" ] || bail "$SIGPROG not built"
 for sig in TERM INT; do
-	rm -f "$T/mark" "$T/trace"
-	CMK_FAULT='C_Login:1:delay=1500ms' CMK_FAULT_MARK=$T/mark CMK_FAULT_TRACE=$T/trace \
-		env --default-signal=INT,TERM "$SIGPROG" "$FAULT_CONF" 3 >"$T/sig.out" 2>"$T/sig.err" &
-	pid=$!
-	while [ ! -e "$T/mark" ] && kill -0 $pid 2>/dev/null; do sleep 0.02; done
-	kill -$sig $pid
-	rc=0
-	wait $pid || rc=$?
-	is "$rc" $((128 + $(kill -l $sig))) "SIG$sig to a process of 4 threads inside C_Login: it dies by it"
-	like "$(cat "$T/trace" 2>/dev/null)" 'C_Login 1 CKR_OK' "... after the call finished"
-	is "$(cat "$T/sig.out")" "" "... before the next step (the vault is not reported open)"
-	ok "... and the token survives: key list" cmk key list
+	signal_inside_login $sig "a process of 4 threads" "$SIGPROG" "$FAULT_CONF" 3
 done
 # With no signal, the program opens and lists (so the points above are about
 # the signal, not a program that cannot log in).

@@ -106,20 +106,17 @@ static void measure_point(bench_case *c, size_t i, bench_sample *s)
 		bench_progress(c->env, "%s, %s: %.1f ops/s, p50 %s, p99 %s", r->name, th,
 			       p.ops_per_s, p50, p99);
 	bench_point *kept = &r->points[i];
-	unsigned nr = i < r->npoints ? kept->nrounds : 0;
-	double rounds[BENCH_MAX_REPEAT];
-	if (nr)
-		memcpy(rounds, kept->round_ops_per_s, nr * sizeof *rounds);
 	if (i >= r->npoints) {
 		*kept = p;
 		r->npoints = i + 1;
 	} else if (p.ops_per_s > kept->ops_per_s) {
+		/* the fastest round's figures, every round's rate */
+		p.nrounds = kept->nrounds;
+		memcpy(p.round_ops_per_s, kept->round_ops_per_s, sizeof p.round_ops_per_s);
 		*kept = p;
 	}
-	memcpy(kept->round_ops_per_s, rounds, nr * sizeof *rounds);
-	if (nr < BENCH_MAX_REPEAT)
-		kept->round_ops_per_s[nr++] = p.ops_per_s;
-	kept->nrounds = nr;
+	if (kept->nrounds < BENCH_MAX_REPEAT)
+		kept->round_ops_per_s[kept->nrounds++] = p.ops_per_s;
 }
 
 static cmk_rc measure_all(bench_env *e, bench_case *cs, size_t n)

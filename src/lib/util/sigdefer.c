@@ -43,7 +43,8 @@ static _Atomic int dying_sig;  /* the first signal that asked to die */
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
 
-void sig_defer_set(sigset_t *set)
+/* The signals held back. */
+static void sig_defer_set(sigset_t *set)
 {
 	sigemptyset(set);
 	for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)

@@ -15,12 +15,8 @@
 #ifndef CMK_SIGDEFER_H
 #define CMK_SIGDEFER_H
 
-#include <signal.h>
 
 void sig_defer_begin(void);
 void sig_defer_end(void);
-/* The signals it holds back (also those the PKCS#11 layer blocks around a
- * single token write, src/lib/p11/signals.c). */
-void sig_defer_set(sigset_t *set);
 
 #endif

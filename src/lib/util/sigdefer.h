@@ -15,7 +15,6 @@
 #ifndef CMK_SIGDEFER_H
 #define CMK_SIGDEFER_H
 
-
 void sig_defer_begin(void);
 void sig_defer_end(void);
 

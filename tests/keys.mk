@@ -5,6 +5,7 @@
 keys_tests = \
 	tests/keys-race.sh \
 	tests/keys-concurrent.sh \
+	tests/keys-reader-race.sh \
 	tests/keys-unauth.sh \
 	tests/keys-copies.sh \
 	tests/keys-purge-race.sh \

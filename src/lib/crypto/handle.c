@@ -9,8 +9,9 @@
  * This path never changes the token (docs/design.md): it uses a version's
  * working copy -- found by CKA_ID and the usage it needs, so never the
  * archive copy -- and when there is none although the metadata says the
- * version is usable, it waits for a change in progress and looks again;
- * what is left is an interrupted change, reported as such. */
+ * version is usable, it looks again holding the vault lock shared (no
+ * change runs meanwhile); what is left is an interrupted change, reported
+ * as such. */
 #include "config.h"
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -477,37 +478,41 @@ static cmk_rc check_state(cmk_key *key, unsigned op)
 /* No working copy with the usage although the handle's metadata says the
  * version is usable: a disable (or key-ops change) just destroyed it, an
  * enable has committed but not made it yet, this process's view of the
- * token is stale (docs/design.md), or a change was interrupted.  Wait for
- * a change in progress, refresh the view if needed, read the metadata
- * again, and look once more.  Changes nothing on the token. */
+ * token is stale (docs/design.md), or a change was interrupted.  Refresh
+ * the view if needed, then, holding the vault lock shared (no change runs
+ * meanwhile, so the metadata and the copies read are one state of the
+ * vault), read the metadata again and look once more.  Changes nothing on
+ * the token. */
 static CK_OBJECT_HANDLE priv_missing(cmk_key *key, int sign, cmk_rc *rc)
 {
 	cmk_ctx *ctx = key->ctx;
-	vault_wait_writer(ctx);
+	CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
 	if ((*rc = vault_view_refresh(ctx)) != CMK_OK)
 		return CK_INVALID_HANDLE;
+	int held = vault_read_begin(ctx);
 	if ((*rc = refresh(key)) != CMK_OK)
-		return CK_INVALID_HANDLE;
+		goto out;
 	pthread_mutex_lock(&key->lock);
 	int usable = key->usable, deleted = key->deleted;
 	pthread_mutex_unlock(&key->lock);
 	if (deleted) {
 		*rc = cmk_err(CMK_E_DELETED, "key %s is deleted", key->kid);
-		return CK_INVALID_HANDLE;
+		goto out;
 	}
 	if (!usable) {
 		*rc = cmk_err(CMK_E_DISABLED, "key %s is disabled", key->kid);
-		return CK_INVALID_HANDLE;
+		goto out;
 	}
-	CK_OBJECT_HANDLE h;
 	if ((*rc = p11_rsa_find_usable(ctx->tok, key->id, sign, &h)) != CMK_OK)
-		return CK_INVALID_HANDLE;
+		goto out;
 	if (h == CK_INVALID_HANDLE)
 		*rc = cmk_err(CMK_E_DISABLED,
 			      "key %s is enabled but the token has no copy of it that may %s: an "
 			      "interrupted change left the token stricter than the metadata; `cmk "
 			      "vault check --repair` (or the next change of the key) restores it",
 			      key->kid, sign ? "sign" : "decrypt");
+out:
+	vault_read_end(held);
 	return h;
 }
 

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <time.h>
 #include <unistd.h>
 #include "vault/view.h"
 #include "vault/lock.h"
@@ -106,21 +105,28 @@ void vault_lock_releasing(cmk_ctx *ctx)
 	atomic_store(&ctx->view_writes, w);
 }
 
-void vault_wait_writer(cmk_ctx *ctx)
+int vault_read_begin(cmk_ctx *ctx)
 {
+	/* the calling thread's own change: no other can run meanwhile */
+	if (vault_write_held(ctx))
+		return -1;
 	int fd = open(ctx->conf.lock_file, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return;
-	/* bounded: a thread of this process may hold the lock itself */
-	for (int i = 0; i < 500; i++) {
-		if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
-			flock(fd, LOCK_UN);
-			break;
+		return -1; /* no change was ever made on this host */
+	while (flock(fd, LOCK_SH) != 0) {
+		if (errno != EINTR) {
+			close(fd);
+			return -1;
 		}
-		if (errno != EWOULDBLOCK && errno != EINTR)
-			break;
-		struct timespec ts = { 0, 10 * 1000 * 1000 };
-		nanosleep(&ts, NULL);
 	}
+	return fd;
+}
+
+void vault_read_end(int fd)
+{
+	if (fd < 0)
+		return;
+	/* explicitly: a child forked meanwhile shares the descriptor */
+	flock(fd, LOCK_UN);
 	close(fd);
 }

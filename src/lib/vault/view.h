@@ -24,8 +24,13 @@ void vault_lock_releasing(cmk_ctx *ctx);
 /* Re-initialise if this process wrote to the token since its view of ctx's
  * vault was last known complete (readers, on a missing working copy). */
 cmk_rc vault_view_refresh(cmk_ctx *ctx);
-/* Wait (bounded) until no process holds the vault lock: a change in
- * progress.  Takes nothing; never fails. */
-void vault_wait_writer(cmk_ctx *ctx);
+/* Hold the vault lock shared, after waiting for a change in progress to
+ * end: no process changes the vault until vault_read_end(), so what a
+ * reader reads meanwhile is one state of it, never the middle of a change.
+ * Only for a few reads on a rare path (a missing working copy): every
+ * change waits meanwhile.  -1 (nothing held) when the calling thread holds
+ * the lock itself, or there is no lock file to hold. */
+int vault_read_begin(cmk_ctx *ctx);
+void vault_read_end(int fd);
 
 #endif

@@ -16,6 +16,10 @@
  *                              of its success (the token changed: a reply
  *                              lost after the commit point)
  *               delay=Nms      call the module N ms later
+ *               hold           create CMK_FAULT_MARK, then call the module
+ *                              once the test has removed it (at most 60 s
+ *                              later): the test changes the token while
+ *                              the process is held exactly there
  *               signal=SIG     call the module, then send SIG (KILL,
  *                              TERM or INT) to this process: a kill at
  *                              exactly that point of a change
@@ -184,7 +188,7 @@ enum { FUNCS(ENUM) F_COUNT };
 #define NAME(name, params, args) #name,
 static const char *const names[F_COUNT] = { FUNCS(NAME) };
 
-enum { A_FAIL, A_AFTER, A_DELAY, A_SIGNAL };
+enum { A_FAIL, A_AFTER, A_DELAY, A_HOLD, A_SIGNAL };
 struct rule {
 	int fn;
 	unsigned long from, to;
@@ -306,6 +310,8 @@ static void parse_rule(char *r)
 		x->delay_ms = (unsigned)strtoul(act + 6, &end, 10);
 		if (end == act + 6 || (*end && strcmp(end, "ms") != 0))
 			die("%s: '%s': want delay=Nms", fn, act);
+	} else if (strcmp(act, "hold") == 0) {
+		x->action = A_HOLD;
 	} else if (strncmp(act, "signal=", 7) == 0) {
 		x->action = A_SIGNAL;
 		const char *sn = act + 7;
@@ -367,6 +373,9 @@ static void setup(void)
 			parse_rule(r);
 		free(copy);
 	}
+	for (int i = 0; i < nrules; i++)
+		if (rules[i].action == A_HOLD && !mark_path)
+			die("hold needs CMK_FAULT_MARK");
 }
 
 /* Before the call: 1 with *rv set to fail without calling the module. */
@@ -384,6 +393,13 @@ static int before(int fn, unsigned long n, int *after, CK_RV *after_rv)
 					       (long)(x->delay_ms % 1000) * 1000000L };
 			while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 				;
+		} else if (x->action == A_HOLD) {
+			note(log_path, "%s %lu hold\n", names[fn], n);
+			note(mark_path, "%s %lu\n", names[fn], n);
+			for (int t = 0; t < 12000 && access(mark_path, F_OK) == 0; t++) {
+				struct timespec ts = { 0, 5 * 1000 * 1000 };
+				nanosleep(&ts, NULL);
+			}
 		} else if (x->action == A_AFTER) {
 			*after = 1;
 			*after_rv = x->rv;

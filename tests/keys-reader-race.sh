@@ -76,4 +76,40 @@ is "$rc:$(cat "$T/c.err")" "0:" "C's enable completes after A"
 ok "an unwrap afterwards" cmk unwrap --in "$T/w" -o "$T/u2"
 same_file "$T/u2" "$T/dek" "... recovers the DEK"
 ok "vault check finds nothing to repair" cmk vault check
+
+# ---------------------------------------------- records superseded while read
+# A change writes its new record, then destroys the one it supersedes.  A
+# reader that searched before the new record existed and reads the old
+# one after it was destroyed saw neither: the unwrap said "key ... does
+# not exist" (exit 4), or found no policy.  Now a record gone between the
+# search and its read makes the search run again (p11/object.c).  The
+# unwrap is held (the fault module's hold) at each attribute read before
+# its search for the working copy while a change supersedes records: the
+# key's (key set --tag) or the caller's policy (set to what it is).
+PERMS=$(cmk --json policy show admin | jq -r '.[0].permissions | join(",")')
+NR=$(sed "/^C_FindObjectsInit $NA /q" "$T/trace.unwrap" | grep -c '^C_GetAttributeValue ')
+[ "$NR" -gt 0 ] || bail "no attribute read before the working copy's search"
+bad=
+for n in $(seq 1 "$NR"); do
+	for change in "key set k --tag n=$n" "policy set admin $PERMS"; do
+		rm -f "$T/hold" "$T/u"
+		CMK_FAULT_MARK=$T/hold CMK_FAULT="C_GetAttributeValue:$n:hold" \
+			fcmk unwrap --in "$T/w" -o "$T/u" >"$T/a.out" 2>"$T/a.err" &
+		A=$!
+		if ! wait_file "$T/hold" $A; then
+			bad="$bad; read $n: never held"
+			wait $A
+			continue
+		fi
+		# shellcheck disable=SC2086 # the change's words
+		cmk $change >/dev/null 2>"$T/b.err" || bad="$bad; read $n: cmk $change: $(cat "$T/b.err")"
+		rm -f "$T/hold"
+		rc=0
+		wait $A || rc=$?
+		if [ $rc != 0 ] || ! cmp -s "$T/u" "$T/dek"; then
+			bad="$bad; read $n, cmk ${change%% --*}: exit $rc: $(cat "$T/a.err")"
+		fi
+	done
+done
+is "${bad#; }" "" "an unwrap held at each of its $NR reads of records while a change supersedes them unwraps"
 done_testing

@@ -334,7 +334,7 @@ void p11_data_free(p11_data *d, size_t n)
 }
 
 static cmk_rc rec_find_once(p11_tok *t, int form, const char *app, p11_data **out, size_t *n,
-			    CK_RV *last)
+			    CK_RV *last, int *gone)
 {
 	CK_OBJECT_CLASS cls = form == REC_KEY ? CKO_SECRET_KEY : CKO_DATA;
 	CK_ATTRIBUTE_TYPE vtype = form == REC_KEY ? CKA_OBJECT_ID : CKA_VALUE;
@@ -373,6 +373,8 @@ static cmk_rc rec_find_once(p11_tok *t, int form, const char *app, p11_data **ou
 		if (p11_rv_rc(rv) == CMK_E_P11) {
 			/* destroyed by another process since the find (or, among
 			 * secret keys, not a record): skip it */
+			if (rv == CKR_OBJECT_HANDLE_INVALID)
+				*gone = 1;
 			free(x->app);
 			free(x->value);
 			memset(x, 0, sizeof *x);
@@ -397,14 +399,32 @@ static cmk_rc rec_find_once(p11_tok *t, int form, const char *app, p11_data **ou
 
 /* Names no handle of its own: when the connection turns out lost (a pooled
  * session of a p11-kit server that went away), it runs again once on the
- * module initialised again, as p11_find() does. */
+ * module initialised again, as p11_find() does.
+ *
+ * A record destroyed between the search and its read was superseded: a
+ * change writes its new record first, then destroys the old one, so the
+ * new one exists but may have been made after the search.  The records
+ * read are then no state of the vault at all (a key without its record
+ * "does not exist", an identity without its policy is denied): search
+ * again.  Every retry means another change finished meanwhile, so a few
+ * suffice; what is left after them is returned as found. */
 static cmk_rc rec_find(p11_tok *t, int form, const char *app, p11_data **out, size_t *n)
 {
 	CK_RV last = CKR_OK;
-	cmk_rc rc = rec_find_once(t, form, app, out, n, &last);
-	if (rc != CMK_OK && p11_rv_lost(last))
-		rc = rec_find_once(t, form, app, out, n, &last);
-	return rc;
+	int lost_retried = 0;
+	for (int attempt = 0;; attempt++) {
+		int gone = 0;
+		cmk_rc rc = rec_find_once(t, form, app, out, n, &last, &gone);
+		if (rc != CMK_OK && p11_rv_lost(last) && !lost_retried) {
+			lost_retried = 1;
+			continue;
+		}
+		if (rc != CMK_OK || !gone || attempt >= 7)
+			return rc;
+		p11_data_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+	}
 }
 
 cmk_rc p11_data_find(p11_tok *t, const char *app, p11_data **out, size_t *n)

@@ -15,6 +15,9 @@
 # false alarm, seen once by tests/keys-concurrent.sh in CI).  Now A holds
 # the vault lock shared while it reads again, so C waits for it: A says the
 # version is disabled, as it was, and C then completes.
+#
+# Below, two more races of readers: records superseded between a search
+# and its reads, and fork() while a thread holds the lock shared.
 . "${srcdir:-.}/tests/lib.sh"
 lab_new
 . "${srcdir:-.}/tests/fault-lib.sh"
@@ -112,4 +115,43 @@ for n in $(seq 1 "$NR"); do
 	done
 done
 is "${bad#; }" "" "an unwrap held at each of its $NR reads of records while a change supersedes them unwraps"
+
+# ---------------------------------------------- fork() during the shared hold
+# The look again holds the lock file shared.  A fork() meanwhile would give
+# the child the descriptor with the lock on it: a child that never execs (a
+# prefork server's) would keep the vault locked once its parent died, and
+# every change on the host would wait for it.  So fork() waits until the
+# hold is over.  The version is left as a killed enable leaves it (enabled,
+# no working copy), so the look again makes two searches under the hold:
+# tests/fork-read-hold's thread is held at the first, its main thread
+# forks, the thread is let go to the second and held there, the parent is
+# killed; a change must then go through.
+FRH=$CMK_TESTS_BIN/fork-read-hold
+[ -x "$FRH" ] || bail "$FRH not built"
+rm -f "$T/frh.trace"
+CMK_FAULT_TRACE=$T/frh.trace "$FRH" "$FAULT_CONF" "$T/w" "$T/go" >"$T/frh.out" 2>&1
+is "$(cat "$T/frh.out")" "unwrap: ok" "fork-read-hold unwraps undisturbed"
+NF=$(sed '/^C_EncryptInit /q' "$T/frh.trace" | grep -c '^C_FindObjectsInit ')
+ok "disable the version" cmk key disable "k/$V"
+rc=0
+CMK_FAULT="C_EncryptInit:$NC:signal=KILL" fcmk key enable "k/$V" >/dev/null 2>&1 || rc=$?
+is "$rc" 137 "an enable killed after its commit, before it makes the working copy"
+expect_fail_msg 6 "is enabled but the token has no copy of it that may decrypt: an interrupted change" \
+	"an unwrap then says so" cmk unwrap --in "$T/w" -o "$T/u3"
+rm -f "$T/hold" "$T/go"
+CMK_FAULT_MARK=$T/hold CMK_FAULT="C_FindObjectsInit:$((NF + 1)):hold,C_FindObjectsInit:$((NF + 2)):hold" \
+	setsid "$FRH" "$FAULT_CONF" "$T/w" "$T/go" >"$T/frh.out" 2>&1 &
+P=$!
+wait_file "$T/hold" $P || bail "fork-read-hold never looked again"
+touch "$T/go"
+sleep 0.5 # the main thread is in fork() now, waiting
+rm -f "$T/hold"
+wait_file "$T/hold" $P || bail "fork-read-hold never made its second search"
+kill -KILL $P
+wait $P 2>/dev/null
+rc=0
+timeout 30 "$CMK_BIN" key enable "k/$V" >/dev/null 2>"$T/frh.err" || rc=$?
+is "$rc" 0 "a change after the parent was killed inside the hold goes through (no child holds the lock)"
+kill -KILL -- -$P 2>/dev/null
+ok "an unwrap afterwards" cmk unwrap --in "$T/w" -o "$T/u4"
 done_testing

@@ -13,3 +13,9 @@ keys_tests = \
 
 TESTS += $(keys_tests)
 EXTRA_DIST += $(keys_tests)
+
+# fork() while a thread holds the vault lock shared, for
+# tests/keys-reader-race.sh.
+check_PROGRAMS += tests/fork-read-hold
+tests_fork_read_hold_SOURCES = tests/fork-read-hold.c
+tests_fork_read_hold_LDADD = src/lib/libcmk.la $(PTHREAD_LIBS)

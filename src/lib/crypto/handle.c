@@ -489,7 +489,7 @@ static CK_OBJECT_HANDLE priv_missing(cmk_key *key, int sign, cmk_rc *rc)
 	CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
 	if ((*rc = vault_view_refresh(ctx)) != CMK_OK)
 		return CK_INVALID_HANDLE;
-	int held = vault_read_begin(ctx);
+	vault_read_hold held = vault_read_begin(ctx);
 	if ((*rc = refresh(key)) != CMK_OK)
 		goto out;
 	pthread_mutex_lock(&key->lock);
@@ -512,7 +512,7 @@ static CK_OBJECT_HANDLE priv_missing(cmk_key *key, int sign, cmk_rc *rc)
 			      "vault check --repair` (or the next change of the key) restores it",
 			      key->kid, sign ? "sign" : "decrypt");
 out:
-	vault_read_end(held);
+	vault_read_end(ctx, held);
 	return h;
 }
 

@@ -105,28 +105,36 @@ void vault_lock_releasing(cmk_ctx *ctx)
 	atomic_store(&ctx->view_writes, w);
 }
 
-int vault_read_begin(cmk_ctx *ctx)
+vault_read_hold vault_read_begin(cmk_ctx *ctx)
 {
+	vault_read_hold h = { -1, 0 };
 	/* the calling thread's own change: no other can run meanwhile */
 	if (vault_write_held(ctx))
-		return -1;
+		return h;
+	/* the process's writer lock first, as a change takes it: fork()
+	 * waits for it (ctx.c, fork_prepare), so no child inherits the
+	 * flock below held */
+	pthread_mutex_lock(&ctx->write_lock);
+	h.mutex = 1;
 	int fd = open(ctx->conf.lock_file, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return -1; /* no change was ever made on this host */
+		return h; /* no change was ever made on this host */
 	while (flock(fd, LOCK_SH) != 0) {
 		if (errno != EINTR) {
 			close(fd);
-			return -1;
+			return h;
 		}
 	}
-	return fd;
+	h.fd = fd;
+	return h;
 }
 
-void vault_read_end(int fd)
+void vault_read_end(cmk_ctx *ctx, vault_read_hold h)
 {
-	if (fd < 0)
-		return;
-	/* explicitly: a child forked meanwhile shares the descriptor */
-	flock(fd, LOCK_UN);
-	close(fd);
+	if (h.fd >= 0) {
+		flock(h.fd, LOCK_UN);
+		close(h.fd);
+	}
+	if (h.mutex)
+		pthread_mutex_unlock(&ctx->write_lock);
 }

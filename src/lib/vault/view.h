@@ -28,9 +28,16 @@ cmk_rc vault_view_refresh(cmk_ctx *ctx);
  * end: no process changes the vault until vault_read_end(), so what a
  * reader reads meanwhile is one state of it, never the middle of a change.
  * Only for a few reads on a rare path (a missing working copy): every
- * change waits meanwhile.  -1 (nothing held) when the calling thread holds
- * the lock itself, or there is no lock file to hold. */
-int vault_read_begin(cmk_ctx *ctx);
-void vault_read_end(int fd);
+ * change waits meanwhile, and so does a fork() (the process's writer lock
+ * is held too).  Holds nothing when the calling thread holds the lock
+ * itself; only the writer lock when there is no lock file to hold.  The
+ * reads under it must not take the writer lock (vault_view_refresh()
+ * goes before). */
+typedef struct {
+	int fd;	   /* the lock file held shared, or -1 */
+	int mutex; /* ctx->write_lock held */
+} vault_read_hold;
+vault_read_hold vault_read_begin(cmk_ctx *ctx);
+void vault_read_end(cmk_ctx *ctx, vault_read_hold h);
 
 #endif

@@ -121,9 +121,12 @@ sed 's/^lab = /other = /; s/^default_vault = lab/default_vault = other/' "$CMK_C
 CMK_CONF=$T/novault.conf loads_not "$T/tls.pem" 'vault lab is not in configuration' "unknown vault"
 LAB1=$LAB SOFTHSM1=$SOFTHSM2_CONF CONF1=$CMK_CONF
 # lab2: a token with the same label and a vault created in the same second
-# (two labs made by one script), the clock held there by libfaketime
+# (two labs made by one script), the clock held there by libfaketime: -f
+# with an absolute time stops the wall clock (without it the clock starts
+# there and runs, and a lab init slower than a second -- under the
+# sanitizers on a busy machine -- stamped the next second)
 SOFTHSM2_CONF=$T/nowhere.conf TZ=UTC FAKETIME_DONT_FAKE_MONOTONIC=1 \
-	faketime "$(date -u -d "@$CREATED" '+%Y-%m-%d %H:%M:%S')" \
+	faketime -f "$(date -u -d "@$CREATED" '+%Y-%m-%d %H:%M:%S')" \
 	"$CMK_BIN" lab init "$T/lab2" >/dev/null 2>"$T/lab2.err" </dev/null ||
 	bail "cmk lab init lab2 under faketime failed: $(cat "$T/lab2.err")"
 export SOFTHSM2_CONF=$T/lab2/softhsm2.conf CMK_CONF=$T/lab2/cmk.conf LAB=$T/lab2

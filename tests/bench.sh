@@ -47,7 +47,8 @@ assert r["duration_s"] == 0.2 and r["warmup_s"] == 0
 assert r["failed"] == [], r["failed"]
 res = {x["op"]: x for x in r["results"]}
 core = ["wrap", "unwrap", "key-create", "key-rotate", "p11-decrypt", "p11-encrypt",
-        "p11-keygen", "ossl-decrypt", "ossl-encrypt", "ossl-aes-gcm-16K", "ossl-aes-gcm-buffer-4K", "seal-4K", "open-4K",
+        "p11-keygen", "ossl-decrypt", "ossl-encrypt", "ossl-encrypt-logged", "log-append",
+        "ossl-aes-gcm-16K", "ossl-aes-gcm-buffer-4K", "seal-4K", "open-4K",
         "open-cached-4K", "put-4K", "get-4K", "put-cached-4K", "get-cached-4K"]
 optional = ["unwrap-provider"]
 skipped = {s["op"]: s["reason"] for s in r["skipped"]}
@@ -133,6 +134,27 @@ for x in r["results"]:
 EOF
 no_bench_keys "after the --procs run"
 is "$(count_objects)" "$before" "as many objects on the token as before the --procs run"
+
+# The audit log's limits: an unnamed file beside the log, nothing left
+# there; with --procs the processes append to it under one mutex.
+run cmk --json vault show
+logdir=$(dirname "$(jq -r .audit_log "$OUT")")
+ls -A "$logdir" | grep -v '\.audit\.log' >"$T/logdir.before"
+ok "bench --ops log-append,ossl-encrypt-logged --procs 2" \
+	cmk bench --json --ops log-append,ossl-encrypt-logged --procs 2 --threads 1,2 --duration 0.2 --warmup 0
+python3 - "$OUT" <<'EOF' >"$T/logged.out" 2>&1 && pass "log-append and ossl-encrypt-logged: CPU limits, figures of 2 processes" || { fail "log-append and ossl-encrypt-logged: CPU limits, figures of 2 processes"; diag_file logged "$T/logged.out"; }
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["failed"] == [] and r["skipped"] == [], r
+res = {x["op"]: x for x in r["results"]}
+assert set(res) == {"log-append", "ossl-encrypt-logged"}, sorted(res)
+for x in res.values():
+    assert x["class"] == "cpu" and "record" in x["what"], x
+    for p in x["points"]:
+        assert p["procs"] == 2 and p["ops"] > 0 and p["ops_per_s"] > 0, (x["op"], p)
+EOF
+ls -A "$logdir" | grep -v '\.audit\.log' >"$T/logdir.after"
+is "$(diff "$T/logdir.before" "$T/logdir.after")" "" "nothing is left in the audit log's directory"
 
 # An identity that may not purge and is not the admin: no temporary key.
 ok "policy set bob all (no purge)" cmk policy set bob all

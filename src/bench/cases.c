@@ -14,6 +14,8 @@ const bench_kind *const bench_kinds[] = {
 	&bench_kind_wrap,
 	&bench_kind_p11_encrypt,
 	&bench_kind_ossl_encrypt,
+	&bench_kind_ossl_encrypt_logged,
+	&bench_kind_log_append,
 	&bench_kind_unwrap,
 	&bench_kind_provider,
 	&bench_kind_p11_decrypt,
@@ -46,7 +48,9 @@ const char *bench_op_names(void)
 {
 	return "wrap unwrap unwrap-provider seal open open-cached put get put-cached get-cached "
 	       "key-create key-rotate p11-decrypt p11-encrypt p11-keygen ossl-decrypt "
-	       "ossl-encrypt ossl-aes-gcm-16K ossl-aes-gcm-buffer, or the groups key provider "
+	       "ossl-encrypt ossl-aes-gcm-16K ossl-aes-gcm-buffer ossl-encrypt-logged log-append, "
+	       "or the groups key "
+	       "provider "
 	       "envelope "
 	       "resource mgmt limits all; without a vault: p11-encrypt-oaep p11-decrypt-oaep "
 	       "p11-encrypt-raw p11-decrypt-raw p11-wrap p11-unwrap p11-aes-gcm-16K p11-keygen, "

@@ -23,6 +23,7 @@ src_bench_libbench_la_SOURCES = \
 	src/bench/op_p11.c \
 	src/bench/op_token.c \
 	src/bench/op_ossl.c \
+	src/bench/op_log.c \
 	src/bench/report.c \
 	src/bench/json.c \
 	src/bench/svg.c

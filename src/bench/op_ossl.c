@@ -130,12 +130,29 @@ static cmk_rc dec_one(bench_case *c, void *t)
 
 static cmk_rc enc_one(bench_case *c, void *t)
 {
-	bench_env *e = c->env;
+	return bench_ossl_encrypt_one(c->env, t);
+}
+
+cmk_rc bench_ossl_encrypt_init(bench_env *e, void **t)
+{
+	soft_key *s;
+	BENCH_TRY(soft_get(e, &s));
+	bench_case c = { .env = e, .state = s };
+	return rsa_thread_init(&c, 0, t);
+}
+
+cmk_rc bench_ossl_encrypt_one(bench_env *e, void *t)
+{
 	uint8_t out[1024];
 	size_t len = sizeof out;
 	if (EVP_PKEY_encrypt(t, out, &len, e->dek, sizeof e->dek) <= 0)
 		return ossl_fail("RSA-OAEP encryption");
 	return CMK_OK;
+}
+
+void bench_ossl_encrypt_fini(void *t)
+{
+	EVP_PKEY_CTX_free(t);
 }
 
 /* ------------------------------------------------------------ AES-GCM */

@@ -7,8 +7,10 @@
  * (docs/audit.md).  log-append measures just that, on the same file system:
  * one write() of a line of that size per operation, appended by every
  * thread (and, with --procs, every process) under one process-shared mutex
- * to an unnamed file in the audit log's directory (O_TMPFILE, or a file
- * unlinked at once: nothing is left there, even when the run is killed).
+ * to an unnamed file in the audit log's directory: O_TMPFILE, so nothing is
+ * left there even when the run is killed (where the file system lacks it, a
+ * file unlinked right after it is made: left only by a kill between the
+ * two calls).
  * No HMAC, no chain: those are cmk's own cost.  Back to back, the appends
  * measure the file system's own rate; ossl-encrypt-logged makes each after
  * an ossl-encrypt, as a wrap does, where the file's state has moved to the

@@ -156,6 +156,16 @@ EOF
 ls -A "$logdir" | grep -v '\.audit\.log' >"$T/logdir.after"
 is "$(diff "$T/logdir.before" "$T/logdir.after")" "" "nothing is left in the audit log's directory"
 
+# where no file can be made beside the log (here its directory is
+# missing), both are skipped with the reason, and the run goes on
+sed "s|^pin_source = .*|&\naudit_log = $T/no-such-dir/audit.log|" "$CMK_CONF" >"$T/nodir.conf"
+grep -q "^audit_log = $T/no-such-dir/audit.log" "$T/nodir.conf" || bail "a configuration with audit_log in a missing directory"
+CMK_CONF=$T/nodir.conf run cmk bench --json --ops log-append,ossl-encrypt-logged --threads 1 --duration 0.1 --warmup 0
+is "$RC" 0 "log-append beside a log in a missing directory: the run succeeds"
+is "$(jq -r '[.skipped[] | .op + ": " + .reason] | sort | join("; ")' "$OUT")" \
+	"log-append: no file can be made in the audit log's directory $T/no-such-dir: No such file or directory; ossl-encrypt-logged: no file can be made in the audit log's directory $T/no-such-dir: No such file or directory" \
+	"log-append beside a log in a missing directory: both skipped, the directory and the reason named"
+
 # An identity that may not purge and is not the admin: no temporary key.
 ok "policy set bob all (no purge)" cmk policy set bob all
 expect_fail_msg 2 "bob may not purge.*--key" "no temporary key for an identity that may not purge" \

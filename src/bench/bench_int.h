@@ -245,13 +245,16 @@ extern const bench_kind bench_kind_key_create, bench_kind_key_rotate; /* op_mgmt
 extern const bench_kind bench_kind_p11_decrypt, bench_kind_p11_encrypt,
 	bench_kind_p11_keygen; /* op_p11.c */
 extern const bench_kind bench_kind_ossl_decrypt, bench_kind_ossl_encrypt, bench_kind_ossl_aes_gcm,
-	bench_kind_ossl_aes_gcm_buffer;					       /* op_ossl.c */
-extern const bench_kind bench_kind_log_append, bench_kind_ossl_encrypt_logged; /* op_log.c */
+	bench_kind_ossl_aes_gcm_buffer; /* op_ossl.c */
+
+/* op_log.c: the audit log's part of a limit */
+extern const bench_kind bench_kind_log_append, bench_kind_ossl_encrypt_logged;
 /* op_ossl.c: ossl-encrypt's per-thread context and operation, for the
  * limits that add to it (op_log.c) */
 cmk_rc bench_ossl_encrypt_init(bench_env *e, void **t);
 cmk_rc bench_ossl_encrypt_one(bench_env *e, void *t);
 void bench_ossl_encrypt_fini(void *t);
+
 extern const bench_kind bench_kind_tok_enc_oaep, bench_kind_tok_dec_oaep, bench_kind_tok_enc_raw,
 	bench_kind_tok_dec_raw, bench_kind_tok_wrap, bench_kind_tok_unwrap, bench_kind_tok_gcm,
 	bench_kind_tok_keygen; /* op_token.c */

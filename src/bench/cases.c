@@ -49,12 +49,9 @@ const char *bench_op_names(void)
 	return "wrap unwrap unwrap-provider seal open open-cached put get put-cached get-cached "
 	       "key-create key-rotate p11-decrypt p11-encrypt p11-keygen ossl-decrypt "
 	       "ossl-encrypt ossl-aes-gcm-16K ossl-aes-gcm-buffer ossl-encrypt-logged log-append, "
-	       "or the groups key "
-	       "provider "
-	       "envelope "
-	       "resource mgmt limits all; without a vault: p11-encrypt-oaep p11-decrypt-oaep "
-	       "p11-encrypt-raw p11-decrypt-raw p11-wrap p11-unwrap p11-aes-gcm-16K p11-keygen, "
-	       "the group token";
+	       "or the groups key provider envelope resource mgmt limits all; without a vault: "
+	       "p11-encrypt-oaep p11-decrypt-oaep p11-encrypt-raw p11-decrypt-raw p11-wrap "
+	       "p11-unwrap p11-aes-gcm-16K p11-keygen, the group token";
 }
 
 void bench_skip(bench_case *c, const char *fmt, ...)

@@ -80,6 +80,17 @@ wait_port() {
 	return 1
 }
 
+# wait_children PID N SECONDS: until PID has N child processes (a server
+# listens before it forks its workers, so wait_port says nothing of them)
+wait_children() {
+	local i
+	for ((i = 0; i < $3 * 10; i++)); do
+		[ "$(pgrep -P "$1" | wc -l)" -ge "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # wait_grep FILE ERE SECONDS
 wait_grep() {
 	local i

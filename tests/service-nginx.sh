@@ -48,6 +48,8 @@ ok "nginx -t accepts the key reference" nginx -t -c "$T/nginx/nginx.conf" -e "$T
 nginx -c "$T/nginx/nginx.conf" -e "$T/nginx/error.log" 2>"$T/nginx/stderr" &
 NGX=$!
 wait_port "$PORT" 10 || { diag_file "nginx error.log" "$T/nginx/error.log"; bail "nginx did not start"; }
+# the master listens first, then forks its workers
+wait_children "$NGX" 2 10
 is "$(pgrep -P "$NGX" | wc -l)" 2 "the master runs 2 workers"
 N=$(audit_lines)
 run https_get "$PORT"

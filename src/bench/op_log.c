@@ -147,19 +147,16 @@ static cmk_rc append_line(log_state *s)
 
 static cmk_rc log_one(bench_case *c, void *t)
 {
-	(void)t;
 	return append_line(c->state);
 }
 
 static cmk_rc logged_thread_init(bench_case *c, unsigned idx, void **t)
 {
-	(void)idx;
 	return bench_ossl_encrypt_init(c->env, t);
 }
 
 static void logged_thread_fini(bench_case *c, void *t)
 {
-	(void)c;
 	bench_ossl_encrypt_fini(t);
 }
 

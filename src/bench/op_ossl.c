@@ -88,12 +88,12 @@ static cmk_rc rsa_setup(bench_case *c)
 	return CMK_OK;
 }
 
-static cmk_rc rsa_thread_init(bench_case *c, int decrypt, void **t)
+/* A thread's EVP_PKEY_CTX for the software key s. */
+static cmk_rc rsa_ctx_new(const bench_env *e, const soft_key *s, int decrypt, void **t)
 {
-	soft_key *s = c->state;
 	EVP_PKEY_CTX *p = EVP_PKEY_CTX_new_from_pkey(NULL, s->pk, NULL);
 	if (!p || (decrypt ? EVP_PKEY_decrypt_init(p) : EVP_PKEY_encrypt_init(p)) <= 0 ||
-	    !set_oaep(p, c->env->md)) {
+	    !set_oaep(p, e->md)) {
 		EVP_PKEY_CTX_free(p);
 		return ossl_fail("RSA-OAEP set-up");
 	}
@@ -103,12 +103,12 @@ static cmk_rc rsa_thread_init(bench_case *c, int decrypt, void **t)
 
 static cmk_rc dec_thread_init(bench_case *c, unsigned idx, void **t)
 {
-	return rsa_thread_init(c, 1, t);
+	return rsa_ctx_new(c->env, c->state, 1, t);
 }
 
 static cmk_rc enc_thread_init(bench_case *c, unsigned idx, void **t)
 {
-	return rsa_thread_init(c, 0, t);
+	return rsa_ctx_new(c->env, c->state, 0, t);
 }
 
 static void rsa_thread_fini(bench_case *c, void *t)
@@ -137,8 +137,7 @@ cmk_rc bench_ossl_encrypt_init(bench_env *e, void **t)
 {
 	soft_key *s;
 	BENCH_TRY(soft_get(e, &s));
-	bench_case c = { .env = e, .state = s };
-	return rsa_thread_init(&c, 0, t);
+	return rsa_ctx_new(e, s, 0, t);
 }
 
 cmk_rc bench_ossl_encrypt_one(bench_env *e, void *t)
